@@ -1,0 +1,44 @@
+"""The ``codegen-ttc`` command. Each subcommand lives in its own module here."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from codegen_ttc.errors import InputError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="codegen-ttc")
+def app() -> None:
+    """Sample many candidate programs, run them in sandboxes, cluster them by behaviour, select one."""
+
+
+def _register() -> None:
+    # each module adds its command to ``app``; imported lazily so a broken optional
+    # part cannot take the whole CLI down
+    from codegen_ttc.cli import score  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    _register()
+    try:
+        app.main(args=argv, prog_name="codegen-ttc", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("codegen-ttc: interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        click.echo(f"codegen-ttc: {exc.format_message()}", err=True)
+        return 2
+    except InputError as exc:
+        click.echo(f"codegen-ttc: {exc}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        click.echo("codegen-ttc: interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The sandbox interface every backend implements (bwrap, docker, process).
+
+Like an httpx transport: a small object you open once, send many batches
+through, and close. ``run`` is blocking and thread-safe only per instance; a pool
+holds one instance per worker. A backend returns outcomes for every probe of
+the batch, or raises ``InfraError`` when the *infrastructure* failed (the sandbox
+would not start, the runner vanished for a reason not attributable to the
+candidate): the caller retries those and never counts them as a candidate's fail.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from codegen_ttc.execution.batch import Batch, BatchResult
+
+
+class InfraError(RuntimeError):
+    """The sandbox failed, not the candidate."""
+
+
+class SandboxUnavailable(RuntimeError):
+    """This backend cannot run on this machine (reason in the message)."""
+
+
+class Sandbox(ABC):
+    name: ClassVar[str]
+
+    @abstractmethod
+    def run(self, batch: Batch) -> BatchResult:
+        """Run every probe of ``batch``; an Outcome per probe key."""
+
+    def close(self) -> None:
+        """Release processes/containers. Idempotent."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,151 @@
+"""The unit of execution: a batch (one candidate, many probes) and its outcomes.
+
+Batches are self-contained and JSON-serialisable so that any backend (a local
+sandbox pool today, a distributed engine such as Ray tomorrow) can ship them
+anywhere; outcomes are keyed by content hash so results merge from anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from codegen_ttc.execution.runtime import wire
+from codegen_ttc.problems.model import Call, Probe, Script, content_hash
+
+Status = Literal["returned", "raised", "timeout", "crashed", "output_limit"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one probe.
+
+    Timeout rule: the per-call limit is *CPU* time, which a loaded machine does not
+    inflate (a wall-clock limit as tight as CodeT's 0.1 s fails correct programs
+    when the machine is busy); a generous wall-clock backstop catches programs that
+    sleep or block instead of computing.
+    """
+
+    cpu_seconds: float = 1.0
+    wall_seconds: float = 6.0
+    memory_bytes: int = 1 << 30
+    file_bytes: int = 16 << 20
+    open_files: int = 64
+    processes: int = 32
+    output_bytes: int = 1 << 20
+
+    @property
+    def key(self) -> str:
+        return content_hash("limits", repr(sorted(asdict(self).items())))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one probe did, as plain data.
+
+    ``value`` is the wire encoding of the returned value (``status == "returned"``);
+    for a judge script, "returned" means the script passed and "raised" that it failed.
+    """
+
+    status: Status
+    value: Any = None
+    error: str = ""  # exception type name (raised), or what was exceeded
+    message: str = ""  # truncated exception message / detail
+    stdout_bytes: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"status": self.status}
+        if self.status == "returned":
+            out["value"] = self.value
+        if self.error:
+            out["error"] = self.error
+        if self.message:
+            out["message"] = self.message
+        if self.stdout_bytes:
+            out["stdout_bytes"] = self.stdout_bytes
+        if self.seconds:
+            out["seconds"] = round(self.seconds, 6)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict) -> Outcome:
+        return cls(
+            status=data["status"],
+            value=data.get("value"),
+            error=data.get("error", ""),
+            message=data.get("message", ""),
+            stdout_bytes=data.get("stdout_bytes", 0),
+            seconds=data.get("seconds", 0.0),
+        )
+
+    @property
+    def behaviour(self) -> str:
+        """The observable behaviour used for clustering: value, or kind of failure."""
+        if self.status == "returned":
+            return "=" + wire.dumps(self.value)
+        if self.status == "raised":
+            return "!" + self.error
+        return "#" + self.status
+
+    def decoded(self) -> Any:
+        """The returned value as plain Python data (WireError when malformed)."""
+        return wire.decode(self.value)
+
+
+def probe_to_json(probe: Probe) -> dict:
+    if isinstance(probe, Call):
+        return {"kind": "call", **probe.to_wire()}
+    return {"kind": "script", "code": probe.code}
+
+
+def probe_from_json(data: dict) -> Probe:
+    if data["kind"] == "call":
+        args = tuple(wire.decode(a) for a in data["args"])
+        kwargs = tuple((k, wire.decode(v)) for k, v in data.get("kwargs", []))
+        return Call(args, kwargs)
+    return Script(data["code"])
+
+
+def candidate_key(source: str, entry_point: str) -> str:
+    return content_hash("candidate", entry_point, source)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One candidate program and the probes to run it on."""
+
+    source: str
+    entry_point: str
+    probes: tuple[Probe, ...]
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def candidate_key(self) -> str:
+        return candidate_key(self.source, self.entry_point)
+
+    def to_json(self) -> dict:
+        return {
+            "source": self.source,
+            "entry_point": self.entry_point,
+            "probes": [probe_to_json(p) for p in self.probes],
+            "limits": asdict(self.limits),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Batch:
+        return cls(
+            source=data["source"],
+            entry_point=data["entry_point"],
+            probes=tuple(probe_from_json(p) for p in data["probes"]),
+            limits=Limits(**data["limits"]),
+        )
+
+
+@dataclass
+class BatchResult:
+    """Outcomes of a batch keyed by probe key, plus what the sandbox spent on it."""
+
+    candidate_key: str
+    outcomes: dict[str, Outcome]
+    sandbox_seconds: float = 0.0
