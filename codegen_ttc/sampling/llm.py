@@ -1,0 +1,580 @@
+"""Sampling from any OpenAI-compatible server: ``Sampler`` and the functions ``solve`` calls.
+
+``Sampler.sample(prompt, n, seed=...)`` returns ``n`` samples (or records why some
+could not be had) and what they cost. How it copes with servers that differ:
+
+- ``n`` per request: up to ``LLMConfig.max_n_per_request``. A server that answers
+  HTTP 400 to ``n > 1`` (llama.cpp above its parallel slots) teaches a lower cap: the
+  bound in its message (``... <= 4``) if it gives one, else half. A server that
+  returns fewer choices than asked (Ollama, llama-cpp-python ignore ``n``) gets the
+  rest asked again (*top-up* requests) and the cap is lowered to what it returned.
+- Seeds: a request for samples ``i .. i+k-1`` carries ``seed + i``; with ``n = 1``
+  per request each sample ``i`` has its own seed ``seed + i``.
+- Retries (done here, the SDK's are off so that they are counted): 429, 5xx,
+  timeouts, connection errors and malformed replies (not JSON, no choices) are
+  retried up to ``max_retries`` times with exponential backoff and full jitter,
+  waiting at least what ``retry-after-ms`` / ``retry-after`` asks (capped at
+  ``backoff_max``). A request that still fails, or fails with another 4xx, is an
+  infrastructure error for its samples: recorded in the accounting, never raised.
+- Empty content is a (useless) sample, counted in ``malformed["empty_content"]``.
+- Every sample received is written to the ``SampleCache`` at once, so an interrupted
+  run resumes without asking for it again.
+- Tokens per choice: see ``accounting.split_completion_tokens``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import openai
+
+from codegen_ttc.problems.model import Problem, TestCase
+from codegen_ttc.sampling import extract, prompts
+from codegen_ttc.sampling.accounting import Accounting, split_completion_tokens
+from codegen_ttc.sampling.cache import SampleCache, request_key
+from codegen_ttc.sampling.config import LLMConfig
+
+Prompt = str | list[dict[str, str]]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Sample:
+    index: int
+    text: str | None  # None: lost to an infrastructure error
+    finish_reason: str | None = None
+    completion_tokens: int = 0
+    from_cache: bool = False
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.text is not None
+
+
+@dataclass
+class SampleBatch:
+    samples: list[Sample]  # one per index 0..n-1, in order
+    accounting: Accounting
+
+    @property
+    def texts(self) -> list[str]:
+        """The texts received (index order), infrastructure failures left out."""
+        return [s.text for s in self.samples if s.text is not None]
+
+    @property
+    def errors(self) -> list[Sample]:
+        return [s for s in self.samples if s.text is None]
+
+
+class _Retryable(Exception):
+    def __init__(self, cause: str, message: str, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.delay = delay
+
+
+class _Fatal(Exception):
+    pass
+
+
+class _NTooLarge(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """The wait a response asks for: ``retry-after-ms``, else ``retry-after`` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return max(float(ms) / 1000.0, 0.0)
+    except (TypeError, ValueError):
+        pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except (TypeError, ValueError):
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    return rng.uniform(0.0, min(cap, base * (2**attempt)))
+
+
+_N_BOUND = re.compile(r"(?:<=|at most|maximum(?: of)?|max(?:imum)? is|up to)\s*(?:value\s*<=\s*)?(\d+)", re.IGNORECASE)
+
+
+def learned_n_cap(message: str, asked: int) -> int:
+    """The lower ``n`` cap to try after a 400 to a request with ``n = asked`` (> 1)."""
+    for m in _N_BOUND.finditer(message):
+        bound = int(m.group(1))
+        if 1 <= bound < asked:
+            return bound
+    return max(1, asked // 2)
+
+
+class Sampler:
+    """Samples from one server. Use as ``async with Sampler(config) as s: await s.sample(...)``.
+
+    ``config.base_url`` must be set (the local server's URL for the embedded model, see
+    ``open_sampler``). ``identity`` names the server in cache keys (default: base URL and
+    model); the embedded server passes a name that does not contain its random port.
+    """
+
+    def __init__(
+        self,
+        config: LLMConfig,
+        cache: SampleCache | None = None,
+        *,
+        identity: tuple[str, str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not config.base_url:
+            raise ValueError("Sampler needs config.base_url (use open_sampler for the local model)")
+        self.config = config
+        self.cache = cache if cache is not None else SampleCache.memory()
+        self.identity = identity or (config.base_url.rstrip("/"), config.model)
+        self.n_cap = config.max_n_per_request
+        self._rng = rng or random.Random()
+        self._client = openai.AsyncOpenAI(
+            base_url=config.base_url,
+            api_key=config.api_key or "not-needed",
+            max_retries=0,
+            timeout=config.timeout,
+        )
+        self._sem: asyncio.Semaphore | None = None
+
+    async def __aenter__(self) -> Sampler:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.config.concurrency)
+        return self._sem
+
+    # ------------------------------------------------------------------ public
+
+    async def sample(
+        self,
+        prompt: Prompt,
+        n: int,
+        *,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: tuple[str, ...] | list[str] | None = None,
+    ) -> SampleBatch:
+        """``n`` samples for ``prompt`` (a string in completion mode; messages or a
+        string, sent as one user message, in chat mode)."""
+        cfg = self.config
+        mode = cfg.mode
+        if mode == "chat" and isinstance(prompt, str):
+            prompt = [{"role": "user", "content": prompt}]
+        if mode == "completion" and not isinstance(prompt, str):
+            raise ValueError("completion mode needs a string prompt")
+        params: dict[str, Any] = {
+            "temperature": cfg.temperature if temperature is None else temperature,
+            "top_p": cfg.top_p if top_p is None else top_p,
+            "max_tokens": cfg.max_tokens if max_tokens is None else max_tokens,
+        }
+        if stop:
+            params["stop"] = list(stop)
+        base_seed = cfg.seed if seed is None else seed
+        key = request_key(
+            {
+                "server": self.identity[0],
+                "model": self.identity[1],
+                "mode": mode,
+                "prompt": prompt,
+                "params": params,
+                "seed": base_seed,
+            }
+        )
+        acc = Accounting(samples_requested=n)
+        results: dict[int, Sample] = {}
+        for i, rec in self.cache.get_many(key, range(n)).items():
+            results[i] = Sample(
+                index=i,
+                text=rec["text"],
+                finish_reason=rec.get("finish_reason"),
+                completion_tokens=int(rec.get("completion_tokens", 0)),
+                from_cache=True,
+            )
+        acc.cache_hits = len(results)
+        missing = [i for i in range(n) if i not in results]
+        job = _Job(self, key, prompt, params, base_seed, acc, results)
+        start = time.monotonic()
+        await job.fill_runs(missing)
+        acc.seconds = time.monotonic() - start
+        samples = [results[i] for i in range(n)]
+        acc.samples_returned = sum(1 for s in samples if s.ok)
+        if self.n_cap < cfg.max_n_per_request:
+            acc.n_cap = self.n_cap
+        return SampleBatch(samples=samples, accounting=acc)
+
+
+def _runs(indices: list[int]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
+@dataclass
+class _Job:
+    sampler: Sampler
+    key: str
+    prompt: Prompt
+    params: dict[str, Any]
+    seed: int
+    acc: Accounting
+    results: dict[int, Sample]
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    async def fill_runs(self, missing: list[int]) -> None:
+        await asyncio.gather(*(self.fill(run) for run in _runs(missing)))
+
+    async def fill(self, block: list[int], topup: bool = False) -> None:
+        cap = self.sampler.n_cap
+        if len(block) > cap:
+            chunks = [block[j : j + cap] for j in range(0, len(block), cap)]
+            await asyncio.gather(*(self.fill(c, topup) for c in chunks))
+            return
+        k = len(block)
+        try:
+            got = await self.request(block[0], k, topup)
+        except _NTooLarge as exc:
+            new_cap = learned_n_cap(exc.message, k)
+            self.sampler.n_cap = min(self.sampler.n_cap, new_cap)
+            self.acc.count_retry("n_too_large")
+            await self.fill(block, topup)
+            return
+        if got is None:
+            return
+        taken = got[:k]
+        for idx, sample in zip(block, taken):
+            self.results[idx] = Sample(
+                index=idx,
+                text=sample["text"],
+                finish_reason=sample["finish_reason"],
+                completion_tokens=sample["completion_tokens"],
+            )
+            self.sampler.cache.put(self.key, idx, sample)
+        rest = block[len(taken) :]
+        if rest:
+            # the server returned fewer choices than asked: ask again for the rest
+            self.sampler.n_cap = max(1, min(self.sampler.n_cap, len(taken)))
+            await self.fill(rest, topup=True)
+
+    def _fail(self, first: int, k: int, message: str) -> None:
+        self.acc.record_error(k, message)
+        for idx in range(first, first + k):
+            self.results[idx] = Sample(index=idx, text=None, error=message)
+
+    async def request(self, first: int, k: int, topup: bool) -> list[dict[str, Any]] | None:
+        """One request for ``k`` choices (samples ``first..first+k-1``), with retries.
+        ``None`` when it finally failed (recorded)."""
+        cfg = self.sampler.config
+        acc = self.acc
+        kwargs: dict[str, Any] = dict(self.params)
+        kwargs["model"] = self.sampler.config.model
+        kwargs["seed"] = self.seed + first
+        if k > 1:
+            kwargs["n"] = k
+        if cfg.mode == "chat":
+            kwargs["messages"] = self.prompt
+            create = self.sampler._client.chat.completions.with_raw_response.create
+        else:
+            kwargs["prompt"] = self.prompt
+            create = self.sampler._client.completions.with_raw_response.create
+        if topup:
+            acc.topup_requests += 1
+        attempt = 0
+        while True:
+            try:
+                async with self.sampler._semaphore():
+                    acc.requests += 1
+                    body = await self._call(create, kwargs, k)
+                return self._parse(body, k)
+            except _NTooLarge:
+                raise
+            except _Fatal as exc:
+                self._fail(first, k, str(exc))
+                return None
+            except _Retryable as exc:
+                if attempt >= cfg.max_retries:
+                    self._fail(first, k, f"{exc.cause}: {exc} (after {attempt} retries)")
+                    return None
+                acc.count_retry(exc.cause)
+                delay = backoff_delay(attempt, cfg.backoff_base, cfg.backoff_max, self.sampler._rng)
+                if exc.delay is not None:
+                    delay = max(delay, min(exc.delay, cfg.backoff_max))
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _call(self, create: Callable[..., Awaitable[Any]], kwargs: dict[str, Any], k: int) -> str:
+        try:
+            raw = await create(**kwargs)
+            return raw.text
+        except openai.APITimeoutError as exc:
+            raise _Retryable("timeout", f"timed out after {self.sampler.config.timeout}s") from exc
+        except openai.APIConnectionError as exc:
+            raise _Retryable("connection", f"connection error: {exc}") from exc
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            message = _error_message(exc)
+            delay = retry_after_seconds(exc.response.headers)
+            if status == 429:
+                raise _Retryable("rate_limit", f"HTTP 429: {message}", delay) from exc
+            if status >= 500 or status == 408:
+                raise _Retryable("server_error", f"HTTP {status}: {message}", delay) from exc
+            if status == 400 and k > 1:
+                raise _NTooLarge(message) from exc
+            raise _Fatal(f"HTTP {status}: {message}") from exc
+        except openai.APIError as exc:  # anything else the SDK raises (bad JSON in an error...)
+            raise _Retryable("malformed", f"{type(exc).__name__}: {exc}") from exc
+
+    def _parse(self, body: str, k: int) -> list[dict[str, Any]]:
+        acc = self.acc
+        cfg = self.sampler.config
+        try:
+            data = json.loads(body)
+        except ValueError:
+            acc.count_malformed("bad_json")
+            raise _Retryable("malformed", f"reply is not JSON: {body[:80]!r}") from None
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices or not all(isinstance(c, dict) for c in choices):
+            acc.count_malformed("missing_choices")
+            raise _Retryable("malformed", f"reply has no choices: {body[:80]!r}")
+        choices = sorted(choices, key=lambda c: c.get("index", 0) if isinstance(c.get("index"), int) else 0)
+        texts: list[str] = []
+        reasons: list[str | None] = []
+        for c in choices:
+            if cfg.mode == "chat":
+                message = c.get("message")
+                text = message.get("content") if isinstance(message, dict) else None
+            else:
+                text = c.get("text")
+            if not isinstance(text, str):
+                text = ""
+            if not text.strip():
+                acc.count_malformed("empty_content")
+            texts.append(text)
+            reason = c.get("finish_reason")
+            reasons.append(reason if isinstance(reason, str) else None)
+        texts, reasons = texts[:k], reasons[:k]
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        prompt_tokens = _int(usage.get("prompt_tokens"))
+        reported = usage.get("completion_tokens")
+        reported = reported if isinstance(reported, int) and not isinstance(reported, bool) else None
+        details = usage.get("prompt_tokens_details")
+        cached = _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
+        per_choice, estimated = split_completion_tokens(reported, texts, reasons, int(self.params["max_tokens"]))
+        completion = sum(per_choice)
+        acc.prompt_tokens += prompt_tokens
+        acc.cached_tokens += cached
+        acc.completion_tokens += completion
+        if estimated:
+            acc.estimated_completion_tokens += completion
+        acc.add_cost(cfg.price(), prompt_tokens, completion, cached)
+        return [
+            {"text": t, "finish_reason": r, "completion_tokens": ct, "estimated_tokens": estimated}
+            for t, r, ct in zip(texts, reasons, per_choice)
+        ]
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"]
+        if isinstance(body.get("message"), str):
+            return body["message"]
+    try:
+        return exc.response.text[:300]
+    except Exception:  # noqa: BLE001 - a streamed/closed body
+        return str(exc)
+
+
+# ---------------------------------------------------------------------- sessions
+
+
+@contextlib.asynccontextmanager
+async def open_sampler(config: LLMConfig, cache: SampleCache | None = None) -> AsyncIterator[Sampler]:
+    """A ``Sampler`` for ``config``; for the local model, on the shared embedded server
+    (started on first use, fetched on first use, stopped at exit)."""
+    if config.is_local:
+        from codegen_ttc.sampling import local_model
+
+        server = await asyncio.to_thread(local_model.shared_server)
+        cfg = config.with_(
+            base_url=server.base_url,
+            model=server.model_name,
+            concurrency=server.n_parallel,
+            max_n_per_request=min(config.max_n_per_request, server.n_parallel),
+        )
+        identity = ("local", server.model_id)
+        sampler = Sampler(cfg, cache, identity=identity)
+    else:
+        sampler = Sampler(config, cache)
+    try:
+        yield sampler
+    finally:
+        await sampler.aclose()
+
+
+def _run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ candidates and tests
+
+
+@dataclass
+class CandidateSamples:
+    programs: list[str]  # full programs, one per sample received (index order)
+    statuses: list[str]  # extraction status per program: full/body/completion/unparseable/empty
+    accounting: Accounting
+    raw: list[str]  # the model's texts, aligned with ``programs``
+
+
+@dataclass
+class TestSamples:
+    tests: list[TestCase]  # deduplicated by key, first occurrence order
+    accounting: Accounting
+    raw: list[str]  # the model's texts
+
+    __test__ = False
+
+
+def candidate_program(problem: Problem, text: str, mode: str) -> extract.Extraction:
+    """The full program for one solution sample."""
+    if mode == "completion":
+        from codegen_ttc.sampling.cleanup import program_from_completion
+
+        program = program_from_completion(problem.prompt, text)
+        status = "completion" if extract._parses(program) else "unparseable"
+        return extract.Extraction(program=program, status=status)  # type: ignore[arg-type]
+    return extract.program_from_chat_reply(problem.prompt, problem.entry_point, text)
+
+
+async def asample_candidates(problem: Problem, n: int, sampler: Sampler, *, seed: int | None = None) -> CandidateSamples:
+    mode = sampler.config.mode
+    if mode == "chat":
+        batch = await sampler.sample(prompts.solution_chat_messages(problem), n, seed=seed)
+    else:
+        batch = await sampler.sample(
+            prompts.solution_completion_prompt(problem), n, seed=seed, stop=prompts.SOLUTION_STOPS
+        )
+    programs, statuses, raw = [], [], []
+    for text in batch.texts:
+        ex = candidate_program(problem, text, mode)
+        programs.append(ex.program)
+        statuses.append(ex.status)
+        raw.append(text)
+    acc = batch.accounting
+    for status in statuses:
+        if status in ("unparseable", "empty"):
+            acc.count_malformed(f"code_{status}")
+    return CandidateSamples(programs=programs, statuses=statuses, accounting=acc, raw=raw)
+
+
+def tests_from_texts(problem: Problem, texts: list[str], mode: str, per_sample: int = 5) -> list[TestCase]:
+    """Test cases from test-generation samples (deduplicated by key)."""
+    from codegen_ttc.problems import parsing
+
+    if mode == "completion":
+        return parsing.codet_test_cases(texts, problem.entry_point, per_sample, origin="generated", prelude=problem.prompt)
+    cases: list[TestCase] = []
+    seen: set[str] = set()
+    for text in texts:
+        taken = 0
+        for case in parsing.parse_assert_lines(
+            extract.assert_text_from_reply(text), problem.entry_point, origin="generated", prelude=problem.prompt
+        ):
+            if taken >= per_sample:
+                break
+            taken += 1
+            if case.key not in seen:
+                seen.add(case.key)
+                cases.append(case)
+    return cases
+
+
+async def asample_tests(
+    problem: Problem, n: int, sampler: Sampler, *, seed: int | None = None, per_sample: int = 5
+) -> TestSamples:
+    """``n`` test-generation samples; each gives up to ``per_sample`` asserts."""
+    mode = sampler.config.mode
+    if mode == "chat":
+        batch = await sampler.sample(prompts.test_chat_messages(problem, per_sample), n, seed=seed)
+    else:
+        batch = await sampler.sample(prompts.test_completion_prompt(problem), n, seed=seed, stop=prompts.TEST_STOPS)
+    tests = tests_from_texts(problem, batch.texts, mode, per_sample)
+    return TestSamples(tests=tests, accounting=batch.accounting, raw=batch.texts)
+
+
+def sample_candidates(
+    problem: Problem, n: int, config: LLMConfig, cache: SampleCache | None = None, *, seed: int | None = None
+) -> CandidateSamples:
+    """``n`` candidate programs for ``problem`` (sync; ``cache=None``: the tool's disk cache)."""
+
+    async def go() -> CandidateSamples:
+        async with open_sampler(config, cache if cache is not None else SampleCache.default()) as s:
+            return await asample_candidates(problem, n, s, seed=seed)
+
+    return _run(go())
+
+
+def sample_tests(
+    problem: Problem,
+    n: int,
+    config: LLMConfig,
+    cache: SampleCache | None = None,
+    *,
+    seed: int | None = None,
+    per_sample: int = 5,
+) -> TestSamples:
+    """Generated test cases for ``problem`` from ``n`` samples (sync)."""
+
+    async def go() -> TestSamples:
+        async with open_sampler(config, cache if cache is not None else SampleCache.default()) as s:
+            return await asample_tests(problem, n, s, seed=seed, per_sample=per_sample)
+
+    return _run(go())

@@ -1,0 +1,71 @@
+"""Prompt templates: pure functions from a problem to what is sent to the model.
+
+Solutions
+  - completion (base models): the problem prompt itself; the model continues the
+    function body (HumanEval style). Stop sequences: ``SOLUTION_STOPS``.
+  - chat: a user message asking for one fenced Python code block with the complete
+    function.
+
+Tests
+  - completion: CodeT's prompt -- the signature and docstring with body ``pass``, then
+    ``# check the correctness of NAME`` and ``assert ``; the model continues with asserts.
+  - chat: a user message asking for N assert lines in one fenced block.
+"""
+
+from __future__ import annotations
+
+from codegen_ttc.problems.model import Problem
+
+Messages = list[dict[str, str]]
+
+# HumanEval/Codex stop sequences for completions (at most 4: OpenAI's limit)
+SOLUTION_STOPS = ("\nclass", "\ndef", "\n#", "\nif")
+# CodeT's stops for generated tests (first 4 of parsing.CODET_STOP_SEQUENCES; the rest
+# are applied when the asserts are split)
+TEST_STOPS = ("\nclass", "\ndef", "\n#", "\nif")
+
+SYSTEM_MESSAGE = "You are an expert Python programmer."
+
+
+def _ensure_newline(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
+
+
+def solution_completion_prompt(problem: Problem) -> str:
+    return problem.prompt
+
+
+def solution_chat_messages(problem: Problem) -> Messages:
+    user = (
+        f"Complete the following Python function `{problem.entry_point}`.\n\n"
+        f"```python\n{_ensure_newline(problem.prompt)}```\n\n"
+        "Reply with one fenced Python code block (```python ... ```) containing the complete "
+        "function: its signature, its body and any imports it needs. "
+        "Do not include tests, example usage or explanations inside the code block."
+    )
+    return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]
+
+
+def test_completion_prompt(problem: Problem) -> str:
+    """CodeT's test-generation prompt: the stub with ``pass``, then a comment and ``assert ``."""
+    return (
+        f"{_ensure_newline(problem.prompt)}    pass\n\n"
+        f"# check the correctness of {problem.entry_point}\nassert "
+    )
+
+
+def test_chat_messages(problem: Problem, n_asserts: int = 5) -> Messages:
+    user = (
+        f"Here is a Python function stub with its docstring:\n\n"
+        f"```python\n{_ensure_newline(problem.prompt)}    pass\n```\n\n"
+        f"Write {n_asserts} test cases for `{problem.entry_point}` as Python assert statements, "
+        f"one per line, each calling `{problem.entry_point}` with literal arguments and comparing "
+        f"the result with the expected value, e.g. `assert {problem.entry_point}(...) == ...`. "
+        "Cover ordinary inputs and edge cases. Reply with one fenced Python code block containing "
+        "only the assert lines; do not implement the function."
+    )
+    return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]
+
+
+test_completion_prompt.__test__ = False  # type: ignore[attr-defined]  # not pytest tests
+test_chat_messages.__test__ = False  # type: ignore[attr-defined]
