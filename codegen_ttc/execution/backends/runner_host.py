@@ -1,0 +1,301 @@
+"""Host side of the runner protocol (see ``runtime/runner.py`` for the wire format).
+
+``RunnerSandbox`` drives a candidate runner and, for judge scripts, a second judge
+runner that never shares a process (or a sandbox) with the candidate: the host relays
+the judge's calls to the candidate and passes back only validated plain data.
+A backend only says how to start a runner: ``_spawn(role) -> subprocess.Popen``
+with pipes on stdin/stdout. bwrap and process backends do that; a Docker backend can
+subclass this too and start the same runner in a container with attached stdio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+from abc import abstractmethod
+from pathlib import Path
+
+from codegen_ttc.execution.backends.base import InfraError, Sandbox
+from codegen_ttc.execution.batch import Batch, BatchResult, Limits, Outcome
+from codegen_ttc.execution.runtime import wire
+from codegen_ttc.problems.model import Call, Probe, Script
+
+RUNTIME_DIR = Path(wire.__file__).resolve().parent
+RUNNER_PATH = RUNTIME_DIR / "runner.py"
+PROTOCOL_VERSION = 1
+START_TIMEOUT = 30.0  # a cold bwrap/python start; far above normal
+HOST_GRACE = 10.0  # beyond the runner's own backstops before the host kills it
+MAX_LINE_BYTES = 64 << 20
+STATUSES = ("returned", "raised", "timeout", "crashed", "output_limit")
+
+
+class RunnerDied(Exception):
+    """The runner vanished, hung or broke the protocol."""
+
+
+class RunnerProcess:
+    """One runner process and its JSON-lines channel."""
+
+    def __init__(self, proc: subprocess.Popen, on_kill=None) -> None:
+        self.proc = proc
+        self.fd = proc.stdout.fileno()
+        os.set_blocking(self.fd, False)
+        self.buf = bytearray()
+        self.on_kill = on_kill
+        self.info: dict = {}
+
+    def send(self, obj: dict) -> None:
+        data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as exc:
+            raise RunnerDied(f"runner stdin closed: {exc}") from None
+
+    def recv(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            i = self.buf.find(b"\n")
+            if i >= 0:
+                line = bytes(self.buf[:i])
+                del self.buf[: i + 1]
+                try:
+                    return wire.loads_line(line, max_bytes=MAX_LINE_BYTES)
+                except wire.WireError as exc:
+                    raise RunnerDied(f"malformed record from runner: {exc}") from None
+            if len(self.buf) > MAX_LINE_BYTES:
+                raise RunnerDied("record from runner too large")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RunnerDied("runner did not answer in time")
+            r, _, _ = select.select([self.fd], [], [], left)
+            if not r:
+                continue
+            try:
+                data = os.read(self.fd, 1 << 20)
+            except BlockingIOError:
+                continue
+            if not data:
+                raise RunnerDied(f"runner exited (code {self.proc.poll()})")
+            self.buf += data
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self, *, graceful: bool = True) -> None:
+        """EOF lets the runner clean up and exit; otherwise (or if it lingers) kill its group."""
+        if graceful and self.alive():
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=2.0)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                pass
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            pass
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except (OSError, ValueError):
+                pass
+        if self.on_kill is not None:
+            self.on_kill()
+
+
+def outcome_from_record(rec, *, script: bool = False) -> Outcome:
+    """A runner's outcome record, validated (RunnerDied when malformed)."""
+    if type(rec) is not dict or rec.get("status") not in STATUSES:
+        raise RunnerDied(f"malformed outcome {rec!r:.200}")
+    try:
+        out = Outcome.from_json(rec)
+        if out.status == "returned" and not (script and out.value is None):
+            wire.decode(out.value)
+        if type(out.error) is not str or type(out.message) is not str:
+            raise TypeError("error/message")
+        if type(out.stdout_bytes) is not int or type(out.seconds) not in (int, float):
+            raise TypeError("counters")
+    except (wire.WireError, TypeError, KeyError, RecursionError) as exc:
+        raise RunnerDied(f"malformed outcome: {exc}") from None
+    return out
+
+
+def unique_probes(probes: tuple[Probe, ...]) -> list[tuple[str, Probe]]:
+    seen: dict[str, Probe] = {}
+    for p in probes:
+        seen.setdefault(p.key, p)
+    return list(seen.items())
+
+
+class RunnerSandbox(Sandbox):
+    """A warm candidate runner (+ a lazily started judge runner) behind ``run``."""
+
+    name = "runner"
+
+    def __init__(self) -> None:
+        self._cand: RunnerProcess | None = None
+        self._judge: RunnerProcess | None = None
+        self._closed = False
+
+    @abstractmethod
+    def _spawn(self, role: str) -> tuple[subprocess.Popen, object]:
+        """Start a runner for ``role`` ("candidate" or "judge"); return (process, on_kill)."""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _start(self, role: str) -> RunnerProcess:
+        if self._closed:
+            raise InfraError("sandbox is closed")
+        try:
+            proc, on_kill = self._spawn(role)
+        except OSError as exc:
+            raise InfraError(f"{self.name}: cannot start runner: {exc}") from exc
+        runner = RunnerProcess(proc, on_kill)
+        try:
+            ready = runner.recv(START_TIMEOUT)
+        except RunnerDied as exc:
+            runner.close(graceful=False)
+            raise InfraError(f"{self.name}: runner did not start: {exc}") from None
+        if ready.get("op") != "ready" or ready.get("version") != PROTOCOL_VERSION:
+            runner.close(graceful=False)
+            raise InfraError(f"{self.name}: unexpected hello {ready!r:.200}")
+        runner.info = ready
+        return runner
+
+    def _candidate(self) -> RunnerProcess:
+        if self._cand is None or not self._cand.alive():
+            self._discard("candidate")
+            self._cand = self._start("candidate")
+        return self._cand
+
+    def _judge_runner(self) -> RunnerProcess:
+        if self._judge is None or not self._judge.alive():
+            self._discard("judge")
+            self._judge = self._start("judge")
+        return self._judge
+
+    def _discard(self, role: str) -> None:
+        runner = self._cand if role == "candidate" else self._judge
+        if role == "candidate":
+            self._cand = None
+        else:
+            self._judge = None
+        if runner is not None:
+            runner.close(graceful=False)
+
+    def warm_up(self) -> None:
+        """Start the candidate runner now (raises InfraError if it cannot start)."""
+        self._candidate()
+
+    def close(self) -> None:
+        self._closed = True
+        for role, runner in (("candidate", self._cand), ("judge", self._judge)):
+            if runner is not None:
+                runner.close(graceful=True)
+        self._cand = self._judge = None
+
+    # ------------------------------------------------------------------ batches
+
+    def run(self, batch: Batch) -> BatchResult:
+        t0 = time.monotonic()
+        probes = unique_probes(batch.probes)
+        results: dict[str, Outcome] = {}
+        deaths = 0
+        while True:
+            pending = [(k, p) for k, p in probes if k not in results]
+            if not pending:
+                break
+            try:
+                self._run_probes(batch, pending, results)
+                break
+            except RunnerDied as exc:
+                # restart and retry the rest once; dying twice on one candidate is its doing
+                self._discard("candidate")
+                self._discard("judge")
+                deaths += 1
+                if deaths >= 2:
+                    for k, _ in pending:
+                        results.setdefault(k, Outcome("crashed", error="sandbox", message=str(exc)[:200]))
+                    break
+        self._reset()
+        return BatchResult(batch.candidate_key, results, time.monotonic() - t0)
+
+    def _reset(self) -> None:
+        for role, runner in (("candidate", self._cand), ("judge", self._judge)):
+            if runner is None:
+                continue
+            try:
+                runner.send({"op": "reset"})
+                rec = runner.recv(HOST_GRACE + 5.0)
+                if rec.get("op") != "clean":
+                    raise RunnerDied(f"unexpected {rec!r:.200}")
+            except RunnerDied:
+                self._discard(role)
+
+    def _check(self, rec: dict, op: str) -> dict:
+        if rec.get("op") == "error":
+            raise InfraError(f"{self.name}: runner rejected a request: {rec.get('message')}")
+        if rec.get("op") != op:
+            raise RunnerDied(f"expected {op!r}, got {rec!r:.200}")
+        return rec
+
+    def _run_probes(self, batch: Batch, pending: list[tuple[str, Probe]], results: dict[str, Outcome]) -> None:
+        lim = batch.limits
+        limits = _limits_json(lim)
+        cand = self._candidate()
+        cand.send({"op": "load", "source": batch.source, "entry_point": batch.entry_point, "limits": limits})
+        rec = self._check(cand.recv(lim.wall_seconds + HOST_GRACE), "loaded")
+        if rec.get("ok") is not True:
+            failed = outcome_from_record(rec.get("outcome"))
+            for k, _ in pending:
+                results[k] = failed
+            return
+        for key, probe in pending:
+            if isinstance(probe, Call):
+                results[key] = self._call(cand, probe.to_wire(), lim)
+            elif isinstance(probe, Script):
+                results[key] = self._script(cand, probe, lim, limits)
+            else:
+                raise TypeError(f"unknown probe {probe!r}")
+
+    def _call(self, cand: RunnerProcess, call: dict, lim: Limits) -> Outcome:
+        cand.send({"op": "call", "args": call["args"], "kwargs": call["kwargs"]})
+        # the runner may reload a killed server first: two wall budgets
+        rec = self._check(cand.recv(2 * lim.wall_seconds + HOST_GRACE), "result")
+        return outcome_from_record(rec.get("outcome"))
+
+    def _script(self, cand: RunnerProcess, probe: Script, lim: Limits, limits: dict) -> Outcome:
+        judge = self._judge_runner()
+        judge.send({"op": "script", "code": probe.code, "limits": limits})
+        while True:
+            rec = judge.recv(lim.wall_seconds + HOST_GRACE)
+            op = rec.get("op")
+            if op == "call":
+                args, kwargs = rec.get("args"), rec.get("kwargs")
+                if type(args) is not list or type(kwargs) is not list:
+                    raise RunnerDied("malformed call from judge")
+                out = self._call(cand, {"args": args, "kwargs": kwargs}, lim)
+                # only plain, validated data crosses from the candidate to the judge
+                judge.send({"op": "reply", "outcome": out.to_json()})
+                continue
+            rec = self._check(rec, "result")
+            return outcome_from_record(rec.get("outcome"), script=True)
+
+
+def _limits_json(lim: Limits) -> dict:
+    from dataclasses import asdict
+
+    return asdict(lim)

@@ -1,0 +1,197 @@
+"""Run many batches over a pool of warm sandboxes, executing only what the store lacks.
+
+Identical candidates (same source + entry point) and identical probes are merged, and
+pairs already in the ``ResultStore`` for the same limits are not run again. Each
+worker thread owns one sandbox, kept warm across batches. An ``InfraError`` (the
+sandbox, not the candidate, failed) restarts that worker's sandbox and retries the
+batch; after ``retries`` retries the pairs are reported apart in ``infra_failures``
+and left out of the results and the store, never counted as the candidate failing.
+Ctrl-C closes every sandbox; the store only ever holds whole lines of finished batches.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from codegen_ttc.execution.backends import InfraError, Sandbox, SandboxUnavailable, open_sandbox, resolve_backend
+from codegen_ttc.execution.batch import Batch, BatchResult, Outcome
+from codegen_ttc.execution.store import ResultStore
+from codegen_ttc.problems.model import Probe
+
+
+@dataclass(frozen=True)
+class InfraFailure:
+    candidate_key: str
+    probe_key: str
+    reason: str
+
+
+def plan(batches: Sequence[Batch], store: ResultStore) -> tuple[list[Batch], dict[str, dict[str, Outcome]], int]:
+    """Merge duplicate candidates/probes and drop stored pairs.
+
+    Returns (batches still to run, cached results, number of cached pairs). Pure apart
+    from store reads.
+    """
+    merged: dict[tuple[str, str], tuple[Batch, dict[str, Probe]]] = {}
+    for b in batches:
+        key = (b.candidate_key, b.limits.key)
+        if key not in merged:
+            merged[key] = (b, {})
+        probes = merged[key][1]
+        for p in b.probes:
+            probes.setdefault(p.key, p)
+    todo: list[Batch] = []
+    cached: dict[str, dict[str, Outcome]] = {}
+    n_cached = 0
+    for (ck, lk), (b, probes) in merged.items():
+        missing = []
+        for pk, p in probes.items():
+            hit = store.get(ck, pk, lk)
+            if hit is None:
+                missing.append(p)
+            else:
+                cached.setdefault(ck, {})[pk] = hit
+                n_cached += 1
+        if missing:
+            todo.append(Batch(b.source, b.entry_point, tuple(missing), b.limits))
+    return todo, cached, n_cached
+
+
+class Executor:
+    def __init__(
+        self,
+        backend: str = "auto",
+        workers: int | None = None,
+        store: ResultStore | None = None,
+        retries: int = 2,
+        on_progress: Callable[[int], None] | None = None,
+        sandbox_options: dict | None = None,
+    ) -> None:
+        self.backend = resolve_backend(backend)  # fail early with a clear reason
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.store = store if store is not None else ResultStore(None)
+        self.retries = max(0, retries)
+        self.on_progress = on_progress
+        self.sandbox_options = dict(sandbox_options or {})
+        self.executed_pairs = 0
+        self.cached_pairs = 0
+        self.infra_errors = 0
+        self.sandbox_seconds = 0.0
+        self.infra_failures: list[InfraFailure] = []
+        self._sandboxes: list[Sandbox | None] = [None] * self.workers
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._opened = 0
+
+    # ------------------------------------------------------------------ sandboxes
+
+    def _open(self, slot: int) -> Sandbox:
+        sb = self._sandboxes[slot]
+        if sb is None:
+            options = dict(self.sandbox_options)
+            if self.backend == "process":
+                with self._lock:
+                    options.setdefault("warn", self._opened == 0)  # warn once, not per worker
+                    self._opened += 1
+            sb = open_sandbox(self.backend, **options)
+            self._sandboxes[slot] = sb
+        return sb
+
+    def _drop(self, slot: int) -> None:
+        sb, self._sandboxes[slot] = self._sandboxes[slot], None
+        if sb is not None:
+            try:
+                sb.close()
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        for slot in range(self.workers):
+            self._drop(slot)
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ running
+
+    def run(self, batches: Sequence[Batch]) -> dict[str, dict[str, Outcome]]:
+        """candidate_key -> probe_key -> Outcome for every pair that ran or was stored."""
+        self._stop.clear()
+        todo, results, n_cached = plan(batches, self.store)
+        self.cached_pairs += n_cached
+        if n_cached and self.on_progress:
+            self.on_progress(n_cached)
+        work: queue.Queue[Batch] = queue.Queue()
+        for b in todo:
+            work.put(b)
+        errors: list[BaseException] = []
+        threads = [
+            threading.Thread(target=self._worker, args=(slot, work, results, errors), daemon=True, name=f"ttc-exec-{slot}")
+            for slot in range(min(self.workers, len(todo)))
+        ]
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)  # a timed join keeps Ctrl-C responsive
+        except BaseException:
+            self._stop.set()
+            self.close()  # kills runners: workers return without writing half batches
+            for t in threads:
+                t.join(5.0)
+            raise
+        if errors:
+            raise errors[0]
+        return results
+
+    def _worker(self, slot: int, work: queue.Queue, results: dict, errors: list) -> None:
+        while not self._stop.is_set():
+            try:
+                batch = work.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                res = self._run_one(slot, batch)
+            except BaseException as exc:  # a bug: surface it in the caller's thread
+                errors.append(exc)
+                self._stop.set()
+                return
+            if res is None or self._stop.is_set():
+                continue
+            self.store.put_many(batch.candidate_key, batch.limits.key, res.outcomes)
+            with self._lock:
+                results.setdefault(batch.candidate_key, {}).update(res.outcomes)
+                self.executed_pairs += len(res.outcomes)
+                self.sandbox_seconds += res.sandbox_seconds
+            if self.on_progress:
+                self.on_progress(len(res.outcomes))
+
+    def _run_one(self, slot: int, batch: Batch) -> BatchResult | None:
+        reason = ""
+        for _attempt in range(self.retries + 1):
+            if self._stop.is_set():
+                return None
+            try:
+                return self._open(slot).run(batch)
+            except (InfraError, SandboxUnavailable) as exc:
+                reason = str(exc)
+                with self._lock:
+                    self.infra_errors += 1
+                self._drop(slot)
+                if self._stop.is_set():
+                    return None
+                time.sleep(0.1)
+        with self._lock:
+            for p in batch.probes:
+                self.infra_failures.append(InfraFailure(batch.candidate_key, p.key, reason))
+        return None

@@ -1,0 +1,97 @@
+"""Append-only JSONL store of outcomes keyed by (candidate_key, probe_key, limits_key).
+
+One line per outcome: {"c": candidate_key, "p": probe_key, "l": limits_key, "o": outcome}.
+Opening loads every complete line; a truncated or garbled last line (a crash while
+appending) is ignored and the next append starts on a fresh line. ``path=None``
+keeps everything in memory. Writes are flushed per ``put_many`` (one batch), so a
+killed run loses at most the batch in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from codegen_ttc.execution.batch import Outcome
+
+Key = tuple[str, str, str]  # (candidate_key, probe_key, limits_key)
+
+
+def parse_line(line: str) -> tuple[Key, Outcome] | None:
+    """One stored record, or None when the line is incomplete/malformed. Pure."""
+    try:
+        rec = json.loads(line)
+        key = (rec["c"], rec["p"], rec["l"])
+        if not all(type(k) is str for k in key):
+            return None
+        return key, Outcome.from_json(rec["o"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def format_line(candidate_key: str, probe_key: str, limits_key: str, outcome: Outcome) -> str:
+    rec = {"c": candidate_key, "p": probe_key, "l": limits_key, "o": outcome.to_json()}
+    return json.dumps(rec, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+class ResultStore:
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self._data: dict[Key, Outcome] = {}
+        self._lock = threading.Lock()
+        self._file = None
+        self.skipped_lines = 0
+        if self.path is not None:
+            self._load()
+
+    def _load(self) -> None:
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        needs_newline = False
+        if self.path.exists():
+            raw = self.path.read_bytes()
+            needs_newline = bool(raw) and not raw.endswith(b"\n")
+            for line in raw.decode("utf-8", "replace").splitlines():
+                if not line.strip():
+                    continue
+                parsed = parse_line(line)
+                if parsed is None:
+                    self.skipped_lines += 1
+                    continue
+                self._data[parsed[0]] = parsed[1]
+        self._file = open(self.path, "a", encoding="utf-8")
+        if needs_newline:
+            # a crash cut the last line: start clean so the next record parses
+            self._file.write("\n")
+            self._file.flush()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, candidate_key: str, probe_key: str, limits_key: str) -> Outcome | None:
+        return self._data.get((candidate_key, probe_key, limits_key))
+
+    def put_many(self, candidate_key: str, limits_key: str, outcomes: dict[str, Outcome]) -> None:
+        if not outcomes:
+            return
+        with self._lock:
+            lines = []
+            for probe_key, outcome in outcomes.items():
+                self._data[(candidate_key, probe_key, limits_key)] = outcome
+                lines.append(format_line(candidate_key, probe_key, limits_key, outcome))
+            if self._file is not None:
+                self._file.write("".join(lines))
+                self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
