@@ -96,7 +96,17 @@ def bwrap_command(bwrap: str, python: str, *, uid: int | None, seccomp_fd: int |
     for f in ETC_FILES:
         if os.path.exists(f):
             cmd += ["--ro-bind", f, f]
+    made: set[str] = set()
     for d in _python_dirs(python):
+        # bwrap would create the missing parents 0700: the unprivileged uid could not traverse them
+        parents = []
+        p = os.path.dirname(d)
+        while p not in ("/", "") and p not in made:
+            parents.append(p)
+            p = os.path.dirname(p)
+        for p in reversed(parents):
+            made.add(p)
+            cmd += ["--perms", "0755", "--dir", p]
         cmd += ["--ro-bind", d, d]
     cmd += ["--ro-bind", str(RUNTIME_DIR), SANDBOX_RUNTIME]
     cmd += ["--proc", "/proc", "--dev", "/dev"]

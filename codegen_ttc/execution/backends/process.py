@@ -2,7 +2,7 @@
 whatever this user can, and use the network). For development and for machines
 without bwrap/docker; never chosen by ``auto``.
 
-When we are root, untrusted code still runs as a throwaway uid (so ``kill -9 -1``
+When we are root and Python is reachable by any uid, untrusted code runs as a throwaway uid (so ``kill -9 -1``
 only reaches its own processes, and RLIMIT_NPROC means something); leftovers are
 found through the runner being a child subreaper.
 """
@@ -41,12 +41,30 @@ def kill_uid(uid: int) -> None:
             continue
 
 
+def world_traversable(path: str) -> bool:
+    """Can any uid reach ``path`` (every ancestor o+x)? Needed to drop privileges."""
+    path = os.path.realpath(path)
+    while True:
+        try:
+            if not os.stat(path).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+        if path == "/":
+            return True
+        path = os.path.dirname(path)
+
+
 class ProcessSandbox(RunnerSandbox):
     name = "process"
 
     def __init__(self, *, python: str | None = None, warn: bool = True) -> None:
         super().__init__()
         self.python = python or sys.executable
+        # as root, run untrusted code as a throwaway uid if that uid can reach Python
+        self.drops_privileges = os.geteuid() == 0 and all(
+            world_traversable(d) for d in {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(self.python))}
+        )
         if warn:
             print("codegen-ttc: process sandbox has NO isolation (candidates run as plain processes)", file=sys.stderr)
 
@@ -54,7 +72,7 @@ class ProcessSandbox(RunnerSandbox):
         tmp = tempfile.mkdtemp(prefix=f"ttc-{role}-")
         cmd = [self.python, "-I", str(RUNNER_PATH), "--tmp", tmp]
         uid = None
-        if os.geteuid() == 0:
+        if self.drops_privileges:
             uid = private_uid()
             cmd += ["--uid", str(uid), "--gid", str(uid)]
         proc = subprocess.Popen(

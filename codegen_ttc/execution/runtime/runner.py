@@ -678,29 +678,35 @@ class Runtime:
             self.reap()
         self.reap()
 
-    def kill_server(self) -> None:
+    def kill_server(self) -> tuple[int | None, float]:
+        """Kill and reap the server; its (wait status, cpu seconds) if we reaped it."""
         srv = self.server
         if srv is None:
-            return
+            return None, 0.0
+        self.server = None
         for fd in (srv.cmd_w, srv.rep.fd):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        if srv.status is None:
+        if srv.status is not None:
+            return srv.status, 0.0
+        try:
+            pid, status, ru = os.wait4(srv.pid, os.WNOHANG)
+            if pid:
+                return status, ru.ru_utime + ru.ru_stime
+        except ChildProcessError:
+            return None, 0.0
+        for kill in (os.killpg, os.kill):
             try:
-                os.killpg(srv.pid, signal.SIGKILL)
+                kill(srv.pid, signal.SIGKILL)
             except OSError:
                 pass
-            try:
-                os.kill(srv.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                os.waitpid(srv.pid, 0)
-            except ChildProcessError:
-                pass
-        self.server = None
+        try:
+            _, status, ru = os.wait4(srv.pid, 0)
+            return None, ru.ru_utime + ru.ru_stime  # we killed it: its status says nothing
+        except ChildProcessError:
+            return None, 0.0
 
     def wipe_tmp(self) -> None:
         import shutil
@@ -783,11 +789,15 @@ class Runtime:
             except (wire.WireError, Malformed):
                 got = "malformed"
         # the server died, hung, flooded output or lied
-        self.kill_server()
+        if got == "eof":
+            time.sleep(0.001)  # EOF comes just before the exit status
+        status, cpu = self.kill_server()
         if got == "output":
             out = outcome("output_limit", error="output")
         elif got == "timeout":
             out = outcome("timeout", error="wall")
+        elif got == "eof":
+            out = classify(wait_status=status, cpu=cpu, record=None, killed_for=None, cpu_limit=self.lim["cpu_seconds"])
         else:
             out = outcome("crashed", error="load")
         self.sweep(None)

@@ -1,0 +1,286 @@
+"""Behaviour of every sandbox backend, on real sandboxes (see ``sandbox_name`` in conftest)."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+
+from codegen_ttc.execution.batch import Limits
+from codegen_ttc.execution.runtime import wire
+from codegen_ttc.problems.model import Call
+
+from .helpers import FAST, host_processes_with, run_calls, run_probes, values
+
+ADD = """
+def f(a, b=0):
+    return a + b
+"""
+
+
+def test_correct_candidate_returns_values(sandbox):
+    outs = run_calls(sandbox, ADD, (1, 2), (1.5, 1), ("a", "b"), ([1], [2]))
+    assert values(outs) == [3, 2.5, "ab", [1, 2]]
+    assert all(o.status == "returned" for o in outs)
+    assert outs[0].value == wire.encode(3)
+
+
+def test_kwargs_and_plain_types(sandbox):
+    src = "def f(x, *, k=None):\n    return (x, k, {1: {2, 3}}, b'\\x00', None, 1j)\n"
+    [out] = run_probes(sandbox, src, [Call((True,), (("k", 2.0),))])
+    assert out.decoded() == (True, 2.0, {1: {2, 3}}, b"\x00", None, 1j)
+    assert out.value[1][0] == ["b", True]  # True stays a bool, not 1
+
+
+def test_wrong_candidate_gives_other_values(sandbox):
+    outs = run_calls(sandbox, "def f(a, b=0):\n    return a - b\n", (1, 2), (5, 1))
+    assert values(outs) == [-1, 4]
+
+
+def test_exceptions_are_raised_outcomes(sandbox):
+    src = """
+    class Custom(Exception):
+        pass
+    def f(x):
+        if x == 0:
+            return 1 // x
+        if x == 1:
+            raise ValueError("bad value " * 500)
+        if x == 2:
+            raise Custom("mine")
+        return [][x]
+    """
+    outs = run_calls(sandbox, src, 0, 1, 2, 3)
+    assert [(o.status, o.error) for o in outs] == [
+        ("raised", "ZeroDivisionError"),
+        ("raised", "ValueError"),
+        ("raised", "Custom"),
+        ("raised", "IndexError"),
+    ]
+    assert outs[1].message.startswith("bad value")
+    assert len(outs[1].message) < 1100  # truncated
+
+
+@pytest.mark.parametrize(
+    "source, error",
+    [
+        ("def f(x):\n    return x +\n", "SyntaxError"),
+        ("raise RuntimeError('at import')\ndef f(x):\n    return x\n", "RuntimeError"),
+        ("def g(x):\n    return x\n", "NameError"),
+        ("import no_such_module_xyz\ndef f(x):\n    return x\n", "ModuleNotFoundError"),
+    ],
+)
+def test_bad_module_fails_every_probe(sandbox, source, error):
+    outs = run_calls(sandbox, source, 1, 2, 3)
+    assert [(o.status, o.error) for o in outs] == [("raised", error)] * 3
+
+
+def test_main_guard_does_not_run(sandbox):
+    src = "def f():\n    return 7\nif __name__ == '__main__':\n    input()\n    raise SystemExit(1)\n"
+    assert values(run_calls(sandbox, src, ())) == [7]
+
+
+def test_calls_are_independent(sandbox):
+    src = """
+    state = []
+    def f(x):
+        state.append(x)
+        return len(state)
+    """
+    assert values(run_calls(sandbox, src, 1, 2, 3)) == [1, 1, 1]
+
+
+def test_infinite_loop_times_out_and_sandbox_stays_usable(sandbox):
+    outs = run_calls(sandbox, "def f(x):\n    while True:\n        x += 1\n", 1, limits=Limits(cpu_seconds=0.3, wall_seconds=5))
+    assert outs[0].status == "timeout"
+    assert values(run_calls(sandbox, ADD, (2, 2))) == [4]
+
+
+def test_timeout_in_one_call_does_not_spoil_the_next(sandbox):
+    src = "def f(x):\n    while x:\n        pass\n    return 'done'\n"
+    outs = run_calls(sandbox, src, 1, 0, limits=Limits(cpu_seconds=0.3, wall_seconds=5))
+    assert [o.status for o in outs] == ["timeout", "returned"]
+
+
+def test_module_level_loop_times_out(sandbox):
+    outs = run_calls(sandbox, "while True:\n    pass\ndef f(x):\n    return x\n", 1, 2, limits=Limits(cpu_seconds=0.3, wall_seconds=5))
+    assert [o.status for o in outs] == ["timeout", "timeout"]
+
+
+def test_sleep_ignoring_signals_hits_the_wall_backstop(sandbox):
+    src = """
+    import signal, time
+    def f(x):
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGPROF, signal.SIGXCPU, signal.SIGALRM):
+            signal.signal(s, signal.SIG_IGN)
+        time.sleep(100)
+        return x
+    """
+    outs = run_calls(sandbox, src, 1, limits=Limits(cpu_seconds=1, wall_seconds=1))
+    assert (outs[0].status, outs[0].error) == ("timeout", "wall")
+    assert values(run_calls(sandbox, ADD, (1, 1))) == [2]
+
+
+@pytest.mark.parametrize(
+    "body, error",
+    [
+        ("import os; os._exit(0)", "exit 0"),
+        ("import os; os._exit(3)", "exit 3"),
+        ("import sys; sys.exit(0)", "SystemExit"),
+        ("raise SystemExit", "SystemExit"),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", "SIGSEGV"),
+    ],
+)
+def test_exits_and_signals_are_crashes(sandbox, body, error):
+    src = f"def f(x):\n    if x:\n        {body}\n    return 'ok'\n"
+    outs = run_calls(sandbox, src, 1, 0)
+    assert (outs[0].status, outs[0].error) == ("crashed", error)
+    assert values(outs[1:]) == ["ok"]
+
+
+def test_huge_output_is_output_limit(sandbox):
+    src = """
+    import sys
+    def f(n):
+        for _ in range(n):
+            print("x" * 1000)
+            sys.stderr.write("y" * 1000)
+        return n
+    """
+    outs = run_calls(sandbox, src, 5000, 3, limits=Limits(output_bytes=100_000, wall_seconds=5))
+    assert outs[0].status == "output_limit"
+    assert outs[1].status == "returned" and outs[1].stdout_bytes == 3 * (1001 + 1000)
+
+
+FORGED = '{"op":"result","outcome":{"status":"returned","value":["i","42"]}}'
+FORGED_EXITED = '{"op":"exited","status":0,"cpu":0,"result":"{\\"status\\":\\"returned\\",\\"value\\":[\\"i\\",\\"42\\"]}"}'
+
+
+def test_forged_protocol_lines_printed_are_just_output(sandbox):
+    src = f"""
+    import sys
+    def f(x):
+        print({FORGED!r})
+        print({FORGED_EXITED!r}, file=sys.stderr)
+        return x
+    """
+    outs = run_calls(sandbox, src, 1, 2)
+    assert values(outs) == [1, 2]
+    assert outs[0].stdout_bytes > 2 * len(FORGED)
+
+
+def test_forged_records_on_every_fd_never_become_outcomes(sandbox):
+    src = f"""
+    import os
+    def f(x):
+        for fd in range(0, 256):
+            for line in ({FORGED!r}, {FORGED_EXITED!r}):
+                try:
+                    os.write(fd, (line + "\\n").encode())
+                except OSError:
+                    pass
+        return x
+    """
+    outs = run_calls(sandbox, src, 1, 2)
+    for out in outs:
+        # its own result channel may be garbled (then it is a crash), but never "42"
+        assert out.status in ("returned", "crashed")
+        assert out.status == "crashed" or out.decoded() in (1, 2)
+    assert values(run_calls(sandbox, ADD, (3, 4))) == [7]
+
+
+def test_tmp_is_wiped_between_candidates(sandbox):
+    token = uuid.uuid4().hex
+    writer = f"""
+    import os, tempfile
+    def f():
+        d = tempfile.gettempdir()
+        with open(os.path.join(d, "{token}"), "w") as fh:
+            fh.write("x")
+        return os.path.exists(os.path.join(d, "{token}"))
+    """
+    reader = f"""
+    import os, tempfile
+    def f():
+        return os.path.exists(os.path.join(tempfile.gettempdir(), "{token}"))
+    """
+    assert values(run_calls(sandbox, writer, ())) == [True]
+    assert values(run_calls(sandbox, reader, ())) == [False]
+
+
+def test_background_process_does_not_survive_the_batch(sandbox):
+    token = f"{time.time():.6f}{os.getpid()}"
+    src = f"""
+    import subprocess
+    def f():
+        p = subprocess.Popen(["sleep", "1000{token[-6:]}"], start_new_session=True)
+        return p.pid > 0
+    """
+    assert values(run_calls(sandbox, src, ())) == [True]
+    assert host_processes_with("1000" + token[-6:]) == []
+
+
+def test_killing_the_parent_only_crashes_that_call(sandbox):
+    src = """
+    import os
+    def f(x):
+        if x:
+            os.kill(os.getppid(), 9)
+            import time; time.sleep(2)
+        return 'alive'
+    """
+    outs = run_calls(sandbox, src, 1, 0, 0)
+    assert outs[0].status == "crashed"
+    assert values(outs[1:]) == ["alive", "alive"]
+    assert values(run_calls(sandbox, ADD, (1, 2))) == [3]
+
+
+def test_kill_minus_one(sandbox, sandbox_name):
+    if sandbox_name == "process" and not sandbox.drops_privileges:
+        pytest.skip("process backend runs the candidate as us here: kill -1 would hit our own processes")
+    src = """
+    import os, subprocess
+    def f(x):
+        if x == 1:
+            os.kill(-1, 9)
+        if x == 2:
+            subprocess.run(["kill", "-9", "-1"])
+        return 'alive'
+    """
+    outs = run_calls(sandbox, src, 1, 2, 0)
+    assert [o.status for o in outs[:2]] == ["crashed", "crashed"]
+    assert values(outs[2:]) == ["alive"]
+    assert values(run_calls(sandbox, ADD, (1, 2))) == [3]
+
+
+def test_cannot_read_shadow(sandbox, sandbox_name):
+    if sandbox_name == "process" and not sandbox.drops_privileges:
+        pytest.skip("process backend cannot drop privileges here (not root, or Python unreachable to other uids)")
+    src = "def f():\n    return open('/etc/shadow').read()[:10]\n"
+    [out] = run_calls(sandbox, src, ())
+    assert out.status == "raised"
+    assert out.error in ("FileNotFoundError", "PermissionError")
+
+
+def test_equals_check_is_on_plain_data(sandbox):
+    """A returned object with a rigged __eq__ is opaque on the trusted side."""
+    src = """
+    class Liar:
+        def __eq__(self, other):
+            return True
+        __hash__ = object.__hash__
+    def f(x):
+        return Liar()
+    """
+    [out] = run_calls(sandbox, src, 1)
+    assert out.status == "returned" and out.value[0] == "obj"
+    assert not wire.values_equal(out.decoded(), 2)
+
+
+@pytest.mark.parametrize("limits", [FAST])
+def test_memory_limit(sandbox, limits):
+    src = "def f():\n    return len(bytearray(4 << 30))\n"
+    [out] = run_calls(sandbox, src, (), limits=Limits(memory_bytes=512 << 20))
+    assert (out.status, out.error) == ("raised", "MemoryError")
