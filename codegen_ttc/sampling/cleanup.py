@@ -43,6 +43,13 @@ def _inside_string(prefix: str) -> bool:
     return False
 
 
+def _cut(completion: str, cut: int) -> str:
+    """``completion[:cut]`` without the blank lines before the cut (uncut text is kept whole)."""
+    if cut >= len(completion):
+        return completion
+    return completion[:cut].rstrip() + "\n"
+
+
 def truncate_codet(completion: str) -> str:
     """CodeT's truncation: cut at the earliest of the five stop sequences."""
     cut = len(completion)
@@ -50,7 +57,7 @@ def truncate_codet(completion: str) -> str:
         i = completion.find(stop)
         if i != -1:
             cut = min(cut, i)
-    return completion[:cut] + ("\n" if cut < len(completion) else "")
+    return _cut(completion, cut)
 
 
 def clean_completion(completion: str, mode: CleanupMode = "toplevel") -> str:
@@ -65,7 +72,7 @@ def clean_completion(completion: str, mode: CleanupMode = "toplevel") -> str:
         if nxt < len(completion) and completion[nxt] not in " \t\r\n\f":
             # a column-0 line: a top-level statement unless inside a multi-line string
             if not _inside_string(completion[:nxt]):
-                return completion[:pos] + "\n"
+                return _cut(completion, pos)
         pos = completion.find("\n", nxt)
     return completion
 
