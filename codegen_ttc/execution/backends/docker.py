@@ -1,0 +1,394 @@
+"""The runner in hardened Docker containers, driven through the Docker SDK.
+
+Each ``DockerSandbox`` keeps long-lived containers (one for the candidate, one
+for judge scripts, started lazily), each running the trusted runner
+(``runtime/runner.py``) as a fork server; batches go in and plain-data outcomes
+come out over the container's attached stdio, spoken by the shared host client
+``RunnerSandbox``.  This module only says how to start a runner in a container.
+
+Containers: no network, read-only root, a size-limited tmpfs at ``/sandbox``
+(the runner's ``--tmp``, wiped by the runner between candidates; the image
+points /tmp there), memory limit with equal memswap, a pids limit, a CPU quota,
+every capability dropped, no-new-privileges, uid 10001, an init as PID 1, no
+log driver (output never reaches the daemon's disk), and labels on all of them.
+
+Cleanup, strongest first: the runner exits on EOF of its stdin, which the
+daemon delivers when our attach socket closes, even when this process is
+SIGKILLed; containers are ``auto_remove``d when they stop.  ``close()``,
+``atexit`` and Ctrl-C (unwinding through ``close``) force-remove them
+explicitly, and at start-up containers left by a dead owner are removed by label.
+
+Deadlines are the host's: a runner that does not answer in time (or a container
+the kernel OOM-killed) is treated as dead, its container removed and replaced.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import struct
+import threading
+import uuid
+import weakref
+from dataclasses import dataclass
+
+from codegen_ttc.execution import images
+from codegen_ttc.execution.backends.base import SandboxUnavailable
+from codegen_ttc.execution.backends.runner_host import RUNTIME_DIR, RunnerSandbox
+
+LABEL = "codegen-ttc.sandbox"  # present on everything this backend creates
+LABEL_RUN = "codegen-ttc.run"  # one id per DockerSandbox instance
+LABEL_OWNER = "codegen-ttc.owner"  # "<host>:<pid>:<process start time>"
+LABEL_ROLE = "codegen-ttc.role"
+RUNTIME_MOUNT = "/opt/codegen-ttc/runtime"
+WORK_DIR = "/sandbox"  # tmpfs; absent from the image (docker creates the mount point)
+STDERR_KEEP = 16 << 10  # runner diagnostics kept for error messages
+# RunnerProcess kills ``os.killpg(proc.pid)`` when poll() says "running"; a value
+# above any possible pid_max (2**22) makes that a harmless ESRCH for a container.
+NO_SUCH_PID = 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class ContainerLimits:
+    """Container-wide ceilings: backstops around the runner's per-call rlimits.
+
+    The runner caps each candidate process (RLIMIT_AS = Limits.memory_bytes, CPU
+    time, open files); these cap the whole container, runner included, so one
+    candidate can never take the machine.
+    """
+
+    memory_bytes: int = 2 << 30  # memswap is set equal: no swapping around the limit
+    pids: int = 256
+    cpus: float = 1.0
+    tmpfs_bytes: int = 64 << 20  # counts against memory_bytes too
+
+
+def _owner_tag(pid: int | None = None) -> str | None:
+    """Identify a live process across pid reuse: host, pid and its start time."""
+    pid = os.getpid() if pid is None else pid
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        start = stat[stat.rindex(b")") + 2 :].split()[19].decode()
+    except (OSError, ValueError, IndexError):
+        return None
+    return f"{socket.gethostname()}:{pid}:{start}"
+
+
+def _owner_alive(tag: str) -> bool:
+    host, _, rest = tag.partition(":")
+    if host != socket.gethostname():
+        return True  # another machine's run on a shared daemon: not ours to judge
+    pid, _, _ = rest.partition(":")
+    try:
+        return _owner_tag(int(pid)) == tag
+    except ValueError:
+        return False
+
+
+def _client():
+    """A Docker client, or SandboxUnavailable with the reason."""
+    try:
+        import docker
+        import docker.errors
+    except ImportError:
+        raise SandboxUnavailable("Python package 'docker' is not installed") from None
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except Exception:
+        where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        raise SandboxUnavailable(
+            f"no daemon at {where} (start one: scripts/setup_docker.sh)"
+        ) from None
+    return client
+
+
+def docker_available() -> str | None:
+    """None when the docker backend can run here, else why not."""
+    try:
+        client = _client()
+    except SandboxUnavailable as exc:
+        return str(exc)
+    try:
+        if not images.image_present(client):
+            return (
+                f"image {images.image_name()} missing; "
+                "run `codegen-ttc sandbox build --offline`"
+            )
+    finally:
+        client.close()
+    return None
+
+
+def remove_leftovers(client) -> int:
+    """Remove sandbox containers whose owning process is gone; how many."""
+    import docker.errors
+
+    removed = 0
+    for c in client.containers.list(all=True, filters={"label": LABEL}):
+        owner = c.labels.get(LABEL_OWNER, "")
+        if owner and _owner_alive(owner):
+            continue
+        try:
+            c.remove(force=True)
+            removed += 1
+        except docker.errors.NotFound:
+            pass  # auto_remove got there first
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: removal already in progress
+                raise
+    return removed
+
+
+class _ContainerProcess:
+    """A running container shaped like the ``subprocess.Popen`` RunnerProcess expects.
+
+    stdin writes go to the attach socket; the daemon's multiplexed stream is
+    split by a thread into a real pipe (stdout, so the host client can select()
+    on it) and a bounded stderr buffer.
+    """
+
+    pid = NO_SUCH_PID
+
+    def __init__(self, container, sock) -> None:
+        self.container = container
+        self._sock = sock
+        self.returncode: int | None = None
+        self.stderr_tail = bytearray()
+        r, w = os.pipe()
+        self.stdout = os.fdopen(r, "rb", buffering=0)
+        self.stdin = _SocketStdin(sock)
+        self._pipe_w = w
+        self._pump = threading.Thread(target=self._demux, name="docker-demux", daemon=True)
+        self._pump.start()
+
+    def _demux(self) -> None:
+        buf = bytearray()
+        try:
+            while True:
+                data = self._sock.recv(1 << 16)
+                if not data:
+                    break
+                buf += data
+                while len(buf) >= 8:
+                    kind = buf[0]
+                    (size,) = struct.unpack(">I", buf[4:8])
+                    if len(buf) < 8 + size:
+                        break
+                    payload = bytes(buf[8 : 8 + size])
+                    del buf[: 8 + size]
+                    if kind == 1:
+                        os.write(self._pipe_w, payload)  # blocking: back-pressure to the runner
+                    elif kind == 2:
+                        self.stderr_tail += payload
+                        del self.stderr_tail[:-STDERR_KEEP]
+        except OSError:
+            pass
+        finally:
+            # EOF on the pipe is how the host client learns the runner is gone
+            try:
+                os.close(self._pipe_w)
+            except OSError:
+                pass
+            self._mark_exited()
+
+    def _mark_exited(self) -> None:
+        if self.returncode is not None:
+            return
+        try:
+            self.returncode = int(self.container.wait(timeout=10).get("StatusCode", -1))
+        except Exception:
+            self.returncode = -1  # removed (auto_remove) or the daemon is gone
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        # unlike Popen, never leave a container running past the timeout
+        self._pump.join(timeout)
+        if self._pump.is_alive():
+            self.kill()
+            self._pump.join(10)
+        self._mark_exited()
+        return self.returncode  # type: ignore[return-value]
+
+    def kill(self) -> None:
+        _force_remove(self.container)
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+
+class _SocketStdin:
+    """The write half of the attach socket, with the file methods Popen.stdin has."""
+
+    def __init__(self, sock) -> None:
+        self._sock = sock
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        if self.closed:
+            raise ValueError("write to closed stdin")
+        self._sock.sendall(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        # a half-close: the daemon turns it into EOF on the runner's stdin
+        if not self.closed:
+            self.closed = True
+            try:
+                self._sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+
+def _force_remove(container) -> None:
+    import docker.errors
+
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        if exc.status_code != 409:  # removal already in progress
+            raise
+
+
+_live: weakref.WeakSet[DockerSandbox] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for sandbox in list(_live):
+        try:
+            sandbox.close()
+        except Exception:
+            pass
+
+
+class DockerSandbox(RunnerSandbox):
+    name = "docker"
+
+    def __init__(
+        self,
+        *,
+        image: str | None = None,
+        limits: ContainerLimits | None = None,
+        cleanup_leftovers: bool = True,
+    ) -> None:
+        super().__init__()
+        self.image = image or images.image_name()
+        self.limits = limits or ContainerLimits()
+        self.run_id = uuid.uuid4().hex[:12]
+        self._owner = _owner_tag() or f"{socket.gethostname()}:{os.getpid()}:?"
+        self._containers: dict[str, object] = {}  # id -> container, for close()
+        self._lock = threading.Lock()
+        self.client = _client()
+        if not images.image_present(self.client, self.image):
+            self.client.close()
+            raise SandboxUnavailable(
+                f"image {self.image} missing; run `codegen-ttc sandbox build --offline`"
+            )
+        if cleanup_leftovers:
+            remove_leftovers(self.client)
+        _live.add(self)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {LABEL: "1", LABEL_RUN: self.run_id, LABEL_OWNER: self._owner}
+
+    def _container_kwargs(self, role: str) -> dict:
+        from docker.types import Ulimit
+
+        lim = self.limits
+        return dict(
+            image=self.image,
+            command=["python3", "-I", f"{RUNTIME_MOUNT}/runner.py", "--tmp", WORK_DIR],
+            stdin_open=True,  # the SDK then sets StdinOnce: our half-close is EOF
+            labels={**self.labels, LABEL_ROLE: role},
+            user=f"{images.SANDBOX_UID}:{images.SANDBOX_UID}",
+            # not WORK_DIR: a working dir on a tmpfs makes docker ignore its mode=
+            # (root 0755, unwritable for us); the runner chdirs candidates there
+            working_dir="/",
+            environment={"LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"},
+            network_mode="none",
+            read_only=True,
+            tmpfs={WORK_DIR: f"rw,nosuid,nodev,noexec,size={lim.tmpfs_bytes},mode=1777"},
+            volumes={str(RUNTIME_DIR): {"bind": RUNTIME_MOUNT, "mode": "ro"}},
+            mem_limit=lim.memory_bytes,
+            memswap_limit=lim.memory_bytes,
+            pids_limit=lim.pids,
+            nano_cpus=int(lim.cpus * 1e9),
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            ulimits=[Ulimit(name="core", soft=0, hard=0)],
+            init=True,
+            ipc_mode="private",
+            log_config={"type": "none"},
+            auto_remove=True,
+        )
+
+    def _spawn(self, role: str):
+        import docker.errors
+
+        try:
+            container = self.client.containers.create(**self._container_kwargs(role))
+        except docker.errors.DockerException as exc:
+            raise OSError(f"cannot create container: {exc}") from exc
+        with self._lock:
+            self._containers[container.id] = container
+        try:
+            # attach before start so no byte of the runner's hello is missed
+            sock = self.client.api.attach_socket(
+                container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
+            raw = getattr(sock, "_sock", sock)
+            container.start()
+        except Exception as exc:
+            self._forget(container)
+            raise OSError(f"cannot start container: {exc}") from exc
+        proc = _ContainerProcess(container, raw)
+        return proc, lambda: self._forget(container)
+
+    def _forget(self, container) -> None:
+        with self._lock:
+            self._containers.pop(container.id, None)
+        try:
+            _force_remove(container)
+        except Exception:
+            pass  # the daemon went away: auto_remove or the next start-up cleans it
+
+    def container_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._containers)
+
+    def close(self) -> None:
+        if self._closed and not self._containers:
+            return
+        try:
+            super().close()
+        finally:
+            with self._lock:
+                left = list(self._containers.values())
+                self._containers.clear()
+            for container in left:
+                try:
+                    _force_remove(container)
+                except Exception:
+                    pass
+            _live.discard(self)
+            self.client.close()
+
+
+__all__ = [
+    "ContainerLimits",
+    "DockerSandbox",
+    "docker_available",
+    "remove_leftovers",
+]
