@@ -36,6 +36,27 @@ def bundled_problem_sets() -> dict[str, Path]:
     return out
 
 
+def bundled_file(name: str) -> Path | None:
+    """A bundled JSONL file by stem (``tiny``, ``tiny_samples``), or None."""
+    if not name or "/" in name or "\\" in name:
+        return None
+    stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
+    for d in PROBLEM_SET_DIRS:
+        candidate = d / f"{stem}.jsonl"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_data_file(path_or_name: str | Path) -> Path:
+    """An existing path as given, else a bundled file of that name (so ``tiny_samples``
+    works when installed), else the path unchanged (readers then report it missing)."""
+    path = Path(path_or_name).expanduser()
+    if path.exists():
+        return path
+    return bundled_file(str(path_or_name)) or path
+
+
 def resolve_problem_set(name_or_path: str) -> Path:
     """The file behind a name (``humaneval``, a bundled set) or a path. InputError if none."""
     if name_or_path.lower() in HUMANEVAL_NAMES:
@@ -199,7 +220,7 @@ def load_problems(name_or_path: str, *, examples: bool = True) -> list[Problem]:
     Each row is HumanEval-format (``task_id, prompt, entry_point, test``) or MBPP-style
     (``task_id, text, test_list, code``), told apart by its fields.
     """
-    path = resolve_problem_set(name_or_path)
+    path = resolve_problem_set(str(name_or_path))
     problems: list[Problem] = []
     first_line: dict[str, int] = {}
     for lineno, obj in read_jsonl(path):

@@ -14,7 +14,6 @@ prompt + completion, so they may call prompt helpers (``encode_cyclic``,
 from __future__ import annotations
 
 import ast
-import math
 import re
 from collections.abc import Iterable
 

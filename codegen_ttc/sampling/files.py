@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from codegen_ttc.errors import InputError
-from codegen_ttc.problems.loaders import read_jsonl
+from codegen_ttc.problems.loaders import read_jsonl, resolve_data_file
 from codegen_ttc.problems.model import Problem
 from codegen_ttc.sampling.cleanup import CleanupMode, program_from_completion, program_from_solution
 
@@ -77,8 +77,9 @@ def load_samples(
     path: str | Path, problems: list[Problem], *, cleanup: CleanupMode = "toplevel"
 ) -> dict[str, list[str]]:
     """Candidate programs per task from a samples file. InputError (file:line) on bad rows:
-    malformed JSON, missing fields, unknown task id, unmatched prompt."""
-    path = Path(path)
+    malformed JSON, missing fields, unknown task id, unmatched prompt. ``path`` may name
+    a bundled file (``tiny_samples``)."""
+    path = resolve_data_file(path)
     by_id = {p.task_id: p for p in problems}
     matcher: PromptMatcher | None = None
     out: dict[str, list[str]] = {}

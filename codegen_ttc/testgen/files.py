@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from codegen_ttc.errors import InputError
-from codegen_ttc.problems.loaders import read_jsonl
+from codegen_ttc.problems.loaders import read_jsonl, resolve_data_file
 from codegen_ttc.problems.model import Problem, TestCase
 from codegen_ttc.problems.parsing import codet_test_cases
 from codegen_ttc.sampling.files import PromptMatcher, _first_line
@@ -35,7 +35,7 @@ def load_generated_tests(
 ) -> dict[str, list[TestCase]]:
     """Generated test cases per task (problem order; rows for one task are merged and
     deduplicated in file order). InputError (file:line) on bad or unmatched rows."""
-    path = Path(path)
+    path = resolve_data_file(path)
     matcher = PromptMatcher(problems)
     samples_by_task: dict[str, list[str]] = {}
     for lineno, row in read_jsonl(path):

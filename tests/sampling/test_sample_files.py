@@ -131,3 +131,12 @@ def test_generated_tests_errors(tmp_path):
     unmatched = write(tmp_path / "u.jsonl", [{"prompt": "def q():\n    pass\n", "samples": []}])
     with pytest.raises(InputError, match=r"u\.jsonl:1: prompt matches no problem"):
         load_generated_tests(unmatched, problems())
+
+
+def test_bundled_samples_by_name():
+    problems_ = load_problems("tiny")
+    assert load_samples("tiny_samples", problems_) == load_samples(
+        Path(__file__).resolve().parents[2] / "problem_sets" / "tiny_samples.jsonl", problems_
+    )
+    with pytest.raises(InputError, match="no such file"):
+        load_samples("no_such_samples", problems_)
