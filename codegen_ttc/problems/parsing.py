@@ -33,18 +33,30 @@ class TestParseError(ValueError):
 # --------------------------------------------------------------------------- literals
 
 
-def _plain(value, depth: int = 0) -> bool:
-    """True when ``value`` is plain data the wire encodes faithfully (no Ellipsis etc.)."""
-    if depth > wire.MAX_DEPTH:
-        return False
-    t = type(value)
-    if value is None or t in (bool, int, float, complex, str, bytes):
-        return True
-    if t in (list, tuple, set, frozenset):
-        return all(_plain(v, depth + 1) for v in value)
-    if t is dict:
-        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
-    return False
+def _plain(value) -> bool:
+    """True when ``value`` is plain data the wire encodes faithfully (no Ellipsis etc.).
+
+    Iterative and budgeted: ``[[[0] * 1000] * 1000] * 1000`` is small to build (shared
+    rows) but would take 10**9 steps to walk."""
+    budget = wire.MAX_ITEMS
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        budget -= 1
+        if budget < 0 or depth > wire.MAX_DEPTH:
+            return False
+        t = type(v)
+        if v is None or t in (bool, int, float, complex, str, bytes):
+            continue
+        if t in (list, tuple, set, frozenset):
+            stack.extend((x, depth + 1) for x in v)
+        elif t is dict:
+            for k, x in v.items():
+                stack.append((k, depth + 1))
+                stack.append((x, depth + 1))
+        else:
+            return False
+    return True
 
 
 _NO_VALUE = object()
@@ -306,6 +318,8 @@ def parse_check_function(
         module = ast.parse(test_source)
     except (SyntaxError, ValueError) as exc:
         raise TestParseError(f"test does not parse: {_syntax_msg(exc)}") from None
+    except (RecursionError, MemoryError):
+        raise TestParseError("test nests too deeply to parse") from None
     checks = [n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == "check"]
     if not checks:
         raise TestParseError("test defines no top-level `def check(candidate)`")
@@ -335,7 +349,10 @@ def parse_check_function(
     if kept:
         check.body = new_body
         ast.fix_missing_locations(module)
-        body = ast.unparse(module) + "\n\ncheck(candidate)\n"
+        try:
+            body = ast.unparse(module) + "\n\ncheck(candidate)\n"
+        except RecursionError:
+            raise TestParseError("test nests too deeply to rewrite") from None
         kept_src = "\n".join(_stmt_source(s, lines) for s in new_body if not isinstance(s, ast.Pass))
         cases.append(TestCase(Script(script_code(body, entry_point, prelude)), ScriptPassed(), origin, kept_src))
     return _dedupe(cases)

@@ -203,3 +203,14 @@ def test_unusable_tests_raise(src):
 def test_bool_and_int_expected_stay_apart_in_keys():
     a, b = (only(parse_check_function(check_module(f"assert candidate(1) == {v}"), "f")) for v in ("1", "True"))
     assert a.key != b.key
+
+
+def test_shared_rows_are_not_walked_forever():
+    # small to build, 10**9 items to walk: must be refused quickly, not folded
+    case = only(parse_check_function(check_module("assert candidate([[[0] * 1000] * 1000] * 1000) == 1"), "f"))
+    assert isinstance(case.probe, Script)
+
+
+def test_deep_nesting_is_an_error_not_a_crash():
+    with pytest.raises(TestParseError):
+        parse_check_function("def check(candidate):\n    assert candidate(" + "[" * 5000 + "]" * 5000 + ")\n", "f")
