@@ -93,6 +93,7 @@ def bwrap_command(bwrap: str, python: str, *, uid: int | None, seccomp_fd: int |
             cmd += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             cmd += ["--ro-bind", d, d]
+    cmd += ["--perms", "0755", "--dir", "/etc"]
     for f in ETC_FILES:
         if os.path.exists(f):
             cmd += ["--ro-bind", f, f]

@@ -456,15 +456,6 @@ class CandidateError(Exception):
     """The candidate raised an exception that is not a builtin type (name in args[0])."""
 
 
-class _CandidateAborted(BaseException):
-    """The candidate timed out / crashed inside a judge script: not catchable as Exception."""
-
-    def __init__(self, status: str, error: str) -> None:
-        super().__init__(status, error)
-        self.status = status
-        self.error = error
-
-
 def _exception_for(error: str, message: str) -> BaseException:
     import builtins
 
@@ -489,7 +480,7 @@ def _judge_main(rt: "Runtime", code: str, lim: dict, sock) -> None:
         nonlocal calls
         calls += 1
         if calls > MAX_SCRIPT_CALLS:
-            raise _CandidateAborted("timeout", "too many calls")
+            abort("timeout", "too many calls")
         req = {"op": "call", "args": [wire.encode(a) for a in args], "kwargs": [[k, wire.encode(v)] for k, v in kwargs.items()]}
         _write_all(fd, _dumps(req))
         while True:
@@ -506,14 +497,18 @@ def _judge_main(rt: "Runtime", code: str, lim: dict, sock) -> None:
             return wire.decode(out.get("value"))
         if status == "raised":
             raise _exception_for(out.get("error", ""), out.get("message", ""))
-        raise _CandidateAborted(status, out.get("error", ""))
+        # timeout/crash/output flood of the candidate: end the script here, uncatchably
+        abort(status if status in STATUSES_FROM_CHILD else "crashed", out.get("error", ""))
+
+    def abort(status: str, error: str) -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        _write_all(fd, _dumps({"op": "done", "status": status, "error": error}))
+        os._exit(0)
 
     _start_cpu_limit(lim["cpu_seconds"])
     try:
         exec(compile(code, "<judge>", "exec"), {"__name__": "judge", "candidate": candidate})
         rec = {"status": "returned"}
-    except _CandidateAborted as exc:
-        rec = {"status": exc.status if exc.status in STATUSES_FROM_CHILD else "crashed", "error": exc.error}
     except SystemExit as exc:
         rec = {"status": "crashed", "error": "SystemExit", "message": _exc_message(exc)}
     except BaseException as exc:

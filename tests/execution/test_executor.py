@@ -1,0 +1,152 @@
+"""Executor: dedupe, store reuse, infra retries, runner death handling (real sandboxes)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from codegen_ttc.execution import executor as executor_mod
+from codegen_ttc.execution.backends import InfraError, open_sandbox
+from codegen_ttc.execution.batch import Batch, Limits
+from codegen_ttc.execution.executor import Executor
+from codegen_ttc.execution.store import ResultStore
+from codegen_ttc.problems.model import Call
+
+from .helpers import FAST
+
+
+class Counting:
+    """A real sandbox that counts the probes it is asked to run (and can fail on demand)."""
+
+    def __init__(self, inner, log: list, fail_first: int = 0) -> None:
+        self.inner, self.log, self.fail_left = inner, log, fail_first
+
+    def run(self, batch):
+        if self.fail_left > 0:
+            self.fail_left -= 1
+            raise InfraError("injected infrastructure failure")
+        self.log.extend((batch.candidate_key, p.key) for p in batch.probes)
+        return self.inner.run(batch)
+
+    def close(self):
+        self.inner.close()
+
+
+@pytest.fixture
+def counted(monkeypatch, sandbox_name):
+    log: list = []
+    state = {"fail_first": 0}
+
+    def fake_open(name, **options):
+        return Counting(open_sandbox(name, **options), log, state.pop("fail_first", 0))
+
+    monkeypatch.setattr(executor_mod, "open_sandbox", fake_open)
+    return log, state
+
+
+def batches(n_candidates: int, probes: list[int]) -> list[Batch]:
+    return [Batch(f"def f(x):\n    return x + {i}\n", "f", tuple(Call((p,)) for p in probes), FAST) for i in range(n_candidates)]
+
+
+def test_runs_only_missing_pairs(counted, sandbox_name, tmp_path):
+    log, _ = counted
+    store_path = tmp_path / "store.jsonl"
+    with Executor(sandbox_name, workers=2, store=ResultStore(store_path)) as ex:
+        res = ex.run(batches(3, [1, 2]) + batches(3, [1, 2]))  # duplicates merge
+        assert len(log) == 6 and ex.executed_pairs == 6 and ex.cached_pairs == 0
+        assert sorted(o.decoded() for o in res[batches(3, [1])[2].candidate_key].values()) == [3, 4]
+    with Executor(sandbox_name, workers=2, store=ResultStore(store_path)) as ex:
+        res = ex.run(batches(4, [1, 2, 3]))
+        # 3 candidates x probe 3, plus candidate 4 x 3 probes
+        assert len(log) == 6 + 3 + 3
+        assert ex.executed_pairs == 6 and ex.cached_pairs == 6
+        assert len(res) == 4 and all(len(v) == 3 for v in res.values())
+
+
+def test_other_limits_are_other_pairs(counted, sandbox_name):
+    log, _ = counted
+    b = batches(1, [1])[0]
+    with Executor(sandbox_name, workers=1) as ex:
+        ex.run([b])
+        ex.run([Batch(b.source, b.entry_point, b.probes, Limits(cpu_seconds=2))])
+    assert len(log) == 2
+
+
+def test_infra_errors_are_retried(counted, sandbox_name):
+    log, state = counted
+    state["fail_first"] = 1
+    progress: list[int] = []
+    with Executor(sandbox_name, workers=1, retries=2, on_progress=progress.append) as ex:
+        res = ex.run(batches(2, [5]))
+        assert ex.infra_errors == 1 and ex.infra_failures == []
+        assert sorted(o.decoded() for r in res.values() for o in r.values()) == [5, 6]
+        assert sum(progress) == 2
+
+
+def test_persistent_infra_failure_is_reported_apart(monkeypatch, tmp_path):
+    def broken(name, **options):
+        raise InfraError("no sandbox today")
+
+    monkeypatch.setattr(executor_mod, "open_sandbox", broken)
+    store = ResultStore(tmp_path / "s.jsonl")
+    with Executor("process", workers=1, retries=1, store=store) as ex:
+        res = ex.run(batches(1, [1, 2]))
+    assert res == {}
+    assert len(ex.infra_failures) == 2 and ex.infra_errors == 2
+    assert len(store) == 0  # never recorded as the candidate's failure
+
+
+def test_sandbox_that_cannot_start_raises_infra_error(sandbox_name):
+    sb = open_sandbox(sandbox_name, python="/nonexistent/python", **({"warn": False} if sandbox_name == "process" else {}))
+    with pytest.raises(InfraError):
+        sb.run(batches(1, [1])[0])
+    sb.close()
+
+
+def _kill_runner_when_busy(sb, times: int) -> threading.Thread:
+    """Kill the candidate runner from outside while it works (as an infra fault would)."""
+
+    def loop():
+        import time
+
+        killed = 0
+        seen = set()
+        deadline = time.monotonic() + 20
+        while killed < times and time.monotonic() < deadline:
+            runner = sb._cand
+            if runner is not None and runner.proc.pid not in seen:
+                time.sleep(0.3)
+                seen.add(runner.proc.pid)
+                runner.proc.kill()
+                killed += 1
+            time.sleep(0.01)
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    return t
+
+
+SLOW = "import time\ndef f(x):\n    time.sleep(x)\n    return x\n"
+
+
+def test_runner_death_mid_batch_is_retried_once(sandbox_name):
+    with open_sandbox(sandbox_name, **({"warn": False} if sandbox_name == "process" else {})) as sb:
+        sb.warm_up()
+        t = _kill_runner_when_busy(sb, times=1)
+        res = sb.run(Batch(SLOW, "f", tuple(Call((0.2 + i / 100,)) for i in range(5)), FAST))
+        t.join()
+        assert [o.status for o in res.outcomes.values()] == ["returned"] * 5
+
+
+def test_runner_dying_twice_crashes_remaining_probes(sandbox_name):
+    with open_sandbox(sandbox_name, **({"warn": False} if sandbox_name == "process" else {})) as sb:
+        sb.warm_up()
+        t = _kill_runner_when_busy(sb, times=2)
+        res = sb.run(Batch(SLOW, "f", tuple(Call((0.5 + i / 100,)) for i in range(4)), FAST))
+        t.join()
+        statuses = [o.status for o in res.outcomes.values()]
+        assert "crashed" in statuses and statuses[-1] == "crashed"
+        # and the sandbox recovers for the next candidate
+        ok = sb.run(Batch("def f(x):\n    return x\n", "f", (Call((1,)),), FAST))
+        assert [o.decoded() for o in ok.outcomes.values()] == [1]

@@ -1,0 +1,88 @@
+"""What only an isolating sandbox guarantees (bwrap; docker can join via its own fixture)."""
+
+from __future__ import annotations
+
+import pytest
+
+from codegen_ttc.execution.backends import backend_problem, open_sandbox
+
+from .helpers import run_calls, values
+
+pytestmark = pytest.mark.bwrap
+
+
+@pytest.fixture(scope="module")
+def isolated():
+    problem = backend_problem("bwrap")
+    if problem is not None:
+        pytest.skip(f"bwrap unavailable: {problem}")
+    sb = open_sandbox("bwrap")
+    yield sb
+    sb.close()
+
+
+def test_network_connect_fails(isolated):
+    src = """
+    import socket
+    def f(family):
+        if family == "inet":
+            s = socket.create_connection(("1.1.1.1", 53), timeout=2)
+        else:
+            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            s.connect(("::1", 22))
+        return "connected"
+    """
+    outs = run_calls(isolated, src, "inet", "inet6")
+    assert [o.status for o in outs] == ["raised", "raised"]
+    assert all(o.error in ("OSError", "PermissionError", "TimeoutError", "ConnectionRefusedError") for o in outs)
+
+
+def test_unix_sockets_still_work(isolated):
+    src = "import socket\ndef f():\n    a, b = socket.socketpair()\n    a.send(b'hi')\n    return b.recv(2)\n"
+    assert values(run_calls(isolated, src, ())) == [b"hi"]
+
+
+@pytest.mark.parametrize(
+    "body, error",
+    [
+        ("import ctypes; libc = ctypes.CDLL(None, use_errno=True)\n    r = libc.ptrace(16, 1, 0, 0)\n    assert r == 0, ctypes.get_errno()", "AssertionError"),
+        ("import ctypes; libc = ctypes.CDLL(None, use_errno=True)\n    r = libc.unshare(0x10000000)\n    assert r == 0, ctypes.get_errno()", "AssertionError"),
+        ("import os; pid = os.fork()\n    if pid == 0: os._exit(0)\n    os.waitpid(pid, 0)", None),
+        ("open('/etc/passwd').read()", "FileNotFoundError"),
+        ("open('/usr/evil', 'w')", "OSError"),
+    ],
+)
+def test_forbidden_operations_fail(isolated, body, error):
+    [out] = run_calls(isolated, f"def f():\n    {body}\n    return 'done'\n", ())
+    if error is None:  # control: the harness itself does not make every body fail
+        assert out.status == "returned", out
+        return
+    assert out.status == "raised"
+    assert out.error == error or (error == "OSError" and out.error in ("OSError", "PermissionError"))
+
+
+def test_candidate_runs_unprivileged(isolated):
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("only root switches uid")
+    src = "import os\ndef f():\n    return (os.getuid(), os.geteuid(), open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n"
+    [out] = run_calls(isolated, src, ())
+    uid, euid, caps = out.decoded()
+    assert uid == euid and uid != 0
+    assert int(caps, 16) == 0
+
+
+def test_runner_is_pid_one_and_survives_sigkill(isolated):
+    src = "import os, signal\ndef f():\n    os.kill(1, signal.SIGKILL)\n    return 'sent'\n"
+    [out] = run_calls(isolated, src, ())
+    assert out.status in ("returned", "raised")  # EPERM as another uid, ignored as root
+    assert values(run_calls(isolated, "def f():\n    return 1\n", ())) == [1]
+
+
+def test_seccomp_blocks_inet_sockets(isolated):
+    # the empty net namespace alone would let the socket be created; the filter does not
+    src = "import socket\ndef f():\n    try:\n        socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    except OSError as e:\n        return e.errno\n    return 0\n"
+    import errno
+
+    assert values(run_calls(isolated, src, ())) == [errno.EAFNOSUPPORT]

@@ -1,0 +1,115 @@
+"""Judge scripts: a separate judge process drives the candidate through a proxy."""
+
+from __future__ import annotations
+
+import pytest
+
+from codegen_ttc.execution.batch import Limits
+
+from .helpers import run_probes, script
+
+SQUARE = "def f(x):\n    return x * x\n"
+
+
+def test_passing_and_failing_scripts(sandbox):
+    outs = run_probes(
+        sandbox,
+        SQUARE,
+        [
+            script("assert candidate(3) == 9\nassert candidate(-2) == 4"),
+            script("for i in range(5):\n    assert candidate(i) == i * i"),
+            script("assert candidate(3) == 10"),
+            script("assert abs(candidate(0.1) - 0.01) < 1e-9"),
+        ],
+    )
+    assert [o.status for o in outs] == ["returned", "returned", "raised", "returned"]
+    assert outs[2].error == "AssertionError"
+
+
+def test_script_sees_candidate_exceptions_as_builtin_types(sandbox):
+    src = "class Mine(Exception):\n    pass\ndef f(x):\n    if x == 0:\n        raise ValueError('v')\n    raise Mine('m')\n"
+    outs = run_probes(
+        sandbox,
+        src,
+        [
+            script("try:\n    candidate(0)\nexcept ValueError:\n    pass\nelse:\n    raise AssertionError('no raise')"),
+            script("try:\n    candidate(1)\nexcept Exception as e:\n    assert 'Mine' in str(e)"),
+            script("candidate(0)"),
+        ],
+    )
+    assert [o.status for o in outs] == ["returned", "returned", "raised"]
+    assert outs[2].error == "ValueError"
+
+
+def test_candidate_timeout_inside_script_is_a_timeout(sandbox):
+    src = "def f(x):\n    while True:\n        pass\n"
+    [out] = run_probes(
+        sandbox,
+        src,
+        [script("try:\n    candidate(1)\nexcept BaseException:\n    pass\n")],
+        limits=Limits(cpu_seconds=0.3, wall_seconds=5),
+    )
+    # not catchable by the script: a timeout never turns into a pass
+    assert out.status == "timeout"
+
+
+def test_script_own_infinite_loop_times_out(sandbox):
+    [out] = run_probes(sandbox, SQUARE, [script("while True:\n    pass")], limits=Limits(cpu_seconds=0.3, wall_seconds=5))
+    assert out.status == "timeout"
+
+
+CHEATS = {
+    "rigged_eq": """
+        class Liar:
+            def __eq__(self, other):
+                return True
+            def __ne__(self, other):
+                return False
+            __hash__ = object.__hash__
+        def f(x):
+            return Liar()
+    """,
+    "int_subclass": """
+        class Two(int):
+            def __eq__(self, other):
+                return True
+            __hash__ = int.__hash__
+        def f(x):
+            return Two(5)
+    """,
+    "patched_builtins": """
+        import builtins
+        class Never(BaseException):
+            pass
+        builtins.AssertionError = Never
+        def f(x):
+            builtins.AssertionError = Never
+            return 5
+    """,
+    "frame_walk": """
+        import sys
+        def f(x):
+            frame = sys._getframe()
+            while frame is not None:
+                frame.f_globals["AssertionError"] = type("Nope", (BaseException,), {})
+                frame = frame.f_back
+            return 5
+    """,
+    "exit_zero": """
+        import os
+        def f(x):
+            os._exit(0)
+    """,
+}
+
+
+@pytest.mark.parametrize("cheat", sorted(CHEATS))
+def test_cheating_candidates_cannot_pass_a_script(sandbox, cheat):
+    import textwrap
+
+    outs = run_probes(
+        sandbox,
+        textwrap.dedent(CHEATS[cheat]),
+        [script("assert candidate(1) == 2"), script("assert not (candidate(1) != 2)")],
+    )
+    assert all(o.status != "returned" for o in outs), outs

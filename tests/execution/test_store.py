@@ -1,0 +1,43 @@
+"""ResultStore: append-only JSONL that survives a crash mid-line."""
+
+from __future__ import annotations
+
+from codegen_ttc.execution.batch import Outcome
+from codegen_ttc.execution.store import ResultStore
+
+A = Outcome("returned", value=["i", "1"], stdout_bytes=3, seconds=0.5)
+B = Outcome("raised", error="ValueError", message="bad")
+
+
+def test_round_trip_and_reopen(tmp_path):
+    path = tmp_path / "r.jsonl"
+    with ResultStore(path) as s:
+        s.put_many("c1", "L", {"p1": A, "p2": B})
+        assert s.get("c1", "p1", "L") == A
+    with ResultStore(path) as s:
+        assert len(s) == 2
+        assert s.get("c1", "p2", "L") == B
+        assert s.get("c1", "p2", "other-limits") is None
+
+
+def test_truncated_last_line_is_ignored_and_appends_stay_readable(tmp_path):
+    path = tmp_path / "r.jsonl"
+    with ResultStore(path) as s:
+        s.put_many("c1", "L", {"p1": A, "p2": B})
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 15])  # crash in the middle of the last record
+    with ResultStore(path) as s:
+        assert s.get("c1", "p1", "L") == A
+        assert s.get("c1", "p2", "L") is None
+        assert s.skipped_lines == 1
+        s.put_many("c2", "L", {"p1": B})
+    with ResultStore(path) as s:
+        assert s.get("c2", "p1", "L") == B
+        assert s.get("c1", "p1", "L") == A
+
+
+def test_in_memory_store_writes_nothing(tmp_path):
+    s = ResultStore(None)
+    s.put_many("c", "L", {"p": A})
+    assert s.get("c", "p", "L") == A
+    assert list(tmp_path.iterdir()) == []
