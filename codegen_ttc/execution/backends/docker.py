@@ -9,8 +9,9 @@ come out over the container's attached stdio, spoken by the shared host client
 Containers: no network, read-only root, a size-limited tmpfs at ``/sandbox``
 (the runner's ``--tmp``, wiped by the runner between candidates; the image
 points /tmp there), memory limit with equal memswap, a pids limit, a CPU quota,
-every capability dropped, no-new-privileges, uid 10001, an init as PID 1, no
-log driver (output never reaches the daemon's disk), and labels on all of them.
+every capability dropped but the runner's five, no-new-privileges, untrusted
+code as uid 10001 with no capabilities, an init as PID 1, no log driver
+(output never reaches the daemon's disk), and labels on all of them.
 
 Cleanup, strongest first: the runner exits on EOF of its stdin, which the
 daemon delivers when our attach socket closes, even when this process is
@@ -47,6 +48,10 @@ STDERR_KEEP = 16 << 10  # runner diagnostics kept for error messages
 # RunnerProcess kills ``os.killpg(proc.pid)`` when poll() says "running"; a value
 # above any possible pid_max (2**22) makes that a harmless ESRCH for a container.
 NO_SUCH_PID = 0x7FFFFFFF
+# what the root runner needs to drop to the sandbox uid (SETUID/SETGID), kill its
+# processes (KILL) and wipe the files they leave in /sandbox (DAC_OVERRIDE, FOWNER);
+# setuid() clears them all from the untrusted side
+RUNNER_CAPS = ["SETUID", "SETGID", "KILL", "DAC_OVERRIDE", "FOWNER"]
 
 
 @dataclass(frozen=True)
@@ -307,12 +312,16 @@ class DockerSandbox(RunnerSandbox):
         from docker.types import Ulimit
 
         lim = self.limits
+        uid = str(images.SANDBOX_UID)
         return dict(
             image=self.image,
-            command=["python3", "-I", f"{RUNTIME_MOUNT}/runner.py", "--tmp", WORK_DIR],
+            command=["python3", "-I", f"{RUNTIME_MOUNT}/runner.py", "--tmp", WORK_DIR, "--uid", uid, "--gid", uid],
             stdin_open=True,  # the SDK then sets StdinOnce: our half-close is EOF
             labels={**self.labels, LABEL_ROLE: role},
-            user=f"{images.SANDBOX_UID}:{images.SANDBOX_UID}",
+            # the runner starts as root *in the container* with five capabilities and
+            # runs all untrusted code as uid 10001 with none: a runner sharing the
+            # candidate's uid could be killed (kill -1) or ptraced by it
+            user="0:0",
             # not WORK_DIR: a working dir on a tmpfs makes docker ignore its mode=
             # (root 0755, unwritable for us); the runner chdirs candidates there
             working_dir="/",
@@ -326,6 +335,7 @@ class DockerSandbox(RunnerSandbox):
             pids_limit=lim.pids,
             nano_cpus=int(lim.cpus * 1e9),
             cap_drop=["ALL"],
+            cap_add=RUNNER_CAPS,
             security_opt=["no-new-privileges"],
             ulimits=[Ulimit(name="core", soft=0, hard=0)],
             init=True,
