@@ -373,9 +373,15 @@ def _syntax_msg(exc: Exception) -> str:
 # --------------------------------------------------------------------------- assert lists
 
 
-def _case_from_snippet(snippet: str, entry_point: str, origin: Origin, prelude: str) -> TestCase | None:
+def _case_from_snippet(
+    snippet: str, entry_point: str, origin: Origin, prelude: str, *, context: str = "", rebound: bool = False
+) -> TestCase | None:
     """One test from a snippet starting with ``assert``: a Call case if literal, a Script if
-    it parses and mentions the entry point, else None (malformed/truncated/unrelated)."""
+    it parses and mentions the entry point, else None (malformed/truncated/unrelated).
+
+    ``context``: earlier non-assert statements of the same test text (``x = [1, 2]``),
+    run before the snippet in a Script; ``rebound``: the context rebinds the entry point
+    name, so no call of it is the candidate's and nothing is extracted as a Call."""
     try:
         module = ast.parse(snippet)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
@@ -384,13 +390,14 @@ def _case_from_snippet(snippet: str, entry_point: str, origin: Origin, prelude: 
         return None
     if not _mentions(module, (entry_point,)):
         return None
-    if len(module.body) == 1 and not _binds(module, entry_point):
+    if len(module.body) == 1 and not rebound and not _binds(module, entry_point):
         case = assert_to_case(module.body[0], (entry_point,), origin, snippet)
         if case is not None:
             return case
     if all(_is_noop(s) for s in module.body):
         return None
-    return TestCase(Script(script_code(snippet, entry_point, prelude)), ScriptPassed(), origin, snippet)
+    body = f"{context.rstrip()}\n{snippet}" if context.strip() else snippet
+    return TestCase(Script(script_code(body, entry_point, prelude)), ScriptPassed(), origin, snippet)
 
 
 def parse_assert_lines(
@@ -398,21 +405,35 @@ def parse_assert_lines(
 ) -> list[TestCase]:
     """Cases from an LLM-written list of asserts, one per line (order kept, deduplicated).
 
-    If the whole text parses, its top-level asserts are used (so multi-line asserts work);
-    otherwise each line is tried alone and lines that do not parse are skipped.
-    Asserts that do not mention the entry point are skipped.
+    If the whole text parses, its top-level asserts are used (so multi-line asserts work),
+    and the other statements before an assert (``x = [1, 2]``) run before it when it
+    becomes a Script; otherwise each line is tried alone and lines that do not parse are
+    skipped. Asserts that do not mention the entry point are skipped.
     """
     try:
         module = ast.parse(text)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         module = None
-    snippets: list[str] = []
+    cases: list[TestCase | None] = []
     if module is not None:
         lines = text.splitlines()
-        snippets = [_stmt_source(s, lines) for s in module.body if isinstance(s, ast.Assert)]
+        context: list[str] = []
+        rebound = False
+        for stmt in module.body:
+            if isinstance(stmt, ast.Assert):
+                cases.append(
+                    _case_from_snippet(
+                        _stmt_source(stmt, lines), entry_point, origin, prelude,
+                        context="\n".join(context), rebound=rebound,
+                    )
+                )
+            elif not _is_noop(stmt):
+                context.append(_stmt_source(stmt, lines))
+                rebound = rebound or _binds(stmt, entry_point)
     else:
-        snippets = [line.strip() for line in text.splitlines() if line.strip().startswith("assert")]
-    cases = [_case_from_snippet(s, entry_point, origin, prelude) for s in snippets]
+        for line in text.splitlines():
+            if line.strip().startswith("assert"):
+                cases.append(_case_from_snippet(line.strip(), entry_point, origin, prelude))
     return _dedupe(c for c in cases if c is not None)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from codegen_ttc.problems.model import Call, Equals, Script, Truthy
 from codegen_ttc.problems.parsing import (
     codet_test_cases,
@@ -90,3 +92,19 @@ def test_codet_name_prefix_is_not_the_entry_point():
 def test_empty_and_whitespace_samples():
     assert codet_test_cases(["", "\n", "   "], "f") == []
     assert parse_assert_lines("", "f") == []
+
+
+def test_statements_before_an_assert_run_before_it_in_scripts():
+    text = "xs = [3, 1, 2]\nassert f(xs) == [1, 2, 3]\nassert f([2, 1]) == [1, 2]\n"
+    script, call = parse_assert_lines(text, "f")
+    assert call.probe == Call(([2, 1],))
+    assert isinstance(script.probe, Script)
+    exec(script.probe.code, {"candidate": sorted})
+    with pytest.raises(AssertionError):
+        exec(script.probe.code, {"candidate": list})
+
+
+def test_rebinding_the_entry_point_disables_literal_extraction():
+    text = "def f(x):\n    return 0\nassert f(1) == 0\n"
+    (case,) = parse_assert_lines(text, "f")
+    assert isinstance(case.probe, Script)
