@@ -198,7 +198,8 @@ def _mbpp_problem(obj: dict, where: str, examples: bool) -> Problem:
     prompt = mbpp_prompt(text, code, entry_point)
     hidden: list[TestCase] = []
     for i, test in enumerate(tests):
-        cases = parse_assert_lines(test, entry_point, "hidden", prelude=setup)
+        # the prompt carries the reference's imports (MBPP tests use e.g. math.isclose)
+        cases = parse_assert_lines(test, entry_point, "hidden", prelude=prompt + setup)
         if not cases:
             raise InputError(f"{where}: test_list[{i}] is not an assert on {entry_point}(...): {test[:80]!r}")
         hidden.extend(c for c in cases if c.key not in {h.key for h in hidden})

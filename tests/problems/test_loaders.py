@@ -27,7 +27,7 @@ MBPP_ROW = {
     "test_list": [
         'assert remove_Occ("hello","l") == "heo"',
         'assert remove_Occ("abcda","a") == "bcd"',
-        "assert abs(len(remove_Occ('PHP','P')) - 1) < 1",
+        "assert abs(len(remove_Occ('PHP','P')) - 1) < 1 and re.sub('a', '', 'a') == ''",
     ],
     "test_setup_code": "",
     "challenge_test_list": [],
@@ -84,6 +84,8 @@ def test_mbpp(tmp_path):
     compile(p.prompt, "prompt", "exec")
     assert [c.probe for c in p.hidden_tests[:2]] == [Call(("hello", "l")), Call(("abcda", "a"))]
     assert isinstance(p.hidden_tests[2].probe, Script)
+    # the script has the reference's imports (not its body) and runs against a candidate
+    exec(p.hidden_tests[2].probe.code, {"candidate": lambda s, ch: s.replace(ch, "")})
     assert p.provided_tests == ()
 
 
