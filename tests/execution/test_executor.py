@@ -150,3 +150,67 @@ def test_runner_dying_twice_crashes_remaining_probes(sandbox_name):
         # and the sandbox recovers for the next candidate
         ok = sb.run(Batch("def f(x):\n    return x\n", "f", (Call((1,)),), FAST))
         assert [o.decoded() for o in ok.outcomes.values()] == [1]
+
+
+def test_host_backstop_kills_a_hung_runner(sandbox_name):
+    """A runner that stops answering (SIGSTOP: not the candidate's doing) is killed by the host."""
+    import os
+    import signal
+    import time
+
+    with open_sandbox(sandbox_name, **({"warn": False} if sandbox_name == "process" else {})) as sb:
+        sb.host_grace = 0.5
+        sb.warm_up()
+        first = sb._cand.proc
+        if sandbox_name == "bwrap":
+            # stop the runner itself (PID 1 inside), found as the child of the bwrap process
+            import subprocess
+
+            pids = subprocess.run(["pgrep", "-P", str(first.pid)], capture_output=True, text=True).stdout.split()
+            target = int(pids[0])
+        else:
+            target = first.pid
+        os.kill(target, signal.SIGSTOP)
+        t0 = time.monotonic()
+        res = sb.run(Batch("def f(x):\n    return x\n", "f", (Call((1,)),), Limits(wall_seconds=1)))
+        assert [o.decoded() for o in res.outcomes.values()] == [1]  # retried in a fresh runner
+        assert time.monotonic() - t0 < 30
+        assert sb._cand.proc.pid != first.pid
+        assert first.poll() is not None  # the hung one is gone
+        try:
+            os.kill(target, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
+def test_fork_bomb_is_contained(sandbox, sandbox_name):
+    import os
+
+    if os.geteuid() != 0 or (sandbox_name == "process" and not sandbox.drops_privileges):
+        pytest.skip("RLIMIT_NPROC needs the private uid (root only)")
+    src = "import os\ndef f():\n    while True:\n        os.fork()\n"
+    outs = sandbox.run(Batch(src, "f", (Call(()),), Limits(cpu_seconds=0.5, wall_seconds=3)))
+    assert [o.status for o in outs.outcomes.values()][0] in ("raised", "timeout", "crashed")
+    ok = sandbox.run(Batch("def f():\n    return 2\n", "f", (Call(()),), FAST))
+    assert [o.decoded() for o in ok.outcomes.values()] == [2]
+
+
+def test_ctrl_c_closes_sandboxes_and_keeps_the_store_whole(sandbox_name, tmp_path):
+    import os
+    import signal
+
+    path = tmp_path / "s.jsonl"
+    store = ResultStore(path)
+    slow = [Batch(f"import time\ndef f(x):\n    time.sleep(x)\n    return {i}\n", "f", (Call((0.3,)),), FAST) for i in range(40)]
+    ex = Executor(sandbox_name, workers=2, store=store, sandbox_options={"warn": False} if sandbox_name == "process" else {})
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        ex.run(slow)
+    timer.cancel()
+    assert all(sb is None for sb in ex._sandboxes)
+    store.close()
+    done = ex.executed_pairs
+    assert 0 < done < 40
+    with ResultStore(path) as again:
+        assert len(again) == done and again.skipped_lines == 0

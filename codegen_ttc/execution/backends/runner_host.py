@@ -144,6 +144,7 @@ class RunnerSandbox(Sandbox):
     """A warm candidate runner (+ a lazily started judge runner) behind ``run``."""
 
     name = "runner"
+    host_grace: float = HOST_GRACE  # seconds past the runner's own backstops before the host kills it
 
     def __init__(self) -> None:
         self._cand: RunnerProcess | None = None
@@ -239,7 +240,7 @@ class RunnerSandbox(Sandbox):
                 continue
             try:
                 runner.send({"op": "reset"})
-                rec = runner.recv(HOST_GRACE + 5.0)
+                rec = runner.recv(self.host_grace + 5.0)
                 if rec.get("op") != "clean":
                     raise RunnerDied(f"unexpected {rec!r:.200}")
             except RunnerDied:
@@ -257,7 +258,7 @@ class RunnerSandbox(Sandbox):
         limits = _limits_json(lim)
         cand = self._candidate()
         cand.send({"op": "load", "source": batch.source, "entry_point": batch.entry_point, "limits": limits})
-        rec = self._check(cand.recv(lim.wall_seconds + HOST_GRACE), "loaded")
+        rec = self._check(cand.recv(lim.wall_seconds + self.host_grace), "loaded")
         if rec.get("ok") is not True:
             failed = outcome_from_record(rec.get("outcome"))
             for k, _ in pending:
@@ -274,14 +275,14 @@ class RunnerSandbox(Sandbox):
     def _call(self, cand: RunnerProcess, call: dict, lim: Limits) -> Outcome:
         cand.send({"op": "call", "args": call["args"], "kwargs": call["kwargs"]})
         # the runner may reload a killed server first: two wall budgets
-        rec = self._check(cand.recv(2 * lim.wall_seconds + HOST_GRACE), "result")
+        rec = self._check(cand.recv(2 * lim.wall_seconds + self.host_grace), "result")
         return outcome_from_record(rec.get("outcome"))
 
     def _script(self, cand: RunnerProcess, probe: Script, lim: Limits, limits: dict) -> Outcome:
         judge = self._judge_runner()
         judge.send({"op": "script", "code": probe.code, "limits": limits})
         while True:
-            rec = judge.recv(lim.wall_seconds + HOST_GRACE)
+            rec = judge.recv(lim.wall_seconds + self.host_grace)
             op = rec.get("op")
             if op == "call":
                 args, kwargs = rec.get("args"), rec.get("kwargs")
