@@ -210,6 +210,21 @@ def test_tmp_is_wiped_between_candidates(sandbox):
     assert values(run_calls(sandbox, reader, ())) == [False]
 
 
+def test_calls_do_not_see_each_others_files(sandbox):
+    src = """
+    import os, tempfile
+    made_at_import = os.path.join(tempfile.gettempdir(), "from-import")
+    open(made_at_import, "w").close()
+    def f(write):
+        mine = os.path.join(tempfile.gettempdir(), "from-call")
+        seen = os.path.exists(mine)
+        if write:
+            open(mine, "w").close()
+        return (seen, os.path.exists(made_at_import))
+    """
+    assert values(run_calls(sandbox, src, True, False, True)) == [(False, True)] * 3
+
+
 def test_background_process_does_not_survive_the_batch(sandbox):
     token = f"{time.time():.6f}{os.getpid()}"
     src = f"""

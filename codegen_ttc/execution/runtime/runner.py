@@ -48,7 +48,11 @@ reads and counts; results come back through a private memfd per call and are
 validated by the runner (size, JSON, schema) — anything malformed is "crashed".
 Before untrusted code runs, the protocol fds are moved off 0/1/2 and closed in the
 child. The runner reaps orphans (as PID 1 of a pid namespace, or as a child
-subreaper) and kills every leftover process after each call and on reset.
+subreaper) and kills every leftover process after each call and on reset; files a
+call leaves in --tmp are removed after it (what module code made stays until reset).
+Timeouts: CPU via ITIMER_PROF (sub-second) backed by RLIMIT_CPU in each call child;
+a wall-clock backstop (limits.wall_seconds) from the runner kills the call's process
+group; the host adds its own deadline on every reply and kills the whole runner.
 """
 
 from __future__ import annotations
@@ -551,6 +555,7 @@ class Runtime:
         self.load_req: dict | None = None
         self.lim = limits_from({})
         self.output = 0
+        self.tmp_keep: frozenset[str] = frozenset()
         if not self.pid1:
             self._subreaper()
         if uid is not None:
@@ -703,7 +708,13 @@ class Runtime:
         except ChildProcessError:
             return None, 0.0
 
-    def wipe_tmp(self) -> None:
+    def _tmp_entries(self) -> frozenset[str]:
+        try:
+            return frozenset(os.listdir(self.tmp))
+        except OSError:
+            return frozenset()
+
+    def wipe_tmp(self, keep: frozenset[str] = frozenset()) -> None:
         import shutil
 
         def onerror(func, path, exc_info):
@@ -719,6 +730,8 @@ class Runtime:
         except OSError:
             return
         for name in entries:
+            if name in keep:
+                continue
             path = os.path.join(self.tmp, name)
             try:
                 if os.path.isdir(path) and not os.path.islink(path):
@@ -774,6 +787,8 @@ class Runtime:
                     if self.output > self.lim["output_bytes"]:
                         got = "output"
                     else:
+                        # what module code left in tmp stays; what a call leaves goes
+                        self.tmp_keep = self._tmp_entries()
                         return True, None, seconds
                 else:
                     failure = validate_child_record(_dumps(rec.get("outcome")))
@@ -880,6 +895,7 @@ class Runtime:
             self.kill_server()
         out = classify(wait_status=status, cpu=float(cpu or 0.0), record=record, killed_for=killed_for, cpu_limit=lim["cpu_seconds"])
         self.sweep(self.server.pid if self.server is not None else None)
+        self.wipe_tmp(keep=self.tmp_keep)  # no call may see another call's files
         self.drain_output()
         if out["status"] not in ("output_limit",) and self.output > lim["output_bytes"]:
             out = outcome("output_limit", error="output")
@@ -958,6 +974,8 @@ class Runtime:
             status = 0  # it reported before we could have killed it
         out = classify(wait_status=status, cpu=cpu, record=record, killed_for=killed_for, cpu_limit=lim["cpu_seconds"])
         self.sweep(self.server.pid if self.server is not None else None)
+        if self.server is None:
+            self.wipe_tmp()
         return {"op": "result", "outcome": self._stamp(out, time.monotonic() - t0)}
 
     def op_reset(self) -> dict:
