@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the sandbox image without any image registry: debootstrap a minimal
-# Debian bookworm root with python3 from the Debian mirror, add a non-root user,
+# Debian bookworm root with python3 (and procps: candidates shell out to kill,
+# ps...) from the Debian mirror, add a non-root user,
 # and `docker import` it.  Idempotent: does nothing when the image exists
 # (unless --force), and reuses a cached rootfs tarball when there is one.
 #
@@ -16,7 +17,7 @@ CACHE="${CODEGEN_TTC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codegen-ttc}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
 # bump when the recipe below changes, so a stale cached rootfs is not reused
-RECIPE=1
+RECIPE=3
 TARBALL="$CACHE/sandbox-rootfs-$SUITE-r$RECIPE.tar"
 SANDBOX_UID=10001
 
@@ -51,20 +52,28 @@ if [ "$rebuild" = 1 ] || [ ! -s "$TARBALL" ]; then
         rm -rf --one-file-system "$root"
     }
     trap cleanup EXIT
-    log "debootstrap $SUITE (minbase + python3) from $MIRROR"
-    debootstrap --variant=minbase --include=python3 "$SUITE" "$root" "$MIRROR" >&2
+    log "debootstrap $SUITE (minbase + python3, procps) from $MIRROR"
+    debootstrap --variant=minbase --include=python3,procps "$SUITE" "$root" "$MIRROR" >&2
     # the non-root user the runner drops to; no home, no shell
     grep -q "^sandbox:" "$root/etc/passwd" || {
         echo "sandbox:x:$SANDBOX_UID:$SANDBOX_UID:codegen-ttc sandbox:/nonexistent:/usr/sbin/nologin" >>"$root/etc/passwd"
         echo "sandbox:x:$SANDBOX_UID:" >>"$root/etc/group"
         echo "sandbox:*:19000:0:99999:7:::" >>"$root/etc/shadow"
     }
+    # the sandbox mounts a fresh tmpfs at /sandbox (its --tmp, wiped between
+    # candidates); /tmp and /var/tmp point there so code that writes to /tmp
+    # works under a read-only root and leaves nothing behind
+    rm -rf "$root/tmp" "$root/var/tmp"
+    ln -s /sandbox "$root/tmp"
+    ln -s /sandbox "$root/var/tmp"
     # trim what a candidate program never needs (apt state, docs, caches)
     rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* \
-           "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/* "$root"/tmp/*
+           "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/*
     # write the tarball atomically so an interrupted run never leaves a truncated cache
     tar --numeric-owner --one-file-system -C "$root" -cf "$TARBALL.part" .
     mv "$TARBALL.part" "$TARBALL"
+    # rootfs tarballs of older recipes are dead weight now
+    find "$CACHE" -maxdepth 1 -name 'sandbox-rootfs-*.tar' ! -name "$(basename "$TARBALL")" -delete
     log "cached rootfs at $TARBALL ($(du -h "$TARBALL" | cut -f1))"
 fi
 

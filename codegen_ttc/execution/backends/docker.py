@@ -254,15 +254,24 @@ class _SocketStdin:
 
 
 def _force_remove(container) -> None:
+    """Remove a container and return only once it is gone."""
     import docker.errors
 
     try:
         container.remove(force=True)
+        return
+    except docker.errors.NotFound:
+        return
+    except docker.errors.APIError as exc:
+        if exc.status_code != 409:
+            raise
+    # 409: auto_remove is already removing it; wait for that to finish
+    try:
+        container.wait(condition="removed", timeout=30)
     except docker.errors.NotFound:
         pass
-    except docker.errors.APIError as exc:
-        if exc.status_code != 409:  # removal already in progress
-            raise
+    except Exception:
+        pass  # still there after 30 s: the next start-up's leftover sweep gets it
 
 
 _live: weakref.WeakSet[DockerSandbox] = weakref.WeakSet()
