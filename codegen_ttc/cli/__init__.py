@@ -20,6 +20,7 @@ def _register() -> None:
     # part cannot take the whole CLI down
     from codegen_ttc.cli import score  # noqa: F401
     from codegen_ttc.cli import sandbox  # noqa: F401
+    from codegen_ttc.cli import model  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:

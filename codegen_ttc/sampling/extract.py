@@ -2,8 +2,9 @@
 
 Chat replies (``program_from_chat_reply``):
 
-1. the code is the first fenced block that defines the entry point, else the longest
-   fenced block (```python, ```py, bare ```; an unterminated fence runs to the end of
+1. the code is the first fenced block that defines the entry point with a real body
+   (more than a docstring / ``pass`` / ``...``), else the first that defines it, else the
+   longest fenced block (```python, ```py, bare ```; an unterminated fence runs to the end of
    the reply); with no fence the whole reply is taken as code;
 2. a reply that defines the entry point is a *full function*: its imports, functions,
    classes and the assignments before the entry point are kept, anything else at top
@@ -76,10 +77,30 @@ def code_from_reply(text: str, entry_point: str | None = None) -> str:
     if not blocks:
         return text
     if entry_point is not None:
-        for code in blocks:
-            if _defines(code, entry_point):
+        defining = [code for code in blocks if _defines(code, entry_point)]
+        for code in defining:
+            if _has_real_body(code, entry_point):
                 return code
+        if defining:
+            return defining[0]
     return max(blocks, key=lambda c: len(c.strip()))
+
+
+def _has_real_body(code: str, entry_point: str) -> bool:
+    """Whether ``code`` parses and its ``entry_point`` does more than a docstring/pass/...."""
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point:
+            for stmt in node.body:
+                if isinstance(stmt, ast.Pass):
+                    continue
+                if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                    continue  # docstring or ...
+                return True
+    return False
 
 
 def _node_span(node: ast.stmt) -> tuple[int, int]:

@@ -443,11 +443,15 @@ async def open_sampler(config: LLMConfig, cache: SampleCache | None = None) -> A
         from codegen_ttc.sampling import local_model
 
         server = await asyncio.to_thread(local_model.shared_server)
+        # one sample per request, as many requests as slots: continuous batching keeps
+        # every slot busy (a request with n = 4 would wait for its longest choice), and
+        # each sample has its own seed. A CPU is slow: allow long requests.
         cfg = config.with_(
             base_url=server.base_url,
             model=server.model_name,
             concurrency=server.n_parallel,
-            max_n_per_request=min(config.max_n_per_request, server.n_parallel),
+            max_n_per_request=1,
+            timeout=max(config.timeout, 900.0),
         )
         identity = ("local", server.model_id)
         sampler = Sampler(cfg, cache, identity=identity)
