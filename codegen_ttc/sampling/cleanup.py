@@ -9,7 +9,7 @@ extra code would run at import time, so it is cut:
 - at the first line after the first that starts at column 0 with anything other than
   whitespace (any top-level statement: ``x = 1``, ``assert ...``, ``@decorator``,
   ``import``...), which the stop sequences are special cases of; a column-0 line
-  inside a triple-quoted string is not a statement and does not cut.
+  inside a triple-quoted string or open brackets is not a statement and does not cut.
 
 The first line is never cut: it continues the prompt (all stop sequences start with
 a newline). Full programs (evalplus ``solution``) are kept whole.
@@ -32,12 +32,14 @@ CODEX_STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 
 
 def _inside_string(prefix: str) -> bool:
-    """True when ``prefix`` ends inside an unterminated (triple-quoted) string."""
+    """True when ``prefix`` ends inside an unterminated (triple-quoted) string or open
+    brackets: a column-0 line there continues a statement rather than starting one."""
     try:
         for _ in tokenize.generate_tokens(io.StringIO(prefix).readline):
             pass
     except tokenize.TokenError as exc:
-        return "string" in str(exc.args[0]).lower()
+        msg = str(exc.args[0]).lower()
+        return "string" in msg or "multi-line statement" in msg
     except (SyntaxError, ValueError):  # IndentationError etc.: not a string matter
         return False
     return False

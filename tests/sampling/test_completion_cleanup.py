@@ -41,6 +41,11 @@ def test_column_zero_line_inside_a_triple_quoted_string_does_not_cut():
     assert clean_completion(body + "\nprint(1)\n") == body
 
 
+def test_column_zero_line_inside_brackets_does_not_cut():
+    body = "    xs = [1,\n2]\n    return xs\n"
+    assert clean_completion(body + "\nprint(1)\n") == body
+
+
 def test_first_line_is_never_cut_and_blank_lines_are_kept():
     assert clean_completion("print('x')\n    return 1\n") == "print('x')\n    return 1\n"
     assert clean_completion("    return 1\n\n\n") == "    return 1\n\n\n"
