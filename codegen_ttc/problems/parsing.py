@@ -1,7 +1,8 @@
 """Turn test text into ``TestCase``s, on the trusted side, with ``ast`` only.
 
-Test code is never evaluated here: literal arguments and expected values go
-through ``ast.literal_eval``; anything that is not a plain
+Test code is never evaluated here: literal arguments and expected values are read
+from the AST (``ast.literal_eval``'s forms, plus size-bounded constant arithmetic such
+as ``3 * 19`` or ``'ab' + 'c'``, and ``float('inf')``/``set()``); anything that is not a plain
 ``assert <entry>(<literals>) <op> <literal>`` becomes a ``Script`` that the judge
 runs with ``candidate`` bound to a proxy of the candidate's entry point.
 
