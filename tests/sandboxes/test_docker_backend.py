@@ -51,9 +51,10 @@ def value(out: Outcome):
     return out.decoded()
 
 
-def labelled(client, **labels) -> list:
+def labelled(client, **labels) -> list[str]:
+    """Ids of the containers (any state) carrying our label and ``labels``."""
     filters = [LABEL] + [f"{k}={v}" for k, v in labels.items()]
-    return client.containers.list(all=True, filters={"label": filters})
+    return [c["Id"] for c in client.api.containers(all=True, filters={"label": filters})]
 
 
 def wait_until(predicate, seconds: float = 30.0) -> bool:
@@ -106,8 +107,7 @@ def test_hung_runner_hits_the_host_deadline_and_its_container_is_replaced():
         assert value(out) == 4  # retried on a fresh container
         assert frozen_id not in sandbox.container_ids()
         assert len(sandbox.container_ids()) == 1
-        mine = lambda: {c.id for c in labelled(sandbox.client, **{LABEL_RUN: sandbox.run_id})}  # noqa: E731
-        assert wait_until(lambda: frozen_id not in mine())
+        assert wait_until(lambda: frozen_id not in labelled(sandbox.client, **{LABEL_RUN: sandbox.run_id}))
 
 
 def test_rlimit_memory_error():
@@ -122,8 +122,7 @@ def test_container_oom_kill_fails_the_candidate_and_the_sandbox_recovers():
     limits = Limits(cpu_seconds=20.0, wall_seconds=30.0, memory_bytes=16 << 30)
     with DockerSandbox(limits=ContainerLimits(memory_bytes=512 << 20)) as sandbox:
         [out] = run(sandbox, "def f():\n    return len(bytearray(8 << 30))\n", Call(()), limits=limits)
-        assert out.status in ("crashed", "raised"), out
-        assert out.status != "raised" or out.error == "MemoryError"
+        assert out.status == "crashed", out  # SIGKILLed by the kernel's OOM killer
         assert [value(o) for o in run(sandbox, ADD, Call((3, 4)))] == [7]
 
 
@@ -263,16 +262,16 @@ def test_everything_created_is_labelled_and_removed_on_close():
     import docker
 
     client = docker.from_env()
-    before = {c.id for c in labelled(client)}
+    before = set(labelled(client))
     sandbox = DockerSandbox()
     run(sandbox, ADD, Call((1, 2)), Script("assert candidate(1, 2) == 3"))
     mine = labelled(client, **{LABEL_RUN: sandbox.run_id})
-    assert {c.id for c in mine} == set(sandbox.container_ids())
+    assert set(mine) == set(sandbox.container_ids())
     assert len(mine) == 2
     sandbox.close()
     sandbox.close()  # idempotent
     assert labelled(client, **{LABEL_RUN: sandbox.run_id}) == []
-    assert {c.id for c in labelled(client)} <= before
+    assert set(labelled(client)) <= before
     client.close()
 
 
@@ -296,7 +295,7 @@ def test_leftovers_of_a_dead_run_are_removed_at_start_up():
     try:
         with DockerSandbox() as fresh:
             assert labelled(client, **{LABEL_RUN: "crashed"}) == []
-            assert set(live_ids) <= {c.id for c in labelled(client, **{LABEL_RUN: live.run_id})}
+            assert set(live_ids) <= set(labelled(client, **{LABEL_RUN: live.run_id}))
             assert [value(o) for o in run(fresh, ADD, Call((2, 2)))] == [4]
     finally:
         live.close()

@@ -26,6 +26,7 @@ the kernel OOM-killed) is treated as dead, its container removed and replaced.
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import socket
 import struct
@@ -45,9 +46,10 @@ LABEL_ROLE = "codegen-ttc.role"
 RUNTIME_MOUNT = "/opt/codegen-ttc/runtime"
 WORK_DIR = "/sandbox"  # tmpfs; absent from the image (docker creates the mount point)
 STDERR_KEEP = 16 << 10  # runner diagnostics kept for error messages
-# RunnerProcess kills ``os.killpg(proc.pid)`` when poll() says "running"; a value
-# above any possible pid_max (2**22) makes that a harmless ESRCH for a container.
-NO_SUCH_PID = 0x7FFFFFFF
+# When the runner's host pid cannot be confirmed (a remote daemon), ``pid`` is a
+# unique value above any possible pid_max (2**22): RunnerProcess's
+# ``os.killpg(proc.pid)`` is then a harmless ESRCH, never a stranger's group.
+_fake_pids = itertools.count(1 << 30)
 # what the root runner needs to drop to the sandbox uid (SETUID/SETGID), kill its
 # processes (KILL) and wipe the files they leave in /sandbox (DAC_OVERRIDE, FOWNER);
 # setuid() clears them all from the untrusted side
@@ -132,12 +134,14 @@ def remove_leftovers(client) -> int:
     import docker.errors
 
     removed = 0
-    for c in client.containers.list(all=True, filters={"label": LABEL}):
-        owner = c.labels.get(LABEL_OWNER, "")
+    # the low-level list: the high-level one inspects each container and fails
+    # on one that auto_remove deletes meanwhile
+    for c in client.api.containers(all=True, filters={"label": LABEL}):
+        owner = (c.get("Labels") or {}).get(LABEL_OWNER, "")
         if owner and _owner_alive(owner):
             continue
         try:
-            c.remove(force=True)
+            client.api.remove_container(c["Id"], force=True)
             removed += 1
         except docker.errors.NotFound:
             pass  # auto_remove got there first
@@ -155,10 +159,9 @@ class _ContainerProcess:
     on it) and a bounded stderr buffer.
     """
 
-    pid = NO_SUCH_PID
-
     def __init__(self, container, sock) -> None:
         self.container = container
+        self._pid: int | None = None
         self._sock = sock
         self.returncode: int | None = None
         self.stderr_tail = bytearray()
@@ -207,6 +210,13 @@ class _ContainerProcess:
         except Exception:
             self.returncode = -1  # removed (auto_remove) or the daemon is gone
 
+    @property
+    def pid(self) -> int:
+        """The runner's host pid, as for a subprocess (resolved once it runs)."""
+        if self._pid is None:
+            self._pid = _runner_host_pid(self.container) or next(_fake_pids)
+        return self._pid
+
     def poll(self) -> int | None:
         return self.returncode
 
@@ -225,6 +235,33 @@ class _ContainerProcess:
             self._sock.close()
         except OSError:
             pass
+        self._pump.join(10)  # so poll() reports the death as soon as kill returns
+
+
+def _runner_host_pid(container) -> int | None:
+    """Host pid of the runner (the init's child), if it provably is this container's."""
+    try:
+        container.reload()
+        init = int(container.attrs["State"]["Pid"] or 0)
+    except Exception:
+        return None
+    if init <= 0:
+        return None
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+            if int(stat[stat.rindex(b")") + 2 :].split()[1]) != init:
+                continue
+            # a remote daemon's pid could be anyone here: require our container's cgroup
+            with open(f"/proc/{name}/cgroup") as f:
+                if container.id in f.read():
+                    return int(name)
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
 
 
 class _SocketStdin:
@@ -294,9 +331,11 @@ class DockerSandbox(RunnerSandbox):
         *,
         image: str | None = None,
         limits: ContainerLimits | None = None,
+        python: str = "python3",
         cleanup_leftovers: bool = True,
     ) -> None:
         super().__init__()
+        self.python = python  # the interpreter inside the image
         self.image = image or images.image_name()
         self.limits = limits or ContainerLimits()
         self.run_id = uuid.uuid4().hex[:12]
@@ -324,7 +363,7 @@ class DockerSandbox(RunnerSandbox):
         uid = str(images.SANDBOX_UID)
         return dict(
             image=self.image,
-            command=["python3", "-I", f"{RUNTIME_MOUNT}/runner.py", "--tmp", WORK_DIR, "--uid", uid, "--gid", uid],
+            command=[self.python, "-I", f"{RUNTIME_MOUNT}/runner.py", "--tmp", WORK_DIR, "--uid", uid, "--gid", uid],
             stdin_open=True,  # the SDK then sets StdinOnce: our half-close is EOF
             labels={**self.labels, LABEL_ROLE: role},
             # the runner starts as root *in the container* with five capabilities and
