@@ -1,0 +1,40 @@
+"""Clusters of candidates with identical observed behaviour.
+
+A candidate's signature is its row of behaviour ids over the shared inputs;
+candidates with equal signatures form a cluster. Pure functions on arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Clusters:
+    labels: np.ndarray  # (n,) cluster id of each unique candidate, 0..k-1 in order of first appearance
+    members: tuple[tuple[int, ...], ...]  # candidate indices of each cluster
+
+    @property
+    def count(self) -> int:
+        return len(self.members)
+
+    def sizes(self, multiplicity: np.ndarray) -> np.ndarray:
+        """Samples in each cluster (unique candidates weighted by multiplicity)."""
+        return np.bincount(self.labels, weights=multiplicity, minlength=self.count)
+
+
+def cluster_rows(rows: np.ndarray) -> Clusters:
+    """Group equal rows of a 2-D array (n, m); with m == 0 everything is one cluster."""
+    rows = np.asarray(rows)
+    n = rows.shape[0]
+    if n == 0:
+        return Clusters(np.zeros(0, dtype=np.int64), ())
+    seen: dict[bytes, int] = {}
+    labels = np.empty(n, dtype=np.int64)
+    contiguous = np.ascontiguousarray(rows)
+    for i in range(n):
+        labels[i] = seen.setdefault(contiguous[i].tobytes(), len(seen))
+    members = tuple(tuple(int(j) for j in np.flatnonzero(labels == c)) for c in range(len(seen)))
+    return Clusters(labels, members)

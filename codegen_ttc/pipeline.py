@@ -1,0 +1,157 @@
+"""The verification pipeline for one problem, shared by ``solve`` and ``score``.
+
+A ``Task`` gathers what is known about a problem (its samples, the tests
+generated for it, inputs synthesised for it), turns that into execution
+batches, and turns the executed outcomes into ``Evidence`` for selection and,
+when the problem has hidden tests, into ground truth for scoring. Only the
+batches touch a sandbox; everything else here is pure.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from codegen_ttc.execution.batch import Batch, Limits, Outcome, candidate_key
+from codegen_ttc.execution.judge import passes
+from codegen_ttc.problems.model import Call, Probe, Problem, TestCase
+from codegen_ttc.selection.evidence import Evidence
+
+Outcomes = Mapping[str, Mapping[str, Outcome]]  # candidate key -> probe key -> outcome
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Unique programs, in first-seen order, with how many samples produced each."""
+
+    programs: tuple[str, ...]
+    multiplicity: tuple[int, ...]
+
+    @classmethod
+    def from_samples(cls, samples: Sequence[str]) -> Candidates:
+        counts = Counter(samples)
+        return cls(tuple(counts), tuple(counts.values()))
+
+    def __len__(self) -> int:
+        return len(self.programs)
+
+    @property
+    def n_samples(self) -> int:
+        return sum(self.multiplicity)
+
+
+@dataclass(frozen=True)
+class WeightedTests:
+    """Unique test cases with how many times each was produced (LLMs repeat good tests)."""
+
+    cases: tuple[TestCase, ...] = ()
+    weights: tuple[int, ...] = ()
+
+    @classmethod
+    def from_cases(cls, cases: Sequence[TestCase]) -> WeightedTests:
+        first: dict[str, TestCase] = {}
+        counts: Counter[str] = Counter()
+        for case in cases:
+            first.setdefault(case.key, case)
+            counts[case.key] += 1
+        return cls(tuple(first.values()), tuple(counts[k] for k in first))
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+
+def _unique_probes(probes: Sequence[Probe]) -> tuple[Probe, ...]:
+    return tuple({p.key: p for p in probes}.values())
+
+
+@dataclass(frozen=True)
+class Task:
+    problem: Problem
+    candidates: Candidates
+    generated: WeightedTests = field(default_factory=WeightedTests)
+    synthesised: tuple[Call, ...] = ()  # inputs with no expected output, for clustering only
+
+    @property
+    def provided(self) -> tuple[TestCase, ...]:
+        return self.problem.provided_tests
+
+    @property
+    def clustering_inputs(self) -> tuple[Call, ...]:
+        """Shared inputs whose outputs define behaviour: every call any selection test makes."""
+        calls = [c.probe for c in self.provided + self.generated.cases if isinstance(c.probe, Call)]
+        return tuple(p for p in _unique_probes([*calls, *self.synthesised]) if isinstance(p, Call))
+
+    def probes(self, *, hidden: bool) -> tuple[Probe, ...]:
+        selection = [c.probe for c in self.provided + self.generated.cases] + list(self.synthesised)
+        truth = [c.probe for c in self.problem.hidden_tests] if hidden else []
+        return _unique_probes(selection + truth)
+
+    def batches(self, limits: Limits, *, hidden: bool) -> list[Batch]:
+        probes = self.probes(hidden=hidden)
+        return [
+            Batch(program, self.problem.entry_point, probes, limits) for program in self.candidates.programs
+        ]
+
+    def candidate_keys(self) -> list[str]:
+        return [candidate_key(p, self.problem.entry_point) for p in self.candidates.programs]
+
+    def evidence(self, outcomes: Outcomes) -> Evidence:
+        keys = self.candidate_keys()
+        rows = [outcomes.get(k, {}) for k in keys]
+        provided = _verdicts(self.provided, rows)
+        generated = _verdicts(self.generated.cases, rows)
+        inputs = self.clustering_inputs
+        behaviour, failed = _behaviours(inputs, rows)
+        # an input most candidates reject (raise on) is probably outside the intended domain:
+        # weight inputs by the share of samples that accept them
+        mult = np.asarray(self.candidates.multiplicity, dtype=np.float64)
+        accepted = (~failed * mult[:, None]).sum(axis=0) / max(mult.sum(), 1.0)
+        column = {p.key: j for j, p in enumerate(inputs)}
+        test_input = np.array(
+            [column.get(c.probe.key, -1) for c in self.generated.cases], dtype=np.int64
+        )
+        return Evidence(
+            multiplicity=np.asarray(self.candidates.multiplicity),
+            provided=provided,
+            generated=generated,
+            generated_weight=np.asarray(self.generated.weights, dtype=np.float64),
+            behaviour=behaviour,
+            input_weight=accepted,
+            failed=failed,
+            test_input=test_input,
+        )
+
+    def correct(self, outcomes: Outcomes) -> np.ndarray:
+        """Ground truth per unique candidate: passes every hidden test (none -> unknown, False)."""
+        hidden = self.problem.hidden_tests
+        rows = [outcomes.get(k, {}) for k in self.candidate_keys()]
+        if not hidden:
+            return np.zeros(len(rows), dtype=bool)
+        return _verdicts(hidden, rows).all(axis=1)
+
+
+def _verdicts(cases: Sequence[TestCase], rows: Sequence[Mapping[str, Outcome]]) -> np.ndarray:
+    out = np.zeros((len(rows), len(cases)), dtype=bool)
+    for j, case in enumerate(cases):
+        key = case.probe.key
+        for i, row in enumerate(rows):
+            out[i, j] = passes(case.check, row.get(key))
+    return out
+
+
+def _behaviours(
+    inputs: Sequence[Call], rows: Sequence[Mapping[str, Outcome]]
+) -> tuple[np.ndarray, np.ndarray]:
+    behaviour = np.zeros((len(rows), len(inputs)), dtype=np.int64)
+    failed = np.zeros((len(rows), len(inputs)), dtype=bool)
+    for j, call in enumerate(inputs):
+        ids: dict[str, int] = {}
+        for i, row in enumerate(rows):
+            outcome = row.get(call.key)
+            text = outcome.behaviour if outcome is not None else "#missing"
+            behaviour[i, j] = ids.setdefault(text, len(ids))
+            failed[i, j] = outcome is None or outcome.status != "returned"
+    return behaviour, failed
