@@ -519,7 +519,7 @@ async def asample_candidates(problem: Problem, n: int, sampler: Sampler, *, seed
     return CandidateSamples(programs=programs, statuses=statuses, accounting=acc, raw=raw)
 
 
-def tests_from_texts(problem: Problem, texts: list[str], mode: str, per_sample: int = 5) -> list[TestCase]:
+def cases_from_test_samples(problem: Problem, texts: list[str], mode: str, per_sample: int = 5) -> list[TestCase]:
     """Test cases from test-generation samples (deduplicated by key)."""
     from codegen_ttc.problems import parsing
 
@@ -550,7 +550,7 @@ async def asample_tests(
         batch = await sampler.sample(prompts.test_chat_messages(problem, per_sample), n, seed=seed)
     else:
         batch = await sampler.sample(prompts.test_completion_prompt(problem), n, seed=seed, stop=prompts.TEST_STOPS)
-    tests = tests_from_texts(problem, batch.texts, mode, per_sample)
+    tests = cases_from_test_samples(problem, batch.texts, mode, per_sample)
     return TestSamples(tests=tests, accounting=batch.accounting, raw=batch.texts)
 
 
