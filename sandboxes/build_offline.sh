@@ -77,6 +77,7 @@ if [ "$rebuild" = 1 ] || [ ! -s "$TARBALL" ]; then
     log "cached rootfs at $TARBALL ($(du -h "$TARBALL" | cut -f1))"
 fi
 
+old_id="$(docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
 log "docker import -> $IMAGE"
 docker import \
     --change "USER $SANDBOX_UID:$SANDBOX_UID" \
@@ -86,3 +87,8 @@ docker import \
     --change "LABEL org.codegen-ttc.sandbox=py3 org.codegen-ttc.recipe=offline-r$RECIPE" \
     "$TARBALL" "$IMAGE" >&2
 docker run --rm --network none "$IMAGE" python3 -c 'import sys, os; print("build_offline: ok", sys.version.split()[0], "uid", os.getuid())' >&2
+# a rebuild (--force) leaves the previous image untagged: drop it unless in use
+new_id="$(docker image inspect --format '{{.Id}}' "$IMAGE")"
+if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
+    docker rmi "$old_id" >/dev/null 2>&1 || true
+fi

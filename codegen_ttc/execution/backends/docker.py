@@ -30,6 +30,7 @@ import itertools
 import os
 import socket
 import struct
+import sys
 import threading
 import uuid
 import weakref
@@ -50,6 +51,7 @@ STDERR_KEEP = 16 << 10  # runner diagnostics kept for error messages
 # unique value above any possible pid_max (2**22): RunnerProcess's
 # ``os.killpg(proc.pid)`` is then a harmless ESRCH, never a stranger's group.
 _fake_pids = itertools.count(1 << 30)
+_DEBUG = bool(os.environ.get("CODEGEN_TTC_SANDBOX_DEBUG"))
 # what the root runner needs to drop to the sandbox uid (SETUID/SETGID), kill its
 # processes (KILL) and wipe the files they leave in /sandbox (DAC_OVERRIDE, FOWNER);
 # setuid() clears them all from the untrusted side
@@ -192,15 +194,18 @@ class _ContainerProcess:
                     elif kind == 2:
                         self.stderr_tail += payload
                         del self.stderr_tail[:-STDERR_KEEP]
+                        if _DEBUG:  # as the other backends: runner diagnostics on our stderr
+                            sys.stderr.write(payload.decode("utf-8", "replace"))
         except OSError:
             pass
         finally:
-            # EOF on the pipe is how the host client learns the runner is gone
+            # exit status first, then EOF on the pipe (how the host client learns
+            # the runner is gone), so poll() already answers when it looks
+            self._mark_exited()
             try:
                 os.close(self._pipe_w)
             except OSError:
                 pass
-            self._mark_exited()
 
     def _mark_exited(self) -> None:
         if self.returncode is not None:
