@@ -50,7 +50,8 @@ class Call:
 
     @property
     def key(self) -> str:
-        return content_hash("call", wire.dumps(self.to_wire()))
+        # exact: calls whose dict arguments differ only in order are different probes
+        return content_hash("call", wire.dumps(self.to_wire(), canonical=False))
 
     def render(self, entry_point: str) -> str:
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs]

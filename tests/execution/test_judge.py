@@ -113,3 +113,10 @@ def test_cheating_candidates_cannot_pass_a_script(sandbox, cheat):
         [script("assert candidate(1) == 2"), script("assert not (candidate(1) != 2)")],
     )
     assert all(o.status != "returned" for o in outs), outs
+
+
+def test_opaque_results_are_not_truthy_in_scripts(sandbox):
+    src = "class Yes:\n    def __bool__(self):\n        return True\ndef f(x):\n    return Yes()\n"
+    outs = run_probes(sandbox, src, [script("assert candidate(1)"), script("assert candidate(1) is not None")])
+    assert [o.status for o in outs] == ["raised", "returned"]
+    assert outs[0].error == "TypeError"

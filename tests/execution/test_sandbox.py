@@ -34,6 +34,11 @@ def test_kwargs_and_plain_types(sandbox):
     assert out.value[1][0] == ["b", True]  # True stays a bool, not 1
 
 
+def test_dict_arguments_keep_their_order(sandbox):
+    [out] = run_probes(sandbox, "def f(d):\n    return list(d)\n", [Call(({"p": 1, "A": 2, "b": 3},))])
+    assert out.decoded() == ["p", "A", "b"]
+
+
 def test_wrong_candidate_gives_other_values(sandbox):
     outs = run_calls(sandbox, "def f(a, b=0):\n    return a - b\n", (1, 2), (5, 1))
     assert values(outs) == [-1, 4]

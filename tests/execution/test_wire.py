@@ -41,6 +41,8 @@ def test_opaque_never_equals_plain_data():
     assert isinstance(decoded, wire.Opaque)
     assert not wire.values_equal(decoded, 2)
     assert not wire.values_equal(wire.decode(wire.encode(type("S", (str,), {})("x"))), "x")
+    with pytest.raises(TypeError):
+        bool(decoded)  # fail closed: its truth lived in the candidate
 
 
 @pytest.mark.parametrize("bad", [[], ["?"], ["i", 3], ["l", "x"], ["d", [[1]]], "x", ["obj", 1, 2]])
@@ -55,3 +57,13 @@ def test_too_deep_value_raises():
         v = [v]
     with pytest.raises(wire.WireError):
         wire.encode(v)
+
+
+def test_dict_order_reaches_the_callee_but_not_the_canonical_text():
+    from codegen_ttc.problems.model import Call
+
+    a, b = {"p": 1, "A": 2}, {"A": 2, "p": 1}
+    assert list(wire.decode(wire.encode(a))) == ["p", "A"]
+    assert wire.canonical(a) == wire.canonical(b)
+    assert wire.dumps(wire.encode({"x": [a]})) == wire.dumps(wire.encode({"x": [b]}))
+    assert Call((a,)).key != Call((b,)).key  # an order-sensitive callee may tell them apart

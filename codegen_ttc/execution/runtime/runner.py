@@ -678,8 +678,11 @@ class Runtime:
             self.reap()
         self.reap()
 
-    def kill_server(self) -> tuple[int | None, float]:
-        """Kill and reap the server; its (wait status, cpu seconds) if we reaped it."""
+    def kill_server(self, wait_first: float = 0.0) -> tuple[int | None, float]:
+        """Kill and reap the server; its (wait status, cpu seconds) if it ended by itself.
+
+        ``wait_first``: seconds to let a server that is exiting (EOF seen) finish first.
+        """
         srv = self.server
         if srv is None:
             return None, 0.0
@@ -691,12 +694,17 @@ class Runtime:
                 pass
         if srv.status is not None:
             return srv.status, 0.0
-        try:
-            pid, status, ru = os.wait4(srv.pid, os.WNOHANG)
-            if pid:
-                return status, ru.ru_utime + ru.ru_stime
-        except ChildProcessError:
-            return None, 0.0
+        deadline = time.monotonic() + wait_first
+        while True:
+            try:
+                pid, status, ru = os.wait4(srv.pid, os.WNOHANG)
+                if pid:
+                    return status, ru.ru_utime + ru.ru_stime
+            except ChildProcessError:
+                return None, 0.0
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.002)
         for kill in (os.killpg, os.kill):
             try:
                 kill(srv.pid, signal.SIGKILL)
@@ -799,9 +807,8 @@ class Runtime:
             except (wire.WireError, Malformed):
                 got = "malformed"
         # the server died, hung, flooded output or lied
-        if got == "eof":
-            time.sleep(0.001)  # EOF comes just before the exit status
-        status, cpu = self.kill_server()
+        # EOF comes just before the exit status: give it a moment to be reaped
+        status, cpu = self.kill_server(wait_first=1.0 if got == "eof" else 0.0)
         if got == "output":
             out = outcome("output_limit", error="output")
         elif got == "timeout":

@@ -5,8 +5,9 @@ standard library only and must stay importable on a bare Python 3.11.
 
 Every value becomes JSON made of tagged lists, so that values which Python calls
 equal but which behave differently stay apart (``1`` vs ``1.0`` vs ``True``,
-``[1]`` vs ``(1,)``), and encoding is canonical: equal plain values give equal
-text, whatever the order of a set or dict. Anything that is not plain data
+``[1]`` vs ``(1,)``), and ``dumps``/``canonical`` text is canonical: equal plain values
+give equal text, whatever the order of a set or dict. A dict's encoding keeps its
+insertion order (a callee can observe it: HumanEval/95 does); ``dumps`` sorts it. Anything that is not plain data
 (an object of a user class, a generator, a function) is encoded as an opaque
 ``["obj", type_name, short_repr]`` record: it never compares equal to an
 expected value, which keeps the judge fail-closed.
@@ -23,7 +24,7 @@ Tags:
     ["t", [...]]                tuple
     ["S", [...]]                set, items sorted by their encoding
     ["F", [...]]                frozenset, likewise
-    ["d", [[k, v], ...]]        dict, items sorted by the key's encoding
+    ["d", [[k, v], ...]]        dict, items in insertion order (sorted by ``dumps``)
     ["obj", "type", "repr"]     anything else (never equal to plain data)
 """
 
@@ -88,12 +89,11 @@ def encode(value, *, _depth: int = 0, _budget: _Budget | None = None):
         items = sorted((encode(v, _depth=d, _budget=budget) for v in value), key=_key)
         return ["S" if t is set else "F", items]
     if t is dict:
-        pairs = [
-            [encode(k, _depth=d, _budget=budget), encode(v, _depth=d, _budget=budget)]
-            for k, v in value.items()
+        # insertion order kept: it is observable by the function receiving the dict
+        return [
+            "d",
+            [[encode(k, _depth=d, _budget=budget), encode(v, _depth=d, _budget=budget)] for k, v in value.items()],
         ]
-        pairs.sort(key=lambda kv: _key(kv[0]))
-        return ["d", pairs]
     return ["obj", _type_name(value), _short_repr(value)]
 
 
@@ -136,6 +136,10 @@ class Opaque:
 
     def __hash__(self):
         return hash(("Opaque", self.type_name, self.text))
+
+    def __bool__(self):
+        # its real truth lived in the candidate's process: fail closed (`assert f(x)` must not pass)
+        raise TypeError(f"opaque {self.type_name} value has no truth value outside the candidate")
 
     def __repr__(self):
         return f"<{self.type_name} {self.text}>"
@@ -201,14 +205,36 @@ def decode(rec, *, _depth: int = 0):
     raise WireError(f"unknown tag {tag!r}")
 
 
-def dumps(tagged) -> str:
-    """Canonical JSON text of an encoded value (equal values give equal text)."""
-    return _key(tagged)
+def _sorted_dicts(tagged, depth: int = 0):
+    """``tagged`` with dict items sorted by key encoding, recursively (sets already are)."""
+    if type(tagged) is not list or len(tagged) != 2 or depth > MAX_DEPTH + 1:
+        return tagged
+    tag, body = tagged
+    if type(body) is not list:
+        return tagged
+    if tag == "d":
+        pairs = [
+            [_sorted_dicts(kv[0], depth + 1), _sorted_dicts(kv[1], depth + 1)] if type(kv) is list and len(kv) == 2 else kv
+            for kv in body
+        ]
+        pairs.sort(key=lambda kv: _key(kv[0]) if type(kv) is list and kv else "")
+        return ["d", pairs]
+    if tag in ("l", "t"):
+        return [tag, [_sorted_dicts(v, depth + 1) for v in body]]
+    return tagged
+
+
+def dumps(tagged, *, canonical: bool = True) -> str:
+    """JSON text of an encoded value; canonical (dict order ignored) unless told otherwise.
+
+    ``canonical=False`` keeps dict insertion order: the exact identity of an argument.
+    """
+    return _key(_sorted_dicts(tagged) if canonical else tagged)
 
 
 def canonical(value) -> str:
     """Canonical text of a plain value: ``dumps(encode(value))``."""
-    return _key(encode(value))
+    return dumps(encode(value))
 
 
 def values_equal(actual, expected, *, rel_tol: float = 1e-9, abs_tol: float = 1e-9) -> bool:
@@ -255,3 +281,36 @@ def loads_line(line: str | bytes, *, max_bytes: int = 64 * 1024 * 1024):
     if type(obj) is not dict:
         raise WireError("record is not an object")
     return obj
+
+
+def rounded(tagged, digits: int = 10):
+    """The encoding with floats cut to ``digits`` significant digits.
+
+    Two programs computing the same real number by different float operations
+    differ in the last bits; for *behaviour* (clustering) they should agree.
+    """
+    if type(tagged) is not list or not tagged:
+        return tagged
+    tag = tagged[0]
+    if tag == "f":
+        return ["f", _round_repr(tagged[1], digits)]
+    if tag == "c":
+        return ["c", _round_repr(tagged[1], digits), _round_repr(tagged[2], digits)]
+    if tag in ("l", "t"):
+        return [tag, [rounded(v, digits) for v in tagged[1]]]
+    if tag in ("S", "F"):
+        return [tag, sorted((rounded(v, digits) for v in tagged[1]), key=_key)]
+    if tag == "d":
+        pairs = [[rounded(k, digits), rounded(v, digits)] for k, v in tagged[1]]
+        return [tag, sorted(pairs, key=lambda kv: _key(kv[0]))]
+    return tagged
+
+
+def _round_repr(text, digits: int):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return text
+    if value != value or value in (float("inf"), float("-inf")):
+        return repr(value)
+    return repr(float(f"{value:.{digits}g}")) if value else "0.0"
