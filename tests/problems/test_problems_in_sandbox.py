@@ -11,9 +11,6 @@ from codegen_ttc.problems.loaders import load_problems
 ERRATA = {("HumanEval/47", "docstring"), ("HumanEval/116", "docstring")}
 
 
-# dict arguments reach the candidate in sorted key order, not source order (the wire
-# sorts dict items); HumanEval/95's reference depends on insertion order
-DICT_ORDER = {("HumanEval/95", "hidden"), ("HumanEval/95", "docstring")}
 
 
 @pytest.mark.slow
@@ -38,6 +35,5 @@ def test_canonical_solutions_pass_hidden_and_docstring_cases_in_the_sandbox():
                     failed.add((p.task_id, c.origin))
     finally:
         sandbox.close()
-    assert failed - DICT_ORDER == ERRATA
-    if failed & DICT_ORDER:
-        pytest.xfail("wire sorts dict arguments: HumanEval/95 sees its dict in another order")
+    # HumanEval/95's reference depends on the dict argument's insertion order: the wire must keep it
+    assert failed == ERRATA
