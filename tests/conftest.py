@@ -1,11 +1,10 @@
 """Shared fixtures.
 
-``sandbox_name``: the sandbox backends to run the execution tests over. Each param
-is skipped (with the reason) when that backend cannot run on this machine; bwrap
-params carry ``pytest.mark.bwrap``. To add Docker: append
-``pytest.param("docker", marks=pytest.mark.docker)`` to ``SANDBOX_BACKENDS``; the
-skip comes from ``backend_problem("docker")`` (the docker module's
-``docker_available()``).
+``sandbox_name``: the sandbox backends to run the execution tests over
+(``SANDBOX_BACKENDS``: process, bwrap, docker). Each param is skipped, with the
+reason, when that backend cannot run on this machine (``backend_problem(name)``;
+for docker that is the docker module's ``docker_available()``: no daemon or no
+image). Params carry the matching marker (``-m "not docker"`` deselects them).
 
 ``sandbox``: one warm sandbox of that backend, shared by a test module (reusing it
 across tests is itself part of what is tested).
@@ -18,6 +17,7 @@ import pytest
 SANDBOX_BACKENDS = [
     pytest.param("process", id="process"),
     pytest.param("bwrap", marks=pytest.mark.bwrap, id="bwrap"),
+    pytest.param("docker", marks=pytest.mark.docker, id="docker"),
 ]
 
 

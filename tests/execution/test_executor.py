@@ -202,12 +202,22 @@ def test_ctrl_c_closes_sandboxes_and_keeps_the_store_whole(sandbox_name, tmp_pat
     path = tmp_path / "s.jsonl"
     store = ResultStore(path)
     slow = [Batch(f"import time\ndef f(x):\n    time.sleep(x)\n    return {i}\n", "f", (Call((0.3,)),), FAST) for i in range(40)]
-    ex = Executor(sandbox_name, workers=2, store=store, sandbox_options={"warn": False} if sandbox_name == "process" else {})
-    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    fired = []
+
+    def interrupt_after_first(n: int) -> None:
+        if not fired:  # Ctrl-C as soon as one batch is stored (from a worker: lands in the main thread)
+            fired.append(n)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    ex = Executor(
+        sandbox_name,
+        workers=2,
+        store=store,
+        on_progress=interrupt_after_first,
+        sandbox_options={"warn": False} if sandbox_name == "process" else {},
+    )
     with pytest.raises(KeyboardInterrupt):
         ex.run(slow)
-    timer.cancel()
     assert all(sb is None for sb in ex._sandboxes)
     store.close()
     done = ex.executed_pairs
