@@ -470,10 +470,13 @@ def codet_test_cases(
     *,
     origin: Origin = "generated",
     prelude: str = "",
+    dedupe: bool = True,
 ) -> list[TestCase]:
     """CodeT's selection of generated tests: the first ``per_sample`` asserts of each sample
     that parse and use the entry point, deduplicated across samples by ``TestCase.key``
-    (first occurrence order). Non-literal asserts become Scripts (with ``prelude``)."""
+    (first occurrence order). Non-literal asserts become Scripts (with ``prelude``).
+    ``dedupe=False`` keeps repeats: how often a test was generated is evidence (CodeT
+    counts tests with duplicates)."""
     out: list[TestCase] = []
     for sample in samples:
         taken = 0
@@ -484,7 +487,7 @@ def codet_test_cases(
             if case is not None:
                 out.append(case)
                 taken += 1
-    return _dedupe(out)
+    return _dedupe(out) if dedupe else out
 
 
 # --------------------------------------------------------------------------- docstring examples

@@ -31,10 +31,11 @@ def function_prompt(test_prompt: str) -> tuple[str, str | None]:
 
 
 def load_generated_tests(
-    path: str | Path, problems: list[Problem], *, per_sample: int = 5
+    path: str | Path, problems: list[Problem], *, per_sample: int = 5, dedupe: bool = True
 ) -> dict[str, list[TestCase]]:
     """Generated test cases per task (problem order; rows for one task are merged and
-    deduplicated in file order). InputError (file:line) on bad or unmatched rows."""
+    deduplicated in file order; ``dedupe=False`` keeps repeats, as CodeT counts them).
+    InputError (file:line) on bad or unmatched rows."""
     path = resolve_data_file(path)
     matcher = PromptMatcher(problems)
     samples_by_task: dict[str, list[str]] = {}
@@ -56,6 +57,6 @@ def load_generated_tests(
     for p in problems:
         if p.task_id in samples_by_task:
             out[p.task_id] = codet_test_cases(
-                samples_by_task[p.task_id], p.entry_point, per_sample, origin="generated", prelude=p.prompt
+                samples_by_task[p.task_id], p.entry_point, per_sample, origin="generated", prelude=p.prompt, dedupe=dedupe
             )
     return out

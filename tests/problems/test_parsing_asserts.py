@@ -108,3 +108,8 @@ def test_rebinding_the_entry_point_disables_literal_extraction():
     text = "def f(x):\n    return 0\nassert f(1) == 0\n"
     (case,) = parse_assert_lines(text, "f")
     assert isinstance(case.probe, Script)
+
+
+def test_codet_dedupe_false_keeps_repeats_in_order():
+    cases = codet_test_cases(["f(1) == 1\nassert f(1) == 1", "f(2) == 2", "f(1) == 1"], "f", dedupe=False)
+    assert [(c.probe.args[0], c.check.expected) for c in cases] == [(1, 1), (1, 1), (2, 2), (1, 1)]

@@ -140,3 +140,11 @@ def test_bundled_samples_by_name():
     )
     with pytest.raises(InputError, match="no such file"):
         load_samples("no_such_samples", problems_)
+
+
+def test_generated_tests_file_with_repeats(tmp_path):
+    tp = STRIPPED + "    pass\n\n# check the correctness of add\nassert "
+    path = write(tmp_path / "t.jsonl", [{"prompt": tp, "samples": ["add(1, 2) == 3", "add(1, 2) == 3\nassert add(0, 0) == 0"]}])
+    out = load_generated_tests(path, problems(), dedupe=False)
+    assert [c.probe.args for c in out["P/0"]] == [(1, 2), (1, 2), (0, 0)]
+    assert [c.probe.args for c in load_generated_tests(path, problems())["P/0"]] == [(1, 2), (0, 0)]
