@@ -26,7 +26,9 @@ def _register() -> None:
 def main(argv: list[str] | None = None) -> int:
     _register()
     try:
-        app.main(args=argv, prog_name="codegen-ttc", standalone_mode=False)
+        # without standalone mode click returns the command's value (an exit code for
+        # commands that have one, e.g. ``suggest``) or the code of --help/--version
+        result = app.main(args=argv, prog_name="codegen-ttc", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("codegen-ttc: interrupted", err=True)
         return 130
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("codegen-ttc: interrupted", err=True)
         return 130
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

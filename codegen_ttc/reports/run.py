@@ -1,0 +1,182 @@
+"""A scoring run over a problem set: load, execute (resumably), score, write.
+
+The run directory holds an append-only execution store keyed by content hash,
+so an interrupted run picks up where it stopped; ``summary.json`` and
+``tasks.jsonl`` are written atomically at the end. All input is validated
+before anything is written, so bad input leaves no half-written directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from codegen_ttc import __version__
+from codegen_ttc.errors import InputError
+from codegen_ttc.execution.batch import Limits
+from codegen_ttc.execution.executor import Executor
+from codegen_ttc.execution.store import ResultStore
+from codegen_ttc.pipeline import Candidates, Task, WeightedTests
+from codegen_ttc.problems.loaders import load_problems, select_tasks
+from codegen_ttc.problems.model import Call
+from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summarise
+from codegen_ttc.sampling.files import load_samples
+from codegen_ttc.selection.strategies import get_strategy
+from codegen_ttc.testgen.files import load_generated_tests
+from codegen_ttc.testgen.synthesis import synthesise_inputs
+
+STRATEGIES = ("random", "public", "cluster", "codet", "default")
+
+
+@dataclass
+class ScoreConfig:
+    problems: str
+    samples: str
+    tests: str | None = None
+    strategies: Sequence[str] = STRATEGIES
+    sandbox: str = "auto"
+    workers: int | None = None
+    examples: bool = True
+    task_ids: Sequence[str] | None = None
+    limit: int | None = None
+    synthesise: int = 0  # inputs synthesised per task for clustering (0 = none)
+    seed: int = 0
+    limits: Limits = field(default_factory=Limits)
+    ks: Sequence[int] = DEFAULT_KS
+
+
+@dataclass
+class ScoreRun:
+    summary: dict
+    tasks: list[TaskScore]
+    seconds: dict[str, float]
+
+
+def prepare_tasks(config: ScoreConfig) -> list[Task]:
+    """Everything a run needs, validated; raises InputError on bad input."""
+    for name in config.strategies:
+        get_strategy(name)
+    problems = load_problems(config.problems, examples=config.examples)
+    if config.task_ids:
+        problems = select_tasks(problems, config.task_ids)
+    if config.limit is not None:
+        problems = problems[: config.limit]
+    samples = load_samples(config.samples, problems)
+    missing = [p.task_id for p in problems if not samples.get(p.task_id)]
+    if len(missing) == len(problems):
+        raise InputError(f"{config.samples}: no samples for any of the {len(problems)} problems")
+    problems = [p for p in problems if samples.get(p.task_id)]
+    generated = load_generated_tests(config.tests, problems, dedupe=False) if config.tests else {}
+    tasks = []
+    for p in problems:
+        tests = WeightedTests.from_cases(generated.get(p.task_id, []))
+        task = Task(p, Candidates.from_samples(samples[p.task_id]), tests)
+        if config.synthesise:
+            seen = [c for c in task.clustering_inputs if isinstance(c, Call)]
+            extra = synthesise_inputs(seen, prompt=p.prompt, entry_point=p.entry_point, count=config.synthesise, seed=config.seed)
+            task = Task(p, task.candidates, tests, tuple(extra))
+        tasks.append(task)
+    return tasks
+
+
+def inputs_hash(tasks: Sequence[Task], limits: Limits) -> str:
+    """Content hash of what gets executed: candidates, probes, limits."""
+    h = hashlib.sha256(limits.key.encode())
+    for task in tasks:
+        h.update(task.problem.task_id.encode())
+        for key in task.candidate_keys():
+            h.update(key.encode())
+        for probe in task.probes(hidden=True):
+            h.update(probe.key.encode())
+        h.update(repr(task.candidates.multiplicity).encode())
+        h.update(repr(task.generated.weights).encode())
+    return h.hexdigest()[:32]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def open_run_dir(out: Path, run_hash: str, config: ScoreConfig) -> ResultStore:
+    """Create or resume ``out``; refuse a directory that holds a different run."""
+    config_path = out / "config.json"
+    if out.exists():
+        if not out.is_dir():
+            raise InputError(f"{out}: exists and is not a directory")
+        if config_path.exists():
+            try:
+                previous = json.loads(config_path.read_text()).get("inputs_hash")
+            except (OSError, ValueError):
+                previous = None
+            if previous != run_hash:
+                raise InputError(f"{out}: holds a run of different inputs; choose another --out or remove it")
+        elif any(out.iterdir()):
+            raise InputError(f"{out}: not empty and not a codegen-ttc run directory")
+    out.mkdir(parents=True, exist_ok=True)
+    if not config_path.exists():
+        _write_atomic(config_path, json.dumps(_config_record(config, run_hash), indent=2))
+    return ResultStore(out / "results.jsonl")
+
+
+def _config_record(config: ScoreConfig, run_hash: str) -> dict:
+    record = asdict(config)
+    record["inputs_hash"] = run_hash
+    record["versions"] = {
+        "codegen_ttc": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+    return record
+
+
+def execute(
+    tasks: Sequence[Task],
+    config: ScoreConfig,
+    store: ResultStore,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[dict, Executor]:
+    batches = [b for t in tasks for b in t.batches(config.limits, hidden=True)]
+    with Executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
+        outcomes = executor.run(batches)
+    return outcomes, executor
+
+
+def total_pairs(tasks: Sequence[Task]) -> int:
+    return sum(len(t.candidates) * len(t.probes(hidden=True)) for t in tasks)
+
+
+def score(config: ScoreConfig, out: Path | None, on_progress: Callable[[int], None] | None = None) -> ScoreRun:
+    t0 = time.perf_counter()
+    tasks = prepare_tasks(config)
+    run_hash = inputs_hash(tasks, config.limits)
+    store = open_run_dir(out, run_hash, config) if out is not None else ResultStore(None)
+    t1 = time.perf_counter()
+    outcomes, executor = execute(tasks, config, store, on_progress)
+    t2 = time.perf_counter()
+    scores = [score_task(t, outcomes, config.strategies, config.ks) for t in tasks]
+    summary = summarise(scores, config.ks)
+    t3 = time.perf_counter()
+    summary["execution"] = {
+        "backend": executor.backend,
+        "executed_pairs": executor.executed_pairs,
+        "cached_pairs": executor.cached_pairs,
+        "infra_errors": executor.infra_errors,
+        "infra_failures": len(executor.infra_failures),
+        "sandbox_seconds": round(executor.sandbox_seconds, 3),
+    }
+    seconds = {"prepare": t1 - t0, "execute": t2 - t1, "select": t3 - t2, "total": t3 - t0}
+    summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
+    summary["inputs_hash"] = run_hash
+    if out is not None:
+        _write_atomic(out / "tasks.jsonl", "".join(json.dumps(s.to_json()) + "\n" for s in scores))
+        _write_atomic(out / "summary.json", json.dumps(summary, indent=2))
+    return ScoreRun(summary, scores, seconds)

@@ -1,0 +1,108 @@
+"""Scores of selection over a problem set: pure functions of tasks and their outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from codegen_ttc.clustering.behaviour import cluster_rows
+from codegen_ttc.pipeline import Outcomes, Task
+from codegen_ttc.selection.passk import pass_at_k, ranked_pass_at_k
+from codegen_ttc.selection.select import select
+
+DEFAULT_KS = (1, 2, 10, 100)
+
+
+@dataclass
+class StrategyScore:
+    pass_at: dict[str, float]  # "pass@1" -> expected value for this task
+    chosen: int  # unique-candidate index of the answer
+    chosen_correct: bool
+    confidence: float
+    top_size: int  # samples in the top (tie-merged) group
+
+
+@dataclass
+class TaskScore:
+    task_id: str
+    n_samples: int
+    n_unique: int
+    n_correct: int  # samples passing the hidden tests
+    n_clusters: int
+    n_provided: int
+    n_generated: int
+    n_inputs: int
+    pass_at_k: dict[str, float]  # unbiased estimator over this task's samples
+    strategies: dict[str, StrategyScore]
+    clusters: list[dict] = field(default_factory=list)  # size, correct samples, best first
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def score_task(task: Task, outcomes: Outcomes, strategies: Sequence[str], ks: Sequence[int] = DEFAULT_KS) -> TaskScore:
+    ev = task.evidence(outcomes)
+    correct = task.correct(outcomes)
+    mult = ev.multiplicity
+    n = int(mult.sum())
+    c = int(mult[correct].sum())
+    per_strategy: dict[str, StrategyScore] = {}
+    for name in strategies:
+        sel = select(ev, name)
+        top = sel.top or tuple(range(ev.n_candidates))
+        per_strategy[name] = StrategyScore(
+            pass_at={f"pass@{k}": ranked_pass_at_k(sel.ranking, mult, correct, k) for k in ks if k <= min(10, n)},
+            chosen=sel.chosen,
+            chosen_correct=bool(correct[sel.chosen]),
+            confidence=round(sel.confidence, 6),
+            top_size=int(mult[list(top)].sum()),
+        )
+    clusters = cluster_rows(ev.behaviour)
+    sizes = clusters.sizes(mult)
+    rows = sorted(
+        (
+            {"size": int(size), "correct": int(mult[list(m)][correct[list(m)]].sum()), "candidates": len(m)}
+            for m, size in zip(clusters.members, sizes)
+        ),
+        key=lambda r: -r["size"],
+    )
+    return TaskScore(
+        task_id=task.problem.task_id,
+        n_samples=n,
+        n_unique=ev.n_candidates,
+        n_correct=c,
+        n_clusters=clusters.count,
+        n_provided=ev.provided.shape[1],
+        n_generated=ev.generated.shape[1],
+        n_inputs=ev.behaviour.shape[1],
+        pass_at_k={f"pass@{k}": pass_at_k(n, c, k) for k in ks if k <= n},
+        strategies=per_strategy,
+        clusters=rows,
+    )
+
+
+def summarise(scores: Sequence[TaskScore], ks: Sequence[int] = DEFAULT_KS) -> dict:
+    """The headline figures: means over tasks (fractions in [0, 1])."""
+    if not scores:
+        return {"n_tasks": 0, "pass_at_k": {}, "strategies": {}}
+    min_samples = min(s.n_samples for s in scores)
+    pass_at = {
+        str(k): float(np.mean([s.pass_at_k[f"pass@{k}"] for s in scores])) for k in ks if k <= min_samples
+    }
+    names = list(scores[0].strategies)
+    strategies = {}
+    for name in names:
+        keys = set.intersection(*(set(s.strategies[name].pass_at) for s in scores))
+        keys = sorted(keys, key=lambda key: int(key.split("@")[1]))
+        entry = {key: float(np.mean([s.strategies[name].pass_at[key] for s in scores])) for key in keys}
+        entry["mean_confidence"] = float(np.mean([s.strategies[name].confidence for s in scores]))
+        strategies[name] = entry
+    return {
+        "n_tasks": len(scores),
+        "n_samples": int(sum(s.n_samples for s in scores)),
+        "pass_at_k": pass_at,
+        "oracle": float(np.mean([s.n_correct > 0 for s in scores])),
+        "strategies": strategies,
+    }

@@ -1,0 +1,252 @@
+"""Inputs the tool writes itself: hypothesis strategies shaped like the inputs it has seen.
+
+Clustering needs inputs, not expected outputs: when many candidates agree on
+what a function returns for an input, that agreement is evidence. Strategies
+are composed from small parts, one per kind of example value (an int near the
+example and its edges, a list of similar length and element type, a string
+over the examples' alphabet...), and from the signature's type hints where
+there are no examples. Draws are deterministic under a seed and bounded in
+size so a candidate's run stays cheap.
+"""
+
+from __future__ import annotations
+
+import ast
+import typing
+from collections.abc import Sequence
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from codegen_ttc.problems.model import Call
+
+MAX_COLLECTION = 12  # elements per synthesised list/str/dict: keeps candidate runs cheap
+MAX_DEPTH = 3
+
+
+def _int_strategy(value: int) -> st.SearchStrategy[int]:
+    span = max(10, 2 * abs(value))
+    if value >= 0:
+        # a non-negative example usually means a non-negative domain
+        near = st.integers(0, span)
+    else:
+        near = st.integers(-span, span)
+    return st.one_of(near, st.sampled_from(sorted({0, 1, value, value + 1, max(value - 1, 0) if value >= 0 else value - 1})))
+
+
+def _float_strategy(value: float) -> st.SearchStrategy[float]:
+    span = max(10.0, 2 * abs(value))
+    low = 0.0 if value >= 0 else -span
+    rounded = st.floats(low, span, allow_nan=False, allow_infinity=False).map(lambda x: round(x, 2))
+    return st.one_of(rounded, st.sampled_from([0.0, 1.0, value]))
+
+
+def _text_strategy(examples: Sequence[str]) -> st.SearchStrategy[str]:
+    alphabet = sorted(set("".join(examples))) or list("ab ")
+    longest = max((len(s) for s in examples), default=4)
+    return st.text(alphabet=alphabet, max_size=min(max(2 * longest, 4), 3 * MAX_COLLECTION))
+
+
+def like(value, depth: int = 0) -> st.SearchStrategy:
+    """A strategy for values shaped like ``value`` (same type, similar size and range)."""
+    if depth > MAX_DEPTH:
+        return st.just(value)
+    t = type(value)
+    if value is None:
+        return st.none()
+    if t is bool:
+        return st.booleans()
+    if t is int:
+        return _int_strategy(value)
+    if t is float:
+        return _float_strategy(value)
+    if t is str:
+        return _text_strategy([value])
+    if t in (list, set, frozenset):
+        element = like_any(list(value), depth + 1) if value else st.integers(-10, 10)
+        size = min(max(2 * len(value), 3), MAX_COLLECTION)
+        if t is list:
+            return st.lists(element, max_size=size)
+        collection = st.sets(element, max_size=size)
+        return collection if t is set else collection.map(frozenset)
+    if t is tuple:
+        return st.tuples(*(like(v, depth + 1) for v in value))
+    if t is dict:
+        if not value:
+            return st.just({})
+        keys = like_any(list(value), depth + 1)
+        values = like_any(list(value.values()), depth + 1)
+        return st.dictionaries(keys, values, max_size=min(max(2 * len(value), 3), MAX_COLLECTION))
+    return st.just(value)
+
+
+def like_any(values: Sequence, depth: int = 0) -> st.SearchStrategy:
+    """Values shaped like any of ``values``; strings pool their alphabets."""
+    strings = [v for v in values if type(v) is str]
+    others = [v for v in values if type(v) is not str]
+    parts = [_text_strategy(strings)] if strings else []
+    seen: set[str] = set()
+    for v in others:
+        kind = type(v).__name__
+        if kind in seen and type(v) in (int, float, bool):
+            continue  # one numeric strategy per kind is enough; their ranges overlap
+        seen.add(kind)
+        parts.append(like(v, depth))
+    return st.one_of(*parts) if parts else st.none()
+
+
+def like_call(call: Call) -> st.SearchStrategy[Call]:
+    args = st.tuples(*(like(a) for a in call.args))
+    if not call.kwargs:
+        return args.map(lambda a: Call(a))
+    names = [k for k, _ in call.kwargs]
+    kwargs = st.tuples(*(like(v) for _, v in call.kwargs))
+    return st.tuples(args, kwargs).map(lambda ak: Call(ak[0], tuple(zip(names, ak[1]))))
+
+
+def _hints(prompt: str, entry_point: str) -> list[ast.expr | None] | None:
+    try:
+        tree = ast.parse(prompt + "\n    pass\n")
+    except SyntaxError:
+        try:
+            tree = ast.parse(prompt)
+        except SyntaxError:
+            return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == entry_point:
+            return [a.annotation for a in node.args.posonlyargs + node.args.args]
+    return None
+
+
+_NAMES: dict[str, object] = {
+    "int": int, "float": float, "str": str, "bool": bool, "bytes": bytes, "None": type(None),
+    "list": list, "tuple": tuple, "dict": dict, "set": set,
+    "List": typing.List, "Tuple": typing.Tuple, "Dict": typing.Dict, "Set": typing.Set,  # noqa: UP006
+    "Optional": typing.Optional, "Union": typing.Union, "Any": typing.Any,
+}
+
+
+def _resolve(annotation: ast.expr):
+    """Turn an annotation's AST into a type, using only a fixed table of names (no eval)."""
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        return _resolve(ast.parse(annotation.value, mode="eval").body)
+    if isinstance(annotation, ast.Constant) and annotation.value is None:
+        return type(None)
+    if isinstance(annotation, ast.Name):
+        return _NAMES[annotation.id]
+    if isinstance(annotation, ast.Attribute) and isinstance(annotation.value, ast.Name):
+        return _NAMES[annotation.attr]
+    if isinstance(annotation, ast.Subscript):
+        base = _resolve(annotation.value)
+        inner = annotation.slice
+        items = inner.elts if isinstance(inner, ast.Tuple) else [inner]
+        args = tuple(_resolve(i) for i in items)
+        return base[args if len(args) > 1 else args[0]]
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        return typing.Union[_resolve(annotation.left), _resolve(annotation.right)]  # noqa: UP007
+    raise KeyError(ast.dump(annotation))
+
+
+_SCALARS: dict[object, st.SearchStrategy] = {
+    int: st.integers(-20, 100),
+    float: st.floats(-100, 100, allow_nan=False).map(lambda x: round(x, 2)),
+    str: st.text(alphabet="abcdefghijklmnopqrstuvwxyz ABC012,.!", max_size=16),
+    bool: st.booleans(),
+    bytes: st.binary(max_size=16),
+    type(None): st.none(),
+}
+
+
+def for_type(t, depth: int = 0) -> st.SearchStrategy:
+    """A small strategy for a typing type (List[int], Dict[str, float], Optional[...]).
+
+    Written out rather than ``st.from_type``, whose draws (huge floats, long lists)
+    would spend candidates' time on inputs nobody writes.
+    """
+    if t in _SCALARS:
+        return _SCALARS[t]
+    if t is typing.Any or depth > MAX_DEPTH:
+        return st.integers(-10, 10)
+    origin, args = typing.get_origin(t), typing.get_args(t)
+    size = MAX_COLLECTION // (depth + 1)
+    if origin is list or t is list:
+        return st.lists(for_type(args[0] if args else int, depth + 1), max_size=size)
+    if origin is set or t is set:
+        return st.sets(for_type(args[0] if args else int, depth + 1), max_size=size)
+    if origin is tuple or t is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return st.lists(for_type(args[0], depth + 1), max_size=size).map(tuple)
+        return st.tuples(*(for_type(a, depth + 1) for a in args)) if args else st.just(())
+    if origin is dict or t is dict:
+        key, value = args if args else (str, int)
+        return st.dictionaries(for_type(key, depth + 1), for_type(value, depth + 1), max_size=size)
+    if origin is typing.Union:
+        return st.one_of(*(for_type(a, depth + 1) for a in args))
+    raise TypeError(f"no strategy for {t!r}")
+
+
+def from_hints(prompt: str, entry_point: str) -> st.SearchStrategy[Call] | None:
+    """A call strategy from the signature's type hints, or None if a hint is missing or exotic."""
+    hints = _hints(prompt, entry_point)
+    if not hints or any(h is None for h in hints):
+        return None
+    try:
+        parts = [for_type(_resolve(h)) for h in hints]
+    except (KeyError, TypeError, SyntaxError, IndexError):
+        return None
+    return st.tuples(*parts).map(lambda a: Call(a))
+
+
+def draw(strategy: st.SearchStrategy, count: int, *, seed: int = 0) -> list:
+    """``count`` distinct-ish values from ``strategy``, deterministically under ``seed``."""
+    drawn: list = []
+
+    @hypothesis_seed(seed)
+    @settings(
+        max_examples=max(count, 1),
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(strategy)
+    def collect(value) -> None:
+        drawn.append(value)
+
+    collect()
+    return drawn
+
+
+def synthesise_inputs(
+    examples: Sequence[Call],
+    *,
+    prompt: str | None = None,
+    entry_point: str | None = None,
+    count: int = 30,
+    seed: int = 0,
+) -> list[Call]:
+    """Up to ``count`` new calls shaped like ``examples`` (and the type hints), none repeating them."""
+    parts = [like_call(c) for c in _distinct(examples)]
+    if prompt is not None and entry_point is not None:
+        hinted = from_hints(prompt, entry_point)
+        if hinted is not None:
+            parts.append(hinted)
+    if not parts:
+        return []
+    known = {c.key for c in examples}
+    out: dict[str, Call] = {}
+    for call in draw(st.one_of(*parts), 3 * count, seed=seed):
+        try:
+            key = call.key
+        except Exception:  # a value the wire cannot encode (too deep): skip it
+            continue
+        if key not in known:
+            out.setdefault(key, call)
+        if len(out) >= count:
+            break
+    return list(out.values())
+
+
+def _distinct(calls: Sequence[Call]) -> list[Call]:
+    return list({c.key: c for c in calls}.values())
