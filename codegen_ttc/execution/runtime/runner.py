@@ -71,8 +71,8 @@ import wire  # noqa: E402  (sibling module, by design)
 
 PROTOCOL_VERSION = 1
 MAX_REQUEST_BYTES = 256 << 20
-MAX_RESULT_BYTES = 32 << 20  # one encoded return value
-MAX_CONTROL_BYTES = MAX_RESULT_BYTES + 4096  # server/judge -> runner records
+MAX_RESULT_BYTES = 8 << 20  # one encoded return value (larger: raised WireError)
+MAX_CONTROL_BYTES = 6 * MAX_RESULT_BYTES + 4096  # server/judge -> runner records (result re-escaped)
 MAX_MESSAGE_CHARS = 1000
 MAX_ERROR_CHARS = 200
 SERVER_GRACE = 3.0  # seconds the server gets to report after its call child ends
@@ -83,6 +83,10 @@ PR_SET_CHILD_SUBREAPER = 36
 
 class Malformed(Exception):
     """A record from untrusted code broke the protocol."""
+
+
+class InfraFault(Exception):
+    """The sandbox itself is broken (e.g. cannot drop privileges): not the candidate's doing."""
 
 
 # --------------------------------------------------------------------------- framing
@@ -348,7 +352,11 @@ def _server_main(rt: "Runtime", source: str, entry_point: str, lim: dict, cmd_r:
         os.setsid()
     except OSError:
         pass
-    _become_untrusted(rt, keep=(cmd_r, rep_w))
+    try:
+        _become_untrusted(rt, keep=(cmd_r, rep_w))
+    except BaseException as exc:  # never run a candidate half-confined
+        send({"op": "fatal", "message": f"cannot confine the candidate: {_type_name(exc)}: {_exc_message(exc)}"})
+        _exit(71)
     _apply_common_limits(lim, rt.uid)
     fn = None
     failure = None
@@ -475,7 +483,11 @@ def _exception_for(error: str, message: str) -> BaseException:
 def _judge_main(rt: "Runtime", code: str, lim: dict, sock) -> None:
     """A judge script with ``candidate`` as a proxy; reports to the runner over ``sock``."""
     fd = sock.fileno()
-    _become_untrusted(rt, keep=(fd,))
+    try:
+        _become_untrusted(rt, keep=(fd,))
+    except BaseException as exc:  # never run a script half-confined
+        _write_all(fd, _dumps({"op": "fatal", "message": f"cannot confine the judge: {_type_name(exc)}: {_exc_message(exc)}"}))
+        os._exit(71)
     _apply_common_limits(lim, rt.uid)
     reader = LineReader(fd, MAX_CONTROL_BYTES)
     calls = 0
@@ -788,6 +800,9 @@ class Runtime:
         if isinstance(got, bytes):
             try:
                 rec = wire.loads_line(got)
+                if rec.get("op") == "fatal":
+                    self.kill_server()
+                    raise InfraFault(_truncate(str(rec.get("message"))))
                 if rec.get("op") != "loaded":
                     raise Malformed("expected loaded")
                 if rec.get("ok") is True:
@@ -964,6 +979,13 @@ class Runtime:
             if msg.get("op") == "done":
                 msg.pop("op")
                 record = validate_child_record(_dumps(msg), script=True)
+            elif msg.get("op") == "fatal":
+                try:
+                    os.wait4(pid, 0)
+                except ChildProcessError:
+                    pass
+                parent.close()
+                raise InfraFault(_truncate(str(msg.get("message"))))
             break
         if killed_for is not None or record is None:
             for kill in (os.killpg, os.kill):
@@ -1026,6 +1048,8 @@ class Runtime:
                     raise ValueError(f"unknown op {op!r}")
             except (ValueError, KeyError, TypeError) as exc:
                 reply = {"op": "error", "message": f"{type(exc).__name__}: {exc}"}
+            except InfraFault as exc:
+                reply = {"op": "error", "infra": True, "message": str(exc)}
             self.send(reply)
         self.op_reset()
 

@@ -1,0 +1,119 @@
+"""The runner's JSON-lines protocol, spoken directly (what a Docker backend relies on)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from codegen_ttc.execution.backends.runner_host import RUNNER_PATH
+from codegen_ttc.execution.runtime import runner, wire
+
+
+class Raw:
+    def __init__(self, prefix: list[str] | None = None, args: list[str] | None = None, tmp: str = "") -> None:
+        cmd = (prefix or []) + [sys.executable, "-I", str(RUNNER_PATH), "--tmp", tmp] + (args or [])
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.hello = self.read()
+
+    def read(self) -> dict:
+        return json.loads(self.p.stdout.readline())
+
+    def rpc(self, obj) -> dict:
+        self.p.stdin.write((json.dumps(obj) + "\n").encode())
+        self.p.stdin.flush()
+        return self.read()
+
+    def close(self) -> int:
+        self.p.stdin.close()
+        return self.p.wait(timeout=10)
+
+
+@pytest.fixture
+def raw(tmp_path):
+    r = Raw(tmp=str(tmp_path))
+    yield r
+    if r.p.poll() is None:
+        os.killpg(r.p.pid, signal.SIGKILL)
+        r.p.wait()
+
+
+def test_hello_ping_and_clean_exit_on_eof(raw):
+    assert raw.hello["op"] == "ready" and raw.hello["version"] == runner.PROTOCOL_VERSION
+    assert raw.rpc({"op": "ping"}) == {"op": "pong"}
+    assert raw.close() == 0
+
+
+def test_malformed_requests_get_errors_not_a_dead_runner(raw):
+    raw.p.stdin.write(b"not json\n")
+    raw.p.stdin.flush()
+    assert raw.read()["op"] == "error"
+    assert raw.rpc({"op": "nope"})["op"] == "error"
+    assert raw.rpc({"op": "call", "args": [], "kwargs": []})["op"] == "error"  # before load
+    assert raw.rpc({"op": "load", "source": 3, "entry_point": "f"})["op"] == "error"
+    assert raw.rpc({"op": "ping"}) == {"op": "pong"}
+
+
+def test_load_call_reset_cycle(raw):
+    src = "def f(x, y=1):\n    return x * y\n"
+    assert raw.rpc({"op": "load", "source": src, "entry_point": "f", "limits": {}})["ok"] is True
+    res = raw.rpc({"op": "call", "args": [wire.encode(3)], "kwargs": [["y", wire.encode(4)]]})
+    assert res["op"] == "result" and res["outcome"]["value"] == wire.encode(12)
+    assert raw.rpc({"op": "reset"})["op"] == "clean"
+    bad = raw.rpc({"op": "load", "source": "def f(:\n", "entry_point": "f", "limits": {}})
+    assert bad["ok"] is False and bad["outcome"]["status"] == "raised" and bad["outcome"]["error"] == "SyntaxError"
+
+
+def test_judge_relay(raw):
+    reply = raw.rpc({"op": "script", "code": "assert candidate(2) == 4\nassert candidate(x=1) == 9", "limits": {}})
+    assert reply["op"] == "call" and reply["args"] == [wire.encode(2)]
+    reply = raw.rpc({"op": "reply", "outcome": {"status": "returned", "value": wire.encode(4)}})
+    assert reply["op"] == "call" and reply["kwargs"] == [["x", wire.encode(1)]]
+    # a malformed relayed outcome is a crash of the candidate, not a pass
+    reply = raw.rpc({"op": "reply", "outcome": {"status": "returned", "value": ["bogus"]}})
+    assert reply["op"] == "result" and reply["outcome"]["status"] == "crashed"
+
+
+def test_runner_refuses_to_run_unconfined_candidates(tmp_path):
+    """If the uid switch fails, that is an infrastructure error, never a candidate crash."""
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv to take CAP_SETUID/CAP_SETGID away")
+    r = Raw(prefix=[setpriv, "--bounding-set=-setuid,-setgid", "--inh-caps=-setuid,-setgid"], args=["--uid", "4242424", "--gid", "4242424"], tmp=str(tmp_path))
+    try:
+        rec = r.rpc({"op": "load", "source": "def f():\n    return 1\n", "entry_point": "f", "limits": {}})
+        assert rec["op"] == "error" and rec.get("infra") is True
+        assert "confine" in rec["message"]
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize(
+    "kw, expected",
+    [
+        (dict(wait_status=0, cpu=0.0, record={"status": "returned", "value": ["N"]}, killed_for=None), ("returned", "")),
+        (dict(wait_status=0, cpu=0.0, record=None, killed_for=None), ("crashed", "exit 0")),
+        (dict(wait_status=3 << 8, cpu=0.0, record={"status": "returned", "value": ["N"]}, killed_for=None), ("crashed", "exit 3")),
+        (dict(wait_status=signal.SIGPROF, cpu=1.0, record=None, killed_for=None), ("timeout", "cpu")),
+        (dict(wait_status=signal.SIGKILL, cpu=1.5, record=None, killed_for=None), ("timeout", "cpu")),
+        (dict(wait_status=signal.SIGKILL, cpu=0.1, record=None, killed_for=None), ("crashed", "SIGKILL")),
+        (dict(wait_status=signal.SIGKILL, cpu=0.1, record=None, killed_for="wall"), ("timeout", "wall")),
+        (dict(wait_status=None, cpu=0.0, record=None, killed_for="output"), ("output_limit", "output")),
+    ],
+)
+def test_classify(kw, expected):
+    out = runner.classify(cpu_limit=1.0, **kw)
+    assert (out["status"], out.get("error", "")) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"", b"{", b"[]", b'{"status": "won"}', b'{"status": "returned", "value": ["zz"]}', b'{"status": "raised", "error": 5}'],
+)
+def test_malformed_child_records_are_rejected(text):
+    assert runner.validate_child_record(text) is None
