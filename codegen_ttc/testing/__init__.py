@@ -1,0 +1,1 @@
+"""pytest helpers shipped with the package."""

@@ -1,0 +1,113 @@
+"""``codegen-ttc score`` end to end on the bundled tiny set, and its bad-input discipline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from codegen_ttc.cli import main
+from codegen_ttc.execution.backends import backend_problem
+
+needs_bwrap = pytest.mark.skipif(
+    backend_problem("bwrap") is not None, reason=f"bwrap sandbox unavailable: {backend_problem('bwrap')}"
+)
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@needs_bwrap
+@pytest.mark.bwrap
+def test_score_tiny_set_through_bwrap_writes_summary_and_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "bwrap", "--out", str(out)]
+    code, stdout, err = run(capsys, *args, "--json")
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary == json.loads(stdout)
+    assert summary["n_tasks"] == 5
+    assert set(summary["strategies"]) == {"random", "public", "cluster", "codet", "default"}
+    for row in summary["strategies"].values():
+        assert 0.0 <= row["pass@1"] <= 1.0
+    # the bundled samples mix right and wrong programs: a random pick is far from perfect,
+    # while the docstring examples (provided tests) let `public` and `default` do better
+    assert summary["pass_at_k"]["1"] < 0.8
+    assert summary["strategies"]["default"]["pass@1"] > summary["pass_at_k"]["1"]
+    assert summary["strategies"]["public"]["pass@1"] > summary["pass_at_k"]["1"]
+    assert summary["execution"]["executed_pairs"] > 0
+    tasks = [json.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()]
+    assert [t["task_id"] for t in tasks] == [f"tiny/{i}" for i in range(5)]
+    assert json.loads((out / "config.json").read_text())["inputs_hash"] == summary["inputs_hash"]
+
+    # the same command again resumes from the run directory: nothing is executed twice
+    code, stdout, err = run(capsys, *args, "--json")
+    assert code == 0, err
+    again = json.loads(stdout)
+    assert again["execution"]["executed_pairs"] == 0
+    assert again["execution"]["cached_pairs"] == summary["execution"]["executed_pairs"]
+    assert again["strategies"] == summary["strategies"]
+
+
+def _problems_file(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "problems.jsonl"
+    path.write_text("".join(r + "\n" for r in rows))
+    return path
+
+
+GOOD = json.dumps({"task_id": "t/0", "prompt": "def f(x):\n", "entry_point": "f", "test": "def check(candidate):\n    assert candidate(1) == 2\n"})
+
+
+@pytest.mark.parametrize(
+    "rows,samples,expected",
+    [
+        ([GOOD, "{not json"], None, "problems.jsonl:2"),
+        ([], None, "empty"),
+        ([json.dumps({"task_id": "t/0", "prompt": "x", "test": "pass"})], None, "entry_point"),
+        ([GOOD], "missing.jsonl", "missing.jsonl"),
+        ([GOOD], '{"task_id": "t/9", "completion": "    return 2\\n"}', "t/9"),
+        ([GOOD], "", "empty"),
+    ],
+    ids=["malformed-line", "empty-problems", "no-entry-point", "missing-samples", "unknown-task", "empty-samples"],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, rows, samples, expected):
+    problems = _problems_file(tmp_path, rows)
+    if samples is None:
+        samples_path = tmp_path / "samples.jsonl"
+        samples_path.write_text(json.dumps({"task_id": "t/0", "completion": "    return x + 1\n"}) + "\n")
+    elif samples.endswith(".jsonl"):
+        samples_path = tmp_path / samples
+    else:
+        samples_path = tmp_path / "samples.jsonl"
+        samples_path.write_text(samples + ("\n" if samples else ""))
+    out = tmp_path / "out"
+    code, stdout, err = run(
+        capsys, "score", "--problems", str(problems), "--samples", str(samples_path), "--sandbox", "process", "--out", str(out)
+    )
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert expected in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_unknown_task_id_and_strategy_are_one_line_errors(tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--tasks", "tiny/99", "--out", str(out))
+    assert code == 2 and "tiny/99" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--strategies", "magic", "--out", str(out))
+    assert code == 2 and "magic" in err
+    assert not out.exists()
+
+
+def test_a_run_directory_of_other_inputs_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"inputs_hash": "something else"}))
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "process", "--out", str(out))
+    assert code == 2 and "different inputs" in err
+    assert sorted(p.name for p in out.iterdir()) == ["config.json"]
