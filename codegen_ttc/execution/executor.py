@@ -7,6 +7,7 @@ sandbox, not the candidate, failed) restarts that worker's sandbox and retries t
 batch; after ``retries`` retries the pairs are reported apart in ``infra_failures``
 and left out of the results and the store, never counted as the candidate failing.
 Ctrl-C closes every sandbox; the store only ever holds whole lines of finished batches.
+``on_progress(n)`` is called (from worker threads) with the number of pairs just done.
 """
 
 from __future__ import annotations

@@ -3,11 +3,14 @@
 Standard library only, Python 3.11; it never imports ``codegen_ttc``. It lives in a
 plain directory next to ``wire.py`` and is started as::
 
-    python -I runner.py [--tmp DIR] [--uid N --gid N]
+    python -I runner.py [--tmp DIR] [--uid N --gid N] [--no-nproc]
 
 ``--tmp`` is the candidate's private scratch directory (wiped between batches);
 ``--uid/--gid`` (only when the runner is root) is the unprivileged identity every
-piece of untrusted code runs as.
+piece of untrusted code runs as. RLIMIT_NPROC (limits.processes) is applied only
+with ``--uid`` and counts every process of that uid on the host kernel, so give each
+runner its own uid, or pass ``--no-nproc`` when the uid is shared (e.g. containers
+that all use one uid and have a pids cgroup limit instead).
 
 Protocol (JSON lines, one object per line, UTF-8, over the runner's stdin/stdout;
 nothing else is ever written to stdout). Nothing here assumes bwrap: any transport
@@ -259,7 +262,7 @@ def _exc_message(exc) -> str:
 # --------------------------------------------------------------------------- untrusted side
 
 
-def _apply_common_limits(lim: dict, uid: int | None) -> None:
+def _apply_common_limits(lim: dict, uid: int | None, nproc: bool = True) -> None:
     def setl(which, value):
         value = int(value)
         try:
@@ -274,7 +277,7 @@ def _apply_common_limits(lim: dict, uid: int | None) -> None:
     setl(resource.RLIMIT_FSIZE, lim["file_bytes"])
     setl(resource.RLIMIT_NOFILE, lim["open_files"])
     setl(resource.RLIMIT_CORE, 0)
-    if uid is not None:
+    if uid is not None and nproc:
         # RLIMIT_NPROC counts per uid; only meaningful with our private uid
         setl(resource.RLIMIT_NPROC, lim["processes"])
 
@@ -357,7 +360,7 @@ def _server_main(rt: "Runtime", source: str, entry_point: str, lim: dict, cmd_r:
     except BaseException as exc:  # never run a candidate half-confined
         send({"op": "fatal", "message": f"cannot confine the candidate: {_type_name(exc)}: {_exc_message(exc)}"})
         _exit(71)
-    _apply_common_limits(lim, rt.uid)
+    _apply_common_limits(lim, rt.uid, rt.nproc)
     fn = None
     failure = None
     _start_cpu_limit(lim["cpu_seconds"], hard=False)
@@ -488,7 +491,7 @@ def _judge_main(rt: "Runtime", code: str, lim: dict, sock) -> None:
     except BaseException as exc:  # never run a script half-confined
         _write_all(fd, _dumps({"op": "fatal", "message": f"cannot confine the judge: {_type_name(exc)}: {_exc_message(exc)}"}))
         os._exit(71)
-    _apply_common_limits(lim, rt.uid)
+    _apply_common_limits(lim, rt.uid, rt.nproc)
     reader = LineReader(fd, MAX_CONTROL_BYTES)
     calls = 0
 
@@ -547,8 +550,9 @@ class Server:
 
 
 class Runtime:
-    def __init__(self, tmp: str, uid: int | None, gid: int | None) -> None:
+    def __init__(self, tmp: str, uid: int | None, gid: int | None, nproc: bool = True) -> None:
         self.tmp = tmp
+        self.nproc = nproc
         self.uid = uid
         self.gid = gid if gid is not None else uid
         self.pid1 = os.getpid() == 1
@@ -1055,7 +1059,7 @@ class Runtime:
 
 
 def main(argv: list[str]) -> int:
-    tmp, uid, gid = None, None, None
+    tmp, uid, gid, nproc = None, None, None, True
     it = iter(argv)
     for arg in it:
         if arg == "--tmp":
@@ -1064,6 +1068,8 @@ def main(argv: list[str]) -> int:
             uid = int(next(it))
         elif arg == "--gid":
             gid = int(next(it))
+        elif arg == "--no-nproc":
+            nproc = False
         else:
             print(f"runner: unknown argument {arg!r}", file=sys.stderr)
             return 2
@@ -1073,7 +1079,7 @@ def main(argv: list[str]) -> int:
         tmp = tempfile.mkdtemp(prefix="ttc-run-")
     if uid is not None and os.geteuid() != 0:
         uid = gid = None  # cannot switch: run as ourselves
-    Runtime(tmp, uid, gid).serve()
+    Runtime(tmp, uid, gid, nproc).serve()
     return 0
 
 
