@@ -117,3 +117,12 @@ def test_classify(kw, expected):
 )
 def test_malformed_child_records_are_rejected(text):
     assert runner.validate_child_record(text) is None
+
+
+def test_load_without_reset_still_starts_clean(raw):
+    writer_at_import = "import os\nopen(os.path.join(os.environ['TMPDIR'], 'left'), 'w').close()\ndef f():\n    return 1\n"
+    reader = "import os\ndef f():\n    return os.path.exists(os.path.join(os.environ['TMPDIR'], 'left'))\n"
+    assert raw.rpc({"op": "load", "source": writer_at_import, "entry_point": "f", "limits": {}})["ok"]
+    assert raw.rpc({"op": "load", "source": reader, "entry_point": "f", "limits": {}})["ok"]  # no reset between
+    res = raw.rpc({"op": "call", "args": [], "kwargs": []})
+    assert res["outcome"]["value"] == wire.encode(False)

@@ -771,8 +771,8 @@ class Runtime:
         if type(req.get("source")) is not str or type(req.get("entry_point")) is not str:
             raise ValueError("load needs source and entry_point")
         self.lim = limits_from(req.get("limits", {}))
-        self.kill_server()
-        self.sweep(None)
+        if self.load_req is not None or self.server is not None:
+            self.op_reset()  # the host skipped reset (e.g. after an error): start clean anyway
         self.load_req = req
         ok, out, seconds = self.start_server()
         if ok:
