@@ -304,3 +304,18 @@ def test_memory_limit(sandbox, limits):
     src = "def f():\n    return len(bytearray(4 << 30))\n"
     [out] = run_calls(sandbox, src, (), limits=Limits(memory_bytes=512 << 20))
     assert (out.status, out.error) == ("raised", "MemoryError")
+
+
+def test_forks_of_the_call_do_not_report(sandbox, sandbox_name):
+    """Only the call child reports; a fork returning into the harness just exits."""
+    src = """
+    import os
+    def f(x):
+        pid = os.fork()
+        if pid == 0:
+            return "from the fork"
+        os.waitpid(pid, 0)
+        raise ValueError("parent")
+    """
+    [out] = run_calls(sandbox, src, 1)
+    assert (out.status, out.error) == ("raised", "ValueError")

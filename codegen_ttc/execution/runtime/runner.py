@@ -437,6 +437,7 @@ def _call_child(fn, args, kwargs, memfd: int, lim: dict) -> None:
         os.setpgid(0, 0)
     except OSError:
         pass
+    me = os.getpid()
     _start_cpu_limit(lim["cpu_seconds"])
     try:
         value = fn(*args, **kwargs)
@@ -445,6 +446,8 @@ def _call_child(fn, args, kwargs, memfd: int, lim: dict) -> None:
         rec = {"status": "crashed", "error": "SystemExit", "message": _exc_message(exc)}
     except BaseException as exc:
         rec = {"status": "raised", "error": _type_name(exc), "message": _exc_message(exc)}
+    if os.getpid() != me:
+        os._exit(0)  # a fork the candidate made came back here: only the call child reports
     _finish_child(rec, memfd)
 
 
@@ -494,9 +497,12 @@ def _judge_main(rt: "Runtime", code: str, lim: dict, sock) -> None:
     _apply_common_limits(lim, rt.uid, rt.nproc)
     reader = LineReader(fd, MAX_CONTROL_BYTES)
     calls = 0
+    me = os.getpid()
 
     def candidate(*args, **kwargs):
         nonlocal calls
+        if os.getpid() != me:
+            raise RuntimeError("candidate() is only available in the judge process itself")
         calls += 1
         if calls > MAX_SCRIPT_CALLS:
             abort("timeout", "too many calls")
@@ -533,6 +539,8 @@ def _judge_main(rt: "Runtime", code: str, lim: dict, sock) -> None:
     except BaseException as exc:
         rec = {"status": "raised", "error": _type_name(exc), "message": _exc_message(exc)}
     signal.setitimer(signal.ITIMER_PROF, 0)
+    if os.getpid() != me:
+        os._exit(0)  # a fork made by the script: only the judge process reports
     rec["op"] = "done"
     _write_all(fd, _dumps(rec))
     os._exit(0)
