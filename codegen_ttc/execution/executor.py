@@ -19,7 +19,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from codegen_ttc.execution.backends import InfraError, Sandbox, SandboxUnavailable, open_sandbox, resolve_backend
+from codegen_ttc.execution.backends import (
+    InfraError,
+    Sandbox,
+    SandboxUnavailable,
+    backend_problem,
+    open_sandbox,
+    resolve_backend,
+)
 from codegen_ttc.execution.batch import Batch, BatchResult, Outcome
 from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.problems.model import Probe
@@ -74,6 +81,9 @@ class Executor:
         sandbox_options: dict | None = None,
     ) -> None:
         self.backend = resolve_backend(backend)  # fail early with a clear reason
+        problem = backend_problem(self.backend)
+        if problem is not None:
+            raise SandboxUnavailable(f"{self.backend} sandbox unavailable: {problem}")
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.store = store if store is not None else ResultStore(None)
         self.retries = max(0, retries)

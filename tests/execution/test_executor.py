@@ -224,3 +224,10 @@ def test_ctrl_c_closes_sandboxes_and_keeps_the_store_whole(sandbox_name, tmp_pat
     assert 0 < done < 40
     with ResultStore(path) as again:
         assert len(again) == done and again.skipped_lines == 0
+
+
+def test_unknown_or_unavailable_backend_fails_early():
+    from codegen_ttc.execution.backends import SandboxUnavailable
+
+    with pytest.raises(SandboxUnavailable, match="unknown sandbox backend"):
+        Executor("nosuch")
