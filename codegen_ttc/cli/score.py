@@ -48,12 +48,14 @@ def strategy_table(summary: dict) -> Table:
 @click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N problems.")
 @click.option("--synthesise", type=click.IntRange(0), default=0, show_default=True,
               help="Inputs to synthesise per task for clustering (hypothesis, shaped like the tests' inputs).")
+@click.option("--cleanup", type=click.Choice(["toplevel", "codet"]), default="toplevel", show_default=True,
+              help="Completion clean-up: cut at the next top-level statement, or at CodeT's stop sequences.")
 @click.option("--timeout", type=click.FloatRange(0.01), default=Limits().cpu_seconds, show_default=True,
               help="CPU seconds per call.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory (resumable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 def score_command(problems, samples, tests, strategies, sandbox, workers, no_examples, task_ids, limit,
-                  synthesise, timeout, out, as_json) -> None:
+                  synthesise, cleanup, timeout, out, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     config = ScoreConfig(
         problems=problems,
@@ -66,6 +68,7 @@ def score_command(problems, samples, tests, strategies, sandbox, workers, no_exa
         task_ids=_csv(task_ids),
         limit=limit,
         synthesise=synthesise,
+        cleanup=cleanup,
         limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
     )
     if not config.strategies:

@@ -47,6 +47,7 @@ class ScoreConfig:
     task_ids: Sequence[str] | None = None
     limit: int | None = None
     synthesise: int = 0  # inputs synthesised per task for clustering (0 = none)
+    cleanup: str = "toplevel"  # completion clean-up: "toplevel" or CodeT's stop sequences ("codet")
     seed: int = 0
     limits: Limits = field(default_factory=Limits)
     ks: Sequence[int] = DEFAULT_KS
@@ -68,7 +69,7 @@ def prepare_tasks(config: ScoreConfig) -> list[Task]:
         problems = select_tasks(problems, config.task_ids)
     if config.limit is not None:
         problems = problems[: config.limit]
-    samples = load_samples(config.samples, problems)
+    samples = load_samples(config.samples, problems, cleanup=config.cleanup)
     missing = [p.task_id for p in problems if not samples.get(p.task_id)]
     if len(missing) == len(problems):
         raise InputError(f"{config.samples}: no samples for any of the {len(problems)} problems")
