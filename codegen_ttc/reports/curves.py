@@ -1,0 +1,329 @@
+"""Compute/quality trade-off curves and calibration, measured by replay (no LLM, no execution).
+
+- ``fixed_curve``: selected pass@1 of each strategy versus samples per problem
+  (the first n draws of a seeded random order), with the oracle pass@n and the
+  random pass@1, averaged over tasks and seeds.
+- ``adaptive_points``: the adaptive policy (``selection.adaptive``) at several
+  thresholds: (mean samples used, pass@1).
+- ``calibration``: expected calibration error and a reliability table of the
+  selected cluster's confidence; ``coverage_curve``: accuracy when answering only
+  the most confident problems; ``abstain``: the same at one threshold.
+
+pass@1 is the tie-aware expectation (``passk.ranked_pass_at_k``) everywhere. Pure
+computations, then writers at the end (CSV, PNG through matplotlib's Agg backend).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from codegen_ttc.sampling.replay import ReplayEvaluator, ReplayPool, ReplaySampler, permutation
+from codegen_ttc.selection.adaptive import AdaptiveConfig, StopRule, run_adaptive
+from codegen_ttc.selection.passk import pass_at_k, ranked_pass_at_k
+from codegen_ttc.selection.select import select
+from codegen_ttc.selection.strategies import get_strategy
+
+DEFAULT_NS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100)
+DEFAULT_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+
+
+# ------------------------------------------------------------------ fixed budgets
+
+
+def pool_pass_at_1(pool: ReplayPool, drawn_rows: Sequence[int], strategy: str) -> float:
+    """Expected pass@1 of ``strategy`` on the samples ``drawn_rows`` of a pool."""
+    ev, rows = pool.restrict(drawn_rows)
+    return ranked_pass_at_k(get_strategy(strategy)(ev), ev.multiplicity, pool.correct[rows], 1)
+
+
+def fixed_curve(
+    pools: Mapping[str, ReplayPool], strategies: Sequence[str], ns: Sequence[int] = DEFAULT_NS, seeds: Sequence[int] = range(20)
+) -> list[dict]:
+    """One row per n: mean selected pass@1 per strategy, oracle pass@n, random pass@1.
+
+    A pool smaller than n contributes all its samples (as a real run that ran out would).
+    The oracle and random columns are exact (unbiased estimators over the whole pool).
+    """
+    rows = []
+    sums = {(n, s): 0.0 for n in ns for s in strategies}
+    count = 0
+    for seed in seeds:
+        for task_id, pool in pools.items():
+            draws = pool.draws
+            order = draws[permutation(task_id, len(draws), seed)]
+            for n in ns:
+                for s in strategies:
+                    sums[(n, s)] += pool_pass_at_1(pool, order[:n], s)
+            count += 1
+    for n in ns:
+        row: dict = {"n": n}
+        for s in strategies:
+            row[s] = sums[(n, s)] / max(count, 1)
+        row["oracle_pass@n"] = float(np.mean([_pool_pass_at(p, n) for p in pools.values()]))
+        row["random_pass@1"] = float(np.mean([_pool_pass_at(p, 1) for p in pools.values()]))
+        rows.append(row)
+    return rows
+
+
+def _pool_pass_at(pool: ReplayPool, k: int) -> float:
+    mult = pool.evidence.multiplicity
+    n = int(mult.sum())
+    return pass_at_k(n, int(mult[pool.correct].sum()), min(k, n))
+
+
+# ------------------------------------------------------------------ adaptive policy
+
+
+@dataclass(frozen=True)
+class PolicyRun:
+    """One (problem, seed) run of the adaptive policy."""
+
+    task_id: str
+    seed: int
+    samples: int
+    pass_at_1: float  # expected, ties broken uniformly
+    confidence: float  # the stopping rule's posterior for the selected cluster
+    share: float  # selection.confidence: the top group's share of the strategy's scores
+    reason: str
+
+
+def adaptive_outcomes(pools: Mapping[str, ReplayPool], config: AdaptiveConfig, seeds: Sequence[int]) -> list[PolicyRun]:
+    out = []
+    task_ids = list(pools)
+    for seed in seeds:
+        evaluator = ReplayEvaluator(pools)
+        result = run_adaptive(task_ids, ReplaySampler(pools, seed), evaluator, config)
+        for task_id, run in result.problems.items():
+            assert run.decision is not None and run.evidence is not None
+            ev, sel = run.evidence, run.decision.selection
+            correct = pools[task_id].correct[evaluator.last_rows[task_id]]
+            out.append(
+                PolicyRun(
+                    task_id, seed, run.spent.samples,
+                    ranked_pass_at_k(sel.ranking, ev.multiplicity, correct, 1),
+                    run.decision.confidence, sel.confidence, run.reason,
+                )
+            )
+    return out
+
+
+def summarise_outcomes(outcomes: Sequence[PolicyRun]) -> dict:
+    reasons: dict[str, int] = {}
+    for o in outcomes:
+        reasons[o.reason] = reasons.get(o.reason, 0) + 1
+    return {
+        "pass@1": float(np.mean([o.pass_at_1 for o in outcomes])),
+        "mean_samples": float(np.mean([o.samples for o in outcomes])),
+        "runs": len(outcomes),
+        "stopped": {k: v / len(outcomes) for k, v in sorted(reasons.items())},
+    }
+
+
+def adaptive_points(
+    pools: Mapping[str, ReplayPool],
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    seeds: Sequence[int] = range(20),
+    config: AdaptiveConfig = AdaptiveConfig(),
+) -> list[dict]:
+    """(threshold, mean samples, pass@1) of the adaptive policy at each threshold."""
+    points = []
+    for t in thresholds:
+        cfg = replace(config, rule=replace(config.rule, threshold=t))
+        points.append({"threshold": t, **summarise_outcomes(adaptive_outcomes(pools, cfg, seeds))})
+    return points
+
+
+def fixed_outcomes(pools: Mapping[str, ReplayPool], strategy: str, rule: StopRule = StopRule()) -> list[PolicyRun]:
+    """Selection on each whole pool (the fixed-budget run), with both confidences."""
+    from codegen_ttc.selection.adaptive import decide
+
+    out = []
+    for task_id, pool in pools.items():
+        ev = pool.evidence
+        decision = decide(ev, rule, strategy)
+        sel = select(ev, strategy)
+        out.append(
+            PolicyRun(
+                task_id, -1, ev.n_samples, ranked_pass_at_k(sel.ranking, ev.multiplicity, pool.correct, 1),
+                decision.confidence, sel.confidence, "fixed",
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------ calibration
+
+
+@dataclass(frozen=True)
+class Bin:
+    low: float
+    high: float
+    count: int
+    confidence: float  # mean confidence in the bin
+    accuracy: float  # mean (expected) correctness in the bin
+
+
+@dataclass(frozen=True)
+class Calibration:
+    ece: float  # sum over bins of (share of answers) x |accuracy - confidence|
+    bins: tuple[Bin, ...]
+
+    def table(self) -> str:
+        lines = [f"{'confidence':>12} {'n':>6} {'mean conf':>10} {'accuracy':>9} {'gap':>7}"]
+        for b in self.bins:
+            if b.count:
+                lines.append(
+                    f"{b.low:5.2f}-{b.high:4.2f}  {b.count:6d} {b.confidence:10.3f} {b.accuracy:9.3f} "
+                    f"{b.accuracy - b.confidence:+7.3f}"
+                )
+        lines.append(f"ECE {self.ece:.4f}")
+        return "\n".join(lines)
+
+
+def calibration(confidence: Sequence[float], correct: Sequence[float], bins: int = 10) -> Calibration:
+    """Equal-width bins over [0, 1]; ``correct`` may be an expected value in [0, 1]."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=np.float64)
+    if len(conf) != len(ok):
+        raise ValueError("one correctness value per confidence")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
+    table = []
+    ece = 0.0
+    for b in range(bins):
+        mask = which == b
+        n = int(mask.sum())
+        mean_conf = float(conf[mask].mean()) if n else 0.0
+        acc = float(ok[mask].mean()) if n else 0.0
+        if n:
+            ece += n / len(conf) * abs(acc - mean_conf)
+        table.append(Bin(float(edges[b]), float(edges[b + 1]), n, mean_conf, acc))
+    return Calibration(float(ece), tuple(table))
+
+
+def coverage_curve(confidence: Sequence[float], correct: Sequence[float]) -> list[dict]:
+    """Answer only the most confident: accuracy at each coverage (ties in confidence kept together)."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=np.float64)
+    order = np.argsort(-conf, kind="stable")
+    conf, ok = conf[order], ok[order]
+    cum = np.cumsum(ok)
+    rows = []
+    for i in range(len(conf)):
+        if i + 1 < len(conf) and conf[i + 1] == conf[i]:
+            continue  # one point per distinct threshold
+        rows.append({"threshold": float(conf[i]), "coverage": (i + 1) / len(conf), "accuracy": float(cum[i] / (i + 1))})
+    return rows
+
+
+def abstain(confidence: Sequence[float], correct: Sequence[float], below: float) -> dict:
+    """Refuse answers with confidence < ``below``: coverage, accuracy of the answers, overall."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=np.float64)
+    answered = conf >= below
+    n = int(answered.sum())
+    return {
+        "abstain_below": below,
+        "answered": n,
+        "total": len(conf),
+        "coverage": n / len(conf) if len(conf) else 0.0,
+        "accuracy_answered": float(ok[answered].mean()) if n else None,
+        "accuracy_refused": float(ok[~answered].mean()) if n < len(conf) else None,
+    }
+
+
+# ------------------------------------------------------------------ writers
+
+
+def write_csv(path: Path, rows: Sequence[Mapping]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fields = list(dict.fromkeys(k for r in rows for k in r if not isinstance(r[k], dict)))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items() if k in fields})
+    return path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(path: Path, curve: Sequence[Mapping], points: Sequence[Mapping], title: str) -> Path:
+    """pass@1 versus samples per problem (log x): strategies, oracle, random, adaptive points."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
+    ns = [r["n"] for r in curve]
+    skip = {"n", "oracle_pass@n", "random_pass@1"}
+    names = [k for k in curve[0] if k not in skip]
+    for name in names:
+        ax.plot(ns, [r[name] for r in curve], marker="o", markersize=3, label=f"{name} (fixed n)")
+    ax.plot(ns, [r["oracle_pass@n"] for r in curve], "k--", label="oracle pass@n (some sample correct)")
+    ax.plot(ns, [r["random_pass@1"] for r in curve], "k:", label="random pass@1")
+    if points:
+        xs = [p["mean_samples"] for p in points]
+        ys = [p["pass@1"] for p in points]
+        ax.plot(xs, ys, "r-", marker="*", markersize=11, label="adaptive (mean samples used)")
+        for p in points:
+            ax.annotate(f"{p['threshold']:g}", (p["mean_samples"], p["pass@1"]), textcoords="offset points",
+                        xytext=(4, -11), fontsize=8, color="red")
+    ax.set_xscale("log")
+    ax.set_xticks([1, 2, 5, 10, 20, 50, 100])
+    ax.get_xaxis().set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
+    ax.set_xlabel("samples per problem (adaptive: mean samples used; labels = stopping threshold)")
+    ax.set_ylabel("pass@1 of the selected program (mean over problems and seeds)")
+    ax.set_ylim(0, 1)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_calibration(path: Path, cal: Calibration, coverage: Sequence[Mapping], title: str) -> Path:
+    """Reliability diagram and accuracy versus coverage, side by side."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5), dpi=110)
+    used = [b for b in cal.bins if b.count]
+    left.plot([0, 1], [0, 1], "k--", label="perfect calibration")
+    left.plot([b.confidence for b in used], [b.accuracy for b in used], "o-", label="selected answers")
+    for b in used:
+        left.annotate(str(b.count), (b.confidence, b.accuracy), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    left.set_xlabel("confidence of the selected cluster (bin mean)")
+    left.set_ylabel("fraction correct (pass@1)")
+    left.set_xlim(0, 1)
+    left.set_ylim(0, 1)
+    left.grid(True, alpha=0.3)
+    left.set_title(f"reliability (ECE {cal.ece:.3f}; labels = answers per bin)")
+    left.legend(loc="upper left", fontsize=8)
+    right.plot([r["coverage"] for r in coverage], [r["accuracy"] for r in coverage], "-")
+    right.set_xlabel("coverage (share of problems answered, most confident first)")
+    right.set_ylabel("accuracy of the answers given")
+    right.set_xlim(0, 1)
+    right.set_ylim(0, 1)
+    right.grid(True, alpha=0.3)
+    right.set_title("accuracy versus coverage (abstain below a confidence)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def outcome_rows(outcomes: Sequence[PolicyRun]) -> list[dict]:
+    return [asdict(o) for o in outcomes]

@@ -1,0 +1,189 @@
+"""Replay sampling: draw candidates from a pre-generated, already executed pool.
+
+A pool is one problem's samples (e.g. CodeT's 100 per HumanEval problem) whose
+outcomes are all in a run directory's store. ``ReplaySampler`` draws from it in a
+seeded random order without replacement, so the adaptive loop runs unchanged and
+is measured without an LLM. ``ReplayEvaluator`` turns the drawn programs into the
+``Evidence`` the real pipeline would build from the same samples, by sub-selecting
+rows of the pool's full matrix (no execution, no judging: fast enough for many seeds).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from codegen_ttc.execution.batch import Limits
+from codegen_ttc.execution.store import parse_line
+from codegen_ttc.pipeline import Task
+from codegen_ttc.sampling.accounting import estimate_tokens
+from codegen_ttc.selection.adaptive import Draw
+from codegen_ttc.selection.evidence import Evidence
+
+
+@dataclass(frozen=True)
+class ReplayPool:
+    """One problem's pool: unique programs (rows of ``evidence``) and ground truth per row."""
+
+    task_id: str
+    programs: tuple[str, ...]
+    evidence: Evidence  # over every unique program, multiplicity = samples in the pool
+    correct: np.ndarray  # (n,) bool, passes the hidden tests
+
+    @property
+    def draws(self) -> np.ndarray:
+        """The pool as samples: row index of each sample (a row repeated by its multiplicity)."""
+        return np.repeat(np.arange(len(self.programs)), self.evidence.multiplicity)
+
+    def index(self) -> dict[str, int]:
+        return {p: i for i, p in enumerate(self.programs)}
+
+    def restrict(self, drawn_rows: Sequence[int]) -> tuple[Evidence, np.ndarray]:
+        """Evidence for the samples ``drawn_rows`` (row per sample, draw order) and its rows.
+
+        Rows come in order of first draw with multiplicity = times drawn: what
+        ``Task.evidence`` builds from ``Candidates.from_samples`` of the same draws.
+        """
+        drawn = np.asarray(drawn_rows, dtype=np.int64)
+        rows, first = np.unique(drawn, return_index=True)
+        rows = rows[np.argsort(first)]
+        counts = np.bincount(drawn, minlength=len(self.programs))[rows]
+        return restrict_evidence(self.evidence, rows, counts), rows
+
+
+def restrict_evidence(ev: Evidence, rows: np.ndarray, counts: np.ndarray) -> Evidence:
+    """``ev`` for a subset of its candidates with new multiplicities.
+
+    Input weights depend on the candidates (the share of samples accepting each
+    input, see ``Task.evidence``), so they are recomputed from the subset;
+    tests/test_adaptive.py checks equality with ``Task.evidence`` on the subset.
+    """
+    failed = ev.failed[rows]
+    mult = np.asarray(counts, dtype=np.float64)
+    accepted = (~failed * mult[:, None]).sum(axis=0) / max(mult.sum(), 1.0)
+    return Evidence(
+        multiplicity=np.asarray(counts, dtype=np.int64),
+        provided=ev.provided[rows],
+        generated=ev.generated[rows],
+        generated_weight=ev.generated_weight,
+        behaviour=ev.behaviour[rows],
+        input_weight=accepted,
+        failed=failed,
+        test_input=ev.test_input,
+    )
+
+
+def permutation(task_id: str, n: int, seed: int) -> np.ndarray:
+    """The seeded draw order of a pool of n samples; depends on (seed, task), not on call order."""
+    return np.random.default_rng([seed, zlib.crc32(task_id.encode())]).permutation(n)
+
+
+class ReplaySampler:
+    """Draws from each pool in a seeded random order, without replacement."""
+
+    def __init__(self, pools: Mapping[str, ReplayPool], seed: int) -> None:
+        self.pools = pools
+        self.seed = seed
+        self._order: dict[str, np.ndarray] = {}
+        self._position: dict[str, int] = {}
+
+    def order(self, task_id: str) -> np.ndarray:
+        """Row index of each sample, in draw order."""
+        if task_id not in self._order:
+            draws = self.pools[task_id].draws
+            self._order[task_id] = draws[permutation(task_id, len(draws), self.seed)]
+            self._position[task_id] = 0
+        return self._order[task_id]
+
+    def draw(self, task_id: str, n: int) -> Draw:
+        order = self.order(task_id)
+        start = self._position[task_id]
+        rows = order[start : start + max(n, 0)]
+        self._position[task_id] = start + len(rows)
+        programs = tuple(self.pools[task_id].programs[r] for r in rows)
+        return Draw(programs, tokens=sum(estimate_tokens(p) for p in programs), seconds=0.0)
+
+
+class ReplayEvaluator:
+    """Evidence for drawn programs from the pool's matrix (everything already executed)."""
+
+    def __init__(self, pools: Mapping[str, ReplayPool]) -> None:
+        self.pools = pools
+        self._index = {t: p.index() for t, p in pools.items()}
+        self.last_rows: dict[str, np.ndarray] = {}  # rows of the last evidence per task (for scoring)
+
+    def __call__(self, task_id: str, programs: Sequence[str]) -> Evidence:
+        index = self._index[task_id]
+        ev, rows = self.pools[task_id].restrict([index[p] for p in programs])
+        self.last_rows[task_id] = rows
+        return ev
+
+
+# ------------------------------------------------------------------ loading from a run directory
+
+
+def pools_from_outcomes(tasks: Sequence[Task], lookup) -> tuple[dict[str, ReplayPool], list[str]]:
+    """Pools for tasks whose every (candidate, probe) outcome ``lookup(ckey, pkey)`` has; and the rest."""
+    pools: dict[str, ReplayPool] = {}
+    incomplete: list[str] = []
+    for task in tasks:
+        probes = [p.key for p in task.probes(hidden=True)]
+        outcomes: dict[str, dict] = {}
+        complete = True
+        for ckey in task.candidate_keys():
+            row = {}
+            for pkey in probes:
+                outcome = lookup(ckey, pkey)
+                if outcome is None:
+                    complete = False
+                    break
+                row[pkey] = outcome
+            if not complete:
+                break
+            outcomes[ckey] = row
+        if not complete:
+            incomplete.append(task.problem.task_id)
+            continue
+        pools[task.problem.task_id] = ReplayPool(
+            task.problem.task_id, task.candidates.programs, task.evidence(outcomes), task.correct(outcomes)
+        )
+    return pools, incomplete
+
+
+def config_from_run(run_dir: Path):
+    """The ``ScoreConfig`` a run directory was made with (its config.json)."""
+    from codegen_ttc.reports.run import ScoreConfig
+
+    record = json.loads((Path(run_dir) / "config.json").read_text())
+    fields = set(ScoreConfig.__dataclass_fields__)
+    kwargs = {k: v for k, v in record.items() if k in fields}
+    kwargs["limits"] = Limits(**record.get("limits", {}))
+    return ScoreConfig(**kwargs)
+
+
+def load_run(run_dir: Path) -> tuple[dict[str, ReplayPool], list[str]]:
+    """Pools for every task of a scoring run whose outcomes are all stored (complete or not)."""
+    from codegen_ttc.reports.run import prepare_tasks
+
+    config = config_from_run(run_dir)
+    tasks = prepare_tasks(config)
+    stored = read_store(Path(run_dir) / "results.jsonl")
+    limits = config.limits.key
+    return pools_from_outcomes(tasks, lambda c, p: stored.get((c, p, limits)))
+
+
+def read_store(path: Path) -> dict:
+    """A result store's records, read only: ``ResultStore`` opens for appending (and may
+    repair a cut last line), which must not happen to a store another run is writing."""
+    data = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            parsed = parse_line(line) if line.endswith("\n") else None
+            if parsed is not None:
+                data[parsed[0]] = parsed[1]
+    return data

@@ -1,0 +1,320 @@
+"""Adaptive test-time compute: sample in rounds, stop when more samples would not change the pick.
+
+Three pure pieces and a loop:
+
+- ``decide(ev, rule)``: stop or continue for one problem, and why. The evidence for the
+  selected cluster is a Dirichlet posterior over behaviour-cluster shares (as in
+  Adaptive-Consistency), plus one pseudo-cluster for a behaviour not seen yet, each
+  share multiplied by the cluster's test support (generated-test weight it passes,
+  within tiers of provided tests passed). ``confidence`` is the posterior probability
+  that the selected cluster has the highest support: once it reaches the threshold,
+  more samples are unlikely to move the pick. "unsolved": after some rounds no
+  candidate has any test support (none passes all provided tests, or, with no provided
+  tests, none passes any generated test): more samples of the same model rarely help.
+- ``allocate(...)``: which problem gets the next round of a shared budget (the most
+  uncertain first).
+- ``run_adaptive(...)``: the round loop, generic over a ``Sampler`` (the LLM, or
+  ``sampling.replay``) and an ``Evaluator`` (executes only new candidates, returns
+  ``Evidence``); selection itself goes through ``selection.select`` unchanged.
+
+Budgets count samples, tokens and seconds; the result says what was spent where.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from codegen_ttc.clustering.behaviour import cluster_rows
+from codegen_ttc.selection.evidence import Evidence
+from codegen_ttc.selection.select import Selection, select
+
+
+# ------------------------------------------------------------------ budgets
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits on what may be spent; None = unlimited."""
+
+    samples: int | None = 100
+    tokens: int | None = None
+    seconds: float | None = None
+
+    def exhausted_by(self, spent: Spent) -> bool:
+        return (
+            (self.samples is not None and spent.samples >= self.samples)
+            or (self.tokens is not None and spent.tokens >= self.tokens)
+            or (self.seconds is not None and spent.seconds >= self.seconds)
+        )
+
+    def room(self, spent: Spent) -> int | None:
+        """Samples that may still be drawn (None: no sample limit)."""
+        return None if self.samples is None else max(self.samples - spent.samples, 0)
+
+
+@dataclass
+class Spent:
+    samples: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    rounds: int = 0
+
+    def add(self, samples: int, tokens: int, seconds: float) -> None:
+        self.samples += samples
+        self.tokens += tokens
+        self.seconds += seconds
+        self.rounds += 1
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "seconds": round(self.seconds, 3)}
+
+
+# ------------------------------------------------------------------ the stopping rule
+
+
+@dataclass(frozen=True)
+class StopRule:
+    threshold: float = 0.9  # posterior probability that the selected cluster leads
+    min_samples: int = 5  # never stop on fewer samples (a posterior on 1-2 draws is mostly prior)
+    prior: float = 0.5  # Dirichlet pseudo-count of every observed cluster
+    new_cluster: float = 1.0  # pseudo-count of a behaviour not seen yet
+    test_eps: float = 0.01  # support of a cluster passing no generated test (size still counts)
+    unsolved_rounds: int = 3  # rounds without any test support before giving up
+    unsolved_min_samples: int = 10
+    draws: int = 400  # Monte Carlo draws from the posterior
+    seed: int = 0  # the draws are seeded: a decision is a pure function of the evidence
+
+
+@dataclass(frozen=True)
+class Decision:
+    stop: bool
+    reason: str  # "confident", "unsolved", "continue" (the loop adds "budget", "exhausted")
+    confidence: float  # posterior probability that the selected cluster leads
+    selection: Selection
+
+
+def cluster_support(
+    ev: Evidence, test_eps: float = StopRule.test_eps
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cluster label per candidate; per behaviour cluster: samples, provided tier, test support.
+
+    Support is lexicographic: the provided-test pass rate is a tier (scaled far above
+    any generated-test support), then generated-test weight passed (+ eps).
+    """
+    clusters = cluster_rows(ev.behaviour)
+    sizes = clusters.sizes(ev.multiplicity)
+    reps = np.array([m[0] for m in clusters.members], dtype=np.int64)
+    if ev.generated.shape[1]:
+        tests = (ev.generated[reps] * ev.generated_weight).sum(axis=1)
+    else:
+        tests = np.zeros(len(reps))
+    tier = ev.provided[reps].mean(axis=1) if ev.provided.shape[1] else np.zeros(len(reps))
+    return clusters.labels, sizes, tier, tests + test_eps
+
+
+def leader_probability(
+    sizes: np.ndarray, tier: np.ndarray, support: np.ndarray, leader: int, rule: StopRule
+) -> float:
+    """P(cluster ``leader`` has the highest share x support), shares ~ Dirichlet(sizes + prior).
+
+    One extra component stands for behaviours not seen yet, as well supported as the best
+    cluster of the top tier: optimistic for the newcomer, so the rule errs towards sampling.
+    """
+    top_tier = tier.max()
+    alpha = np.append(sizes + rule.prior, rule.new_cluster)
+    best = support[tier == top_tier].max()
+    weights = np.append(support, best)
+    tiers = np.append(tier, top_tier)
+    rng = np.random.default_rng(rule.seed)
+    shares = rng.dirichlet(alpha, size=rule.draws)
+    # tiers dominate: only clusters of the leader's tier or above compete on share x support
+    value = shares * weights
+    value[:, tiers < tier[leader]] = -1.0
+    above = tiers > tier[leader]
+    if above[:-1].any():  # a higher tier exists among observed clusters: the leader is not the pick
+        return 0.0
+    rivals = np.delete(value, leader, axis=1).max(axis=1)
+    return float(np.mean(value[:, leader] > rivals))
+
+
+def has_support(ev: Evidence) -> bool:
+    """Some candidate passes every provided test, or (none provided) some generated test."""
+    if ev.provided.shape[1]:
+        return bool(ev.provided.all(axis=1).any())
+    if ev.generated.shape[1]:
+        return bool(ev.generated.any(axis=1).any())
+    return True  # no tests at all: nothing says the problem is hopeless
+
+
+def decide(ev: Evidence, rule: StopRule, strategy: str = "default", rounds: int = 1) -> Decision:
+    """Stop or continue after ``rounds`` rounds, given the evidence so far. Pure."""
+    sel = select(ev, strategy)
+    labels, sizes, tier, support = cluster_support(ev, rule.test_eps)
+    conf = leader_probability(sizes, tier, support, int(labels[sel.chosen]), rule)
+    n = ev.n_samples
+    if n >= rule.unsolved_min_samples and rounds >= rule.unsolved_rounds and not has_support(ev):
+        return Decision(True, "unsolved", conf, sel)
+    if n >= rule.min_samples and conf >= rule.threshold:
+        return Decision(True, "confident", conf, sel)
+    return Decision(False, "continue", conf, sel)
+
+
+# ------------------------------------------------------------------ the round loop
+
+
+@dataclass(frozen=True)
+class Draw:
+    """What a sampler returned for one request: programs (fewer when the pool ran dry) and cost."""
+
+    programs: tuple[str, ...]
+    tokens: int = 0
+    seconds: float = 0.0
+
+
+class Sampler(Protocol):
+    def draw(self, task_id: str, n: int) -> Draw: ...
+
+
+# (task id, every program drawn so far, in order) -> Evidence; executes only what is new
+Evaluator = Callable[[str, Sequence[str]], Evidence]
+
+
+@dataclass
+class ProblemRun:
+    task_id: str
+    programs: list[str] = field(default_factory=list)
+    spent: Spent = field(default_factory=Spent)
+    decision: Decision | None = None
+    evidence: Evidence | None = None
+    reason: str = "continue"  # why it stopped: confident / unsolved / budget / shared_budget / exhausted
+    history: list[tuple[int, float]] = field(default_factory=list)  # (samples, confidence) per round
+
+    @property
+    def active(self) -> bool:
+        return self.reason == "continue"
+
+    @property
+    def uncertainty(self) -> float:
+        return 1.0 - (self.decision.confidence if self.decision else 0.0)
+
+    def to_json(self) -> dict:
+        return {
+            "task_id": self.task_id,
+            "reason": self.reason,
+            "spent": self.spent.to_json(),
+            "confidence": round(self.decision.confidence, 4) if self.decision else None,
+            "chosen": self.decision.selection.chosen if self.decision else None,
+            "history": [[n, round(c, 4)] for n, c in self.history],
+        }
+
+
+@dataclass(frozen=True)
+class AdaptiveConfig:
+    rule: StopRule = StopRule()
+    strategy: str = "default"
+    first_round: int = 5
+    round_size: int = 5
+    per_problem: Budget = Budget(samples=100)
+    shared: Budget | None = None  # over the whole problem set; None = per-problem limits only
+
+
+@dataclass
+class AdaptiveResult:
+    problems: dict[str, ProblemRun]
+    spent: Spent
+
+    def to_json(self) -> dict:
+        reasons: dict[str, int] = {}
+        for p in self.problems.values():
+            reasons[p.reason] = reasons.get(p.reason, 0) + 1
+        return {
+            "spent": self.spent.to_json(),
+            "mean_samples": self.spent.samples / max(len(self.problems), 1),
+            "stopped": reasons,
+            "problems": [p.to_json() for p in self.problems.values()],
+        }
+
+
+def allocate(runs: Sequence[ProblemRun]) -> ProblemRun | None:
+    """The active problem that gets the next round: the most uncertain, then the least sampled."""
+    active = [r for r in runs if r.active]
+    if not active:
+        return None
+    return max(active, key=lambda r: (r.uncertainty, -r.spent.samples, -zlib.crc32(r.task_id.encode())))
+
+
+def _step(run: ProblemRun, n: int, sampler: Sampler, evaluate: Evaluator, config: AdaptiveConfig, total: Spent) -> None:
+    draw = sampler.draw(run.task_id, n)
+    got = list(draw.programs)
+    run.spent.add(len(got), draw.tokens, draw.seconds)
+    total.add(len(got), draw.tokens, draw.seconds)
+    total.rounds -= 1  # rounds are counted per problem; the total counts samples/tokens/seconds
+    if not got and not run.programs:
+        run.reason = "exhausted"
+        return
+    run.programs.extend(got)
+    if got or run.evidence is None:
+        run.evidence = evaluate(run.task_id, run.programs)
+        run.decision = decide(run.evidence, config.rule, config.strategy, run.spent.rounds)
+        run.history.append((run.spent.samples, run.decision.confidence))
+    assert run.decision is not None
+    if run.decision.stop:
+        run.reason = run.decision.reason
+    elif len(got) < n:
+        run.reason = "exhausted"
+    elif config.per_problem.exhausted_by(run.spent):
+        run.reason = "budget"
+
+
+def _round_size(run: ProblemRun, config: AdaptiveConfig, total: Spent) -> int:
+    n = config.first_round if not run.programs else config.round_size
+    for budget, spent in ((config.per_problem, run.spent), (config.shared, total)):
+        room = budget.room(spent) if budget is not None else None
+        if room is not None:
+            n = min(n, room)
+    return n
+
+
+def run_adaptive(
+    task_ids: Sequence[str], sampler: Sampler, evaluate: Evaluator, config: AdaptiveConfig = AdaptiveConfig()
+) -> AdaptiveResult:
+    """Sample every problem in rounds until each stops (confident, unsolved, budget, pool exhausted).
+
+    Without a shared budget each problem runs independently. With one, every problem
+    first gets one round, then each next round goes to the most uncertain active problem
+    until the shared budget is spent.
+    """
+    runs = {t: ProblemRun(t) for t in task_ids}
+    total = Spent()
+
+    def shared_spent() -> bool:
+        return config.shared is not None and config.shared.exhausted_by(total)
+
+    for run in runs.values():  # first round for everyone, in order
+        if shared_spent():
+            run.reason = "shared_budget"
+            continue
+        _step(run, _round_size(run, config, total), sampler, evaluate, config, total)
+    if config.shared is None:
+        for run in runs.values():
+            while run.active:
+                _step(run, _round_size(run, config, total), sampler, evaluate, config, total)
+    else:
+        while (run := allocate(list(runs.values()))) is not None:
+            n = _round_size(run, config, total)
+            if n <= 0 or shared_spent():
+                break
+            _step(run, n, sampler, evaluate, config, total)
+        for run in runs.values():
+            if run.active:
+                run.reason = "shared_budget"
+    return AdaptiveResult(runs, total)
+
+
+def final_selections(result: AdaptiveResult) -> Mapping[str, Selection | None]:
+    return {t: (r.decision.selection if r.decision else None) for t, r in result.problems.items()}

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Adaptive test-time compute, measured by replay over a finished scoring run.
+
+Reads a ``codegen-ttc score`` run directory (its config.json and execution store:
+nothing is executed), replays each problem's samples in seeded random orders and
+reports:
+
+- the adaptive policy at its default threshold: pass@1, mean samples per problem,
+  against the fixed-budget (all samples) pass@1 of the same strategy;
+- curves: selected pass@1 versus samples per problem for each strategy, with the
+  oracle pass@n and random pass@1, and the adaptive policy at several thresholds
+  (CSV + PNG);
+- calibration of the selected cluster's confidence: ECE, reliability table,
+  accuracy versus coverage (CSV + PNG), and ``--abstain-below`` to refuse answers.
+
+    python scripts/bench_adaptive.py --run /tmp/runs/strict --seeds 20 --json
+
+``--json`` prints ``{"strict": {"adaptive": {...}}}``, the block
+``scripts/bench_selection.py --json`` reports (``adaptive_block`` builds it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from codegen_ttc.reports import curves
+from codegen_ttc.sampling.replay import load_run
+from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, StopRule
+
+STRATEGIES = ("random", "public", "cluster", "codet", "default")
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def adaptive_block(
+    run_dir: Path,
+    out_dir: Path,
+    *,
+    seeds: int = 20,
+    config: AdaptiveConfig = AdaptiveConfig(),
+    thresholds=curves.DEFAULT_THRESHOLDS,
+    ns=curves.DEFAULT_NS,
+    strategies=STRATEGIES,
+    abstain_below: float | None = None,
+    log=print,
+) -> dict:
+    """Everything above for one run directory; returns the ``adaptive`` block (and writes files)."""
+    t0 = time.perf_counter()
+    pools, incomplete = load_run(run_dir)
+    if not pools:
+        raise SystemExit(f"{run_dir}: no task has all its outcomes stored yet")
+    if incomplete:
+        log(f"note: {len(incomplete)} tasks without every outcome stored are left out ({len(pools)} used)")
+    seed_list = range(seeds)
+    n_max = max(int(p.evidence.n_samples) for p in pools.values())
+    ns = [n for n in ns if n <= n_max] or [n_max]
+    config = replace(config, per_problem=replace(config.per_problem, samples=min(config.per_problem.samples or n_max, n_max)))
+
+    policy = curves.adaptive_outcomes(pools, config, seed_list)
+    summary = curves.summarise_outcomes(policy)
+    fixed = curves.fixed_outcomes(pools, config.strategy, config.rule)
+    fixed_pass = sum(o.pass_at_1 for o in fixed) / len(fixed)
+
+    curve = curves.fixed_curve(pools, strategies, ns, seed_list)
+    points = curves.adaptive_points(pools, thresholds, seed_list, config)
+    title = (
+        f"{run_dir.name}: {len(pools)} problems, up to {n_max} samples each, {seeds} replay orders; "
+        f"adaptive = {config.strategy} + stopping rule"
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    curves.write_csv(out_dir / "curve.csv", curve)
+    curves.write_csv(out_dir / "adaptive_points.csv", points)
+    png = curves.plot_curves(out_dir / "curve.png", curve, points, title)
+
+    conf = [o.confidence for o in policy]
+    ok = [o.pass_at_1 for o in policy]
+    cal = curves.calibration(conf, ok)
+    coverage = curves.coverage_curve(conf, ok)
+    curves.write_csv(out_dir / "coverage.csv", coverage)
+    curves.write_csv(out_dir / "reliability.csv", [b.__dict__ for b in cal.bins])
+    curves.write_csv(out_dir / "adaptive_runs.csv", curves.outcome_rows(policy))
+    cal_png = curves.plot_calibration(
+        out_dir / "calibration.png", cal, coverage,
+        f"{run_dir.name}: confidence of the adaptive policy's answer (threshold {config.rule.threshold:g}, {len(policy)} runs)",
+    )
+    share_cal = curves.calibration([o.share for o in fixed], [o.pass_at_1 for o in fixed])
+    block = {
+        "pass@1": round(summary["pass@1"], 4),
+        "mean_samples": round(summary["mean_samples"], 2),
+        "fixed_pass@1": round(fixed_pass, 4),
+        "curve_png": str(png),
+        "threshold": config.rule.threshold,
+        "n_tasks": len(pools),
+        "seeds": seeds,
+        "stopped": {k: round(v, 4) for k, v in summary["stopped"].items()},
+        "ece": round(cal.ece, 4),
+        "calibration_png": str(cal_png),
+        "fixed_selection_confidence_ece": round(share_cal.ece, 4),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    if abstain_below is not None:
+        block["abstain"] = curves.abstain(conf, ok, abstain_below)
+    log(_report(block, curve, points, cal, share_cal, out_dir))
+    return block
+
+
+def _report(block: dict, curve, points, cal, share_cal, out_dir: Path) -> str:
+    names = [k for k in curve[0] if k != "n"]
+    lines = ["selected pass@1 versus samples per problem (fixed budgets, mean over seeds):"]
+    lines.append(f"{'n':>4} " + " ".join(f"{k:>14}" for k in names))
+    for r in curve:
+        lines.append(f"{r['n']:>4} " + " ".join(f"{r[k]:14.4f}" for k in names))
+    lines.append("adaptive policy:")
+    lines.append(f"{'threshold':>9} {'mean samples':>12} {'pass@1':>7}  stopped")
+    for p in points:
+        lines.append(f"{p['threshold']:9g} {p['mean_samples']:12.2f} {p['pass@1']:7.4f}  {p['stopped']}")
+    lines.append(
+        f"default threshold {block['threshold']:g}: pass@1 {block['pass@1']:.4f} with {block['mean_samples']:.2f} "
+        f"samples per problem on average; fixed budget pass@1 {block['fixed_pass@1']:.4f}"
+    )
+    lines.append("calibration of the adaptive answer's confidence (stopping-rule posterior):")
+    lines.append(cal.table())
+    lines.append(f"(for comparison, ECE of selection.confidence at the full budget: {share_cal.ece:.4f})")
+    if "abstain" in block:
+        a = block["abstain"]
+        acc = "n/a" if a["accuracy_answered"] is None else f"{a['accuracy_answered']:.4f}"
+        lines.append(
+            f"abstain below {a['abstain_below']:g}: answered {a['answered']}/{a['total']} "
+            f"(coverage {a['coverage']:.3f}), accuracy of answers {acc}"
+        )
+    lines.append(f"wrote {out_dir}/curve.csv, curve.png, adaptive_points.csv, reliability.csv, coverage.csv, calibration.png")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", type=Path, default=Path("/tmp/runs/strict"), help="codegen-ttc score run directory")
+    ap.add_argument("--curve", type=Path, default=None, help="where to write CSV/PNG (default: RUN/curves)")
+    ap.add_argument("--seeds", type=int, default=20, help="replay orders to average over")
+    ap.add_argument("--threshold", type=float, default=StopRule.threshold, help="the policy's stopping threshold")
+    ap.add_argument("--thresholds", type=_floats, default=list(curves.DEFAULT_THRESHOLDS), help="curve points")
+    ap.add_argument("--ns", type=_ints, default=list(curves.DEFAULT_NS), help="fixed budgets for the curve")
+    ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument("--strategy", default="default", help="the strategy the adaptive policy selects with")
+    ap.add_argument("--round-size", type=int, default=AdaptiveConfig.round_size)
+    ap.add_argument("--first-round", type=int, default=AdaptiveConfig.first_round)
+    ap.add_argument("--max-samples", type=int, default=100, help="per-problem sample budget")
+    ap.add_argument("--abstain-below", type=float, default=None, help="refuse answers with confidence below this")
+    ap.add_argument("--json", action="store_true", help='print {"strict": {"adaptive": ...}} as JSON')
+    args = ap.parse_args(argv)
+    config = AdaptiveConfig(
+        rule=replace(StopRule(), threshold=args.threshold),
+        strategy=args.strategy,
+        first_round=args.first_round,
+        round_size=args.round_size,
+        per_problem=Budget(samples=args.max_samples),
+    )
+    log = (lambda s: print(s, file=sys.stderr)) if args.json else print
+    block = adaptive_block(
+        args.run, args.curve or args.run / "curves", seeds=args.seeds, config=config,
+        thresholds=args.thresholds, ns=args.ns, strategies=[s for s in args.strategies.split(",") if s],
+        abstain_below=args.abstain_below, log=log,
+    )
+    if args.json:
+        print(json.dumps({"strict": {"adaptive": block}}, indent=2))
+    return block
+
+
+if __name__ == "__main__":
+    main()
