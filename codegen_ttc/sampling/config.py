@@ -6,7 +6,8 @@ Each field is resolved, first hit wins, from:
 2. the environment: ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, ``CODEGEN_TTC_MODEL``;
 3. a config file's ``[llm]`` table: ``./codegen-ttc.toml``, then
    ``~/.config/codegen-ttc/config.toml`` (the first file that exists is used);
-4. the defaults below. With no server configured at all the model is ``"local"``:
+4. the defaults below. A model name without a server means OpenAI's API. With no
+   server and no model configured the model is ``"local"``:
    the embedded llama.cpp server with SmolLM2-135M-Instruct
    (see ``codegen_ttc.sampling.local_model``).
 
@@ -42,6 +43,7 @@ ENV_BASE_URL = "OPENAI_BASE_URL"
 ENV_API_KEY = "OPENAI_API_KEY"
 ENV_MODEL = "CODEGEN_TTC_MODEL"
 ENV_CACHE = "CODEGEN_TTC_CACHE"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
 def cache_dir() -> Path:
@@ -211,9 +213,12 @@ def resolve_config(
         if value is not None:
             values[name] = _coerce(name, value, "argument") if name != "prices" else value
 
-    # a server given without a model name: the caller must say which model
+    # a server given without a model name: the caller must say which model;
+    # a model given without a server: OpenAI's API
     if values.get("model") == LOCAL_MODEL:
         values.pop("base_url", None)
+    elif values.get("model") and not values.get("base_url"):
+        values["base_url"] = OPENAI_BASE_URL
     elif "model" not in values and values.get("base_url"):
         raise InputError(
             f"a server is configured ({values['base_url']}) but no model: "

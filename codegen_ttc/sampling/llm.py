@@ -13,8 +13,8 @@ could not be had) and what they cost. How it copes with servers that differ:
 - Retries (done here, the SDK's are off so that they are counted): 429, 5xx,
   timeouts, connection errors and malformed replies (not JSON, no choices) are
   retried up to ``max_retries`` times with exponential backoff and full jitter,
-  waiting at least what ``retry-after-ms`` / ``retry-after`` asks (capped at
-  ``backoff_max``). A request that still fails, or fails with another 4xx, is an
+  waiting at least what ``retry-after-ms`` / ``retry-after`` asks (at most
+  ``MAX_RETRY_AFTER``). A request that still fails, or fails with another 4xx, is an
   infrastructure error for its samples: recorded in the accounting, never raised.
 - Empty content is a (useless) sample, counted in ``malformed["empty_content"]``.
 - Every sample received is written to the ``SampleCache`` at once, so an interrupted
@@ -32,7 +32,7 @@ import random
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import openai
@@ -44,6 +44,7 @@ from codegen_ttc.sampling.cache import SampleCache, request_key
 from codegen_ttc.sampling.config import LLMConfig
 
 Prompt = str | list[dict[str, str]]
+MAX_RETRY_AFTER = 300.0  # seconds: the longest retry-after honoured
 T = TypeVar("T")
 
 
@@ -260,7 +261,6 @@ class _Job:
     seed: int
     acc: Accounting
     results: dict[int, Sample]
-    _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def fill_runs(self, missing: list[int]) -> None:
         await asyncio.gather(*(self.fill(run) for run in _runs(missing)))
@@ -339,7 +339,7 @@ class _Job:
                 acc.count_retry(exc.cause)
                 delay = backoff_delay(attempt, cfg.backoff_base, cfg.backoff_max, self.sampler._rng)
                 if exc.delay is not None:
-                    delay = max(delay, min(exc.delay, cfg.backoff_max))
+                    delay = max(delay, min(exc.delay, MAX_RETRY_AFTER))
                 attempt += 1
                 await asyncio.sleep(delay)
 
@@ -580,5 +580,70 @@ def sample_tests(
     async def go() -> TestSamples:
         async with open_sampler(config, cache if cache is not None else SampleCache.default()) as s:
             return await asample_tests(problem, n, s, seed=seed, per_sample=per_sample)
+
+    return _run(go())
+
+
+@dataclass
+class ProblemSamples:
+    candidates: CandidateSamples | None
+    tests: TestSamples | None
+
+    @property
+    def accounting(self) -> Accounting:
+        parts = [x.accounting for x in (self.candidates, self.tests) if x is not None]
+        return Accounting.total(parts)
+
+
+async def asample_problems(
+    problems: list[Problem],
+    sampler: Sampler,
+    *,
+    n_candidates: int,
+    n_tests: int = 0,
+    seed: int | None = None,
+    per_sample: int = 5,
+    on_done: Callable[[Problem, ProblemSamples], None] | None = None,
+) -> dict[str, ProblemSamples]:
+    """Candidates (and generated tests if ``n_tests``) for many problems at once on one
+    sampler: requests of all problems share its concurrency limit. ``on_done`` is called
+    as each problem completes (progress reports)."""
+
+    async def one(problem: Problem) -> tuple[str, ProblemSamples]:
+        cand_task = asample_candidates(problem, n_candidates, sampler, seed=seed) if n_candidates else None
+        test_task = asample_tests(problem, n_tests, sampler, seed=seed, per_sample=per_sample) if n_tests else None
+        cands, tests = await asyncio.gather(
+            cand_task if cand_task is not None else _none(), test_task if test_task is not None else _none()
+        )
+        out = ProblemSamples(candidates=cands, tests=tests)
+        if on_done is not None:
+            on_done(problem, out)
+        return problem.task_id, out
+
+    return dict(await asyncio.gather(*(one(p) for p in problems)))
+
+
+async def _none() -> None:
+    return None
+
+
+def sample_problems(
+    problems: list[Problem],
+    config: LLMConfig,
+    cache: SampleCache | None = None,
+    *,
+    n_candidates: int,
+    n_tests: int = 0,
+    seed: int | None = None,
+    per_sample: int = 5,
+    on_done: Callable[[Problem, ProblemSamples], None] | None = None,
+) -> dict[str, ProblemSamples]:
+    """Sync wrapper of ``asample_problems`` (one server session for all problems)."""
+
+    async def go() -> dict[str, ProblemSamples]:
+        async with open_sampler(config, cache if cache is not None else SampleCache.default()) as s:
+            return await asample_problems(
+                problems, s, n_candidates=n_candidates, n_tests=n_tests, seed=seed, per_sample=per_sample, on_done=on_done
+            )
 
     return _run(go())

@@ -240,3 +240,8 @@ def test_learned_n_cap():
     assert learned_n_cap("something else", 8) == 4
     assert learned_n_cap("<= 16", 8) == 4  # a bound that is no lower is ignored
     assert learned_n_cap("x", 1) == 1
+
+
+def test_model_without_server_means_openai(home):
+    cfg = resolve_config(env={"CODEGEN_TTC_MODEL": "gpt-4o-mini", "OPENAI_API_KEY": "sk"})
+    assert cfg.base_url == "https://api.openai.com/v1" and cfg.model == "gpt-4o-mini" and not cfg.is_local

@@ -326,3 +326,36 @@ def test_cancelled_run_resumes_without_resending(tmp_path):
     assert len(answered_first & set(second_seeds)) <= 1  # at most the reply in flight at the cancel
     assert len(second_seeds) == 20 - hits == len(set(second_seeds))
     assert second.texts == [f"s{i}c0" for i in range(20)]
+
+
+def test_sample_problems_candidates_and_tests_through_one_sampler():
+    from codegen_ttc.problems.model import Problem
+    from codegen_ttc.sampling.llm import sample_problems
+
+    def handler(call: Call) -> Reply:
+        user = call.body["messages"][-1]["content"]
+        name = "inc" if "`inc`" in user else "dec"
+        if "test cases" in user:
+            texts = [f"```python\nassert {name}(1) == {2 if name == 'inc' else 0}\n```"] * call.n
+        else:
+            op = "+" if name == "inc" else "-"
+            texts = [f"```python\ndef {name}(x):\n    return x {op} 1\n```"] * call.n
+        return Reply(body=completion_body(call, texts))
+
+    problems = [
+        Problem(task_id="P/inc", prompt='def inc(x):\n    """x + 1"""\n', entry_point="inc"),
+        Problem(task_id="P/dec", prompt='def dec(x):\n    """x - 1"""\n', entry_point="dec"),
+    ]
+    done = []
+    with StubServer(handler) as stub:
+        out = sample_problems(
+            problems, cfg(stub), SampleCache.memory(), n_candidates=3, n_tests=2,
+            on_done=lambda p, s: done.append(p.task_id),
+        )
+    assert sorted(done) == ["P/dec", "P/inc"]
+    assert stub.request_count == 4  # candidates and tests, per problem, n in one request
+    inc = out["P/inc"]
+    assert inc.candidates.programs == ["def inc(x):\n    return x + 1\n"] * 3
+    assert inc.candidates.statuses == ["full"] * 3
+    assert len(inc.tests.tests) == 1 and inc.tests.tests[0].source.startswith("assert inc(1) == 2")
+    assert inc.accounting.requests == 2 and inc.accounting.samples_returned == 5
