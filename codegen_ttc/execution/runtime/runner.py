@@ -25,7 +25,7 @@ Candidate side (one candidate loaded at a time):
     runner -> {"op": "loaded", "ok": true, "seconds": float}
             | {"op": "loaded", "ok": false, "outcome": OUTCOME}   (applies to every probe)
     host -> {"op": "call", "args": [wire...], "kwargs": [[name, wire], ...]}
-    runner -> {"op": "result", "outcome": OUTCOME}
+    runner -> {"op": "result", "outcome": OUTCOME}     (the load's failure if a reload failed)
     host -> {"op": "reset"}       (kill every process of the candidate, wipe --tmp)
     runner -> {"op": "clean", "seconds": float}
 
@@ -411,7 +411,6 @@ def _server_main(rt: "Runtime", source: str, entry_point: str, lim: dict, cmd_r:
             os.close(cmd_r)
             os.close(rep_w)
             _call_child(fn, args, kwargs, memfd, lim)
-        send({"op": "started", "pid": pid})
         try:
             _, status, ru = _wait4(pid, 0)
             cpu = ru.ru_utime + ru.ru_stime
@@ -875,38 +874,21 @@ class Runtime:
         lim = self.lim
         self.drain_output()
         self.output = 0
-        t_send = t0 = time.monotonic()
+        t_send = time.monotonic()
         try:
             _write_all(srv.cmd_w, _dumps({"op": "call", "args": args, "kwargs": kwargs}))
         except OSError:
             self.kill_server()
             return self._stamp(outcome("crashed", error="server"), 0.0)
-        got = self.wait_record(srv.rep, t0 + SERVER_GRACE + lim["wall_seconds"], watch_output=False)
-        pid = None
-        if isinstance(got, bytes):
-            try:
-                rec = wire.loads_line(got)
-            except wire.WireError:
-                rec = {}
-            if rec.get("op") == "bad":
-                raise ValueError(f"bad call: {rec.get('message')}")
-            if rec.get("op") == "started" and type(rec.get("pid")) is int and rec["pid"] > 1 and rec["pid"] != os.getpid():
-                pid = rec["pid"]
-        if pid is None:
-            self.kill_server()
-            self.sweep(None)
-            return self._stamp(outcome("crashed", error="server"), time.monotonic() - t0)
-        t0 = time.monotonic()
         killed_for = None
-        got = self.wait_record(srv.rep, t0 + lim["wall_seconds"])
+        # the wall clock includes the fork: one message back per call keeps calls cheap
+        got = self.wait_record(srv.rep, t_send + lim["wall_seconds"])
         if got in ("timeout", "output"):
             killed_for = "wall" if got == "timeout" else "output"
-            for kill in (os.killpg, os.kill):
-                try:
-                    kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            self.sweep(srv.pid)  # the call child and all it started; the server then reports
             got = self.wait_record(srv.rep, time.monotonic() + SERVER_GRACE, watch_output=False)
+        elif isinstance(got, bytes) and got.startswith(b'{"op":"bad"'):
+            raise ValueError(f"bad call: {got[:300]!r}")
         seconds = time.monotonic() - t_send
         status, cpu, record = None, 0.0, None
         if isinstance(got, bytes):
