@@ -127,6 +127,21 @@ def _kill_runner_when_busy(sb, times: int) -> threading.Thread:
     return t
 
 
+def _all_pids() -> list[int]:
+    import os
+
+    return [int(n) for n in os.listdir("/proc") if n.isdigit()]
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2 :].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 SLOW = "import time\ndef f(x):\n    time.sleep(x)\n    return x\n"
 
 
@@ -164,10 +179,7 @@ def test_host_backstop_kills_a_hung_runner(sandbox_name):
         first = sb._cand.proc
         if sandbox_name == "bwrap":
             # stop the runner itself (PID 1 inside), found as the child of the bwrap process
-            import subprocess
-
-            pids = subprocess.run(["pgrep", "-P", str(first.pid)], capture_output=True, text=True).stdout.split()
-            target = int(pids[0])
+            target = next(pid for pid in _all_pids() if _ppid(pid) == first.pid)
         else:
             target = first.pid
         os.kill(target, signal.SIGSTOP)
