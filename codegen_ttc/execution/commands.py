@@ -1,0 +1,223 @@
+"""Run one shell command on a directory inside a sandbox: exit code + output.
+
+The function-call sandboxes (``backends/``) run candidate *functions* through the
+runner; ``codegen-ttc suggest`` needs to run a repository's *test command* (pytest)
+on a copy of the working tree. This module does that with the same isolation
+pieces as ``backends/bwrap.py``: its command line (system/Python read-only binds,
+no network, private /tmp, cleared environment, seccomp filter, die-with-parent) up
+to the ``--`` that starts the runner, plus a writable bind of the directory at
+``/work``. As root the command drops to a throwaway uid first (the capabilities
+bwrap keeps are exactly the ones needed for that), and that uid's processes are
+killed afterwards. A wall-clock timeout kills the whole tree.
+
+Backends: ``bwrap`` (isolated) and ``process`` (a plain subprocess in the directory,
+NO isolation; warns on stderr). ``auto`` picks bwrap.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from codegen_ttc.execution.backends.base import SandboxUnavailable
+
+BACKENDS = ("auto", "bwrap", "process")
+INSIDE_WORKDIR = "/work"
+MAX_OUTPUT_BYTES = 256 << 10  # the tail of the output is kept (tracebacks end there)
+FILE_SIZE_LIMIT = 512 << 20  # RLIMIT_FSIZE for the whole tree: a runaway test cannot fill the disk
+NPROC_LIMIT = 512  # only meaningful with a private uid (root)
+
+# As root inside bwrap: drop to the throwaway uid, limit processes, exec the command.
+_DROP = (
+    "import os,sys,resource\n"
+    "u,g,n=int(sys.argv[1]),int(sys.argv[2]),int(sys.argv[3])\n"
+    "os.setgroups([]);os.setgid(g);os.setuid(u)\n"
+    "resource.setrlimit(resource.RLIMIT_NPROC,(n,n))\n"
+    "os.execv(sys.argv[4],sys.argv[4:])\n"
+)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_code: int | None  # None: killed by the wall-clock timeout
+    output: str  # stdout and stderr interleaved (the tail if long)
+    seconds: float
+    timed_out: bool = False
+
+
+def _limit_tree() -> None:  # preexec_fn: inherited by everything the command starts
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    cap = FILE_SIZE_LIMIT if hard == resource.RLIM_INFINITY else min(hard, FILE_SIZE_LIMIT)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+
+
+def _read_tail(path: Path, limit: int = MAX_OUTPUT_BYTES) -> str:
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - limit))
+        data = f.read()
+    text = data.decode("utf-8", "replace")
+    return ("[... output truncated ...]\n" + text) if size > limit else text
+
+
+class CommandSandbox:
+    """Runs commands on directories. ``inside(path)`` is where the command sees ``path``."""
+
+    name = "base"
+
+    def inside(self, workdir: Path) -> str:
+        raise NotImplementedError
+
+    def run(self, command: str, workdir: Path, *, timeout: float, env: dict[str, str] | None = None) -> CommandResult:
+        raise NotImplementedError
+
+    def _execute(self, argv: list[str], *, cwd: str | None, env: dict[str, str] | None, timeout: float,
+                 pass_fds: tuple[int, ...] = (), on_kill=None) -> CommandResult:
+        with tempfile.TemporaryDirectory(prefix="ttc-cmd-") as tmp:
+            out_path = Path(tmp) / "output"
+            start = time.monotonic()
+            with open(out_path, "wb") as out:
+                proc = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env,
+                    start_new_session=True, close_fds=True, pass_fds=pass_fds, preexec_fn=_limit_tree,
+                )
+                timed_out = False
+                try:
+                    proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                finally:
+                    # the command's own session: everything it started that stayed in it
+                    try:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                    proc.wait()
+                    if on_kill is not None:
+                        on_kill()
+            seconds = time.monotonic() - start
+            return CommandResult(
+                exit_code=None if timed_out else proc.returncode,
+                output=_read_tail(out_path),
+                seconds=seconds,
+                timed_out=timed_out,
+            )
+
+
+def _base_env(python: str) -> dict[str, str]:
+    bindir = os.path.dirname(python)
+    return {
+        "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",  # the same run twice gives the same outcomes
+    }
+
+
+class ProcessCommandSandbox(CommandSandbox):
+    """NO isolation: the command runs as this user, with the network."""
+
+    name = "process"
+
+    def __init__(self, *, python: str | None = None, warn: bool = True) -> None:
+        self.python = python or sys.executable
+        if warn:
+            print("codegen-ttc: process sandbox has NO isolation (test commands run as plain processes)", file=sys.stderr)
+
+    def inside(self, workdir: Path) -> str:
+        return str(workdir)
+
+    def run(self, command: str, workdir: Path, *, timeout: float, env: dict[str, str] | None = None) -> CommandResult:
+        full = _base_env(self.python) | {"HOME": str(workdir)} | (env or {})
+        return self._execute(["/bin/sh", "-c", command], cwd=str(workdir), env=full, timeout=timeout)
+
+
+class BwrapCommandSandbox(CommandSandbox):
+    """bubblewrap, with bwrap.py's command line; the directory is bound read-write at /work."""
+
+    name = "bwrap"
+
+    def __init__(self, *, python: str | None = None, seccomp: bool = True) -> None:
+        from codegen_ttc.execution.backends.bwrap import bwrap_problem, find_bwrap
+        from codegen_ttc.execution.backends.seccomp import build_filter
+
+        self.bwrap = find_bwrap()
+        problem = bwrap_problem(self.bwrap)
+        if problem:
+            raise SandboxUnavailable(problem)
+        self.python = python or sys.executable
+        self.seccomp = build_filter() if seccomp else None
+        self.root = os.geteuid() == 0
+
+    def inside(self, workdir: Path) -> str:
+        return INSIDE_WORKDIR
+
+    def prefix(self, uid: int | None, seccomp_fd: int | None) -> list[str]:
+        """bwrap.py's command line up to (not including) the ``--`` that starts the runner."""
+        from codegen_ttc.execution.backends.bwrap import bwrap_command
+
+        cmd = bwrap_command(self.bwrap, self.python, uid=uid, seccomp_fd=seccomp_fd)
+        cmd = cmd[: cmd.index("--")]
+        at = cmd.index("--chdir")  # the runner's /tmp; ours is the work directory
+        return cmd[:at] + cmd[at + 2 :]
+
+    def run(self, command: str, workdir: Path, *, timeout: float, env: dict[str, str] | None = None) -> CommandResult:
+        from codegen_ttc.execution.backends.process import kill_uid, private_uid
+
+        uid = private_uid() if self.root else None
+        if uid is not None:
+            _chown_tree(workdir, uid)
+        fd = None
+        if self.seccomp is not None:
+            fd = os.memfd_create("ttc-seccomp")  # CLOEXEC; pass_fds makes it inheritable
+            os.write(fd, self.seccomp)
+            os.lseek(fd, 0, os.SEEK_SET)
+        try:
+            argv = self.prefix(uid, fd)
+            argv += ["--bind", str(workdir), INSIDE_WORKDIR, "--chdir", INSIDE_WORKDIR]
+            for key, value in (_base_env(self.python) | {"HOME": "/tmp"} | (env or {})).items():
+                argv += ["--setenv", key, value]
+            argv.append("--")
+            python = os.path.realpath(self.python)
+            if uid is not None:
+                argv += [python, "-I", "-c", _DROP, str(uid), str(uid), str(NPROC_LIMIT)]
+            argv += ["/bin/sh", "-c", command]
+            return self._execute(
+                argv, cwd=None, env={}, timeout=timeout, pass_fds=(fd,) if fd is not None else (),
+                on_kill=(lambda: kill_uid(uid)) if uid is not None else None,
+            )
+        finally:
+            if fd is not None:
+                os.close(fd)
+            if uid is not None:
+                _chown_tree(workdir, os.geteuid(), os.getegid())
+
+
+def _chown_tree(root: Path, uid: int, gid: int | None = None) -> None:
+    gid = uid if gid is None else gid
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+            try:
+                os.lchown(name, uid, gid)
+            except OSError:
+                pass
+
+
+def open_command_sandbox(name: str, **options) -> CommandSandbox:
+    """A command sandbox by name: "bwrap", "process", or "auto" (bwrap; no silent fallback)."""
+    if name in ("auto", "bwrap"):
+        return BwrapCommandSandbox(**options)
+    if name == "process":
+        return ProcessCommandSandbox(**options)
+    if name == "docker":
+        raise SandboxUnavailable("the docker backend does not run test commands yet; use --sandbox bwrap or process")
+    raise SandboxUnavailable(f"unknown sandbox backend {name!r} (choose from {', '.join(BACKENDS)})")

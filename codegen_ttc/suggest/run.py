@@ -1,0 +1,179 @@
+"""``suggest`` end to end: baseline tests, context, samples, candidate runs, ranking, apply.
+
+1. Snapshot the working tree (a copy; the user's tree is only read) and run the test
+   command on a copy of it in the sandbox. Nothing fails: done (exit 0).
+2. Gather context and sample N replies in the edit format (the sampling package's
+   client, config, cache and accounting).
+3. Parse and apply each reply to the snapshot's files in memory; rejected replies
+   (unparseable, not applying, touching tests) are counted with their reason.
+   Identical patches are run once and weigh as many samples.
+4. Each unique patch runs the test command in its own copy; outcomes are scored,
+   clustered and ranked (``rank.py``); the best eligible patch is chosen.
+5. Without ``apply`` nothing is written; with it the patch goes to the working tree
+   unless it conflicts (``workspace.apply_patch``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codegen_ttc.errors import InputError
+from codegen_ttc.execution.commands import CommandSandbox
+from codegen_ttc.sampling.accounting import Accounting
+from codegen_ttc.sampling.cache import SampleCache
+from codegen_ttc.sampling.config import LLMConfig
+from codegen_ttc.suggest import context as ctxmod
+from codegen_ttc.suggest.edits import Patch, Rejected, parse_and_apply
+from codegen_ttc.suggest.evaluate import CandidateRun, TestRun, evaluate_patches, run_tests
+from codegen_ttc.suggest.rank import Ranked, choose, rank
+from codegen_ttc.suggest.workspace import ApplyResult, apply_patch, copy_tree, git_diff, make_copy, read_text
+
+# exit codes, as pre-commit reads them
+EXIT_NOTHING, EXIT_SUGGESTED, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass
+class SuggestOptions:
+    repo: Path
+    test_cmd: str = "python -m pytest -q"
+    samples: int = 8
+    apply: bool = False
+    allow_test_edits: bool = False
+    timeout: float = 300.0  # wall seconds per test run
+    workers: int = 0  # 0: cores
+    context_chars: int | None = None  # None: 24000, or 4000 for the small local model
+    max_tokens: int | None = None
+    seed: int | None = None
+
+
+@dataclass
+class Candidate:
+    sample: int
+    text: str
+    patch: Patch | None = None
+    rejected: Rejected | None = None
+
+
+@dataclass
+class SuggestResult:
+    status: str  # clean / no_tests / no_patch / suggested / applied / conflict
+    exit_code: int
+    repo: Path
+    test_cmd: str
+    baseline: TestRun
+    targets: list[str] = field(default_factory=list)
+    context: ctxmod.Context | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    runs: list[CandidateRun] = field(default_factory=list)  # one per unique patch
+    ranking: list[Ranked] = field(default_factory=list)  # indices into ``runs``
+    chosen: Ranked | None = None
+    applied: ApplyResult | None = None
+    accounting: Accounting | None = None
+    message: str = ""
+
+    @property
+    def chosen_run(self) -> CandidateRun | None:
+        return self.runs[self.chosen.index] if self.chosen is not None else None
+
+
+def _sample(messages: list[dict[str, str]], n: int, config: LLMConfig, cache: SampleCache | None,
+            max_tokens: int | None, seed: int | None) -> tuple[list[tuple[int, str]], Accounting]:
+    from codegen_ttc.sampling.llm import open_sampler
+
+    async def go():
+        async with open_sampler(config, cache if cache is not None else SampleCache.default()) as sampler:
+            return await sampler.sample(messages, n, seed=seed, max_tokens=max_tokens)
+
+    if config.mode != "chat":
+        raise InputError("suggest needs a chat model (mode = 'chat')")
+    batch = asyncio.run(go())
+    return [(s.index, s.text) for s in batch.samples if s.text is not None], batch.accounting
+
+
+def suggest(
+    opts: SuggestOptions,
+    sandbox: CommandSandbox,
+    config: LLMConfig,
+    *,
+    cache: SampleCache | None = None,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> SuggestResult:
+    root = opts.repo
+    workers = opts.workers or os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="ttc-suggest-") as scratch_name:
+        scratch = Path(scratch_name)
+        # the tree as it is now; every later read and copy comes from here
+        snapshot = scratch / "snapshot"
+        snapshot.mkdir()
+        copy_tree(root, snapshot)
+
+        log(f"suggest: running `{opts.test_cmd}` on a copy of {root}")
+        base_copy = make_copy(snapshot, scratch, "baseline")
+        baseline = run_tests(sandbox, base_copy, opts.test_cmd, opts.timeout)
+        shutil.rmtree(base_copy, ignore_errors=True)
+        if baseline.timed_out:
+            raise InputError(f"the test command timed out after {opts.timeout:g}s on the unchanged tree")
+        if baseline.outcomes is None:
+            tail = baseline.output.strip().splitlines()[-1:] or ["no output"]
+            raise InputError(f"the test command produced no pytest report (exit {baseline.exit_code}): {tail[0][:200]}")
+        result = SuggestResult("clean", EXIT_NOTHING, root, opts.test_cmd, baseline)
+        failing = baseline.failing
+        if not failing:
+            result.status = "clean" if baseline.outcomes else "no_tests"
+            result.message = (f"all {len(baseline.outcomes)} tests pass" if baseline.outcomes
+                              else "the test command collected no tests")
+            return result
+        result.targets = [f.test_id for f in failing]
+        log(f"suggest: {len(failing)} failing of {len(baseline.outcomes)} tests")
+
+        budget = opts.context_chars or (4000 if config.is_local else 24000)
+        read = lambda p: read_text(snapshot, p)  # noqa: E731
+        ctx = ctxmod.gather(failing, read, git_diff(root, budget), budget)
+        result.context = ctx
+        max_tokens = opts.max_tokens or (384 if config.is_local else config.max_tokens)
+        log(f"suggest: sampling {opts.samples} candidate patches from {config.model}")
+        texts, result.accounting = _sample(ctxmod.edit_messages(ctx), opts.samples, config, cache, max_tokens, opts.seed)
+
+        by_key: dict[str, CandidateRun] = {}
+        for index, text in texts:
+            cand = Candidate(index, text)
+            got = parse_and_apply(text, read, allow_tests=opts.allow_test_edits)
+            if isinstance(got, Rejected):
+                cand.rejected = got
+            else:
+                cand.patch = got
+                by_key.setdefault(got.key, CandidateRun(got)).samples.append(index)
+            result.candidates.append(cand)
+        result.runs = list(by_key.values())
+        n_rej = sum(1 for c in result.candidates if c.rejected)
+        log(f"suggest: {len(texts)} samples, {n_rej} rejected, {len(result.runs)} distinct patches to test")
+        if result.runs:
+            evaluate_patches(sandbox, snapshot, result.runs, opts.test_cmd, timeout=opts.timeout, workers=workers,
+                             scratch=scratch)
+            result.ranking = rank(
+                baseline.outcomes,
+                result.targets,
+                [r.run.outcomes if r.run is not None else None for r in result.runs],
+                [len(r.samples) for r in result.runs],
+                [r.patch.changed_lines for r in result.runs],
+            )
+            result.chosen = choose(result.ranking)
+        # failing tests remain either way: pre-commit must see the hook fail
+        result.exit_code = EXIT_SUGGESTED
+        if result.chosen is None:
+            result.status = "no_patch"
+            result.message = "no candidate fixed a failing test without breaking another"
+            return result
+        patch = result.runs[result.chosen.index].patch
+        result.status = "suggested"
+        if opts.apply:
+            result.applied = apply_patch(root, patch)
+            result.status = "applied" if result.applied.applied else "conflict"
+        return result

@@ -1,0 +1,164 @@
+"""The user's working tree, read-only, and the throwaway copies candidates run in.
+
+The user's tree is only ever *read* (files, and git with optional locks off so that
+not even the index is refreshed) until ``apply_patch`` is asked to write, which
+checks first that nothing it would touch changed since it was read and that the
+patch does not overlap unstaged edits; then it writes every file or none.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from codegen_ttc.errors import InputError
+from codegen_ttc.suggest.edits import Patch, changed_ranges, ranges_touch
+
+# never copied into a sandbox: VCS data and caches that only slow the copy down
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
+                       ".tox", ".nox", "node_modules", ".benchmarks"})
+MAX_FILE_BYTES = 2 << 20  # larger files are never offered to the model or edited
+GIT_TIMEOUT = 30
+
+
+def git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
+    """A read-only git command in ``root`` (None when git is missing or times out)."""
+    env = os.environ | {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    try:
+        return subprocess.run(["git", "--no-optional-locks", "-C", str(root), *args], capture_output=True,
+                              env=env, timeout=GIT_TIMEOUT, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def repo_root(path: Path) -> Path:
+    """The top of the git work tree containing ``path`` (or ``path`` itself outside git)."""
+    path = path.expanduser().resolve()
+    if not path.is_dir():
+        raise InputError(f"{path}: not a directory")
+    res = git(path, "rev-parse", "--show-toplevel")
+    if res is not None and res.returncode == 0 and res.stdout.strip():
+        return Path(res.stdout.decode().strip()).resolve()
+    return path
+
+
+def git_diff(root: Path, limit: int) -> str:
+    """Uncommitted changes (staged and unstaged) against HEAD, capped."""
+    res = git(root, "diff", "--no-color", "--no-ext-diff", "HEAD", "--")
+    if res is None or res.returncode != 0:
+        return ""
+    text = res.stdout.decode("utf-8", "replace")
+    return text if len(text) <= limit else text[:limit] + "\n[... diff truncated ...]\n"
+
+
+def index_text(root: Path, path: str) -> str | None:
+    """The staged content of ``path`` (None: not tracked, or not a git repository)."""
+    res = git(root, "show", f":{path}")
+    if res is None or res.returncode != 0:
+        return None
+    return res.stdout.decode("utf-8", "surrogateescape")
+
+
+def inside(root: Path, rel: str) -> Path | None:
+    """``root/rel`` if it stays inside ``root`` after resolving symlinks, else None."""
+    full = (root / rel).resolve()
+    try:
+        full.relative_to(root.resolve())
+    except ValueError:
+        return None
+    return full
+
+
+def read_text(root: Path, rel: str) -> str | None:
+    """A regular file's text inside ``root`` (None: missing, outside, binary or too big)."""
+    full = inside(root, rel)
+    if full is None or not full.is_file() or full.stat().st_size > MAX_FILE_BYTES:
+        return None
+    try:
+        return full.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    """Copy a working tree (symlinks as symlinks; VCS data and caches left out)."""
+    shutil.copytree(src, dst, symlinks=True, ignore=lambda d, names: [n for n in names if n in SKIP_DIRS],
+                    dirs_exist_ok=True)
+
+
+def make_copy(src: Path, parent: Path, name: str) -> Path:
+    dst = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=parent))
+    copy_tree(src, dst)
+    return dst
+
+
+def write_patch(root: Path, patch: Patch) -> bool:
+    """Write a patch's files into a copy (False if a path would leave it)."""
+    for change in patch.changes:
+        target = inside(root, change.path)
+        if target is None:
+            return False
+        if target.is_symlink():
+            target.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(change.new, encoding="utf-8")
+    return True
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    applied: bool
+    conflicts: tuple[str, ...]  # one line per file that blocked the patch
+
+
+def patch_conflicts(root: Path, patch: Patch) -> list[str]:
+    """Why ``patch`` cannot be written to the working tree now (empty: it can)."""
+    problems = []
+    for change in patch.changes:
+        target = inside(root, change.path)
+        if target is None:
+            problems.append(f"{change.path}: outside the repository")
+            continue
+        current = read_text(root, change.path) if target.exists() else None
+        if current != change.old:
+            problems.append(f"{change.path}: changed since suggest read it")
+            continue
+        if change.old is None:
+            continue
+        staged = index_text(root, change.path)
+        if staged is not None and staged != change.old:
+            # the user's unstaged edits: never rewrite lines they are in the middle of
+            if ranges_touch(changed_ranges(change.old, change.new), changed_ranges(change.old, staged)):
+                problems.append(f"{change.path}: the patch overlaps unstaged changes (stage them or apply by hand)")
+    return problems
+
+
+def apply_patch(root: Path, patch: Patch) -> ApplyResult:
+    """Write ``patch`` to the user's tree: every file or none, never a commit."""
+    conflicts = patch_conflicts(root, patch)
+    if conflicts:
+        return ApplyResult(False, tuple(conflicts))
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for change in patch.changes:
+            target = inside(root, change.path)
+            assert target is not None
+            target.parent.mkdir(parents=True, exist_ok=True)
+            mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".ttc", dir=target.parent)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                f.write(change.new)
+            os.chmod(tmp, mode)
+            staged.append((Path(tmp), target))
+        for tmp, target in staged:
+            os.replace(tmp, target)  # atomic per file
+    finally:
+        for tmp, _ in staged:
+            if tmp.exists():
+                tmp.unlink()
+    return ApplyResult(True, ())
