@@ -21,6 +21,7 @@ def _register() -> None:
     from codegen_ttc.cli import score  # noqa: F401
     from codegen_ttc.cli import sandbox  # noqa: F401
     from codegen_ttc.cli import model  # noqa: F401
+    from codegen_ttc.cli import suggest  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:
