@@ -257,9 +257,8 @@ def test_killing_the_parent_only_crashes_that_call(sandbox):
     assert values(run_calls(sandbox, ADD, (1, 2))) == [3]
 
 
-def test_kill_minus_one(sandbox, sandbox_name):
-    if sandbox_name == "process" and not sandbox.drops_privileges:
-        pytest.skip("process backend runs the candidate as us here: kill -1 would hit our own processes")
+def test_kill_minus_one(confined_sandbox):
+    sandbox = confined_sandbox
     src = """
     import os, subprocess
     def f(x):
@@ -275,9 +274,8 @@ def test_kill_minus_one(sandbox, sandbox_name):
     assert values(run_calls(sandbox, ADD, (1, 2))) == [3]
 
 
-def test_cannot_read_shadow(sandbox, sandbox_name):
-    if sandbox_name == "process" and not sandbox.drops_privileges:
-        pytest.skip("process backend cannot drop privileges here (not root, or Python unreachable to other uids)")
+def test_cannot_read_shadow(confined_sandbox):
+    sandbox = confined_sandbox
     src = "def f():\n    return open('/etc/shadow').read()[:10]\n"
     [out] = run_calls(sandbox, src, ())
     assert out.status == "raised"

@@ -55,16 +55,21 @@ def world_traversable(path: str) -> bool:
         path = os.path.dirname(path)
 
 
+def drops_privileges(python: str | None = None) -> bool:
+    """Will untrusted code run as a throwaway uid? (root, and that uid can reach Python)"""
+    python = python or sys.executable
+    return os.geteuid() == 0 and all(
+        world_traversable(d) for d in {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(python))}
+    )
+
+
 class ProcessSandbox(RunnerSandbox):
     name = "process"
 
     def __init__(self, *, python: str | None = None, warn: bool = True) -> None:
         super().__init__()
         self.python = python or sys.executable
-        # as root, run untrusted code as a throwaway uid if that uid can reach Python
-        self.drops_privileges = os.geteuid() == 0 and all(
-            world_traversable(d) for d in {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(self.python))}
-        )
+        self.drops_privileges = drops_privileges(self.python)
         if warn:
             print("codegen-ttc: process sandbox has NO isolation (candidates run as plain processes)", file=sys.stderr)
 
