@@ -60,8 +60,9 @@ def restrict_evidence(ev: Evidence, rows: np.ndarray, counts: np.ndarray) -> Evi
     """``ev`` for a subset of its candidates with new multiplicities.
 
     Input weights depend on the candidates (the share of samples accepting each
-    input, see ``Task.evidence``), so they are recomputed from the subset;
-    tests/test_adaptive.py checks equality with ``Task.evidence`` on the subset.
+    input, see ``Task.evidence``), so they are recomputed from the subset. Behaviour ids
+    keep the full pool's numbering (only their equality means anything).
+    tests/reports/test_curves.py checks equality with ``Task.evidence`` on subsets.
     """
     failed = ev.failed[rows]
     mult = np.asarray(counts, dtype=np.float64)

@@ -1,0 +1,199 @@
+"""Curves (fixed budgets, adaptive points), calibration, abstention; replay end to end on the tiny set."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codegen_ttc.reports import curves
+from codegen_ttc.sampling.replay import ReplayPool
+from codegen_ttc.selection.adaptive import AdaptiveConfig, StopRule
+from codegen_ttc.selection.evidence import Evidence
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pool(task_id: str, mult, correct, passes=None) -> ReplayPool:
+    """One behaviour per unique program; ``passes`` says which pass the one generated test."""
+    n = len(mult)
+    passes = correct if passes is None else passes
+    ev = Evidence(
+        multiplicity=np.array(mult),
+        provided=np.zeros((n, 0), bool),
+        generated=np.array(passes, bool).reshape(n, 1),
+        generated_weight=np.ones(1),
+        behaviour=np.arange(n).reshape(n, 1),
+    )
+    return ReplayPool(task_id, tuple(f"{task_id}/p{i}" for i in range(n)), ev, np.array(correct, bool))
+
+
+@pytest.fixture
+def pools():
+    return {
+        "easy": pool("easy", [16, 2, 2], [True, False, False]),
+        "split": pool("split", [5, 5, 5, 5], [False, True, False, False], passes=[True, True, False, False]),
+        "none": pool("none", [10, 10], [False, False]),
+    }
+
+
+# ------------------------------------------------------------------ curves
+
+
+def test_fixed_curve_shape_and_bounds(pools):
+    ns = (1, 2, 5, 10, 20)
+    rows = curves.fixed_curve(pools, ["random", "cluster", "default"], ns, seeds=range(8))
+    assert [r["n"] for r in rows] == list(ns)
+    assert set(rows[0]) == {"n", "random", "cluster", "default", "oracle_pass@n", "random_pass@1"}
+    oracle = [r["oracle_pass@n"] for r in rows]
+    assert oracle == sorted(oracle) and oracle[-1] == pytest.approx(2 / 3)  # 2 of 3 problems solvable
+    # random pass@1 is c/n per problem, whatever the budget
+    assert all(r["random_pass@1"] == pytest.approx((16 / 20 + 5 / 20 + 0) / 3) for r in rows)
+    for r in rows:
+        for name in ("random", "cluster", "default"):
+            assert 0.0 <= r[name] <= 1.0
+    # with one sample every strategy is a random pick
+    assert rows[0]["default"] == pytest.approx(rows[0]["random"])
+
+
+def test_fixed_curve_at_the_whole_pool_equals_selection_on_the_whole_pool(pools):
+    rows = curves.fixed_curve(pools, ["default", "cluster"], (20,), seeds=range(3))
+    fixed = curves.fixed_outcomes(pools, "default")
+    assert rows[0]["default"] == pytest.approx(np.mean([o.pass_at_1 for o in fixed]))
+    # the split problem: tests break the tie between the two passing clusters only by luck
+    assert rows[0]["cluster"] == pytest.approx((1.0 + 0.25 + 0.0) / 3)
+
+
+def test_adaptive_points_spend_more_samples_at_higher_thresholds(pools):
+    points = curves.adaptive_points(pools, (0.5, 0.9, 0.999), seeds=range(6))
+    samples = [p["mean_samples"] for p in points]
+    assert samples == sorted(samples)
+    assert samples[0] < samples[-1] <= 20
+    for p in points:
+        assert 0.0 <= p["pass@1"] <= 1.0 and p["runs"] == 18
+        assert sum(p["stopped"].values()) == pytest.approx(1.0)
+
+
+def test_adaptive_outcomes_record_what_each_run_did(pools):
+    runs = curves.adaptive_outcomes(pools, AdaptiveConfig(rule=StopRule(threshold=0.9)), seeds=[0, 1])
+    assert len(runs) == 6
+    easy = [r for r in runs if r.task_id == "easy"]
+    assert all(r.reason == "confident" and r.samples < 20 for r in easy)
+
+
+# ------------------------------------------------------------------ calibration
+
+
+def test_ece_of_a_hand_made_reliability_example():
+    # 5 answers at 0.8 all right (gap 0.2), 5 at 0.3 all wrong (gap 0.3): ECE = 0.5*0.2 + 0.5*0.3
+    cal = curves.calibration([0.8] * 5 + [0.3] * 5, [1] * 5 + [0] * 5)
+    assert cal.ece == pytest.approx(0.25)
+    used = [b for b in cal.bins if b.count]
+    assert [(b.count, b.confidence, b.accuracy) for b in used] == [(5, 0.3, 0.0), (5, 0.8, 1.0)]
+    assert "ECE 0.2500" in cal.table()
+
+
+def test_a_calibrated_predictor_has_zero_ece_and_expected_correctness_counts():
+    assert curves.calibration([0.9] * 10, [1] * 9 + [0]).ece == pytest.approx(0.0)
+    # expected correctness (ties broken uniformly) is allowed: 0.5 on average at confidence 0.5
+    assert curves.calibration([0.5, 0.5], [0.25, 0.75]).ece == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        curves.calibration([0.5], [1, 0])
+
+
+def test_coverage_curve_and_abstention():
+    conf = [0.9, 0.8, 0.8, 0.4, 0.1]
+    ok = [1, 1, 0, 0, 1]
+    rows = curves.coverage_curve(conf, ok)
+    assert [r["coverage"] for r in rows] == [0.2, 0.6, 0.8, 1.0]
+    assert [r["accuracy"] for r in rows] == pytest.approx([1.0, 2 / 3, 0.5, 0.6])
+    a = curves.abstain(conf, ok, 0.5)
+    assert (a["answered"], a["coverage"], a["accuracy_answered"]) == (3, 0.6, pytest.approx(2 / 3))
+    assert a["accuracy_refused"] == pytest.approx(0.5)
+    assert curves.abstain(conf, ok, 0.95)["accuracy_answered"] is None
+
+
+def test_writers_make_csv_and_png(tmp_path, pools):
+    rows = curves.fixed_curve(pools, ["random", "default"], (1, 5, 20), seeds=range(2))
+    points = curves.adaptive_points(pools, (0.5, 0.9), seeds=range(2))
+    csv_path = curves.write_csv(tmp_path / "curve.csv", rows)
+    assert csv_path.read_text().splitlines()[0] == "n,random,default,oracle_pass@n,random_pass@1"
+    png = curves.plot_curves(tmp_path / "curve.png", rows, points, "test")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cal = curves.calibration([0.2, 0.9], [0, 1])
+    png2 = curves.plot_calibration(tmp_path / "cal.png", cal, curves.coverage_curve([0.2, 0.9], [0, 1]), "test")
+    assert png2.stat().st_size > 1000
+
+
+# ------------------------------------------------------------------ end to end on the tiny set
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from codegen_ttc.reports.run import ScoreConfig, score
+
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    score(ScoreConfig(problems="tiny", samples="tiny_samples", sandbox="process", workers=2), out)
+    return out
+
+
+def first_seen_ids(behaviour: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(behaviour)
+    for j in range(behaviour.shape[1]):
+        ids: dict[int, int] = {}
+        out[:, j] = [ids.setdefault(int(v), len(ids)) for v in behaviour[:, j]]
+    return out
+
+
+def test_replay_evidence_matches_the_pipeline_on_subsets(tiny_run):
+    """Replay's row sub-selection gives exactly the Evidence the pipeline builds from those samples."""
+    from codegen_ttc.pipeline import Candidates, Task
+    from codegen_ttc.reports.run import prepare_tasks
+    from codegen_ttc.sampling.replay import ReplaySampler, config_from_run, load_run, read_store
+
+    pools, incomplete = load_run(tiny_run)
+    assert incomplete == [] and len(pools) == 5
+    config = config_from_run(tiny_run)
+    stored = read_store(tiny_run / "results.jsonl")
+    tasks = {t.problem.task_id: t for t in prepare_tasks(config)}
+    for task_id, p in pools.items():
+        task = tasks[task_id]
+        order = ReplaySampler(pools, seed=1).order(task_id)
+        for n in (1, 3, len(order)):
+            drawn = [p.programs[r] for r in order[:n]]
+            sub = Task(task.problem, Candidates.from_samples(drawn), task.generated, task.synthesised)
+            outcomes = {
+                c: {pr.key: stored[(c, pr.key, config.limits.key)] for pr in sub.probes(hidden=True)}
+                for c in sub.candidate_keys()
+            }
+            want = sub.evidence(outcomes)
+            got, rows = p.restrict(order[:n])
+            # behaviour ids are only compared for equality: the same partition per input is the same evidence
+            np.testing.assert_array_equal(first_seen_ids(got.behaviour), first_seen_ids(want.behaviour))
+            for field in ("multiplicity", "provided", "generated", "generated_weight",
+                          "input_weight", "failed", "test_input"):
+                np.testing.assert_array_equal(getattr(got, field), getattr(want, field), err_msg=f"{task_id} {field}")
+            np.testing.assert_array_equal(p.correct[rows], sub.correct(outcomes))
+
+
+def test_bench_adaptive_script_on_the_tiny_run(tiny_run, tmp_path):
+    out = tmp_path / "curves"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench_adaptive.py"), "--run", str(tiny_run), "--curve", str(out),
+         "--seeds", "3", "--abstain-below", "0.5", "--json"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    block = json.loads(proc.stdout)["strict"]["adaptive"]
+    assert {"pass@1", "mean_samples", "fixed_pass@1", "curve_png"} <= set(block)
+    assert 0.0 <= block["pass@1"] <= 1.0 and 0.0 <= block["fixed_pass@1"] <= 1.0
+    assert 1 <= block["mean_samples"] <= 6  # the tiny set has 6 samples per problem
+    assert Path(block["curve_png"]).read_bytes()[:4] == b"\x89PNG"
+    assert 0.0 <= block["ece"] <= 1.0 and block["abstain"]["total"] == 15
+    for name in ("curve.csv", "adaptive_points.csv", "reliability.csv", "coverage.csv", "calibration.png"):
+        assert (out / name).stat().st_size > 0
+    assert "ECE" in proc.stderr and "reliability" not in proc.stdout

@@ -1,0 +1,239 @@
+"""Adaptive sampling: the stopping rule, the round loop, the shared-budget allocator, replay."""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from codegen_ttc.sampling.replay import ReplayEvaluator, ReplayPool, ReplaySampler, restrict_evidence
+from codegen_ttc.selection.adaptive import (
+    AdaptiveConfig,
+    Budget,
+    Draw,
+    StopRule,
+    decide,
+    has_support,
+    run_adaptive,
+)
+from codegen_ttc.selection.evidence import Evidence
+
+
+def evidence(mult, behaviour, generated=None, provided=None):
+    n = len(mult)
+    generated = np.ones((n, 1), bool) if generated is None else np.array(generated, bool)
+    return Evidence(
+        multiplicity=np.array(mult),
+        provided=np.zeros((n, 0), bool) if provided is None else np.array(provided, bool),
+        generated=generated,
+        generated_weight=np.ones(generated.shape[1]),
+        behaviour=np.array(behaviour).reshape(n, -1),
+    )
+
+
+# ------------------------------------------------------------------ the stopping rule
+
+
+def test_stops_when_one_cluster_dominates():
+    # 18 samples agree on one behaviour, 2 stray samples: the pick will not move
+    d = decide(evidence([18, 1, 1], [[0], [1], [2]]), StopRule(threshold=0.9))
+    assert d.stop and d.reason == "confident"
+    assert d.confidence > 0.9
+    assert d.selection.chosen == 0
+
+
+def test_continues_when_the_clusters_are_split():
+    d = decide(evidence([5, 5], [[0], [1]]), StopRule(threshold=0.9))
+    assert not d.stop and d.reason == "continue"
+    assert 0.2 < d.confidence < 0.8
+
+
+def test_test_evidence_counts_a_small_cluster_passing_the_tests_can_be_a_confident_pick():
+    # by size alone 6 vs 4 is a toss-up; the generated tests separate them
+    by_size = decide(evidence([6, 4], [[0], [1]]), StopRule())
+    by_tests = decide(evidence([6, 4], [[0], [1]], generated=[[False] * 5, [True] * 5]), StopRule())
+    assert by_tests.selection.chosen == 1
+    assert by_tests.confidence > by_size.confidence
+    assert by_tests.stop and not by_size.stop
+
+
+def test_never_confident_below_min_samples():
+    d = decide(evidence([3], [[0]]), StopRule(threshold=0.5, min_samples=5))
+    assert not d.stop
+    assert decide(evidence([5], [[0]]), StopRule(threshold=0.5, min_samples=5)).stop
+
+
+def test_a_higher_threshold_needs_more_agreement():
+    ev = evidence([9, 1], [[0], [1]])
+    assert decide(ev, StopRule(threshold=0.7)).stop
+    assert not decide(ev, StopRule(threshold=0.999)).stop
+
+
+def test_unsolved_when_every_candidate_fails_the_provided_tests_after_n_rounds():
+    failing = evidence([4, 4, 4], [[0], [1], [2]], provided=[[False, True], [False, False], [True, False]])
+    rule = StopRule(unsolved_rounds=3, unsolved_min_samples=10)
+    assert not has_support(failing)
+    assert not decide(failing, rule, rounds=2).stop  # too early to give up
+    d = decide(failing, rule, rounds=3)
+    assert d.stop and d.reason == "unsolved"
+    # one candidate passes both provided tests: not hopeless
+    passing = evidence([4, 4, 4], [[0], [1], [2]], provided=[[True, True], [False, False], [True, False]])
+    assert has_support(passing)
+    assert decide(passing, rule, rounds=3).reason != "unsolved"
+
+
+def test_without_provided_tests_unsolved_means_no_generated_test_passes():
+    assert not has_support(evidence([2, 2], [[0], [1]], generated=[[False, False], [False, False]]))
+    assert has_support(evidence([2, 2], [[0], [1]], generated=[[False, True], [False, False]]))
+
+
+def test_decisions_are_pure():
+    ev = evidence([6, 3, 1], [[0], [1], [2]])
+    assert decide(ev, StopRule()).confidence == decide(ev, StopRule()).confidence
+
+
+# ------------------------------------------------------------------ the loop
+
+
+class ScriptedSampler:
+    """Each problem yields its programs in a fixed cycle; counts requests."""
+
+    def __init__(self, scripts: dict[str, list[str]], tokens_per_program: int = 7) -> None:
+        self.scripts = scripts
+        self.position = Counter()
+        self.tokens = tokens_per_program
+
+    def draw(self, task_id: str, n: int) -> Draw:
+        script = self.scripts[task_id]
+        start = self.position[task_id]
+        programs = tuple(script[(start + i) % len(script)] for i in range(n))
+        self.position[task_id] += n
+        return Draw(programs, tokens=self.tokens * n, seconds=0.5)
+
+
+def by_text(task_id: str, programs) -> Evidence:
+    """Behaviour = the program text; programs named 'ok*' pass the one generated test."""
+    counts = Counter(programs)
+    names = list(counts)
+    return evidence(
+        [counts[p] for p in names],
+        [[zlib.crc32(p.encode())] for p in names],
+        generated=[[p.startswith("ok")] for p in names],
+    )
+
+
+def test_loop_stops_an_easy_problem_early_and_spends_the_budget_on_a_split_one():
+    sampler = ScriptedSampler({"easy": ["ok"], "split": ["a", "b", "c", "d"]})
+    config = AdaptiveConfig(rule=StopRule(threshold=0.9), first_round=5, round_size=5, per_problem=Budget(samples=40))
+    result = run_adaptive(["easy", "split"], sampler, by_text, config)
+    easy, split = result.problems["easy"], result.problems["split"]
+    assert easy.reason == "confident" and easy.spent.samples < 15
+    assert split.reason in ("budget", "unsolved")
+    assert result.spent.samples == easy.spent.samples + split.spent.samples
+    # what was spent where: tokens and seconds add up per problem and in total
+    assert easy.spent.tokens == 7 * easy.spent.samples
+    assert result.spent.tokens == 7 * result.spent.samples
+    assert result.spent.seconds == pytest.approx(0.5 * (easy.spent.rounds + split.spent.rounds))
+    report = result.to_json()
+    assert report["stopped"]["confident"] == 1
+    assert report["mean_samples"] == result.spent.samples / 2
+
+
+def test_split_problem_where_nothing_passes_is_reported_unsolved():
+    sampler = ScriptedSampler({"hopeless": ["a", "b", "c", "d", "e"]})
+    config = AdaptiveConfig(rule=StopRule(unsolved_rounds=3, unsolved_min_samples=10), per_problem=Budget(samples=100))
+    run = run_adaptive(["hopeless"], sampler, by_text, config).problems["hopeless"]
+    assert run.reason == "unsolved"
+    assert run.spent.samples == 15 and run.spent.rounds == 3
+
+
+def test_token_and_seconds_budgets_stop_the_loop():
+    sampler = ScriptedSampler({"split": ["ok1", "ok2"]})
+    config = AdaptiveConfig(rule=StopRule(threshold=0.999), per_problem=Budget(samples=None, tokens=70))
+    run = run_adaptive(["split"], sampler, by_text, config).problems["split"]
+    assert run.reason == "budget" and run.spent.tokens == 70
+    config = replace(config, per_problem=Budget(samples=None, seconds=1.0))
+    run = run_adaptive(["split"], ScriptedSampler({"split": ["ok1", "ok2"]}), by_text, config).problems["split"]
+    assert run.reason == "budget" and run.spent.rounds == 2
+
+
+def test_shared_budget_goes_to_the_uncertain_problems():
+    scripts = {f"easy{i}": ["ok"] for i in range(3)} | {"hard": ["ok1", "ok2"]}
+    config = AdaptiveConfig(
+        rule=StopRule(threshold=0.999, unsolved_rounds=99),  # the easy ones stay active a while
+        per_problem=Budget(samples=100),
+        shared=Budget(samples=60),
+    )
+    result = run_adaptive(list(scripts), ScriptedSampler(scripts), by_text, config)
+    spent = {t: r.spent.samples for t, r in result.problems.items()}
+    assert result.spent.samples == 60
+    assert spent["hard"] == 60 - sum(spent[f"easy{i}"] for i in range(3))
+    assert all(spent["hard"] > 3 * spent[f"easy{i}"] for i in range(3))
+    assert result.problems["hard"].reason == "shared_budget"
+
+
+def test_shared_budget_too_small_for_a_first_round_leaves_problems_unsampled():
+    scripts = {"a": ["ok"], "b": ["ok"]}
+    config = AdaptiveConfig(shared=Budget(samples=5), first_round=5)
+    result = run_adaptive(["a", "b"], ScriptedSampler(scripts), by_text, config)
+    assert result.problems["b"].reason == "shared_budget" and result.problems["b"].spent.samples == 0
+
+
+# ------------------------------------------------------------------ replay
+
+
+def pool(task_id="t", mult=(3, 2, 1)):
+    n = len(mult)
+    ev = evidence(list(mult), [[i] for i in range(n)])
+    return ReplayPool(task_id, tuple(f"p{i}" for i in range(n)), ev, np.array([True] + [False] * (n - 1)))
+
+
+def test_replay_draws_without_replacement_and_runs_dry():
+    pools = {"t": pool()}
+    sampler = ReplaySampler(pools, seed=3)
+    drawn = sampler.draw("t", 4).programs + sampler.draw("t", 4).programs
+    assert len(drawn) == 6  # the pool holds 6 samples: the second request gets the last 2
+    assert Counter(drawn) == {"p0": 3, "p1": 2, "p2": 1}
+    assert sampler.draw("t", 4).programs == ()
+
+
+def test_replay_is_deterministic_under_a_seed_and_varies_across_seeds():
+    pools = {"t": pool(mult=(5, 4, 3, 2, 1))}
+
+    def order(seed):
+        return ReplaySampler(pools, seed).draw("t", 15).programs
+
+    assert order(1) == order(1)
+    assert len({order(s) for s in range(10)}) > 1
+
+
+def test_replay_evaluator_sub_selects_rows_in_first_draw_order():
+    pools = {"t": pool()}
+    ev = ReplayEvaluator(pools)("t", ["p2", "p0", "p2"])
+    assert ev.multiplicity.tolist() == [2, 1]
+    assert ev.behaviour[:, 0].tolist() == [2, 0]
+
+
+def test_restrict_evidence_recomputes_input_weights_from_the_subset():
+    ev = Evidence(
+        multiplicity=np.array([1, 1, 2]),
+        provided=np.zeros((3, 0), bool),
+        generated=np.zeros((3, 0), bool),
+        generated_weight=np.zeros(0),
+        behaviour=np.array([[0], [1], [0]]),
+        failed=np.array([[False], [True], [True]]),
+    )
+    sub = restrict_evidence(ev, np.array([0, 1]), np.array([3, 1]))
+    assert sub.input_weight.tolist() == [0.75]
+    assert sub.n_samples == 4
+
+
+def test_the_adaptive_loop_runs_unchanged_on_replay():
+    pools = {"a": pool("a", (8, 1, 1)), "b": pool("b", (3, 3, 3, 3))}
+    config = AdaptiveConfig(rule=StopRule(threshold=0.8, unsolved_rounds=99), first_round=5, round_size=2)
+    result = run_adaptive(list(pools), ReplaySampler(pools, 0), ReplayEvaluator(pools), config)
+    assert result.problems["b"].reason == "exhausted" and result.problems["b"].spent.samples == 12
+    assert result.problems["a"].spent.samples <= 10
