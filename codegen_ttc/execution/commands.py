@@ -170,6 +170,21 @@ class BwrapCommandSandbox(CommandSandbox):
         at = cmd.index("--chdir")  # the runner's /tmp; ours is the work directory
         return cmd[:at] + cmd[at + 2 :]
 
+    def _rebind_tmp_python(self) -> list[str]:
+        """bwrap.py binds the interpreter's directories, then mounts a tmpfs on /tmp: a
+        virtualenv under /tmp (pre-commit's try-repo makes one) would vanish. Bind those again."""
+        from codegen_ttc.execution.backends.bwrap import _python_dirs
+
+        out: list[str] = []
+        for d in _python_dirs(self.python):
+            if d == "/tmp" or not d.startswith("/tmp/"):
+                continue
+            parts = d.split("/")[2:-1]
+            for i in range(len(parts)):  # parents traversable by the unprivileged uid
+                out += ["--perms", "0755", "--dir", "/tmp/" + "/".join(parts[: i + 1])]
+            out += ["--ro-bind", d, d]
+        return out
+
     def run(self, command: str, workdir: Path, *, timeout: float, env: dict[str, str] | None = None) -> CommandResult:
         from codegen_ttc.execution.backends.process import kill_uid, private_uid
 
@@ -182,7 +197,7 @@ class BwrapCommandSandbox(CommandSandbox):
             os.write(fd, self.seccomp)
             os.lseek(fd, 0, os.SEEK_SET)
         try:
-            argv = self.prefix(uid, fd)
+            argv = self.prefix(uid, fd) + self._rebind_tmp_python()
             argv += ["--bind", str(workdir), INSIDE_WORKDIR, "--chdir", INSIDE_WORKDIR]
             for key, value in (_base_env(self.python) | {"HOME": "/tmp"} | (env or {})).items():
                 argv += ["--setenv", key, value]

@@ -99,7 +99,7 @@ def gather(
         if path in ctx.files or is_test_path(path):
             return
         text = read(path)
-        if text is None:
+        if not text:  # missing, or an empty __init__.py: nothing to show
             return
         if len(text) > left:
             ctx.truncated = True
