@@ -579,6 +579,8 @@ class Runtime:
         self.lim = limits_from({})
         self.output = 0
         self.tmp_keep: frozenset[str] = frozenset()
+        # pids up to this one hold no process of any candidate (see sweep)
+        self.swept_to: int | None = None if self.pid1 else self._last_pid()
         if not self.pid1:
             self._subreaper()
         if uid is not None:
@@ -663,9 +665,22 @@ class Runtime:
     def _all_pids(self) -> list[int]:
         return [int(n) for n in os.listdir("/proc") if n.isdigit()]
 
-    def _descendants(self, root: int) -> set[int]:
+    @staticmethod
+    def _last_pid() -> int | None:
+        try:
+            with open("/proc/sys/kernel/ns_last_pid", "rb") as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return None
+
+    def _descendants(self, *roots: int, window: tuple[int, int] | None = None) -> set[int]:
+        """Descendants of ``roots``; with ``window`` (lo, hi] only pids created in it are read."""
         children: dict[int, list[int]] = {}
-        for pid in self._all_pids():
+        pids = self._all_pids()
+        if window is not None:
+            lo, hi = window
+            pids = [p for p in pids if lo < p <= hi]
+        for pid in pids:
             try:
                 with open(f"/proc/{pid}/stat", "rb") as f:
                     stat = f.read()
@@ -674,7 +689,7 @@ class Runtime:
                 continue
             children.setdefault(ppid, []).append(pid)
         out: set[int] = set()
-        todo = [root]
+        todo = list(roots)
         while todo:
             for c in children.get(todo.pop(), ()):
                 if c not in out:
@@ -683,14 +698,28 @@ class Runtime:
         return out
 
     def sweep(self, keep: int | None) -> None:
-        """Kill every process of the candidate except ``keep`` (the loaded server)."""
+        """Kill every process of the candidate except ``keep`` (the loaded server).
+
+        Outside a pid namespace of our own, reading every /proc/PID/stat of the host
+        costs milliseconds; any process the candidate made since the last sweep has a
+        pid allocated since then, so only that window is read (all of /proc if the pid
+        counter wrapped or is unreadable).
+        """
         me = os.getpid()
+        lo = self.swept_to
+        hi = None
         for _ in range(5):
             if self.pid1:
                 victims = [p for p in self._all_pids() if p not in (1, keep)]
             else:
-                victims = [p for p in self._descendants(me) if p != keep]
+                hi = self._last_pid()
+                if lo is None or hi is None or hi < lo:
+                    victims = [p for p in self._descendants(me) if p != keep]
+                else:
+                    roots = (me,) if keep is None else (me, keep)
+                    victims = [p for p in self._descendants(*roots, window=(lo, hi)) if p != keep]
             if not victims:
+                self.swept_to = hi
                 break
             for pid in victims:
                 try:
