@@ -75,8 +75,9 @@ def adaptive_block(
     curve = curves.fixed_curve(pools, strategies, ns, seed_list)
     points = curves.adaptive_points(pools, thresholds, seed_list, config)
     title = (
-        f"{run_dir.name}: {len(pools)} problems, up to {n_max} samples each, {seeds} replay orders; "
-        f"adaptive = {config.strategy} + stopping rule"
+        f"Selected pass@1 versus samples per problem ({run_dir.name}: {len(pools)} problems, "
+        f"up to {n_max} samples each)\nmean over {seeds} random sample orders; adaptive = "
+        f"'{config.strategy}' selection + stopping rule at several thresholds"
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     curves.write_csv(out_dir / "curve.csv", curve)

@@ -263,7 +263,7 @@ def _pyplot():
 def plot_curves(path: Path, curve: Sequence[Mapping], points: Sequence[Mapping], title: str) -> Path:
     """pass@1 versus samples per problem (log x): strategies, oracle, random, adaptive points."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
+    fig, ax = plt.subplots(figsize=(11, 6), dpi=110)
     ns = [r["n"] for r in curve]
     skip = {"n", "oracle_pass@n", "random_pass@1"}
     names = [k for k in curve[0] if k not in skip]
@@ -274,19 +274,22 @@ def plot_curves(path: Path, curve: Sequence[Mapping], points: Sequence[Mapping],
     if points:
         xs = [p["mean_samples"] for p in points]
         ys = [p["pass@1"] for p in points]
-        ax.plot(xs, ys, "r-", marker="*", markersize=11, label="adaptive (mean samples used)")
+        ax.plot(xs, ys, "-", color="black", marker="*", markersize=13, markerfacecolor="gold",
+                label="adaptive policy (x = mean samples used)")
         for p in points:
             ax.annotate(f"{p['threshold']:g}", (p["mean_samples"], p["pass@1"]), textcoords="offset points",
-                        xytext=(4, -11), fontsize=8, color="red")
+                        xytext=(4, -12), fontsize=8)
     ax.set_xscale("log")
-    ax.set_xticks([1, 2, 5, 10, 20, 50, 100])
+    ax.set_xlim(min(ns) * 0.9, max(ns) * 1.1)
+    ax.set_xticks([t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if min(ns) <= t <= max(ns)])
     ax.get_xaxis().set_major_formatter(plt.matplotlib.ticker.ScalarFormatter())
+    ax.get_xaxis().set_minor_formatter(plt.matplotlib.ticker.NullFormatter())
     ax.set_xlabel("samples per problem (adaptive: mean samples used; labels = stopping threshold)")
     ax.set_ylabel("pass@1 of the selected program (mean over problems and seeds)")
     ax.set_ylim(0, 1)
     ax.grid(True, which="both", alpha=0.3)
-    ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
