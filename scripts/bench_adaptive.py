@@ -53,6 +53,7 @@ def adaptive_block(
     ns=curves.DEFAULT_NS,
     strategies=STRATEGIES,
     abstain_below: float | None = None,
+    shared_mean: float | None = None,
     log=print,
 ) -> dict:
     """Everything above for one run directory; returns the ``adaptive`` block (and writes files)."""
@@ -112,6 +113,16 @@ def adaptive_block(
     }
     if abstain_below is not None:
         block["abstain"] = curves.abstain(conf, ok, abstain_below)
+    if shared_mean is not None:
+        # one budget for the whole set: rounds go to the most uncertain problems first
+        shared = replace(config, shared=Budget(samples=int(shared_mean * len(pools))))
+        runs = curves.adaptive_outcomes(pools, shared, seed_list)
+        s = curves.summarise_outcomes(runs)
+        block["shared_budget"] = {
+            "budget_per_problem": shared_mean, "pass@1": round(s["pass@1"], 4),
+            "mean_samples": round(s["mean_samples"], 2), "stopped": {k: round(v, 4) for k, v in s["stopped"].items()},
+        }
+        curves.write_csv(out_dir / "shared_budget_runs.csv", curves.outcome_rows(runs))
     log(_report(block, curve, points, cal, share_cal, out_dir))
     return block
 
@@ -133,6 +144,12 @@ def _report(block: dict, curve, points, cal, share_cal, out_dir: Path) -> str:
     lines.append("calibration of the adaptive answer's confidence (stopping-rule posterior):")
     lines.append(cal.table())
     lines.append(f"(for comparison, ECE of selection.confidence at the full budget: {share_cal.ece:.4f})")
+    if "shared_budget" in block:
+        b = block["shared_budget"]
+        lines.append(
+            f"shared budget of {b['budget_per_problem']:g} samples per problem on average: pass@1 {b['pass@1']:.4f}, "
+            f"{b['mean_samples']:.2f} samples used per problem, stopped {b['stopped']}"
+        )
     if "abstain" in block:
         a = block["abstain"]
         acc = "n/a" if a["accuracy_answered"] is None else f"{a['accuracy_answered']:.4f}"
@@ -158,6 +175,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--first-round", type=int, default=AdaptiveConfig.first_round)
     ap.add_argument("--max-samples", type=int, default=100, help="per-problem sample budget")
     ap.add_argument("--abstain-below", type=float, default=None, help="refuse answers with confidence below this")
+    ap.add_argument("--shared-budget", type=float, default=None,
+                    help="also run with one budget over the set: this many samples per problem on average")
     ap.add_argument("--json", action="store_true", help='print {"strict": {"adaptive": ...}} as JSON')
     args = ap.parse_args(argv)
     config = AdaptiveConfig(
@@ -171,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
     block = adaptive_block(
         args.run, args.curve or args.run / "curves", seeds=args.seeds, config=config,
         thresholds=args.thresholds, ns=args.ns, strategies=[s for s in args.strategies.split(",") if s],
-        abstain_below=args.abstain_below, log=log,
+        abstain_below=args.abstain_below, shared_mean=args.shared_budget, log=log,
     )
     if args.json:
         print(json.dumps({"strict": {"adaptive": block}}, indent=2))

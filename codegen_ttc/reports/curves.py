@@ -86,6 +86,7 @@ class PolicyRun:
     task_id: str
     seed: int
     samples: int
+    tokens: int  # replay: estimated from the programs' text
     pass_at_1: float  # expected, ties broken uniformly
     confidence: float  # the stopping rule's posterior for the selected cluster
     share: float  # selection.confidence: the top group's share of the strategy's scores
@@ -99,12 +100,14 @@ def adaptive_outcomes(pools: Mapping[str, ReplayPool], config: AdaptiveConfig, s
         evaluator = ReplayEvaluator(pools)
         result = run_adaptive(task_ids, ReplaySampler(pools, seed), evaluator, config)
         for task_id, run in result.problems.items():
-            assert run.decision is not None and run.evidence is not None
+            if run.decision is None or run.evidence is None:  # a shared budget ran out first: no answer
+                out.append(PolicyRun(task_id, seed, 0, 0, 0.0, 0.0, 0.0, run.reason))
+                continue
             ev, sel = run.evidence, run.decision.selection
             correct = pools[task_id].correct[evaluator.last_rows[task_id]]
             out.append(
                 PolicyRun(
-                    task_id, seed, run.spent.samples,
+                    task_id, seed, run.spent.samples, run.spent.tokens,
                     ranked_pass_at_k(sel.ranking, ev.multiplicity, correct, 1),
                     run.decision.confidence, sel.confidence, run.reason,
                 )
@@ -119,6 +122,7 @@ def summarise_outcomes(outcomes: Sequence[PolicyRun]) -> dict:
     return {
         "pass@1": float(np.mean([o.pass_at_1 for o in outcomes])),
         "mean_samples": float(np.mean([o.samples for o in outcomes])),
+        "mean_tokens": float(np.mean([o.tokens for o in outcomes])),
         "runs": len(outcomes),
         "stopped": {k: v / len(outcomes) for k, v in sorted(reasons.items())},
     }
@@ -149,7 +153,7 @@ def fixed_outcomes(pools: Mapping[str, ReplayPool], strategy: str, rule: StopRul
         sel = select(ev, strategy)
         out.append(
             PolicyRun(
-                task_id, -1, ev.n_samples, ranked_pass_at_k(sel.ranking, ev.multiplicity, pool.correct, 1),
+                task_id, -1, ev.n_samples, 0, ranked_pass_at_k(sel.ranking, ev.multiplicity, pool.correct, 1),
                 decision.confidence, sel.confidence, "fixed",
             )
         )
