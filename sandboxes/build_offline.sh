@@ -17,7 +17,7 @@ CACHE="${CODEGEN_TTC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codegen-ttc}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
 # bump when the recipe below changes, so a stale cached rootfs is not reused
-RECIPE=3
+RECIPE=4
 TARBALL="$CACHE/sandbox-rootfs-$SUITE-r$RECIPE.tar"
 SANDBOX_UID=10001
 
@@ -69,6 +69,9 @@ if [ "$rebuild" = 1 ] || [ ! -s "$TARBALL" ]; then
     # trim what a candidate program never needs (apt state, docs, caches)
     rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* \
            "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/*
+    # mktemp made the root 0700; the tar's "./" entry carries that mode, and
+    # storage drivers that apply it (vfs) would make / untraversable for uid 10001
+    chmod 0755 "$root"
     # write the tarball atomically so an interrupted run never leaves a truncated cache
     tar --numeric-owner --one-file-system -C "$root" -cf "$TARBALL.part" .
     mv "$TARBALL.part" "$TARBALL"

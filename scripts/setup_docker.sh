@@ -21,6 +21,15 @@ log() { echo "setup_docker: $*" >&2; }
 
 engine_up() { docker info >/dev/null 2>&1; }
 
+# is a dockerd process running? (/proc, not pgrep: procps may be absent)
+dockerd_running() {
+    local comm
+    for comm in /proc/[0-9]*/comm; do
+        [ "$(cat "$comm" 2>/dev/null)" = dockerd ] && return 0
+    done
+    return 1
+}
+
 # start dockerd with the given extra flags; 0 when it answers within $WAIT seconds
 try_dockerd() {
     log "starting dockerd $* (log: $LOG)"
@@ -46,7 +55,7 @@ command -v docker >/dev/null || { log "docker CLI missing: apt-get install docke
 
 if engine_up; then
     log "engine already running"
-elif pgrep -x dockerd >/dev/null; then
+elif dockerd_running; then
     # one is starting (or stuck): wait for it rather than start a second one
     log "dockerd is running but not answering yet; waiting up to ${WAIT}s"
     for _ in $(seq "$WAIT"); do engine_up && break; sleep 1; done

@@ -91,7 +91,8 @@ def test_judge_scripts_pass_and_fail(sb):
 
 def test_candidate_timeout_then_the_sandbox_still_works(sb):
     [out] = run(sb, "def f():\n    while True:\n        pass\n", Call(()))
-    assert (out.status, out.error) == ("timeout", "cpu")
+    # "cpu" normally; "wall" when a loaded machine starves it of CPU: both are timeouts
+    assert out.status == "timeout", out
     [out] = run(sb, "import time\ndef f():\n    time.sleep(60)\n", Call(()), limits=Limits(wall_seconds=1.0))
     assert (out.status, out.error) == ("timeout", "wall")
     assert [value(o) for o in run(sb, ADD, Call((1, 1)))] == [2]
@@ -262,7 +263,6 @@ def test_everything_created_is_labelled_and_removed_on_close():
     import docker
 
     client = docker.from_env()
-    before = set(labelled(client))
     sandbox = DockerSandbox()
     run(sandbox, ADD, Call((1, 2)), Script("assert candidate(1, 2) == 3"))
     mine = labelled(client, **{LABEL_RUN: sandbox.run_id})
@@ -270,8 +270,8 @@ def test_everything_created_is_labelled_and_removed_on_close():
     assert len(mine) == 2
     sandbox.close()
     sandbox.close()  # idempotent
+    # counted by this run's label: other runs may share the engine meanwhile
     assert labelled(client, **{LABEL_RUN: sandbox.run_id}) == []
-    assert set(labelled(client)) <= before
     client.close()
 
 

@@ -235,7 +235,10 @@ class _ContainerProcess:
         return self.returncode  # type: ignore[return-value]
 
     def kill(self) -> None:
-        _force_remove(self.container)
+        try:
+            _force_remove(self.container)
+        except Exception:
+            pass  # daemon trouble: closing the socket still ends the runner (EOF)
         try:
             self._sock.close()
         except OSError:
@@ -412,6 +415,7 @@ class DockerSandbox(RunnerSandbox):
                 container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
             )
             raw = getattr(sock, "_sock", sock)
+            raw.settimeout(None)  # a warm runner may idle longer than the client's HTTP timeout
             container.start()
         except Exception as exc:
             self._forget(container)
