@@ -19,6 +19,7 @@ def _register() -> None:
     # each module adds its command to ``app``; imported lazily so a broken optional
     # part cannot take the whole CLI down
     from codegen_ttc.cli import score  # noqa: F401
+    from codegen_ttc.cli import solve  # noqa: F401
     from codegen_ttc.cli import sandbox  # noqa: F401
     from codegen_ttc.cli import model  # noqa: F401
     from codegen_ttc.cli import suggest  # noqa: F401

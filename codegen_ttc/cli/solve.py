@@ -1,0 +1,118 @@
+"""``codegen-ttc solve``: sample candidates for one problem, verify them, print the selected program."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from codegen_ttc.cli import app
+from codegen_ttc.cli.score import SANDBOXES
+from codegen_ttc.errors import InputError
+from codegen_ttc.execution.batch import Limits
+from codegen_ttc.problems.from_source import problem_from_source
+from codegen_ttc.problems.loaders import load_problems
+from codegen_ttc.problems.model import Problem
+from codegen_ttc.selection.strategies import STRATEGIES
+from codegen_ttc.solver import SolveOptions, SolveResult, solve
+
+
+def resolve_problem(spec: str, *, examples: bool) -> Problem:
+    """``-`` (stdin), a ``.py`` file, or ``SET/ID`` from a problem set (``humaneval/0``, ``tiny/2``)."""
+    if spec == "-":
+        return problem_from_source(sys.stdin.read(), "<stdin>", examples=examples)
+    path = Path(spec)
+    if path.suffix == ".py" or path.is_file():
+        if not path.is_file():
+            raise InputError(f"{spec}: no such file")
+        return problem_from_source(path.read_text(), str(path), examples=examples)
+    if "/" not in spec:
+        raise InputError(f"{spec}: not a .py file, '-' or a task id like humaneval/0")
+    set_name, _, ident = spec.partition("/")
+    problems = load_problems(set_name, examples=examples)
+    wanted = {f"{set_name}/{ident}".lower(), ident.lower()}
+    for p in problems:
+        if p.task_id.lower() in wanted or p.task_id.lower().endswith("/" + ident.lower()):
+            return p
+    raise InputError(f"{spec}: no task {ident!r} in problem set {set_name!r}")
+
+
+def _rate(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.0%}"
+
+
+def print_report(result: SolveResult, console: Console) -> None:
+    sel = result.selection
+    console.print(
+        f"[bold]{result.problem.task_id}[/]: {result.n_samples} samples ({result.n_unique} unique), "
+        f"{result.n_generated_tests} generated tests, {result.n_inputs} inputs, "
+        f"{len(result.clusters)} behaviour clusters"
+    )
+    table = Table(show_edge=False)
+    for col in ("", "samples", "programs", "provided tests", "generated tests"):
+        table.add_column(col, justify="right")
+    for row in result.clusters[:8]:
+        table.add_row("selected" if row.selected else "", str(row.size), str(row.candidates),
+                      _rate(row.provided_pass_rate), _rate(row.generated_pass_rate))
+    if len(result.clusters) > 8:
+        table.caption = f"... and {len(result.clusters) - 8} smaller clusters"
+    console.print(table)
+    acc = result.accounting.to_json()
+    console.print(
+        f"strategy {sel.strategy}, confidence {sel.confidence:.2f}; "
+        f"tokens: {acc.get('prompt_tokens', 0)} prompt + {acc.get('completion_tokens', 0)} completion; "
+        f"retries {result.accounting.total_retries}; infra errors {result.infra_errors}; "
+        f"{result.seconds['total']:.1f} s (sampling {result.seconds['sampling']:.1f} s, "
+        f"execution {result.seconds['execution']:.1f} s)"
+    )
+
+
+@app.command("solve")
+@click.argument("problem")
+@click.option("-n", "--samples", type=click.IntRange(1), default=16, show_default=True, help="Candidate programs to sample.")
+@click.option("--tests", "test_samples", type=click.IntRange(0), default=8, show_default=True,
+              help="Test-generation samples (each gives up to 5 asserts); 0 = none.")
+@click.option("--synthesise", type=click.IntRange(0), default=20, show_default=True, help="Inputs to synthesise for clustering.")
+@click.option("--no-examples", is_flag=True, help="Do not use docstring examples as provided tests.")
+@click.option("--sandbox", type=click.Choice(SANDBOXES), default="auto", show_default=True)
+@click.option("--workers", type=click.IntRange(1), default=None)
+@click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="default", show_default=True)
+@click.option("--model", default=None, help="Model name ('local' = the embedded SmolLM2; default when no server is set).")
+@click.option("--base-url", default=None, help="OpenAI-compatible server (else $OPENAI_BASE_URL, the config file, or local).")
+@click.option("--api-key", default=None, help="API key (else $OPENAI_API_KEY).")
+@click.option("--mode", type=click.Choice(["chat", "completion"]), default=None, help="Chat (fenced code) or completion prompts.")
+@click.option("--temperature", type=float, default=None)
+@click.option("--max-tokens", type=click.IntRange(1), default=None)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--timeout", type=click.FloatRange(0.01), default=Limits().cpu_seconds, show_default=True, help="CPU seconds per call.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON record instead of the program.")
+def solve_command(problem, samples, test_samples, synthesise, no_examples, sandbox, workers, strategy, model,
+                  base_url, api_key, mode, temperature, max_tokens, seed, timeout, as_json) -> None:
+    """Solve PROBLEM: a .py file with a signature and docstring, '-' for stdin, or a task id (humaneval/0)."""
+    from codegen_ttc.sampling.config import resolve_config
+
+    target = resolve_problem(problem, examples=not no_examples)
+    llm = resolve_config(model=model, base_url=base_url, api_key=api_key, mode=mode,
+                         temperature=temperature, max_tokens=max_tokens, seed=seed)
+    options = SolveOptions(
+        samples=samples, test_samples=test_samples, synthesise=synthesise, sandbox=sandbox, workers=workers,
+        strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
+    )
+    err = Console(stderr=True)
+    started = time.perf_counter()
+    with err.status("starting") as status:
+        def on_stage(name: str) -> None:
+            status.update(f"{name} ({time.perf_counter() - started:.0f} s)")
+
+        result = solve(target, llm, options, on_stage=on_stage)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        print_report(result, err)
+        click.echo(result.program, nl=not result.program.endswith("\n"))
