@@ -197,3 +197,19 @@ def test_bench_adaptive_script_on_the_tiny_run(tiny_run, tmp_path):
     for name in ("curve.csv", "adaptive_points.csv", "reliability.csv", "coverage.csv", "calibration.png"):
         assert (out / name).stat().st_size > 0
     assert "ECE" in proc.stderr and "reliability" not in proc.stdout
+
+
+def test_load_run_leaves_out_incomplete_tasks_and_never_writes_to_the_store(tiny_run, tmp_path):
+    """A store still being written (another run appending, last line cut) is read as is."""
+    import shutil
+
+    from codegen_ttc.sampling.replay import load_run
+
+    copy = tmp_path / "run"
+    shutil.copytree(tiny_run, copy)
+    lines = (copy / "results.jsonl").read_text().splitlines(keepends=True)
+    partial = "".join(lines[: len(lines) // 2]) + lines[len(lines) // 2][:20]  # cut mid-line, as mid-append
+    (copy / "results.jsonl").write_text(partial)
+    pools, incomplete = load_run(copy)
+    assert incomplete and len(pools) + len(incomplete) == 5
+    assert (copy / "results.jsonl").read_text() == partial
