@@ -44,7 +44,8 @@ def path() -> None:
 @click.option("--parallel", default=4, show_default=True, help="Parallel slots (requests decoded at once).")
 @click.option("--ctx-per-slot", default=2048, show_default=True, help="Context tokens per slot.")
 @click.option("--port", default=0, show_default=True, help="Port on 127.0.0.1 (0: a free one).")
-def serve(parallel: int, ctx_per_slot: int, port: int) -> None:
+@click.option("--threads", default=0, help="CPU threads (default: $CODEGEN_TTC_LOCAL_THREADS or half the cores).")
+def serve(parallel: int, ctx_per_slot: int, port: int, threads: int) -> None:
     """Run the local OpenAI-compatible server in the foreground until Ctrl-C.
 
     Point any OpenAI client at the printed URL, e.g.
@@ -52,7 +53,7 @@ def serve(parallel: int, ctx_per_slot: int, port: int) -> None:
     """
     from codegen_ttc.sampling import local_model
 
-    server = local_model.LocalServer(n_parallel=parallel, ctx_per_slot=ctx_per_slot, port=port)
+    server = local_model.LocalServer(n_parallel=parallel, ctx_per_slot=ctx_per_slot, port=port, threads=threads or None)
     try:
         server.start()
     except local_model.LocalModelError as exc:
@@ -70,7 +71,8 @@ def serve(parallel: int, ctx_per_slot: int, port: int) -> None:
 @click.option("--requests", "n_requests", default=8, show_default=True, help="Requests (one sample each).")
 @click.option("--max-tokens", default=128, show_default=True)
 @click.option("--parallel", default=4, show_default=True, help="Slots, and requests in flight.")
-def bench(n_requests: int, max_tokens: int, parallel: int) -> None:
+@click.option("--threads", default=0, help="CPU threads (default: $CODEGEN_TTC_LOCAL_THREADS or half the cores).")
+def bench(n_requests: int, max_tokens: int, parallel: int, threads: int) -> None:
     """Time the local server: start-up, and tokens/s per slot and in all (JSON)."""
     import concurrent.futures
     import urllib.request
@@ -95,7 +97,7 @@ def bench(n_requests: int, max_tokens: int, parallel: int) -> None:
             return json.loads(r.read())
 
     try:
-        server = local_model.LocalServer(n_parallel=parallel)
+        server = local_model.LocalServer(n_parallel=parallel, threads=threads or None)
         server.start()
     except local_model.LocalModelError as exc:
         raise _fail(exc) from None
@@ -116,6 +118,7 @@ def bench(n_requests: int, max_tokens: int, parallel: int) -> None:
                 "startup_seconds": round(server.startup_seconds or 0.0, 2),
                 "requests": n_requests,
                 "parallel": parallel,
+                "threads": threads or local_model.default_threads(),
                 "completion_tokens": tokens,
                 "wall_seconds": round(wall, 2),
                 "tokens_per_second_total": round(tokens / wall, 1) if wall else None,
