@@ -56,6 +56,8 @@ def resolve_backend(name: str) -> str:
     reasons = []
     for candidate in ("docker", "bwrap"):
         problem = backend_problem(candidate)
+        if candidate == "docker" and problem is None and not hasattr(_docker_module(), "docker_available"):
+            problem = "cannot tell whether Docker works (no docker_available())"  # auto never guesses
         if problem is None:
             return candidate
         reasons.append(f"{candidate}: {problem}")
