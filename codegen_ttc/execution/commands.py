@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,9 +71,18 @@ def _read_tail(path: Path, limit: int = MAX_OUTPUT_BYTES) -> str:
 
 
 class CommandSandbox:
-    """Runs commands on directories. ``inside(path)`` is where the command sees ``path``."""
+    """Runs commands on directories. ``inside(path)`` is where the command sees ``path``.
+
+    Thread-safe: several commands may run at once; ``cancel()`` (e.g. on Ctrl-C) kills
+    every running one and makes later ``run`` calls return at once as timed out.
+    """
 
     name = "base"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[int] = set()  # process group ids of running commands
+        self._cancelled = False
 
     def inside(self, workdir: Path) -> str:
         raise NotImplementedError
@@ -80,35 +90,53 @@ class CommandSandbox:
     def run(self, command: str, workdir: Path, *, timeout: float, env: dict[str, str] | None = None) -> CommandResult:
         raise NotImplementedError
 
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            for pgid in self._live:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
     def _execute(self, argv: list[str], *, cwd: str | None, env: dict[str, str] | None, timeout: float,
                  pass_fds: tuple[int, ...] = (), on_kill=None) -> CommandResult:
         with tempfile.TemporaryDirectory(prefix="ttc-cmd-") as tmp:
             out_path = Path(tmp) / "output"
             start = time.monotonic()
-            with open(out_path, "wb") as out:
+            with open(out_path, "wb") as out, self._lock:
+                if self._cancelled:
+                    return CommandResult(None, "cancelled", 0.0, timed_out=True)
                 proc = subprocess.Popen(
                     argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env,
                     start_new_session=True, close_fds=True, pass_fds=pass_fds, preexec_fn=_limit_tree,
                 )
-                timed_out = False
-                try:
-                    proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    timed_out = True
-                finally:
-                    # the command's own session: everything it started that stayed in it
+                self._live.add(proc.pid)
+            timed_out = True
+            try:
+                deadline = start + timeout
+                while time.monotonic() < deadline:
+                    # WNOWAIT: the exited leader stays a zombie, so its pid (= the group id)
+                    # cannot be reused before the group is killed below
+                    if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                        timed_out = False
+                        break
+                    time.sleep(0.02)
+            finally:
+                # the command's own session: everything it started that stayed in it
+                with self._lock:
+                    self._live.discard(proc.pid)
                     try:
                         os.killpg(proc.pid, signal.SIGKILL)
                     except (ProcessLookupError, PermissionError):
                         pass
-                    proc.wait()
-                    if on_kill is not None:
-                        on_kill()
-            seconds = time.monotonic() - start
+                proc.wait()
+                if on_kill is not None:
+                    on_kill()
             return CommandResult(
                 exit_code=None if timed_out else proc.returncode,
                 output=_read_tail(out_path),
-                seconds=seconds,
+                seconds=time.monotonic() - start,
                 timed_out=timed_out,
             )
 
@@ -129,6 +157,7 @@ class ProcessCommandSandbox(CommandSandbox):
     name = "process"
 
     def __init__(self, *, python: str | None = None, warn: bool = True) -> None:
+        super().__init__()
         self.python = python or sys.executable
         if warn:
             print("codegen-ttc: process sandbox has NO isolation (test commands run as plain processes)", file=sys.stderr)
@@ -147,6 +176,7 @@ class BwrapCommandSandbox(CommandSandbox):
     name = "bwrap"
 
     def __init__(self, *, python: str | None = None, seccomp: bool = True) -> None:
+        super().__init__()
         from codegen_ttc.execution.backends.bwrap import bwrap_problem, find_bwrap
         from codegen_ttc.execution.backends.seccomp import build_filter
 

@@ -104,5 +104,13 @@ def evaluate_patches(
         if progress is not None:
             progress(cand)
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(one, candidates))
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
+        for future in [pool.submit(one, c) for c in candidates]:
+            future.result()
+    except BaseException:
+        # Ctrl-C or a bug: stop queued runs and kill running ones instead of waiting for them
+        sandbox.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)

@@ -37,6 +37,8 @@ from codegen_ttc.suggest.workspace import ApplyResult, apply_patch, copy_tree, g
 
 # exit codes, as pre-commit reads them
 EXIT_NOTHING, EXIT_SUGGESTED, EXIT_ERROR = 0, 1, 2
+MIN_CANDIDATE_TIMEOUT = 10.0  # wall seconds a candidate's test run gets at least...
+CANDIDATE_SLOWDOWN = 5.0  # ...or this many times the unchanged tree's run, capped by --timeout
 
 
 @dataclass
@@ -155,7 +157,9 @@ def suggest(
         n_rej = sum(1 for c in result.candidates if c.rejected)
         log(f"suggest: {len(texts)} samples, {n_rej} rejected, {len(result.runs)} distinct patches to test")
         if result.runs:
-            evaluate_patches(sandbox, snapshot, result.runs, opts.test_cmd, timeout=opts.timeout, workers=workers,
+            # a patch that loops forever should not cost the full --timeout per run
+            cand_timeout = min(opts.timeout, max(MIN_CANDIDATE_TIMEOUT, CANDIDATE_SLOWDOWN * baseline.seconds))
+            evaluate_patches(sandbox, snapshot, result.runs, opts.test_cmd, timeout=cand_timeout, workers=workers,
                              scratch=scratch)
             result.ranking = rank(
                 baseline.outcomes,
@@ -169,7 +173,14 @@ def suggest(
         result.exit_code = EXIT_SUGGESTED
         if result.chosen is None:
             result.status = "no_patch"
-            result.message = "no candidate fixed a failing test without breaking another"
+            if not texts:
+                acc = result.accounting
+                why = acc.error_messages[0][:200] if acc is not None and acc.error_messages else ""
+                result.message = "the model returned no samples" + (f" ({why})" if why else "")
+            elif not result.runs:
+                result.message = "no sample was a valid patch (see the rejection reasons)"
+            else:
+                result.message = "no candidate fixed a failing test without breaking another"
             return result
         patch = result.runs[result.chosen.index].patch
         result.status = "suggested"

@@ -74,3 +74,20 @@ def test_bwrap_has_no_network_and_hides_home(tmp_path):
     assert "NONET" in lines and "NOSHADOW" in lines and "NOHOST" in lines, res.output
     if os.geteuid() == 0:
         assert lines[-1] != "0"  # the command ran as a throwaway uid
+
+
+def test_cancel_kills_running_commands_and_refuses_new_ones(tmp_path):
+    import threading
+
+    box = open_command_sandbox("process", warn=False)
+    results = []
+    t = threading.Thread(target=lambda: results.append(box.run("sleep 60", tmp_path, timeout=120)))
+    start = time.monotonic()
+    t.start()
+    time.sleep(0.5)
+    box.cancel()
+    t.join(30)
+    assert not t.is_alive() and time.monotonic() - start < 30
+    assert results[0].exit_code is not None and results[0].exit_code != 0  # killed by SIGKILL
+    again = box.run("echo hi", tmp_path, timeout=10)
+    assert again.timed_out and "hi" not in again.output

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -216,3 +215,23 @@ def test_unparseable_pytest_report_from_a_test_is_not_trusted(tmp_path, env, cap
         code = main(["suggest", "--repo", str(repo), "--test-cmd", F.TEST_CMD, "--sandbox", "process", "--no-cache"])
     assert code == 2
     assert "no pytest report" in capsys.readouterr().err
+
+
+def test_a_looping_patch_times_out_and_loses(tmp_path, env, capsys):
+    repo = F.make_repo(tmp_path, "operator")
+    loop = F.fenced(F.block("calc.py", "def add(a, b):\n    return a - b\n", "def add(a, b):\n    while True:\n        pass\n"))
+    with F.StubServer(F.scripted([loop, F.fenced(F.ADD_RIGHT)])) as stub:
+        code = run(env, stub, repo, "--json", "--timeout", "20", samples=2)
+    out = json_out(capsys)
+    assert code == 1 and out["chosen"]["samples"] == [1]
+    (looping,) = [r for r in out["ranking"] if r["samples"] == [0]]
+    assert looping["timed_out"] and not looping["ran"] and not looping["eligible"]
+
+
+def test_model_server_down_is_reported(tmp_path, env, capsys):
+    repo = F.make_repo(tmp_path, "operator")
+    with F.StubServer(lambda call: F.Reply(status=404, body={"error": "no such model"})) as stub:
+        code = run(env, stub, repo, "--json", samples=2)
+    out = json_out(capsys)
+    assert code == 1 and out["status"] == "no_patch" and out["message"].startswith("the model returned no samples")
+    assert out["accounting"]["infra_errors"] == 2
