@@ -13,7 +13,7 @@
 set -euo pipefail
 
 IMAGE="${CODEGEN_TTC_SANDBOX_IMAGE:-codegen-ttc-sandbox:py3}"
-CACHE="${CODEGEN_TTC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codegen-ttc}"
+CACHE="${CODEGEN_TTC_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/codegen-ttc}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
 # bump when the recipe below changes, so a stale cached rootfs is not reused

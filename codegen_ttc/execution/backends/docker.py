@@ -19,8 +19,10 @@ SIGKILLed; containers are ``auto_remove``d when they stop.  ``close()``,
 ``atexit`` and Ctrl-C (unwinding through ``close``) force-remove them
 explicitly, and at start-up containers left by a dead owner are removed by label.
 
-Deadlines are the host's: a runner that does not answer in time (or a container
-the kernel OOM-killed) is treated as dead, its container removed and replaced.
+Per-call CPU/wall limits are the runner's; the host's deadline (``exec_run`` has
+none, and a frozen container never answers) is the backstop: a runner that does
+not answer in time, or whose container the kernel OOM-killed, is treated as
+dead, its container removed and replaced (RunnerSandbox retries the batch once).
 """
 
 from __future__ import annotations
