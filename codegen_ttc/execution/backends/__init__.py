@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 
 from codegen_ttc.execution.backends.base import InfraError, Sandbox, SandboxUnavailable
 

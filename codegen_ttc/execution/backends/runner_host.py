@@ -203,7 +203,7 @@ class RunnerSandbox(Sandbox):
 
     def close(self) -> None:
         self._closed = True
-        for role, runner in (("candidate", self._cand), ("judge", self._judge)):
+        for runner in (self._cand, self._judge):
             if runner is not None:
                 runner.close(graceful=True)
         self._cand = self._judge = None

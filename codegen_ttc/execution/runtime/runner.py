@@ -294,7 +294,7 @@ def _start_cpu_limit(cpu: float, *, hard: bool = True) -> None:
     signal.setitimer(signal.ITIMER_PROF, cpu)
 
 
-def _become_untrusted(rt: "Runtime", keep: tuple[int, ...]) -> None:
+def _become_untrusted(rt: Runtime, keep: tuple[int, ...]) -> None:
     """Common setup of every process that will run untrusted code (after fork)."""
     for fd in (rt.proto_in, rt.proto_out):
         try:
@@ -331,13 +331,13 @@ def _become_untrusted(rt: "Runtime", keep: tuple[int, ...]) -> None:
         os.setuid(rt.uid)
 
 
-def _server_main(rt: "Runtime", source: str, entry_point: str, lim: dict, cmd_r: int, rep_w: int) -> None:
+def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: int, rep_w: int) -> None:
     """The loaded candidate process: runs module code once, then forks one child per call."""
     _write = os.write
     _fork = os.fork
     _wait4 = os.wait4
     _exit = os._exit
-    encode, decode = wire.encode, wire.decode
+    decode = wire.decode
     dumps = json.dumps
     loads = json.loads
 
@@ -485,7 +485,7 @@ def _exception_for(error: str, message: str) -> BaseException:
     return CandidateError(f"{error}: {message}" if message else error)
 
 
-def _judge_main(rt: "Runtime", code: str, lim: dict, sock) -> None:
+def _judge_main(rt: Runtime, code: str, lim: dict, sock) -> None:
     """A judge script with ``candidate`` as a proxy; reports to the runner over ``sock``."""
     fd = sock.fileno()
     try:
