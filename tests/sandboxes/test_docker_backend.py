@@ -207,6 +207,26 @@ def test_candidate_cannot_touch_the_runner(sb):
     assert [value(o) for o in run(sb, ADD, Call((1, 2)))] == [3]
 
 
+def test_candidate_cannot_read_the_runner_or_change_the_runtime(sb):
+    src = """
+    import os
+    def f():
+        runner = int(open(f"/proc/{os.getppid()}/stat").read().rsplit(")", 1)[1].split()[1])
+        out = []
+        for path, mode in ((f"/proc/{runner}/mem", "rb"), ("/opt/codegen-ttc/runtime/runner.py", "a"),
+                           ("/etc/passwd", "a"), ("/usr/lib/python3.11/os.py", "a")):
+            try:
+                open(path, mode).close()
+                out.append("opened")
+            except OSError as e:
+                out.append(type(e).__name__)
+        return out
+    """
+    [out] = run(sb, src, Call(()))
+    # PermissionError (uid 10001) or OSError EROFS (read-only mounts): never "opened"
+    assert all(v in ("PermissionError", "OSError") for v in value(out)), out
+
+
 def test_tmp_state_is_wiped_between_candidates(sb):
     token = uuid.uuid4().hex
     writer = f"""
