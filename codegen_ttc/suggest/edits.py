@@ -113,6 +113,7 @@ def clean_path(raw: str) -> str | None:
     for prefix in ("File:", "file:", "Path:", "path:", "#"):
         if text.startswith(prefix):
             text = text[len(prefix):].strip().strip("`*").strip()
+    text = text.rstrip(":").strip("`*")  # "calc.py:" / "`calc.py`:"
     if not text or " " in text or "\\" in text or text.startswith("/"):
         return None
     norm = posixpath.normpath(text)

@@ -85,10 +85,14 @@ def read_text(root: Path, rel: str) -> str | None:
         return None
 
 
+def _skipped(directory: str, names: list[str]) -> list[str]:
+    # VCS data, caches, and virtualenvs (useless at another path, and often the biggest thing there)
+    return [n for n in names if n in SKIP_DIRS or os.path.isfile(os.path.join(directory, n, "pyvenv.cfg"))]
+
+
 def copy_tree(src: Path, dst: Path) -> None:
-    """Copy a working tree (symlinks as symlinks; VCS data and caches left out)."""
-    shutil.copytree(src, dst, symlinks=True, ignore=lambda d, names: [n for n in names if n in SKIP_DIRS],
-                    dirs_exist_ok=True)
+    """Copy a working tree (symlinks as symlinks; VCS data, caches and virtualenvs left out)."""
+    shutil.copytree(src, dst, symlinks=True, ignore=_skipped, dirs_exist_ok=True)
 
 
 def make_copy(src: Path, parent: Path, name: str) -> Path:

@@ -129,11 +129,14 @@ def test_unstaged_changes_are_kept(tmp_path, env, capsys):
     extra = "\n\ndef mul(a, b):\n    return a * b\n"
     (repo / "calc.py").write_text(F.buggy_calc("operator") + extra)  # unstaged, far from the bug
     (repo / "notes.txt").write_text("untracked\n")
+    (repo / ".venv" / "bin").mkdir(parents=True)  # a virtualenv in the tree: not copied, not touched
+    (repo / ".venv" / "pyvenv.cfg").write_text("home = /nowhere\n")
     with F.StubServer(F.scripted(F.REPLIES["operator"])) as stub:
         code = run(env, stub, repo, "--apply", samples=10)
     assert code == 1
     assert (repo / "calc.py").read_text() == F.CALC + extra
     assert (repo / "notes.txt").read_text() == "untracked\n"
+    assert (repo / ".venv" / "pyvenv.cfg").read_text() == "home = /nowhere\n"
 
 
 def test_patch_overlapping_unstaged_lines_is_not_applied(tmp_path, env, capsys):

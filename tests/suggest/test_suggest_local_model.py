@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import suggest_fixtures as F  # noqa: E402
 
 from codegen_ttc.cli import main  # noqa: E402
+from codegen_ttc.execution.backends import backend_problem  # noqa: E402
 from codegen_ttc.sampling import local_model  # noqa: E402
 
 pytestmark = pytest.mark.llm
@@ -44,8 +45,10 @@ def test_local_model_end_to_end(model_available, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
     repo = F.make_repo(tmp_path, "operator")
     before = F.tree_digest(repo)
+    # the isolating sandbox where it exists (CI), else the plain one: the model is what is tested here
+    sandbox = "bwrap" if backend_problem("bwrap") is None else "process"
     code = main(["suggest", "--repo", str(repo), "--model", "local", "--samples", "4", "--json", "--no-cache",
-                 "--sandbox", "process", "--test-cmd", F.TEST_CMD, "--seed", "3"])
+                 "--sandbox", sandbox, "--test-cmd", F.TEST_CMD, "--seed", "3"])
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["exit_code"] == 1  # tests fail: suggested or not, the hook fails
     assert out["status"] in ("suggested", "no_patch")

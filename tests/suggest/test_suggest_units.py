@@ -90,6 +90,7 @@ def test_is_test_path(path, expected):
 def test_clean_path_strips_decoration():
     assert clean_path("`pkg/mod.py`") == "pkg/mod.py"
     assert clean_path("File: pkg/./mod.py") == "pkg/mod.py"
+    assert clean_path("`pkg/mod.py`:") == "pkg/mod.py"
     assert clean_path("pkg/../../x.py") is None
 
 
