@@ -67,3 +67,23 @@ def test_dict_order_reaches_the_callee_but_not_the_canonical_text():
     assert wire.canonical(a) == wire.canonical(b)
     assert wire.dumps(wire.encode({"x": [a]})) == wire.dumps(wire.encode({"x": [b]}))
     assert Call((a,)).key != Call((b,)).key  # an order-sensitive callee may tell them apart
+
+
+def test_numpy_scalars_encode_as_python_values_but_arrays_stay_opaque():
+    np = pytest.importorskip("numpy")
+    assert wire.encode(np.float64(2.5)) == wire.encode(2.5)
+    assert wire.encode(np.int64(3)) == wire.encode(3)
+    assert wire.encode(np.bool_(True)) == wire.encode(True)
+    assert wire.encode([np.int32(1)]) == wire.encode([1])
+    assert wire.encode(np.array([1, 2]))[0] == "obj"
+
+
+def test_fake_numpy_objects_gain_nothing():
+    class Fake:
+        __module__ = "numpy"
+        ndim = 0
+
+        def item(self):
+            return self  # not plain data
+
+    assert wire.encode(Fake())[0] == "obj"

@@ -25,7 +25,8 @@ Tags:
     ["S", [...]]                set, items sorted by their encoding
     ["F", [...]]                frozenset, likewise
     ["d", [[k, v], ...]]        dict, items in insertion order (sorted by ``dumps``)
-    ["obj", "type", "repr"]     anything else (never equal to plain data)
+    ["obj", "type", "repr"]     anything else (never equal to plain data); numpy scalars
+                                are encoded as the Python value they stand for
 """
 
 from __future__ import annotations
@@ -94,7 +95,30 @@ def encode(value, *, _depth: int = 0, _budget: _Budget | None = None):
             "d",
             [[encode(k, _depth=d, _budget=budget), encode(v, _depth=d, _budget=budget)] for k, v in value.items()],
         ]
+    item = _numpy_scalar(value)
+    if item is not None:
+        return encode(item, _depth=d, _budget=budget)
     return ["obj", _type_name(value), _short_repr(value)]
+
+
+_PLAIN_SCALARS = (bool, int, float, complex, str, bytes)
+
+
+def _numpy_scalar(value):
+    """A numpy scalar (np.int64, np.float64, np.bool_...) as its Python value, else None.
+
+    ``np.float64(2.0) == 2.0`` in Python, so a candidate returning one must not fail an
+    ``assert f(x) == 2.0``; arrays stay opaque (their ``==`` is elementwise). Stdlib only:
+    recognised by module name and a 0-dimensional ``item()``.
+    """
+    try:
+        t = type(value)
+        if getattr(t, "__module__", None) != "numpy" or getattr(value, "ndim", None) != 0 or t.__name__ == "ndarray":
+            return None
+        item = value.item()
+    except Exception:
+        return None
+    return item if type(item) in _PLAIN_SCALARS else None
 
 
 def _type_name(value) -> str:
