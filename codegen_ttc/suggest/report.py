@@ -92,7 +92,8 @@ def to_json(result: SuggestResult) -> dict[str, Any]:
         "context": result.context.summary() if result.context else None,
         "samples": len(result.candidates),
         "rejected": rejected_counts(result),
-        "rejections": [{"sample": c.sample, "reason": c.rejected.reason, "detail": c.rejected.detail}
+        "rejections": [{"sample": c.sample, "reason": c.rejected.reason, "detail": c.rejected.detail,
+                        "text": c.text[:500]}
                        for c in result.candidates if c.rejected is not None],
         "ranking": [score(r) for r in result.ranking],
         "chosen": score(result.chosen) if result.chosen else None,

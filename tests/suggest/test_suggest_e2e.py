@@ -134,6 +134,9 @@ def test_unstaged_changes_are_kept(tmp_path, env, capsys):
     with F.StubServer(F.scripted(F.REPLIES["operator"])) as stub:
         code = run(env, stub, repo, "--apply", samples=10)
     assert code == 1
+    prompt = stub.calls[0].body["messages"][1]["content"]
+    diff_part = prompt.split("Uncommitted changes (git diff HEAD):", 1)[1]
+    assert "+def mul(a, b):" in diff_part  # the uncommitted diff is part of the context
     assert (repo / "calc.py").read_text() == F.CALC + extra
     assert (repo / "notes.txt").read_text() == "untracked\n"
     assert (repo / ".venv" / "pyvenv.cfg").read_text() == "home = /nowhere\n"
@@ -238,3 +241,15 @@ def test_model_server_down_is_reported(tmp_path, env, capsys):
     out = json_out(capsys)
     assert code == 1 and out["status"] == "no_patch" and out["message"].startswith("the model returned no samples")
     assert out["accounting"]["infra_errors"] == 2
+
+
+def test_test_edits_only_when_allowed(tmp_path, env, capsys):
+    repo = F.make_repo(tmp_path, "operator")
+    with F.StubServer(F.scripted([F.EDITS_TESTS])) as stub:
+        assert run(env, stub, repo, "--json", samples=1) == 1
+        out = json_out(capsys)
+        assert out["status"] == "no_patch" and out["rejected"] == {"test_file": 1}
+        assert out["rejections"][0]["text"] == F.EDITS_TESTS
+        assert run(env, stub, repo, "--json", "--allow-test-edits", samples=1) == 1
+        out = json_out(capsys)
+    assert out["status"] == "suggested" and out["chosen"]["files"] == ["tests/test_calc.py"]
