@@ -125,6 +125,9 @@ def suggest(
         if baseline.outcomes is None:
             tail = baseline.output.strip().splitlines()[-1:] or ["no output"]
             raise InputError(f"the test command produced no pytest report (exit {baseline.exit_code}): {tail[0][:200]}")
+        if not baseline.outcomes and baseline.exit_code not in (0, 5):  # 5: pytest collected nothing
+            tail = baseline.output.strip().splitlines()[-1:] or ["no output"]
+            raise InputError(f"the test command failed (exit {baseline.exit_code}) without running tests: {tail[0][:200]}")
         result = SuggestResult("clean", EXIT_NOTHING, root, opts.test_cmd, baseline)
         failing = baseline.failing
         if not failing:

@@ -86,8 +86,19 @@ def read_text(root: Path, rel: str) -> str | None:
 
 
 def _skipped(directory: str, names: list[str]) -> list[str]:
-    # VCS data, caches, and virtualenvs (useless at another path, and often the biggest thing there)
-    return [n for n in names if n in SKIP_DIRS or os.path.isfile(os.path.join(directory, n, "pyvenv.cfg"))]
+    # VCS data, caches, virtualenvs (useless at another path, and often the biggest thing
+    # there) and special files (copying a FIFO would block forever)
+    out = []
+    for n in names:
+        full = os.path.join(directory, n)
+        try:
+            mode = os.lstat(full).st_mode
+        except OSError:
+            continue
+        special = not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))
+        if n in SKIP_DIRS or special or os.path.isfile(os.path.join(full, "pyvenv.cfg")):
+            out.append(n)
+    return out
 
 
 def copy_tree(src: Path, dst: Path) -> None:

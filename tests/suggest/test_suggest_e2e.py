@@ -188,6 +188,7 @@ def test_no_patch_found(tmp_path, env, capsys):
 
 def test_clean_repo_exits_0_without_asking_the_model(tmp_path, env, capsys):
     repo = F.make_repo(tmp_path, "none")
+    os.mkfifo(repo / "a.fifo")  # special files are not copied (reading a FIFO would block)
     with F.StubServer(F.scripted(["x"])) as stub:
         code = run(env, stub, repo)
         assert stub.request_count == 0
@@ -201,6 +202,9 @@ def test_errors_exit_2_with_one_line(tmp_path, env, capsys):
         assert main(["suggest", "--repo", str(repo), "--test-cmd", "echo no tests here", "--sandbox", "process"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert err[-1].startswith("codegen-ttc: the test command produced no pytest report")
+        assert main(["suggest", "--repo", str(repo), "--test-cmd", F.TEST_CMD + " no_such_dir", "--sandbox",
+                     "process"]) == 2
+        assert "without running tests" in capsys.readouterr().err
         assert main(["suggest", "--repo", str(repo), "--apply", "--check"]) == 2
         assert "exclude each other" in capsys.readouterr().err
         assert main(["suggest", "--repo", str(tmp_path / "missing")]) == 2
