@@ -64,17 +64,18 @@ def prepare_tasks(config: ScoreConfig) -> list[Task]:
     """Everything a run needs, validated; raises InputError on bad input."""
     for name in config.strategies:
         get_strategy(name)
-    problems = load_problems(config.problems, examples=config.examples)
-    if config.task_ids:
-        problems = select_tasks(problems, config.task_ids)
+    everything = load_problems(config.problems, examples=config.examples)
+    problems = select_tasks(everything, config.task_ids) if config.task_ids else everything
     if config.limit is not None:
         problems = problems[: config.limit]
-    samples = load_samples(config.samples, problems, cleanup=config.cleanup)
+    # sample and test files are matched against the whole set: rows of tasks left out
+    # by --tasks/--limit are not errors
+    samples = load_samples(config.samples, everything, cleanup=config.cleanup)
     missing = [p.task_id for p in problems if not samples.get(p.task_id)]
     if len(missing) == len(problems):
         raise InputError(f"{config.samples}: no samples for any of the {len(problems)} problems")
     problems = [p for p in problems if samples.get(p.task_id)]
-    generated = load_generated_tests(config.tests, problems, dedupe=False) if config.tests else {}
+    generated = load_generated_tests(config.tests, everything, dedupe=False) if config.tests else {}
     tasks = []
     for p in problems:
         tests = WeightedTests.from_cases(generated.get(p.task_id, []))
