@@ -4,8 +4,10 @@
 could not be had) and what they cost. How it copes with servers that differ:
 
 - ``n`` per request: up to ``LLMConfig.max_n_per_request``. A server that answers
-  HTTP 400 to ``n > 1`` (llama.cpp above its parallel slots) teaches a lower cap: the
-  bound in its message (``... <= 4``) if it gives one, else half. A server that
+  HTTP 400 to ``n > 1`` about ``n`` (llama.cpp above its parallel slots) teaches a
+  lower cap: the bound in its message (``... <= 4``) if it gives one, else half. A 400
+  whose message does not mention ``n`` is retried one sample per request for that
+  block only (the cap stays); a 400 at ``n = 1`` is final. A server that
   returns fewer choices than asked (Ollama, llama-cpp-python ignore ``n``) gets the
   rest asked again (*top-up* requests) and the cap is lowered to what it returned.
 - Seeds: a request for samples ``i .. i+k-1`` carries ``seed + i``; with ``n = 1``
@@ -124,6 +126,14 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> 
 
 
 _N_BOUND = re.compile(r"(?:<=|at most|maximum(?: of)?|max(?:imum)? is|up to)\s*(?:value\s*<=\s*)?(\d+)", re.IGNORECASE)
+
+
+_N_MENTION = re.compile(r"(?:^|[^\w])n(?:[^\w]|$)|choices?\b|\bn_|num_?(?:choices|samples|completions)", re.IGNORECASE)
+
+
+def mentions_n(message: str) -> bool:
+    """Whether a 400's message is about the ``n`` parameter (``Field 'n': ...``, ``n must be ...``)."""
+    return _N_MENTION.search(message) is not None
 
 
 def learned_n_cap(message: str, asked: int) -> int:
@@ -265,20 +275,25 @@ class _Job:
     async def fill_runs(self, missing: list[int]) -> None:
         await asyncio.gather(*(self.fill(run) for run in _runs(missing)))
 
-    async def fill(self, block: list[int], topup: bool = False) -> None:
-        cap = self.sampler.n_cap
+    async def fill(self, block: list[int], topup: bool = False, local_cap: int | None = None) -> None:
+        cap = self.sampler.n_cap if local_cap is None else min(local_cap, self.sampler.n_cap)
         if len(block) > cap:
             chunks = [block[j : j + cap] for j in range(0, len(block), cap)]
-            await asyncio.gather(*(self.fill(c, topup) for c in chunks))
+            await asyncio.gather(*(self.fill(c, topup, local_cap) for c in chunks))
             return
         k = len(block)
         try:
             got = await self.request(block[0], k, topup)
         except _NTooLarge as exc:
-            new_cap = learned_n_cap(exc.message, k)
-            self.sampler.n_cap = min(self.sampler.n_cap, new_cap)
             self.acc.count_retry("n_too_large")
-            await self.fill(block, topup)
+            if mentions_n(exc.message):
+                # the server says n is too large: a lower cap for every later request
+                self.sampler.n_cap = min(self.sampler.n_cap, learned_n_cap(exc.message, k))
+                await self.fill(block, topup, local_cap)
+            else:
+                # a 400 that may not be about n (prompt too long...): these samples one
+                # by one, without lowering the cap for the rest of the run
+                await self.fill(block, topup, 1)
             return
         if got is None:
             return

@@ -12,7 +12,7 @@ from codegen_ttc.errors import InputError
 from codegen_ttc.sampling.accounting import Accounting, RunAccounting, split_completion_tokens
 from codegen_ttc.sampling.cache import SampleCache, request_key
 from codegen_ttc.sampling.config import LLMConfig, Price, cache_dir, resolve_config
-from codegen_ttc.sampling.llm import backoff_delay, learned_n_cap, retry_after_seconds
+from codegen_ttc.sampling.llm import backoff_delay, learned_n_cap, mentions_n, retry_after_seconds
 
 
 @pytest.fixture
@@ -245,3 +245,17 @@ def test_learned_n_cap():
 def test_model_without_server_means_openai(home):
     cfg = resolve_config(env={"CODEGEN_TTC_MODEL": "gpt-4o-mini", "OPENAI_API_KEY": "sk"})
     assert cfg.base_url == "https://api.openai.com/v1" and cfg.model == "gpt-4o-mini" and not cfg.is_local
+
+
+@pytest.mark.parametrize(
+    "message, about_n",
+    [
+        ("Field 'n': Value must be between 1 <= value <= 4, but got 8", True),
+        ("n must be at most 2", True),
+        ("Only one choice is supported", True),
+        ("the prompt is too long for the context", False),
+        ("invalid model name", False),
+    ],
+)
+def test_mentions_n(message, about_n):
+    assert mentions_n(message) is about_n

@@ -209,13 +209,26 @@ def test_400_above_n_4_teaches_the_cap():
     assert sorted(c.n for c in stub.calls) == [2, 4, 4, 8]
 
 
-def test_400_without_a_bound_halves_n_then_fails_at_1():
-    with StubServer(lambda call: Reply(400, {"error": {"message": "bad request"}})) as stub:
+def test_400_about_n_without_a_bound_halves_n():
+    def handler(call: Call) -> Reply:
+        if call.n > 2:
+            return Reply(400, {"error": {"message": "Invalid value for 'n': too many choices"}})
+        return ok(call)
+
+    with StubServer(handler) as stub:
         batch = run(cfg(stub, max_n_per_request=4), 4)
-    # 4 refused -> 2 + 2 each refused -> 1 + 1 + 1 + 1 each refused: a real error, not n
-    assert sorted(c.n for c in stub.calls) == [1, 1, 1, 1, 2, 2, 4]
-    assert batch.accounting.retries == {"n_too_large": 3}
-    assert batch.accounting.infra_errors == 4
+    assert sorted(c.n for c in stub.calls) == [2, 2, 4]
+    assert batch.accounting.n_cap == 2 and len(batch.texts) == 4
+
+
+def test_400_not_about_n_is_final_per_sample_and_keeps_the_cap():
+    # e.g. the prompt is too long: one by one, then an infra error for each sample
+    with StubServer(lambda call: Reply(400, {"error": {"message": "prompt exceeds the context size"}})) as stub:
+        batch = run(cfg(stub, max_n_per_request=4), 4)
+    assert sorted(c.n for c in stub.calls) == [1, 1, 1, 1, 4]
+    assert batch.accounting.retries == {"n_too_large": 1}
+    assert batch.accounting.infra_errors == 4 and batch.accounting.n_cap is None
+    assert "context size" in batch.accounting.error_messages[0]
 
 
 def test_usage_for_one_choice_only_is_estimated_per_choice():
