@@ -105,6 +105,20 @@ def test_a_calibrated_predictor_has_zero_ece_and_expected_correctness_counts():
         curves.calibration([0.5], [1, 0])
 
 
+def test_cross_fitted_binning_fixes_an_overconfident_score_using_other_problems_only():
+    # every answer claims 0.95 but half are right: binning maps 0.95 to 0.5
+    tasks = [f"t{i}" for i in range(40)]
+    conf = [0.95] * 40
+    ok = [i % 2 for i in range(40)]
+    assert curves.calibration(conf, ok).ece == pytest.approx(0.45)
+    fixed = curves.cross_fitted(conf, ok, tasks)
+    assert curves.calibration(fixed, ok).ece < 0.1
+    # a problem alone in its fold gets nothing fitted on itself: left as it was
+    assert curves.cross_fitted([0.95], [0], ["only"]).tolist() == [0.95]
+    # empty bins fall back to the raw confidence (their centre)
+    assert curves.fit_binning([0.95], [1])[0] == pytest.approx(0.05)
+
+
 def test_coverage_curve_and_abstention():
     conf = [0.9, 0.8, 0.8, 0.4, 0.1]
     ok = [1, 1, 0, 0, 1]

@@ -23,8 +23,12 @@ from codegen_ttc.selection.evidence import Evidence
 
 
 def evidence(mult, behaviour, generated=None, provided=None):
+    """By default each behaviour passes one generated test of its own (equal support, distinct classes)."""
     n = len(mult)
-    generated = np.ones((n, 1), bool) if generated is None else np.array(generated, bool)
+    if generated is None:
+        ids = np.array(behaviour).reshape(n, -1)[:, 0]
+        generated = ids[:, None] == np.arange(ids.max() + 1)[None, :]
+    generated = np.array(generated, bool)
     return Evidence(
         multiplicity=np.array(mult),
         provided=np.zeros((n, 0), bool) if provided is None else np.array(provided, bool),
@@ -53,11 +57,27 @@ def test_continues_when_the_clusters_are_split():
 
 def test_test_evidence_counts_a_small_cluster_passing_the_tests_can_be_a_confident_pick():
     # by size alone 6 vs 4 is a toss-up; the generated tests separate them
-    by_size = decide(evidence([6, 4], [[0], [1]]), StopRule())
-    by_tests = decide(evidence([6, 4], [[0], [1]], generated=[[False] * 5, [True] * 5]), StopRule())
+    rule = StopRule(threshold=0.9)
+    by_size = decide(evidence([6, 4], [[0], [1]]), rule)
+    by_tests = decide(evidence([6, 4], [[0], [1]], generated=[[False] * 5, [True] * 5]), rule)
     assert by_tests.selection.chosen == 1
     assert by_tests.confidence > by_size.confidence
     assert by_tests.stop and not by_size.stop
+
+
+def test_behaviours_the_tests_do_not_tell_apart_count_as_one_answer_by_default():
+    # two behaviours, both passing the same tests (they differ only where no test judges):
+    # the pick's test profile is settled, though the behaviour clusters are split
+    ev = evidence([6, 5], [[0], [1]], generated=[[True, True], [True, True]])
+    assert decide(ev, StopRule(threshold=0.9, by_tests=True)).stop
+    assert not decide(ev, StopRule(threshold=0.9, by_tests=False)).stop
+
+
+def test_a_class_passing_no_test_is_never_a_confident_answer():
+    ev = evidence([12], [[0]], generated=[[False]])
+    d = decide(ev, StopRule(threshold=0.5, unsolved_rounds=3), rounds=1)
+    assert d.confidence > 0.5 and not d.stop
+    assert decide(ev, StopRule(threshold=0.5, unsolved_rounds=3), rounds=3).reason == "unsolved"
 
 
 def test_never_confident_below_min_samples():
@@ -114,14 +134,17 @@ class ScriptedSampler:
         return Draw(programs, tokens=self.tokens * n, seconds=0.5)
 
 
+TESTS = ("ok", "ok1", "ok2")
+
+
 def by_text(task_id: str, programs) -> Evidence:
-    """Behaviour = the program text; programs named 'ok*' pass the one generated test."""
+    """Behaviour = the program text; 'ok', 'ok1', 'ok2' each pass a test of their own, others none."""
     counts = Counter(programs)
     names = list(counts)
     return evidence(
         [counts[p] for p in names],
         [[zlib.crc32(p.encode())] for p in names],
-        generated=[[p.startswith("ok")] for p in names],
+        generated=[[p == t for t in TESTS] for p in names],
     )
 
 
