@@ -182,3 +182,49 @@ def test_cli_model_fetch_and_path(model_file):
     assert result.output.strip() == str(model_file)
     result = runner.invoke(app, ["model", "path"])
     assert result.output.strip() == str(local_model.model_path())
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1].startswith("Z")  # a zombie waiting for its reaper
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+def test_server_does_not_outlive_its_parent(model_file, how):
+    """Killed (no atexit) or Ctrl-C'd, the process that started the server takes it along."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import codegen_ttc
+
+    code = (
+        "import signal, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "from codegen_ttc.sampling import local_model as lm\n"
+        f"s = lm.LocalServer({str(model_file)!r}, n_parallel=1, ctx_per_slot=512)\n"
+        "s.start()\n"
+        "print(s._proc.pid, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(codegen_ttc.__file__).resolve().parents[1]))
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env, start_new_session=True)
+    try:
+        child = int(parent.stdout.readline())
+        assert not _gone(child)
+        parent.send_signal(signal.SIGKILL if how == "SIGKILL" else signal.SIGINT)
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while not _gone(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(child)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        parent.stdout.close()
