@@ -103,6 +103,7 @@ def adaptive_block(
     share_cal = curves.calibration([o.share for o in fixed], [o.pass_at_1 for o in fixed])
     block = {
         "pass@1": round(summary["pass@1"], 4),
+        "pass@1_se": round(summary["pass@1_se"], 4),
         "mean_samples": round(summary["mean_samples"], 2),
         "fixed_pass@1": round(fixed_pass, 4),
         "curve_png": str(png),
@@ -143,7 +144,8 @@ def _report(block: dict, curve, points, cal, binned_cal, share_cal, out_dir: Pat
     for p in points:
         lines.append(f"{p['threshold']:9g} {p['mean_samples']:12.2f} {p['pass@1']:7.4f}  {p['stopped']}")
     lines.append(
-        f"default threshold {block['threshold']:g}: pass@1 {block['pass@1']:.4f} with {block['mean_samples']:.2f} "
+        f"default threshold {block['threshold']:g}: pass@1 {block['pass@1']:.4f} (standard error over seeds "
+        f"{block['pass@1_se']:.4f}) with {block['mean_samples']:.2f} "
         f"samples per problem on average; fixed budget pass@1 {block['fixed_pass@1']:.4f}"
     )
     lines.append("calibration of the adaptive answer's confidence (the stopping rule's posterior for the selected class):")

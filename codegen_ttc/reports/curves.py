@@ -120,8 +120,14 @@ def summarise_outcomes(outcomes: Sequence[PolicyRun]) -> dict:
     reasons: dict[str, int] = {}
     for o in outcomes:
         reasons[o.reason] = reasons.get(o.reason, 0) + 1
+    per_seed: dict[int, list[float]] = {}
+    for o in outcomes:
+        per_seed.setdefault(o.seed, []).append(o.pass_at_1)
+    seed_means = [float(np.mean(v)) for v in per_seed.values()]
     return {
         "pass@1": float(np.mean([o.pass_at_1 for o in outcomes])),
+        # spread of the mean over sample orders (standard error across seeds)
+        "pass@1_se": float(np.std(seed_means, ddof=1) / np.sqrt(len(seed_means))) if len(seed_means) > 1 else 0.0,
         "mean_samples": float(np.mean([o.samples for o in outcomes])),
         "mean_tokens": float(np.mean([o.tokens for o in outcomes])),
         "runs": len(outcomes),

@@ -82,7 +82,7 @@ class StopRule:
     threshold: float = 0.6  # posterior probability that the selected class leads (set by measurement)
     min_samples: int = 5  # never stop on fewer samples (a posterior on 1-2 draws is mostly prior)
     prior: float = 0.5  # Dirichlet pseudo-count of every observed cluster
-    new_cluster: float = 1.0  # pseudo-count of a behaviour not seen yet
+    new_cluster: float = 1.5  # pseudo-count of a class not seen yet (set with the threshold, by measurement)
     test_eps: float = 0.01  # support of a cluster passing no generated test (size still counts)
     unsolved_rounds: int = 3  # rounds without any test support before giving up
     unsolved_min_samples: int = 10
