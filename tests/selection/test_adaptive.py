@@ -260,3 +260,14 @@ def test_the_adaptive_loop_runs_unchanged_on_replay():
     result = run_adaptive(list(pools), ReplaySampler(pools, 0), ReplayEvaluator(pools), config)
     assert result.problems["b"].reason == "exhausted" and result.problems["b"].spent.samples == 12
     assert result.problems["a"].spent.samples <= 10
+
+
+def test_no_consensus_stop_is_off_by_default_and_stops_a_fragmented_problem_when_on():
+    # 30 samples, 15 classes of 2: nobody agrees; each passes a test of its own
+    ev = evidence([2] * 15, [[i] for i in range(15)])
+    assert decide(ev, StopRule(), rounds=6).reason == "continue"
+    on = StopRule(no_consensus_samples=30, no_consensus_share=0.1)
+    assert decide(ev, on, rounds=6).reason == "no_consensus"
+    # a class holding a third of the samples is consensus enough to keep sampling
+    ev = evidence([10] + [2] * 10, [[i] for i in range(11)])
+    assert decide(ev, on, rounds=6).reason != "no_consensus"
