@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from codegen_ttc.sampling.replay import ReplayEvaluator, ReplayPool, ReplaySampler, permutation
-from codegen_ttc.selection.adaptive import AdaptiveConfig, StopRule, run_adaptive
+from codegen_ttc.selection.adaptive import AdaptiveConfig, StopRule, decide, run_adaptive
 from codegen_ttc.selection.passk import pass_at_k, ranked_pass_at_k
 from codegen_ttc.selection.select import select
 from codegen_ttc.selection.strategies import get_strategy
@@ -151,8 +151,6 @@ def adaptive_points(
 
 def fixed_outcomes(pools: Mapping[str, ReplayPool], strategy: str, rule: StopRule = StopRule()) -> list[PolicyRun]:
     """Selection on each whole pool (the fixed-budget run), with both confidences."""
-    from codegen_ttc.selection.adaptive import decide
-
     out = []
     for task_id, pool in pools.items():
         ev = pool.evidence
@@ -320,9 +318,9 @@ def plot_curves(path: Path, curve: Sequence[Mapping], points: Sequence[Mapping],
         ys = [p["pass@1"] for p in points]
         ax.plot(xs, ys, "-", color="black", marker="*", markersize=13, markerfacecolor="gold",
                 label="adaptive policy (x = mean samples used)")
-        for p in points:
+        for i, p in enumerate(points):  # labels alternate below/above so neighbours do not overlap
             ax.annotate(f"{p['threshold']:g}", (p["mean_samples"], p["pass@1"]), textcoords="offset points",
-                        xytext=(4, -12), fontsize=8)
+                        xytext=(0, -14 if i % 2 == 0 else 9), ha="center", fontsize=8)
     ax.set_xscale("log")
     ax.set_xlim(min(ns) * 0.9, max(ns) * 1.1)
     ax.set_xticks([t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if min(ns) <= t <= max(ns)])
@@ -350,7 +348,7 @@ def plot_calibration(path: Path, cal: Calibration, coverage: Sequence[Mapping], 
     left.plot([b.confidence for b in used], [b.accuracy for b in used], "o-", label="selected answers")
     for b in used:
         left.annotate(str(b.count), (b.confidence, b.accuracy), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    left.set_xlabel("confidence of the selected cluster (bin mean)")
+    left.set_xlabel("confidence of the selected answer (bin mean)")
     left.set_ylabel("fraction correct (pass@1)")
     left.set_xlim(0, 1)
     left.set_ylim(0, 1)
