@@ -336,3 +336,54 @@ def run_adaptive(
 
 def final_selections(result: AdaptiveResult) -> Mapping[str, Selection | None]:
     return {t: (r.decision.selection if r.decision else None) for t, r in result.problems.items()}
+
+
+# ------------------------------------------------------------------ edges: a real LLM and a real sandbox
+
+
+class LLMSampler:
+    """Rounds of ``sampling.llm.sample_candidates``. Seeds continue across rounds (round r
+    asks with seed = base + samples drawn so far), so no two samples share a seed and the
+    sample cache makes a rerun free. Tokens = prompt + completion tokens the server reported."""
+
+    def __init__(self, problems: Mapping, config, cache=None, seed: int = 0) -> None:
+        self.problems = problems  # task id -> Problem
+        self.config = config  # sampling.config.LLMConfig
+        self.cache = cache
+        self.seed = seed
+        self.drawn: dict[str, int] = {}
+        self.accounting: dict = {}  # task id -> sampling.accounting.Accounting, merged over rounds
+
+    def draw(self, task_id: str, n: int) -> Draw:
+        from codegen_ttc.sampling.llm import sample_candidates
+
+        start = self.drawn.get(task_id, 0)
+        got = sample_candidates(self.problems[task_id], n, self.config, self.cache, seed=self.seed + start)
+        self.drawn[task_id] = start + n
+        acc = got.accounting
+        if task_id in self.accounting:
+            self.accounting[task_id].merge(acc)
+        else:
+            self.accounting[task_id] = acc
+        return Draw(tuple(got.programs), tokens=acc.prompt_tokens + acc.completion_tokens, seconds=acc.seconds)
+
+
+class ExecutingEvaluator:
+    """Evidence through a sandbox. The executor's store holds every outcome so far, so each
+    round executes only the candidates it has not seen (``Executor.run`` plans around it)."""
+
+    def __init__(self, tasks: Mapping, executor, limits, *, hidden: bool = False) -> None:
+        self.tasks = tasks  # task id -> pipeline.Task (its candidates are ignored)
+        self.executor = executor  # execution.executor.Executor, with a store
+        self.limits = limits
+        self.hidden = hidden  # also run hidden tests (scoring only; selection never sees them)
+        self.current: dict = {}  # task id -> (Task over the drawn samples, outcomes)
+
+    def __call__(self, task_id: str, programs: Sequence[str]) -> Evidence:
+        from codegen_ttc.pipeline import Candidates, Task
+
+        base = self.tasks[task_id]
+        task = Task(base.problem, Candidates.from_samples(list(programs)), base.generated, base.synthesised)
+        outcomes = self.executor.run(task.batches(self.limits, hidden=self.hidden))
+        self.current[task_id] = (task, outcomes)
+        return task.evidence(outcomes)

@@ -227,3 +227,47 @@ def test_load_run_leaves_out_incomplete_tasks_and_never_writes_to_the_store(tiny
     pools, incomplete = load_run(copy)
     assert incomplete and len(pools) + len(incomplete) == 5
     assert (copy / "results.jsonl").read_text() == partial
+
+
+def test_adaptive_loop_with_real_execution_runs_each_candidate_once(tiny_run):
+    """The loop over the process sandbox: rounds execute only new candidates; answers are scored."""
+    from codegen_ttc.execution.executor import Executor
+    from codegen_ttc.execution.store import ResultStore
+    from codegen_ttc.pipeline import Task
+    from codegen_ttc.reports.run import prepare_tasks
+    from codegen_ttc.sampling.replay import config_from_run
+    from codegen_ttc.selection.adaptive import Budget, Draw, ExecutingEvaluator, run_adaptive
+    from codegen_ttc.selection.passk import ranked_pass_at_k
+
+    config = config_from_run(tiny_run)
+    tasks = {t.problem.task_id: t for t in prepare_tasks(config)}
+    samples = {t: [p for p, m in zip(task.candidates.programs, task.candidates.multiplicity) for _ in range(m)]
+               for t, task in tasks.items()}
+
+    class InOrder:  # the samples file, in file order, as if an LLM produced them round by round
+        def __init__(self):
+            self.pos = {t: 0 for t in samples}
+
+        def draw(self, task_id, n):
+            got = samples[task_id][self.pos[task_id]: self.pos[task_id] + n]
+            self.pos[task_id] += len(got)
+            return Draw(tuple(got))
+
+    rounds = AdaptiveConfig(rule=StopRule(threshold=0.99), first_round=2, round_size=2, per_problem=Budget(samples=6))
+    with Executor("process", workers=1, store=ResultStore(None)) as executor:
+        evaluator = ExecutingEvaluator(tasks, executor, config.limits, hidden=True)
+        result = run_adaptive(list(tasks), InOrder(), evaluator, rounds)
+        executed = executor.executed_pairs
+        assert executor.cached_pairs > 0  # later rounds found earlier candidates in the store
+    # every candidate drawn was executed exactly once, on every probe
+    drawn_pairs = 0
+    for task_id, run in result.problems.items():
+        task, outcomes = evaluator.current[task_id]
+        drawn_pairs += len(task.candidates) * len(task.probes(hidden=True))
+        assert run.spent.samples == task.candidates.n_samples
+        sel = run.decision.selection
+        p = ranked_pass_at_k(sel.ranking, task.candidates.multiplicity, task.correct(outcomes), 1)
+        assert 0.0 <= p <= 1.0
+    assert executed == drawn_pairs
+    assert all(r.spent.rounds >= 1 for r in result.problems.values())
+    assert isinstance(next(iter(evaluator.current.values()))[0], Task)

@@ -271,3 +271,39 @@ def test_no_consensus_stop_is_off_by_default_and_stops_a_fragmented_problem_when
     # a class holding a third of the samples is consensus enough to keep sampling
     ev = evidence([10] + [2] * 10, [[i] for i in range(11)])
     assert decide(ev, on, rounds=6).reason != "no_consensus"
+
+
+def test_llm_sampler_continues_seeds_across_rounds_and_counts_tokens(tmp_path):
+    """The real sampler against the scripted stub server: round 2 asks with new seeds."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sampling"))
+    from stub_server import Reply, StubServer, completion_body
+
+    from codegen_ttc.problems.loaders import load_problems
+    from codegen_ttc.sampling.cache import SampleCache
+    from codegen_ttc.sampling.config import LLMConfig
+    from codegen_ttc.selection.adaptive import LLMSampler
+
+    problem = load_problems("tiny")[0]
+
+    def reply(call):
+        texts = [f"```python\ndef {problem.entry_point}(values, low, high):\n    return {call.seed + j}\n```"
+                 for j in range(call.n)]
+        return Reply(body=completion_body(call, texts))
+
+    with StubServer(reply) as stub:
+        config = LLMConfig(base_url=stub.base_url, api_key="k", model="stub", mode="chat", max_n_per_request=8,
+                           timeout=5.0, max_retries=1)
+        sampler = LLMSampler({problem.task_id: problem}, config, SampleCache(tmp_path / "cache"), seed=100)
+        first = sampler.draw(problem.task_id, 3)
+        second = sampler.draw(problem.task_id, 2)
+    assert sorted(c.seed for c in stub.calls) == [100, 103]
+    programs = first.programs + second.programs
+    assert len(set(programs)) == 5  # no sample repeated across rounds
+    assert all(f"return {s}" in p for s, p in zip(range(100, 105), programs))
+    acc = sampler.accounting[problem.task_id]  # merged over both rounds
+    assert acc.samples_returned == 5
+    assert first.tokens > 0 and second.tokens > 0
+    assert first.tokens + second.tokens == acc.prompt_tokens + acc.completion_tokens
