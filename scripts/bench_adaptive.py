@@ -29,8 +29,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from codegen_ttc.reports import curves
-from codegen_ttc.sampling.replay import load_run
-from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, StopRule
+from codegen_ttc.sampling.replay import ReplayEvaluator, ReplaySampler, load_run
+from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, StopRule, run_adaptive
 
 STRATEGIES = ("random", "public", "cluster", "codet", "default")
 
@@ -69,6 +69,10 @@ def adaptive_block(
     config = replace(config, per_problem=replace(config.per_problem, samples=min(config.per_problem.samples or n_max, n_max)))
 
     policy = curves.adaptive_outcomes(pools, config, seed_list)
+    # what was spent where, round by round, for one replay order (seed 0)
+    one = run_adaptive(list(pools), ReplaySampler(pools, 0), ReplayEvaluator(pools), config)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "adaptive_spending_seed0.json").write_text(json.dumps(one.to_json(), indent=1))
     summary = curves.summarise_outcomes(policy)
     fixed = curves.fixed_outcomes(pools, config.strategy, config.rule)
     fixed_pass = sum(o.pass_at_1 for o in fixed) / len(fixed)
@@ -169,7 +173,7 @@ def _report(block: dict, curve, points, cal, binned_cal, share_cal, out_dir: Pat
         )
     lines.append(
         f"wrote {out_dir}/curve.csv, curve.png, adaptive_points.csv, adaptive_runs.csv, reliability.csv, "
-        "coverage.csv, calibration.png"
+        "coverage.csv, calibration.png, adaptive_spending_seed0.json"
     )
     return "\n".join(lines)
 

@@ -270,8 +270,7 @@ def _step(run: ProblemRun, n: int, sampler: Sampler, evaluate: Evaluator, config
     draw = sampler.draw(run.task_id, n)
     got = list(draw.programs)
     run.spent.add(len(got), draw.tokens, draw.seconds)
-    total.add(len(got), draw.tokens, draw.seconds)
-    total.rounds -= 1  # rounds are counted per problem; the total counts samples/tokens/seconds
+    total.add(len(got), draw.tokens, draw.seconds)  # total rounds = rounds summed over problems
     if not got and not run.programs:
         run.reason = "exhausted"
         return
