@@ -24,6 +24,13 @@ class Limits:
     inflate (a wall-clock limit as tight as CodeT's 0.1 s fails correct programs
     when the machine is busy); a generous wall-clock backstop catches programs that
     sleep or block instead of computing.
+
+    Every limit applies per call, but the call probes of one batch run in sequence
+    in ONE process of the candidate (like HumanEval's harness running all asserts
+    of a check in one process): they share module state and scratch files, in
+    probe order. A call that crashes, hangs or floods output costs only that call;
+    the rest run in a fresh process forked from the loaded module. Calls relayed
+    from a judge script each run on their own.
     """
 
     cpu_seconds: float = 1.0

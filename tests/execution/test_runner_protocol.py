@@ -126,3 +126,26 @@ def test_load_without_reset_still_starts_clean(raw):
     assert raw.rpc({"op": "load", "source": reader, "entry_point": "f", "limits": {}})["ok"]  # no reset between
     res = raw.rpc({"op": "call", "args": [], "kwargs": []})
     assert res["outcome"]["value"] == wire.encode(False)
+
+
+def test_calls_stream_one_result_per_call_in_order(raw):
+    src = "def f(x, y=1):\n    if x == 0:\n        import os; os._exit(5)\n    return x * y\n"
+    assert raw.rpc({"op": "load", "source": src, "entry_point": "f", "limits": {}})["ok"] is True
+    calls = [{"args": [wire.encode(x)], "kwargs": [["y", wire.encode(2)]]} for x in (3, 0, 4)]
+    raw.p.stdin.write((json.dumps({"op": "calls", "calls": calls}) + "\n").encode())
+    raw.p.stdin.flush()
+    got = [raw.read() for _ in calls]
+    assert [r["op"] for r in got] == ["result"] * 3
+    assert [r["index"] for r in got] == [0, 1, 2]
+    assert got[0]["outcome"]["value"] == wire.encode(6)
+    assert (got[1]["outcome"]["status"], got[1]["outcome"]["error"]) == ("crashed", "exit 5")
+    assert got[2]["outcome"]["value"] == wire.encode(8)
+    assert raw.rpc({"op": "ping"}) == {"op": "pong"}  # nothing else was sent
+
+
+def test_malformed_calls_are_refused_before_anything_runs(raw):
+    assert raw.rpc({"op": "calls", "calls": [{"args": [], "kwargs": []}]})["op"] == "error"  # before load
+    assert raw.rpc({"op": "load", "source": "def f(*a):\n    return len(a)\n", "entry_point": "f", "limits": {}})["ok"]
+    for bad in ([], [{"args": [["zz"]], "kwargs": []}], [{"args": []}, {"args": 3, "kwargs": []}], [{"args": [], "kwargs": [[1, 2]]}]):
+        assert raw.rpc({"op": "calls", "calls": bad})["op"] == "error", bad
+    assert raw.rpc({"op": "calls", "calls": [{"args": [wire.encode(1)], "kwargs": []}]})["outcome"]["value"] == wire.encode(1)

@@ -232,6 +232,7 @@ class RunnerSandbox(Sandbox):
                         results.setdefault(k, Outcome("crashed", error="sandbox", message=str(exc)[:200]))
                     break
         self._reset()
+        results = {k: results[k] for k, _ in probes if k in results}  # probe order, whatever ran first
         return BatchResult(batch.candidate_key, results, time.monotonic() - t0)
 
     def _reset(self) -> None:
@@ -264,15 +265,32 @@ class RunnerSandbox(Sandbox):
             for k, _ in pending:
                 results[k] = failed
             return
-        for key, probe in pending:
-            if isinstance(probe, Call):
-                results[key] = self._call(cand, probe.to_wire(), lim)
-            elif isinstance(probe, Script):
-                results[key] = self._script(cand, probe, lim, limits)
-            else:
+        for _, probe in pending:
+            if not isinstance(probe, (Call, Script)):
                 raise TypeError(f"unknown probe {probe!r}")
+        calls = [(key, probe) for key, probe in pending if isinstance(probe, Call)]
+        if calls:
+            self._calls(cand, calls, lim, results)
+        for key, probe in pending:
+            if isinstance(probe, Script):
+                results[key] = self._script(cand, probe, lim, limits)
+
+    def _calls(self, cand: RunnerProcess, calls: list[tuple[str, Call]], lim: Limits, results: dict[str, Outcome]) -> None:
+        """All call probes in one request; the runner streams one result per call, in order.
+
+        Each result lands in ``results`` as it arrives, so a runner that dies mid-batch
+        costs only the calls it had not answered (``run`` retries those).
+        """
+        cand.send({"op": "calls", "calls": [probe.to_wire() for _, probe in calls]})
+        for index, (key, _) in enumerate(calls):
+            # per result: the runner may reload a killed server first, hence two wall budgets
+            rec = self._check(cand.recv(2 * lim.wall_seconds + self.host_grace), "result")
+            if rec.get("index") != index:
+                raise RunnerDied(f"result {rec.get('index')!r} where {index} was due")
+            results[key] = outcome_from_record(rec.get("outcome"))
 
     def _call(self, cand: RunnerProcess, call: dict, lim: Limits) -> Outcome:
+        """One call on its own (the judge relay): its own child, like a batch of one."""
         cand.send({"op": "call", "args": call["args"], "kwargs": call["kwargs"]})
         # the runner may reload a killed server first: two wall budgets
         rec = self._check(cand.recv(2 * lim.wall_seconds + self.host_grace), "result")

@@ -24,8 +24,13 @@ Candidate side (one candidate loaded at a time):
     host -> {"op": "load", "source": str, "entry_point": str, "limits": {Limits fields}}
     runner -> {"op": "loaded", "ok": true, "seconds": float}
             | {"op": "loaded", "ok": false, "outcome": OUTCOME}   (applies to every probe)
+    host -> {"op": "calls", "calls": [{"args": [wire...], "kwargs": [[name, wire], ...]}, ...]}
+    runner -> {"op": "result", "index": i, "outcome": OUTCOME}   one per call, streamed in
+              call order (i = 0, 1, ...) as each call ends; a malformed request is refused
+              with one {"op": "error"} before anything runs
     host -> {"op": "call", "args": [wire...], "kwargs": [[name, wire], ...]}
-    runner -> {"op": "result", "outcome": OUTCOME}     (the load's failure if a reload failed)
+    runner -> {"op": "result", "outcome": OUTCOME}     a batch of one (the judge relay's path)
+              (an outcome is the load's failure if a needed reload failed)
     host -> {"op": "reset"}       (kill every process of the candidate, wipe --tmp)
     runner -> {"op": "clean", "seconds": float}
 
@@ -45,17 +50,50 @@ OUTCOME is ``Outcome.to_json()``: {"status": "returned"|"raised"|"timeout"|"cras
 
 Process model: the runner itself never runs untrusted code. ``load`` forks a
 *server* that drops privileges, applies rlimits, compiles and runs the candidate's
-module code once; every ``call`` is a fresh fork of that server (so probes cannot
-affect each other). The candidate's stdout/stderr go to a pipe that only the runner
-reads and counts; results come back through a private memfd per call and are
-validated by the runner (size, JSON, schema) — anything malformed is "crashed".
-Before untrusted code runs, the protocol fds are moved off 0/1/2 and closed in the
-child. The runner reaps orphans (as PID 1 of a pid namespace, or as a child
-subreaper) and kills every leftover process after each call and on reset; files a
-call leaves in --tmp are removed after it (what module code made stays until reset).
-Timeouts: CPU via ITIMER_PROF (sub-second) backed by RLIMIT_CPU in each call child;
-a wall-clock backstop (limits.wall_seconds) from the runner kills the call's process
-group; the host adds its own deadline on every reply and kills the whole runner.
+module code once. A batch (``calls``; ``call`` is a batch of one) is run by ONE fresh
+fork of that server, the *batch child*, which runs the calls in sequence in its one
+process, the way HumanEval's harness runs all asserts of a check in one process:
+calls of a batch share module state and --tmp files, each call gets its arguments
+decoded fresh. A call that crashes, hangs or floods output costs only that call:
+its child dies or is killed, the call gets the outcome (crashed / timeout /
+output_limit, classified as for a single call) and the remaining calls go to a new
+batch child of the same server (the server is reloaded first if it died). The
+candidate's stdout/stderr go to a pipe that only the runner reads and counts.
+Before untrusted code runs, the protocol fds are moved off 0/1/2 and closed.
+
+Batch channel, lock-step: a socketpair per server; the batch child writes one
+result record (a line of JSON) per call and then blocks until the runner sends one
+"go" byte; the runner, on each record, drains and counts the call's output (so
+``stdout_bytes`` and ``output_limit`` stay per call), validates the record (size,
+JSON, schema; anything malformed makes the call "crashed" and the child is killed),
+starts the next call's clocks and sends "go". The server reports ``{"op": "child",
+"pid"}`` (checked against /proc: a child of the server) and ``{"op": "exited",
+"status", "cpu"}`` when the child ends; if the server itself dies, the child goes on
+re-parented to the runner, which then reaps it itself.
+
+Forgery: the channel is in the candidate's process, so the candidate can write
+records itself. The runner trusts records only in order, one per call, each
+validated as plain data, and only from this server's channel (fresh per load;
+drained both ways, after a sweep, before every child). A forged record therefore
+at worst claims a value for a call of the SAME candidate, the call in flight or one
+after it, which the candidate could equally have returned (it can see every input of
+its batch, and calls share a process, so state across calls is legitimate); expected
+outputs never enter the sandbox, so nothing can be learnt or faked beyond its own
+answers. Lines printed to stdout/stderr are only counted, never parsed.
+
+Leftovers: the runner reaps orphans (as PID 1 of a pid namespace, or as a child
+subreaper) and kills every process but the server when a child is killed and after
+each batch; files a batch leaves in --tmp are removed after it (what module code
+made stays until reset). On reset everything goes.
+
+Timeouts, per call: CPU via ITIMER_PROF (sub-second; its default action ends the
+child, which ``except BaseException`` cannot catch) re-armed before every call,
+backed by a soft RLIMIT_CPU moved up before every call, and by the runner's
+watchdog on the child's CPU time (/proc/PID/stat, per call) for a candidate that
+ignores or handles SIGPROF/SIGXCPU: past cpu_seconds + CPU_GRACE it kills the child
+("timeout", error "cpu"). A wall-clock backstop per call (limits.wall_seconds, from
+the call's start; the first call's includes the fork) kills the child ("timeout",
+"wall"). The host adds its own deadline on every reply and kills the whole runner.
 """
 
 from __future__ import annotations
@@ -66,6 +104,7 @@ import os
 import resource
 import select
 import signal
+import socket
 import sys
 import time
 
@@ -78,7 +117,9 @@ MAX_RESULT_BYTES = 8 << 20  # one encoded return value (larger: raised WireError
 MAX_CONTROL_BYTES = 6 * MAX_RESULT_BYTES + 4096  # server/judge -> runner records (result re-escaped)
 MAX_MESSAGE_CHARS = 1000
 MAX_ERROR_CHARS = 200
-SERVER_GRACE = 3.0  # seconds the server gets to report after its call child ends
+SERVER_GRACE = 3.0  # seconds the server gets to report after its batch child ends
+EXIT_GRACE = 1.0  # seconds a batch child gets to exit by itself after its last record
+CPU_GRACE = 0.25  # CPU seconds past cpu_seconds before the runner's watchdog kills a call
 MAX_SCRIPT_CALLS = 100_000
 STATUSES_FROM_CHILD = ("returned", "raised", "crashed", "timeout", "output_limit")
 PR_SET_CHILD_SUBREAPER = 36
@@ -331,18 +372,21 @@ def _become_untrusted(rt: Runtime, keep: tuple[int, ...]) -> None:
         os.setuid(rt.uid)
 
 
-def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: int, rep_w: int) -> None:
-    """The loaded candidate process: runs module code once, then forks one child per call."""
+def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: int, rep_w: int, chan: int) -> None:
+    """The loaded candidate process: runs module code once, then forks one child per batch of calls."""
     _write = os.write
     _fork = os.fork
     _wait4 = os.wait4
     _exit = os._exit
-    decode = wire.decode
+    _close = os.close
+    _select = select.select
     dumps = json.dumps
     loads = json.loads
 
     def send(obj) -> None:
-        _write_all(rep_w, dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n")
+        data = dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+        while data:
+            data = data[_write(rep_w, data) :]
 
     def flush() -> None:
         for stream in (sys.stdout, sys.stderr):
@@ -356,7 +400,7 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
     except OSError:
         pass
     try:
-        _become_untrusted(rt, keep=(cmd_r, rep_w))
+        _become_untrusted(rt, keep=(cmd_r, rep_w, chan))
     except BaseException as exc:  # never run a candidate half-confined
         send({"op": "fatal", "message": f"cannot confine the candidate: {_type_name(exc)}: {_exc_message(exc)}"})
         _exit(71)
@@ -392,80 +436,109 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
     while True:
         line = reader.pop_line()
         if line is None:
-            r, _, _ = select.select([cmd_r], [], [])
+            _select([cmd_r], [], [])
             reader.feed()
             if reader.eof:
                 _exit(0)
             continue
-        req = loads(line)
-        try:
-            args = [decode(a) for a in req["args"]]
-            kwargs = {k: decode(v) for k, v in req["kwargs"]}
-        except Exception as exc:  # the host sent a bad call: not the candidate's fault
-            send({"op": "bad", "message": _exc_message(exc)})
-            continue
+        # only the runner writes here, and it checked every call (structure and wire)
+        calls = loads(line)["calls"]
         flush()
-        memfd = os.memfd_create("result", os.MFD_CLOEXEC)
         pid = _fork()
         if pid == 0:
-            os.close(cmd_r)
-            os.close(rep_w)
-            _call_child(fn, args, kwargs, memfd, lim)
+            _close(cmd_r)
+            _close(rep_w)
+            _batch_child(fn, calls, chan, lim)
+        send({"op": "child", "pid": pid})
         try:
             _, status, ru = _wait4(pid, 0)
             cpu = ru.ru_utime + ru.ru_stime
         except ChildProcessError:
             status, cpu = None, 0.0
-        text = b""
-        try:
-            os.lseek(memfd, 0, os.SEEK_SET)
-            while len(text) <= MAX_RESULT_BYTES + 1024:
-                chunk = os.read(memfd, 1 << 20)
-                if not chunk:
-                    break
-                text += chunk
-        except OSError:
-            text = b""
-        os.close(memfd)
-        send({"op": "exited", "status": status, "cpu": cpu, "result": text.decode("utf-8", "replace")})
+        send({"op": "exited", "status": status, "cpu": cpu})
 
 
-def _call_child(fn, args, kwargs, memfd: int, lim: dict) -> None:
-    """One probe, in a fresh fork of the loaded server. Never returns."""
+def _batch_child(fn, calls: list, chan: int, lim: dict) -> None:
+    """The calls of one batch, in order, in one fresh fork of the loaded server. Never returns.
+
+    Lock-step with the runner over ``chan``: after each call one result record goes
+    out, then the child blocks until the runner's go byte (the runner has counted the
+    call's output and started its clocks by then). No go after the last call.
+    """
     try:
         os.setpgid(0, 0)
     except OSError:
         pass
     me = os.getpid()
-    _start_cpu_limit(lim["cpu_seconds"])
+    _exit = os._exit
+    _read = os.read
+    _getpid = os.getpid
+    decode = wire.decode
+    encode = wire.encode
+    setitimer = signal.setitimer
+    ITIMER_PROF = signal.ITIMER_PROF
+    cpu = lim["cpu_seconds"]
+    secs = max(1, math.ceil(cpu))
+    # RLIMIT_CPU counts the whole process: the hard cap allows every call its share,
+    # the soft limit (SIGXCPU) is moved up before each call
+    cap = len(calls) * (secs + 1) + 2
     try:
-        value = fn(*args, **kwargs)
-        rec = {"status": "returned", "value": wire.encode(value)}
-    except SystemExit as exc:  # sys.exit is a crash, not a return
-        rec = {"status": "crashed", "error": "SystemExit", "message": _exc_message(exc)}
-    except BaseException as exc:
-        rec = {"status": "raised", "error": _type_name(exc), "message": _exc_message(exc)}
-    if os.getpid() != me:
-        os._exit(0)  # a fork the candidate made came back here: only the call child reports
-    _finish_child(rec, memfd)
-
-
-def _finish_child(rec: dict, fd: int) -> None:
-    try:
-        try:
-            data = json.dumps(rec, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
-        except BaseException as exc:  # e.g. MemoryError on a huge value
-            data = json.dumps({"status": "raised", "error": _type_name(exc), "message": "result not serialisable"}).encode()
-        if len(data) > MAX_RESULT_BYTES:
-            data = json.dumps({"status": "raised", "error": "WireError", "message": "value too large"}).encode()
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        for stream in (sys.stdout, sys.stderr):
+        old_hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        if old_hard != resource.RLIM_INFINITY:
+            cap = min(cap, old_hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (min(cap, secs + 1), cap))
+    except (ValueError, OSError):
+        pass
+    for i, call in enumerate(calls):
+        if i:
             try:
-                stream.flush()
-            except BaseException:
+                if not _read(chan, 1):
+                    _exit(0)
+                ru = resource.getrusage(resource.RUSAGE_SELF)
+                resource.setrlimit(resource.RLIMIT_CPU, (min(cap, math.ceil(ru.ru_utime + ru.ru_stime) + secs + 1), cap))
+            except (ValueError, OSError):
                 pass
+            except BaseException:
+                _exit(0)
+        try:
+            # decoded fresh for each call: no call sees objects another call got or changed
+            args = [decode(a) for a in call["args"]]
+            kwargs = {k: decode(v) for k, v in call["kwargs"]}
+        except BaseException as exc:
+            rec = {"status": "raised", "error": _type_name(exc), "message": _exc_message(exc)}
+        else:
+            setitimer(ITIMER_PROF, cpu)
+            try:
+                value = fn(*args, **kwargs)
+                rec = {"status": "returned", "value": encode(value)}
+            except SystemExit as exc:  # sys.exit is a crash, not a return (the process goes on)
+                rec = {"status": "crashed", "error": "SystemExit", "message": _exc_message(exc)}
+            except BaseException as exc:
+                rec = {"status": "raised", "error": _type_name(exc), "message": _exc_message(exc)}
+            setitimer(ITIMER_PROF, 0)
+            del args, kwargs
+        if _getpid() != me:
+            _exit(0)  # a fork the candidate made came back here: only the batch child reports
+        _report(rec, chan)
+    _exit(0)
+
+
+def _report(rec: dict, fd: int) -> None:
+    """Write one result record (after flushing the candidate's buffered output)."""
+    try:
+        data = json.dumps(rec, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+    except BaseException as exc:  # e.g. MemoryError on a huge value
+        data = json.dumps({"status": "raised", "error": _type_name(exc), "message": "result not serialisable"}).encode()
+    if len(data) > MAX_RESULT_BYTES:
+        data = json.dumps({"status": "raised", "error": "WireError", "message": "value too large"}).encode()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    try:
         _write_all(fd, data + b"\n")
-    finally:
+    except BaseException:
         os._exit(0)
 
 
@@ -548,12 +621,98 @@ def _judge_main(rt: Runtime, code: str, lim: dict, sock) -> None:
 # --------------------------------------------------------------------------- trusted side
 
 
+def _checked_call(req) -> dict:
+    """A call from the host, checked (structure and wire values); ValueError if malformed."""
+    if type(req) is not dict:
+        raise ValueError("a call must be an object")
+    args, kwargs = req.get("args"), req.get("kwargs", [])
+    if type(args) is not list or type(kwargs) is not list:
+        raise ValueError("call needs args and kwargs lists")
+    for k in kwargs:
+        if type(k) is not list or len(k) != 2 or type(k[0]) is not str:
+            raise ValueError("malformed kwargs")
+    try:
+        for a in args:
+            wire.decode(a)
+        for _, v in kwargs:
+            wire.decode(v)
+    except RecursionError:
+        raise ValueError("argument nested too deeply") from None
+    return {"args": args, "kwargs": kwargs}
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _open_child_stat(pid: int, server_pid: int) -> int | None:
+    """/proc/PID/stat opened for the CPU watchdog, if PID is a child of the server."""
+    try:
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None  # already gone (its "exited" follows) or no /proc
+    try:
+        stat = os.pread(fd, 1024, 0)
+        if int(stat[stat.rindex(b")") + 2 :].split()[1]) == server_pid:
+            return fd
+    except (OSError, ValueError, IndexError):
+        pass
+    os.close(fd)
+    return None
+
+
+def _cpu_of(fd: int) -> float | None:
+    """User + system CPU seconds of the process whose /proc/PID/stat is open on ``fd``."""
+    try:
+        stat = os.pread(fd, 1024, 0)
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class Server:
-    def __init__(self, pid: int, cmd_w: int, rep: LineReader) -> None:
+    """The runner's handles on one loaded server.
+
+    ``rep``: control records from the server ("loaded", "child", "exited").
+    ``chan``: the runner's end of the batch channel (result records in, go bytes
+    out); ``chan_peer`` is the runner's copy of the other end, which the server and
+    its batch children hold, kept only to discard go bytes a dead child left unread.
+    """
+
+    def __init__(self, pid: int, cmd_w: int, rep: LineReader, chan: int, chan_peer) -> None:
         self.pid = pid
         self.cmd_w = cmd_w
         self.rep = rep
+        self.chan = LineReader(chan, MAX_RESULT_BYTES + 4096)
+        self.chan_peer = chan_peer  # socket.socket
         self.status: int | None = None  # set once reaped
+
+    def fds(self) -> list[int]:
+        return [self.cmd_w, self.rep.fd, self.chan.fd, self.chan_peer.fileno()]
+
+    def discard_pending(self) -> None:
+        """Drop whatever an earlier child of this server left in the channel, both ways."""
+        while True:
+            try:
+                if not os.read(self.chan.fd, 1 << 16):
+                    break
+            except OSError:
+                break
+        self.chan.buf.clear()
+        while True:
+            try:
+                if not self.chan_peer.recv(1 << 16, socket.MSG_DONTWAIT):
+                    break
+            except OSError:
+                break
+
+    def close(self) -> None:
+        for fd in (self.cmd_w, self.rep.fd, self.chan.fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.chan_peer.close()
 
 
 class Runtime:
@@ -602,7 +761,7 @@ class Runtime:
     def runner_only_fds(self) -> list[int]:
         fds = [self.out_r, self.proto_in, self.proto_out]
         if self.server is not None:
-            fds += [self.server.cmd_w, self.server.rep.fd]
+            fds += self.server.fds()
         return fds
 
     # ------------------------------------------------------------------ io
@@ -739,11 +898,7 @@ class Runtime:
         if srv is None:
             return None, 0.0
         self.server = None
-        for fd in (srv.cmd_w, srv.rep.fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        srv.close()
         if srv.status is not None:
             return srv.status, 0.0
         deadline = time.monotonic() + wait_first
@@ -821,6 +976,8 @@ class Runtime:
         cmd_r, cmd_w = os.pipe()
         rep_r, rep_w = os.pipe()
         os.set_blocking(rep_r, False)
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        chan, chan_child = mine.detach(), theirs.detach()
         self.drain_output()
         self.output = 0
         t0 = time.monotonic()
@@ -829,12 +986,15 @@ class Runtime:
             try:
                 os.close(cmd_w)
                 os.close(rep_r)
-                _server_main(self, req["source"], req["entry_point"], self.lim, cmd_r, rep_w)
+                os.close(chan)
+                _server_main(self, req["source"], req["entry_point"], self.lim, cmd_r, rep_w, chan_child)
             finally:
                 os._exit(70)
         os.close(cmd_r)
         os.close(rep_w)
-        self.server = srv = Server(pid, cmd_w, LineReader(rep_r, MAX_CONTROL_BYTES))
+        os.set_blocking(chan, False)  # only the runner holds this end: the children's stays blocking
+        peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=chan_child)
+        self.server = srv = Server(pid, cmd_w, LineReader(rep_r, MAX_CONTROL_BYTES), chan, peer)
         got = self.wait_record(srv.rep, t0 + self.lim["wall_seconds"])
         seconds = time.monotonic() - t0
         if isinstance(got, bytes):
@@ -884,70 +1044,271 @@ class Runtime:
         return out
 
     def op_call(self, req: dict) -> dict:
+        """One call, alone in its batch (the judge relay's path): its own child, sweep and wipe."""
         if self.load_req is None:
             raise ValueError("call before load")
-        if type(req.get("args")) is not list or type(req.get("kwargs", [])) is not list:
-            raise ValueError("call needs args and kwargs lists")
-        return {"op": "result", "outcome": self.run_call(req["args"], req.get("kwargs", []))}
+        call = _checked_call(req)
+        got: list[dict] = []
+        self.run_batch([call], lambda i, out: got.append(out))
+        return {"op": "result", "outcome": got[0]}
 
-    def run_call(self, args: list, kwargs: list) -> dict:
-        for k in kwargs:
-            if type(k) is not list or len(k) != 2 or type(k[0]) is not str:
-                raise ValueError("malformed kwargs")
-        if self.server is None:
-            # an earlier call killed the server: load again (module code is deterministic enough)
-            ok, failure, _ = self.start_server()
-            if not ok:
-                return failure
-        srv = self.server
-        lim = self.lim
+    def op_calls(self, req: dict) -> None:
+        """A batch: one {"op": "result", "index": i, "outcome": ...} per call, in call order."""
+        if self.load_req is None:
+            raise ValueError("calls before load")
+        calls = req.get("calls")
+        if type(calls) is not list or not calls:
+            raise ValueError("calls needs a non-empty list")
+        checked = [_checked_call(c) for c in calls]
+        send = self.send
+        self.run_batch(checked, lambda i, out: send({"op": "result", "index": i, "outcome": out}))
+
+    def run_batch(self, calls: list[dict], emit) -> None:
+        """Run ``calls`` in order; ``emit(index, outcome)`` for each, as soon as it is known.
+
+        All calls go to one child forked from the loaded server; when a child dies or is
+        killed, the call it was in gets that outcome and the rest go to a new child (the
+        server reloaded first if it died). Leftover processes are swept, the scratch
+        directory wiped and output drained once, after the whole batch.
+        """
+        encoded = [_dumps(c)[:-1] for c in calls]
+        n = len(encoded)
+        i = 0
+        while i < n:
+            if self.server is None:
+                # a call killed the server: load again (module code is deterministic enough)
+                ok, failure, _ = self.start_server()
+                if not ok:
+                    for j in range(i, n):
+                        emit(j, dict(failure))
+                    break
+            i = self._run_child(encoded, i, emit)
+        self.sweep(self.server.pid if self.server is not None else None)
+        self.wipe_tmp(keep=self.tmp_keep)  # no batch may see another batch's files
         self.drain_output()
         self.output = 0
-        t_send = time.monotonic()
-        try:
-            _write_all(srv.cmd_w, _dumps({"op": "call", "args": args, "kwargs": kwargs}))
-        except OSError:
-            self.kill_server()
-            return self._stamp(outcome("crashed", error="server"), 0.0)
-        killed_for = None
-        # the wall clock includes the fork: one message back per call keeps calls cheap
-        got = self.wait_record(srv.rep, t_send + lim["wall_seconds"])
-        if got in ("timeout", "output"):
-            killed_for = "wall" if got == "timeout" else "output"
-            self.sweep(srv.pid)  # the call child and all it started; the server then reports
-            got = self.wait_record(srv.rep, time.monotonic() + SERVER_GRACE, watch_output=False)
-        elif isinstance(got, bytes) and got.startswith(b'{"op":"bad"'):
-            raise ValueError(f"bad call: {got[:300]!r}")
-        seconds = time.monotonic() - t_send
-        status, cpu, record = None, 0.0, None
-        if isinstance(got, bytes):
-            try:
-                rec = wire.loads_line(got)
-                if rec.get("op") != "exited":
-                    raise Malformed("expected exited")
-                status = rec.get("status")
-                cpu = rec.get("cpu")
-                if (status is not None and type(status) is not int) or type(cpu) not in (int, float):
-                    raise Malformed("bad exited")
-                result = rec.get("result")
-                if type(result) is not str:
-                    raise Malformed("bad result")
-                record = validate_child_record(result.encode("utf-8", "surrogatepass"))
-            except (wire.WireError, Malformed):
-                status, record = None, None
-                self.kill_server()
-        else:
-            self.kill_server()
-        out = classify(wait_status=status, cpu=float(cpu or 0.0), record=record, killed_for=killed_for, cpu_limit=lim["cpu_seconds"])
-        self.sweep(self.server.pid if self.server is not None else None)
-        self.wipe_tmp(keep=self.tmp_keep)  # no call may see another call's files
-        self.drain_output()
-        if out["status"] not in ("output_limit",) and self.output > lim["output_bytes"]:
-            out = outcome("output_limit", error="output")
         self.reap()
         if self.server is not None and self.server.status is not None:
             self.kill_server()
-        return self._stamp(out, seconds)
+
+    def _run_child(self, encoded: list[bytes], start: int, emit) -> int:
+        """Calls ``start``.. in one new child of the server; the index of the first call not done.
+
+        A call's outcome is what happens to the child while it runs: if the server dies
+        meanwhile (the candidate may kill it), the child carries on, re-parented to us,
+        and we watch it ourselves; the server is reloaded for the next child.
+        """
+        srv = self.server
+        assert srv is not None
+        lim = self.lim
+        n = len(encoded)
+        cpu_limit, wall, out_cap = lim["cpu_seconds"], lim["wall_seconds"], lim["output_bytes"]
+        srv.discard_pending()  # nothing an earlier child (now swept) wrote may count for this one
+        self.drain_output()
+        self.output = 0
+        i = start
+        t_call = time.monotonic()  # the first call's clock includes the fork, as before
+        try:
+            _write_all(srv.cmd_w, b'{"op":"calls","calls":[' + b",".join(encoded[start:]) + b"]}\n")
+        except OSError:
+            self.kill_server()
+            self.sweep(None)
+            emit(i, self._stamped(outcome("crashed", error="server"), time.monotonic() - t_call))
+            return i + 1
+        child = None  # its pid, once the server said so and /proc agreed
+        stat_fd = None  # /proc/<child>/stat, for the CPU watchdog
+        cpu0 = 0.0  # the child's CPU seconds when call i started
+        next_cpu = t_call + cpu_limit  # no call can pass its CPU limit before this (one thread)
+        end = None  # "done" | "exited" | "wall" | "cpu" | "output" | "malformed" | "lost"
+        status, cpu_end = None, 0.0
+        server_lost = False  # died or broke the protocol: no more reports from it
+        chan, rep, out_r = srv.chan, srv.rep, self.out_r
+        try:
+            while end is None:
+                now = time.monotonic()
+                timeout = t_call + wall - now
+                if timeout <= 0:
+                    end = "wall"
+                    break
+                if stat_fd is not None:
+                    if now >= next_cpu:
+                        used = _cpu_of(stat_fd)
+                        if used is not None:
+                            used -= cpu0
+                            if used >= cpu_limit + CPU_GRACE:
+                                end = "cpu"
+                                break
+                            next_cpu = now + max(0.02, cpu_limit + CPU_GRACE - used)
+                        else:
+                            next_cpu = now + 0.05
+                    timeout = min(timeout, max(0.0, next_cpu - now))
+                if server_lost:
+                    if child is None:
+                        end = "lost"
+                        break
+                    try:
+                        pid, st, ru = os.wait4(child, os.WNOHANG)
+                    except ChildProcessError:
+                        pid = 0  # not re-parented to us yet
+                    if pid:
+                        status, cpu_end = st, ru.ru_utime + ru.ru_stime
+                        end = "exited"
+                        break
+                    timeout = min(timeout, 0.01)
+                    r, _, _ = select.select([chan.fd, out_r], [], [], timeout)
+                else:
+                    r, _, _ = select.select([chan.fd, rep.fd, out_r], [], [], timeout)
+                if out_r in r:
+                    self.drain_output()
+                if chan.fd in r:
+                    chan.feed()
+                    while end is None:
+                        try:
+                            line = chan.pop_line()
+                        except Malformed:
+                            end = "malformed"
+                            break
+                        if line is None:
+                            break
+                        rec = validate_child_record(line)
+                        if rec is None:
+                            end = "malformed"
+                            break
+                        self.drain_output()
+                        if self.output > out_cap:
+                            rec = outcome("output_limit", error="output")
+                        now = time.monotonic()
+                        rec = self._stamped(rec, now - t_call)
+                        i += 1
+                        if i == n:
+                            emit(i - 1, rec)
+                            end = "done"
+                            break
+                        # the next call starts now: its clocks, its output count
+                        self.output = 0
+                        if stat_fd is not None:
+                            cpu0 = _cpu_of(stat_fd) or cpu0
+                        t_call = now
+                        next_cpu = now + cpu_limit
+                        try:
+                            os.write(chan.fd, b"g")
+                        except OSError:
+                            pass  # the child is gone: we hear of it next
+                        emit(i - 1, rec)
+                if not server_lost and rep.fd in r and end is None:
+                    rep.feed()
+                    while end is None:
+                        try:
+                            line = rep.pop_line()
+                            msg = wire.loads_line(line) if line is not None else None
+                        except (Malformed, wire.WireError):
+                            msg = {}
+                        if msg is None:
+                            if rep.eof:
+                                server_lost = True
+                            break
+                        op = msg.get("op")
+                        if op == "child" and child is None and type(msg.get("pid")) is int:
+                            stat_fd = _open_child_stat(msg["pid"], srv.pid)
+                            if stat_fd is not None:
+                                child = msg["pid"]
+                        elif op == "exited" and type(msg.get("cpu")) in (int, float) and (
+                            msg.get("status") is None or type(msg.get("status")) is int
+                        ):
+                            status, cpu_end = msg.get("status"), float(msg["cpu"])
+                            end = "exited"
+                        else:
+                            server_lost = True  # it lies: stop listening, and stop it
+                            break
+                    if server_lost:
+                        try:
+                            os.kill(srv.pid, signal.SIGKILL)
+                        except OSError:
+                            pass
+                if end is None and self.output > out_cap:
+                    end = "output"
+        finally:
+            if stat_fd is not None:
+                os.close(stat_fd)
+        keep = None if server_lost else srv.pid
+        if end == "done":
+            # the child exits by itself after its last record; make sure, and keep in step
+            if server_lost:
+                self.sweep(None)
+                self.kill_server()
+            elif self._await_exited(srv, EXIT_GRACE) is None:
+                self.sweep(srv.pid)
+                if self._await_exited(srv, SERVER_GRACE) is None:
+                    self.kill_server()
+            return n
+        seconds = time.monotonic() - t_call
+        if end == "lost":
+            out = outcome("crashed", error="server")  # it died before naming its child
+        elif end == "exited":
+            self.sweep(keep)  # nothing but the server may write to the channel now
+            while len(chan.buf) <= chan.max_bytes:
+                size = len(chan.buf)
+                chan.feed()
+                if len(chan.buf) == size:
+                    break
+            try:
+                line = chan.pop_line()
+            except Malformed:
+                line = b""
+            if line is not None:
+                rec = validate_child_record(line)
+                if rec is not None:
+                    # the call ended before its child did: that death is no call's doing
+                    self.drain_output()
+                    if self.output > out_cap:
+                        rec = outcome("output_limit", error="output")
+                    out = rec
+                else:
+                    out = outcome("crashed", error="protocol")
+            else:
+                out = classify(wait_status=status, cpu=max(0.0, cpu_end - cpu0), record=None, killed_for=None, cpu_limit=cpu_limit)
+        else:
+            self.sweep(keep)  # the child and all it started; the server then reports
+            if not server_lost and self._await_exited(srv, SERVER_GRACE) is None:
+                server_lost = True
+            if end == "wall":
+                out = outcome("timeout", error="wall")
+            elif end == "cpu":
+                out = outcome("timeout", error="cpu")
+            elif end == "output":
+                out = outcome("output_limit", error="output")
+            else:
+                out = outcome("crashed", error="protocol")  # garbage on its result channel
+        if server_lost:
+            self.kill_server()
+            self.sweep(None)
+        self.drain_output()
+        emit(i, self._stamped(out, seconds))
+        return i + 1
+
+    def _await_exited(self, srv: Server, grace: float) -> tuple[int | None, float] | None:
+        """The server's "exited" report for its current child, within ``grace`` seconds."""
+        deadline = time.monotonic() + grace
+        while True:
+            got = self.wait_record(srv.rep, deadline, watch_output=False)
+            if not isinstance(got, bytes):
+                return None
+            try:
+                msg = wire.loads_line(got)
+            except wire.WireError:
+                return None
+            if msg.get("op") == "child":
+                continue
+            if msg.get("op") != "exited":
+                return None
+            return msg.get("status"), msg.get("cpu")
+
+    def _stamped(self, out: dict, seconds: float) -> dict:
+        if self.output:
+            out["stdout_bytes"] = self.output
+        if seconds:
+            out["seconds"] = round(seconds, 6)
+        return out
 
     def op_script(self, req: dict) -> dict:
         import socket
@@ -1061,6 +1422,8 @@ class Runtime:
                     reply = self.op_load(req)
                 elif op == "call":
                     reply = self.op_call(req)
+                elif op == "calls":
+                    reply = self.op_calls(req)  # results already sent, one per call
                 elif op == "script":
                     reply = self.op_script(req)
                 elif op == "reset":
@@ -1073,7 +1436,8 @@ class Runtime:
                 reply = {"op": "error", "message": f"{type(exc).__name__}: {exc}"}
             except InfraFault as exc:
                 reply = {"op": "error", "infra": True, "message": str(exc)}
-            self.send(reply)
+            if reply is not None:
+                self.send(reply)
         self.op_reset()
 
 
