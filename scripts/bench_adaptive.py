@@ -53,7 +53,7 @@ def adaptive_block(
     ns=curves.DEFAULT_NS,
     strategies=STRATEGIES,
     abstain_below: float | None = None,
-    shared_mean: float | None = None,
+    shared_means: tuple[float, ...] = (),
     log=print,
 ) -> dict:
     """Everything above for one run directory; returns the ``adaptive`` block (and writes files)."""
@@ -87,7 +87,19 @@ def adaptive_block(
     out_dir.mkdir(parents=True, exist_ok=True)
     curves.write_csv(out_dir / "curve.csv", curve)
     curves.write_csv(out_dir / "adaptive_points.csv", points)
-    png = curves.plot_curves(out_dir / "curve.png", curve, points, title)
+    # one budget for the whole set (mean samples per problem): rounds go to the most uncertain first
+    shared = []
+    for mean in shared_means:
+        cfg = replace(config, shared=Budget(samples=int(mean * len(pools))))
+        runs = curves.adaptive_outcomes(pools, cfg, seed_list)
+        s = curves.summarise_outcomes(runs)
+        shared.append({
+            "budget_per_problem": mean, "pass@1": round(s["pass@1"], 4), "mean_samples": round(s["mean_samples"], 2),
+            "stopped": {k: round(v, 4) for k, v in s["stopped"].items()},
+        })
+    if shared:
+        curves.write_csv(out_dir / "shared_budget_points.csv", shared)
+    png = curves.plot_curves(out_dir / "curve.png", curve, points, title, shared=shared)
 
     # the confidence reported with an answer: the stopping rule's posterior for the selected class
     conf = [o.confidence for o in policy]
@@ -123,16 +135,8 @@ def adaptive_block(
     }
     if abstain_below is not None:
         block["abstain"] = curves.abstain(conf, ok, abstain_below)
-    if shared_mean is not None:
-        # one budget for the whole set: rounds go to the most uncertain problems first
-        shared = replace(config, shared=Budget(samples=int(shared_mean * len(pools))))
-        runs = curves.adaptive_outcomes(pools, shared, seed_list)
-        s = curves.summarise_outcomes(runs)
-        block["shared_budget"] = {
-            "budget_per_problem": shared_mean, "pass@1": round(s["pass@1"], 4),
-            "mean_samples": round(s["mean_samples"], 2), "stopped": {k: round(v, 4) for k, v in s["stopped"].items()},
-        }
-        curves.write_csv(out_dir / "shared_budget_runs.csv", curves.outcome_rows(runs))
+    if shared:
+        block["shared_budget"] = shared
     log(_report(block, curve, points, cal, binned_cal, share_cal, out_dir))
     return block
 
@@ -158,10 +162,9 @@ def _report(block: dict, curve, points, cal, binned_cal, share_cal, out_dir: Pat
         f"(for comparison, ECE after a binning fit on the other half of the problems: {binned_cal.ece:.4f}; "
         f"of selection.confidence at the full budget: {share_cal.ece:.4f})"
     )
-    if "shared_budget" in block:
-        b = block["shared_budget"]
+    for b in block.get("shared_budget", []):
         lines.append(
-            f"shared budget of {b['budget_per_problem']:g} samples per problem on average: pass@1 {b['pass@1']:.4f}, "
+            f"one shared budget of {b['budget_per_problem']:g} samples per problem: pass@1 {b['pass@1']:.4f}, "
             f"{b['mean_samples']:.2f} samples used per problem, stopped {b['stopped']}"
         )
     if "abstain" in block:
@@ -192,8 +195,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--first-round", type=int, default=AdaptiveConfig.first_round)
     ap.add_argument("--max-samples", type=int, default=100, help="per-problem sample budget")
     ap.add_argument("--abstain-below", type=float, default=None, help="refuse answers with confidence below this")
-    ap.add_argument("--shared-budget", type=float, default=None,
-                    help="also run with one budget over the set: this many samples per problem on average")
+    ap.add_argument("--shared-budget", type=_floats, default=[],
+                    help="also run with one budget over the whole set, at these mean samples per problem (e.g. 10,15,20)")
     ap.add_argument("--json", action="store_true", help='print {"strict": {"adaptive": ...}} as JSON')
     args = ap.parse_args(argv)
     config = AdaptiveConfig(
@@ -207,7 +210,7 @@ def main(argv: list[str] | None = None) -> dict:
     block = adaptive_block(
         args.run, args.curve or args.run / "curves", seeds=args.seeds, config=config,
         thresholds=args.thresholds, ns=args.ns, strategies=[s for s in args.strategies.split(",") if s],
-        abstain_below=args.abstain_below, shared_mean=args.shared_budget, log=log,
+        abstain_below=args.abstain_below, shared_means=tuple(args.shared_budget), log=log,
     )
     if args.json:
         print(json.dumps({"strict": {"adaptive": block}}, indent=2))

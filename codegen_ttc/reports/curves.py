@@ -302,8 +302,11 @@ def _pyplot():
     return plt
 
 
-def plot_curves(path: Path, curve: Sequence[Mapping], points: Sequence[Mapping], title: str) -> Path:
-    """pass@1 versus samples per problem (log x): strategies, oracle, random, adaptive points."""
+def plot_curves(
+    path: Path, curve: Sequence[Mapping], points: Sequence[Mapping], title: str, shared: Sequence[Mapping] = ()
+) -> Path:
+    """pass@1 versus samples per problem (log x): strategies, oracle, random, adaptive points
+    (per-problem budgets) and, when given, adaptive points under one budget shared by the set."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(11, 6), dpi=110)
     ns = [r["n"] for r in curve]
@@ -321,6 +324,10 @@ def plot_curves(path: Path, curve: Sequence[Mapping], points: Sequence[Mapping],
         for i, p in enumerate(points):  # labels alternate below/above so neighbours do not overlap
             ax.annotate(f"{p['threshold']:g}", (p["mean_samples"], p["pass@1"]), textcoords="offset points",
                         xytext=(0, -14 if i % 2 == 0 else 9), ha="center", fontsize=8)
+    if shared:
+        budgets = ", ".join(f"{p['budget_per_problem']:g}" for p in shared)
+        ax.plot([p["mean_samples"] for p in shared], [p["pass@1"] for p in shared], "--", color="teal", marker="D",
+                markersize=7, label=f"adaptive, one budget shared by all problems\n({budgets} samples per problem)")
     ax.set_xscale("log")
     ax.set_xlim(min(ns) * 0.9, max(ns) * 1.1)
     ax.set_xticks([t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if min(ns) <= t <= max(ns)])

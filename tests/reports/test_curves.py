@@ -198,7 +198,7 @@ def test_bench_adaptive_script_on_the_tiny_run(tiny_run, tmp_path):
     out = tmp_path / "curves"
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "bench_adaptive.py"), "--run", str(tiny_run), "--curve", str(out),
-         "--seeds", "3", "--abstain-below", "0.5", "--json"],
+         "--seeds", "3", "--abstain-below", "0.5", "--shared-budget", "2,4", "--json"],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
@@ -208,7 +208,10 @@ def test_bench_adaptive_script_on_the_tiny_run(tiny_run, tmp_path):
     assert 1 <= block["mean_samples"] <= 6  # the tiny set has 6 samples per problem
     assert Path(block["curve_png"]).read_bytes()[:4] == b"\x89PNG"
     assert 0.0 <= block["ece"] <= 1.0 and block["abstain"]["total"] == 15
-    for name in ("curve.csv", "adaptive_points.csv", "reliability.csv", "coverage.csv", "calibration.png"):
+    assert [b["budget_per_problem"] for b in block["shared_budget"]] == [2.0, 4.0]
+    assert all(b["mean_samples"] <= b["budget_per_problem"] for b in block["shared_budget"])
+    for name in ("curve.csv", "adaptive_points.csv", "reliability.csv", "coverage.csv", "calibration.png",
+                 "shared_budget_points.csv", "adaptive_spending_seed0.json"):
         assert (out / name).stat().st_size > 0
     assert "ECE" in proc.stderr and "reliability" not in proc.stdout
 
