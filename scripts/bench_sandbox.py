@@ -5,11 +5,14 @@ One run measures, for the same candidates and probes:
   baseline  one `python -c` subprocess per candidate running all its calls in-process
             (no isolation between probes, no limits: the floor any per-candidate
             interpreter start pays)
-  process   warm runner in a plain subprocess (fork per call, no isolation)
+  process   warm runner in a plain subprocess (one fork per candidate's batch, no isolation)
   bwrap     warm runner inside bubblewrap
   docker    warm container, if codegen_ttc.execution.backends.docker exists and works
 
-Usage: python scripts/bench_sandbox.py [--candidates 40] [--probes 5] [--repeat 1]
+Each is measured twice: with --probes calls per candidate, and with --many (40)
+calls per candidate (the shape of a scoring run: ~40-80 inputs per candidate).
+
+Usage: python scripts/bench_sandbox.py [--candidates 40] [--probes 5] [--many 40]
 Numbers depend on the machine and its load; this is a benchmark, not a test.
 """
 
@@ -69,28 +72,37 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--candidates", type=int, default=40)
     ap.add_argument("--probes", type=int, default=5)
+    ap.add_argument("--many", type=int, default=40, help="calls per candidate for the second column (0: skip)")
     args = ap.parse_args()
-    batches = make_batches(args.candidates, args.probes)
-    rows: list[tuple[str, float, float | None, str]] = []
-    base = baseline(batches)
-    base_ms = statistics.median(base) * 1000
-    rows.append(("baseline python -c", base_ms, None, ""))
+    counts = [args.probes] + ([args.many] if args.many and args.many != args.probes else [])
+    batches = {k: make_batches(args.candidates, k) for k in counts}
+    base_ms = {k: statistics.median(baseline(batches[k])) * 1000 for k in counts}
+    rows: list[tuple[str, dict[int, float], float | None, str]] = [("baseline python -c", base_ms, None, "")]
     for name in ("process", "bwrap", "docker"):
         problem = backend_problem(name)
         if problem is not None:
-            rows.append((f"{name} warm", float("nan"), None, f"skipped: {problem}"))
+            rows.append((f"{name} warm", {}, None, f"skipped: {problem}"))
             continue
-        times, cold = warm(name, batches)
-        rows.append((f"{name} warm", statistics.median(times) * 1000, cold * 1000, ""))
-    print(f"{args.candidates} candidates x {args.probes} call probes; median per candidate\n")
-    print(f"{'backend':<22}{'ms/cand':>9}{'overhead ms':>13}{'ratio':>8}{'cold start ms':>15}")
+        ms, cold = {}, None
+        for k in counts:
+            times, c = warm(name, batches[k])
+            ms[k] = statistics.median(times) * 1000
+            cold = c if cold is None else cold
+        rows.append((f"{name} warm", ms, cold * 1000, ""))
+    print(f"{args.candidates} candidates; median per candidate, at {' and '.join(map(str, counts))} call probes each\n")
+    head = f"{'backend':<22}"
+    for k in counts:
+        head += f"{f'ms/cand@{k}':>13}{f'overhead@{k}':>13}{'ratio':>7}"
+    print(head + f"{'cold start ms':>15}")
     for name, ms, cold, note in rows:
         if note:
             print(f"{name:<22}{note}")
             continue
-        over = ms - base_ms
+        line = f"{name:<22}"
+        for k in counts:
+            line += f"{ms[k]:>13.1f}{ms[k] - base_ms[k]:>13.1f}{ms[k] / base_ms[k]:>7.2f}"
         cold_txt = f"{cold:>15.1f}" if cold is not None else f"{'':>15}"
-        print(f"{name:<22}{ms:>9.1f}{over:>13.1f}{ms / base_ms:>8.2f}{cold_txt}")
+        print(line + cold_txt)
     return 0
 
 
