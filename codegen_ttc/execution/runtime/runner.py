@@ -26,7 +26,8 @@ Candidate side (one candidate loaded at a time):
             | {"op": "loaded", "ok": false, "outcome": OUTCOME}   (applies to every probe)
     host -> {"op": "calls", "calls": [{"args": [wire...], "kwargs": [[name, wire], ...]}, ...]}
     runner -> {"op": "result", "index": i, "outcome": OUTCOME}   one per call, streamed in
-              call order (i = 0, 1, ...) as each call ends; a malformed request is refused
+              call order (i = 0, 1, ...) as calls end (held back at most RESULT_DELAY to
+              go out several per write, never across a wait); a malformed request is refused
               with one {"op": "error"} before anything runs
     host -> {"op": "call", "args": [wire...], "kwargs": [[name, wire], ...]}
     runner -> {"op": "result", "outcome": OUTCOME}     a batch of one (the judge relay's path)
@@ -120,6 +121,7 @@ MAX_ERROR_CHARS = 200
 SERVER_GRACE = 3.0  # seconds the server gets to report after its batch child ends
 EXIT_GRACE = 1.0  # seconds a batch child gets to exit by itself after its last record
 CPU_GRACE = 0.25  # CPU seconds past cpu_seconds before the runner's watchdog kills a call
+RESULT_DELAY = 0.005  # seconds a batch's results may be held back to go out together
 MAX_SCRIPT_CALLS = 100_000
 STATUSES_FROM_CHILD = ("returned", "raised", "crashed", "timeout", "output_limit")
 PR_SET_CHILD_SUBREAPER = 36
@@ -737,6 +739,8 @@ class Runtime:
         self.load_req: dict | None = None
         self.lim = limits_from({})
         self.output = 0
+        self.held: list[bytes] = []  # results of the running batch not sent yet
+        self.held_since = 0.0
         self.tmp_keep: frozenset[str] = frozenset()
         # pids up to this one hold no process of any candidate (see sweep)
         self.swept_to: int | None = None if self.pid1 else self._last_pid()
@@ -1060,8 +1064,24 @@ class Runtime:
         if type(calls) is not list or not calls:
             raise ValueError("calls needs a non-empty list")
         checked = [_checked_call(c) for c in calls]
-        send = self.send
-        self.run_batch(checked, lambda i, out: send({"op": "result", "index": i, "outcome": out}))
+        held = self.held
+
+        def emit(i: int, out: dict) -> None:
+            if not held:
+                self.held_since = time.monotonic()
+            held.append(_dumps({"op": "result", "index": i, "outcome": out}))
+
+        try:
+            self.run_batch(checked, emit)
+        finally:
+            self.flush_held()
+
+    def flush_held(self) -> None:
+        """Send the results held back (they go out together, at most RESULT_DELAY late)."""
+        if self.held:
+            data = b"".join(self.held)
+            self.held.clear()
+            _write_all(self.proto_out, data)
 
     def run_batch(self, calls: list[dict], emit) -> None:
         """Run ``calls`` in order; ``emit(index, outcome)`` for each, as soon as it is known.
@@ -1077,12 +1097,14 @@ class Runtime:
         while i < n:
             if self.server is None:
                 # a call killed the server: load again (module code is deterministic enough)
+                self.flush_held()
                 ok, failure, _ = self.start_server()
                 if not ok:
                     for j in range(i, n):
                         emit(j, dict(failure))
                     break
             i = self._run_child(encoded, i, emit)
+        self.flush_held()  # the host can go on while we clean up
         self.sweep(self.server.pid if self.server is not None else None)
         self.wipe_tmp(keep=self.tmp_keep)  # no batch may see another batch's files
         self.drain_output()
@@ -1142,6 +1164,12 @@ class Runtime:
                         else:
                             next_cpu = now + 0.05
                     timeout = min(timeout, max(0.0, next_cpu - now))
+                if self.held:
+                    wait = self.held_since + RESULT_DELAY - now
+                    if wait <= 0:
+                        self.flush_held()
+                    else:
+                        timeout = min(timeout, wait)
                 if server_lost:
                     if child is None:
                         end = "lost"
@@ -1230,6 +1258,7 @@ class Runtime:
         finally:
             if stat_fd is not None:
                 os.close(stat_fd)
+        self.flush_held()  # before anything that may wait
         keep = None if server_lost else srv.pid
         if end == "done":
             # the child exits by itself after its last record; make sure, and keep in step
