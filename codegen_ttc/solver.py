@@ -6,17 +6,18 @@ and tests come live from an LLM and that there is no ground truth.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from codegen_ttc.clustering.behaviour import cluster_rows
+from codegen_ttc.clustering.behaviour import cluster_rows, signatures
 from codegen_ttc.execution.batch import Limits
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
-from codegen_ttc.problems.model import Call, Problem
+from codegen_ttc.problems.model import Call, Equals, Problem, Script, ScriptPassed, TestCase
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.llm import sample_candidates, sample_tests
@@ -35,6 +36,12 @@ class SolveOptions:
     strategy: str = "default"
     seed: int = 0
     limits: Limits = field(default_factory=Limits)
+    # a user's property: test code defining ``check(candidate)`` (hypothesis ``@given`` welcome),
+    # run by the judge with ``candidate`` a proxy; it becomes a provided test
+    property_code: str | None = None
+    # a slow but trusted reference implementation of the entry point: its outputs on every
+    # shared input become provided tests (computed in the sandbox like any program)
+    reference: str | None = None
 
 
 @dataclass
@@ -81,7 +88,7 @@ class SolveResult:
 
 
 def cluster_table(ev: Evidence, selection: Selection) -> list[ClusterRow]:
-    clusters = cluster_rows(ev.behaviour)
+    clusters = cluster_rows(signatures(ev.behaviour, ev.failed, ev.provided, ev.generated))
     sizes = clusters.sizes(ev.multiplicity)
     chosen = selection.chosen
     rows = []
@@ -93,6 +100,43 @@ def cluster_table(ev: Evidence, selection: Selection) -> list[ClusterRow]:
         rows.append(ClusterRow(int(size), len(m), provided, generated, chosen in members))
     rows.sort(key=lambda r: (not r.selected, -r.size))
     return rows
+
+
+def property_case(code: str) -> TestCase:
+    """The user's ``check(candidate)`` as a judge script (a provided test)."""
+    return TestCase(Script(code.rstrip() + "\n\ncheck(candidate)\n"), ScriptPassed(), "provided", code)
+
+
+def reference_cases(task: Task, reference: str, limits: Limits, executor: Executor) -> list[TestCase]:
+    """Expected outputs from a trusted reference, on every shared input where it returns."""
+    inputs = task.clustering_inputs
+    from codegen_ttc.execution.batch import Batch
+
+    batch = Batch(reference, task.problem.entry_point, inputs, limits)
+    outcomes = executor.run([batch]).get(batch.candidate_key, {})
+    cases = []
+    for call in inputs:
+        outcome = outcomes.get(call.key)
+        if outcome is not None and outcome.status == "returned":
+            try:
+                expected = outcome.decoded()
+            except Exception:
+                continue
+            cases.append(TestCase(call, Equals(expected), "provided", f"reference: {call.render(task.problem.entry_point)}"))
+    return cases
+
+
+def with_user_checks(task: Task, options: SolveOptions, executor: Executor) -> Task:
+    """The task with the user's property and reference outputs added as provided tests."""
+    extra: list[TestCase] = []
+    if options.property_code:
+        extra.append(property_case(options.property_code))
+    if options.reference:
+        extra.extend(reference_cases(task, options.reference, options.limits, executor))
+    if not extra:
+        return task
+    problem = dataclasses.replace(task.problem, provided_tests=task.problem.provided_tests + tuple(extra))
+    return Task(problem, task.candidates, task.generated, task.synthesised)
 
 
 def solve(
@@ -129,6 +173,7 @@ def solve(
         task = Task(problem, task.candidates, task.generated, tuple(extra))
     stage("executing")
     with Executor(options.sandbox, workers=options.workers) as executor:
+        task = with_user_checks(task, options, executor)
         outcomes = executor.run(task.batches(options.limits, hidden=False))
     t2 = time.perf_counter()
     ev = task.evidence(outcomes)

@@ -43,6 +43,17 @@ def resolve_problem(spec: str, *, examples: bool) -> Problem:
     raise InputError(f"{spec}: no task {ident!r} in problem set {set_name!r}")
 
 
+def _read_python(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    text = path.read_text()
+    try:
+        compile(text, str(path), "exec")
+    except SyntaxError as exc:
+        raise InputError(f"{path}:{exc.lineno}: not valid Python: {exc.msg}") from None
+    return text
+
+
 def _rate(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.0%}"
 
@@ -91,9 +102,14 @@ def print_report(result: SolveResult, console: Console) -> None:
 @click.option("--max-tokens", type=click.IntRange(1), default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--timeout", type=click.FloatRange(0.01), default=Limits().cpu_seconds, show_default=True, help="CPU seconds per call.")
+@click.option("--property", "property_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A file defining check(candidate) (hypothesis @given welcome): candidates must pass it.")
+@click.option("--reference", "reference_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A slow but trusted implementation of the function: its outputs become expected values.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON record instead of the program.")
 def solve_command(problem, samples, test_samples, synthesise, no_examples, sandbox, workers, strategy, model,
-                  base_url, api_key, mode, temperature, max_tokens, seed, timeout, as_json) -> None:
+                  base_url, api_key, mode, temperature, max_tokens, seed, timeout, property_file, reference_file,
+                  as_json) -> None:
     """Solve PROBLEM: a .py file with a signature and docstring, '-' for stdin, or a task id (humaneval/0)."""
     from codegen_ttc.sampling.config import resolve_config
 
@@ -103,6 +119,7 @@ def solve_command(problem, samples, test_samples, synthesise, no_examples, sandb
     options = SolveOptions(
         samples=samples, test_samples=test_samples, synthesise=synthesise, sandbox=sandbox, workers=workers,
         strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
+        property_code=_read_python(property_file), reference=_read_python(reference_file),
     )
     err = Console(stderr=True)
     started = time.perf_counter()

@@ -38,3 +38,21 @@ def cluster_rows(rows: np.ndarray) -> Clusters:
         labels[i] = seen.setdefault(contiguous[i].tobytes(), len(seen))
     members = tuple(tuple(int(j) for j in np.flatnonzero(labels == c)) for c in range(len(seen)))
     return Clusters(labels, members)
+
+
+FAILED = -1  # the one behaviour id every kind of failure maps to
+
+
+def signatures(behaviour: np.ndarray, failed: np.ndarray, *verdicts: np.ndarray) -> np.ndarray:
+    """Rows to cluster on: behaviour on the shared inputs, failures merged, plus test verdicts.
+
+    Every kind of failure (exception type, timeout, crash) counts as one behaviour:
+    *how* a program fails on an input that is probably outside its domain says
+    nothing about whether it meets the spec, and splitting on it scatters
+    equivalent programs. Verdicts are appended because judge scripts observe
+    behaviour that no shared input shows (verdicts on plain calls add nothing new).
+    """
+    merged = np.array(behaviour, dtype=np.int64, copy=True)
+    merged[np.asarray(failed, dtype=bool)] = FAILED
+    parts = [merged] + [np.asarray(v, dtype=np.int64).reshape(len(merged), -1) for v in verdicts]
+    return np.concatenate(parts, axis=1) if len(parts) > 1 else merged

@@ -235,17 +235,21 @@ def synthesise_inputs(
     if not parts:
         return []
     known = {c.key for c in examples}
-    out: dict[str, Call] = {}
-    for call in draw(st.one_of(*parts), 3 * count, seed=seed):
+    unique: dict[str, Call] = {}
+    for call in draw(st.one_of(*parts), 4 * count, seed=seed):
         try:
             key = call.key
         except Exception:  # a value the wire cannot encode (too deep): skip it
             continue
         if key not in known:
-            out.setdefault(key, call)
-        if len(out) >= count:
-            break
-    return list(out.values())
+            unique.setdefault(key, call)
+    calls = list(unique.values())
+    if len(calls) <= count:
+        return calls
+    # hypothesis mutates its recent draws, so neighbours are near-duplicates: take an even
+    # spread over the whole run rather than its first ``count`` draws
+    picks = sorted({round(i * (len(calls) - 1) / (count - 1)) for i in range(count)}) if count > 1 else [0]
+    return [calls[i] for i in picks]
 
 
 def _distinct(calls: Sequence[Call]) -> list[Call]:

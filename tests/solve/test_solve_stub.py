@@ -1,0 +1,92 @@
+"""``codegen-ttc solve`` end to end against a scripted OpenAI-compatible stub, in a real sandbox."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from codegen_ttc.cli import main
+from codegen_ttc.execution.backends import backend_problem
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sampling"))
+from stub_server import Reply, StubServer, completion_body  # noqa: E402
+
+pytestmark = [
+    pytest.mark.bwrap,
+    pytest.mark.skipif(backend_problem("bwrap") is not None, reason=f"bwrap unavailable: {backend_problem('bwrap')}"),
+]
+
+RIGHT = "```python\ndef running_max(numbers):\n    out, best = [], None\n    for x in numbers:\n        best = x if best is None else max(best, x)\n        out.append(best)\n    return out\n```"
+# agrees with RIGHT on the docstring example, but looks back only 3 elements
+WRONG = "```python\ndef running_max(numbers):\n    return [max(numbers[max(0, i - 2): i + 1]) for i in range(len(numbers))]\n```"
+CRASH = "```python\ndef running_max(numbers):\n    return numbers[0]\n```"
+
+PROBLEM = '''def running_max(numbers: list[int]) -> list[int]:
+    """Return a list whose i-th element is the largest of numbers[0..i].
+
+    >>> running_max([1, 3, 2, 5, 4])
+    [1, 3, 3, 5, 5]
+    """
+'''
+
+
+@pytest.fixture
+def stub():
+    # 3 wrong, 2 right, 1 crashing: the wrong majority passes the docstring example
+    texts = [WRONG, RIGHT, WRONG, CRASH, RIGHT, WRONG]
+
+    def handler(call):
+        if "assert" in json.dumps(call.body):
+            return Reply(body=completion_body(call, ["assert running_max([1]) == [1]"] * call.n))
+        i = (call.seed or 0) % len(texts)
+        return Reply(body=completion_body(call, [texts[(i + j) % len(texts)] for j in range(call.n)]))
+
+    with StubServer(handler) as server:
+        yield server
+
+
+def solve(tmp_path, capsys, stub, *extra):
+    problem = tmp_path / "running_max.py"
+    problem.write_text(PROBLEM)
+    env_free = ["--base-url", stub.base_url, "--model", "stub", "--api-key", "x"]
+    code = main(["solve", str(problem), "-n", "6", "--tests", "1", "--sandbox", "bwrap", "--json", *env_free, *extra])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_majority_wins_without_more_evidence(tmp_path, capsys, stub, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    result = solve(tmp_path, capsys, stub, "--synthesise", "0")
+    assert result["samples"] == 6
+    assert "i - 2" in result["program"]  # the wrong majority: nothing tells it apart
+
+
+def test_reference_outputs_pick_the_right_minority(tmp_path, capsys, stub, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    reference = tmp_path / "reference.py"
+    reference.write_text("def running_max(numbers):\n    return [max(numbers[: i + 1]) for i in range(len(numbers))]\n")
+    result = solve(tmp_path, capsys, stub, "--synthesise", "30", "--reference", str(reference))
+    assert "best = x if best is None" in result["program"], result["program"]
+    selected = [c for c in result["clusters"] if c["selected"]]
+    assert selected and selected[0]["provided_pass_rate"] == 1.0
+
+
+def test_a_hypothesis_property_picks_the_right_minority(tmp_path, capsys, stub, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    prop = tmp_path / "prop.py"
+    prop.write_text(
+        "from hypothesis import given, settings, strategies as st\n\n"
+        "def check(candidate):\n"
+        "    @settings(max_examples=30, database=None, deadline=None)\n"
+        "    @given(st.lists(st.integers(-50, 50), min_size=1, max_size=8))\n"
+        "    def prop(xs):\n"
+        "        out = candidate(xs)\n"
+        "        assert out[0] == xs[0] and out[-1] == max(xs)\n"
+        "    prop()\n"
+    )
+    result = solve(tmp_path, capsys, stub, "--synthesise", "0", "--property", str(prop))
+    assert "best = x if best is None" in result["program"], result["program"]
