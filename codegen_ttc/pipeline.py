@@ -89,11 +89,32 @@ class Task:
         truth = [c.probe for c in self.problem.hidden_tests] if hidden else []
         return _unique_probes(selection + truth)
 
-    def batches(self, limits: Limits, *, hidden: bool) -> list[Batch]:
+    def batches(self, limits: Limits, *, hidden: bool, synthesised_limits: Limits | None = None) -> list[Batch]:
+        """One batch per candidate; with ``synthesised_limits``, a second one for synthesised inputs.
+
+        A synthesised input has no expected output: a timeout there is just a behaviour
+        ("fails on this input"), so it can run on a shorter CPU budget than a test, where a
+        false timeout would be a false failure.
+        """
         probes = self.probes(hidden=hidden)
+        if synthesised_limits is None or not self.synthesised:
+            groups = [(probes, limits)]
+        else:
+            tests = self._test_probe_keys(hidden)
+            groups = [
+                (tuple(p for p in probes if p.key in tests), limits),
+                (tuple(p for p in probes if p.key not in tests), synthesised_limits),
+            ]
         return [
-            Batch(program, self.problem.entry_point, probes, limits) for program in self.candidates.programs
+            Batch(program, self.problem.entry_point, group, lim)
+            for program in self.candidates.programs
+            for group, lim in groups
+            if group
         ]
+
+    def _test_probe_keys(self, hidden: bool) -> set[str]:
+        cases = self.provided + self.generated.cases + (self.problem.hidden_tests if hidden else ())
+        return {c.probe.key for c in cases}
 
     def candidate_keys(self) -> list[str]:
         return [candidate_key(p, self.problem.entry_point) for p in self.candidates.programs]

@@ -36,6 +36,7 @@ class SolveOptions:
     strategy: str = "default"
     seed: int = 0
     limits: Limits = field(default_factory=Limits)
+    synthesised_limits: Limits = field(default_factory=lambda: Limits(cpu_seconds=0.2, wall_seconds=2.0))
     # a user's property: test code defining ``check(candidate)`` (hypothesis ``@given`` welcome),
     # run by the judge with ``candidate`` a proxy; it becomes a provided test
     property_code: str | None = None
@@ -174,7 +175,7 @@ def solve(
     stage("executing")
     with Executor(options.sandbox, workers=options.workers) as executor:
         task = with_user_checks(task, options, executor)
-        outcomes = executor.run(task.batches(options.limits, hidden=False))
+        outcomes = executor.run(task.batches(options.limits, hidden=False, synthesised_limits=options.synthesised_limits))
     t2 = time.perf_counter()
     ev = task.evidence(outcomes)
     selection = select(ev, options.strategy)

@@ -50,6 +50,8 @@ class ScoreConfig:
     cleanup: str = "toplevel"  # completion clean-up: "toplevel" or CodeT's stop sequences ("codet")
     seed: int = 0
     limits: Limits = field(default_factory=Limits)
+    # synthesised inputs have no expected output, a timeout there is just a behaviour
+    synthesised_limits: Limits = field(default_factory=lambda: Limits(cpu_seconds=0.2, wall_seconds=2.0))
     ks: Sequence[int] = DEFAULT_KS
 
 
@@ -146,7 +148,9 @@ def execute(
     store: ResultStore,
     on_progress: Callable[[int], None] | None = None,
 ) -> tuple[dict, Executor]:
-    batches = [b for t in tasks for b in t.batches(config.limits, hidden=True)]
+    batches = [
+        b for t in tasks for b in t.batches(config.limits, hidden=True, synthesised_limits=config.synthesised_limits)
+    ]
     with Executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
         outcomes = executor.run(batches)
     return outcomes, executor

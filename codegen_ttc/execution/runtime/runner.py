@@ -120,6 +120,7 @@ MAX_MESSAGE_CHARS = 1000
 MAX_ERROR_CHARS = 200
 SERVER_GRACE = 3.0  # seconds the server gets to report after its batch child ends
 EXIT_GRACE = 1.0  # seconds a batch child gets to exit by itself after its last record
+MAX_TIMEOUTS_PER_BATCH = 3  # then the rest of the batch counts as timed out (see run_batch)
 CPU_GRACE = 0.25  # CPU seconds past cpu_seconds before the runner's watchdog kills a call
 RESULT_DELAY = 0.005  # seconds a batch's results may be held back to go out together
 MAX_SCRIPT_CALLS = 100_000
@@ -1094,7 +1095,23 @@ class Runtime:
         encoded = [_dumps(c)[:-1] for c in calls]
         n = len(encoded)
         i = 0
+        timeouts = 0
+
+        def counted(j: int, out: dict) -> None:
+            nonlocal timeouts
+            timeouts += out.get("status") == "timeout"
+            emit(j, out)
+
         while i < n:
+            if timeouts >= MAX_TIMEOUTS_PER_BATCH:
+                # a candidate that hangs on input after input would cost a full CPU limit per
+                # call (a scoring run's time went almost all to a handful of such programs);
+                # like HumanEval's harness, which gives a whole check one time budget, the
+                # rest of the batch is reported as timed out without running
+                for j in range(i, n):
+                    emit(j, outcome("timeout", error="budget",
+                                    message=f"not run: {timeouts} calls of this batch timed out"))
+                break
             if self.server is None:
                 # a call killed the server: load again (module code is deterministic enough)
                 self.flush_held()
@@ -1103,7 +1120,7 @@ class Runtime:
                     for j in range(i, n):
                         emit(j, dict(failure))
                     break
-            i = self._run_child(encoded, i, emit)
+            i = self._run_child(encoded, i, counted)
         self.flush_held()  # the host can go on while we clean up
         self.sweep(self.server.pid if self.server is not None else None)
         self.wipe_tmp(keep=self.tmp_keep)  # no batch may see another batch's files
