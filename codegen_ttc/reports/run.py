@@ -27,6 +27,7 @@ from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.loaders import load_problems, select_tasks
 from codegen_ttc.problems.model import Call
 from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summarise
+from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.files import load_samples
 from codegen_ttc.selection.strategies import get_strategy
 from codegen_ttc.testgen.files import load_generated_tests
@@ -53,6 +54,10 @@ class ScoreConfig:
     # synthesised inputs have no expected output, a timeout there is just a behaviour
     synthesised_limits: Limits = field(default_factory=lambda: Limits(cpu_seconds=0.2, wall_seconds=2.0))
     ks: Sequence[int] = DEFAULT_KS
+    # --generate: sample live from this model instead of reading ``samples``/``tests``
+    generate: LLMConfig | None = None
+    generate_samples: int = 10
+    generate_tests: int = 0
 
 
 @dataclass
@@ -60,10 +65,16 @@ class ScoreRun:
     summary: dict
     tasks: list[TaskScore]
     seconds: dict[str, float]
+    accounting: dict | None = None
 
 
 def prepare_tasks(config: ScoreConfig) -> list[Task]:
     """Everything a run needs, validated; raises InputError on bad input."""
+    return prepare(config)[0]
+
+
+def prepare(config: ScoreConfig) -> tuple[list[Task], dict | None]:
+    """The tasks, and with ``--generate`` the token accounting of sampling them."""
     for name in config.strategies:
         get_strategy(name)
     everything = load_problems(config.problems, examples=config.examples)
@@ -72,12 +83,16 @@ def prepare_tasks(config: ScoreConfig) -> list[Task]:
         problems = problems[: config.limit]
     # sample and test files are matched against the whole set: rows of tasks left out
     # by --tasks/--limit are not errors
-    samples = load_samples(config.samples, everything, cleanup=config.cleanup)
+    if config.generate is not None:
+        samples, generated, accounting = generate_samples(problems, config)
+    else:
+        samples = load_samples(config.samples, everything, cleanup=config.cleanup)
+        generated = load_generated_tests(config.tests, everything, dedupe=False) if config.tests else {}
+        accounting = None
     missing = [p.task_id for p in problems if not samples.get(p.task_id)]
     if len(missing) == len(problems):
-        raise InputError(f"{config.samples}: no samples for any of the {len(problems)} problems")
+        raise InputError(f"{config.samples or 'the model'}: no samples for any of the {len(problems)} problems")
     problems = [p for p in problems if samples.get(p.task_id)]
-    generated = load_generated_tests(config.tests, everything, dedupe=False) if config.tests else {}
     tasks = []
     for p in problems:
         tests = WeightedTests.from_cases(generated.get(p.task_id, []))
@@ -87,7 +102,27 @@ def prepare_tasks(config: ScoreConfig) -> list[Task]:
             extra = synthesise_inputs(seen, prompt=p.prompt, entry_point=p.entry_point, count=config.synthesise, seed=config.seed)
             task = Task(p, task.candidates, tests, tuple(extra))
         tasks.append(task)
-    return tasks
+    return tasks, accounting
+
+
+def generate_samples(problems, config: ScoreConfig):
+    """Live samples (and tests) for every problem, through the LLM client and its disk cache:
+    an interrupted run, started again, sends no request twice."""
+    from codegen_ttc.sampling.accounting import RunAccounting
+    from codegen_ttc.sampling.llm import sample_problems
+
+    got = sample_problems(
+        problems, config.generate, n_candidates=config.generate_samples, n_tests=config.generate_tests, seed=config.seed
+    )
+    run = RunAccounting()
+    samples, tests = {}, {}
+    for task_id, ps in got.items():
+        run.add(task_id, ps.accounting)
+        if ps.candidates is not None:
+            samples[task_id] = [p for p, st in zip(ps.candidates.programs, ps.candidates.statuses) if st != "empty"]
+        if ps.tests is not None:
+            tests[task_id] = ps.tests.tests
+    return samples, tests, run.to_json()
 
 
 def inputs_hash(tasks: Sequence[Task], limits: Limits) -> str:
@@ -133,6 +168,8 @@ def open_run_dir(out: Path, run_hash: str, config: ScoreConfig) -> ResultStore:
 
 def _config_record(config: ScoreConfig, run_hash: str) -> dict:
     record = asdict(config)
+    if record.get("generate"):
+        record["generate"] = {k: v for k, v in record["generate"].items() if k not in ("api_key", "prices")}
     record["inputs_hash"] = run_hash
     record["versions"] = {
         "codegen_ttc": __version__,
@@ -160,9 +197,15 @@ def total_pairs(tasks: Sequence[Task]) -> int:
     return sum(len(t.candidates) * len(t.probes(hidden=True)) for t in tasks)
 
 
-def score(config: ScoreConfig, out: Path | None, on_progress: Callable[[int], None] | None = None) -> ScoreRun:
+def score(
+    config: ScoreConfig,
+    out: Path | None,
+    on_progress: Callable[[int], None] | None = None,
+    prepared: tuple[list[Task], dict | None] | None = None,
+) -> ScoreRun:
+    """Score ``config``; ``prepared`` (from ``prepare``) saves preparing twice."""
     t0 = time.perf_counter()
-    tasks = prepare_tasks(config)
+    tasks, accounting = prepare(config) if prepared is None else prepared
     run_hash = inputs_hash(tasks, config.limits)
     store = open_run_dir(out, run_hash, config) if out is not None else ResultStore(None)
     t1 = time.perf_counter()
@@ -182,7 +225,9 @@ def score(config: ScoreConfig, out: Path | None, on_progress: Callable[[int], No
     seconds = {"prepare": t1 - t0, "execute": t2 - t1, "select": t3 - t2, "total": t3 - t0}
     summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     summary["inputs_hash"] = run_hash
+    if accounting is not None:
+        summary["tokens"] = accounting
     if out is not None:
         _write_atomic(out / "tasks.jsonl", "".join(json.dumps(s.to_json()) + "\n" for s in scores))
         _write_atomic(out / "summary.json", json.dumps(summary, indent=2))
-    return ScoreRun(summary, scores, seconds)
+    return ScoreRun(summary, scores, seconds, accounting)

@@ -1,0 +1,5 @@
+import sys
+
+from codegen_ttc.cli import main
+
+sys.exit(main())
