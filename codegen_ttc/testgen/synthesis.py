@@ -186,16 +186,52 @@ def for_type(t, depth: int = 0) -> st.SearchStrategy:
     raise TypeError(f"no strategy for {t!r}")
 
 
+_STR_NAMES = {"s", "s0", "s1", "string", "text", "txt", "word", "sentence", "message", "name", "st"}
+_LIST_NAMES = {"l", "l1", "l2", "lst", "lst1", "lst2", "arr", "array", "list", "list1", "list2", "nums",
+               "numbers", "values", "xs", "q", "grid", "operand", "operator", "planets"}
+
+
+def guess_type(name: str, prompt: str):
+    """A parameter's type when it has no hint: from its name, then from the docstring's words.
+
+    Crude on purpose: inputs of a wrong type mostly make candidates raise, and inputs
+    most candidates reject count as one failure behaviour, so a bad guess costs time,
+    not correctness of the clustering.
+    """
+    n, doc = name.lower(), prompt.lower()
+    if n in _LIST_NAMES or n.endswith(("list", "lst", "arr")):
+        return list[str] if "strings" in doc else list[int]
+    if n in _STR_NAMES or "str" in n or "text" in n or "word" in n:
+        return str
+    if n in ("x", "y") and "string" in doc and "integer" not in doc:
+        return str
+    if n in ("a", "b", "c", "x", "y", "number") and ("float" in doc or "decimal" in doc or "length" in doc):
+        return float
+    return int
+
+
 def from_hints(prompt: str, entry_point: str) -> st.SearchStrategy[Call] | None:
-    """A call strategy from the signature's type hints, or None if a hint is missing or exotic."""
+    """A call strategy from the signature's type hints (guessed where missing), or None."""
     hints = _hints(prompt, entry_point)
-    if not hints or any(h is None for h in hints):
+    names = _param_names(prompt, entry_point)
+    if hints is None or names is None or not hints:
         return None
     try:
-        parts = [for_type(_resolve(h)) for h in hints]
+        parts = [for_type(_resolve(h)) if h is not None else for_type(guess_type(n, prompt)) for h, n in zip(hints, names)]
     except (KeyError, TypeError, SyntaxError, IndexError):
         return None
     return st.tuples(*parts).map(lambda a: Call(a))
+
+
+def _param_names(prompt: str, entry_point: str) -> list[str] | None:
+    try:
+        tree = ast.parse(prompt + "\n    pass\n")
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == entry_point:
+            return [a.arg for a in node.args.posonlyargs + node.args.args]
+    return None
 
 
 def draw(strategy: st.SearchStrategy, count: int, *, seed: int = 0) -> list:
