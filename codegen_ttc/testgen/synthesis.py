@@ -105,17 +105,17 @@ def like_call(call: Call) -> st.SearchStrategy[Call]:
     return st.tuples(args, kwargs).map(lambda ak: Call(ak[0], tuple(zip(names, ak[1]))))
 
 
-def _hints(prompt: str, entry_point: str) -> list[ast.expr | None] | None:
-    try:
-        tree = ast.parse(prompt + "\n    pass\n")
-    except SyntaxError:
+def _parameters(prompt: str, entry_point: str) -> list[ast.arg] | None:
+    """The entry point's positional parameters as written in the prompt (a stub without a body)."""
+    for text in (prompt + "\n    pass\n", prompt):
         try:
-            tree = ast.parse(prompt)
+            tree = ast.parse(text)
         except SyntaxError:
-            return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == entry_point:
-            return [a.annotation for a in node.args.posonlyargs + node.args.args]
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name == entry_point:
+                return node.args.posonlyargs + node.args.args
+        return None
     return None
 
 
@@ -212,26 +212,16 @@ def guess_type(name: str, prompt: str):
 
 def from_hints(prompt: str, entry_point: str) -> st.SearchStrategy[Call] | None:
     """A call strategy from the signature's type hints (guessed where missing), or None."""
-    hints = _hints(prompt, entry_point)
-    names = _param_names(prompt, entry_point)
-    if hints is None or names is None or not hints:
+    params = _parameters(prompt, entry_point)
+    if not params:
         return None
     try:
-        parts = [for_type(_resolve(h)) if h is not None else for_type(guess_type(n, prompt)) for h, n in zip(hints, names)]
+        parts = [
+            for_type(_resolve(p.annotation) if p.annotation is not None else guess_type(p.arg, prompt)) for p in params
+        ]
     except (KeyError, TypeError, SyntaxError, IndexError):
         return None
     return st.tuples(*parts).map(lambda a: Call(a))
-
-
-def _param_names(prompt: str, entry_point: str) -> list[str] | None:
-    try:
-        tree = ast.parse(prompt + "\n    pass\n")
-    except SyntaxError:
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == entry_point:
-            return [a.arg for a in node.args.posonlyargs + node.args.args]
-    return None
 
 
 def draw(strategy: st.SearchStrategy, count: int, *, seed: int = 0) -> list:
