@@ -23,6 +23,7 @@ from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.llm import sample_candidates, sample_tests
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
+from codegen_ttc.testgen.choice import separating_inputs
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 
 
@@ -68,6 +69,7 @@ class SolveResult:
     seconds: dict[str, float]
     infra_errors: int
     extraction: dict[str, int]
+    disagreements: list[str] = field(default_factory=list)  # inputs where the runner-up differs
 
     def to_json(self) -> dict:
         return {
@@ -84,6 +86,7 @@ class SolveResult:
             "tokens": self.accounting.to_json(),
             "extraction": self.extraction,
             "infra_errors": self.infra_errors,
+            "disagreements": self.disagreements,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -101,6 +104,34 @@ def cluster_table(ev: Evidence, selection: Selection) -> list[ClusterRow]:
         rows.append(ClusterRow(int(size), len(m), provided, generated, chosen in members))
     rows.sort(key=lambda r: (not r.selected, -r.size))
     return rows
+
+
+def describe_disagreements(task: Task, ev: Evidence, selection: Selection, outcomes, limit: int = 3) -> list[str]:
+    """Inputs on which the selected program and the best other cluster's program differ."""
+    if len(selection.ranking) < 2:
+        return []
+    runner_up = selection.ranking[1].members
+    other = max(runner_up, key=lambda i: ev.multiplicity[i])
+    keys = task.candidate_keys()
+    inputs = task.clustering_inputs
+    lines = []
+    for j in separating_inputs(ev.behaviour, selection.chosen, other)[:limit]:
+        call = inputs[j]
+        mine = outcomes.get(keys[selection.chosen], {}).get(call.key)
+        theirs = outcomes.get(keys[other], {}).get(call.key)
+        lines.append(f"{call.render(task.problem.entry_point)}: selected {_shown(mine)}, runner-up {_shown(theirs)}")
+    return lines
+
+
+def _shown(outcome) -> str:
+    if outcome is None:
+        return "?"
+    if outcome.status == "returned":
+        try:
+            return repr(outcome.decoded())[:80]
+        except Exception:
+            return "<malformed>"
+    return f"{outcome.status} {outcome.error}".strip()
 
 
 def property_case(code: str) -> TestCase:
@@ -180,7 +211,9 @@ def solve(
     ev = task.evidence(outcomes)
     selection = select(ev, options.strategy)
     t3 = time.perf_counter()
+    disagreements = describe_disagreements(task, ev, selection, outcomes)
     return SolveResult(
+        disagreements=disagreements,
         problem=problem,
         program=task.candidates.programs[selection.chosen],
         selection=selection,

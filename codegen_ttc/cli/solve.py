@@ -74,6 +74,8 @@ def print_report(result: SolveResult, console: Console) -> None:
     if len(result.clusters) > 8:
         table.caption = f"... and {len(result.clusters) - 8} smaller clusters"
     console.print(table)
+    for line in result.disagreements:
+        console.print(f"  differs from the runner-up on {line}")
     acc = result.accounting.to_json()
     console.print(
         f"strategy {sel.strategy}, confidence {sel.confidence:.2f}; "

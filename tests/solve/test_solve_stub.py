@@ -71,6 +71,8 @@ def test_reference_outputs_pick_the_right_minority(tmp_path, capsys, stub, monke
     reference.write_text("def running_max(numbers):\n    return [max(numbers[: i + 1]) for i in range(len(numbers))]\n")
     result = solve(tmp_path, capsys, stub, "--synthesise", "30", "--reference", str(reference))
     assert "best = x if best is None" in result["program"], result["program"]
+    # the report names an input where the runner-up (the 3-element window) answers differently
+    assert result["disagreements"] and "running_max([" in result["disagreements"][0]
     selected = [c for c in result["clusters"] if c["selected"]]
     assert selected and selected[0]["provided_pass_rate"] == 1.0
 
