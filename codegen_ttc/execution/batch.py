@@ -29,8 +29,10 @@ class Limits:
     in ONE process of the candidate (like HumanEval's harness running all asserts
     of a check in one process): they share module state and scratch files, in
     probe order. A call that crashes, hangs or floods output costs only that call;
-    the rest run in a fresh process forked from the loaded module. Calls relayed
-    from a judge script each run on their own.
+    the rest run in a fresh process forked from the loaded module. After a few
+    timeouts in one batch (the runner's MAX_TIMEOUTS_PER_BATCH) the remaining calls
+    are reported as timed out (error "budget") without running. Calls relayed from
+    a judge script each run on their own.
     """
 
     cpu_seconds: float = 1.0

@@ -122,3 +122,15 @@ def test_sys_exit_is_a_crash_and_the_process_goes_on(sandbox):
     outs = run_calls(sandbox, src, 1, 2, 3)
     assert [(o.status, o.error) for o in outs] == [("returned", ""), ("crashed", "SystemExit"), ("returned", "")]
     assert values(outs)[2] == 3
+
+
+def test_after_a_few_timeouts_the_rest_of_the_batch_is_not_run(sandbox):
+    from codegen_ttc.execution.runtime.runner import MAX_TIMEOUTS_PER_BATCH
+
+    src = "def f(x):\n    if x > 0:\n        while True:\n            pass\n    return x\n"
+    args = [0] + list(range(1, MAX_TIMEOUTS_PER_BATCH + 3))
+    outs = run_calls(sandbox, src, *args, limits=Limits(cpu_seconds=0.2, wall_seconds=10))
+    assert values(outs[:1]) == [0]
+    assert all(o.status == "timeout" for o in outs[1:])
+    assert [o.error for o in outs[1 + MAX_TIMEOUTS_PER_BATCH :]] == ["budget"] * 2
+    assert all(o.error in ("cpu", "wall") for o in outs[1 : 1 + MAX_TIMEOUTS_PER_BATCH])

@@ -94,7 +94,10 @@ watchdog on the child's CPU time (/proc/PID/stat, per call) for a candidate that
 ignores or handles SIGPROF/SIGXCPU: past cpu_seconds + CPU_GRACE it kills the child
 ("timeout", error "cpu"). A wall-clock backstop per call (limits.wall_seconds, from
 the call's start; the first call's includes the fork) kills the child ("timeout",
-"wall"). The host adds its own deadline on every reply and kills the whole runner.
+"wall"). Once MAX_TIMEOUTS_PER_BATCH calls of a batch have timed out, the rest of
+the batch is reported as "timeout" (error "budget") without running, as HumanEval's
+harness gives a whole check one time budget. The host adds its own deadline on every
+reply and kills the whole runner.
 """
 
 from __future__ import annotations
