@@ -1,0 +1,562 @@
+"""The attack suite: one test per row, over every backend that confines the candidate.
+
+Each row runs a candidate doing the attack through ``confined_sandbox`` (bwrap and
+docker when run as root) and asserts, on the trusted side:
+
+1. the verdict: ``passes(check, outcome)`` against a plain check (``Equals`` on the
+   host, or a judge ``Script``) is a FAIL, or the outcome is a timeout / crash /
+   output limit;
+2. the host and the sandbox survive: the same sandbox then runs an honest candidate
+   (a call and a judge script) correctly;
+3. nothing is left behind: processes of the sandbox's candidate uids (bwrap: our
+   descendants and anything else under a uid we saw there; docker: anything in this
+   sandbox's containers), containers of this sandbox's run label (docker), host
+   mounts (other than docker's own per-container ones, which other users create),
+   and the host paths the attack tries to write.
+
+Expected values never enter the sandbox. Rows already covered elsewhere (test_sandbox,
+test_judge) are repeated here in their attack form so this file reads as the list.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import textwrap
+import time
+import uuid
+
+import pytest
+
+from codegen_ttc.execution.batch import Batch, Limits
+from codegen_ttc.execution.judge import passes
+from codegen_ttc.problems.model import Call, Equals, ScriptPassed
+
+from .helpers import host_processes_with, run_calls, run_probes, script
+
+HONEST = "def f(x):\n    return x * 2\n"
+WRONG = "def f(x):\n    return x * 3\n"
+TIGHT = Limits(cpu_seconds=0.5, wall_seconds=3.0)
+FAIL_STATUSES = ("timeout", "crashed", "output_limit")
+
+
+# ---------------------------------------------------------------- leak accounting
+
+
+def _proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, real uid), for every live host process."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                ppid = uid = None
+                for line in f:
+                    if line.startswith("PPid:"):
+                        ppid = int(line.split()[1])
+                    elif line.startswith("Uid:"):
+                        uid = int(line.split()[1])
+                        break
+            if ppid is not None and uid is not None:
+                table[int(name)] = (ppid, uid)
+        except (OSError, ValueError):
+            continue
+    return table
+
+
+def _cgroup_mentions(pid: int, ids: set[str]) -> bool:
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            text = f.read()
+    except OSError:
+        return False
+    return any(i in text for i in ids)
+
+
+class Ledger:
+    """What one sandbox owns on the host, counted before and after an attack."""
+
+    def __init__(self, sb) -> None:
+        self.sb = sb
+        self.uids: set[int] = set()  # bwrap: candidate uids ever seen under us
+        self.container_ids: set[str] = set()  # docker: containers ever seen of this run
+
+    def containers(self) -> list:
+        if self.sb.name != "docker":
+            return []
+        import docker
+
+        client = docker.from_env()
+        try:
+            found = client.containers.list(filters={"label": f"codegen-ttc.run={self.sb.run_id}"})
+        finally:
+            client.close()
+        self.container_ids |= {c.id for c in found}
+        return found
+
+    def processes(self) -> set[int]:
+        table = _proc_table()
+        mine = os.getpid()
+        if self.sb.name == "docker":
+            self.containers()
+            return {pid for pid, (_, uid) in table.items() if uid != 0 and _cgroup_mentions(pid, self.container_ids)}
+        found = set()
+        for pid, (_, uid) in table.items():
+            if uid == 0 or uid == os.geteuid():
+                continue
+            p, seen = pid, 0
+            while p > 1 and seen < 64:  # a descendant of this test process?
+                if p == mine:
+                    self.uids.add(uid)
+                    found.add(pid)
+                    break
+                p, seen = table.get(p, (0, 0))[0], seen + 1
+        found |= {pid for pid, (_, uid) in table.items() if uid in self.uids}
+        return found
+
+    @staticmethod
+    def mounts() -> int:
+        with open("/proc/self/mountinfo") as f:
+            lines = f.read().splitlines()
+        # docker's per-container overlay and netns mounts come and go with anyone's containers
+        return sum(1 for line in lines if "/var/lib/docker/overlay2/" not in line and "/run/docker/netns/" not in line)
+
+
+def honest_run_works(sb) -> None:
+    outs = run_probes(sb, HONEST, [Call((21,)), script("assert candidate(4) == 8")])
+    assert passes(Equals(42), outs[0]), outs[0]
+    assert passes(ScriptPassed(), outs[1]), outs[1]
+
+
+def _settles(predicate, seconds: float = 10.0) -> bool:
+    """Poll a host-side condition (killing and reaping is asynchronous); no speed claim."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def guarded(confined_sandbox):
+    """The sandbox, with survival and leftovers checked after the test body."""
+    sb = confined_sandbox
+    ledger = Ledger(sb)
+    honest_run_works(sb)  # warm: candidate and judge runners both started
+    before_procs = len(ledger.processes())
+    before_containers = len(ledger.containers())
+    before_mounts = ledger.mounts()
+    yield sb
+    honest_run_works(sb)  # (2) the same sandbox still judges an honest candidate right
+    after = {}
+
+    def clean() -> bool:
+        after["procs"] = ledger.processes()
+        after["containers"] = len(ledger.containers())
+        after["mounts"] = ledger.mounts()
+        return (
+            len(after["procs"]) <= before_procs
+            and after["containers"] <= before_containers
+            and after["mounts"] <= before_mounts
+        )
+
+    assert _settles(clean), (before_procs, before_containers, before_mounts, after)
+
+
+def run_one(sb, source: str, *args, limits: Limits = TIGHT):
+    [out] = run_calls(sb, source, args, limits=limits)
+    return out
+
+
+def fails(check, out) -> bool:
+    return out.status in FAIL_STATUSES or not passes(check, out)
+
+
+# ---------------------------------------------------------------- the rows
+
+
+def test_infinite_loop(guarded):
+    out = run_one(guarded, "def f(x):\n    while True:\n        x += 1\n", 1)
+    assert out.status == "timeout"
+    assert fails(Equals(2), out)
+
+
+def test_sleep_ignoring_sigterm_and_sigalrm(guarded):
+    src = """
+    import signal, time
+    def f(x):
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM, signal.SIGXCPU, signal.SIGPROF, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)
+        while True:
+            time.sleep(100)
+    """
+    out = run_one(guarded, textwrap.dedent(src), 1, limits=Limits(cpu_seconds=1, wall_seconds=1.5))
+    assert out.status == "timeout"
+    assert fails(Equals(2), out)
+
+
+def test_fork_bomb(guarded):
+    src = """
+    import os
+    def f(x):
+        while True:
+            try:
+                os.fork()
+            except OSError:
+                pass
+    """
+    out = run_one(guarded, textwrap.dedent(src), 1, limits=Limits(cpu_seconds=0.5, wall_seconds=3, processes=16))
+    assert out.status in FAIL_STATUSES, out
+    assert fails(Equals(2), out)
+
+
+def test_allocating_8_gib(guarded):
+    src = """
+    def f(x):
+        chunks = [bytearray(b"x" * (8 << 30))]
+        return len(chunks[0])
+    """
+    out = run_one(guarded, textwrap.dedent(src), 1, limits=Limits(cpu_seconds=2, wall_seconds=6, memory_bytes=512 << 20))
+    assert out.status != "returned", out
+    assert fails(Equals(8 << 30), out)
+
+
+def test_writing_a_1_gib_file(guarded):
+    token = uuid.uuid4().hex
+    src = f"""
+    import os, tempfile
+    def f(x):
+        block = b"\\0" * (1 << 20)
+        with open(os.path.join(tempfile.gettempdir(), "big-{token}"), "wb") as fh:
+            for _ in range(1024):
+                fh.write(block)
+        return os.path.getsize(os.path.join(tempfile.gettempdir(), "big-{token}"))
+    """
+    out = run_one(guarded, textwrap.dedent(src), 1, limits=Limits(cpu_seconds=2, wall_seconds=6, file_bytes=16 << 20))
+    assert out.status != "returned", out
+    assert fails(Equals(1 << 30), out)
+    assert not os.path.exists(f"/tmp/big-{token}")
+
+
+def test_printing_forever(guarded):
+    src = "import sys\ndef f(x):\n    while True:\n        print('y' * 1000)\n        sys.stderr.write('z' * 1000)\n"
+    out = run_one(guarded, src, 1, limits=Limits(cpu_seconds=2, wall_seconds=5, output_bytes=100_000))
+    assert out.status == "output_limit", out
+    assert fails(Equals(2), out)
+
+
+def test_tcp_connect_and_dns_lookup(guarded):
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    src = """
+    import socket
+    def f(what, port):
+        if what == "tcp":
+            socket.create_connection(("127.0.0.1", port), timeout=1).sendall(b"hi")
+            return "connected"
+        if what == "tcp-out":
+            socket.create_connection(("1.1.1.1", 53), timeout=1)
+            return "connected"
+        return socket.getaddrinfo("example.com", 80)[0][4][0]
+    """
+    try:
+        outs = run_calls(guarded, textwrap.dedent(src), ("tcp", port), ("tcp-out", port), ("dns", port), limits=Limits(cpu_seconds=1, wall_seconds=4))
+        for out in outs:
+            assert out.status != "returned", out
+            assert fails(Equals("connected"), out)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing reached the host's loopback
+    finally:
+        listener.close()
+
+
+def _reader(path: str) -> str:
+    return f"def f(x):\n    with open({path!r}, 'rb') as fh:\n        return fh.read()\n"
+
+
+def test_reading_etc_shadow(guarded):
+    with open("/etc/shadow", "rb") as fh:
+        real = fh.read()
+    out = run_one(guarded, _reader("/etc/shadow"), 1)
+    assert not passes(Equals(real), out), "the candidate read the host's /etc/shadow"
+    assert out.status == "raised", out
+
+
+def test_reading_root_ssh(guarded):
+    token = uuid.uuid4().hex
+    ssh = "/root/.ssh"
+    made_dir = not os.path.isdir(ssh)
+    if made_dir:
+        os.mkdir(ssh, 0o700)
+    marker = os.path.join(ssh, f"ttc-attack-{token}")
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, f"secret {token}".encode())
+        os.close(fd)
+        src = "import os\ndef f(p, listing):\n    return os.listdir(p) if listing else open(p, 'rb').read()\n"
+        outs = run_calls(guarded, src, (marker, False), (ssh, True))
+        assert not passes(Equals(f"secret {token}".encode()), outs[0]), "candidate read /root/.ssh"
+        assert outs[0].status == "raised", outs[0]
+        assert outs[1].status == "raised" or f"ttc-attack-{token}" not in outs[1].decoded(), outs[1]
+    finally:
+        os.unlink(marker)
+        if made_dir:
+            os.rmdir(ssh)
+
+
+def test_reading_the_project_source(guarded):
+    import codegen_ttc.execution.judge as judge_module
+
+    path = os.path.abspath(judge_module.__file__)
+    with open(path, "rb") as fh:
+        real = fh.read()
+    out = run_one(guarded, _reader(path), 1)
+    assert not passes(Equals(real), out), f"the candidate read {path}"
+    assert out.status == "raised", out
+
+
+def test_reading_the_hidden_tests(guarded, tmp_path):
+    expected = f"expected-{uuid.uuid4().hex}"
+    hidden = tmp_path / "hidden_tests.json"
+    hidden.write_text('{"f(1)": "%s"}' % expected)
+    src = f"""
+    import json
+    def f(x):
+        with open({str(hidden)!r}) as fh:
+            return json.load(fh)["f(1)"]
+    """
+    out = run_one(guarded, textwrap.dedent(src), 1)
+    assert not passes(Equals(expected), out), "the candidate read the hidden tests off the host"
+    assert out.status == "raised", out
+
+
+def test_killing_the_parent(guarded):
+    src = "import os, time\ndef f(x):\n    os.kill(os.getppid(), 9)\n    time.sleep(0.3)\n    return x * 3\n"
+    outs = run_calls(guarded, src, 1, 2)
+    assert all(fails(Equals(2 * x), o) for x, o in zip((1, 2), outs)), outs
+
+
+def test_kill_minus_one(guarded):
+    src = """
+    import os, subprocess
+    def f(x):
+        if x == 1:
+            os.kill(-1, 9)
+        else:
+            subprocess.run(["sh", "-c", "kill -9 -1"])
+        return x * 3
+    """
+    outs = run_calls(guarded, textwrap.dedent(src), 1, 2)
+    assert all(fails(Equals(2 * x), o) for x, o in zip((1, 2), outs)), outs
+
+
+@pytest.mark.parametrize("body", ["import sys; sys.exit(0)", "import os; os._exit(0)"])
+def test_exit_zero_before_returning(guarded, body):
+    src = f"def f(x):\n    {body}\n    return x * 2\n"
+    outs = run_probes(guarded, src, [Call((1,)), script("candidate(1)\nassert candidate(1) == 2")])
+    assert outs[0].status == "crashed", outs[0]
+    assert fails(Equals(2), outs[0])
+    assert not passes(ScriptPassed(), outs[1]), outs[1]
+
+
+def test_eq_always_true(guarded):
+    src = """
+    class Liar:
+        def __eq__(self, other):
+            return True
+        def __ne__(self, other):
+            return False
+        __hash__ = object.__hash__
+    def f(x):
+        return Liar()
+    """
+    outs = run_probes(guarded, textwrap.dedent(src), [Call((1,)), script("assert candidate(1) == 2")])
+    assert not passes(Equals(2), outs[0]), outs[0]
+    assert not passes(ScriptPassed(), outs[1]), outs[1]
+
+
+PATCHERS = {
+    "assertion_error": """
+        import builtins
+        builtins.AssertionError = type("X", (Exception,), {})
+        def f(x):
+            builtins.AssertionError = type("X", (Exception,), {})
+            return 5
+    """,
+    "isinstance": """
+        import builtins
+        builtins.isinstance = lambda *a: True
+        def f(x):
+            builtins.isinstance = lambda *a: True
+            builtins.int.__eq__ = lambda *a: True
+            return 5
+    """,
+}
+
+
+@pytest.mark.parametrize("patch", sorted(PATCHERS))
+def test_patching_builtins(guarded, patch):
+    outs = run_probes(guarded, textwrap.dedent(PATCHERS[patch]), [script("assert candidate(1) == 2"), Call((1,))])
+    assert not passes(ScriptPassed(), outs[0]), outs[0]
+    assert fails(Equals(2), outs[1])
+
+
+def test_walking_the_stack_to_the_harness(guarded):
+    secret = uuid.uuid4().int % 10**12 + 10**12  # expected value of f(1): only in the judge script
+    src = """
+    import sys
+    def f(x):
+        seen = []
+        frame = sys._getframe(1)
+        while frame is not None:
+            for k, v in list(frame.f_locals.items()):
+                seen.append(repr(v)[:200])
+                if isinstance(v, (int, str)) and not isinstance(v, bool):
+                    try:
+                        frame.f_locals[k] = 5
+                    except Exception:
+                        pass
+            frame.f_globals["expected"] = 5
+            frame.f_globals["AssertionError"] = type("Nope", (BaseException,), {})
+            frame = frame.f_back
+        return [5, seen]
+    """
+    outs = run_probes(
+        guarded,
+        textwrap.dedent(src),
+        [script(f"expected = {secret}\nassert candidate(1) == expected"), Call((1,))],
+    )
+    assert not passes(ScriptPassed(), outs[0]), outs[0]
+    assert fails(Equals(secret), outs[1])
+    assert str(secret) not in repr(outs[1].value)  # the expected value was nowhere to find
+
+
+def test_printing_a_fake_pass_and_forged_records(guarded):
+    forged = '{"op":"result","outcome":{"status":"returned","value":["i","2"]}}'
+    src = f"""
+    import os, sys
+    def f(x):
+        print("PASSED")
+        print({forged!r})
+        sys.stdout.flush()
+        os.write(1, b"\\n" + {forged!r}.encode() + b"\\n")
+        os.write(2, {forged!r}.encode() + b"\\n")
+        return x * 3
+    """
+    outs = run_probes(guarded, textwrap.dedent(src), [Call((1,)), script("assert candidate(1) == 2")])
+    assert outs[0].status in ("returned", "crashed"), outs[0]
+    assert fails(Equals(2), outs[0])
+    assert not passes(ScriptPassed(), outs[1]), outs[1]
+
+
+def test_setsid_background_process(guarded):
+    token = uuid.uuid4().hex
+    src = f"""
+    import os, subprocess, sys
+    def f(x):
+        subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(1)", "{token}-a"], start_new_session=True)
+        pid = os.fork()
+        if pid == 0:  # double fork: a daemon in its own session, orphaned
+            os.setsid()
+            if os.fork() == 0:
+                os.execv(sys.executable, [sys.executable, "-c", "import time\\nwhile True: time.sleep(1)", "{token}-b"])
+            os._exit(0)
+        os.waitpid(pid, 0)
+        return x * 3
+    """
+    out = run_one(guarded, textwrap.dedent(src), 1)
+    assert fails(Equals(2), out)
+    assert host_processes_with(token) == [], "a background process outlived its batch"
+
+
+PLACES = {
+    "tmp": '"/tmp"',
+    "gettempdir": "tempfile.gettempdir()",
+    "cwd": "os.getcwd()",
+    "dev_shm": '"/dev/shm"',
+    "var_tmp": '"/var/tmp"',
+}
+# A real hole, found by this suite: in the docker backend /dev/shm is the container's
+# own 64 MiB tmpfs (mode 1777, writable by the candidate uid 10001) and the container
+# is long-lived; the runner wipes only /sandbox (= /tmp), so a file one candidate puts
+# in /dev/shm is there for every later candidate of that sandbox.
+DOCKER_DEV_SHM = "docker: /dev/shm is writable and not wiped between candidates (the next candidate sees the file)"
+
+
+@pytest.mark.parametrize("place", sorted(PLACES))
+def test_leaving_a_file_in_tmp_for_the_next_candidate(guarded, place, request):
+    if guarded.name == "docker" and place == "dev_shm":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=DOCKER_DEV_SHM))
+    token = uuid.uuid4().hex
+    where = PLACES[place]
+    writer = f"""
+    import os, tempfile
+    def f(x):
+        with open(os.path.join({where}, "{token}"), "w") as fh:
+            fh.write("planted")
+        return os.path.exists(os.path.join({where}, "{token}"))
+    """
+    reader = f"""
+    import os, tempfile
+    def f(x):
+        return os.path.exists(os.path.join({where}, "{token}"))
+    """
+    [planted] = run_calls(guarded, textwrap.dedent(writer), 1)
+    if place in ("tmp", "gettempdir", "cwd"):  # control: the scratch dir is writable
+        assert passes(Equals(True), planted), planted
+    [seen] = run_calls(guarded, textwrap.dedent(reader), 1)
+    assert passes(Equals(False), seen), f"the next candidate sees a file left in {where}: {seen}"
+    for d in ("/tmp", "/dev/shm", "/var/tmp", "/root"):
+        assert not os.path.exists(os.path.join(d, token)), f"planted file reached the host's {d}"
+
+
+def test_10_mb_candidate_source(guarded):
+    src = "BLOB = '" + "x" * (10 << 20) + "'\ndef f(x):\n    return len(BLOB) + x\n"
+    batch = Batch(src, "f", (Call((1,)),), Limits(cpu_seconds=5, wall_seconds=20))
+    res = guarded.run(batch)
+    out = res.outcomes[Call((1,)).key]
+    # either judged (and then right about what it computed) or refused; never anything else
+    assert out.status in ("returned", "raised", "crashed", "timeout", "output_limit"), out
+    assert out.status != "returned" or out.decoded() == (10 << 20) + 1
+    assert fails(Equals(2), out)
+
+
+def test_non_utf8_output(guarded):
+    src = """
+    import os, sys
+    def f(x):
+        os.write(1, b"\\xff\\xfe\\x80\\xc3\\x28\\n\\x00\\xed\\xa0\\x80")
+        os.write(2, b"\\xff\\xfe\\x80\\xc3\\x28\\n\\x00\\xed\\xa0\\x80")
+        sys.stdout.buffer.write(b"\\xc0\\xaf")
+        return x * 3
+    """
+    out = run_one(guarded, textwrap.dedent(src), 1)
+    assert out.status == "returned" and out.decoded() == 3, out
+    assert fails(Equals(2), out)
+
+
+# ---------------------------------------------------------------- honest controls
+
+
+def test_correct_candidate_passes(guarded):
+    outs = run_probes(guarded, HONEST, [Call((1,)), Call((5,)), script("assert candidate(3) == 6")])
+    assert [passes(c, o) for c, o in zip((Equals(2), Equals(10), ScriptPassed()), outs)] == [True] * 3
+
+
+def test_wrong_candidate_fails(guarded):
+    outs = run_probes(guarded, WRONG, [Call((1,)), Call((5,)), script("assert candidate(3) == 6")])
+    assert [passes(c, o) for c, o in zip((Equals(2), Equals(10), ScriptPassed()), outs)] == [False] * 3
+    assert [o.status for o in outs] == ["returned", "returned", "raised"]
+
+
+def test_timeout_leaves_the_pool_working(guarded):
+    out = run_one(guarded, "def f(x):\n    while True:\n        pass\n", 1)
+    assert out.status == "timeout"
+    [nxt] = run_calls(guarded, HONEST, 7)
+    assert passes(Equals(14), nxt), nxt
