@@ -9,6 +9,7 @@ batches touch a sandbox; everything else here is pure.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -90,31 +91,30 @@ class Task:
         return _unique_probes(selection + truth)
 
     def batches(self, limits: Limits, *, hidden: bool, synthesised_limits: Limits | None = None) -> list[Batch]:
-        """One batch per candidate; with ``synthesised_limits``, a second one for synthesised inputs.
+        """Batches per candidate: selection tests; synthesised inputs (with ``synthesised_limits``);
+        hidden tests (stopping at their first timeout).
 
         A synthesised input has no expected output: a timeout there is just a behaviour
         ("fails on this input"), so it can run on a shorter CPU budget than a test, where a
         false timeout would be a false failure.
         """
         probes = self.probes(hidden=hidden)
-        if synthesised_limits is None or not self.synthesised:
-            groups = [(probes, limits)]
-        else:
-            tests = self._test_probe_keys(hidden)
-            groups = [
-                (tuple(p for p in probes if p.key in tests), limits),
-                (tuple(p for p in probes if p.key not in tests), synthesised_limits),
-            ]
+        selection = {c.probe.key for c in self.provided + self.generated.cases}
+        synthesised = {c.key for c in self.synthesised} - selection if synthesised_limits is not None else set()
+        # hidden tests in a batch of their own: it may stop at its first timeout (the
+        # verdict is already "fail") without costing selection evidence
+        truth = {c.probe.key for c in self.problem.hidden_tests} - selection - synthesised if hidden else set()
+        groups = [
+            (tuple(p for p in probes if p.key not in synthesised and p.key not in truth), limits),
+            (tuple(p for p in probes if p.key in synthesised), synthesised_limits),
+            (tuple(p for p in probes if p.key in truth), dataclasses.replace(limits, max_timeouts=1)),
+        ]
         return [
             Batch(program, self.problem.entry_point, group, lim)
             for program in self.candidates.programs
             for group, lim in groups
             if group
         ]
-
-    def _test_probe_keys(self, hidden: bool) -> set[str]:
-        cases = self.provided + self.generated.cases + (self.problem.hidden_tests if hidden else ())
-        return {c.probe.key for c in cases}
 
     def candidate_keys(self) -> list[str]:
         return [candidate_key(p, self.problem.entry_point) for p in self.candidates.programs]

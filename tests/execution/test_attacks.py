@@ -482,17 +482,12 @@ PLACES = {
     "dev_shm": '"/dev/shm"',
     "var_tmp": '"/var/tmp"',
 }
-# A real hole, found by this suite: in the docker backend /dev/shm is the container's
-# own 64 MiB tmpfs (mode 1777, writable by the candidate uid 10001) and the container
-# is long-lived; the runner wipes only /sandbox (= /tmp), so a file one candidate puts
-# in /dev/shm is there for every later candidate of that sandbox.
-DOCKER_DEV_SHM = "docker: /dev/shm is writable and not wiped between candidates (the next candidate sees the file)"
+# /dev/shm: a real hole this suite found in the docker backend (a long-lived container's
+# shared-memory tmpfs outlived candidates); closed by giving containers no /dev/shm.
 
 
 @pytest.mark.parametrize("place", sorted(PLACES))
 def test_leaving_a_file_in_tmp_for_the_next_candidate(guarded, place, request):
-    if guarded.name == "docker" and place == "dev_shm":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=DOCKER_DEV_SHM))
     token = uuid.uuid4().hex
     where = PLACES[place]
     writer = f"""

@@ -112,7 +112,9 @@ def bwrap_command(bwrap: str, python: str, *, uid: int | None, seccomp_fd: int |
     cmd += ["--ro-bind", str(RUNTIME_DIR), SANDBOX_RUNTIME]
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     cmd += ["--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp", "--chdir", "/tmp"]
-    cmd += ["--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8"]
+    # a fixed hash seed: set iteration order (and so outcomes) reproducible across runs
+    cmd += ["--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
+            "--setenv", "PYTHONHASHSEED", "0"]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
     cmd += ["--", os.path.realpath(python), "-I", f"{SANDBOX_RUNTIME}/runner.py", "--tmp", "/tmp"]

@@ -383,7 +383,8 @@ class DockerSandbox(RunnerSandbox):
             # not WORK_DIR: a working dir on a tmpfs makes docker ignore its mode=
             # (root 0755, unwritable for us); the runner chdirs candidates there
             working_dir="/",
-            environment={"LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"},
+            # a fixed hash seed: set iteration order (and so outcomes) reproducible across runs
+            environment={"LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"},
             network_mode="none",
             read_only=True,
             tmpfs={WORK_DIR: f"rw,nosuid,nodev,noexec,size={lim.tmpfs_bytes},mode=1777"},
@@ -397,7 +398,10 @@ class DockerSandbox(RunnerSandbox):
             security_opt=["no-new-privileges"],
             ulimits=[Ulimit(name="core", soft=0, hard=0)],
             init=True,
-            ipc_mode="private",
+            # "none": a private IPC namespace with no /dev/shm at all; a shared-memory
+            # tmpfs would outlive a candidate in this long-lived container (the attack
+            # suite found a file left there visible to the next candidate)
+            ipc_mode="none",
             log_config={"type": "none"},
             auto_remove=True,
         )

@@ -88,7 +88,7 @@ class ProcessSandbox(RunnerSandbox):
             start_new_session=True,
             close_fds=True,
             cwd=tmp,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"},
         )
 
         def on_kill() -> None:

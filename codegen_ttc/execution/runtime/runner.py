@@ -278,6 +278,7 @@ def limits_from(data) -> dict:
         "open_files": 64,
         "processes": 32,
         "output_bytes": 1 << 20,
+        "max_timeouts": MAX_TIMEOUTS_PER_BATCH,
     }
     if type(data) is not dict:
         raise ValueError("limits must be an object")
@@ -1106,7 +1107,7 @@ class Runtime:
             emit(j, out)
 
         while i < n:
-            if timeouts >= MAX_TIMEOUTS_PER_BATCH:
+            if timeouts >= self.lim["max_timeouts"]:
                 # a candidate that hangs on input after input would cost a full CPU limit per
                 # call (a scoring run's time went almost all to a handful of such programs);
                 # like HumanEval's harness, which gives a whole check one time budget, the
