@@ -204,7 +204,7 @@ def test_fork_bomb_is_contained(confined_sandbox):
     assert [o.decoded() for o in ok.outcomes.values()] == [2]
 
 
-def test_ctrl_c_closes_sandboxes_and_keeps_the_store_whole(sandbox_name, tmp_path):
+def test_ctrl_c_closes_sandboxes_and_keeps_the_store_whole(sandbox_name, tmp_path, request):
     import os
     import signal
 
@@ -212,6 +212,9 @@ def test_ctrl_c_closes_sandboxes_and_keeps_the_store_whole(sandbox_name, tmp_pat
     store = ResultStore(path)
     slow = [Batch(f"import time\ndef f(x):\n    time.sleep(x)\n    return {i}\n", "f", (Call((0.3,)),), FAST) for i in range(40)]
     fired = []
+    # a background job may inherit SIGINT ignored; Ctrl-C must reach us as KeyboardInterrupt
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
 
     def interrupt_after_first(n: int) -> None:
         if not fired:  # Ctrl-C as soon as one batch is stored (from a worker: lands in the main thread)

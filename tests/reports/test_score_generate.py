@@ -43,8 +43,10 @@ def test_interrupted_generate_run_resumes_without_sending_any_request_twice(tmp_
     with StubServer(handler_with(3.0)) as stub:
         args = ["score", "--problems", "tiny", "--generate", "-n", "4", "--model", "stub", "--base-url", stub.base_url,
                 "--api-key", "x", "--sandbox", "process", "--out", str(out)]
+        # a background job may inherit SIGINT ignored: give the child the default back
         proc = subprocess.Popen([sys.executable, "-m", "codegen_ttc.cli", *args], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 60
         while len(stub.answered) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
