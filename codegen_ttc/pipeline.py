@@ -90,31 +90,41 @@ class Task:
         truth = [c.probe for c in self.problem.hidden_tests] if hidden else []
         return _unique_probes(selection + truth)
 
-    def batches(self, limits: Limits, *, hidden: bool, synthesised_limits: Limits | None = None) -> list[Batch]:
-        """Batches per candidate: selection tests; synthesised inputs (with ``synthesised_limits``);
-        hidden tests (stopping at their first timeout).
+    def batches(self, limits: Limits, *, synthesised_limits: Limits | None = None) -> list[Batch]:
+        """Batches for selection, per candidate: the tests' probes, then synthesised inputs.
 
         A synthesised input has no expected output: a timeout there is just a behaviour
-        ("fails on this input"), so it can run on a shorter CPU budget than a test, where a
-        false timeout would be a false failure.
+        ("fails on this input"), so it runs on ``synthesised_limits``, a shorter budget
+        than a test, where a false timeout would be a false failure.
         """
-        probes = self.probes(hidden=hidden)
-        selection = {c.probe.key for c in self.provided + self.generated.cases}
-        synthesised = {c.key for c in self.synthesised} - selection if synthesised_limits is not None else set()
-        # hidden tests in a batch of their own: it may stop at its first timeout (the
-        # verdict is already "fail") without costing selection evidence
-        truth = {c.probe.key for c in self.problem.hidden_tests} - selection - synthesised if hidden else set()
-        groups = [
-            (tuple(p for p in probes if p.key not in synthesised and p.key not in truth), limits),
-            (tuple(p for p in probes if p.key in synthesised), synthesised_limits),
-            (tuple(p for p in probes if p.key in truth), dataclasses.replace(limits, max_timeouts=1)),
-        ]
+        probes = self.probes(hidden=False)
+        tests = {c.probe.key for c in self.provided + self.generated.cases}
+        if synthesised_limits is None:
+            groups = [(probes, limits)]
+        else:
+            groups = [
+                (tuple(p for p in probes if p.key in tests), limits),
+                (tuple(p for p in probes if p.key not in tests), synthesised_limits),
+            ]
         return [
             Batch(program, self.problem.entry_point, group, lim)
             for program in self.candidates.programs
             for group, lim in groups
             if group
         ]
+
+    def truth_batches(self, limits: Limits) -> list[Batch]:
+        """Batches of the hidden tests, for scoring only, executed and read apart from selection's.
+
+        Apart, so that no outcome selection sees depends on the hidden tests (not even
+        through a shared batch's timeout budget); each stops at its first timeout, since
+        one failed hidden test already decides the verdict.
+        """
+        probes = _unique_probes([c.probe for c in self.problem.hidden_tests])
+        if not probes:
+            return []
+        truth_limits = dataclasses.replace(limits, max_timeouts=1)
+        return [Batch(program, self.problem.entry_point, probes, truth_limits) for program in self.candidates.programs]
 
     def candidate_keys(self) -> list[str]:
         return [candidate_key(p, self.problem.entry_point) for p in self.candidates.programs]
@@ -146,7 +156,7 @@ class Task:
         )
 
     def correct(self, outcomes: Outcomes) -> np.ndarray:
-        """Ground truth per unique candidate: passes every hidden test (none -> unknown, False)."""
+        """Ground truth per unique candidate from ``truth_batches``' outcomes: passes every hidden test."""
         hidden = self.problem.hidden_tests
         rows = [outcomes.get(k, {}) for k in self.candidate_keys()]
         if not hidden:

@@ -206,7 +206,7 @@ def solve(
     stage("executing")
     with Executor(options.sandbox, workers=options.workers) as executor:
         task = with_user_checks(task, options, executor)
-        outcomes = executor.run(task.batches(options.limits, hidden=False, synthesised_limits=options.synthesised_limits))
+        outcomes = executor.run(task.batches(options.limits, synthesised_limits=options.synthesised_limits))
     t2 = time.perf_counter()
     ev = task.evidence(outcomes)
     selection = select(ev, options.strategy)

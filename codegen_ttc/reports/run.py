@@ -184,17 +184,18 @@ def execute(
     config: ScoreConfig,
     store: ResultStore,
     on_progress: Callable[[int], None] | None = None,
-) -> tuple[dict, Executor]:
-    batches = [
-        b for t in tasks for b in t.batches(config.limits, hidden=True, synthesised_limits=config.synthesised_limits)
-    ]
+) -> tuple[dict, dict, Executor]:
+    """(outcomes for selection, outcomes of the hidden tests, the executor's counters)."""
+    selection = [b for t in tasks for b in t.batches(config.limits, synthesised_limits=config.synthesised_limits)]
+    truth = [b for t in tasks for b in t.truth_batches(config.limits)]
     with Executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
-        outcomes = executor.run(batches)
-    return outcomes, executor
+        outcomes = executor.run(selection)
+        truth_outcomes = executor.run(truth)
+    return outcomes, truth_outcomes, executor
 
 
 def total_pairs(tasks: Sequence[Task]) -> int:
-    return sum(len(t.candidates) * len(t.probes(hidden=True)) for t in tasks)
+    return sum(len(t.candidates) * (len(t.probes(hidden=False)) + len(t.problem.hidden_tests)) for t in tasks)
 
 
 def score(
@@ -209,9 +210,9 @@ def score(
     run_hash = inputs_hash(tasks, config.limits)
     store = open_run_dir(out, run_hash, config) if out is not None else ResultStore(None)
     t1 = time.perf_counter()
-    outcomes, executor = execute(tasks, config, store, on_progress)
+    outcomes, truth, executor = execute(tasks, config, store, on_progress)
     t2 = time.perf_counter()
-    scores = [score_task(t, outcomes, config.strategies, config.ks) for t in tasks]
+    scores = [score_task(t, outcomes, truth, config.strategies, config.ks) for t in tasks]
     summary = summarise(scores, config.ks)
     t3 = time.perf_counter()
     summary["execution"] = {

@@ -42,9 +42,12 @@ class TaskScore:
         return asdict(self)
 
 
-def score_task(task: Task, outcomes: Outcomes, strategies: Sequence[str], ks: Sequence[int] = DEFAULT_KS) -> TaskScore:
+def score_task(
+    task: Task, outcomes: Outcomes, truth: Outcomes, strategies: Sequence[str], ks: Sequence[int] = DEFAULT_KS
+) -> TaskScore:
+    """``outcomes`` feed selection; ``truth`` (the hidden tests' outcomes) only the scoring."""
     ev = task.evidence(outcomes)
-    correct = task.correct(outcomes)
+    correct = task.correct(truth)
     mult = ev.multiplicity
     n = int(mult.sum())
     c = int(mult[correct].sum())

@@ -10,6 +10,8 @@ rows of the pool's full matrix (no execution, no judging: fast enough for many s
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import zlib
 from collections.abc import Mapping, Sequence
@@ -128,30 +130,38 @@ class ReplayEvaluator:
 # ------------------------------------------------------------------ loading from a run directory
 
 
-def pools_from_outcomes(tasks: Sequence[Task], lookup) -> tuple[dict[str, ReplayPool], list[str]]:
-    """Pools for tasks whose every (candidate, probe) outcome ``lookup(ckey, pkey)`` has; and the rest."""
+def pools_from_outcomes(tasks: Sequence[Task], lookup, truth_lookup=None) -> tuple[dict[str, ReplayPool], list[str]]:
+    """Pools for tasks whose every outcome is known; and the rest.
+
+    ``lookup(ckey, pkey)`` gives selection's outcomes, ``truth_lookup(ckey, pkey)`` the
+    hidden tests' (executed apart; defaults to ``lookup``).
+    """
+    truth_lookup = truth_lookup or lookup
     pools: dict[str, ReplayPool] = {}
     incomplete: list[str] = []
     for task in tasks:
-        probes = [p.key for p in task.probes(hidden=True)]
+        wanted = [(p.key, lookup) for p in task.probes(hidden=False)]
+        wanted += [(p.key, truth_lookup) for p in {c.probe.key: c.probe for c in task.problem.hidden_tests}.values()]
         outcomes: dict[str, dict] = {}
+        truth: dict[str, dict] = {}
         complete = True
         for ckey in task.candidate_keys():
-            row = {}
-            for pkey in probes:
-                outcome = lookup(ckey, pkey)
+            row, truth_row = {}, {}
+            for pkey, get in wanted:
+                outcome = get(ckey, pkey)
                 if outcome is None:
                     complete = False
                     break
-                row[pkey] = outcome
+                (truth_row if get is truth_lookup else row)[pkey] = outcome
             if not complete:
                 break
-            outcomes[ckey] = row
+            outcomes[ckey] = {**truth_row, **row} if truth_lookup is lookup else row
+            truth[ckey] = truth_row if truth_lookup is not lookup else outcomes[ckey]
         if not complete:
             incomplete.append(task.problem.task_id)
             continue
         pools[task.problem.task_id] = ReplayPool(
-            task.problem.task_id, task.candidates.programs, task.evidence(outcomes), task.correct(outcomes)
+            task.problem.task_id, task.candidates.programs, task.evidence(outcomes), task.correct(truth)
         )
     return pools, incomplete
 
@@ -164,6 +174,9 @@ def config_from_run(run_dir: Path):
     fields = set(ScoreConfig.__dataclass_fields__)
     kwargs = {k: v for k, v in record.items() if k in fields}
     kwargs["limits"] = Limits(**record.get("limits", {}))
+    if "synthesised_limits" in record:
+        kwargs["synthesised_limits"] = Limits(**record["synthesised_limits"])
+    kwargs.pop("generate", None)
     return ScoreConfig(**kwargs)
 
 
@@ -174,8 +187,15 @@ def load_run(run_dir: Path) -> tuple[dict[str, ReplayPool], list[str]]:
     config = config_from_run(run_dir)
     tasks = prepare_tasks(config)
     stored = read_store(Path(run_dir) / "results.jsonl")
-    limits = config.limits.key
-    return pools_from_outcomes(tasks, lambda c, p: stored.get((c, p, limits)))
+    # selection's outcomes: tests under the run's limits, synthesised inputs under theirs;
+    # the hidden tests' outcomes under the ground-truth limits (see Task.truth_batches)
+    tests, synthesised = config.limits.key, config.synthesised_limits.key
+    truth = dataclasses.replace(config.limits, max_timeouts=1).key
+    return pools_from_outcomes(
+        tasks,
+        lambda c, p: stored.get((c, p, tests)) or stored.get((c, p, synthesised)),
+        lambda c, p: stored.get((c, p, truth)),
+    )
 
 
 def read_store(path: Path) -> dict:

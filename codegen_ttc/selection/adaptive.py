@@ -377,12 +377,16 @@ class ExecutingEvaluator:
         self.limits = limits
         self.hidden = hidden  # also run hidden tests (scoring only; selection never sees them)
         self.current: dict = {}  # task id -> (Task over the drawn samples, outcomes)
+        self.truth: dict = {}  # task id -> outcomes of the hidden tests (when ``hidden``)
 
     def __call__(self, task_id: str, programs: Sequence[str]) -> Evidence:
         from codegen_ttc.pipeline import Candidates, Task
 
         base = self.tasks[task_id]
         task = Task(base.problem, Candidates.from_samples(list(programs)), base.generated, base.synthesised)
-        outcomes = self.executor.run(task.batches(self.limits, hidden=self.hidden))
+        outcomes = self.executor.run(task.batches(self.limits))
+        if self.hidden:
+            # the hidden tests' outcomes, apart from selection's: scoring only
+            self.truth[task_id] = self.executor.run(task.truth_batches(self.limits))
         self.current[task_id] = (task, outcomes)
         return task.evidence(outcomes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import subprocess
 import sys
@@ -181,7 +183,7 @@ def test_replay_evidence_matches_the_pipeline_on_subsets(tiny_run):
             drawn = [p.programs[r] for r in order[:n]]
             sub = Task(task.problem, Candidates.from_samples(drawn), task.generated, task.synthesised)
             outcomes = {
-                c: {pr.key: stored[(c, pr.key, config.limits.key)] for pr in sub.probes(hidden=True)}
+                c: {pr.key: stored[(c, pr.key, config.limits.key)] for pr in sub.probes(hidden=False)}
                 for c in sub.candidate_keys()
             }
             want = sub.evidence(outcomes)
@@ -191,7 +193,12 @@ def test_replay_evidence_matches_the_pipeline_on_subsets(tiny_run):
             for field in ("multiplicity", "provided", "generated", "generated_weight",
                           "input_weight", "failed", "test_input"):
                 np.testing.assert_array_equal(getattr(got, field), getattr(want, field), err_msg=f"{task_id} {field}")
-            np.testing.assert_array_equal(p.correct[rows], sub.correct(outcomes))
+            truth_key = dataclasses.replace(config.limits, max_timeouts=1).key
+            truth = {
+                c: {h.probe.key: stored[(c, h.probe.key, truth_key)] for h in sub.problem.hidden_tests}
+                for c in sub.candidate_keys()
+            }
+            np.testing.assert_array_equal(p.correct[rows], sub.correct(truth))
 
 
 def test_bench_adaptive_script_on_the_tiny_run(tiny_run, tmp_path):
@@ -266,10 +273,11 @@ def test_adaptive_loop_with_real_execution_runs_each_candidate_once(tiny_run):
     drawn_pairs = 0
     for task_id, run in result.problems.items():
         task, outcomes = evaluator.current[task_id]
-        drawn_pairs += len(task.candidates) * len(task.probes(hidden=True))
+        hidden_probes = {c.probe.key for c in task.problem.hidden_tests}
+        drawn_pairs += len(task.candidates) * (len(task.probes(hidden=False)) + len(hidden_probes))
         assert run.spent.samples == task.candidates.n_samples
         sel = run.decision.selection
-        p = ranked_pass_at_k(sel.ranking, task.candidates.multiplicity, task.correct(outcomes), 1)
+        p = ranked_pass_at_k(sel.ranking, task.candidates.multiplicity, task.correct(evaluator.truth[task_id]), 1)
         assert 0.0 <= p <= 1.0
     assert executed == drawn_pairs
     assert all(r.spent.rounds >= 1 for r in result.problems.values())
