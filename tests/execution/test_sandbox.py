@@ -127,8 +127,23 @@ def test_timeout_in_one_call_does_not_spoil_the_next(sandbox):
 
 
 def test_module_level_loop_times_out(sandbox):
-    outs = run_calls(sandbox, "while True:\n    pass\ndef f(x):\n    return x\n", 1, 2, limits=Limits(cpu_seconds=0.3, wall_seconds=5))
-    assert [o.status for o in outs] == ["timeout", "timeout"]
+    limits = Limits(cpu_seconds=0.3, wall_seconds=5, load_cpu_seconds=0.5)
+    outs = run_calls(sandbox, "while True:\n    pass\ndef f(x):\n    return x\n", 1, 2, limits=limits)
+    assert [(o.status, o.error) for o in outs] == [("timeout", "cpu")] * 2
+
+
+def test_slow_module_code_has_its_own_budget_apart_from_the_calls(sandbox):
+    """Heavy imports (scipy, matplotlib: about a second) must not eat the first call's budget."""
+    src = """
+    import time
+    start = time.process_time()
+    while time.process_time() - start < 0.6:
+        pass
+    def f(x):
+        return x
+    """
+    limits = Limits(cpu_seconds=0.3, wall_seconds=5, load_cpu_seconds=2.0)
+    assert values(run_calls(sandbox, src, 1, 2, limits=limits)) == [1, 2]
 
 
 def test_sleep_ignoring_signals_hits_the_wall_backstop(sandbox):

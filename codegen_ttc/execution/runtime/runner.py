@@ -279,6 +279,7 @@ def limits_from(data) -> dict:
         "processes": 32,
         "output_bytes": 1 << 20,
         "max_timeouts": MAX_TIMEOUTS_PER_BATCH,
+        "load_cpu_seconds": 5.0,
     }
     if type(data) is not dict:
         raise ValueError("limits must be an object")
@@ -414,7 +415,7 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
     _apply_common_limits(lim, rt.uid, rt.nproc)
     fn = None
     failure = None
-    _start_cpu_limit(lim["cpu_seconds"], hard=False)
+    _start_cpu_limit(lim["load_cpu_seconds"], hard=False)
     try:
         code = compile(source, "<candidate>", "exec")
         # not "__main__": an `if __name__ == "__main__":` block must not run
@@ -1004,7 +1005,7 @@ class Runtime:
         os.set_blocking(chan, False)  # only the runner holds this end: the children's stays blocking
         peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=chan_child)
         self.server = srv = Server(pid, cmd_w, LineReader(rep_r, MAX_CONTROL_BYTES), chan, peer)
-        got = self.wait_record(srv.rep, t0 + self.lim["wall_seconds"])
+        got = self.wait_record(srv.rep, t0 + self.lim["wall_seconds"] + self.lim["load_cpu_seconds"])
         seconds = time.monotonic() - t0
         if isinstance(got, bytes):
             try:
@@ -1038,7 +1039,9 @@ class Runtime:
         elif got == "timeout":
             out = outcome("timeout", error="wall")
         elif got == "eof":
-            out = classify(wait_status=status, cpu=cpu, record=None, killed_for=None, cpu_limit=self.lim["cpu_seconds"])
+            out = classify(
+                wait_status=status, cpu=cpu, record=None, killed_for=None, cpu_limit=self.lim["load_cpu_seconds"]
+            )
         else:
             out = outcome("crashed", error="load")
         self.sweep(None)
