@@ -12,8 +12,9 @@ size so a candidate's run stays cheap.
 from __future__ import annotations
 
 import ast
+import contextlib
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -224,8 +225,45 @@ def from_hints(prompt: str, entry_point: str) -> st.SearchStrategy[Call] | None:
     return st.tuples(*parts).map(lambda a: Call(a))
 
 
+@contextlib.contextmanager
+def _without_local_constants() -> Iterator[None]:
+    """Keep hypothesis from mixing constants of the caller's own modules into draws.
+
+    Hypothesis (since 6.131) seeds generation with literals it finds in every
+    "local" module in ``sys.modules``, so the same seed drew different inputs
+    depending on what the process had imported (a script importing one more module
+    of ours changed the inputs of 48 of 164 HumanEval tasks), and our own modules'
+    literals are no evidence about a candidate anyway. No public switch exists, so
+    the lookup is replaced for the duration of a draw; on a hypothesis without it
+    there is nothing to do.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - hypothesis reorganised
+        yield
+        return
+    if not hasattr(providers, "_get_local_constants") or not hasattr(providers, "Constants"):
+        yield
+        return
+    original = providers._get_local_constants
+    # the allowed-constants cache holds local constants too: empty it on the way in and out
+    cache = getattr(getattr(providers, "CONSTANTS_CACHE", None), "cache", None)
+    clear = cache.clear if hasattr(cache, "clear") else (lambda: None)
+    providers._get_local_constants = lambda *args, **kwargs: providers.Constants()
+    clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        clear()
+
+
 def draw(strategy: st.SearchStrategy, count: int, *, seed: int = 0) -> list:
-    """``count`` distinct-ish values from ``strategy``, deterministically under ``seed``."""
+    """``count`` distinct-ish values from ``strategy``, deterministically under ``seed``.
+
+    Deterministic means: the same strategy and seed give the same values in any
+    process, whatever else it has imported.
+    """
     drawn: list = []
 
     @hypothesis_seed(seed)
@@ -240,7 +278,8 @@ def draw(strategy: st.SearchStrategy, count: int, *, seed: int = 0) -> list:
     def collect(value) -> None:
         drawn.append(value)
 
-    collect()
+    with _without_local_constants():
+        collect()
     return drawn
 
 

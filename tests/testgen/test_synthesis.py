@@ -1,3 +1,8 @@
+import json
+import subprocess
+import sys
+import textwrap
+
 from codegen_ttc.problems.model import Call
 from codegen_ttc.testgen.synthesis import draw, from_hints, guess_type, like, synthesise_inputs
 
@@ -22,6 +27,32 @@ def test_draws_are_deterministic_under_a_seed():
     a = synthesise_inputs(ex, count=15, seed=7)
     assert [c.key for c in a] == [c.key for c in synthesise_inputs(ex, count=15, seed=7)]
     assert [c.key for c in a] != [c.key for c in synthesise_inputs(ex, count=15, seed=8)]
+
+
+DRAW_IN_A_FRESH_PROCESS = """
+import json, sys
+if sys.argv[1] == "import":
+    sys.path.insert(0, sys.argv[2])
+    import many_literals  # a local module: hypothesis would mine its constants
+from codegen_ttc.problems.model import Call
+from codegen_ttc.testgen.synthesis import synthesise_inputs
+examples = [Call(([3, 1, 2], 5)), Call(("abc", 2.5))]
+print(json.dumps([c.key for c in synthesise_inputs(examples, count=40, seed=3)]))
+"""
+
+
+def test_draws_do_not_depend_on_what_the_process_imported(tmp_path):
+    """The same seed gives the same inputs whatever local modules are loaded (hypothesis mines their literals)."""
+    # literals a draw could use: small ints, strings over the example's alphabet, floats in range
+    literals = ", ".join(str(n) for n in range(-20, 40)) + ', "cab", "bca", "cc", 2.75, 4.125'
+    (tmp_path / "many_literals.py").write_text(textwrap.dedent(f"VALUES = [{literals}]\n"))
+
+    def keys(mode: str) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", DRAW_IN_A_FRESH_PROCESS, mode, str(tmp_path)],
+                             capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    assert keys("import") == keys("plain")
 
 
 def test_new_inputs_never_repeat_the_examples_and_have_the_arity():
