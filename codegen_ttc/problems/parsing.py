@@ -853,3 +853,53 @@ def call_inputs(cases: Iterable[TestCase], entry_point: str) -> list[Call]:
             if call is not None:
                 add(call)
     return out
+
+
+_CALL_STATEMENTS = (ast.Expr, ast.Assert, ast.Assign)
+
+
+def _calls_in(stmt: ast.stmt, entry_point: str) -> list[Call] | None:
+    """Literal calls of ``entry_point`` in one statement; None when the statement is not about it."""
+    if not isinstance(stmt, _CALL_STATEMENTS) or not _mentions(stmt, (entry_point,)) or _binds(stmt, entry_point):
+        return None
+    return [c for node in ast.walk(stmt) if (c := _literal_call(node, (entry_point,))) is not None]
+
+
+def parse_call_lines(text: str, entry_point: str) -> tuple[list[Call], int]:
+    """Literal calls of ``entry_point`` in LLM-written text, and how many lines were malformed.
+
+    For replies that propose inputs (``f([1, 2])`` one per line; ``assert f(..) != ..``,
+    ``print(f(..))`` and ``>>> f(..)`` are read too). Nothing is evaluated: arguments are
+    read from the AST as in the asserts. If the whole text parses, its statements are
+    used (so a call may span lines); otherwise each line alone. A statement or line that
+    mentions the entry point without a literal call of it (non-literal arguments, bad
+    syntax) counts as malformed; other lines (prose, definitions) are ignored. Calls are
+    deduplicated by key, first occurrence order.
+    """
+    found: list[Call] = []
+    malformed = 0
+    try:
+        pieces: list[list[ast.stmt] | None] = [ast.parse(text).body]
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        pieces = []
+        for line in text.splitlines():
+            line = re.sub(r"^\s*(>>>|\.\.\.)\s?", "", line).strip()
+            if not line:
+                continue
+            try:
+                pieces.append(ast.parse(line).body)
+            except (SyntaxError, ValueError, MemoryError, RecursionError):
+                # only a line that tries to call the entry point is a malformed answer
+                pieces.append(None if re.search(rf"\b{re.escape(entry_point)}\s*\(", line) else [])
+    for body in pieces:
+        if body is None:
+            malformed += 1
+            continue
+        for stmt in body:
+            calls = _calls_in(stmt, entry_point)
+            if calls is None:
+                continue
+            if not calls:
+                malformed += 1
+            found.extend(calls)
+    return list({c.key: c for c in found}.values()), malformed

@@ -32,6 +32,7 @@ import email.utils
 import json
 import random
 import re
+import textwrap
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from typing import Any, TypeVar
 
 import openai
 
-from codegen_ttc.problems.model import Problem, TestCase
+from codegen_ttc.problems.model import Call, Problem, TestCase
 from codegen_ttc.sampling import extract, prompts
 from codegen_ttc.sampling.accounting import Accounting, split_completion_tokens
 from codegen_ttc.sampling.cache import SampleCache, request_key
@@ -595,6 +596,92 @@ def sample_tests(
     async def go() -> TestSamples:
         async with open_sampler(config, cache if cache is not None else SampleCache.default()) as s:
             return await asample_tests(problem, n, s, seed=seed, per_sample=per_sample)
+
+    return _run(go())
+
+
+@dataclass
+class InputSamples:
+    """Inputs the model proposed (distinguishing inputs): literal calls, never run here."""
+
+    calls: list[Call]  # deduplicated by key, first occurrence order
+    malformed: int  # lines that tried to call the entry point without a literal call
+    accounting: Accounting
+    raw: list[str]  # the model's texts
+
+
+def calls_from_input_samples(
+    problem: Problem, texts: list[str], mode: str, per_sample: int = 5
+) -> tuple[list[Call], int]:
+    """Literal calls of the entry point from input-proposing samples, and the malformed count.
+
+    Chat: the fenced blocks of each reply (the whole reply without one). Completion: the
+    prompt ended with ``NAME(``, so the sample continues the first call. At most
+    ``per_sample`` calls from each sample.
+    """
+    from codegen_ttc.problems import parsing
+
+    name = problem.entry_point
+    calls: dict[str, Call] = {}
+    malformed = 0
+    for text in texts:
+        if mode == "completion":
+            blocks = [name + "(" + parsing.truncate_at_stop(text, prompts.INPUT_STOPS)]
+        else:
+            blocks = [code for _, code in extract.fenced_blocks(text)] or [text]
+        taken: list[Call] = []
+        for block in blocks:
+            found, bad = parsing.parse_call_lines(textwrap.dedent(block), name)
+            malformed += bad
+            taken.extend(found)
+        for call in taken[:per_sample]:
+            calls.setdefault(call.key, call)
+    return list(calls.values()), malformed
+
+
+async def asample_distinguishing_inputs(
+    problem: Problem,
+    programs: tuple[str, str],
+    n: int,
+    sampler: Sampler,
+    *,
+    seed: int | None = None,
+    per_sample: int = 5,
+) -> InputSamples:
+    """``n`` samples asking for up to ``per_sample`` inputs on which the two programs differ.
+
+    What the model claims is not trusted: the caller runs the programs on the calls.
+    """
+    a, b = programs
+    mode = sampler.config.mode
+    if mode == "chat":
+        batch = await sampler.sample(prompts.distinguish_chat_messages(problem, a, b, per_sample), n, seed=seed)
+    else:
+        batch = await sampler.sample(
+            prompts.distinguish_completion_prompt(problem, a, b, per_sample), n, seed=seed, stop=prompts.INPUT_STOPS
+        )
+    calls, malformed = calls_from_input_samples(problem, batch.texts, mode, per_sample)
+    acc = batch.accounting
+    for _ in range(malformed):
+        acc.count_malformed("input_malformed")
+    return InputSamples(calls=calls, malformed=malformed, accounting=acc, raw=batch.texts)
+
+
+def sample_distinguishing_inputs(
+    problem: Problem,
+    programs: tuple[str, str],
+    n: int,
+    config: LLMConfig,
+    cache: SampleCache | None = None,
+    *,
+    seed: int | None = None,
+    per_sample: int = 5,
+) -> InputSamples:
+    """Inputs on which ``programs`` may differ, from ``n`` samples (sync)."""
+
+    async def go() -> InputSamples:
+        async with open_sampler(config, cache if cache is not None else SampleCache.default()) as s:
+            return await asample_distinguishing_inputs(problem, programs, n, s, seed=seed, per_sample=per_sample)
 
     return _run(go())
 

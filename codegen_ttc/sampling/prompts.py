@@ -10,6 +10,12 @@ Tests
   - completion: CodeT's prompt -- the signature and docstring with body ``pass``, then
     ``# check the correctness of NAME`` and ``assert ``; the model continues with asserts.
   - chat: a user message asking for N assert lines in one fenced block.
+
+Distinguishing inputs (two candidates that disagree: inputs on which they differ, as S* does)
+  - completion: the stub, both programs as comment blocks, then a comment asking for calls
+    and the start of one (``NAME(``); stops: ``INPUT_STOPS``.
+  - chat: a user message with the stub and both programs asking for N calls with literal
+    arguments in one fenced block.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ SOLUTION_STOPS = ("\nclass", "\ndef", "\n#", "\nif")
 # CodeT's stops for generated tests (first 4 of parsing.CODET_STOP_SEQUENCES; the rest
 # are applied when the asserts are split)
 TEST_STOPS = ("\nclass", "\ndef", "\n#", "\nif")
+# a base model proposing inputs: calls until it turns to code or comments again
+INPUT_STOPS = ("\nclass", "\ndef", "\n#", "\n\n")
 
 SYSTEM_MESSAGE = "You are an expert Python programmer."
 
@@ -63,6 +71,42 @@ def test_chat_messages(problem: Problem, n_asserts: int = 5) -> Messages:
         f"the result with the expected value, e.g. `assert {problem.entry_point}(...) == ...`. "
         "Cover ordinary inputs and edge cases. Reply with one fenced Python code block containing "
         "only the assert lines; do not implement the function."
+    )
+    return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]
+
+
+def _commented(code: str) -> str:
+    return "".join(f"# {line}".rstrip() + "\n" for line in code.rstrip("\n").splitlines())
+
+
+def distinguish_completion_prompt(problem: Problem, program_a: str, program_b: str, n_inputs: int = 5) -> str:
+    """For base models: both programs as comments (they define the same name), then ``NAME(``.
+
+    The continuation is read as calls, one per line (the first without its ``NAME(``).
+    """
+    name = problem.entry_point
+    return (
+        f"{_ensure_newline(problem.prompt)}    pass\n\n\n"
+        f"# Implementation A of {name}:\n{_commented(program_a)}\n"
+        f"# Implementation B of {name}:\n{_commented(program_b)}\n"
+        f"# {n_inputs} calls of {name} with literal arguments, one per line, on which "
+        f"implementations A and B return different results:\n{name}("
+    )
+
+
+def distinguish_chat_messages(problem: Problem, program_a: str, program_b: str, n_inputs: int = 5) -> Messages:
+    name = problem.entry_point
+    user = (
+        f"Here is a Python function stub with its docstring:\n\n"
+        f"```python\n{_ensure_newline(problem.prompt)}    pass\n```\n\n"
+        f"Two implementations of `{name}` disagree on some inputs.\n\n"
+        f"Implementation A:\n\n```python\n{_ensure_newline(program_a)}```\n\n"
+        f"Implementation B:\n\n```python\n{_ensure_newline(program_b)}```\n\n"
+        f"Write {n_inputs} calls of `{name}` on which implementations A and B return different "
+        f"results, one per line, each with literal arguments only (numbers, strings, lists, "
+        f"tuples, dicts), e.g. `{name}(...)`. Prefer small inputs that the docstring allows. "
+        "Reply with one fenced Python code block containing only the calls; do not say which "
+        "implementation is right."
     )
     return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]
 
