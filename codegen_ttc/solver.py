@@ -1,15 +1,17 @@
 """Solve one problem end to end: sample, generate tests, synthesise inputs, execute, select.
 
 The same ``Task`` pipeline as ``score``; the only differences are that samples
-and tests come live from an LLM and that there is no ground truth.
+and tests come live from an LLM and that there is no ground truth. After the first
+selection, one round of distinguishing inputs (``testgen.distinguish``) looks for
+inputs where the chosen program and its rival differ, adds them, and selects again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -20,10 +22,11 @@ from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.model import Call, Equals, Problem, Script, ScriptPassed, TestCase
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.config import LLMConfig
-from codegen_ttc.sampling.llm import sample_candidates, sample_tests
+from codegen_ttc.sampling.llm import sample_candidates, sample_distinguishing_inputs, sample_tests
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
 from codegen_ttc.testgen.choice import separating_inputs
+from codegen_ttc.testgen.distinguish import rivals, search_distinguishing_inputs
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 
 
@@ -44,6 +47,19 @@ class SolveOptions:
     # a slow but trusted reference implementation of the entry point: its outputs on every
     # shared input become provided tests (computed in the sandbox like any program)
     reference: str | None = None
+    # distinguishing inputs: after the first selection, the chosen program and its rival run
+    # on ``distinguish_pool`` fresh synthesised inputs; up to ``distinguish`` inputs where
+    # they differ are added for every candidate and selection runs again (0 = off)
+    distinguish: int = 5
+    distinguish_pool: int = 200
+    # samples asking the LLM for such inputs too (each proposes up to 5; only with
+    # ``distinguish``). Off by default: each is a request carrying both programs, paid in
+    # tokens, while the synthesised search is free and needs no model that reasons well
+    ask_llm_inputs: int = 0
+
+
+DISTINGUISH_SEED = 7_000_001  # pool seed offset: fresh inputs, not a replay of the first draw
+LLM_INPUTS_SEED = 2_000_003  # seed offset of the input-proposing samples (tests use 1_000_003)
 
 
 @dataclass
@@ -53,6 +69,23 @@ class ClusterRow:
     provided_pass_rate: float
     generated_pass_rate: float
     selected: bool
+
+
+@dataclass
+class DistinguishReport:
+    """What the distinguishing round did (all zero when it did not run)."""
+
+    searched: int = 0  # fresh inputs the chosen program and its rival ran on
+    found: int = 0  # inputs where they differ, added for every candidate
+    llm_requested: int = 0  # samples asking the LLM for distinguishing inputs
+    llm_calls: int = 0  # literal calls parsed from its replies (new ones)
+    llm_malformed: int = 0  # reply lines that tried a call but had no literal one
+    llm_found: int = 0  # of the added inputs, those the LLM proposed
+    selection_changed: bool = False  # the program selected after the round differs
+    inputs: list[str] = field(default_factory=list)  # the added inputs, as calls
+
+    def to_json(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -70,6 +103,7 @@ class SolveResult:
     infra_errors: int
     extraction: dict[str, int]
     disagreements: list[str] = field(default_factory=list)  # inputs where the runner-up differs
+    distinguishing: DistinguishReport = field(default_factory=DistinguishReport)
 
     def to_json(self) -> dict:
         return {
@@ -87,6 +121,7 @@ class SolveResult:
             "extraction": self.extraction,
             "infra_errors": self.infra_errors,
             "disagreements": self.disagreements,
+            "distinguishing": self.distinguishing.to_json(),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -139,12 +174,15 @@ def property_case(code: str) -> TestCase:
     return TestCase(Script(code.rstrip() + "\n\ncheck(candidate)\n"), ScriptPassed(), "provided", code)
 
 
-def reference_cases(task: Task, reference: str, limits: Limits, executor: Executor) -> list[TestCase]:
-    """Expected outputs from a trusted reference, on every shared input where it returns."""
-    inputs = task.clustering_inputs
+def reference_cases(
+    inputs: Sequence[Call], entry_point: str, reference: str, limits: Limits, executor: Executor
+) -> list[TestCase]:
+    """Expected outputs from a trusted reference, on each of ``inputs`` where it returns."""
     from codegen_ttc.execution.batch import Batch
 
-    batch = Batch(reference, task.problem.entry_point, inputs, limits)
+    if not inputs:
+        return []
+    batch = Batch(reference, entry_point, tuple(inputs), limits)
     outcomes = executor.run([batch]).get(batch.candidate_key, {})
     cases = []
     for call in inputs:
@@ -154,7 +192,7 @@ def reference_cases(task: Task, reference: str, limits: Limits, executor: Execut
                 expected = outcome.decoded()
             except Exception:
                 continue
-            cases.append(TestCase(call, Equals(expected), "provided", f"reference: {call.render(task.problem.entry_point)}"))
+            cases.append(TestCase(call, Equals(expected), "provided", f"reference: {call.render(entry_point)}"))
     return cases
 
 
@@ -164,11 +202,80 @@ def with_user_checks(task: Task, options: SolveOptions, executor: Executor) -> T
     if options.property_code:
         extra.append(property_case(options.property_code))
     if options.reference:
-        extra.extend(reference_cases(task, options.reference, options.limits, executor))
-    if not extra:
+        inputs = task.clustering_inputs
+        extra.extend(reference_cases(inputs, task.problem.entry_point, options.reference, options.limits, executor))
+    return with_provided(task, extra)
+
+
+def with_provided(task: Task, cases: Sequence[TestCase]) -> Task:
+    if not cases:
         return task
-    problem = dataclasses.replace(task.problem, provided_tests=task.problem.provided_tests + tuple(extra))
+    problem = dataclasses.replace(task.problem, provided_tests=task.problem.provided_tests + tuple(cases))
     return Task(problem, task.candidates, task.generated, task.synthesised)
+
+
+def distinguishing_round(
+    task: Task,
+    ev: Evidence,
+    selection: Selection,
+    options: SolveOptions,
+    llm: LLMConfig,
+    executor: Executor,
+    stage: Callable[[str], None],
+) -> tuple[Task, DistinguishReport, list[Accounting]]:
+    """The task with inputs added on which the chosen program and its rival differ.
+
+    The rival is the best-ranked program of another cluster (``testgen.distinguish.rivals``);
+    only those two run on the pool (fresh synthesised inputs, after the LLM's proposals if
+    asked). The caller runs every candidate on the added inputs and selects again.
+    """
+    report = DistinguishReport()
+    if options.distinguish <= 0:
+        return task, report, []
+    labels = cluster_rows(signatures(ev.behaviour, ev.failed, ev.provided, ev.generated)).labels
+    rival = rivals(selection.ranking, selection.chosen, labels, ev.multiplicity)
+    if rival is None:
+        return task, report, []
+    problem = task.problem
+    programs = (task.candidates.programs[selection.chosen], task.candidates.programs[rival])
+    known = {c.key for c in task.clustering_inputs}
+    accounting: list[Accounting] = []
+    asked: list[Call] = []
+    if options.ask_llm_inputs:
+        stage("asking for distinguishing inputs")
+        got = sample_distinguishing_inputs(
+            problem, programs, options.ask_llm_inputs, llm, seed=options.seed + LLM_INPUTS_SEED
+        )
+        accounting.append(got.accounting)
+        asked = [c for c in got.calls if c.key not in known]
+        report.llm_requested, report.llm_calls, report.llm_malformed = options.ask_llm_inputs, len(asked), got.malformed
+    pool: list[Call] = []
+    if options.distinguish_pool:
+        # shaped like the first round's examples (not its synthesised inputs); known ones dropped
+        synthesised = {c.key for c in task.synthesised}
+        examples = [c for c in task.clustering_inputs if c.key not in synthesised]
+        drawn = synthesise_inputs(
+            examples, prompt=problem.prompt, entry_point=problem.entry_point,
+            count=options.distinguish_pool, seed=options.seed + DISTINGUISH_SEED,
+        )
+        pool = [c for c in drawn if c.key not in known]
+    stage("searching distinguishing inputs")
+    # the synthesised inputs' limits: the same runs are then free when every candidate runs them
+    search = search_distinguishing_inputs(
+        executor, programs, problem.entry_point, [*asked, *pool],
+        limits=options.synthesised_limits, limit=options.distinguish,
+    )
+    asked_keys = {c.key for c in asked}
+    report.searched, report.found = search.searched, len(search.inputs)
+    report.llm_found = sum(c.key in asked_keys for c in search.inputs)
+    report.inputs = [c.render(problem.entry_point) for c in search.inputs]
+    task = Task(problem, task.candidates, task.generated, task.synthesised + search.inputs)
+    if options.reference:
+        # the reference's outputs on the new inputs: what says which side of the split is right
+        task = with_provided(
+            task, reference_cases(search.inputs, problem.entry_point, options.reference, options.limits, executor)
+        )
+    return task, report, accounting
 
 
 def solve(
@@ -207,10 +314,21 @@ def solve(
     with Executor(options.sandbox, workers=options.workers) as executor:
         task = with_user_checks(task, options, executor)
         outcomes = executor.run(task.batches(options.limits, synthesised_limits=options.synthesised_limits))
-    t2 = time.perf_counter()
-    ev = task.evidence(outcomes)
-    selection = select(ev, options.strategy)
-    t3 = time.perf_counter()
+        t2 = time.perf_counter()
+        ev = task.evidence(outcomes)
+        selection = select(ev, options.strategy)
+        t3 = time.perf_counter()
+        task, report, more = distinguishing_round(task, ev, selection, options, llm, executor, stage)
+        accounting.extend(more)
+        if report.found:
+            stage("executing distinguishing inputs")
+            # every pair already run is in the executor's store: only the new inputs run
+            outcomes = executor.run(task.batches(options.limits, synthesised_limits=options.synthesised_limits))
+            first = task.candidates.programs[selection.chosen]
+            ev = task.evidence(outcomes)
+            selection = select(ev, options.strategy)
+            report.selection_changed = task.candidates.programs[selection.chosen] != first
+    t4 = time.perf_counter()
     disagreements = describe_disagreements(task, ev, selection, outcomes)
     return SolveResult(
         disagreements=disagreements,
@@ -223,7 +341,10 @@ def solve(
         n_generated_tests=len(task.generated),
         n_inputs=ev.behaviour.shape[1],
         accounting=Accounting.total(accounting),
-        seconds={"sampling": t1 - t0, "execution": t2 - t1, "selection": t3 - t2, "total": t3 - t0},
+        seconds={
+            "sampling": t1 - t0, "execution": t2 - t1, "selection": t3 - t2, "distinguishing": t4 - t3, "total": t4 - t0
+        },
         infra_errors=executor.infra_errors,
         extraction=extraction,
+        distinguishing=report,
     )

@@ -74,6 +74,11 @@ def print_report(result: SolveResult, console: Console) -> None:
     if len(result.clusters) > 8:
         table.caption = f"... and {len(result.clusters) - 8} smaller clusters"
     console.print(table)
+    d = result.distinguishing
+    if d.searched or d.llm_requested:
+        asked = f", {d.llm_found} of the model's {d.llm_calls}" if d.llm_requested else ""
+        change = "selection changed" if d.selection_changed else "selection kept"
+        console.print(f"distinguishing inputs: {d.found} added ({d.searched} searched{asked}); {change}")
     for line in result.disagreements:
         console.print(f"  differs from the runner-up on {line}")
     acc = result.accounting.to_json()
@@ -108,11 +113,24 @@ def print_report(result: SolveResult, console: Console) -> None:
               help="A file defining check(candidate) (hypothesis @given welcome): candidates must pass it.")
 @click.option("--reference", "reference_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A slow but trusted implementation of the function: its outputs become expected values.")
+@click.option("--distinguish", type=click.IntRange(0), default=SolveOptions.distinguish, show_default=True,
+              help="After a first selection, add up to this many inputs on which the selected program and its "
+                   "rival differ, then select again; 0 = off.")
+@click.option("--distinguish-pool", type=click.IntRange(0), default=SolveOptions.distinguish_pool, show_default=True,
+              help="Fresh synthesised inputs the selected program and its rival run on in that search.")
+@click.option("--ask-llm-inputs", type=click.IntRange(0), default=SolveOptions.ask_llm_inputs, show_default=True,
+              help="Samples asking the model for inputs that separate the two (each proposes up to 5; "
+                   "costs tokens); with --distinguish only.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON record instead of the program.")
 def solve_command(problem, samples, test_samples, synthesise, no_examples, sandbox, workers, strategy, model,
                   base_url, api_key, mode, temperature, max_tokens, seed, timeout, property_file, reference_file,
-                  as_json) -> None:
-    """Solve PROBLEM: a .py file with a signature and docstring, '-' for stdin, or a task id (humaneval/0)."""
+                  distinguish, distinguish_pool, ask_llm_inputs, as_json) -> None:
+    """Solve PROBLEM: a .py file with a signature and docstring, '-' for stdin, or a task id (humaneval/0).
+
+    After a first selection, the selected program and its rival run on fresh inputs; those
+    where they differ are added for every candidate and selection runs again (--distinguish,
+    --distinguish-pool; --ask-llm-inputs also asks the model for such inputs).
+    """
     from codegen_ttc.sampling.config import resolve_config
 
     target = resolve_problem(problem, examples=not no_examples)
@@ -122,6 +140,7 @@ def solve_command(problem, samples, test_samples, synthesise, no_examples, sandb
         samples=samples, test_samples=test_samples, synthesise=synthesise, sandbox=sandbox, workers=workers,
         strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
         property_code=_read_python(property_file), reference=_read_python(reference_file),
+        distinguish=distinguish, distinguish_pool=distinguish_pool, ask_llm_inputs=ask_llm_inputs,
     )
     err = Console(stderr=True)
     started = time.perf_counter()

@@ -92,3 +92,59 @@ def test_a_hypothesis_property_picks_the_right_minority(tmp_path, capsys, stub, 
     )
     result = solve(tmp_path, capsys, stub, "--synthesise", "0", "--property", str(prop))
     assert "best = x if best is None" in result["program"], result["program"]
+
+
+def stub_with_inputs(reply: str):
+    """The fixture's stub, answering requests for distinguishing inputs with ``reply``."""
+    texts = [WRONG, RIGHT, WRONG, CRASH, RIGHT, WRONG]
+
+    def handler(call):
+        body = json.dumps(call.body)
+        if "return different results" in body:
+            return Reply(body=completion_body(call, [reply] * call.n))
+        if "assert" in body:
+            return Reply(body=completion_body(call, ["assert running_max([1]) == [1]"] * call.n))
+        i = (call.seed or 0) % len(texts)
+        return Reply(body=completion_body(call, [texts[(i + j) % len(texts)] for j in range(call.n)]))
+
+    return StubServer(handler)
+
+
+@pytest.mark.parametrize("distinguish, with_reference", [(0, True), (1, True), (1, False)])
+def test_a_distinguishing_input_from_the_model(tmp_path, capsys, monkeypatch, distinguish, with_reference):
+    """The docstring example and the generated test cannot tell the 3-element window from
+    the right program, so they share a cluster; the model proposes an input separating the
+    leaders (the window and the crashing program), which every candidate then runs: it splits
+    the window from the right program, and with a reference the right minority wins.
+
+    One input is kept (the model's comes first among inputs where both leaders return): with
+    more reference-checked inputs the wrong majority fails a smaller share of the provided
+    tests, and the default rule's provided-test tier then no longer outweighs its size.
+    """
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    reference = tmp_path / "reference.py"
+    reference.write_text("def running_max(numbers):\n    return [max(numbers[: i + 1]) for i in range(len(numbers))]\n")
+    reply = "```python\nrunning_max([5, 1, 1, 1])\nrunning_max(numbers)\n```"
+    extra = ["--reference", str(reference)] if with_reference else []
+    with stub_with_inputs(reply) as stub:
+        result = solve(tmp_path, capsys, stub, "--synthesise", "0", *extra,
+                       "--distinguish", str(distinguish), "--distinguish-pool", "40", "--ask-llm-inputs", "1")
+        asked = [c for c in stub.calls if "return different results" in json.dumps(c.body)]
+    report = result["distinguishing"]
+    if not distinguish:
+        assert not asked and report["searched"] == 0 and report["found"] == 0
+        assert result["inputs"] == 2 and len(result["clusters"]) == 2  # the example and the generated test's
+        assert "i - 2" in result["program"]  # the wrong majority, as without any new input
+        return
+    assert len(asked) == 1
+    assert report["llm_requested"] == 1 and report["llm_calls"] == 1 and report["llm_malformed"] == 1
+    assert report["llm_found"] == 1 and report["inputs"] == ["running_max([5, 1, 1, 1])"]
+    assert report["found"] == 1 and report["searched"] > 1  # the pool ran too
+    assert result["tokens"]["malformed"] == {"input_malformed": 1}
+    # every candidate ran the new input: the window and the right program are apart now
+    assert result["inputs"] == 3 and len(result["clusters"]) == 3
+    if with_reference:
+        assert report["selection_changed"] is True
+        assert "best = x if best is None" in result["program"], result["program"]
+    else:
+        assert report["selection_changed"] is False and "i - 2" in result["program"]
