@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the sandbox image without any image registry: debootstrap a minimal
 # Debian bookworm root with python3 (and procps: candidates shell out to kill,
-# ps...) from the Debian mirror, add a non-root user,
+# ps...; python3-coverage: the runner measures branch arcs with it when asked,
+# else with its stdlib fallback) from the Debian mirror, add a non-root user,
 # and `docker import` it.  Idempotent: does nothing when the image exists
 # (unless --force), and reuses a cached rootfs tarball when there is one.
 #
@@ -17,7 +18,7 @@ CACHE="${CODEGEN_TTC_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/codegen-ttc
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
 # bump when the recipe below changes, so a stale cached rootfs is not reused
-RECIPE=4
+RECIPE=5
 TARBALL="$CACHE/sandbox-rootfs-$SUITE-r$RECIPE.tar"
 SANDBOX_UID=10001
 
@@ -52,8 +53,8 @@ if [ "$rebuild" = 1 ] || [ ! -s "$TARBALL" ]; then
         rm -rf --one-file-system "$root"
     }
     trap cleanup EXIT
-    log "debootstrap $SUITE (minbase + python3, procps) from $MIRROR"
-    debootstrap --variant=minbase --include=python3,procps "$SUITE" "$root" "$MIRROR" >&2
+    log "debootstrap $SUITE (minbase + python3, procps, python3-coverage) from $MIRROR"
+    debootstrap --variant=minbase --include=python3,procps,python3-coverage "$SUITE" "$root" "$MIRROR" >&2
     # the non-root user the runner drops to; no home, no shell
     grep -q "^sandbox:" "$root/etc/passwd" || {
         echo "sandbox:x:$SANDBOX_UID:$SANDBOX_UID:codegen-ttc sandbox:/nonexistent:/usr/sbin/nologin" >>"$root/etc/passwd"

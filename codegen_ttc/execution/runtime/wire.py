@@ -307,6 +307,40 @@ def loads_line(line: str | bytes, *, max_bytes: int = 64 * 1024 * 1024):
     return obj
 
 
+# --------------------------------------------------------------------------- coverage records
+
+# Branch arcs a call executed (Limits.coverage): measured inside the candidate's process, so
+# untrusted like any record; both sides accept only this bounded shape of plain ints.
+ARC_ENGINES = ("coverage", "settrace")  # the coverage package, or the stdlib fallback
+MAX_ARCS = 20_000  # per call; an honest program this branchy is not a candidate program
+MAX_ARC_LINE = 1_000_000  # |line number|; negative numbers mark entering/leaving a code object
+MAX_COVERAGE_BYTES = 24 * MAX_ARCS + 64  # the encoded record at its largest
+
+
+def checked_coverage(rec) -> dict | None:
+    """A call's coverage record ``{"engine": str, "arcs": [[from, to], ...]}``, normalised
+    (arcs unique and sorted); None when it is not exactly that shape within the bounds.
+
+    Arcs are coverage.py's: line pairs, ``(-first, line)`` entering a code object whose
+    first line is ``first`` and ``(line, -first)`` leaving it.
+    """
+    if type(rec) is not dict or len(rec) != 2:
+        return None
+    engine, arcs = rec.get("engine"), rec.get("arcs")
+    if type(engine) is not str or engine not in ARC_ENGINES or type(arcs) is not list or len(arcs) > MAX_ARCS:
+        return None
+    seen = set()
+    for pair in arcs:
+        if type(pair) is not list or len(pair) != 2:
+            return None
+        a, b = pair
+        # exact int: no bool, no float; bounded before anything does arithmetic on them
+        if type(a) is not int or type(b) is not int or not (-MAX_ARC_LINE <= a <= MAX_ARC_LINE and -MAX_ARC_LINE <= b <= MAX_ARC_LINE):
+            return None
+        seen.add((a, b))
+    return {"engine": engine, "arcs": [[a, b] for a, b in sorted(seen)]}
+
+
 def rounded(tagged, digits: int = 10):
     """The encoding with floats cut to ``digits`` significant digits.
 
