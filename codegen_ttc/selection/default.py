@@ -40,9 +40,10 @@ def rank(ev: Evidence) -> list[RankedGroup]:
     reps = np.array([m[0] for m in clusters.members])
     # members of a cluster share every verdict (verdicts are part of the signature)
     tests = (ev.generated[reps] * ev.generated_weight).sum(axis=1) if ev.generated.shape[1] else np.zeros(len(reps))
-    provided = ev.provided[reps].mean(axis=1) if ev.provided.shape[1] else np.zeros(len(reps))
+    passed = ev.provided[reps].sum(axis=1) if ev.provided.shape[1] else np.zeros(len(reps))
     evidence = sizes * (tests + EPS_TESTS)
-    # provided tests dominate: a tier offset larger than any evidence score
-    tier = provided * (evidence.sum() + 1.0)
+    # provided tests dominate: each one passed is worth more than all the evidence together
+    # (a count, not a rate: with a rate, one test of n was worth only 1/n of the offset)
+    tier = passed * (evidence.sum() + 1.0)
     return [RankedGroup(m, float(t + e)) for m, t, e in zip(clusters.members, tier, evidence)]
 

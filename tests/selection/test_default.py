@@ -45,6 +45,14 @@ def test_provided_tests_dominate_any_amount_of_agreement():
     assert top(rank(e)) == [1]
 
 
+def test_one_more_provided_test_passed_outranks_any_cluster_size():
+    # 3 samples failing 1 of 8 provided tests, 2 samples passing all 8, both passing the one
+    # generated test: a pass *rate* as the tier let the bigger cluster win (8.32 > 8.07)
+    seven = [True] * 7 + [False]
+    e = ev([3, 2], [[0], [1]], generated=[[1], [1]], provided=[seven, [True] * 8])
+    assert top(rank(e)) == [1]
+
+
 def test_without_tests_the_biggest_cluster_wins_and_ties_are_by_expectation():
     e = ev([2, 2, 1], [[0], [1], [2]])
     assert ranked_pass_at_k(rank(e), [2, 2, 1], [True, False, False], 1) == pytest.approx(0.5)
