@@ -57,6 +57,9 @@ def strategy_table(summary: dict) -> Table:
 @click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N problems.")
 @click.option("--synthesise", type=click.IntRange(0), default=0, show_default=True,
               help="Inputs to synthesise per task for clustering (hypothesis, shaped like the tests' inputs).")
+@click.option("--coverage-inputs", type=click.IntRange(0), default=0, show_default=True,
+              help="Keep this many synthesised inputs per task, chosen by branch coverage: a pool of "
+                   "max(--synthesise, 4x this) runs on a few candidates under coverage first (0 = off).")
 @click.option("--cleanup", type=click.Choice(["toplevel", "codet"]), default="toplevel", show_default=True,
               help="Completion clean-up: cut at the next top-level statement, or at CodeT's stop sequences.")
 @click.option("--timeout", type=click.FloatRange(0.01), default=Limits().cpu_seconds, show_default=True,
@@ -64,7 +67,7 @@ def strategy_table(summary: dict) -> Table:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory (resumable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 def score_command(problems, samples, generate, n_samples, n_tests, model, base_url, api_key, mode, tests, strategies, sandbox, workers, no_examples, task_ids, limit,
-                  synthesise, cleanup, timeout, out, as_json) -> None:
+                  synthesise, coverage_inputs, cleanup, timeout, out, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     if generate == (samples is not None):
         raise InputError("give either --samples PATH or --generate")
@@ -89,6 +92,7 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         task_ids=_csv(task_ids),
         limit=limit,
         synthesise=synthesise,
+        coverage_inputs=coverage_inputs,
         cleanup=cleanup,
         limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
     )
@@ -96,7 +100,7 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         raise InputError("--strategies: name at least one strategy")
     err = Console(stderr=True)
     prepared = prepare(config)  # validates all input (and samples, with --generate) before anything is written
-    total = total_pairs(prepared[0])
+    total = total_pairs(prepared[0], config.coverage)
     with Progress(
         TextColumn("executing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, transient=True, disable=not err.is_terminal,
@@ -113,6 +117,15 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
             f"{ex['infra_errors']} infrastructure errors ({ex['backend']}), {run.seconds['total']:.1f} s; "
             f"wrote {out}/summary.json"
         )
+        cov = run.summary.get("coverage_inputs")
+        if cov:
+            engines = ", ".join(f"{n} calls by {name}" for name, n in sorted(cov["engines"].items())) or "no arcs"
+            share = "-" if cov["covered_share"] is None else f"{cov['covered_share']:.0%}"
+            err.print(
+                f"coverage-guided inputs: kept {cov['kept']} of a pool of {cov['pool']} "
+                f"({cov['by_coverage']} chosen by coverage, the rest spread), {cov['candidates_run']} candidates "
+                f"measured ({engines}); the kept inputs execute {share} of the pool's branch weight"
+            )
         if run.accounting:
             total_tokens = run.accounting.get("total", {})
             err.print(f"tokens: {json.dumps(total_tokens)}")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from codegen_ttc import __version__
 from codegen_ttc.errors import InputError
-from codegen_ttc.execution.batch import Limits
+from codegen_ttc.execution.batch import Limits, limits_json
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
@@ -30,6 +30,7 @@ from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summa
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.files import load_samples
 from codegen_ttc.selection.strategies import get_strategy
+from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, coverage_guided
 from codegen_ttc.testgen.files import load_generated_tests
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 
@@ -58,6 +59,16 @@ class ScoreConfig:
     generate: LLMConfig | None = None
     generate_samples: int = 10
     generate_tests: int = 0
+    # --coverage-inputs: synthesise a larger pool, run a few candidates on it under branch
+    # coverage and keep this many inputs chosen by it (testgen.coverage_inputs); 0 = off
+    coverage_inputs: int = 0
+    coverage_candidates: int = 8
+
+    @property
+    def coverage(self) -> CoverageSettings | None:
+        if not self.coverage_inputs:
+            return None
+        return CoverageSettings(self.coverage_inputs, candidates=self.coverage_candidates)
 
 
 @dataclass
@@ -97,9 +108,11 @@ def prepare(config: ScoreConfig) -> tuple[list[Task], dict | None]:
     for p in problems:
         tests = WeightedTests.from_cases(generated.get(p.task_id, []))
         task = Task(p, Candidates.from_samples(samples[p.task_id]), tests)
-        if config.synthesise:
+        # with --coverage-inputs the synthesised inputs are the pool that ``score`` chooses from
+        count = config.coverage.pool_size(config.synthesise) if config.coverage else config.synthesise
+        if count:
             seen = [c for c in task.clustering_inputs if isinstance(c, Call)]
-            extra = synthesise_inputs(seen, prompt=p.prompt, entry_point=p.entry_point, count=config.synthesise, seed=config.seed)
+            extra = synthesise_inputs(seen, prompt=p.prompt, entry_point=p.entry_point, count=count, seed=config.seed)
             task = Task(p, task.candidates, tests, tuple(extra))
         tasks.append(task)
     return tasks, accounting
@@ -125,9 +138,12 @@ def generate_samples(problems, config: ScoreConfig):
     return samples, tests, run.to_json()
 
 
-def inputs_hash(tasks: Sequence[Task], limits: Limits) -> str:
-    """Content hash of what gets executed: candidates, probes, limits."""
+def inputs_hash(tasks: Sequence[Task], limits: Limits, coverage: CoverageSettings | None = None) -> str:
+    """Content hash of what gets executed: candidates, probes, limits (and, with coverage-guided
+    inputs, the pool and how it is chosen from: the choice itself follows from stored outcomes)."""
     h = hashlib.sha256(limits.key.encode())
+    if coverage is not None:
+        h.update(coverage.key.encode())
     for task in tasks:
         h.update(task.problem.task_id.encode())
         for key in task.candidate_keys():
@@ -168,6 +184,11 @@ def open_run_dir(out: Path, run_hash: str, config: ScoreConfig) -> ResultStore:
 
 def _config_record(config: ScoreConfig, run_hash: str) -> dict:
     record = asdict(config)
+    # the same config.json as before coverage-guided inputs existed, unless they are used
+    record["limits"] = limits_json(config.limits)
+    record["synthesised_limits"] = limits_json(config.synthesised_limits)
+    if not config.coverage_inputs:
+        del record["coverage_inputs"], record["coverage_candidates"]
     if record.get("generate"):
         record["generate"] = {k: v for k, v in record["generate"].items() if k not in ("api_key", "prices")}
     record["inputs_hash"] = run_hash
@@ -194,8 +215,55 @@ def execute(
     return outcomes, truth_outcomes, executor
 
 
-def total_pairs(tasks: Sequence[Task]) -> int:
-    return sum(len(t.candidates) * (len(t.probes(hidden=False)) + len(t.problem.hidden_tests)) for t in tasks)
+def total_pairs(tasks: Sequence[Task], coverage: CoverageSettings | None = None) -> int:
+    """Pairs a run reports progress on (with coverage-guided inputs: its two steps, then the
+    main run on ``budget`` inputs, where the tests' pairs come back from the store)."""
+    if coverage is None:
+        return sum(len(t.candidates) * (len(t.probes(hidden=False)) + len(t.problem.hidden_tests)) for t in tasks)
+    total = 0
+    for t in tasks:
+        tests = len(t.probes(hidden=False)) - len(t.synthesised)
+        kept = min(coverage.budget, len(t.synthesised))
+        total += len(t.candidates) * tests + min(coverage.candidates, len(t.candidates)) * len(t.synthesised)
+        total += len(t.candidates) * (tests + kept + len(t.problem.hidden_tests))
+    return total
+
+
+def choose_inputs_by_coverage(
+    tasks: Sequence[Task],
+    config: ScoreConfig,
+    store: ResultStore,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[list[CoverageChoice], Executor]:
+    """--coverage-inputs: each task with only the pool inputs chosen by coverage (outcomes in ``store``)."""
+    assert config.coverage is not None
+    with Executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
+        choices = coverage_guided(
+            tasks, executor, config.coverage, limits=config.limits, synthesised_limits=config.synthesised_limits
+        )
+    return choices, executor
+
+
+def coverage_summary(choices: Sequence[CoverageChoice], executor: Executor) -> dict:
+    engines: dict[str, int] = {}
+    for c in choices:
+        for name, n in c.engines.items():
+            engines[name] = engines.get(name, 0) + n
+    covered = sum(c.covered for c in choices)
+    coverable = sum(c.coverable for c in choices)
+    return {
+        "pool": sum(c.pool for c in choices),
+        "kept": sum(len(c.chosen) for c in choices),
+        "by_coverage": sum(c.by_coverage for c in choices),
+        "candidates_run": sum(len(c.representatives.indices) for c in choices),
+        "covered_share": round(covered / coverable, 4) if coverable else None,
+        "engines": engines,
+        "unmeasured_calls": sum(c.unmeasured for c in choices),
+        "executed_pairs": executor.executed_pairs,
+        "cached_pairs": executor.cached_pairs,
+        "infra_errors": executor.infra_errors,
+        "sandbox_seconds": round(executor.sandbox_seconds, 3),
+    }
 
 
 def score(
@@ -207,9 +275,14 @@ def score(
     """Score ``config``; ``prepared`` (from ``prepare``) saves preparing twice."""
     t0 = time.perf_counter()
     tasks, accounting = prepare(config) if prepared is None else prepared
-    run_hash = inputs_hash(tasks, config.limits)
+    run_hash = inputs_hash(tasks, config.limits, config.coverage)
     store = open_run_dir(out, run_hash, config) if out is not None else ResultStore(None)
     t1 = time.perf_counter()
+    coverage = None
+    if config.coverage is not None:
+        choices, coverage_executor = choose_inputs_by_coverage(tasks, config, store, on_progress)
+        tasks = [c.task for c in choices]
+        coverage = coverage_summary(choices, coverage_executor)
     outcomes, truth, executor = execute(tasks, config, store, on_progress)
     t2 = time.perf_counter()
     scores = [score_task(t, outcomes, truth, config.strategies, config.ks) for t in tasks]
@@ -226,6 +299,8 @@ def score(
     seconds = {"prepare": t1 - t0, "execute": t2 - t1, "select": t3 - t2, "total": t3 - t0}
     summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     summary["inputs_hash"] = run_hash
+    if coverage is not None:
+        summary["coverage_inputs"] = coverage
     if accounting is not None:
         summary["tokens"] = accounting
     if out is not None:
