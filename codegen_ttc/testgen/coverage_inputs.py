@@ -34,6 +34,7 @@ from codegen_ttc.execution.batch import Batch, Limits, Outcome, candidate_key
 from codegen_ttc.pipeline import Task
 from codegen_ttc.problems.model import Call
 from codegen_ttc.testgen.coverage_choice import choose_covering_inputs, covered_weight
+from codegen_ttc.testgen.synthesis import synthesise_inputs
 
 Outcomes = Mapping[str, Mapping[str, Outcome]]  # candidate key -> probe key -> outcome
 
@@ -214,6 +215,39 @@ def coverage_guided(
     reps = [representatives(t, tests, settings.candidates) for t in tasks]
     measured = executor.run([b for t, r in zip(tasks, reps) for b in coverage_batches(t, r, settings.limits)])
     return [choose_for_task(t, r, measured, settings) for t, r in zip(tasks, reps)]
+
+
+def coverage_guided_task(
+    task: Task,
+    executor: Runs,
+    budget: int,
+    *,
+    synthesise: int = 0,
+    seed: int = 0,
+    limits: Limits,
+    synthesised_limits: Limits,
+    candidates: int = 8,
+) -> CoverageChoice:
+    """One task, from its tests to ``budget`` synthesised inputs chosen by coverage (for ``solve``).
+
+    The pool, ``max(synthesise, 4 x budget)`` inputs, is drawn as ``solve`` draws its
+    synthesised inputs (shaped like the tests' inputs, the same ``seed``); inputs the
+    task already has as synthesised are replaced.
+    """
+    settings = CoverageSettings(budget, candidates=candidates)
+    tests = tests_only(task)
+    pool = synthesise_inputs(
+        list(tests.clustering_inputs),
+        prompt=task.problem.prompt,
+        entry_point=task.problem.entry_point,
+        count=settings.pool_size(synthesise),
+        seed=seed,
+    )
+    [choice] = coverage_guided(
+        [dataclasses.replace(tests, synthesised=tuple(pool))], executor, settings,
+        limits=limits, synthesised_limits=synthesised_limits,
+    )
+    return choice
 
 
 class _Stored:

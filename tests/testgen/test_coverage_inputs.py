@@ -20,6 +20,7 @@ from codegen_ttc.testgen.coverage_inputs import (
     choose_for_task,
     coverage_batches,
     coverage_guided,
+    coverage_guided_task,
     representatives,
 )
 from codegen_ttc.testgen.synthesis import synthesise_inputs
@@ -143,6 +144,17 @@ def test_coverage_keeps_an_input_for_every_branch_of_the_candidates_run(sandbox)
     assert any(x % 5 == 0 for x in kept) and any(x % 5 for x in kept)  # both ways through RIGHT
     measured = [b for b in runner.batches if b.limits.coverage]
     assert {b.candidate_key for b in measured} == {candidate_key(p, "f") for p in (RIGHT, NO_BRANCH, BROKEN)}
+
+
+def test_the_solve_step_draws_its_pool_and_keeps_the_budget(sandbox):
+    task = make_task([RIGHT, NO_BRANCH, WRONG])
+    choice = coverage_guided_task(task, OneSandbox(sandbox), 3, synthesise=10, seed=0, limits=LIMITS, synthesised_limits=SYNTH)
+    # the pool is what solve would have synthesised with --synthesise 12 (4 x 3 > 10)
+    assert choice.pool == 12
+    pool = synthesise_inputs([Call((3,))], prompt=PROMPT, entry_point="f", count=12, seed=0)
+    assert len(choice.task.synthesised) == 3 and set(choice.task.synthesised) <= set(pool)
+    assert choice.by_coverage >= 2 and choice.covered == choice.coverable > 0
+    assert choice.task.provided == task.provided and choice.task.candidates == task.candidates
 
 
 PROBLEMS = {"task_id": "t/0", "prompt": PROMPT, "entry_point": "f", "canonical_solution": RIGHT[len(PROMPT):],
