@@ -4,6 +4,10 @@ The same ``Task`` pipeline as ``score``; the only differences are that samples
 and tests come live from an LLM and that there is no ground truth. After the first
 selection, one round of distinguishing inputs (``testgen.distinguish``) looks for
 inputs where the chosen program and its rival differ, adds them, and selects again.
+With ``adaptive``, candidates come in rounds through ``selection.adaptive`` (each
+round executed as it arrives) until the stopping rule says the selection is settled.
+The answer's confidence is also given as a calibrated probability of being right
+(``selection.calibration``), which ``--abstain-below`` compares against.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from codegen_ttc.problems.model import Call, Equals, Problem, Script, ScriptPass
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.llm import sample_candidates, sample_distinguishing_inputs, sample_tests
+from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
+from codegen_ttc.selection.calibration import probability_correct
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
 from codegen_ttc.testgen.choice import separating_inputs
+from codegen_ttc.testgen.coverage_inputs import coverage_guided_task
 from codegen_ttc.testgen.distinguish import rivals, search_distinguishing_inputs
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 
@@ -56,6 +63,15 @@ class SolveOptions:
     # ``distinguish``). Off by default: each is a request carrying both programs, paid in
     # tokens, while the synthesised search is free and needs no model that reasons well
     ask_llm_inputs: int = 0
+    # > 0: keep this many synthesised inputs, chosen by branch coverage (testgen.coverage_inputs)
+    # from a pool of max(synthesise, 4x this) run on a few candidates first
+    coverage_inputs: int = 0
+    # adaptive sampling (selection.adaptive): rounds of ``round_size`` samples, each executed as
+    # it arrives, until the stopping rule is confident, the problem looks unsolvable, or
+    # ``samples`` are spent
+    adaptive: bool = False
+    round_size: int = 4
+    threshold: float = StopRule.threshold
 
 
 DISTINGUISH_SEED = 7_000_001  # pool seed offset: fresh inputs, not a replay of the first draw
@@ -89,6 +105,19 @@ class DistinguishReport:
 
 
 @dataclass
+class AdaptiveReport:
+    """What adaptive sampling spent and why it stopped."""
+
+    reason: str  # confident / unsolved / budget / exhausted
+    samples: int
+    rounds: int
+    history: list[tuple[int, float]]  # (samples so far, stopping-rule posterior) per round
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "history": [[n, round(c, 4)] for n, c in self.history]}
+
+
+@dataclass
 class SolveResult:
     problem: Problem
     program: str
@@ -104,6 +133,12 @@ class SolveResult:
     extraction: dict[str, int]
     disagreements: list[str] = field(default_factory=list)  # inputs where the runner-up differs
     distinguishing: DistinguishReport = field(default_factory=DistinguishReport)
+    adaptive: AdaptiveReport | None = None
+
+    @property
+    def probability_correct(self) -> float | None:
+        """The selection's confidence through the shipped calibration (None: none for this strategy)."""
+        return probability_correct(self.selection.strategy, self.selection.confidence)
 
     def to_json(self) -> dict:
         return {
@@ -111,6 +146,7 @@ class SolveResult:
             "entry_point": self.problem.entry_point,
             "program": self.program,
             "confidence": round(self.selection.confidence, 4),
+            "probability_correct": None if self.probability_correct is None else round(self.probability_correct, 4),
             "strategy": self.selection.strategy,
             "samples": self.n_samples,
             "unique_programs": self.n_unique,
@@ -122,6 +158,7 @@ class SolveResult:
             "infra_errors": self.infra_errors,
             "disagreements": self.disagreements,
             "distinguishing": self.distinguishing.to_json(),
+            "adaptive": None if self.adaptive is None else self.adaptive.to_json(),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -278,6 +315,39 @@ def distinguishing_round(
     return task, report, accounting
 
 
+def sample_adaptively(
+    task: Task, llm: LLMConfig, options: SolveOptions, executor: Executor, stage: Callable[[str], None]
+) -> tuple[Task, dict, AdaptiveReport, LLMSampler]:
+    """Candidates for ``task`` in rounds (``selection.adaptive``), executed as they arrive.
+
+    ``task`` carries the tests and inputs; its candidates are ignored. Returns the task
+    over every sample drawn, its outcomes, what was spent and the sampler (its accounting).
+    """
+    problem = task.problem
+    sampler = LLMSampler({problem.task_id: problem}, llm, seed=options.seed)
+    evaluator = ExecutingEvaluator(
+        {problem.task_id: task}, executor, options.limits, synthesised_limits=options.synthesised_limits
+    )
+    config = AdaptiveConfig(
+        rule=dataclasses.replace(StopRule(), threshold=options.threshold),
+        strategy=options.strategy,
+        first_round=options.round_size,
+        round_size=options.round_size,
+        per_problem=Budget(samples=options.samples),
+    )
+
+    def evaluate(task_id: str, programs: Sequence[str]) -> Evidence:
+        stage(f"sampling adaptively ({len(programs)} samples so far)")
+        return evaluator(task_id, programs)
+
+    run = run_adaptive([problem.task_id], sampler, evaluate, config).problems[problem.task_id]
+    if problem.task_id not in evaluator.current:
+        raise RuntimeError("the model returned no usable program (see the extraction counts)")
+    adaptive_task, outcomes = evaluator.current[problem.task_id]
+    report = AdaptiveReport(run.reason, run.spent.samples, run.spent.rounds, list(run.history))
+    return adaptive_task, outcomes, report, sampler
+
+
 def solve(
     problem: Problem,
     llm: LLMConfig,
@@ -287,33 +357,47 @@ def solve(
 ) -> SolveResult:
     stage = on_stage or (lambda _name: None)
     t0 = time.perf_counter()
-    stage("sampling candidates")
-    cands = sample_candidates(problem, options.samples, llm, seed=options.seed)
-    programs = [p for p, s in zip(cands.programs, cands.statuses) if s != "empty"]
-    extraction: dict[str, int] = {}
-    for s in cands.statuses:
-        extraction[s] = extraction.get(s, 0) + 1
-    accounting = [cands.accounting]
+    accounting: list[Accounting] = []
     tests = []
     if options.test_samples:
         stage("sampling tests")
         generated = sample_tests(problem, options.test_samples, llm, seed=options.seed + 1_000_003)
         tests = generated.tests
         accounting.append(generated.accounting)
+    extraction: dict[str, int] = {}
+    programs: list[str] = []
+    if not options.adaptive:
+        stage("sampling candidates")
+        cands = sample_candidates(problem, options.samples, llm, seed=options.seed)
+        programs = [p for p, s in zip(cands.programs, cands.statuses) if s != "empty"]
+        for status in cands.statuses:
+            extraction[status] = extraction.get(status, 0) + 1
+        accounting.append(cands.accounting)
+        if not programs:
+            raise RuntimeError("the model returned no usable program (see the extraction counts)")
     t1 = time.perf_counter()
-    if not programs:
-        raise RuntimeError("the model returned no usable program (see the extraction counts)")
     task = Task(problem, Candidates.from_samples(programs), WeightedTests.from_cases(tests))
-    if options.synthesise:
+    if options.synthesise and not options.coverage_inputs:
         seen = [c for c in task.clustering_inputs if isinstance(c, Call)]
         extra = synthesise_inputs(
             seen, prompt=problem.prompt, entry_point=problem.entry_point, count=options.synthesise, seed=options.seed
         )
         task = Task(problem, task.candidates, task.generated, tuple(extra))
     stage("executing")
+    adaptive = None
     with Executor(options.sandbox, workers=options.workers) as executor:
+        if options.coverage_inputs and not options.adaptive:
+            task = coverage_guided_task(
+                task, executor, options.coverage_inputs, synthesise=options.synthesise, seed=options.seed,
+                limits=options.limits, synthesised_limits=options.synthesised_limits,
+            ).task
         task = with_user_checks(task, options, executor)
-        outcomes = executor.run(task.batches(options.limits, synthesised_limits=options.synthesised_limits))
+        if options.adaptive:
+            task, outcomes, adaptive, sampled = sample_adaptively(task, llm, options, executor, stage)
+            accounting.extend(sampled.accounting.values())
+            extraction = sampled.extraction
+        else:
+            outcomes = executor.run(task.batches(options.limits, synthesised_limits=options.synthesised_limits))
         t2 = time.perf_counter()
         ev = task.evidence(outcomes)
         selection = select(ev, options.strategy)
@@ -347,4 +431,5 @@ def solve(
         infra_errors=executor.infra_errors,
         extraction=extraction,
         distinguishing=report,
+        adaptive=adaptive,
     )

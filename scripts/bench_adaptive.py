@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from codegen_ttc.reports import curves
+from codegen_ttc.selection import calibration
 from codegen_ttc.sampling.replay import ReplayEvaluator, ReplaySampler, load_run
 from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, StopRule, run_adaptive
 
@@ -101,20 +102,24 @@ def adaptive_block(
         curves.write_csv(out_dir / "shared_budget_points.csv", shared)
     png = curves.plot_curves(out_dir / "curve.png", curve, points, title, shared=shared)
 
-    # the confidence reported with an answer: the stopping rule's posterior for the selected class
-    conf = [o.confidence for o in policy]
+    # the confidence reported with an answer: the probability that it is right, i.e. the
+    # selection's confidence mapped through the shipped calibration (selection.calibration)
+    table = calibration.SHIPPED.get(config.strategy)
+    shares = [o.share for o in policy]
     ok = [o.pass_at_1 for o in policy]
+    conf = list(table.apply(shares)) if table is not None else shares
     cal = curves.calibration(conf, ok)
-    # for comparison: the same mapped by a binning fit on the other half of the problems
-    binned_cal = curves.calibration(curves.cross_fitted(conf, ok, [o.task_id for o in policy]), ok)
+    # an honest estimate: the raw confidence mapped by a binning fit on the other half of the problems
+    binned_cal = curves.calibration(curves.cross_fitted(shares, ok, [o.task_id for o in policy]), ok)
+    posterior_cal = curves.calibration([o.confidence for o in policy], ok)
     coverage = curves.coverage_curve(conf, ok)
     curves.write_csv(out_dir / "coverage.csv", coverage)
     curves.write_csv(out_dir / "reliability.csv", [b.__dict__ for b in cal.bins])
     curves.write_csv(out_dir / "adaptive_runs.csv", curves.outcome_rows(policy))
     cal_png = curves.plot_calibration(
         out_dir / "calibration.png", cal, coverage,
-        f"{run_dir.name}: confidence of the adaptive policy's answer (stopping-rule posterior; "
-        f"threshold {config.rule.threshold:g}, {len(policy)} runs = problems x seeds)",
+        f"{run_dir.name}: calibrated confidence of the adaptive policy's answer "
+        f"(threshold {config.rule.threshold:g}, {len(policy)} runs = problems x seeds)",
     )
     share_cal = curves.calibration([o.share for o in fixed], [o.pass_at_1 for o in fixed])
     block = {
@@ -129,6 +134,7 @@ def adaptive_block(
         "stopped": {k: round(v, 4) for k, v in summary["stopped"].items()},
         "ece": round(cal.ece, 4),
         "ece_cross_fitted_binning": round(binned_cal.ece, 4),
+        "ece_stopping_posterior": round(posterior_cal.ece, 4),
         "calibration_png": str(cal_png),
         "fixed_selection_confidence_ece": round(share_cal.ece, 4),
         "seconds": round(time.perf_counter() - t0, 1),
@@ -156,11 +162,15 @@ def _report(block: dict, curve, points, cal, binned_cal, share_cal, out_dir: Pat
         f"{block['pass@1_se']:.4f}) with {block['mean_samples']:.2f} "
         f"samples per problem on average; fixed budget pass@1 {block['fixed_pass@1']:.4f}"
     )
-    lines.append("calibration of the adaptive answer's confidence (the stopping rule's posterior for the selected class):")
+    lines.append(
+        "calibration of the adaptive answer's confidence (selection confidence through the shipped "
+        "calibration, selection/calibration.py; fit on this data, so in-sample here):"
+    )
     lines.append(cal.table())
     lines.append(
-        f"(for comparison, ECE after a binning fit on the other half of the problems: {binned_cal.ece:.4f}; "
-        f"of selection.confidence at the full budget: {share_cal.ece:.4f})"
+        f"honest estimate, a binning fit on the other half of the problems: ECE {binned_cal.ece:.4f}; "
+        f"uncalibrated selection confidence at the full budget: {share_cal.ece:.4f}; "
+        f"the stopping rule's posterior: {block['ece_stopping_posterior']:.4f}"
     )
     for b in block.get("shared_budget", []):
         lines.append(
@@ -181,6 +191,24 @@ def _report(block: dict, curve, points, cal, binned_cal, share_cal, out_dir: Pat
     return "\n".join(lines)
 
 
+def fit_calibration(run_dir: Path, strategy: str, *, seeds: int = 10, ns=range(5, 101, 5)) -> dict:
+    """Fit ``selection.calibration``'s table for ``strategy`` by replay; print it and its honest error."""
+    pools, incomplete = load_run(run_dir)
+    if incomplete:
+        print(f"note: {len(incomplete)} tasks without every outcome stored are left out ({len(pools)} used)")
+    points = curves.confidence_points(pools, strategy, list(ns), range(seeds))
+    tasks = [t for t, _, _ in points]
+    conf = [c for _, c, _ in points]
+    ok = [p for _, _, p in points]
+    table = calibration.fit_binning(conf, ok)
+    honest = curves.calibration(curves.cross_fitted(conf, ok, tasks), ok)
+    raw = curves.calibration(conf, ok)
+    print(f"{len(points)} points ({len(pools)} tasks x {seeds} orders x {len(list(ns))} sample counts)")
+    print(f"uncalibrated ECE {raw.ece:.4f}; cross-fitted binning ECE {honest.ece:.4f}")
+    print(f"Binning({table.accuracy!r})")
+    return {"accuracy": table.accuracy, "ece_raw": raw.ece, "ece_cross_fitted": honest.ece, "points": len(points)}
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", type=Path, default=Path("/tmp/runs/strict"), help="codegen-ttc score run directory")
@@ -198,7 +226,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--shared-budget", type=_floats, default=[],
                     help="also run with one budget over the whole set, at these mean samples per problem (e.g. 10,15,20)")
     ap.add_argument("--json", action="store_true", help='print {"strict": {"adaptive": ...}} as JSON')
+    ap.add_argument("--fit-calibration", action="store_true",
+                    help="fit the confidence calibration of --strategy on this run (replay at 5..100 samples) and print it")
     args = ap.parse_args(argv)
+    if args.fit_calibration:
+        return fit_calibration(args.run, args.strategy, seeds=args.seeds)
     config = AdaptiveConfig(
         rule=replace(StopRule(), threshold=args.threshold),
         strategy=args.strategy,

@@ -81,9 +81,14 @@ def print_report(result: SolveResult, console: Console) -> None:
         console.print(f"distinguishing inputs: {d.found} added ({d.searched} searched{asked}); {change}")
     for line in result.disagreements:
         console.print(f"  differs from the runner-up on {line}")
+    if result.adaptive is not None:
+        a = result.adaptive
+        console.print(f"adaptive sampling: {a.samples} samples in {a.rounds} rounds, stopped: {a.reason}")
     acc = result.accounting.to_json()
+    p = result.probability_correct
+    calibrated = "" if p is None else f" (probability of a right answer {p:.2f}, calibrated on HumanEval)"
     console.print(
-        f"strategy {sel.strategy}, confidence {sel.confidence:.2f}; "
+        f"strategy {sel.strategy}, confidence {sel.confidence:.2f}{calibrated}; "
         f"tokens: {acc.get('prompt_tokens', 0)} prompt + {acc.get('completion_tokens', 0)} completion; "
         f"retries {result.accounting.total_retries}; infra errors {result.infra_errors}; "
         f"{result.seconds['total']:.1f} s (sampling {result.seconds['sampling']:.1f} s, "
@@ -97,7 +102,20 @@ def print_report(result: SolveResult, console: Console) -> None:
 @click.option("--tests", "test_samples", type=click.IntRange(0), default=8, show_default=True,
               help="Test-generation samples (each gives up to 5 asserts); 0 = none.")
 @click.option("--synthesise", type=click.IntRange(0), default=20, show_default=True, help="Inputs to synthesise for clustering.")
+@click.option("--coverage-inputs", type=click.IntRange(0), default=0, show_default=True,
+              help="Keep this many synthesised inputs, chosen by branch coverage from a pool of "
+                   "max(--synthesise, 4x this) run on a few candidates first (0 = off).")
 @click.option("--no-examples", is_flag=True, help="Do not use docstring examples as provided tests.")
+@click.option("--adaptive", is_flag=True,
+              help="Sample in rounds and stop once the selection is settled (or the problem looks unsolvable); "
+                   "-n is then the most samples to spend.")
+@click.option("--round-size", type=click.IntRange(1), default=SolveOptions.round_size, show_default=True,
+              help="Samples per round with --adaptive.")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=SolveOptions.threshold, show_default=True,
+              help="With --adaptive: stop when the stopping rule's posterior that the selected answer leads reaches this.")
+@click.option("--abstain-below", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Refuse to answer (exit 3, no program printed) when the calibrated probability that the "
+                   "selected program is right is below this.")
 @click.option("--sandbox", type=click.Choice(SANDBOXES), default="auto", show_default=True)
 @click.option("--workers", type=click.IntRange(1), default=None)
 @click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="default", show_default=True)
@@ -122,15 +140,20 @@ def print_report(result: SolveResult, console: Console) -> None:
               help="Samples asking the model for inputs that separate the two (each proposes up to 5; "
                    "costs tokens); with --distinguish only.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON record instead of the program.")
-def solve_command(problem, samples, test_samples, synthesise, no_examples, sandbox, workers, strategy, model,
-                  base_url, api_key, mode, temperature, max_tokens, seed, timeout, property_file, reference_file,
-                  distinguish, distinguish_pool, ask_llm_inputs, as_json) -> None:
+def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, no_examples, adaptive, round_size,
+                  threshold, abstain_below, sandbox, workers, strategy, model, base_url, api_key, mode, temperature,
+                  max_tokens, seed, timeout, property_file, reference_file, distinguish, distinguish_pool,
+                  ask_llm_inputs, as_json) -> None:
     """Solve PROBLEM: a .py file with a signature and docstring, '-' for stdin, or a task id (humaneval/0).
 
     After a first selection, the selected program and its rival run on fresh inputs; those
     where they differ are added for every candidate and selection runs again (--distinguish,
     --distinguish-pool; --ask-llm-inputs also asks the model for such inputs).
+
+    Exit status: 0 with an answer, 3 when --abstain-below refused it, 2 on bad input.
     """
+    if adaptive and coverage_inputs:
+        raise InputError("--coverage-inputs needs the candidates up front: it cannot be combined with --adaptive")
     from codegen_ttc.sampling.config import resolve_config
 
     target = resolve_problem(problem, examples=not no_examples)
@@ -141,6 +164,7 @@ def solve_command(problem, samples, test_samples, synthesise, no_examples, sandb
         strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
         property_code=_read_python(property_file), reference=_read_python(reference_file),
         distinguish=distinguish, distinguish_pool=distinguish_pool, ask_llm_inputs=ask_llm_inputs,
+        coverage_inputs=coverage_inputs, adaptive=adaptive, round_size=round_size, threshold=threshold,
     )
     err = Console(stderr=True)
     started = time.perf_counter()
@@ -149,8 +173,15 @@ def solve_command(problem, samples, test_samples, synthesise, no_examples, sandb
             status.update(f"{name} ({time.perf_counter() - started:.0f} s)")
 
         result = solve(target, llm, options, on_stage=on_stage)
+    p = result.probability_correct
+    abstained = abstain_below is not None and (p is None or p < abstain_below)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
+        click.echo(json.dumps({**result.to_json(), "abstained": abstained}, indent=2))
     else:
         print_report(result, err)
-        click.echo(result.program, nl=not result.program.endswith("\n"))
+        if abstained:
+            shown = "unknown (no calibration for this strategy)" if p is None else f"{p:.2f}"
+            err.print(f"abstained: probability of a right answer {shown}, below {abstain_below:g}")
+        else:
+            click.echo(result.program, nl=not result.program.endswith("\n"))
+    return 3 if abstained else 0

@@ -25,6 +25,7 @@ import numpy as np
 
 from codegen_ttc.sampling.replay import ReplayEvaluator, ReplayPool, ReplaySampler, permutation
 from codegen_ttc.selection.adaptive import AdaptiveConfig, StopRule, decide, run_adaptive
+from codegen_ttc.selection.calibration import bin_index, fit_binning
 from codegen_ttc.selection.passk import pass_at_k, ranked_pass_at_k
 from codegen_ttc.selection.select import select
 from codegen_ttc.selection.strategies import get_strategy
@@ -69,6 +70,22 @@ def fixed_curve(
         row["random_pass@1"] = float(np.mean([_pool_pass_at(p, 1) for p in pools.values()]))
         rows.append(row)
     return rows
+
+
+def confidence_points(
+    pools: Mapping[str, ReplayPool], strategy: str, ns: Sequence[int], seeds: Sequence[int]
+) -> list[tuple[str, float, float]]:
+    """(task id, selection confidence, expected pass@1) for the first n draws of each seeded order."""
+    points = []
+    for seed in seeds:
+        for task_id, pool in pools.items():
+            draws = pool.draws
+            order = draws[permutation(task_id, len(draws), seed)]
+            for n in ns:
+                ev, rows = pool.restrict(order[:n])
+                sel = select(ev, strategy)
+                points.append((task_id, sel.confidence, ranked_pass_at_k(sel.ranking, ev.multiplicity, pool.correct[rows], 1)))
+    return points
 
 
 def _pool_pass_at(pool: ReplayPool, k: int) -> float:
@@ -201,7 +218,7 @@ def calibration(confidence: Sequence[float], correct: Sequence[float], bins: int
     if len(conf) != len(ok):
         raise ValueError("one correctness value per confidence")
     edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
+    which = bin_index(conf, bins)
     table = []
     ece = 0.0
     for b in range(bins):
@@ -213,22 +230,6 @@ def calibration(confidence: Sequence[float], correct: Sequence[float], bins: int
             ece += n / len(conf) * abs(acc - mean_conf)
         table.append(Bin(float(edges[b]), float(edges[b + 1]), n, mean_conf, acc))
     return Calibration(float(ece), tuple(table))
-
-
-def fit_binning(confidence: Sequence[float], correct: Sequence[float], bins: int = 10) -> np.ndarray:
-    """Histogram binning: the accuracy observed in each equal-width confidence bin.
-
-    Empty bins keep the identity (their centre): with no data, trust the raw confidence.
-    """
-    cal = calibration(confidence, correct, bins)
-    return np.array([b.accuracy if b.count else (b.low + b.high) / 2 for b in cal.bins])
-
-
-def apply_binning(table: np.ndarray, confidence: Sequence[float]) -> np.ndarray:
-    bins = len(table)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(np.asarray(confidence, dtype=np.float64), edges[1:-1], right=True), 0, bins - 1)
-    return table[which]
 
 
 def cross_fitted(confidence: Sequence[float], correct: Sequence[float], groups: Sequence[str], bins: int = 10) -> np.ndarray:
@@ -244,7 +245,7 @@ def cross_fitted(confidence: Sequence[float], correct: Sequence[float], groups: 
     for f in (0, 1):
         train, test = fold != f, fold == f
         if train.any() and test.any():
-            out[test] = apply_binning(fit_binning(conf[train], ok[train], bins), conf[test])
+            out[test] = fit_binning(conf[train], ok[train], bins).apply(conf[test])
     return out
 
 

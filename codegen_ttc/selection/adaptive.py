@@ -352,6 +352,7 @@ class LLMSampler:
         self.seed = seed
         self.drawn: dict[str, int] = {}
         self.accounting: dict = {}  # task id -> sampling.accounting.Accounting, merged over rounds
+        self.extraction: dict[str, int] = {}  # how programs came out of replies (sampling.extract), all rounds
 
     def draw(self, task_id: str, n: int) -> Draw:
         from codegen_ttc.sampling.llm import sample_candidates
@@ -359,6 +360,8 @@ class LLMSampler:
         start = self.drawn.get(task_id, 0)
         got = sample_candidates(self.problems[task_id], n, self.config, self.cache, seed=self.seed + start)
         self.drawn[task_id] = start + n
+        for status in got.statuses:
+            self.extraction[status] = self.extraction.get(status, 0) + 1
         acc = got.accounting
         if task_id in self.accounting:
             self.accounting[task_id].merge(acc)
@@ -371,10 +374,11 @@ class ExecutingEvaluator:
     """Evidence through a sandbox. The executor's store holds every outcome so far, so each
     round executes only the candidates it has not seen (``Executor.run`` plans around it)."""
 
-    def __init__(self, tasks: Mapping, executor, limits, *, hidden: bool = False) -> None:
+    def __init__(self, tasks: Mapping, executor, limits, *, synthesised_limits=None, hidden: bool = False) -> None:
         self.tasks = tasks  # task id -> pipeline.Task (its candidates are ignored)
         self.executor = executor  # execution.executor.Executor, with a store
         self.limits = limits
+        self.synthesised_limits = synthesised_limits  # for inputs without expected output (Task.batches)
         self.hidden = hidden  # also run hidden tests (scoring only; selection never sees them)
         self.current: dict = {}  # task id -> (Task over the drawn samples, outcomes)
         self.truth: dict = {}  # task id -> outcomes of the hidden tests (when ``hidden``)
@@ -384,7 +388,7 @@ class ExecutingEvaluator:
 
         base = self.tasks[task_id]
         task = Task(base.problem, Candidates.from_samples(list(programs)), base.generated, base.synthesised)
-        outcomes = self.executor.run(task.batches(self.limits))
+        outcomes = self.executor.run(task.batches(self.limits, synthesised_limits=self.synthesised_limits))
         if self.hidden:
             # the hidden tests' outcomes, apart from selection's: scoring only
             self.truth[task_id] = self.executor.run(task.truth_batches(self.limits))

@@ -118,7 +118,7 @@ def test_cross_fitted_binning_fixes_an_overconfident_score_using_other_problems_
     # a problem alone in its fold gets nothing fitted on itself: left as it was
     assert curves.cross_fitted([0.95], [0], ["only"]).tolist() == [0.95]
     # empty bins fall back to the raw confidence (their centre)
-    assert curves.fit_binning([0.95], [1])[0] == pytest.approx(0.05)
+    assert curves.fit_binning([0.95], [1]).accuracy[0] == pytest.approx(0.05)
 
 
 def test_coverage_curve_and_abstention():

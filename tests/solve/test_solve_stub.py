@@ -148,3 +148,62 @@ def test_a_distinguishing_input_from_the_model(tmp_path, capsys, monkeypatch, di
         assert "best = x if best is None" in result["program"], result["program"]
     else:
         assert report["selection_changed"] is False and "i - 2" in result["program"]
+
+
+@pytest.fixture
+def agreeing_stub():
+    """Every sample is the right program: adaptive sampling has nothing to wait for."""
+    requests = []
+
+    def handler(call):
+        requests.append(call)
+        if "assert" in json.dumps(call.body):
+            return Reply(body=completion_body(call, ["assert running_max([2, 1]) == [2, 2]"] * call.n))
+        return Reply(body=completion_body(call, [RIGHT] * call.n))
+
+    with StubServer(handler) as server:
+        server.requests = requests
+        yield server
+
+
+def test_adaptive_sampling_stops_when_the_answer_is_settled(tmp_path, capsys, agreeing_stub, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    problem = tmp_path / "running_max.py"
+    problem.write_text(PROBLEM)
+    args = ["solve", str(problem), "-n", "40", "--adaptive", "--round-size", "4", "--tests", "1",
+            "--synthesise", "5", "--distinguish", "0", "--sandbox", "bwrap", "--json",
+            "--base-url", agreeing_stub.base_url, "--model", "stub", "--api-key", "x"]
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["adaptive"]["reason"] == "confident"
+    assert result["adaptive"]["samples"] == result["samples"] < 40
+    assert result["adaptive"]["rounds"] == len(result["adaptive"]["history"]) >= 2  # min_samples 5 > one round of 4
+    assert "best = x if best is None" in result["program"]
+    solution_requests = [r for r in agreeing_stub.requests if "assert" not in json.dumps(r.body)]
+    assert sum(r.n for r in solution_requests) == result["samples"]  # nothing sampled beyond the stop
+
+
+def test_abstain_below_refuses_a_doubtful_answer(tmp_path, capsys, stub, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    problem = tmp_path / "running_max.py"
+    problem.write_text(PROBLEM)
+    common = ["solve", str(problem), "-n", "6", "--tests", "1", "--synthesise", "0", "--sandbox", "bwrap",
+              "--base-url", stub.base_url, "--model", "stub", "--api-key", "x"]
+    assert main([*common, "--abstain-below", "0.99"]) == 3
+    out, err = capsys.readouterr()
+    assert out == "" and "abstained: probability of a right answer" in err
+    assert main([*common, "--abstain-below", "0.99", "--json"]) == 3
+    refused = json.loads(capsys.readouterr().out)
+    assert refused["abstained"] is True and refused["probability_correct"] < 0.99
+    assert main([*common, "--abstain-below", "0.0"]) == 0
+    assert "def running_max" in capsys.readouterr().out
+
+
+def test_adaptive_and_coverage_inputs_do_not_combine(capsys, tmp_path):
+    problem = tmp_path / "running_max.py"
+    problem.write_text(PROBLEM)
+    assert main(["solve", str(problem), "--adaptive", "--coverage-inputs", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be combined with --adaptive" in err and "Traceback" not in err
