@@ -143,7 +143,9 @@ def main() -> int:
         from bench_adaptive import adaptive_block
 
         started = time.perf_counter()
-        block = adaptive_block(args.runs / "strict", args.runs / "strict" / "curves", seeds=20, log=console.print)
+        # per problem (the default threshold), and one budget of 25 samples per problem shared by the set
+        block = adaptive_block(args.runs / "strict", args.runs / "strict" / "curves", seeds=20, log=console.print,
+                               shared_means=(25.0,))
         out["strict"]["adaptive"] = block
         out["seconds"]["adaptive"] = round(time.perf_counter() - started, 1)
         console.print(

@@ -198,6 +198,17 @@ def test_shared_budget_goes_to_the_uncertain_problems():
     assert result.problems["hard"].reason == "shared_budget"
 
 
+def test_a_pick_that_held_for_rounds_yields_to_a_fresh_doubt():
+    scripts = {"steady": ["ok", "ok", "no"], "fresh": ["ok"]}
+    config = AdaptiveConfig(rule=StopRule(threshold=0.999, unsolved_rounds=99), per_problem=Budget(samples=100),
+                            shared=Budget(samples=40))
+    result = run_adaptive(list(scripts), ScriptedSampler(scripts), by_text, config)
+    steady = result.problems["steady"]
+    # the same pick ("ok") round after round: its doubt is divided by the rounds it held
+    assert steady.stable_rounds == steady.spent.rounds >= 2
+    assert steady.uncertainty == pytest.approx((1 - steady.decision.confidence) / steady.stable_rounds)
+
+
 def test_shared_budget_too_small_for_a_first_round_leaves_problems_unsampled():
     scripts = {"a": ["ok"], "b": ["ok"]}
     config = AdaptiveConfig(shared=Budget(samples=5), first_round=5)
