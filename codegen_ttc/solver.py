@@ -358,24 +358,24 @@ def solve(
     stage = on_stage or (lambda _name: None)
     t0 = time.perf_counter()
     accounting: list[Accounting] = []
-    tests = []
-    if options.test_samples:
-        stage("sampling tests")
-        generated = sample_tests(problem, options.test_samples, llm, seed=options.seed + 1_000_003)
-        tests = generated.tests
-        accounting.append(generated.accounting)
     extraction: dict[str, int] = {}
     programs: list[str] = []
-    if not options.adaptive:
+    if not options.adaptive:  # adaptive sampling draws its candidates in rounds, once tests are known
         stage("sampling candidates")
         cands = sample_candidates(problem, options.samples, llm, seed=options.seed)
         programs = [p for p, s in zip(cands.programs, cands.statuses) if s != "empty"]
         for status in cands.statuses:
             extraction[status] = extraction.get(status, 0) + 1
         accounting.append(cands.accounting)
-        if not programs:
-            raise RuntimeError("the model returned no usable program (see the extraction counts)")
+    tests = []
+    if options.test_samples:
+        stage("sampling tests")
+        generated = sample_tests(problem, options.test_samples, llm, seed=options.seed + 1_000_003)
+        tests = generated.tests
+        accounting.append(generated.accounting)
     t1 = time.perf_counter()
+    if not options.adaptive and not programs:
+        raise RuntimeError("the model returned no usable program (see the extraction counts)")
     task = Task(problem, Candidates.from_samples(programs), WeightedTests.from_cases(tests))
     if options.synthesise and not options.coverage_inputs:
         seen = [c for c in task.clustering_inputs if isinstance(c, Call)]
