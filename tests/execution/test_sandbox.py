@@ -87,6 +87,11 @@ def test_main_guard_does_not_run(sandbox):
     assert values(run_calls(sandbox, src, ())) == [7]
 
 
+def test_the_candidate_does_not_see_the_runners_command_line(sandbox):
+    src = "import sys\nAT_IMPORT = list(sys.argv)\ndef f():\n    return AT_IMPORT, list(sys.argv)\n"
+    assert values(run_calls(sandbox, src, ())) == [(["candidate"], ["candidate"])]
+
+
 def test_calls_of_a_batch_share_one_process_in_sequence(sandbox):
     """Like HumanEval's harness: one process runs a candidate's calls in order."""
     src = """

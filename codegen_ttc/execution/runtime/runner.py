@@ -445,6 +445,9 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
     _start_cpu_limit(lim["load_cpu_seconds"], hard=False)
     # chosen (and the coverage package imported) before the candidate's code runs
     meter = _arc_meter() if lim["coverage"] else None
+    # the runner's own command line (its paths, uid) is none of the candidate's business, and
+    # code that parses argv at import (distutils' setup()) should see an empty one
+    sys.argv = ["candidate"]
     try:
         code = compile(source, meter.filename if meter is not None else CANDIDATE_FILE, "exec")
         # not "__main__": an `if __name__ == "__main__":` block must not run
