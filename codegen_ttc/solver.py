@@ -13,6 +13,7 @@ The answer's confidence is also given as a calibrated probability of being right
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -137,7 +138,15 @@ class SolveResult:
 
     @property
     def probability_correct(self) -> float | None:
-        """The selection's confidence through the shipped calibration (None: none for this strategy)."""
+        """The selection's confidence through the shipped calibration (None: none for this strategy).
+
+        0 when the selected program fails one of the user's own tests (docstring examples,
+        property, reference): the calibration was fit where there were none, and a failed
+        example is not a matter of probability.
+        """
+        selected = [c for c in self.clusters if c.selected]
+        if selected and not math.isnan(selected[0].provided_pass_rate) and selected[0].provided_pass_rate < 1.0:
+            return 0.0
         return probability_correct(self.selection.strategy, self.selection.confidence)
 
     def to_json(self) -> dict:
@@ -187,7 +196,11 @@ def describe_disagreements(task: Task, ev: Evidence, selection: Selection, outco
     keys = task.candidate_keys()
     inputs = task.clustering_inputs
     lines = []
-    for j in separating_inputs(ev.behaviour, selection.chosen, other)[:limit]:
+    differing = [
+        j for j in separating_inputs(ev.behaviour, selection.chosen, other)
+        if not (ev.failed[selection.chosen, j] and ev.failed[other, j])  # two failures are one behaviour
+    ]
+    for j in differing[:limit]:
         call = inputs[j]
         mine = outcomes.get(keys[selection.chosen], {}).get(call.key)
         theirs = outcomes.get(keys[other], {}).get(call.key)

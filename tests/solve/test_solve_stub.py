@@ -207,3 +207,22 @@ def test_adaptive_and_coverage_inputs_do_not_combine(capsys, tmp_path):
     assert main(["solve", str(problem), "--adaptive", "--coverage-inputs", "4"]) == 2
     err = capsys.readouterr().err
     assert "cannot be combined with --adaptive" in err and "Traceback" not in err
+
+
+def test_a_program_failing_the_users_example_is_never_probably_right(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+
+    def handler(call):
+        if "assert" in json.dumps(call.body):
+            return Reply(body=completion_body(call, ["assert running_max([1]) == [1]"] * call.n))
+        return Reply(body=completion_body(call, [CRASH] * call.n))  # unanimous, and wrong on the example
+
+    problem = tmp_path / "running_max.py"
+    problem.write_text(PROBLEM)
+    with StubServer(handler) as server:
+        args = ["solve", str(problem), "-n", "4", "--tests", "1", "--synthesise", "0", "--sandbox", "bwrap", "--json",
+                "--base-url", server.base_url, "--model", "stub", "--api-key", "x", "--abstain-below", "0.1"]
+        assert main(args) == 3
+    result = json.loads(capsys.readouterr().out)
+    assert result["confidence"] > 0.5  # all samples agree...
+    assert result["probability_correct"] == 0.0 and result["abstained"]  # ...on a program failing the example
