@@ -378,16 +378,6 @@ def stop_shared_server() -> None:
 # ------------------------------------------------------------------------ the child process
 
 
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            import ctypes
-
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            PR_SET_PDEATHSIG = 1  # noqa: N806
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 def _child_main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="codegen_ttc.sampling.local_model")
     parser.add_argument("--model", required=True)
@@ -397,7 +387,10 @@ def _child_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args(argv)
 
-    _die_with_parent()
+    # No PR_SET_PDEATHSIG: it fires when the *thread* that started us exits, and the server is
+    # started from a worker thread (asyncio.to_thread) that ends with its event loop, which
+    # killed the shared server between two sync calls. The parent's death closes our stdin
+    # (below) whatever thread it was.
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: os._exit(0))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 
@@ -165,6 +166,13 @@ def test_sync_wrapper_on_the_local_default(model_file):
         got = sample_candidates(PROBLEM, 2, LLMConfig(max_tokens=32, seed=3), SampleCache.memory())
         assert len(got.programs) == 2 and got.accounting.infra_errors == 0
         assert local_model._shared is not None and local_model._shared.running
+        pid = local_model._shared._proc.pid
+        # a second call, after the first's event loop and its worker threads are gone: the
+        # same server still answers (it used to die with the thread that started it)
+        time.sleep(1.0)
+        again = sample_candidates(PROBLEM, 2, LLMConfig(max_tokens=32, seed=4), SampleCache.memory())
+        assert again.accounting.infra_errors == 0 and again.accounting.total_retries == 0
+        assert local_model._shared._proc.pid == pid
     finally:
         local_model.stop_shared_server()
     assert local_model._shared is None
