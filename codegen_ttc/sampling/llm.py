@@ -479,8 +479,14 @@ async def open_sampler(config: LLMConfig, cache: SampleCache | None = None) -> A
         await sampler.aclose()
 
 
-def _run(coro: Awaitable[T]) -> T:
-    return asyncio.run(coro)  # type: ignore[arg-type]
+def _with_sampler(config: LLMConfig, cache: SampleCache | None, use: Callable[[Sampler], Awaitable[T]]) -> T:
+    """Run ``use(sampler)`` to completion: the sync face of the async API (``cache=None``: the disk cache)."""
+
+    async def go() -> T:
+        async with open_sampler(config, cache if cache is not None else SampleCache.default()) as s:
+            return await use(s)
+
+    return asyncio.run(go())
 
 
 # ------------------------------------------------------------------ candidates and tests
@@ -575,11 +581,7 @@ def sample_candidates(
 ) -> CandidateSamples:
     """``n`` candidate programs for ``problem`` (sync; ``cache=None``: the tool's disk cache)."""
 
-    async def go() -> CandidateSamples:
-        async with open_sampler(config, cache if cache is not None else SampleCache.default()) as s:
-            return await asample_candidates(problem, n, s, seed=seed)
-
-    return _run(go())
+    return _with_sampler(config, cache, lambda s: asample_candidates(problem, n, s, seed=seed))
 
 
 def sample_tests(
@@ -593,11 +595,7 @@ def sample_tests(
 ) -> TestSamples:
     """Generated test cases for ``problem`` from ``n`` samples (sync)."""
 
-    async def go() -> TestSamples:
-        async with open_sampler(config, cache if cache is not None else SampleCache.default()) as s:
-            return await asample_tests(problem, n, s, seed=seed, per_sample=per_sample)
-
-    return _run(go())
+    return _with_sampler(config, cache, lambda s: asample_tests(problem, n, s, seed=seed, per_sample=per_sample))
 
 
 @dataclass
@@ -679,11 +677,9 @@ def sample_distinguishing_inputs(
 ) -> InputSamples:
     """Inputs on which ``programs`` may differ, from ``n`` samples (sync)."""
 
-    async def go() -> InputSamples:
-        async with open_sampler(config, cache if cache is not None else SampleCache.default()) as s:
-            return await asample_distinguishing_inputs(problem, programs, n, s, seed=seed, per_sample=per_sample)
-
-    return _run(go())
+    return _with_sampler(
+        config, cache, lambda s: asample_distinguishing_inputs(problem, programs, n, s, seed=seed, per_sample=per_sample)
+    )
 
 
 @dataclass
@@ -742,10 +738,9 @@ def sample_problems(
 ) -> dict[str, ProblemSamples]:
     """Sync wrapper of ``asample_problems`` (one server session for all problems)."""
 
-    async def go() -> dict[str, ProblemSamples]:
-        async with open_sampler(config, cache if cache is not None else SampleCache.default()) as s:
-            return await asample_problems(
-                problems, s, n_candidates=n_candidates, n_tests=n_tests, seed=seed, per_sample=per_sample, on_done=on_done
-            )
-
-    return _run(go())
+    return _with_sampler(
+        config, cache,
+        lambda s: asample_problems(
+            problems, s, n_candidates=n_candidates, n_tests=n_tests, seed=seed, per_sample=per_sample, on_done=on_done
+        ),
+    )
