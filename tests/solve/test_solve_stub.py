@@ -83,14 +83,16 @@ def test_a_hypothesis_property_picks_the_right_minority(tmp_path, capsys, stub, 
     prop.write_text(
         "from hypothesis import given, settings, strategies as st\n\n"
         "def check(candidate):\n"
-        "    @settings(max_examples=30, database=None, deadline=None)\n"
+        # derandomized: the same 30 examples every run; hypothesis's import and search get 5 s
+        # of CPU, not the default 1 s that a loaded machine once made them exceed (flaky)
+        "    @settings(max_examples=30, database=None, deadline=None, derandomize=True)\n"
         "    @given(st.lists(st.integers(-50, 50), min_size=1, max_size=8))\n"
         "    def prop(xs):\n"
         "        out = candidate(xs)\n"
         "        assert out[0] == xs[0] and out[-1] == max(xs)\n"
         "    prop()\n"
     )
-    result = solve(tmp_path, capsys, stub, "--synthesise", "0", "--property", str(prop))
+    result = solve(tmp_path, capsys, stub, "--synthesise", "0", "--property", str(prop), "--timeout", "5")
     assert "best = x if best is None" in result["program"], result["program"]
 
 
