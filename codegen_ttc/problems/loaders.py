@@ -21,8 +21,9 @@ from codegen_ttc.problems.parsing import TestParseError, parse_assert_lines, par
 HUMANEVAL_NAMES = ("humaneval", "human-eval", "human_eval")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent  # codegen_ttc/
-# installed: codegen_ttc/problem_sets/ (package data); source checkout: <repo>/problem_sets/
-PROBLEM_SET_DIRS = (_PACKAGE_DIR / "problem_sets", _PACKAGE_DIR.parent / "problem_sets")
+# <repo>/problem_sets/, seen from the package through the symlink codegen_ttc/problem_sets,
+# which setuptools follows: a wheel carries the files as package data
+PROBLEM_SET_DIRS = (_PACKAGE_DIR / "problem_sets",)
 
 
 def bundled_problem_sets() -> dict[str, Path]:
