@@ -147,7 +147,7 @@ class SolveResult:
         selected = [c for c in self.clusters if c.selected]
         if selected and not math.isnan(selected[0].provided_pass_rate) and selected[0].provided_pass_rate < 1.0:
             return 0.0
-        return probability_correct(self.selection.strategy, self.selection.confidence)
+        return probability_correct(self.selection.strategy, self.selection.confidence, self.selection.basis)
 
     def to_json(self) -> dict:
         return {

@@ -104,13 +104,14 @@ def adaptive_block(
 
     # the confidence reported with an answer: the probability that it is right, i.e. the
     # selection's confidence mapped through the shipped calibration (selection.calibration)
-    table = calibration.SHIPPED.get(config.strategy)
     shares = [o.share for o in policy]
+    bases = [o.basis for o in policy]
     ok = [o.pass_at_1 for o in policy]
-    conf = list(table.apply(shares)) if table is not None else shares
+    shipped = calibration.calibrated(config.strategy, shares, bases)
+    conf = shares if shipped is None else list(shipped)
     cal = curves.calibration(conf, ok)
     # an honest estimate: the raw confidence mapped by a binning fit on the other half of the problems
-    binned_cal = curves.calibration(curves.cross_fitted(shares, ok, [o.task_id for o in policy]), ok)
+    binned_cal = curves.calibration(curves.cross_fitted(shares, ok, [o.task_id for o in policy], bases=bases), ok)
     posterior_cal = curves.calibration([o.confidence for o in policy], ok)
     coverage = curves.coverage_curve(conf, ok)
     curves.write_csv(out_dir / "coverage.csv", coverage)
@@ -191,27 +192,40 @@ def _report(block: dict, curve, points, cal, binned_cal, share_cal, out_dir: Pat
     return "\n".join(lines)
 
 
-def fit_calibration(run_dir: Path, strategy: str, *, seeds: int = 10, ns=range(5, 101, 5)) -> dict:
-    """Fit ``selection.calibration``'s table for ``strategy`` by replay; print it and its honest error."""
-    pools, incomplete = load_run(run_dir)
-    if incomplete:
-        print(f"note: {len(incomplete)} tasks without every outcome stored are left out ({len(pools)} used)")
-    points = curves.confidence_points(pools, strategy, list(ns), range(seeds))
-    tasks = [t for t, _, _ in points]
-    conf = [c for _, c, _ in points]
-    ok = [p for _, _, p in points]
-    table = calibration.fit_binning(conf, ok)
-    honest = curves.calibration(curves.cross_fitted(conf, ok, tasks), ok)
+def fit_calibration(run_dirs: list[Path], strategy: str, *, seeds: int = 10, ns=range(5, 101, 5)) -> dict:
+    """Fit ``selection.calibration``'s tables for ``strategy`` by replay (one per confidence basis,
+    points pooled over the runs); print them and their honest error."""
+    points = []
+    for run_dir in run_dirs:
+        pools, incomplete = load_run(run_dir)
+        if incomplete:
+            print(f"note: {run_dir}: {len(incomplete)} tasks without every outcome stored are left out")
+        run_points = curves.confidence_points(pools, strategy, list(ns), range(seeds))
+        # a task id names a problem in every run: folds stay by problem
+        points += run_points
+        print(f"{run_dir}: {len(run_points)} points ({len(pools)} tasks x {seeds} orders x {len(list(ns))} sample counts)")
+    tasks = [t for t, _, _, _ in points]
+    conf = [c for _, c, _, _ in points]
+    ok = [p for _, _, p, _ in points]
+    bases = [b for _, _, _, b in points]
+    honest = curves.calibration(curves.cross_fitted(conf, ok, tasks, bases=bases), ok)
+    one_table = curves.calibration(curves.cross_fitted(conf, ok, tasks), ok)
     raw = curves.calibration(conf, ok)
-    print(f"{len(points)} points ({len(pools)} tasks x {seeds} orders x {len(list(ns))} sample counts)")
-    print(f"uncalibrated ECE {raw.ece:.4f}; cross-fitted binning ECE {honest.ece:.4f}")
-    print(f"Binning({table.accuracy!r})")
-    return {"accuracy": table.accuracy, "ece_raw": raw.ece, "ece_cross_fitted": honest.ece, "points": len(points)}
+    print(f"uncalibrated ECE {raw.ece:.4f}; cross-fitted binning ECE {honest.ece:.4f} "
+          f"(one table for every basis: {one_table.ece:.4f})")
+    tables = {}
+    for basis in sorted(set(bases)):
+        idx = [i for i, b in enumerate(bases) if b == basis]
+        table = calibration.fit_binning([conf[i] for i in idx], [ok[i] for i in idx])
+        tables[calibration.table_key(strategy, basis)] = table.accuracy
+        print(f"{calibration.table_key(strategy, basis)} ({len(idx)} points): Binning({table.accuracy!r})")
+    return {"tables": tables, "ece_raw": raw.ece, "ece_cross_fitted": honest.ece, "points": len(points)}
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--run", type=Path, default=Path("/tmp/runs/strict"), help="codegen-ttc score run directory")
+    ap.add_argument("--run", type=Path, action="append",
+                    help="codegen-ttc score run directory (repeat with --fit-calibration to pool runs)")
     ap.add_argument("--curve", type=Path, default=None, help="where to write CSV/PNG (default: RUN/curves)")
     ap.add_argument("--seeds", type=int, default=20, help="replay orders to average over")
     ap.add_argument("--threshold", type=float, default=StopRule.threshold, help="the policy's stopping threshold")
@@ -229,8 +243,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--fit-calibration", action="store_true",
                     help="fit the confidence calibration of --strategy on this run (replay at 5..100 samples) and print it")
     args = ap.parse_args(argv)
+    if not args.run:
+        ap.error("--run DIR is required")
     if args.fit_calibration:
         return fit_calibration(args.run, args.strategy, seeds=args.seeds)
+    if len(args.run) > 1:
+        ap.error("one --run at a time, except with --fit-calibration")
+    args.run = args.run[0]
     config = AdaptiveConfig(
         rule=replace(StopRule(), threshold=args.threshold),
         strategy=args.strategy,

@@ -74,8 +74,8 @@ def fixed_curve(
 
 def confidence_points(
     pools: Mapping[str, ReplayPool], strategy: str, ns: Sequence[int], seeds: Sequence[int]
-) -> list[tuple[str, float, float]]:
-    """(task id, selection confidence, expected pass@1) for the first n draws of each seeded order."""
+) -> list[tuple[str, float, float, str]]:
+    """(task id, selection confidence, expected pass@1, its basis) for the first n draws of each seeded order."""
     points = []
     for seed in seeds:
         for task_id, pool in pools.items():
@@ -84,7 +84,8 @@ def confidence_points(
             for n in ns:
                 ev, rows = pool.restrict(order[:n])
                 sel = select(ev, strategy)
-                points.append((task_id, sel.confidence, ranked_pass_at_k(sel.ranking, ev.multiplicity, pool.correct[rows], 1)))
+                p1 = ranked_pass_at_k(sel.ranking, ev.multiplicity, pool.correct[rows], 1)
+                points.append((task_id, sel.confidence, p1, sel.basis))
     return points
 
 
@@ -107,8 +108,9 @@ class PolicyRun:
     tokens: int  # replay: estimated from the programs' text
     pass_at_1: float  # expected, ties broken uniformly
     confidence: float  # the stopping rule's posterior for the selected cluster
-    share: float  # selection.confidence: the top group's share of the strategy's scores
+    share: float  # selection.confidence (the top group's share of the scores, or as ``basis`` says)
     reason: str
+    basis: str = "share"  # selection.basis
 
 
 def adaptive_outcomes(pools: Mapping[str, ReplayPool], config: AdaptiveConfig, seeds: Sequence[int]) -> list[PolicyRun]:
@@ -127,7 +129,7 @@ def adaptive_outcomes(pools: Mapping[str, ReplayPool], config: AdaptiveConfig, s
                 PolicyRun(
                     task_id, seed, run.spent.samples, run.spent.tokens,
                     ranked_pass_at_k(sel.ranking, ev.multiplicity, correct, 1),
-                    run.decision.confidence, sel.confidence, run.reason,
+                    run.decision.confidence, sel.confidence, run.reason, sel.basis,
                 )
             )
     return out
@@ -176,7 +178,7 @@ def fixed_outcomes(pools: Mapping[str, ReplayPool], strategy: str, rule: StopRul
         out.append(
             PolicyRun(
                 task_id, -1, ev.n_samples, 0, ranked_pass_at_k(sel.ranking, ev.multiplicity, pool.correct, 1),
-                decision.confidence, sel.confidence, "fixed",
+                decision.confidence, sel.confidence, "fixed", sel.basis,
             )
         )
     return out
@@ -232,20 +234,29 @@ def calibration(confidence: Sequence[float], correct: Sequence[float], bins: int
     return Calibration(float(ece), tuple(table))
 
 
-def cross_fitted(confidence: Sequence[float], correct: Sequence[float], groups: Sequence[str], bins: int = 10) -> np.ndarray:
+def cross_fitted(
+    confidence: Sequence[float],
+    correct: Sequence[float],
+    groups: Sequence[str],
+    bins: int = 10,
+    bases: Sequence[str] | None = None,
+) -> np.ndarray:
     """Calibrated confidences, each mapped by a binning fit on the *other* fold of problems.
 
     Folds are by problem (crc32 of its id, 2 folds), so a problem's own outcome never
-    calibrates its confidence: the ECE of the result is an honest estimate.
+    calibrates its confidence: the ECE of the result is an honest estimate. With
+    ``bases`` (``Selection.basis``), each basis gets its own binning, as shipped.
     """
     conf = np.asarray(confidence, dtype=np.float64)
     ok = np.asarray(correct, dtype=np.float64)
     fold = np.array([zlib.crc32(g.encode()) % 2 for g in groups])
+    basis = np.array(["share"] * len(conf) if bases is None else list(bases))
     out = conf.copy()
-    for f in (0, 1):
-        train, test = fold != f, fold == f
-        if train.any() and test.any():
-            out[test] = fit_binning(conf[train], ok[train], bins).apply(conf[test])
+    for b in np.unique(basis):
+        for f in (0, 1):
+            train, test = (fold != f) & (basis == b), (fold == f) & (basis == b)
+            if train.any() and test.any():
+                out[test] = fit_binning(conf[train], ok[train], bins).apply(conf[test])
     return out
 
 

@@ -7,9 +7,12 @@ those above 0.9 three times in four. A ``Binning`` maps it through the accuracy 
 equal-width confidence bins, made monotone (a higher confidence never maps to a
 lower probability) by pooling adjacent violators.
 
-The shipped table was fit by replay (``scripts/bench_adaptive.py --fit-calibration``)
-for the ``default`` strategy on HumanEval with CodeGen-16B samples and CodeT's
-tests, at every sample count from 5 to 100; other models and problem sets may be
+Confidences of different bases (``Selection.basis``: the share of the scores, or
+the pick's agreement when ``default`` ranks by agreement) are on different
+scales, so each has its own table. The shipped tables were fit by replay
+(``scripts/bench_adaptive.py --fit-calibration``) for the ``default`` strategy on
+HumanEval with CodeGen-16B samples, with and without CodeT's tests, at every
+sample count from 5 to 100; other models and problem sets may be
 calibrated differently, so the scripts report the calibration error of each run
 (and an honest, cross-fitted estimate: fit on half the problems, measured on the
 other half).
@@ -78,20 +81,41 @@ def fit_binning(confidence: Sequence[float], correct: Sequence[float], bins: int
     return Binning(tuple(round(float(a), 4) for a in monotone), source)
 
 
-# fit on runs/bench_selection/strict (164 tasks x 10 replay orders x 5, 10, ..., 100 samples:
-# 32,800 selections), 2026-11-29, with ``scripts/bench_adaptive.py --run runs/bench_selection/strict
-# --fit-calibration --seeds 10``, after ``default`` ranked by agreement where no generated test
-# passes (12% of the selections; their confidence is the pick's agreement): uncalibrated ECE
-# 0.102, cross-fitted binning ECE 0.079 (0.063 before, with the largest cluster and its share)
+# Both fit 2026-11-29 by replay (10 orders x 5, 10, ..., 100 samples per task) with
+#   scripts/bench_adaptive.py --run runs/bench_selection/strict \
+#       --run runs/bench_selection/selfgen_only_100 --fit-calibration --seeds 10
+# pooling the strict run (CodeT's tests) and the selfgen-only run (no LLM tests, 100
+# synthesised inputs): 65,600 selections; cross-fitted ECE 0.031 with one table per basis
+# (0.024 with one table for both, which however ranks answers of the two bases on one scale).
+# Selections that some generated test backs: confidence = share of the scores.
 DEFAULT_STRATEGY = Binning(
-    (0.2337, 0.2337, 0.2458, 0.3958, 0.4013, 0.4013, 0.5402, 0.6052, 0.6589, 0.749),
+    (0.146, 0.146, 0.2315, 0.3768, 0.3768, 0.3768, 0.5343, 0.6021, 0.6571, 0.7423),
     source="default strategy, HumanEval x CodeGen-16B samples + CodeT tests, strict setting, 5-100 samples",
 )
+# Selections ranked by agreement (no generated test passes, or none exists): confidence =
+# the pick's agreement; 3,935 strict selections + 32,800 selfgen-only ones.
+DEFAULT_AGREEMENT = Binning(
+    (0.3076, 0.615, 0.8579, 0.941, 0.941, 0.941, 0.941, 0.941, 0.941, 0.941),
+    source="default strategy ranked by agreement, HumanEval x CodeGen-16B samples, strict, 5-100 samples",
+)
 
-SHIPPED: dict[str, Binning] = {"default": DEFAULT_STRATEGY}
+SHIPPED: dict[str, Binning] = {"default": DEFAULT_STRATEGY, "default/agreement": DEFAULT_AGREEMENT}
 
 
-def probability_correct(strategy: str, confidence: float) -> float | None:
+def calibrated(strategy: str, confidence: Sequence[float], bases: Sequence[str]) -> np.ndarray | None:
+    """Many confidences through the shipped tables; None when a basis has no table."""
+    tables = [SHIPPED.get(table_key(strategy, b)) for b in bases]
+    if any(t is None for t in tables):
+        return None
+    return np.array([t(c) for t, c in zip(tables, confidence)])
+
+
+def table_key(strategy: str, basis: str = "share") -> str:
+    """Confidences of different bases (``Selection.basis``) are on different scales: one table each."""
+    return strategy if basis == "share" else f"{strategy}/{basis}"
+
+
+def probability_correct(strategy: str, confidence: float, basis: str = "share") -> float | None:
     """The calibrated probability for a strategy's confidence, or None when none is shipped."""
-    table = SHIPPED.get(strategy)
+    table = SHIPPED.get(table_key(strategy, basis))
     return None if table is None else table(confidence)

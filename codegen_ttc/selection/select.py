@@ -16,7 +16,10 @@ class Selection:
     strategy: str
     ranking: tuple[RankedGroup, ...]  # ties merged, best first; empty = no preference
     chosen: int  # the unique candidate to answer with: the most sampled one of the top group
-    confidence: float  # in [0, 1]: the strategy's own (``strategies.CONFIDENCE``), else the top group's share of the scores
+    confidence: float  # in [0, 1], measured as ``basis`` says
+    # "share": the top group's share of the scores; else the strategy's own measure
+    # (``strategies.CONFIDENCE``, e.g. "agreement"), calibrated apart
+    basis: str = "share"
 
     @property
     def top(self) -> tuple[int, ...]:
@@ -31,7 +34,10 @@ def select(ev: Evidence, strategy: str = "default") -> Selection:
     # the most sampled member; ties -> the first sampled (stable, reproducible)
     chosen = int(pool[np.argmax(ev.multiplicity[pool])])
     own = own_confidence(strategy, ev, ranking)
-    return Selection(strategy, ranking, chosen, confidence(ev, ranking) if own is None else own)
+    if own is None:
+        return Selection(strategy, ranking, chosen, confidence(ev, ranking))
+    basis, value = own
+    return Selection(strategy, ranking, chosen, value, basis)
 
 
 def confidence(ev: Evidence, ranking: tuple[RankedGroup, ...]) -> float:

@@ -73,10 +73,11 @@ def _default(ev: Evidence) -> list[RankedGroup]:
     return rank(ev)
 
 
-def _default_confidence(ev: Evidence, ranking) -> float | None:
+def _default_confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
     from codegen_ttc.selection.default import confidence
 
-    return confidence(ev, ranking)
+    value = confidence(ev, ranking)
+    return None if value is None else ("agreement", value)
 
 
 STRATEGIES: dict[str, Strategy] = {
@@ -88,12 +89,15 @@ STRATEGIES: dict[str, Strategy] = {
 }
 
 
-# strategies whose scores carry a better confidence than the top group's share of them
-CONFIDENCE: dict[str, Callable[[Evidence, list[RankedGroup]], float | None]] = {"default": _default_confidence}
+# strategies that, for some rankings, have a better confidence than the top group's share of
+# the scores: (basis, value), the basis naming what it measures (calibrated apart), or None
+CONFIDENCE: dict[str, Callable[[Evidence, list[RankedGroup]], tuple[str, float] | None]] = {
+    "default": _default_confidence,
+}
 
 
-def own_confidence(name: str, ev: Evidence, ranking) -> float | None:
-    """The strategy's own confidence for this ranking, or None: use the share of the scores."""
+def own_confidence(name: str, ev: Evidence, ranking) -> tuple[str, float] | None:
+    """The strategy's own (basis, confidence) for this ranking, or None: use the share of the scores."""
     own = CONFIDENCE.get(name)
     return None if own is None else own(ev, list(ranking))
 

@@ -121,6 +121,18 @@ def test_cross_fitted_binning_fixes_an_overconfident_score_using_other_problems_
     assert curves.fit_binning([0.95], [1]).accuracy[0] == pytest.approx(0.05)
 
 
+def test_cross_fitting_fits_each_confidence_basis_apart():
+    # the same raw 0.95 means "right" on one basis and "wrong" on the other
+    tasks = [f"t{i}" for i in range(40)] * 2
+    conf = [0.95] * 80
+    ok = [1] * 40 + [0] * 40
+    bases = ["share"] * 40 + ["agreement"] * 40
+    fixed = curves.cross_fitted(conf, ok, tasks, bases=bases)
+    assert fixed[:40].tolist() == pytest.approx([1.0] * 40) and fixed[40:].tolist() == pytest.approx([0.0] * 40)
+    # pooled, both map to the mean: calibrated (ECE 0) but telling right from wrong no more
+    assert curves.cross_fitted(conf, ok, tasks).tolist() == pytest.approx([0.5] * 80)
+
+
 def test_coverage_curve_and_abstention():
     conf = [0.9, 0.8, 0.8, 0.4, 0.1]
     ok = [1, 1, 0, 0, 1]

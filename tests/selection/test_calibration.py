@@ -5,6 +5,7 @@ from codegen_ttc.selection.calibration import (
     SHIPPED,
     Binning,
     bin_index,
+    calibrated,
     fit_binning,
     pool_adjacent_violators,
     probability_correct,
@@ -51,6 +52,16 @@ def test_the_shipped_tables_are_probabilities_that_never_decrease():
         assert table.source
     assert probability_correct("default", 1.0) == SHIPPED["default"].accuracy[-1]
     assert probability_correct("codet", 0.5) is None  # no table: no made-up probability
+
+
+def test_each_confidence_basis_has_its_own_table():
+    share, agreement = SHIPPED["default"], SHIPPED["default/agreement"]
+    assert probability_correct("default", 0.05) == share(0.05)
+    assert probability_correct("default", 0.05, "agreement") == agreement(0.05)
+    assert probability_correct("default", 0.5, "no-such-basis") is None
+    got = calibrated("default", [0.05, 0.05], ["share", "agreement"])
+    assert got.tolist() == [share(0.05), agreement(0.05)]
+    assert calibrated("default", [0.5], ["no-such-basis"]) is None
 
 
 def test_apply_is_vectorised():

@@ -102,10 +102,10 @@ def test_ranked_by_agreement_the_confidence_is_the_top_groups_agreement():
 
     # unanimous on two inputs but for one odd sample: the pick agrees almost everywhere
     strong = select(ev([9, 1], [[0, 0], [1, 1]]))
-    assert strong.confidence == pytest.approx(0.9**16)
+    assert strong.confidence == pytest.approx(0.9**16) and strong.basis == "agreement"
     # three behaviours with no majority anywhere: a weak pick
     weak = select(ev([4, 3, 3], [[0, 0], [1, 1], [2, 2]]))
     assert weak.confidence == pytest.approx(0.4**16)
     # tests decide: the share of the scores, as for every strategy
     tested = select(ev([9, 1], [[0, 0], [1, 1]], generated=[[1], [0]]))
-    assert tested.confidence == pytest.approx(9 * 1.01 / (9 * 1.01 + 1 * 0.01))
+    assert tested.confidence == pytest.approx(9 * 1.01 / (9 * 1.01 + 1 * 0.01)) and tested.basis == "share"
