@@ -77,7 +77,11 @@ def _default_confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
     from codegen_ttc.selection.default import confidence
 
     value = confidence(ev, ranking)
-    return None if value is None else ("agreement", value)
+    if value is None:
+        return None
+    # tests were written and every one failed: a harder situation than having none (on the
+    # shared data, picks of equal agreement were right less often), so calibrated apart
+    return ("agreement", value) if ev.generated.shape[1] == 0 else ("agreement-tests-failed", value)
 
 
 STRATEGIES: dict[str, Strategy] = {

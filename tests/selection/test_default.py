@@ -106,6 +106,9 @@ def test_ranked_by_agreement_the_confidence_is_the_top_groups_agreement():
     # three behaviours with no majority anywhere: a weak pick
     weak = select(ev([4, 3, 3], [[0, 0], [1, 1], [2, 2]]))
     assert weak.confidence == pytest.approx(0.4**16)
+    # generated tests that all fail: the same confidence, on a basis calibrated apart
+    failed = select(ev([9, 1], [[0, 0], [1, 1]], generated=[[0], [0]]))
+    assert failed.confidence == strong.confidence and failed.basis == "agreement-tests-failed"
     # tests decide: the share of the scores, as for every strategy
     tested = select(ev([9, 1], [[0, 0], [1, 1]], generated=[[1], [0]]))
     assert tested.confidence == pytest.approx(9 * 1.01 / (9 * 1.01 + 1 * 0.01)) and tested.basis == "share"
