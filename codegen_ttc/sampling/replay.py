@@ -187,6 +187,16 @@ def load_run(run_dir: Path) -> tuple[dict[str, ReplayPool], list[str]]:
     config = config_from_run(run_dir)
     tasks = prepare_tasks(config)
     stored = read_store(Path(run_dir) / "results.jsonl")
+    if config.coverage is not None:
+        # --coverage-inputs: the run kept only the inputs coverage chose from the pool; choose
+        # them again from the stored arcs (nothing runs), or every task looks incomplete
+        from codegen_ttc.testgen.coverage_inputs import choices_from_store
+
+        choices = choices_from_store(
+            tasks, config.coverage, limits=config.limits, synthesised_limits=config.synthesised_limits,
+            lookup=lambda c, p, k: stored.get((c, p, k)),
+        )
+        tasks = [choice.task for choice in choices]
     # selection's outcomes: tests under the run's limits, synthesised inputs under theirs;
     # the hidden tests' outcomes under the ground-truth limits (see Task.truth_batches)
     tests, synthesised = config.limits.key, config.synthesised_limits.key

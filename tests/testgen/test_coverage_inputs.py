@@ -12,6 +12,7 @@ from codegen_ttc.execution.runtime import wire
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.model import Call, Equals, Problem, TestCase
 from codegen_ttc.reports.run import ScoreConfig, _config_record, inputs_hash, prepare, score
+from codegen_ttc.sampling.replay import load_run
 from codegen_ttc.testgen.coverage_inputs import (
     CoverageSettings,
     Representatives,
@@ -216,3 +217,8 @@ def test_score_with_coverage_inputs_keeps_the_chosen_inputs_and_resumes(tmp_path
     assert again.summary["execution"]["executed_pairs"] == 0
     assert again.summary["strategies"] == first.summary["strategies"]
     assert again.summary["inputs_hash"] == first.summary["inputs_hash"]
+    # replay reads the run back with the chosen inputs: the task is complete, 3 kept inputs
+    pools, incomplete = load_run(out)
+    assert incomplete == [] and len(pools) == 1
+    [pool] = pools.values()
+    assert pool.evidence.behaviour.shape[1] == 1 + 3  # the docstring example's input + the kept ones
