@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -64,8 +66,14 @@ def signatures(behaviour: np.ndarray, failed: np.ndarray, *verdicts: np.ndarray)
 AGREEMENT_POWER = 16
 
 
-def agreement(behaviour: np.ndarray, multiplicity: np.ndarray, power: float = AGREEMENT_POWER) -> np.ndarray:
-    """Per candidate: mean over inputs of (share of samples behaving as it does) ** power.
+def agreement(
+    behaviour: np.ndarray,
+    multiplicity: np.ndarray,
+    power: float = AGREEMENT_POWER,
+    rows: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Per candidate (or per one of ``rows``): mean over inputs of (share of samples behaving
+    as it does) ** power.
 
     Soft consensus without expected outputs: a program that sides with a strong
     majority on every input scores near 1; one that departs from what 95 of 100
@@ -76,11 +84,9 @@ def agreement(behaviour: np.ndarray, multiplicity: np.ndarray, power: float = AG
     """
     behaviour = np.asarray(behaviour)
     weights = np.asarray(multiplicity, dtype=np.float64)
-    n, n_inputs = behaviour.shape
-    if n == 0 or n_inputs == 0:
-        return np.ones(n)
-    total = np.zeros(n)
-    for column in behaviour.T:
-        _, inverse = np.unique(column, return_inverse=True)
-        total += (np.bincount(inverse, weights=weights)[inverse] / weights.sum()) ** power
-    return total / n_inputs
+    rows = range(len(behaviour)) if rows is None else rows
+    if len(rows) == 0 or behaviour.shape[1] == 0:
+        return np.ones(len(rows))
+    # per row: the samples' weight behind its id on each input
+    shares = np.stack([(behaviour == behaviour[r]).T @ weights for r in rows]) / weights.sum()
+    return (shares**power).mean(axis=1)

@@ -2,9 +2,9 @@
 
 ``Selection.confidence`` (the top group's share of the strategy's scores, or the
 strategy's own score) ranks answers but is not a probability: on the shared
-CodeGen-16B data answers with a confidence below 0.2 were right 23% of the time,
-those above 0.9 three times in four. A ``Binning`` maps it through the accuracy observed in each of ten
-equal-width confidence bins, made monotone (a higher confidence never maps to a
+CodeGen-16B data, answers backed by tests with a share below 0.2 were right 15% of
+the time, those above 0.9 three times in four. A ``Binning`` maps it through the
+accuracy observed in each of ten equal-width confidence bins, made monotone (a higher confidence never maps to a
 lower probability) by pooling adjacent violators.
 
 Confidences of different bases (``Selection.basis``: the share of the scores, or

@@ -65,16 +65,19 @@ def _by_agreement(ev: Evidence) -> list[RankedGroup]:
     return _tiered(clusters.members, evidence, _provided_passed(ev, reps))
 
 
-def confidence(ev: Evidence, ranking) -> float | None:
-    """When ranked by agreement: the top group's own agreement, an absolute score in [0, 1].
+def confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
+    """When ranked by agreement: (basis, the top group's own agreement), in [0, 1].
 
     Its share of all groups' agreement says little (on the shared data it did not tell
     right picks from wrong ones, AUC 0.48); the agreement itself does (AUC 0.85).
+    Tests written and all failed is a harder situation than no tests (picks of equal
+    agreement were right less often), so it is a basis of its own, calibrated apart.
     None when tests decide: the generic share of the scores applies.
     """
     if ev.generated.any() or not ranking:
         return None
-    return float(agreement(ev.behaviour, ev.multiplicity)[ranking[0].members[0]])
+    value = float(agreement(ev.behaviour, ev.multiplicity, rows=[ranking[0].members[0]])[0])
+    return ("agreement" if ev.generated.shape[1] == 0 else "agreement-tests-failed", value)
 
 
 def _provided_passed(ev: Evidence, reps: np.ndarray) -> np.ndarray:

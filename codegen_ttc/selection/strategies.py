@@ -76,12 +76,7 @@ def _default(ev: Evidence) -> list[RankedGroup]:
 def _default_confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
     from codegen_ttc.selection.default import confidence
 
-    value = confidence(ev, ranking)
-    if value is None:
-        return None
-    # tests were written and every one failed: a harder situation than having none (on the
-    # shared data, picks of equal agreement were right less often), so calibrated apart
-    return ("agreement", value) if ev.generated.shape[1] == 0 else ("agreement-tests-failed", value)
+    return confidence(ev, ranking)
 
 
 STRATEGIES: dict[str, Strategy] = {
