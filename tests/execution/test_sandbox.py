@@ -300,6 +300,52 @@ def test_killing_the_parent_costs_no_call(sandbox):
     assert values(run_calls(sandbox, ADD, (1, 2))) == [3]
 
 
+def test_parent_killed_before_it_names_the_child(sandbox):
+    """The race, made certain: the server is slow to report its child (an at-fork hook of the
+    candidate's own sleeps in it), and the child kills it first. The orphan is adopted."""
+    src = """
+    import os, time
+    os.register_at_fork(after_in_parent=lambda: time.sleep(0.3))
+    def f(x):
+        if x == 1:
+            os.kill(os.getppid(), 9)
+            time.sleep(0.05)
+        return x * 10
+    """
+    outs = run_calls(sandbox, src, 1, 2, 3)
+    assert values(outs) == [10, 20, 30]
+    assert values(run_calls(sandbox, ADD, (1, 2))) == [3]
+
+
+def test_orphan_that_cannot_be_told_apart_fails_closed(sandbox):
+    """The same race with a second orphan about (the server forks it too, in the hook): no
+    telling which one is the call's, so the call is lost, and the next runs in a fresh server."""
+    src = """
+    import os, time
+    busy = []
+    def slow_and_forking():
+        if busy:
+            return
+        busy.append(1)
+        if os.fork() == 0:
+            os.closerange(3, 1 << 16)  # holds none of the server's pipes open
+            time.sleep(30)
+            os._exit(0)
+        time.sleep(0.3)
+        busy.clear()
+    os.register_at_fork(after_in_parent=slow_and_forking)
+    def f(x):
+        if x == 1:
+            time.sleep(0.1)  # the server has forked the other one by now
+            os.kill(os.getppid(), 9)
+            time.sleep(0.05)
+        return x * 10
+    """
+    outs = run_calls(sandbox, src, 1, 2)
+    assert values(outs) == ["crashed", 20]
+    assert outs[0].error == "server"
+
+
 def test_kill_minus_one(confined_sandbox):
     sandbox = confined_sandbox
     src = """

@@ -138,6 +138,7 @@ MAX_MESSAGE_CHARS = 1000
 MAX_ERROR_CHARS = 200
 SERVER_GRACE = 3.0  # seconds the server gets to report after its batch child ends
 EXIT_GRACE = 1.0  # seconds a batch child gets to exit by itself after its last record
+ORPHAN_GRACE = 1.0  # seconds a killed server gets to exit, so its orphaned child is re-parented to us
 MAX_TIMEOUTS_PER_BATCH = 3  # then the rest of the batch counts as timed out (see run_batch)
 CPU_GRACE = 0.25  # CPU seconds past cpu_seconds before the runner's watchdog kills a call
 RESULT_DELAY = 0.005  # seconds a batch's results may be held back to go out together
@@ -880,15 +881,23 @@ def _checked_call(req) -> dict:
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _open_child_stat(pid: int, server_pid: int) -> int | None:
-    """/proc/PID/stat opened for the CPU watchdog, if PID is a child of the server."""
+def _ppid_in(stat: bytes) -> int:
+    """The parent pid field of a /proc/PID/stat line (after the command name, which may hold ')')."""
+    return int(stat[stat.rindex(b")") + 2 :].split()[1])
+
+
+def _open_child_stat(pid: int, parents: tuple[int, ...]) -> int | None:
+    """/proc/PID/stat opened for the CPU watchdog, if PID is a child of one of ``parents``.
+
+    The server's child, or that child re-parented to the runner (subreaper or pid 1)
+    once the candidate killed the server.
+    """
     try:
         fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None  # already gone (its "exited" follows) or no /proc
     try:
-        stat = os.pread(fd, 1024, 0)
-        if int(stat[stat.rindex(b")") + 2 :].split()[1]) == server_pid:
+        if _ppid_in(os.pread(fd, 1024, 0)) in parents:
             return fd
     except (OSError, ValueError, IndexError):
         pass
@@ -1081,7 +1090,7 @@ class Runtime:
             try:
                 with open(f"/proc/{pid}/stat", "rb") as f:
                     stat = f.read()
-                ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+                ppid = _ppid_in(stat)
             except (OSError, ValueError, IndexError):
                 continue
             children.setdefault(ppid, []).append(pid)
@@ -1426,8 +1435,15 @@ class Runtime:
                         timeout = min(timeout, wait)
                 if server_lost:
                     if child is None:
-                        end = "lost"
-                        break
+                        # the candidate killed the server before it named its child: the
+                        # child carries on, re-parented to us; find it rather than lose the call
+                        adopted = self._adopt_orphan(srv, t_call + wall)
+                        if adopted is None:
+                            end = "lost"
+                            break
+                        child, stat_fd = adopted
+                        if i > start:  # this call's CPU before now is unknown: count from here
+                            cpu0 = _cpu_of(stat_fd) or 0.0
                     try:
                         pid, st, ru = os.wait4(child, os.WNOHANG)
                     except ChildProcessError:
@@ -1491,7 +1507,7 @@ class Runtime:
                             break
                         op = msg.get("op")
                         if op == "child" and child is None and type(msg.get("pid")) is int:
-                            stat_fd = _open_child_stat(msg["pid"], srv.pid)
+                            stat_fd = _open_child_stat(msg["pid"], (srv.pid, os.getpid()))
                             if stat_fd is not None:
                                 child = msg["pid"]
                         elif op == "exited" and type(msg.get("cpu")) in (int, float) and (
@@ -1568,6 +1584,40 @@ class Runtime:
         self.drain_output()
         emit(i, self._stamped(out, seconds))
         return i + 1
+
+    def _adopt_orphan(self, srv: Server, deadline: float) -> tuple[int, int] | None:
+        """(pid, open /proc stat) of the server's batch child, re-parented to us after the server died.
+
+        Re-parenting happens as the server exits, so the server is reaped first (within
+        the call's deadline). The child is then the one process of ours besides the
+        server; with none, or several (the candidate left other orphans: no telling
+        which is the call's), None: the call is lost (fail closed).
+        """
+        until = min(deadline, time.monotonic() + ORPHAN_GRACE)
+        while srv.status is None:
+            try:
+                pid, status = os.waitpid(srv.pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid:
+                srv.status = status
+                break
+            if time.monotonic() >= until:
+                return None
+            time.sleep(0.002)
+        me = os.getpid()
+        ours = []
+        for pid in self._all_pids():
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    if _ppid_in(f.read()) == me and pid != srv.pid:
+                        ours.append(pid)
+            except (OSError, ValueError, IndexError):
+                continue
+        if len(ours) != 1:
+            return None
+        fd = _open_child_stat(ours[0], (me,))
+        return None if fd is None else (ours[0], fd)
 
     def _await_exited(self, srv: Server, grace: float) -> tuple[int | None, float] | None:
         """The server's "exited" report for its current child, within ``grace`` seconds."""
