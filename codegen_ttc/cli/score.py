@@ -49,6 +49,8 @@ def strategy_table(summary: dict) -> Table:
 @click.option("--api-key", default=None)
 @click.option("--mode", type=click.Choice(["chat", "completion"]), default=None)
 @click.option("--tests", default=None, help="Generated tests (CodeT {prompt, samples} rows) available to selection.")
+@click.option("--tests-per-sample", type=click.IntRange(0), default=5, show_default=True,
+              help="With --tests: asserts taken from each test sample (CodeT's 5; 0 = every valid one).")
 @click.option("--strategies", default=",".join(STRATEGIES), show_default=True, help="Comma-separated strategies.")
 @click.option("--sandbox", type=click.Choice(SANDBOXES), default="auto", show_default=True)
 @click.option("--workers", type=click.IntRange(1), default=None, help="Parallel sandboxes (default: cores).")
@@ -66,11 +68,13 @@ def strategy_table(summary: dict) -> Table:
               help="CPU seconds per call.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory (resumable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
-def score_command(problems, samples, generate, n_samples, n_tests, model, base_url, api_key, mode, tests, strategies, sandbox, workers, no_examples, task_ids, limit,
+def score_command(problems, samples, generate, n_samples, n_tests, model, base_url, api_key, mode, tests, tests_per_sample, strategies, sandbox, workers, no_examples, task_ids, limit,
                   synthesise, coverage_inputs, cleanup, timeout, out, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     if generate == (samples is not None):
         raise InputError("give either --samples PATH or --generate")
+    if tests_per_sample != 5 and not tests:
+        raise InputError("--tests-per-sample applies to a --tests file; give --tests too")
     if generate and tests:
         raise InputError("--tests reads generated tests from a file; with --generate use --n-tests")
     llm = None
@@ -85,6 +89,7 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         problems=problems,
         samples=samples,
         tests=tests,
+        tests_per_sample=tests_per_sample,
         strategies=_csv(strategies) or [],
         sandbox=sandbox,
         workers=workers,

@@ -466,14 +466,14 @@ def split_generated_asserts(sample: str) -> list[str]:
 def codet_test_cases(
     samples: list[str],
     entry_point: str,
-    per_sample: int = 5,
+    per_sample: int | None = 5,
     *,
     origin: Origin = "generated",
     prelude: str = "",
     dedupe: bool = True,
 ) -> list[TestCase]:
     """CodeT's selection of generated tests: the first ``per_sample`` asserts of each sample
-    that parse and use the entry point, deduplicated across samples by ``TestCase.key``
+    (None: all of them) that parse and use the entry point, deduplicated across samples by ``TestCase.key``
     (first occurrence order). Non-literal asserts become Scripts (with ``prelude``).
     ``dedupe=False`` keeps repeats: how often a test was generated is evidence (CodeT
     counts tests with duplicates)."""
@@ -481,7 +481,7 @@ def codet_test_cases(
     for sample in samples:
         taken = 0
         for snippet in split_generated_asserts(sample):
-            if taken >= per_sample:
+            if per_sample is not None and taken >= per_sample:
                 break
             case = _case_from_snippet(snippet, entry_point, origin, prelude)
             if case is not None:

@@ -42,6 +42,8 @@ class ScoreConfig:
     problems: str
     samples: str
     tests: str | None = None
+    # asserts taken from each test sample of ``tests``: CodeT's 5, or 0 for every valid one
+    tests_per_sample: int = 5
     strategies: Sequence[str] = STRATEGIES
     sandbox: str = "auto"
     workers: int | None = None
@@ -98,7 +100,11 @@ def prepare(config: ScoreConfig) -> tuple[list[Task], dict | None]:
         samples, generated, accounting = generate_samples(problems, config)
     else:
         samples = load_samples(config.samples, everything, cleanup=config.cleanup)
-        generated = load_generated_tests(config.tests, everything, dedupe=False) if config.tests else {}
+        generated = (
+            load_generated_tests(config.tests, everything, per_sample=config.tests_per_sample or None, dedupe=False)
+            if config.tests
+            else {}
+        )
         accounting = None
     missing = [p.task_id for p in problems if not samples.get(p.task_id)]
     if len(missing) == len(problems):
@@ -189,6 +195,8 @@ def _config_record(config: ScoreConfig, run_hash: str) -> dict:
     record["synthesised_limits"] = limits_json(config.synthesised_limits)
     if not config.coverage_inputs:
         del record["coverage_inputs"], record["coverage_candidates"]
+    if config.tests_per_sample == 5:
+        del record["tests_per_sample"]
     if record.get("generate"):
         record["generate"] = {k: v for k, v in record["generate"].items() if k not in ("api_key", "prices")}
     record["inputs_hash"] = run_hash

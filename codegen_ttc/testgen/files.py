@@ -31,7 +31,7 @@ def function_prompt(test_prompt: str) -> tuple[str, str | None]:
 
 
 def load_generated_tests(
-    path: str | Path, problems: list[Problem], *, per_sample: int = 5, dedupe: bool = True
+    path: str | Path, problems: list[Problem], *, per_sample: int | None = 5, dedupe: bool = True
 ) -> dict[str, list[TestCase]]:
     """Generated test cases per task (problem order; rows for one task are merged and
     deduplicated in file order; ``dedupe=False`` keeps repeats, as CodeT counts them).

@@ -72,6 +72,12 @@ def test_codet_invalid_asserts_do_not_count_towards_the_five():
     assert [c.probe.args[0] for c in cases] == [1, 2]
 
 
+def test_every_valid_assert_of_a_sample_when_per_sample_is_none():
+    sample = "\n".join(["f(0) == 0", "assert g(1) == 1"] + [f"assert f({i}) == {i}" for i in range(1, 8)])
+    assert [c.probe.args[0] for c in codet_test_cases([sample], "f", per_sample=None)] == list(range(8))
+    assert len(codet_test_cases([sample], "f")) == 5
+
+
 def test_codet_multi_statement_piece_is_one_script():
     sample = "f(1) == 1\nx = f(2)\n"
     (case,) = codet_test_cases([sample], "f")

@@ -111,3 +111,11 @@ def test_a_run_directory_of_other_inputs_is_refused(tmp_path, capsys):
     code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "process", "--out", str(out))
     assert code == 2 and "different inputs" in err
     assert sorted(p.name for p in out.iterdir()) == ["config.json"]
+
+
+def test_tests_per_sample_needs_a_tests_file(tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--tests-per-sample", "0",
+                       "--sandbox", "process", "--out", str(out))
+    assert code == 2 and "--tests-per-sample" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

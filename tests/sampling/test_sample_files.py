@@ -148,3 +148,11 @@ def test_generated_tests_file_with_repeats(tmp_path):
     out = load_generated_tests(path, problems(), dedupe=False)
     assert [c.probe.args for c in out["P/0"]] == [(1, 2), (1, 2), (0, 0)]
     assert [c.probe.args for c in load_generated_tests(path, problems())["P/0"]] == [(1, 2), (0, 0)]
+
+
+def test_generated_tests_file_beyond_codets_five(tmp_path):
+    tp = STRIPPED + "    pass\n\n# check the correctness of add\nassert "
+    sample = "\n".join(["add(0, 0) == 0"] + [f"assert add({i}, 0) == {i}" for i in range(1, 7)])
+    path = write(tmp_path / "t.jsonl", [{"prompt": tp, "samples": [sample]}])
+    assert len(load_generated_tests(path, problems())["P/0"]) == 5
+    assert [c.probe.args[0] for c in load_generated_tests(path, problems(), per_sample=None)["P/0"]] == list(range(7))
