@@ -25,7 +25,7 @@ from codegen_ttc.errors import InputError
 @click.option("--apply", "apply_", is_flag=True, help="Write the chosen patch to the working tree (never commits).")
 @click.option("--check", is_flag=True, help="Only report (no diff, nothing written).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--sandbox", type=click.Choice(["auto", "bwrap", "process"]), default="auto", show_default=True,
+@click.option("--sandbox", type=click.Choice(["auto", "bwrap", "docker", "process"]), default="auto", show_default=True,
               help="Where tests run (process: NO isolation).")
 @click.option("--allow-test-edits", is_flag=True, help="Accept patches that edit test files.")
 @click.option("--timeout", type=click.FloatRange(1), default=300.0, show_default=True,

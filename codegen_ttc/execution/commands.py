@@ -10,8 +10,9 @@ to the ``--`` that starts the runner, plus a writable bind of the directory at
 bwrap keeps are exactly the ones needed for that), and that uid's processes are
 killed afterwards. A wall-clock timeout kills the whole tree.
 
-Backends: ``bwrap`` (isolated) and ``process`` (a plain subprocess in the directory,
-NO isolation; warns on stderr). ``auto`` picks bwrap.
+Backends: ``bwrap`` (isolated), ``docker`` (a fresh hardened container per command,
+from the sandbox image) and ``process`` (a plain subprocess in the directory, NO
+isolation; warns on stderr). ``auto`` picks bwrap.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from codegen_ttc.execution.backends.base import SandboxUnavailable
 
-BACKENDS = ("auto", "bwrap", "process")
+BACKENDS = ("auto", "bwrap", "docker", "process")
 INSIDE_WORKDIR = "/work"
 MAX_OUTPUT_BYTES = 256 << 10  # the tail of the output is kept (tracebacks end there)
 FILE_SIZE_LIMIT = 512 << 20  # RLIMIT_FSIZE for the whole tree: a runaway test cannot fill the disk
@@ -247,6 +248,144 @@ class BwrapCommandSandbox(CommandSandbox):
                 _chown_tree(workdir, os.geteuid(), os.getegid())
 
 
+class DockerCommandSandbox(CommandSandbox):
+    """One fresh container per command, from the sandbox image; the directory bound read-write at /work.
+
+    The same hardening as the function-call containers (``backends/docker.py``): no
+    network, read-only root with a tmpfs for /tmp, every capability dropped,
+    no-new-privileges, memory / pids / CPU ceilings, an init as PID 1, no log driver.
+    A repository's tests need its interpreter and packages (pytest, its dependencies):
+    the host interpreter's directories are bound read-only at their own paths, as
+    bwrap does, over the image's Debian userland, so the daemon must be this machine's.
+    As root the command runs as the image's unprivileged uid (the tree is handed to it
+    and back); otherwise as the caller. Output goes to a file bound from the host,
+    capped by RLIMIT_FSIZE, never to the daemon's logs.
+    """
+
+    name = "docker"
+
+    def __init__(self, *, python: str | None = None, image: str | None = None, limits=None) -> None:
+        super().__init__()
+        from codegen_ttc.execution import images
+        from codegen_ttc.execution.backends.docker import ContainerLimits, _client
+
+        self.client = _client()
+        self.image = image or images.image_name()
+        if not images.image_present(self.client, self.image):
+            self.client.close()
+            raise SandboxUnavailable(f"image {self.image} missing; run `codegen-ttc sandbox build --offline`")
+        self.python = python or sys.executable
+        # a test suite may use every core; memory and processes as for candidates
+        self.limits = limits or ContainerLimits(cpus=float(os.cpu_count() or 1), tmpfs_bytes=256 << 20)
+        self.root = os.geteuid() == 0
+        self._containers: dict[str, object] = {}
+
+    def inside(self, workdir: Path) -> str:
+        return INSIDE_WORKDIR
+
+    def _container_kwargs(self, command: str, workdir: Path, scratch: Path, uid: int, env: dict[str, str]) -> dict:
+        from docker.types import Ulimit
+
+        from codegen_ttc.execution.backends.bwrap import _python_dirs
+        from codegen_ttc.execution.backends.docker import LABEL, LABEL_OWNER, LABEL_ROLE, WORK_DIR, _owner_tag
+
+        lim = self.limits
+        python_dirs = _python_dirs(self.python)
+        volumes = {}
+        # under each interpreter's bind, an empty traversable top directory of ours: the
+        # image's own /root is 0700 and would keep the unprivileged uid from /root/.pyenv/...
+        # (a tmpfs there would copy that mode up); docker makes the mount points inside it
+        for top in sorted({"/" + d.split("/")[1] for d in python_dirs} - {"/tmp"}):
+            skeleton = scratch / ("top" + top.replace("/", "-"))
+            skeleton.mkdir(mode=0o755)
+            volumes[str(skeleton)] = {"bind": top, "mode": "rw"}
+        volumes.update({d: {"bind": d, "mode": "ro"} for d in python_dirs})
+        volumes[str(workdir)] = {"bind": INSIDE_WORKDIR, "mode": "rw"}
+        volumes[str(scratch / "output")] = {"bind": "/ttc-output", "mode": "rw"}
+        return dict(
+            image=self.image,
+            # $0 is the command: sh runs it with its output already in the file
+            command=["/bin/sh", "-c", 'exec >/ttc-output/output 2>&1 && exec /bin/sh -c "$0"', command],
+            user=f"{uid}:{uid}",
+            working_dir=INSIDE_WORKDIR,
+            environment=_base_env(self.python) | {"HOME": "/tmp"} | env,
+            labels={LABEL: "1", LABEL_OWNER: _owner_tag() or "", LABEL_ROLE: "command"},
+            network_mode="none",
+            read_only=True,
+            tmpfs={WORK_DIR: f"rw,nosuid,nodev,size={lim.tmpfs_bytes},mode=1777"},  # the image's /tmp points here
+            volumes=volumes,
+            mem_limit=lim.memory_bytes,
+            memswap_limit=lim.memory_bytes,
+            pids_limit=lim.pids,
+            nano_cpus=int(lim.cpus * 1e9),
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            ulimits=[Ulimit(name="core", soft=0, hard=0), Ulimit(name="fsize", soft=FILE_SIZE_LIMIT, hard=FILE_SIZE_LIMIT)],
+            init=True,
+            log_config={"type": "none"},
+        )
+
+    def run(self, command: str, workdir: Path, *, timeout: float, env: dict[str, str] | None = None) -> CommandResult:
+        from codegen_ttc.execution import images
+        from codegen_ttc.execution.backends.docker import _force_remove
+
+        workdir = Path(workdir).resolve()
+        uid = images.SANDBOX_UID if self.root else os.getuid()
+        start = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="ttc-cmd-") as tmp:
+            scratch = Path(tmp)
+            (scratch / "output").mkdir()
+            out_path = scratch / "output" / "output"
+            out_path.touch()
+            if self.root:
+                _chown_tree(workdir, uid)
+                _chown_tree(scratch / "output", uid)
+            container = None
+            try:
+                with self._lock:
+                    if self._cancelled:
+                        return CommandResult(None, "cancelled", 0.0, timed_out=True)
+                    container = self.client.containers.create(**self._container_kwargs(command, workdir, scratch, uid, env or {}))
+                    self._containers[container.id] = container
+                container.start()
+                exit_code, timed_out = self._wait(container, start + timeout)
+            finally:
+                if container is not None:
+                    with self._lock:
+                        self._containers.pop(container.id, None)
+                    _force_remove(container)
+                if self.root:
+                    _chown_tree(workdir, os.geteuid(), os.getegid())
+            return CommandResult(
+                exit_code=exit_code, output=_read_tail(out_path), seconds=time.monotonic() - start, timed_out=timed_out
+            )
+
+    def _wait(self, container, deadline: float) -> tuple[int | None, bool]:
+        """(exit code, timed out): the daemon's wait, bounded by the deadline."""
+        import requests
+
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, True
+            try:
+                status = container.wait(timeout=max(1, int(left + 0.999)))
+                # a container killed by cancel() ends too: its status says SIGKILL (137)
+                return int(status.get("StatusCode", -1)), False
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                continue  # re-check the deadline; force removal kills it
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            live = list(self._containers.values())
+        for container in live:
+            try:
+                container.kill()
+            except Exception:
+                pass  # already gone
+
+
 def _chown_tree(root: Path, uid: int, gid: int | None = None) -> None:
     gid = uid if gid is None else gid
     for dirpath, dirnames, filenames in os.walk(root):
@@ -258,11 +397,11 @@ def _chown_tree(root: Path, uid: int, gid: int | None = None) -> None:
 
 
 def open_command_sandbox(name: str, **options) -> CommandSandbox:
-    """A command sandbox by name: "bwrap", "process", or "auto" (bwrap; no silent fallback)."""
+    """A command sandbox by name: "bwrap", "docker", "process", or "auto" (bwrap; no silent fallback)."""
     if name in ("auto", "bwrap"):
         return BwrapCommandSandbox(**options)
     if name == "process":
         return ProcessCommandSandbox(**options)
     if name == "docker":
-        raise SandboxUnavailable("the docker backend does not run test commands yet; use --sandbox bwrap or process")
+        return DockerCommandSandbox(**options)
     raise SandboxUnavailable(f"unknown sandbox backend {name!r} (choose from {', '.join(BACKENDS)})")

@@ -11,7 +11,11 @@ import pytest
 from codegen_ttc.execution.backends import backend_problem
 from codegen_ttc.execution.commands import open_command_sandbox
 
-BACKENDS = [pytest.param("process", id="process"), pytest.param("bwrap", marks=pytest.mark.bwrap, id="bwrap")]
+BACKENDS = [
+    pytest.param("process", id="process"),
+    pytest.param("bwrap", marks=pytest.mark.bwrap, id="bwrap"),
+    pytest.param("docker", marks=pytest.mark.docker, id="docker"),
+]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -56,16 +60,18 @@ def test_output_is_capped(box, tmp_path):
     assert len(res.output) < 300_000
 
 
-@pytest.mark.bwrap
-def test_bwrap_has_no_network_and_hides_home(tmp_path):
-    problem = backend_problem("bwrap")
+@pytest.mark.parametrize("backend", [
+    pytest.param("bwrap", marks=pytest.mark.bwrap), pytest.param("docker", marks=pytest.mark.docker)
+])
+def test_isolated_backends_have_no_network_and_hide_the_host(tmp_path, backend):
+    problem = backend_problem(backend)
     if problem is not None:
-        pytest.skip(f"bwrap unavailable: {problem}")
-    box = open_command_sandbox("bwrap")
+        pytest.skip(f"{backend} unavailable: {problem}")
+    box = open_command_sandbox(backend)
     code = ("import socket,os\n"
             "try:\n    s=socket.socket(); s.settimeout(2); s.connect(('1.1.1.1',53)); print('NET')\n"
             "except OSError: print('NONET')\n"
-            "print('SHADOW' if os.path.exists('/etc/shadow') else 'NOSHADOW')\n"
+            "print('SHADOW' if os.access('/etc/shadow', os.R_OK) else 'NOSHADOW')\n"
             f"print('HOST' if os.path.exists({str(Path(__file__).resolve())!r}) else 'NOHOST')\n"
             "print(os.getuid())\n")
     (tmp_path / "probe.py").write_text(code)
@@ -89,5 +95,27 @@ def test_cancel_kills_running_commands_and_refuses_new_ones(tmp_path):
     t.join(30)
     assert not t.is_alive() and time.monotonic() - start < 30
     assert results[0].exit_code is not None and results[0].exit_code != 0  # killed by SIGKILL
+    again = box.run("echo hi", tmp_path, timeout=10)
+    assert again.timed_out and "hi" not in again.output
+
+
+@pytest.mark.docker
+def test_docker_cancel_kills_the_container_and_refuses_new_commands(tmp_path):
+    import threading
+
+    problem = backend_problem("docker")
+    if problem is not None:
+        pytest.skip(f"docker unavailable: {problem}")
+    box = open_command_sandbox("docker")
+    results = []
+    t = threading.Thread(target=lambda: results.append(box.run("sleep 60", tmp_path, timeout=120)))
+    start = time.monotonic()
+    t.start()
+    time.sleep(2)
+    box.cancel()
+    t.join(60)
+    assert not t.is_alive() and time.monotonic() - start < 60
+    assert results[0].exit_code is not None and results[0].exit_code != 0  # killed
+    assert not box._containers  # removed, not left behind
     again = box.run("echo hi", tmp_path, timeout=10)
     assert again.timed_out and "hi" not in again.output

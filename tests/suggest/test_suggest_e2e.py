@@ -45,17 +45,20 @@ def json_out(capsys) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.bwrap
-@pytest.mark.parametrize("bug", ["operator", "off_by_one", "edge_case", "two_bugs"])
-def test_fixture_bugs_are_solved_in_bwrap(bug, tmp_path, env, capsys):
-    problem = backend_problem("bwrap")
+@pytest.mark.parametrize(
+    "bug, sandbox",
+    [pytest.param(bug, "bwrap", marks=pytest.mark.bwrap) for bug in ["operator", "off_by_one", "edge_case", "two_bugs"]]
+    + [pytest.param("two_bugs", "docker", marks=pytest.mark.docker)],
+)
+def test_fixture_bugs_are_solved_in_a_sandbox(bug, sandbox, tmp_path, env, capsys):
+    problem = backend_problem(sandbox)
     if problem is not None:
-        pytest.skip(f"bwrap unavailable: {problem}")
+        pytest.skip(f"{sandbox} unavailable: {problem}")
     repo = F.make_repo(tmp_path, bug)
     before = F.tree_digest(repo)
     replies = F.REPLIES[bug]
     with F.StubServer(F.scripted(replies)) as stub:
-        code = run(env, stub, repo, "--json", sandbox="bwrap", samples=len(replies))
+        code = run(env, stub, repo, "--json", sandbox=sandbox, samples=len(replies))
     out = json_out(capsys)
     assert code == 1 and out["status"] == "suggested" and out["exit_code"] == 1
     assert sorted(out["baseline"]["failing"]) == sorted(F.FAILING[bug])
