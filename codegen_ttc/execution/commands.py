@@ -251,9 +251,8 @@ class BwrapCommandSandbox(CommandSandbox):
 class DockerCommandSandbox(CommandSandbox):
     """One fresh container per command, from the sandbox image; the directory bound read-write at /work.
 
-    The same hardening as the function-call containers (``backends/docker.py``): no
-    network, read-only root with a tmpfs for /tmp, every capability dropped,
-    no-new-privileges, memory / pids / CPU ceilings, an init as PID 1, no log driver.
+    The same hardening as the function-call containers (``backends/docker.hardened``),
+    with a tmpfs for /tmp and no capability added back.
     A repository's tests need its interpreter and packages (pytest, its dependencies):
     the host interpreter's directories are bound read-only at their own paths, as
     bwrap does, over the image's Debian userland, so the daemon must be this machine's.
@@ -287,7 +286,7 @@ class DockerCommandSandbox(CommandSandbox):
         from docker.types import Ulimit
 
         from codegen_ttc.execution.backends.bwrap import _python_dirs
-        from codegen_ttc.execution.backends.docker import LABEL, LABEL_OWNER, LABEL_ROLE, WORK_DIR, _owner_tag
+        from codegen_ttc.execution.backends.docker import LABEL, LABEL_OWNER, LABEL_ROLE, WORK_DIR, _owner_tag, hardened
 
         lim = self.limits
         python_dirs = _python_dirs(self.python)
@@ -310,19 +309,10 @@ class DockerCommandSandbox(CommandSandbox):
             working_dir=INSIDE_WORKDIR,
             environment=_base_env(self.python) | {"HOME": "/tmp"} | env,
             labels={LABEL: "1", LABEL_OWNER: _owner_tag() or "", LABEL_ROLE: "command"},
-            network_mode="none",
-            read_only=True,
             tmpfs={WORK_DIR: f"rw,nosuid,nodev,size={lim.tmpfs_bytes},mode=1777"},  # the image's /tmp points here
             volumes=volumes,
-            mem_limit=lim.memory_bytes,
-            memswap_limit=lim.memory_bytes,
-            pids_limit=lim.pids,
-            nano_cpus=int(lim.cpus * 1e9),
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
             ulimits=[Ulimit(name="core", soft=0, hard=0), Ulimit(name="fsize", soft=FILE_SIZE_LIMIT, hard=FILE_SIZE_LIMIT)],
-            init=True,
-            log_config={"type": "none"},
+            **hardened(lim),
         )
 
     def run(self, command: str, workdir: Path, *, timeout: float, env: dict[str, str] | None = None) -> CommandResult:

@@ -75,6 +75,25 @@ class ContainerLimits:
     tmpfs_bytes: int = 64 << 20  # counts against memory_bytes too
 
 
+def hardened(limits: ContainerLimits) -> dict:
+    """Container settings every container of ours shares (candidates' and test commands'):
+    no network, read-only root, memory without swap, pids and CPU ceilings, every
+    capability dropped, no-new-privileges, an init as PID 1, no log driver."""
+    return dict(
+        network_mode="none",
+        read_only=True,
+        mem_limit=limits.memory_bytes,
+        memswap_limit=limits.memory_bytes,
+        pids_limit=limits.pids,
+        nano_cpus=int(limits.cpus * 1e9),
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        init=True,
+        # output never reaches the daemon's disk
+        log_config={"type": "none"},
+    )
+
+
 def _owner_tag(pid: int | None = None) -> str | None:
     """Identify a live process across pid reuse: host, pid and its start time."""
     pid = os.getpid() if pid is None else pid
@@ -385,25 +404,16 @@ class DockerSandbox(RunnerSandbox):
             working_dir="/",
             # a fixed hash seed: set iteration order (and so outcomes) reproducible across runs
             environment={"LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"},
-            network_mode="none",
-            read_only=True,
             tmpfs={WORK_DIR: f"rw,nosuid,nodev,noexec,size={lim.tmpfs_bytes},mode=1777"},
             volumes={str(RUNTIME_DIR): {"bind": RUNTIME_MOUNT, "mode": "ro"}},
-            mem_limit=lim.memory_bytes,
-            memswap_limit=lim.memory_bytes,
-            pids_limit=lim.pids,
-            nano_cpus=int(lim.cpus * 1e9),
-            cap_drop=["ALL"],
             cap_add=RUNNER_CAPS,
-            security_opt=["no-new-privileges"],
             ulimits=[Ulimit(name="core", soft=0, hard=0)],
-            init=True,
             # "none": a private IPC namespace with no /dev/shm at all; a shared-memory
             # tmpfs would outlive a candidate in this long-lived container (the attack
             # suite found a file left there visible to the next candidate)
             ipc_mode="none",
-            log_config={"type": "none"},
             auto_remove=True,
+            **hardened(lim),
         )
 
     def _spawn(self, role: str):
