@@ -28,11 +28,26 @@ def strategy_table(summary: dict) -> Table:
     ks = sorted({k for s in summary["strategies"].values() for k in s if k.startswith("pass@")}, key=lambda k: int(k[5:]))
     for k in ks:
         table.add_column(k, justify="right")
+        if k == "pass@1":
+            table.add_column("95% interval", justify="right")
     table.add_column("confidence", justify="right")
     for name, row in summary["strategies"].items():
-        table.add_row(name, *(f"{row[k]:.3f}" for k in ks), f"{row['mean_confidence']:.2f}")
+        cells = []
+        for k in ks:
+            cells.append(f"{row[k]:.3f}")
+            if k == "pass@1":
+                low, high = row.get("interval95", {}).get("pass@1", (float("nan"), float("nan")))
+                cells.append(f"{low:.3f}-{high:.3f}")
+        table.add_row(name, *cells, f"{row['mean_confidence']:.2f}")
     random_row = ", ".join(f"pass@{k} {v:.3f}" for k, v in summary["pass_at_k"].items())
-    table.caption = f"unbiased over samples: {random_row}; oracle {summary['oracle']:.3f}"
+    lines = [f"unbiased over samples: {random_row}; oracle {summary['oracle']:.3f}"]
+    if summary.get("paired"):
+        lines.append("pass@1 gaps on the same tasks (95% bootstrap interval):")
+        lines += [
+            f"{pair}: {gap['pass@1']:+.3f} ({gap['interval95'][0]:+.3f} to {gap['interval95'][1]:+.3f})"
+            for pair, gap in summary["paired"].items()
+        ]
+    table.caption = "\n".join(lines)
     return table
 
 

@@ -86,8 +86,35 @@ def score_task(
     )
 
 
+def mean_interval(values, *, confidence: float = 0.95, resamples: int = 5000, seed: int = 0) -> tuple[float, float]:
+    """Bootstrap interval (BCa, resampling tasks) of the mean of per-task values.
+
+    For one strategy's pass@1, how far the figure could move on another draw of tasks
+    like these; for per-task differences of two strategies on the same tasks, a paired
+    comparison (an interval excluding 0 says the gap is not the luck of the tasks).
+    Seeded: the same values give the same interval.
+    """
+    from scipy.stats import bootstrap
+
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2 or np.all(values == values[0]):
+        mean = float(values.mean()) if len(values) else float("nan")
+        return mean, mean  # nothing varies: no interval to speak of
+    for method in ("BCa", "percentile"):  # BCa fails on some degenerate shapes
+        res = bootstrap((values,), np.mean, n_resamples=resamples, confidence_level=confidence,
+                        method=method, random_state=seed)
+        low, high = res.confidence_interval
+        if np.isfinite(low) and np.isfinite(high):
+            break
+    return float(low), float(high)
+
+
+REFERENCE = "default"  # the strategy every other one is compared with, task by task
+
+
 def summarise(scores: Sequence[TaskScore], ks: Sequence[int] = DEFAULT_KS) -> dict:
-    """The headline figures: means over tasks (fractions in [0, 1])."""
+    """The headline figures: means over tasks (fractions in [0, 1]), with 95% bootstrap
+    intervals of each strategy's pass@1 and of the reference strategy's paired gap to the others."""
     if not scores:
         return {"n_tasks": 0, "pass_at_k": {}, "strategies": {}}
     min_samples = min(s.n_samples for s in scores)
@@ -101,11 +128,27 @@ def summarise(scores: Sequence[TaskScore], ks: Sequence[int] = DEFAULT_KS) -> di
         keys = sorted(keys, key=lambda key: int(key.split("@")[1]))
         entry = {key: float(np.mean([s.strategies[name].pass_at[key] for s in scores])) for key in keys}
         entry["mean_confidence"] = float(np.mean([s.strategies[name].confidence for s in scores]))
+        entry["interval95"] = {"pass@1": list(mean_interval(_pass1(scores, name)))}
         strategies[name] = entry
-    return {
+    summary = {
         "n_tasks": len(scores),
         "n_samples": int(sum(s.n_samples for s in scores)),
         "pass_at_k": pass_at,
         "oracle": float(np.mean([s.n_correct > 0 for s in scores])),
         "strategies": strategies,
     }
+    if REFERENCE in names:
+        ref = _pass1(scores, REFERENCE)
+        summary["paired"] = {
+            f"{REFERENCE} - {name}": {
+                "pass@1": float(np.mean(ref - _pass1(scores, name))),
+                "interval95": list(mean_interval(ref - _pass1(scores, name))),
+            }
+            for name in names
+            if name != REFERENCE
+        }
+    return summary
+
+
+def _pass1(scores: Sequence[TaskScore], name: str) -> np.ndarray:
+    return np.array([s.strategies[name].pass_at["pass@1"] for s in scores])
