@@ -268,6 +268,11 @@ class DockerCommandSandbox(CommandSandbox):
         from codegen_ttc.execution import images
         from codegen_ttc.execution.backends.docker import ContainerLimits, _client
 
+        host = os.environ.get("DOCKER_HOST", "")
+        if host and not host.startswith("unix://"):
+            # binds name this machine's paths (the work tree, the interpreter): a remote
+            # engine would mount whatever lies at those paths over there
+            raise SandboxUnavailable(f"test commands in docker need this machine's engine, not DOCKER_HOST={host}")
         self.client = _client()
         self.image = image or images.image_name()
         if not images.image_present(self.client, self.image):

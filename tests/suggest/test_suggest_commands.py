@@ -103,3 +103,11 @@ def test_cancel_kills_running_commands_and_refuses_new_ones(tmp_path, backend):
     assert not getattr(box, "_containers", None)  # docker: removed, not left behind
     again = box.run("echo hi", tmp_path, timeout=10)
     assert again.timed_out and "hi" not in again.output
+
+
+def test_docker_refuses_a_remote_engine(monkeypatch):
+    from codegen_ttc.execution.backends.base import SandboxUnavailable
+
+    monkeypatch.setenv("DOCKER_HOST", "tcp://build-farm.example:2375")
+    with pytest.raises(SandboxUnavailable, match="this machine's engine"):
+        open_command_sandbox("docker")
