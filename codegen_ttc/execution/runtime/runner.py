@@ -1506,7 +1506,7 @@ class Runtime:
                                 server_lost = True
                             break
                         op = msg.get("op")
-                        if op == "child" and child is None and type(msg.get("pid")) is int:
+                        if op == "child" and child is None and type(msg.get("pid")) is int and msg["pid"] != srv.pid:
                             stat_fd = _open_child_stat(msg["pid"], (srv.pid, os.getpid()))
                             if stat_fd is not None:
                                 child = msg["pid"]
