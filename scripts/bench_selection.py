@@ -35,7 +35,7 @@ from rich.console import Console  # noqa: E402
 
 from codegen_ttc.cli.score import strategy_table  # noqa: E402
 from codegen_ttc.reports.run import ScoreConfig, prepare_tasks, score  # noqa: E402
-from codegen_ttc.sampling.replay import read_store  # noqa: E402
+from codegen_ttc.execution.store import read_records  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "codet-humaneval-codegen16b"
 PROBLEMS = "HumanEval_for_code_generation.jsonl"
@@ -102,7 +102,7 @@ def call_seconds(run_dir: Path, config: ScoreConfig) -> dict[str, float]:
         dataclasses.replace(config.limits, max_timeouts=1).key: "hidden",
     }
     totals = dict.fromkeys(kinds.values(), 0.0)
-    for (_, _, limits_key), outcome in read_store(run_dir / "results.jsonl").items():
+    for (_, _, limits_key), outcome in read_records(run_dir / "results.jsonl").items():
         kind = kinds.get(limits_key)
         if kind is not None:
             totals[kind] += outcome.seconds

@@ -82,9 +82,11 @@ def strategy_table(summary: dict) -> Table:
 @click.option("--timeout", type=click.FloatRange(0.01), default=Limits().cpu_seconds, show_default=True,
               help="CPU seconds per call.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory (resumable).")
+@click.option("--reuse", "reuse", multiple=True, metavar="DIR",
+              help="Take stored outcomes from this earlier run directory instead of executing them (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 def score_command(problems, samples, generate, n_samples, n_tests, model, base_url, api_key, mode, tests, tests_per_sample, strategies, sandbox, workers, no_examples, task_ids, limit,
-                  synthesise, coverage_inputs, cleanup, timeout, out, as_json) -> None:
+                  synthesise, coverage_inputs, cleanup, timeout, out, reuse, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     if generate == (samples is not None):
         raise InputError("give either --samples PATH or --generate")
@@ -113,6 +115,7 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         limit=limit,
         synthesise=synthesise,
         coverage_inputs=coverage_inputs,
+        reuse=tuple(str(d) for d in reuse),
         cleanup=cleanup,
         limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
     )

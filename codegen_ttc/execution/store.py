@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from codegen_ttc.execution.batch import Outcome
@@ -30,18 +31,39 @@ def parse_line(line: str) -> tuple[Key, Outcome] | None:
         return None
 
 
+def read_records(path: Path | str) -> dict[Key, Outcome]:
+    """A store's complete records, read only (``ResultStore`` opens for appending, and may
+    repair a cut last line: not to be done to a store another run may be writing)."""
+    data = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            parsed = parse_line(line) if line.endswith("\n") else None
+            if parsed is not None:
+                data[parsed[0]] = parsed[1]
+    return data
+
+
 def format_line(candidate_key: str, probe_key: str, limits_key: str, outcome: Outcome) -> str:
     rec = {"c": candidate_key, "p": probe_key, "l": limits_key, "o": outcome.to_json()}
     return json.dumps(rec, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 class ResultStore:
-    def __init__(self, path: Path | str | None = None) -> None:
+    """``reuse``: outcomes stored by other runs (``read_records``), consulted on a miss.
+
+    Keys are content hashes, so another run's outcome for the same (candidate, probe,
+    limits) is this run's too. A reused outcome is appended here as well: the run
+    directory stays whole (and resumable) without the one it borrowed from.
+    """
+
+    def __init__(self, path: Path | str | None = None, reuse: Mapping[Key, Outcome] | None = None) -> None:
         self.path = Path(path) if path is not None else None
         self._data: dict[Key, Outcome] = {}
+        self._reuse = reuse or {}
         self._lock = threading.Lock()
         self._file = None
         self.skipped_lines = 0
+        self.reused = 0  # outcomes taken from ``reuse`` so far
         if self.path is not None:
             self._load()
 
@@ -70,7 +92,13 @@ class ResultStore:
         return len(self._data)
 
     def get(self, candidate_key: str, probe_key: str, limits_key: str) -> Outcome | None:
-        return self._data.get((candidate_key, probe_key, limits_key))
+        key = (candidate_key, probe_key, limits_key)
+        hit = self._data.get(key)
+        if hit is None and key in self._reuse:
+            hit = self._reuse[key]
+            self.put_many(candidate_key, limits_key, {probe_key: hit})
+            self.reused += 1
+        return hit
 
     def put_many(self, candidate_key: str, limits_key: str, outcomes: dict[str, Outcome]) -> None:
         if not outcomes:

@@ -65,6 +65,9 @@ class ScoreConfig:
     # coverage and keep this many inputs chosen by it (testgen.coverage_inputs); 0 = off
     coverage_inputs: int = 0
     coverage_candidates: int = 8
+    # run directories whose stored outcomes this run may take instead of executing (a
+    # variant of a finished run pays only for the pairs that are new)
+    reuse: Sequence[str] = ()
 
     @property
     def coverage(self) -> CoverageSettings | None:
@@ -90,6 +93,9 @@ def prepare(config: ScoreConfig) -> tuple[list[Task], dict | None]:
     """The tasks, and with ``--generate`` the token accounting of sampling them."""
     for name in config.strategies:
         get_strategy(name)
+    for d in config.reuse:
+        if not (Path(d) / "results.jsonl").is_file():
+            raise InputError(f"--reuse {d}: not a run directory (no results.jsonl)")
     everything = load_problems(config.problems, examples=config.examples)
     problems = select_tasks(everything, config.task_ids) if config.task_ids else everything
     if config.limit is not None:
@@ -167,7 +173,17 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def open_run_dir(out: Path, run_hash: str, config: ScoreConfig) -> ResultStore:
+def reused_outcomes(dirs: Sequence[str]) -> dict:
+    """The stored outcomes of the ``--reuse`` run directories (checked by ``prepare``)."""
+    from codegen_ttc.execution.store import read_records
+
+    records: dict = {}
+    for d in dirs:
+        records.update(read_records(Path(d) / "results.jsonl"))
+    return records
+
+
+def open_run_dir(out: Path, run_hash: str, config: ScoreConfig, reuse: dict | None = None) -> ResultStore:
     """Create or resume ``out``; refuse a directory that holds a different run."""
     config_path = out / "config.json"
     if out.exists():
@@ -185,7 +201,7 @@ def open_run_dir(out: Path, run_hash: str, config: ScoreConfig) -> ResultStore:
     out.mkdir(parents=True, exist_ok=True)
     if not config_path.exists():
         _write_atomic(config_path, json.dumps(_config_record(config, run_hash), indent=2))
-    return ResultStore(out / "results.jsonl")
+    return ResultStore(out / "results.jsonl", reuse=reuse)
 
 
 def _config_record(config: ScoreConfig, run_hash: str) -> dict:
@@ -197,6 +213,10 @@ def _config_record(config: ScoreConfig, run_hash: str) -> dict:
         del record["coverage_inputs"], record["coverage_candidates"]
     if config.tests_per_sample == 5:
         del record["tests_per_sample"]
+    if not config.reuse:
+        del record["reuse"]
+    else:
+        record["reuse"] = [str(Path(d).resolve()) for d in config.reuse]
     if record.get("generate"):
         record["generate"] = {k: v for k, v in record["generate"].items() if k not in ("api_key", "prices")}
     record["inputs_hash"] = run_hash
@@ -269,6 +289,7 @@ def coverage_summary(choices: Sequence[CoverageChoice], executor: Executor) -> d
         "unmeasured_calls": sum(c.unmeasured for c in choices),
         "executed_pairs": executor.executed_pairs,
         "cached_pairs": executor.cached_pairs,
+        "reused_pairs": store.reused,  # of the cached ones, taken from --reuse runs
         "infra_errors": executor.infra_errors,
         "sandbox_seconds": round(executor.sandbox_seconds, 3),
     }
@@ -284,7 +305,8 @@ def score(
     t0 = time.perf_counter()
     tasks, accounting = prepare(config) if prepared is None else prepared
     run_hash = inputs_hash(tasks, config.limits, config.coverage)
-    store = open_run_dir(out, run_hash, config) if out is not None else ResultStore(None)
+    reuse = reused_outcomes(config.reuse) if config.reuse else None  # read before anything is written
+    store = open_run_dir(out, run_hash, config, reuse) if out is not None else ResultStore(None, reuse=reuse)
     t1 = time.perf_counter()
     coverage = None
     if config.coverage is not None:
@@ -300,6 +322,7 @@ def score(
         "backend": executor.backend,
         "executed_pairs": executor.executed_pairs,
         "cached_pairs": executor.cached_pairs,
+        "reused_pairs": store.reused,  # of the cached ones, taken from --reuse runs
         "infra_errors": executor.infra_errors,
         "infra_failures": len(executor.infra_failures),
         "sandbox_seconds": round(executor.sandbox_seconds, 3),

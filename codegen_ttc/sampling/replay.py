@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from codegen_ttc.execution.batch import Limits
-from codegen_ttc.execution.store import parse_line
+from codegen_ttc.execution.store import read_records
 from codegen_ttc.pipeline import Task
 from codegen_ttc.sampling.accounting import estimate_tokens
 from codegen_ttc.selection.adaptive import Draw
@@ -186,7 +186,7 @@ def load_run(run_dir: Path) -> tuple[dict[str, ReplayPool], list[str]]:
 
     config = config_from_run(run_dir)
     tasks = prepare_tasks(config)
-    stored = read_store(Path(run_dir) / "results.jsonl")
+    stored = read_records(Path(run_dir) / "results.jsonl")
     if config.coverage is not None:
         # --coverage-inputs: the run kept only the inputs coverage chose from the pool; choose
         # them again from the stored arcs (nothing runs), or every task looks incomplete
@@ -206,15 +206,3 @@ def load_run(run_dir: Path) -> tuple[dict[str, ReplayPool], list[str]]:
         lambda c, p: stored.get((c, p, tests)) or stored.get((c, p, synthesised)),
         lambda c, p: stored.get((c, p, truth)),
     )
-
-
-def read_store(path: Path) -> dict:
-    """A result store's records, read only: ``ResultStore`` opens for appending (and may
-    repair a cut last line), which must not happen to a store another run is writing."""
-    data = {}
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            parsed = parse_line(line) if line.endswith("\n") else None
-            if parsed is not None:
-                data[parsed[0]] = parsed[1]
-    return data

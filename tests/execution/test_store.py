@@ -41,3 +41,24 @@ def test_in_memory_store_writes_nothing(tmp_path):
     s.put_many("c", "L", {"p": A})
     assert s.get("c", "p", "L") == A
     assert list(tmp_path.iterdir()) == []
+
+
+def test_reused_outcomes_are_read_only_there_and_copied_here(tmp_path):
+    from codegen_ttc.execution.store import read_records
+
+    other = tmp_path / "other.jsonl"
+    with ResultStore(other) as s:
+        s.put_many("c1", "L", {"p1": A, "p2": B})
+    with open(other, "a") as f:
+        f.write('{"c": "c9", "p"')  # the other run is mid-append: its cut line is not ours to repair
+    before = other.read_bytes()
+    records = read_records(other)
+    assert set(records) == {("c1", "p1", "L"), ("c1", "p2", "L")}
+    path = tmp_path / "r.jsonl"
+    with ResultStore(path, reuse=records) as s:
+        assert s.get("c1", "p1", "L") == A and s.reused == 1
+        assert s.get("c1", "p1", "L") == A and s.reused == 1  # now its own
+        assert s.get("c2", "p1", "L") is None
+    assert other.read_bytes() == before
+    with ResultStore(path) as s:  # without the other run
+        assert len(s) == 1 and s.get("c1", "p1", "L") == A

@@ -181,12 +181,13 @@ def test_replay_evidence_matches_the_pipeline_on_subsets(tiny_run):
     """Replay's row sub-selection gives exactly the Evidence the pipeline builds from those samples."""
     from codegen_ttc.pipeline import Candidates, Task
     from codegen_ttc.reports.run import prepare_tasks
-    from codegen_ttc.sampling.replay import ReplaySampler, config_from_run, load_run, read_store
+    from codegen_ttc.execution.store import read_records
+    from codegen_ttc.sampling.replay import ReplaySampler, config_from_run, load_run
 
     pools, incomplete = load_run(tiny_run)
     assert incomplete == [] and len(pools) == 5
     config = config_from_run(tiny_run)
-    stored = read_store(tiny_run / "results.jsonl")
+    stored = read_records(tiny_run / "results.jsonl")
     tasks = {t.problem.task_id: t for t in prepare_tasks(config)}
     for task_id, p in pools.items():
         task = tasks[task_id]

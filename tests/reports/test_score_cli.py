@@ -119,3 +119,36 @@ def test_tests_per_sample_needs_a_tests_file(tmp_path, capsys):
                        "--sandbox", "process", "--out", str(out))
     assert code == 2 and "--tests-per-sample" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@needs_bwrap
+@pytest.mark.bwrap
+def test_reuse_takes_an_earlier_runs_outcomes_and_stays_whole_without_it(tmp_path, capsys):
+    import shutil
+
+    base = ["score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "bwrap", "--json"]
+    code, stdout, err = run(capsys, *base, "--out", str(tmp_path / "first"))
+    assert code == 0, err
+    first = json.loads(stdout)
+    # a variant with synthesised inputs: only their pairs are new
+    variant = [*base, "--synthesise", "3", "--out", str(tmp_path / "variant")]
+    code, stdout, err = run(capsys, *variant, "--reuse", str(tmp_path / "first"))
+    assert code == 0, err
+    second = json.loads(stdout)["execution"]
+    assert second["reused_pairs"] == first["execution"]["executed_pairs"]
+    assert second["cached_pairs"] == second["reused_pairs"]
+    assert second["executed_pairs"] > 0  # the synthesised inputs' pairs, new to this run
+    # the variant's directory holds everything it used: without the first, nothing runs again
+    shutil.rmtree(tmp_path / "first")
+    code, stdout, err = run(capsys, *variant)
+    assert code == 0, err
+    again = json.loads(stdout)["execution"]
+    assert again["executed_pairs"] == 0 and again["reused_pairs"] == 0
+
+
+def test_reuse_of_a_directory_that_is_not_a_run_is_one_line(tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "process",
+                       "--reuse", str(tmp_path / "nowhere"), "--out", str(out))
+    assert code == 2 and "--reuse" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
