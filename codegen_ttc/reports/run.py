@@ -289,7 +289,6 @@ def coverage_summary(choices: Sequence[CoverageChoice], executor: Executor) -> d
         "unmeasured_calls": sum(c.unmeasured for c in choices),
         "executed_pairs": executor.executed_pairs,
         "cached_pairs": executor.cached_pairs,
-        "reused_pairs": store.reused,  # of the cached ones, taken from --reuse runs
         "infra_errors": executor.infra_errors,
         "sandbox_seconds": round(executor.sandbox_seconds, 3),
     }
