@@ -136,7 +136,8 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         Console().print(strategy_table(run.summary))
         ex = run.summary["execution"]
         err.print(
-            f"{ex['executed_pairs']} pairs executed, {ex['cached_pairs']} from the run directory, "
+            f"{ex['executed_pairs']} pairs executed, {ex['cached_pairs']} from the run directory"
+            + (f" ({ex['reused_pairs']} taken from --reuse)" if ex.get("reused_pairs") else "") + ", "
             f"{ex['infra_errors']} infrastructure errors ({ex['backend']}), {run.seconds['total']:.1f} s; "
             f"wrote {out}/summary.json"
         )

@@ -9,6 +9,8 @@ merge and are drawn from uniformly, so a result never depends on a lucky draw.
 - ``codet``:   CodeT's dual execution agreement (consensus sets by passed generated
                tests, score sqrt(#samples) x #tests, duplicates counted).
 - ``default``: ours (see ``codegen_ttc.selection.default``).
+- ``likelihood``: opt-in, the cluster that best explains the tests' verdicts
+               (see ``codegen_ttc.selection.likelihood``).
 """
 
 from __future__ import annotations
@@ -79,12 +81,25 @@ def _default_confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
     return confidence(ev, ranking)
 
 
+def _likelihood(ev: Evidence) -> list[RankedGroup]:
+    from codegen_ttc.selection.likelihood import rank
+
+    return rank(ev)
+
+
+def _likelihood_confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
+    from codegen_ttc.selection.likelihood import confidence
+
+    return confidence(ev, ranking)
+
+
 STRATEGIES: dict[str, Strategy] = {
     "random": random_pick,
     "public": public_filter,
     "cluster": largest_cluster,
     "codet": codet,
     "default": _default,
+    "likelihood": _likelihood,
 }
 
 
@@ -92,6 +107,7 @@ STRATEGIES: dict[str, Strategy] = {
 # the scores: (basis, value), the basis naming what it measures (calibrated apart), or None
 CONFIDENCE: dict[str, Callable[[Evidence, list[RankedGroup]], tuple[str, float] | None]] = {
     "default": _default_confidence,
+    "likelihood": _likelihood_confidence,
 }
 
 
