@@ -34,8 +34,8 @@ sys.path.insert(0, str(REPO))
 from rich.console import Console  # noqa: E402
 
 from codegen_ttc.cli.score import strategy_table  # noqa: E402
-from codegen_ttc.reports.run import ScoreConfig, prepare_tasks, score  # noqa: E402
 from codegen_ttc.execution.store import read_records  # noqa: E402
+from codegen_ttc.reports.run import ScoreConfig, prepare_tasks, score  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "codet-humaneval-codegen16b"
 PROBLEMS = "HumanEval_for_code_generation.jsonl"

@@ -6,9 +6,8 @@ candidates with equal signatures form a cluster. Pure functions on arrays.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 

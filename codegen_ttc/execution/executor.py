@@ -138,6 +138,7 @@ class Executor:
         """candidate_key -> probe_key -> Outcome for every pair that ran or was stored."""
         self._stop.clear()
         todo, results, n_cached = plan(batches, self.store)
+        self.store.flush()  # what it took from --reuse runs, now this run's own
         self.cached_pairs += n_cached
         if n_cached and self.on_progress:
             self.on_progress(n_cached)

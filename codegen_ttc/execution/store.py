@@ -52,8 +52,9 @@ class ResultStore:
     """``reuse``: outcomes stored by other runs (``read_records``), consulted on a miss.
 
     Keys are content hashes, so another run's outcome for the same (candidate, probe,
-    limits) is this run's too. A reused outcome is appended here as well: the run
-    directory stays whole (and resumable) without the one it borrowed from.
+    limits) is this run's too. Reused outcomes are appended here as well, in one write
+    at ``flush`` (the executor flushes after looking its pairs up): the run directory
+    stays whole (and resumable) without the one it borrowed from.
     """
 
     def __init__(self, path: Path | str | None = None, reuse: Mapping[Key, Outcome] | None = None) -> None:
@@ -64,6 +65,7 @@ class ResultStore:
         self._file = None
         self.skipped_lines = 0
         self.reused = 0  # outcomes taken from ``reuse`` so far
+        self._unwritten: list[str] = []  # their lines, until ``flush``
         if self.path is not None:
             self._load()
 
@@ -96,9 +98,17 @@ class ResultStore:
         hit = self._data.get(key)
         if hit is None and key in self._reuse:
             hit = self._reuse[key]
-            self.put_many(candidate_key, limits_key, {probe_key: hit})
-            self.reused += 1
+            with self._lock:
+                self._data[key] = hit
+                self._unwritten.append(format_line(candidate_key, probe_key, limits_key, hit))
+                self.reused += 1
         return hit
+
+    def flush(self) -> None:
+        """Append the outcomes taken from ``reuse`` since the last flush."""
+        with self._lock:
+            self._write(self._unwritten)
+            self._unwritten = []
 
     def put_many(self, candidate_key: str, limits_key: str, outcomes: dict[str, Outcome]) -> None:
         if not outcomes:
@@ -108,11 +118,15 @@ class ResultStore:
             for probe_key, outcome in outcomes.items():
                 self._data[(candidate_key, probe_key, limits_key)] = outcome
                 lines.append(format_line(candidate_key, probe_key, limits_key, outcome))
-            if self._file is not None:
-                self._file.write("".join(lines))
-                self._file.flush()
+            self._write(lines)
+
+    def _write(self, lines: list[str]) -> None:  # holding the lock
+        if self._file is not None and lines:
+            self._file.write("".join(lines))
+            self._file.flush()
 
     def close(self) -> None:
+        self.flush()
         with self._lock:
             if self._file is not None:
                 self._file.close()

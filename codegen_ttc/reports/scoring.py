@@ -139,13 +139,10 @@ def summarise(scores: Sequence[TaskScore], ks: Sequence[int] = DEFAULT_KS) -> di
     }
     if REFERENCE in names:
         ref = _pass1(scores, REFERENCE)
+        gaps = {name: ref - _pass1(scores, name) for name in names if name != REFERENCE}
         summary["paired"] = {
-            f"{REFERENCE} - {name}": {
-                "pass@1": float(np.mean(ref - _pass1(scores, name))),
-                "interval95": list(mean_interval(ref - _pass1(scores, name))),
-            }
-            for name in names
-            if name != REFERENCE
+            f"{REFERENCE} - {name}": {"pass@1": float(gap.mean()), "interval95": list(mean_interval(gap))}
+            for name, gap in gaps.items()
         }
     return summary
 

@@ -4,8 +4,8 @@
 strategy's own score) ranks answers but is not a probability: on the shared
 CodeGen-16B data, answers backed by tests with a share below 0.2 were right 15% of
 the time, those above 0.9 three times in four. A ``Binning`` maps it through the
-accuracy observed in each of ten equal-width confidence bins, made monotone (a higher confidence never maps to a
-lower probability) by pooling adjacent violators.
+accuracy observed in each of ten equal-width confidence bins, made monotone (a
+higher confidence never maps to a lower probability) by pooling adjacent violators.
 
 Confidences of different bases (``Selection.basis``: the share of the scores, or
 the pick's agreement when ``default`` ranks by agreement) are on different

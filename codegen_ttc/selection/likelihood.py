@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, logsumexp
 
-from codegen_ttc.selection.default import _by_agreement, _provided_passed, clusters_of
+from codegen_ttc.selection.default import _by_agreement, _provided_passed, _tiered, clusters_of
 from codegen_ttc.selection.default import confidence as default_confidence
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.passk import RankedGroup
@@ -56,17 +56,21 @@ def log_likelihoods(sizes: np.ndarray, passed: np.ndarray, weight: np.ndarray) -
     )
 
 
+def _hypotheses(ev: Evidence):
+    """(clusters, their representatives, log-likelihood of each being the right behaviour)."""
+    clusters = clusters_of(ev)
+    reps = np.array([m[0] for m in clusters.members])
+    return clusters, reps, log_likelihoods(clusters.sizes(ev.multiplicity), ev.generated[reps], ev.generated_weight)
+
+
 def rank(ev: Evidence) -> list[RankedGroup]:
     if ev.n_candidates == 0:
         return []
     if not ev.generated.any():
         return _by_agreement(ev)
-    clusters = clusters_of(ev)
-    reps = np.array([m[0] for m in clusters.members])
-    scores = log_likelihoods(clusters.sizes(ev.multiplicity), ev.generated[reps], ev.generated_weight)
-    scores = scores - scores.min()  # non-negative, so provided tests can tier above
-    tier = _provided_passed(ev, reps) * (scores.max() + 1.0)
-    return [RankedGroup(m, float(t + s)) for m, t, s in zip(clusters.members, tier, scores)]
+    clusters, reps, scores = _hypotheses(ev)
+    # shifted to be non-negative, so provided tests can tier above
+    return _tiered(clusters.members, scores - scores.min(), _provided_passed(ev, reps))
 
 
 def confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
@@ -76,15 +80,16 @@ def confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
     pairs as independent, and untempered said 0.99 on the shared data where 44% of
     picks were right (per sample: 0.50 on average, AUC 0.62 for "pick is right").
     No table is shipped for it, so no calibrated probability is reported. Where no
-    generated test passes, ``default``'s agreement confidence applies.
+    generated test passes, ``default``'s agreement confidence applies. The hypotheses
+    are scored again here (clusters x tests, cheap): a merged top group may hold
+    several clusters, which the ranking's scores alone do not say.
     """
     if not ranking:
         return None
     if not ev.generated.any():
         return default_confidence(ev, ranking)
-    clusters = clusters_of(ev)
-    reps = np.array([m[0] for m in clusters.members])
-    scores = log_likelihoods(clusters.sizes(ev.multiplicity), ev.generated[reps], ev.generated_weight) / ev.n_samples
+    clusters, reps, scores = _hypotheses(ev)
+    scores = scores / ev.n_samples
     provided = _provided_passed(ev, reps)
     top = set(ranking[0].members)
     in_top = np.array([bool(top.intersection(m)) for m in clusters.members])

@@ -179,9 +179,9 @@ def first_seen_ids(behaviour: np.ndarray) -> np.ndarray:
 
 def test_replay_evidence_matches_the_pipeline_on_subsets(tiny_run):
     """Replay's row sub-selection gives exactly the Evidence the pipeline builds from those samples."""
+    from codegen_ttc.execution.store import read_records
     from codegen_ttc.pipeline import Candidates, Task
     from codegen_ttc.reports.run import prepare_tasks
-    from codegen_ttc.execution.store import read_records
     from codegen_ttc.sampling.replay import ReplaySampler, config_from_run, load_run
 
     pools, incomplete = load_run(tiny_run)
