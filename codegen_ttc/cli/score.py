@@ -77,6 +77,8 @@ def strategy_table(summary: dict) -> Table:
 @click.option("--coverage-inputs", type=click.IntRange(0), default=0, show_default=True,
               help="Keep this many synthesised inputs per task, chosen by branch coverage: a pool of "
                    "max(--synthesise, 4x this) runs on a few candidates under coverage first (0 = off).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the synthesised inputs' draw (and of --generate's sampling): rerun with others to see the spread.")
 @click.option("--cleanup", type=click.Choice(["toplevel", "codet"]), default="toplevel", show_default=True,
               help="Completion clean-up: cut at the next top-level statement, or at CodeT's stop sequences.")
 @click.option("--timeout", type=click.FloatRange(0.01), default=Limits().cpu_seconds, show_default=True,
@@ -86,7 +88,7 @@ def strategy_table(summary: dict) -> Table:
               help="Take stored outcomes from this earlier run directory instead of executing them (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 def score_command(problems, samples, generate, n_samples, n_tests, model, base_url, api_key, mode, tests, tests_per_sample, strategies, sandbox, workers, no_examples, task_ids, limit,
-                  synthesise, coverage_inputs, cleanup, timeout, out, reuse, as_json) -> None:
+                  synthesise, coverage_inputs, seed, cleanup, timeout, out, reuse, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     if generate == (samples is not None):
         raise InputError("give either --samples PATH or --generate")
@@ -117,6 +119,7 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         coverage_inputs=coverage_inputs,
         reuse=tuple(str(d) for d in reuse),
         cleanup=cleanup,
+        seed=seed,
         limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
     )
     if not config.strategies:

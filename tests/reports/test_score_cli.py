@@ -152,3 +152,20 @@ def test_reuse_of_a_directory_that_is_not_a_run_is_one_line(tmp_path, capsys):
                        "--reuse", str(tmp_path / "nowhere"), "--out", str(out))
     assert code == 2 and "--reuse" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_seed_draws_other_synthesised_inputs_and_is_a_run_of_its_own(tmp_path, capsys):
+    base = ["score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "process", "--synthesise", "4",
+            "--strategies", "cluster", "--json"]
+    code, stdout, err = run(capsys, *base, "--out", str(tmp_path / "seed0"))
+    assert code == 0, err
+    seed0 = json.loads(stdout)
+    code, stdout, err = run(capsys, *base, "--seed", "1", "--out", str(tmp_path / "seed1"))
+    assert code == 0, err
+    seed1 = json.loads(stdout)
+    # other inputs: another run (its own hash), recorded in its config
+    assert seed1["inputs_hash"] != seed0["inputs_hash"]
+    assert json.loads((tmp_path / "seed1" / "config.json").read_text())["seed"] == 1
+    # so a directory of seed 0 is not resumed as seed 1
+    code, _, err = run(capsys, *base, "--seed", "1", "--out", str(tmp_path / "seed0"))
+    assert code == 2 and "different inputs" in err
