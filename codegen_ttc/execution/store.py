@@ -76,7 +76,8 @@ class ResultStore:
         if self.path.exists():
             raw = self.path.read_bytes()
             needs_newline = bool(raw) and not raw.endswith(b"\n")
-            for line in raw.decode("utf-8", "replace").splitlines():
+            # records end at "\n" only: values hold U+0085 / U+2028 raw, where splitlines() cuts
+            for line in raw.decode("utf-8", "replace").split("\n"):
                 if not line.strip():
                     continue
                 parsed = parse_line(line)

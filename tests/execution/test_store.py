@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from codegen_ttc.execution.batch import Outcome
-from codegen_ttc.execution.store import ResultStore
+from codegen_ttc.execution.store import ResultStore, read_records
 
 A = Outcome("returned", value=["i", "1"], stdout_bytes=3, seconds=0.5)
 B = Outcome("raised", error="ValueError", message="bad")
@@ -18,6 +18,20 @@ def test_round_trip_and_reopen(tmp_path):
         assert len(s) == 2
         assert s.get("c1", "p2", "L") == B
         assert s.get("c1", "p2", "other-limits") is None
+
+
+def test_values_holding_unicode_line_breaks_survive_a_reopen(tmp_path):
+    # the store writes UTF-8 as is: U+0085, U+2028 and U+2029 stand raw inside a record, and
+    # str.splitlines() would cut the record there (a candidate returned such strings on the
+    # shared HumanEval data, and its pairs ran again on every resume)
+    path = tmp_path / "r.jsonl"
+    odd = {f"p{i}": Outcome("returned", value=["s", f"a{ch}b"]) for i, ch in enumerate("\x85\u2028\u2029\x1c\x0b\x0c")}
+    with ResultStore(path) as s:
+        s.put_many("c1", "L", odd)
+    with ResultStore(path) as s:
+        assert s.skipped_lines == 0 and len(s) == len(odd)
+        assert all(s.get("c1", k, "L") == v for k, v in odd.items())
+    assert read_records(path) == {("c1", k, "L"): v for k, v in odd.items()}
 
 
 def test_truncated_last_line_is_ignored_and_appends_stay_readable(tmp_path):
