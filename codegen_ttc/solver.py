@@ -36,6 +36,7 @@ from codegen_ttc.testgen.choice import separating_inputs
 from codegen_ttc.testgen.coverage_inputs import coverage_guided_task
 from codegen_ttc.testgen.distinguish import rivals, search_distinguishing_inputs
 from codegen_ttc.testgen.synthesis import synthesise_inputs
+from codegen_ttc.testgen.time_budget import InputTimeBudget, within_time
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class SolveOptions:
     # > 0: keep this many synthesised inputs, chosen by branch coverage (testgen.coverage_inputs)
     # from a pool of max(synthesise, 4x this) run on a few candidates first
     coverage_inputs: int = 0
+    # > 0: call seconds the synthesised inputs may take, every candidate summed; they run in
+    # chunks until it is spent (testgen.time_budget); 0 = no limit
+    input_seconds: float = 0.0
     # adaptive sampling (selection.adaptive): rounds of ``round_size`` samples, each executed as
     # it arrives, until the stopping rule is confident, the problem looks unsolvable, or
     # ``samples`` are spent
@@ -404,6 +408,11 @@ def solve(
                 task, executor, options.coverage_inputs, synthesise=options.synthesise, seed=options.seed,
                 limits=options.limits, synthesised_limits=options.synthesised_limits,
             ).task
+        if options.input_seconds and not options.adaptive:
+            [timed] = within_time(
+                [task], executor, InputTimeBudget(options.input_seconds), synthesised_limits=options.synthesised_limits
+            )
+            task = timed.task
         task = with_user_checks(task, options, executor)
         if options.adaptive:
             task, outcomes, adaptive, sampled = sample_adaptively(task, llm, options, executor, stage)

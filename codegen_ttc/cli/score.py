@@ -77,6 +77,9 @@ def strategy_table(summary: dict) -> Table:
 @click.option("--coverage-inputs", type=click.IntRange(0), default=0, show_default=True,
               help="Keep this many synthesised inputs per task, chosen by branch coverage: a pool of "
                    "max(--synthesise, 4x this) runs on a few candidates under coverage first (0 = off).")
+@click.option("--input-seconds", type=click.FloatRange(0), default=0, show_default=True,
+              help="Sandbox call seconds per task its synthesised inputs may take, every candidate's calls summed: "
+                   "they run in chunks of 10 until it is spent (0 = no limit).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the synthesised inputs' draw (and of --generate's sampling): rerun with others to see the spread.")
 @click.option("--cleanup", type=click.Choice(["toplevel", "codet"]), default="toplevel", show_default=True,
@@ -88,12 +91,14 @@ def strategy_table(summary: dict) -> Table:
               help="Take stored outcomes from this earlier run directory instead of executing them (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 def score_command(problems, samples, generate, n_samples, n_tests, model, base_url, api_key, mode, tests, tests_per_sample, strategies, sandbox, workers, no_examples, task_ids, limit,
-                  synthesise, coverage_inputs, seed, cleanup, timeout, out, reuse, as_json) -> None:
+                  synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     if generate == (samples is not None):
         raise InputError("give either --samples PATH or --generate")
     if tests_per_sample != 5 and not tests:
         raise InputError("--tests-per-sample applies to a --tests file; give --tests too")
+    if input_seconds and not (synthesise or coverage_inputs):
+        raise InputError("--input-seconds budgets synthesised inputs; give --synthesise or --coverage-inputs too")
     if generate and tests:
         raise InputError("--tests reads generated tests from a file; with --generate use --n-tests")
     llm = None
@@ -117,6 +122,7 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         limit=limit,
         synthesise=synthesise,
         coverage_inputs=coverage_inputs,
+        input_seconds=input_seconds,
         reuse=tuple(str(d) for d in reuse),
         cleanup=cleanup,
         seed=seed,
@@ -152,6 +158,13 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
                 f"coverage-guided inputs: kept {cov['kept']} of a pool of {cov['pool']} "
                 f"({cov['by_coverage']} chosen by coverage, the rest spread), {cov['candidates_run']} candidates "
                 f"measured ({engines}); the kept inputs execute {share} of the pool's branch weight"
+            )
+        timed = run.summary.get("input_time_budget")
+        if timed:
+            err.print(
+                f"input time budget {timed['seconds']:g} s per task: kept {timed['kept']} of {timed['pool']} "
+                f"synthesised inputs ({timed['tasks_cut']} tasks cut), {timed['call_seconds']:.1f} call seconds "
+                f"on them, at most {timed['max_task_call_seconds']:.1f} for one task"
             )
         if run.accounting:
             total_tokens = run.accounting.get("total", {})

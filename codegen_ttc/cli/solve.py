@@ -105,6 +105,9 @@ def print_report(result: SolveResult, console: Console) -> None:
 @click.option("--coverage-inputs", type=click.IntRange(0), default=0, show_default=True,
               help="Keep this many synthesised inputs, chosen by branch coverage from a pool of "
                    "max(--synthesise, 4x this) run on a few candidates first (0 = off).")
+@click.option("--input-seconds", type=click.FloatRange(0), default=0, show_default=True,
+              help="Sandbox call seconds the synthesised inputs may take, every candidate's calls summed: "
+                   "they run in chunks of 10 until it is spent (0 = no limit).")
 @click.option("--no-examples", is_flag=True, help="Do not use docstring examples as provided tests.")
 @click.option("--adaptive", is_flag=True,
               help="Sample in rounds and stop once the selection is settled (or the problem looks unsolvable); "
@@ -140,7 +143,7 @@ def print_report(result: SolveResult, console: Console) -> None:
               help="Samples asking the model for inputs that separate the two (each proposes up to 5; "
                    "costs tokens); with --distinguish only.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON record instead of the program.")
-def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, no_examples, adaptive, round_size,
+def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, input_seconds, no_examples, adaptive, round_size,
                   threshold, abstain_below, sandbox, workers, strategy, model, base_url, api_key, mode, temperature,
                   max_tokens, seed, timeout, property_file, reference_file, distinguish, distinguish_pool,
                   ask_llm_inputs, as_json) -> None:
@@ -154,6 +157,8 @@ def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, n
     """
     if adaptive and coverage_inputs:
         raise InputError("--coverage-inputs needs the candidates up front: it cannot be combined with --adaptive")
+    if adaptive and input_seconds:
+        raise InputError("--input-seconds needs the candidates up front: it cannot be combined with --adaptive")
     from codegen_ttc.sampling.config import resolve_config
 
     target = resolve_problem(problem, examples=not no_examples)
@@ -164,7 +169,7 @@ def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, n
         strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
         property_code=_read_python(property_file), reference=_read_python(reference_file),
         distinguish=distinguish, distinguish_pool=distinguish_pool, ask_llm_inputs=ask_llm_inputs,
-        coverage_inputs=coverage_inputs, adaptive=adaptive, round_size=round_size, threshold=threshold,
+        coverage_inputs=coverage_inputs, input_seconds=input_seconds, adaptive=adaptive, round_size=round_size, threshold=threshold,
     )
     err = Console(stderr=True)
     started = time.perf_counter()

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from codegen_ttc.execution.batch import Outcome
+from codegen_ttc.execution.batch import Batch, Outcome
 
 Key = tuple[str, str, str]  # (candidate_key, probe_key, limits_key)
 
@@ -138,3 +138,21 @@ class ResultStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class StoredRuns:
+    """An "executor" that only looks outcomes up (missing pairs stay missing): steps that
+    choose inputs from outcomes make the same choice again from a finished run's records."""
+
+    def __init__(self, lookup: Callable[[str, str, str], Outcome | None]) -> None:
+        self.lookup = lookup
+
+    def run(self, batches: Sequence[Batch]) -> dict[str, dict[str, Outcome]]:
+        out: dict[str, dict[str, Outcome]] = {}
+        for b in batches:
+            row = out.setdefault(b.candidate_key, {})
+            for p in b.probes:
+                found = self.lookup(b.candidate_key, p.key, b.limits.key)
+                if found is not None:
+                    row[p.key] = found
+        return out

@@ -33,6 +33,7 @@ from codegen_ttc.selection.strategies import get_strategy
 from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, coverage_guided
 from codegen_ttc.testgen.files import load_generated_tests
 from codegen_ttc.testgen.synthesis import synthesise_inputs
+from codegen_ttc.testgen.time_budget import InputTimeBudget, TimedInputs, within_time
 
 STRATEGIES = ("random", "public", "cluster", "codet", "default")
 
@@ -68,12 +69,19 @@ class ScoreConfig:
     # run directories whose stored outcomes this run may take instead of executing (a
     # variant of a finished run pays only for the pairs that are new)
     reuse: Sequence[str] = ()
+    # --input-seconds: call seconds per task its synthesised inputs may take (every candidate
+    # summed; they run in chunks until it is spent, testgen.time_budget); 0 = no limit
+    input_seconds: float = 0.0
 
     @property
     def coverage(self) -> CoverageSettings | None:
         if not self.coverage_inputs:
             return None
         return CoverageSettings(self.coverage_inputs, candidates=self.coverage_candidates)
+
+    @property
+    def time_budget(self) -> InputTimeBudget | None:
+        return InputTimeBudget(self.input_seconds) if self.input_seconds else None
 
 
 @dataclass
@@ -150,12 +158,19 @@ def generate_samples(problems, config: ScoreConfig):
     return samples, tests, run.to_json()
 
 
-def inputs_hash(tasks: Sequence[Task], limits: Limits, coverage: CoverageSettings | None = None) -> str:
+def inputs_hash(
+    tasks: Sequence[Task],
+    limits: Limits,
+    coverage: CoverageSettings | None = None,
+    time_budget: InputTimeBudget | None = None,
+) -> str:
     """Content hash of what gets executed: candidates, probes, limits (and, with coverage-guided
-    inputs, the pool and how it is chosen from: the choice itself follows from stored outcomes)."""
+    inputs or a time budget, the pool and how it is chosen from: the choice itself follows
+    from stored outcomes)."""
     h = hashlib.sha256(limits.key.encode())
-    if coverage is not None:
-        h.update(coverage.key.encode())
+    for choice in (coverage, time_budget):
+        if choice is not None:
+            h.update(choice.key.encode())
     for task in tasks:
         h.update(task.problem.task_id.encode())
         for key in task.candidate_keys():
@@ -211,6 +226,8 @@ def _config_record(config: ScoreConfig, run_hash: str) -> dict:
     record["synthesised_limits"] = limits_json(config.synthesised_limits)
     if not config.coverage_inputs:
         del record["coverage_inputs"], record["coverage_candidates"]
+    if not config.input_seconds:
+        del record["input_seconds"]
     if config.tests_per_sample == 5:
         del record["tests_per_sample"]
     if not config.reuse:
@@ -272,6 +289,35 @@ def choose_inputs_by_coverage(
     return choices, executor
 
 
+def cut_inputs_by_time(
+    tasks: Sequence[Task],
+    config: ScoreConfig,
+    store: ResultStore,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[list[TimedInputs], Executor]:
+    """--input-seconds: each task with the synthesised inputs its time budget affords (outcomes in ``store``)."""
+    assert config.time_budget is not None
+    with Executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
+        timed = within_time(tasks, executor, config.time_budget, synthesised_limits=config.synthesised_limits)
+    return timed, executor
+
+
+def time_budget_summary(timed: Sequence[TimedInputs], budget: InputTimeBudget, executor: Executor) -> dict:
+    return {
+        "seconds": budget.seconds,
+        "chunk": budget.chunk,
+        "pool": sum(t.pool for t in timed),
+        "kept": sum(t.kept for t in timed),
+        "tasks_cut": sum(t.kept < t.pool for t in timed),
+        "call_seconds": round(sum(t.seconds for t in timed), 3),
+        "max_task_call_seconds": round(max((t.seconds for t in timed), default=0.0), 3),
+        # the main run then finds these pairs in the store (its cached_pairs)
+        "executed_pairs": executor.executed_pairs,
+        "cached_pairs": executor.cached_pairs,
+        "infra_errors": executor.infra_errors,
+    }
+
+
 def coverage_summary(choices: Sequence[CoverageChoice], executor: Executor) -> dict:
     engines: dict[str, int] = {}
     for c in choices:
@@ -303,7 +349,7 @@ def score(
     """Score ``config``; ``prepared`` (from ``prepare``) saves preparing twice."""
     t0 = time.perf_counter()
     tasks, accounting = prepare(config) if prepared is None else prepared
-    run_hash = inputs_hash(tasks, config.limits, config.coverage)
+    run_hash = inputs_hash(tasks, config.limits, config.coverage, config.time_budget)
     reuse = reused_outcomes(config.reuse) if config.reuse else None  # read before anything is written
     store = open_run_dir(out, run_hash, config, reuse) if out is not None else ResultStore(None, reuse=reuse)
     t1 = time.perf_counter()
@@ -312,6 +358,11 @@ def score(
         choices, coverage_executor = choose_inputs_by_coverage(tasks, config, store, on_progress)
         tasks = [c.task for c in choices]
         coverage = coverage_summary(choices, coverage_executor)
+    input_time = None
+    if config.time_budget is not None:
+        timed, timed_executor = cut_inputs_by_time(tasks, config, store, on_progress)
+        tasks = [t.task for t in timed]
+        input_time = time_budget_summary(timed, config.time_budget, timed_executor)
     outcomes, truth, executor = execute(tasks, config, store, on_progress)
     t2 = time.perf_counter()
     scores = [score_task(t, outcomes, truth, config.strategies, config.ks) for t in tasks]
@@ -331,6 +382,8 @@ def score(
     summary["inputs_hash"] = run_hash
     if coverage is not None:
         summary["coverage_inputs"] = coverage
+    if input_time is not None:
+        summary["input_time_budget"] = input_time
     if accounting is not None:
         summary["tokens"] = accounting
     if out is not None:

@@ -197,6 +197,15 @@ def load_run(run_dir: Path) -> tuple[dict[str, ReplayPool], list[str]]:
             lookup=lambda c, p, k: stored.get((c, p, k)),
         )
         tasks = [choice.task for choice in choices]
+    if config.time_budget is not None:
+        # --input-seconds: the cut follows from the stored call seconds, so it is made again
+        from codegen_ttc.testgen.time_budget import timed_from_store
+
+        timed = timed_from_store(
+            tasks, config.time_budget, synthesised_limits=config.synthesised_limits,
+            lookup=lambda c, p, k: stored.get((c, p, k)),
+        )
+        tasks = [t.task for t in timed]
     # selection's outcomes: tests under the run's limits, synthesised inputs under theirs;
     # the hidden tests' outcomes under the ground-truth limits (see Task.truth_batches)
     tests, synthesised = config.limits.key, config.synthesised_limits.key

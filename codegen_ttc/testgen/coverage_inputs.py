@@ -31,6 +31,7 @@ import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
 from codegen_ttc.execution.batch import Batch, Limits, Outcome, candidate_key
+from codegen_ttc.execution.store import StoredRuns
 from codegen_ttc.pipeline import Task
 from codegen_ttc.problems.model import Call
 from codegen_ttc.testgen.coverage_choice import choose_covering_inputs, covered_weight
@@ -250,23 +251,6 @@ def coverage_guided_task(
     return choice
 
 
-class _Stored:
-    """An "executor" that only looks outcomes up (missing pairs stay missing)."""
-
-    def __init__(self, lookup: Callable[[str, str, str], Outcome | None]) -> None:
-        self.lookup = lookup
-
-    def run(self, batches: Sequence[Batch]) -> Outcomes:
-        out: dict[str, dict[str, Outcome]] = {}
-        for b in batches:
-            row = out.setdefault(b.candidate_key, {})
-            for p in b.probes:
-                found = self.lookup(b.candidate_key, p.key, b.limits.key)
-                if found is not None:
-                    row[p.key] = found
-        return out
-
-
 def choices_from_store(
     tasks: Sequence[Task],
     settings: CoverageSettings,
@@ -277,4 +261,4 @@ def choices_from_store(
 ) -> list[CoverageChoice]:
     """The choices ``coverage_guided`` made, again, from stored outcomes only (nothing runs):
     for reading a finished run back (``lookup(candidate_key, probe_key, limits_key)``)."""
-    return coverage_guided(tasks, _Stored(lookup), settings, limits=limits, synthesised_limits=synthesised_limits)
+    return coverage_guided(tasks, StoredRuns(lookup), settings, limits=limits, synthesised_limits=synthesised_limits)

@@ -169,3 +169,11 @@ def test_seed_draws_other_synthesised_inputs_and_is_a_run_of_its_own(tmp_path, c
     # so a directory of seed 0 is not resumed as seed 1
     code, _, err = run(capsys, *base, "--seed", "1", "--out", str(tmp_path / "seed0"))
     assert code == 2 and "different inputs" in err
+
+
+def test_input_seconds_needs_synthesised_inputs(tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--input-seconds", "2",
+                       "--sandbox", "process", "--out", str(out))
+    assert code == 2 and "--input-seconds" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -228,3 +228,19 @@ def test_a_program_failing_the_users_example_is_never_probably_right(tmp_path, c
     result = json.loads(capsys.readouterr().out)
     assert result["confidence"] > 0.5  # all samples agree...
     assert result["probability_correct"] == 0.0 and result["abstained"]  # ...on a program failing the example
+
+
+def test_an_input_time_budget_keeps_the_chunks_it_affords(tmp_path, capsys, stub, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    whole = solve(tmp_path, capsys, stub, "--synthesise", "30", "--distinguish", "0")
+    # a budget any chunk spends: the first 10 synthesised inputs run, the rest never do
+    cut = solve(tmp_path, capsys, stub, "--synthesise", "30", "--distinguish", "0", "--input-seconds", "1e-9")
+    assert whole["inputs"] - cut["inputs"] == 20
+
+
+def test_adaptive_and_an_input_time_budget_do_not_combine(capsys, tmp_path):
+    problem = tmp_path / "running_max.py"
+    problem.write_text(PROBLEM)
+    assert main(["solve", str(problem), "--adaptive", "--input-seconds", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be combined with --adaptive" in err and "Traceback" not in err
