@@ -132,7 +132,8 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         raise InputError("--strategies: name at least one strategy")
     err = Console(stderr=True)
     prepared = prepare(config)  # validates all input (and samples, with --generate) before anything is written
-    total = total_pairs(prepared[0], config.coverage)
+    # a time budget decides as it goes how many inputs run: no total to count down from
+    total = None if config.time_budget else total_pairs(prepared[0], config.coverage)
     with Progress(
         TextColumn("executing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, transient=True, disable=not err.is_terminal,
