@@ -139,6 +139,7 @@ class SolveResult:
     disagreements: list[str] = field(default_factory=list)  # inputs where the runner-up differs
     distinguishing: DistinguishReport = field(default_factory=DistinguishReport)
     adaptive: AdaptiveReport | None = None
+    input_budget: dict | None = None  # with input_seconds: {pool, kept, call_seconds} of the synthesised inputs
 
     @property
     def probability_correct(self) -> float | None:
@@ -172,6 +173,7 @@ class SolveResult:
             "disagreements": self.disagreements,
             "distinguishing": self.distinguishing.to_json(),
             "adaptive": None if self.adaptive is None else self.adaptive.to_json(),
+            "input_budget": self.input_budget,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -402,6 +404,7 @@ def solve(
         task = Task(problem, task.candidates, task.generated, tuple(extra))
     stage("executing")
     adaptive = None
+    input_budget = None
     with Executor(options.sandbox, workers=options.workers) as executor:
         if options.coverage_inputs and not options.adaptive:
             task = coverage_guided_task(
@@ -413,6 +416,7 @@ def solve(
                 [task], executor, InputTimeBudget(options.input_seconds), synthesised_limits=options.synthesised_limits
             )
             task = timed.task
+            input_budget = {"pool": timed.pool, "kept": timed.kept, "call_seconds": round(timed.seconds, 3)}
         task = with_user_checks(task, options, executor)
         if options.adaptive:
             task, outcomes, adaptive, sampled = sample_adaptively(task, llm, options, executor, stage)
@@ -454,4 +458,5 @@ def solve(
         extraction=extraction,
         distinguishing=report,
         adaptive=adaptive,
+        input_budget=input_budget,
     )

@@ -81,6 +81,10 @@ def print_report(result: SolveResult, console: Console) -> None:
         console.print(f"distinguishing inputs: {d.found} added ({d.searched} searched{asked}); {change}")
     for line in result.disagreements:
         console.print(f"  differs from the runner-up on {line}")
+    if result.input_budget is not None:
+        b = result.input_budget
+        console.print(f"input time budget: kept {b['kept']} of {b['pool']} synthesised inputs, "
+                      f"{b['call_seconds']:.2f} call seconds on them")
     if result.adaptive is not None:
         a = result.adaptive
         console.print(f"adaptive sampling: {a.samples} samples in {a.rounds} rounds, stopped: {a.reason}")

@@ -236,6 +236,9 @@ def test_an_input_time_budget_keeps_the_chunks_it_affords(tmp_path, capsys, stub
     # a budget any chunk spends: the first 10 synthesised inputs run, the rest never do
     cut = solve(tmp_path, capsys, stub, "--synthesise", "30", "--distinguish", "0", "--input-seconds", "1e-9")
     assert whole["inputs"] - cut["inputs"] == 20
+    assert whole["input_budget"] is None
+    assert cut["input_budget"]["pool"] == 30 and cut["input_budget"]["kept"] == 10
+    assert cut["input_budget"]["call_seconds"] > 0
 
 
 def test_adaptive_and_an_input_time_budget_do_not_combine(capsys, tmp_path):
