@@ -19,7 +19,7 @@ import numpy as np
 from codegen_ttc.execution.batch import Batch, Limits, Outcome, candidate_key
 from codegen_ttc.execution.judge import passes
 from codegen_ttc.problems.model import Call, Probe, Problem, TestCase
-from codegen_ttc.selection.evidence import Evidence
+from codegen_ttc.selection.evidence import Evidence, without_slow_inputs
 
 Outcomes = Mapping[str, Mapping[str, Outcome]]  # candidate key -> probe key -> outcome
 
@@ -129,7 +129,9 @@ class Task:
     def candidate_keys(self) -> list[str]:
         return [candidate_key(p, self.problem.entry_point) for p in self.candidates.programs]
 
-    def evidence(self, outcomes: Outcomes) -> Evidence:
+    def evidence(self, outcomes: Outcomes, *, keep_slow_inputs: bool = False) -> Evidence:
+        """What selection sees; synthesised inputs some candidate ran out of time on are left
+        out (``selection.evidence.without_slow_inputs``) unless ``keep_slow_inputs``."""
         keys = self.candidate_keys()
         rows = [outcomes.get(k, {}) for k in keys]
         provided = _verdicts(self.provided, rows)
@@ -144,7 +146,12 @@ class Task:
         test_input = np.array(
             [column.get(c.probe.key, -1) for c in self.generated.cases], dtype=np.int64
         )
-        return Evidence(
+        tests = {c.probe.key for c in self.provided + self.generated.cases}
+        timed_out = np.zeros_like(failed)
+        for j, call in enumerate(inputs):
+            if call.key not in tests:
+                timed_out[:, j] = [_ran_out_of_time(row.get(call.key)) for row in rows]
+        ev = Evidence(
             multiplicity=np.asarray(self.candidates.multiplicity),
             provided=provided,
             generated=generated,
@@ -153,7 +160,9 @@ class Task:
             input_weight=accepted,
             failed=failed,
             test_input=test_input,
+            timed_out=timed_out,
         )
+        return ev if keep_slow_inputs else without_slow_inputs(ev)
 
     def correct(self, outcomes: Outcomes) -> np.ndarray:
         """Ground truth per unique candidate from ``truth_batches``' outcomes: passes every hidden test."""
@@ -171,6 +180,11 @@ def _verdicts(cases: Sequence[TestCase], rows: Sequence[Mapping[str, Outcome]]) 
         for i, row in enumerate(rows):
             out[i, j] = passes(case.check, row.get(key))
     return out
+
+
+def _ran_out_of_time(outcome: Outcome | None) -> bool:
+    # a "budget" timeout never ran (the batch had used its timeouts): it shows nothing
+    return outcome is not None and outcome.status == "timeout" and outcome.error != "budget"
 
 
 def _behaviours(

@@ -25,7 +25,7 @@ from codegen_ttc.execution.store import read_records
 from codegen_ttc.pipeline import Task
 from codegen_ttc.sampling.accounting import estimate_tokens
 from codegen_ttc.selection.adaptive import Draw
-from codegen_ttc.selection.evidence import Evidence
+from codegen_ttc.selection.evidence import Evidence, without_slow_inputs
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,9 @@ class ReplayPool:
     programs: tuple[str, ...]
     evidence: Evidence  # over every unique program, multiplicity = samples in the pool
     correct: np.ndarray  # (n,) bool, passes the hidden tests
+    # the same with the synthesised inputs some candidate ran out of time on (None: none were
+    # left out): a subset of the candidates may have run them all in time (``restrict``)
+    full: Evidence | None = None
 
     @property
     def draws(self) -> np.ndarray:
@@ -55,7 +58,8 @@ class ReplayPool:
         rows, first = np.unique(drawn, return_index=True)
         rows = rows[np.argsort(first)]
         counts = np.bincount(drawn, minlength=len(self.programs))[rows]
-        return restrict_evidence(self.evidence, rows, counts), rows
+        whole = self.evidence if self.full is None else self.full
+        return without_slow_inputs(restrict_evidence(whole, rows, counts)), rows
 
 
 def restrict_evidence(ev: Evidence, rows: np.ndarray, counts: np.ndarray) -> Evidence:
@@ -78,6 +82,7 @@ def restrict_evidence(ev: Evidence, rows: np.ndarray, counts: np.ndarray) -> Evi
         input_weight=accepted,
         failed=failed,
         test_input=ev.test_input,
+        timed_out=ev.timed_out[rows],
     )
 
 
@@ -160,8 +165,11 @@ def pools_from_outcomes(tasks: Sequence[Task], lookup, truth_lookup=None) -> tup
         if not complete:
             incomplete.append(task.problem.task_id)
             continue
+        full = task.evidence(outcomes, keep_slow_inputs=True)
+        evidence = without_slow_inputs(full)
         pools[task.problem.task_id] = ReplayPool(
-            task.problem.task_id, task.candidates.programs, task.evidence(outcomes), task.correct(truth)
+            task.problem.task_id, task.candidates.programs, evidence, task.correct(truth),
+            full=None if evidence is full else full,
         )
     return pools, incomplete
 
