@@ -161,6 +161,7 @@ class Task:
             failed=failed,
             test_input=test_input,
             timed_out=timed_out,
+            input_keys=tuple(c.key for c in inputs),
         )
         return ev if keep_slow_inputs else without_slow_inputs(ev)
 

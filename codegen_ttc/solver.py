@@ -200,14 +200,14 @@ def describe_disagreements(task: Task, ev: Evidence, selection: Selection, outco
     runner_up = selection.ranking[1].members
     other = max(runner_up, key=lambda i: ev.multiplicity[i])
     keys = task.candidate_keys()
-    inputs = task.clustering_inputs
+    by_key = {c.key: c for c in task.clustering_inputs}
     lines = []
     differing = [
         j for j in separating_inputs(ev.behaviour, selection.chosen, other)
         if not (ev.failed[selection.chosen, j] and ev.failed[other, j])  # two failures are one behaviour
     ]
     for j in differing[:limit]:
-        call = inputs[j]
+        call = by_key[ev.input_keys[j]]  # columns some candidate ran out of time on are gone
         mine = outcomes.get(keys[selection.chosen], {}).get(call.key)
         theirs = outcomes.get(keys[other], {}).get(call.key)
         lines.append(f"{call.render(task.problem.entry_point)}: selected {_shown(mine)}, runner-up {_shown(theirs)}")

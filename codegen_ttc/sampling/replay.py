@@ -83,6 +83,7 @@ def restrict_evidence(ev: Evidence, rows: np.ndarray, counts: np.ndarray) -> Evi
         failed=failed,
         test_input=ev.test_input,
         timed_out=ev.timed_out[rows],
+        input_keys=ev.input_keys,
     )
 
 

@@ -28,6 +28,8 @@ class Evidence:
                        the test is a judge script with no single input.
     timed_out:         (n, I) bool, the candidate ran out of time on a synthesised input (never
                        set on a test's input); see ``without_slow_inputs``.
+    input_keys:        (I,) probe key of each input column, when known (``Task.evidence``), so a
+                       column can be named after columns were left out; else empty.
     """
 
     multiplicity: np.ndarray
@@ -39,6 +41,7 @@ class Evidence:
     failed: np.ndarray = field(default=None)  # type: ignore[assignment]
     test_input: np.ndarray = field(default=None)  # type: ignore[assignment]
     timed_out: np.ndarray = field(default=None)  # type: ignore[assignment]
+    input_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.multiplicity)
@@ -108,4 +111,5 @@ def without_slow_inputs(ev: Evidence) -> Evidence:
         failed=ev.failed[:, keep],
         test_input=test_input,
         timed_out=ev.timed_out[:, keep],
+        input_keys=tuple(k for k, kept in zip(ev.input_keys, keep) if kept),
     )

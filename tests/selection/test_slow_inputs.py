@@ -98,3 +98,17 @@ def test_a_replayed_subset_drops_what_a_run_of_those_samples_would():
     # without SLOW nobody ran out of time on f(40): it stays
     got, _ = pool.restrict([rows[FAST], rows[WRONG]])
     assert got.behaviour.shape[1] == 4
+
+
+def test_solve_names_the_inputs_the_runner_up_differs_on_after_columns_were_left_out():
+    from codegen_ttc.selection.select import select
+    from codegen_ttc.solver import describe_disagreements
+
+    task, outcomes = fib_task()
+    ev = task.evidence(outcomes)
+    assert ev.input_keys == (TEST_CALL.key, SMALL.key, NEVER_RUN.key)
+    selection = select(ev, "default")
+    lines = describe_disagreements(task, ev, selection, outcomes, limit=5)
+    # FAST (chosen) and the runner-up SLOW (passes the test too, fewer samples) differ only on
+    # f(41), the third column; by the task's own input list the third would be f(5)
+    assert [line.split(":")[0] for line in lines] == ["f(41)"]
