@@ -112,27 +112,12 @@ def test_the_steps_build_the_main_runs_test_batches_and_coverage_batches():
 # ------------------------------------------------------------------ in real sandboxes
 
 
-class OneSandbox:
-    """An executor over one warm sandbox (the ``sandbox`` fixture), for the steps' two runs."""
-
-    def __init__(self, sandbox) -> None:
-        self.sandbox = sandbox
-        self.batches = []
-
-    def run(self, batches):
-        out: dict = {}
-        for b in batches:
-            self.batches.append(b)
-            out.setdefault(b.candidate_key, {}).update(self.sandbox.run(b).outcomes)
-        return out
-
-
-def test_coverage_keeps_an_input_for_every_branch_of_the_candidates_run(sandbox):
+def test_coverage_keeps_an_input_for_every_branch_of_the_candidates_run(sandbox_runs):
     pool = tuple(synthesise_inputs([Call((3,))], prompt=PROMPT, entry_point="f", count=16, seed=0))
     xs = [c.args[0] for c in pool]
     assert any(x % 5 == 0 for x in xs) and any(x % 5 for x in xs) and any(x > 6 for x in xs)
     task = make_task([RIGHT, RIGHT, NO_BRANCH, WRONG, BROKEN], pool)
-    runner = OneSandbox(sandbox)
+    runner = sandbox_runs
     [choice] = coverage_guided([task], runner, CoverageSettings(budget=4, candidates=3), limits=LIMITS, synthesised_limits=SYNTH)
     # on the test, RIGHT, NO_BRANCH and WRONG agree and BROKEN fails: RIGHT stands for the first
     # cluster, BROKEN for the second, then the most sampled other (NO_BRANCH ties WRONG: first seen)
@@ -147,9 +132,9 @@ def test_coverage_keeps_an_input_for_every_branch_of_the_candidates_run(sandbox)
     assert {b.candidate_key for b in measured} == {candidate_key(p, "f") for p in (RIGHT, NO_BRANCH, BROKEN)}
 
 
-def test_the_solve_step_draws_its_pool_and_keeps_the_budget(sandbox):
+def test_the_solve_step_draws_its_pool_and_keeps_the_budget(sandbox_runs):
     task = make_task([RIGHT, NO_BRANCH, WRONG])
-    choice = coverage_guided_task(task, OneSandbox(sandbox), 3, synthesise=10, seed=0, limits=LIMITS, synthesised_limits=SYNTH)
+    choice = coverage_guided_task(task, sandbox_runs, 3, synthesise=10, seed=0, limits=LIMITS, synthesised_limits=SYNTH)
     # the pool is what solve would have synthesised with --synthesise 12 (4 x 3 > 10)
     assert choice.pool == 12
     pool = synthesise_inputs([Call((3,))], prompt=PROMPT, entry_point="f", count=12, seed=0)
@@ -158,21 +143,12 @@ def test_the_solve_step_draws_its_pool_and_keeps_the_budget(sandbox):
     assert choice.task.provided == task.provided and choice.task.candidates == task.candidates
 
 
-PROBLEMS = {"task_id": "t/0", "prompt": PROMPT, "entry_point": "f", "canonical_solution": RIGHT[len(PROMPT):],
-            "test": "def check(candidate):\n    assert candidate(5) == 0\n    assert candidate(4) == 5\n"}
+TEST = "def check(candidate):\n    assert candidate(5) == 0\n    assert candidate(4) == 5\n"
+BODIES = [RIGHT, RIGHT, NO_BRANCH, WRONG, WRONG]
 
 
-def write_problem_set(tmp_path):
-    problems = tmp_path / "problems.jsonl"
-    problems.write_text(json.dumps(PROBLEMS) + "\n")
-    samples = tmp_path / "samples.jsonl"
-    bodies = [RIGHT, RIGHT, NO_BRANCH, WRONG, WRONG]
-    samples.write_text("".join(json.dumps({"task_id": "t/0", "completion": b[len(PROMPT):]}) + "\n" for b in bodies))
-    return str(problems), str(samples)
-
-
-def test_by_default_the_inputs_the_hash_and_the_config_are_what_they_were(tmp_path):
-    problems, samples = write_problem_set(tmp_path)
+def test_by_default_the_inputs_the_hash_and_the_config_are_what_they_were(one_task_set):
+    problems, samples = one_task_set(PROMPT, RIGHT, TEST, BODIES)
     config = ScoreConfig(problems=problems, samples=samples, synthesise=10)
     assert config.coverage is None
     [task], _ = prepare(config)
@@ -188,8 +164,8 @@ def test_by_default_the_inputs_the_hash_and_the_config_are_what_they_were(tmp_pa
     assert inputs_hash([pool_task], covered.limits, covered.coverage) != inputs_hash([pool_task], covered.limits)
 
 
-def test_score_with_coverage_inputs_keeps_the_chosen_inputs_and_resumes(tmp_path, sandbox_name):
-    problems, samples = write_problem_set(tmp_path)
+def test_score_with_coverage_inputs_keeps_the_chosen_inputs_and_resumes(tmp_path, sandbox_name, one_task_set):
+    problems, samples = one_task_set(PROMPT, RIGHT, TEST, BODIES)
     config = ScoreConfig(problems=problems, samples=samples, sandbox=sandbox_name, workers=1, coverage_inputs=3,
                          coverage_candidates=2, strategies=("random", "default"))
     out = tmp_path / "run"

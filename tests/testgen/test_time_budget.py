@@ -113,43 +113,23 @@ def test_a_budget_needs_positive_seconds_and_chunks():
 # ------------------------------------------------------------------ real sandboxes
 
 
-class OneSandbox:
-    def __init__(self, sandbox) -> None:
-        self.sandbox = sandbox
-
-    def run(self, batches):
-        out: dict = {}
-        for b in batches:
-            out.setdefault(b.candidate_key, {}).update(self.sandbox.run(b).outcomes)
-        return out
-
-
-def test_measured_call_seconds_cut_a_slow_candidates_pool(sandbox):
+def test_measured_call_seconds_cut_a_slow_candidates_pool(sandbox_runs):
     # 60 ms of CPU a call: the first chunk of 10 spends the 0.5 s budget on its own
     slow = PROMPT + "    import time\n    end = time.process_time() + 0.06\n    while time.process_time() < end:\n        pass\n    return x + 1\n"
     budget = InputTimeBudget(0.5)
-    [timed] = within_time([make_task("t/0", [slow, QUICK], POOL)], OneSandbox(sandbox), budget, synthesised_limits=SYNTH)
+    [timed] = within_time([make_task("t/0", [slow, QUICK], POOL)], sandbox_runs, budget, synthesised_limits=SYNTH)
     assert timed.kept == 10 and timed.seconds >= 0.5
     # 35 quick calls stay far below it, even on a loaded machine (about 14 ms a call would be needed)
-    [quick] = within_time([make_task("t/0", [QUICK], POOL)], OneSandbox(sandbox), budget, synthesised_limits=SYNTH)
+    [quick] = within_time([make_task("t/0", [QUICK], POOL)], sandbox_runs, budget, synthesised_limits=SYNTH)
     assert quick.kept == 35 and 0 < quick.seconds < 0.5
 
 
-PROBLEMS = {"task_id": "t/0", "prompt": PROMPT, "entry_point": "f", "canonical_solution": QUICK[len(PROMPT):],
-            "test": "def check(candidate):\n    assert candidate(5) == 6\n"}
+TEST = "def check(candidate):\n    assert candidate(5) == 6\n"
+BODIES = [QUICK, ALSO_QUICK, PROMPT + "    return x - 1\n"]
 
 
-def write_problem_set(tmp_path):
-    problems = tmp_path / "problems.jsonl"
-    problems.write_text(json.dumps(PROBLEMS) + "\n")
-    samples = tmp_path / "samples.jsonl"
-    bodies = [QUICK, ALSO_QUICK, PROMPT + "    return x - 1\n"]
-    samples.write_text("".join(json.dumps({"task_id": "t/0", "completion": b[len(PROMPT):]}) + "\n" for b in bodies))
-    return str(problems), str(samples)
-
-
-def test_without_a_budget_the_hash_and_the_config_are_what_they_were(tmp_path):
-    problems, samples = write_problem_set(tmp_path)
+def test_without_a_budget_the_hash_and_the_config_are_what_they_were(one_task_set):
+    problems, samples = one_task_set(PROMPT, QUICK, TEST, BODIES)
     config = ScoreConfig(problems=problems, samples=samples, synthesise=30)
     assert config.time_budget is None
     [task], _ = prepare(config)
@@ -160,8 +140,8 @@ def test_without_a_budget_the_hash_and_the_config_are_what_they_were(tmp_path):
     assert _config_record(budgeted, "h")["input_seconds"] == 0.5
 
 
-def test_score_with_an_input_budget_keeps_what_it_affords_and_resumes(tmp_path, sandbox_name):
-    problems, samples = write_problem_set(tmp_path)
+def test_score_with_an_input_budget_keeps_what_it_affords_and_resumes(tmp_path, sandbox_name, one_task_set):
+    problems, samples = one_task_set(PROMPT, QUICK, TEST, BODIES)
     # a budget any chunk spends: exactly the first chunk of 10 runs
     config = ScoreConfig(problems=problems, samples=samples, sandbox=sandbox_name, workers=1, synthesise=30,
                          input_seconds=1e-9, strategies=("random", "default"))
