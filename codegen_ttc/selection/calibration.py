@@ -81,21 +81,21 @@ def fit_binning(confidence: Sequence[float], correct: Sequence[float], bins: int
     return Binning(tuple(round(float(a), 4) for a in monotone), source)
 
 
-# All fit 2026-11-29 by replay (10 orders x 5, 10, ..., 100 samples per task) with
+# All fit 2026-11-30 (after the slow-input rule, selection.evidence.without_slow_inputs) by replay (10 orders x 5, 10, ..., 100 samples per task) with
 #   scripts/bench_adaptive.py --run runs/bench_selection/strict \
 #       --run runs/bench_selection/selfgen_only_100 --fit-calibration --seeds 10
 # pooling the strict run (CodeT's tests) and the selfgen-only run (no LLM tests, 100
 # synthesised inputs): 65,600 selections; cross-fitted ECE 0.033 with one table per basis
-# (0.024 with one table for all, which however puts the bases' scales on one axis).
+# (0.025 with one table for all, which however puts the bases' scales on one axis).
 # Selections that some generated test backs: confidence = share of the scores.
 DEFAULT_STRATEGY = Binning(
-    (0.146, 0.146, 0.2315, 0.3768, 0.3768, 0.3768, 0.5343, 0.6021, 0.6571, 0.7423),
+    (0.1423, 0.1423, 0.2262, 0.3798, 0.3798, 0.3798, 0.5261, 0.6024, 0.678, 0.7472),
     source="default strategy, HumanEval x CodeGen-16B samples + CodeT tests, strict setting, 5-100 samples",
 )
 # Ranked by agreement (confidence = the pick's agreement) with no generated test at all:
 # 34,800 selections (the selfgen-only run, and 10 strict tasks whose tests did not parse).
 DEFAULT_AGREEMENT = Binning(
-    (0.3118, 0.6716, 0.8966, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445),
+    (0.312, 0.6711, 0.8966, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445),
     source="default strategy ranked by agreement, no generated tests, HumanEval x CodeGen-16B, 5-100 samples",
 )
 # Ranked by agreement because every generated test failed: 1,935 strict selections, right
