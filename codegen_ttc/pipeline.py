@@ -85,6 +85,11 @@ class Task:
         calls = [c.probe for c in self.provided + self.generated.cases if isinstance(c.probe, Call)]
         return tuple(p for p in _unique_probes([*calls, *self.synthesised]) if isinstance(p, Call))
 
+    @property
+    def test_keys(self) -> frozenset[str]:
+        """Probe keys of the provided and generated tests (run under the tests' limits)."""
+        return frozenset(c.probe.key for c in self.provided + self.generated.cases)
+
     def probes(self, *, hidden: bool) -> tuple[Probe, ...]:
         selection = [c.probe for c in self.provided + self.generated.cases] + list(self.synthesised)
         truth = [c.probe for c in self.problem.hidden_tests] if hidden else []
@@ -98,7 +103,7 @@ class Task:
         than a test, where a false timeout would be a false failure.
         """
         probes = self.probes(hidden=False)
-        tests = {c.probe.key for c in self.provided + self.generated.cases}
+        tests = self.test_keys
         if synthesised_limits is None:
             groups = [(probes, limits)]
         else:
@@ -137,7 +142,7 @@ class Task:
         provided = _verdicts(self.provided, rows)
         generated = _verdicts(self.generated.cases, rows)
         inputs = self.clustering_inputs
-        behaviour, failed = _behaviours(inputs, rows)
+        behaviour, failed, timed_out = _behaviours(inputs, rows, self.test_keys)
         # an input most candidates reject (raise on) is probably outside the intended domain:
         # weight inputs by the share of samples that accept them
         mult = np.asarray(self.candidates.multiplicity, dtype=np.float64)
@@ -146,11 +151,6 @@ class Task:
         test_input = np.array(
             [column.get(c.probe.key, -1) for c in self.generated.cases], dtype=np.int64
         )
-        tests = {c.probe.key for c in self.provided + self.generated.cases}
-        timed_out = np.zeros_like(failed)
-        for j, call in enumerate(inputs):
-            if call.key not in tests:
-                timed_out[:, j] = [_ran_out_of_time(row.get(call.key)) for row in rows]
         ev = Evidence(
             multiplicity=np.asarray(self.candidates.multiplicity),
             provided=provided,
@@ -183,21 +183,23 @@ def _verdicts(cases: Sequence[TestCase], rows: Sequence[Mapping[str, Outcome]]) 
     return out
 
 
-def _ran_out_of_time(outcome: Outcome | None) -> bool:
-    # a "budget" timeout never ran (the batch had used its timeouts): it shows nothing
-    return outcome is not None and outcome.status == "timeout" and outcome.error != "budget"
-
-
 def _behaviours(
-    inputs: Sequence[Call], rows: Sequence[Mapping[str, Outcome]]
-) -> tuple[np.ndarray, np.ndarray]:
+    inputs: Sequence[Call], rows: Sequence[Mapping[str, Outcome]], tests: frozenset[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(behaviour ids, failed, timed out on a synthesised input) per candidate and input."""
     behaviour = np.zeros((len(rows), len(inputs)), dtype=np.int64)
     failed = np.zeros((len(rows), len(inputs)), dtype=bool)
+    timed_out = np.zeros((len(rows), len(inputs)), dtype=bool)
     for j, call in enumerate(inputs):
         ids: dict[str, int] = {}
+        synthesised = call.key not in tests
         for i, row in enumerate(rows):
             outcome = row.get(call.key)
             text = outcome.behaviour if outcome is not None else "#missing"
             behaviour[i, j] = ids.setdefault(text, len(ids))
             failed[i, j] = outcome is None or outcome.status != "returned"
-    return behaviour, failed
+            # a "budget" timeout never ran (the batch had used its timeouts): it shows nothing
+            timed_out[i, j] = (
+                synthesised and outcome is not None and outcome.status == "timeout" and outcome.error != "budget"
+            )
+    return behaviour, failed, timed_out

@@ -196,24 +196,24 @@ def load_run(run_dir: Path) -> tuple[dict[str, ReplayPool], list[str]]:
     config = config_from_run(run_dir)
     tasks = prepare_tasks(config)
     stored = read_records(Path(run_dir) / "results.jsonl")
+
+    def lookup(candidate: str, probe: str, limits: str):
+        return stored.get((candidate, probe, limits))
+
     if config.coverage is not None:
         # --coverage-inputs: the run kept only the inputs coverage chose from the pool; choose
         # them again from the stored arcs (nothing runs), or every task looks incomplete
         from codegen_ttc.testgen.coverage_inputs import choices_from_store
 
         choices = choices_from_store(
-            tasks, config.coverage, limits=config.limits, synthesised_limits=config.synthesised_limits,
-            lookup=lambda c, p, k: stored.get((c, p, k)),
+            tasks, config.coverage, limits=config.limits, synthesised_limits=config.synthesised_limits, lookup=lookup
         )
         tasks = [choice.task for choice in choices]
     if config.time_budget is not None:
         # --input-seconds: the cut follows from the stored call seconds, so it is made again
         from codegen_ttc.testgen.time_budget import timed_from_store
 
-        timed = timed_from_store(
-            tasks, config.time_budget, synthesised_limits=config.synthesised_limits,
-            lookup=lambda c, p, k: stored.get((c, p, k)),
-        )
+        timed = timed_from_store(tasks, config.time_budget, synthesised_limits=config.synthesised_limits, lookup=lookup)
         tasks = [t.task for t in timed]
     # selection's outcomes: tests under the run's limits, synthesised inputs under theirs;
     # the hidden tests' outcomes under the ground-truth limits (see Task.truth_batches)

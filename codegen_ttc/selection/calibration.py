@@ -81,7 +81,8 @@ def fit_binning(confidence: Sequence[float], correct: Sequence[float], bins: int
     return Binning(tuple(round(float(a), 4) for a in monotone), source)
 
 
-# All fit 2026-11-30 (after the slow-input rule, selection.evidence.without_slow_inputs) by replay (10 orders x 5, 10, ..., 100 samples per task) with
+# All fit 2026-11-30, after the slow-input rule (selection.evidence.without_slow_inputs),
+# by replay (10 orders x 5, 10, ..., 100 samples per task) with
 #   scripts/bench_adaptive.py --run runs/bench_selection/strict \
 #       --run runs/bench_selection/selfgen_only_100 --fit-calibration --seeds 10
 # pooling the strict run (CodeT's tests) and the selfgen-only run (no LLM tests, 100

@@ -61,7 +61,7 @@ class TimedInputs:
 
 def _chunks(task: Task, size: int) -> list[tuple[Call, ...]]:
     # inputs equal to a test's run under the test's limits with the tests: never cut
-    tests = {c.probe.key for c in task.provided + task.generated.cases}
+    tests = task.test_keys
     calls = [c for c in task.synthesised if c.key not in tests]
     return [tuple(calls[i : i + size]) for i in range(0, len(calls), size)]
 
