@@ -33,7 +33,7 @@ from codegen_ttc.selection import calibration
 from codegen_ttc.sampling.replay import ReplayEvaluator, ReplaySampler, load_run
 from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, StopRule, run_adaptive
 
-STRATEGIES = ("random", "public", "cluster", "codet", "default")
+STRATEGIES = ("random", "public", "cluster", "codet", "dual", "default")
 
 
 def _floats(text: str) -> list[float]:

@@ -35,7 +35,7 @@ from codegen_ttc.testgen.files import load_generated_tests
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 from codegen_ttc.testgen.time_budget import InputTimeBudget, TimedInputs, within_time
 
-STRATEGIES = ("random", "public", "cluster", "codet", "default")
+STRATEGIES = ("random", "public", "cluster", "codet", "dual", "default")
 
 
 @dataclass

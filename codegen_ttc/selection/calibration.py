@@ -2,14 +2,15 @@
 
 ``Selection.confidence`` (the top group's share of the strategy's scores, or the
 strategy's own score) ranks answers but is not a probability: on the shared
-CodeGen-16B data, answers backed by tests with a share below 0.2 were right 15% of
+CodeGen-16B data, ``dual``'s answers backed by tests with a share below 0.2 were right 15% of
 the time, those above 0.9 three times in four. A ``Binning`` maps it through the
 accuracy observed in each of ten equal-width confidence bins, made monotone (a
 higher confidence never maps to a lower probability) by pooling adjacent violators.
 
-Confidences of different bases (``Selection.basis``: the share of the scores, or
-the pick's agreement when ``default`` ranks by agreement) are on different
-scales, so each has its own table. The shipped tables were fit by replay
+Confidences of different bases (``Selection.basis``: ``default``'s support share when
+generated tests decide, the pick's agreement when it ranks by agreement, the share
+of the scores for ``dual``) are on different scales, so each has its own table. The
+shipped tables were fit by replay
 (``scripts/bench_adaptive.py --fit-calibration``) for the ``default`` strategy on
 HumanEval with CodeGen-16B samples, with and without CodeT's tests, at every
 sample count from 5 to 100; other models and problem sets may be
@@ -81,35 +82,47 @@ def fit_binning(confidence: Sequence[float], correct: Sequence[float], bins: int
     return Binning(tuple(round(float(a), 4) for a in monotone), source)
 
 
-# All fit 2026-11-30, after the slow-input rule (selection.evidence.without_slow_inputs),
-# by replay (10 orders x 5, 10, ..., 100 samples per task) with
+# Fit by replay (10 orders x 5, 10, ..., 100 samples per task) with
 #   scripts/bench_adaptive.py --run runs/bench_selection/strict \
 #       --run runs/bench_selection/selfgen_only_100 --fit-calibration --seeds 10
 # pooling the strict run (CodeT's tests) and the selfgen-only run (no LLM tests, 100
-# synthesised inputs): 65,600 selections; cross-fitted ECE 0.033 with one table per basis
-# (0.025 with one table for all, which however puts the bases' scales on one axis).
-# Selections that some generated test backs: confidence = share of the scores.
-DEFAULT_STRATEGY = Binning(
-    (0.1423, 0.1423, 0.2262, 0.3798, 0.3798, 0.3798, 0.5261, 0.6024, 0.678, 0.7472),
+# synthesised inputs), all fit 2026-12-05 on runs made from scratch that day: 65,600
+# selections, cross-fitted ECE 0.036 with one table per basis (0.020 with one table for all,
+# which however puts the bases' scales on one axis).
+# Selections that generated tests decide, by ``default``: confidence = the top group's
+# share of samples x generated-test weight passed (selection.default.confidence): 28,865 selections.
+DEFAULT_SUPPORT = Binning(
+    (0.2096, 0.2574, 0.3204, 0.3934, 0.3934, 0.3934, 0.6058, 0.612, 0.7095, 0.7685),
     source="default strategy, HumanEval x CodeGen-16B samples + CodeT tests, strict setting, 5-100 samples",
 )
 # Ranked by agreement (confidence = the pick's agreement) with no generated test at all:
 # 34,800 selections (the selfgen-only run, and 10 strict tasks whose tests did not parse).
+# ``default`` and ``dual`` rank alike there.
 DEFAULT_AGREEMENT = Binning(
-    (0.312, 0.6711, 0.8966, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445),
+    (0.3131, 0.6711, 0.8966, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445),
     source="default strategy ranked by agreement, no generated tests, HumanEval x CodeGen-16B, 5-100 samples",
 )
 # Ranked by agreement because every generated test failed: 1,935 strict selections, right
 # less often than picks of equal agreement with no tests at all.
 DEFAULT_AGREEMENT_TESTS_FAILED = Binning(
-    (0.194, 0.3793, 0.7059, 0.8962, 0.9341, 0.9341, 0.9341, 0.9341, 0.9341, 0.9341),
+    (0.1947, 0.3793, 0.7059, 0.8962, 0.9339, 0.9339, 0.9339, 0.9339, 0.9339, 0.9339),
     source="default strategy ranked by agreement, every CodeT test failed, HumanEval x CodeGen-16B, 5-100 samples",
+)
+# ``dual`` (samples x tests passed, the default until 2026-12-05) where some generated test
+# backs the pick: confidence = share of the scores. Fit 2026-11-30; cross-fitted ECE 0.033
+# pooled with the agreement tables.
+DUAL_SHARE = Binning(
+    (0.1423, 0.1423, 0.2262, 0.3798, 0.3798, 0.3798, 0.5261, 0.6024, 0.678, 0.7472),
+    source="dual strategy, HumanEval x CodeGen-16B samples + CodeT tests, strict setting, 5-100 samples",
 )
 
 SHIPPED: dict[str, Binning] = {
-    "default": DEFAULT_STRATEGY,
+    "default/support": DEFAULT_SUPPORT,
     "default/agreement": DEFAULT_AGREEMENT,
     "default/agreement-tests-failed": DEFAULT_AGREEMENT_TESTS_FAILED,
+    "dual": DUAL_SHARE,
+    "dual/agreement": DEFAULT_AGREEMENT,
+    "dual/agreement-tests-failed": DEFAULT_AGREEMENT_TESTS_FAILED,
 }
 
 

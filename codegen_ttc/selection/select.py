@@ -18,7 +18,7 @@ class Selection:
     chosen: int  # the unique candidate to answer with: the most sampled one of the top group
     confidence: float  # in [0, 1], measured as ``basis`` says
     # "share": the top group's share of the scores; else the strategy's own measure
-    # (``strategies.CONFIDENCE``, e.g. "agreement"), calibrated apart
+    # (``strategies.CONFIDENCE``, e.g. "agreement", or "support" for ``default``), calibrated apart
     basis: str = "share"
 
     @property

@@ -8,8 +8,11 @@ merge and are drawn from uniformly, so a result never depends on a lucky draw.
 - ``cluster``: the largest behaviour cluster (MBR-exec style).
 - ``codet``:   CodeT's dual execution agreement (consensus sets by passed generated
                tests, score sqrt(#samples) x #tests, duplicates counted).
-- ``default``: ours (see ``codegen_ttc.selection.default``).
-- ``likelihood``: opt-in, the cluster that best explains the tests' verdicts
+- ``default``: ours (see ``codegen_ttc.selection.default``): the behaviour cluster
+               that best explains the generated tests' verdicts, counting distinct programs.
+- ``dual``:    our rule before that: samples x generated-test weight passed, per
+               behaviour cluster (``default.dual``), for side-by-side comparison.
+- ``likelihood``: opt-in, ``default`` counting samples instead of distinct programs
                (see ``codegen_ttc.selection.likelihood``).
 """
 
@@ -81,6 +84,18 @@ def _default_confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
     return confidence(ev, ranking)
 
 
+def _dual(ev: Evidence) -> list[RankedGroup]:
+    from codegen_ttc.selection.default import dual
+
+    return dual(ev)
+
+
+def _dual_confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
+    from codegen_ttc.selection.default import agreement_confidence
+
+    return agreement_confidence(ev, ranking)
+
+
 def _likelihood(ev: Evidence) -> list[RankedGroup]:
     from codegen_ttc.selection.likelihood import rank
 
@@ -99,6 +114,7 @@ STRATEGIES: dict[str, Strategy] = {
     "cluster": largest_cluster,
     "codet": codet,
     "default": _default,
+    "dual": _dual,
     "likelihood": _likelihood,
 }
 
@@ -107,6 +123,7 @@ STRATEGIES: dict[str, Strategy] = {
 # the scores: (basis, value), the basis naming what it measures (calibrated apart), or None
 CONFIDENCE: dict[str, Callable[[Evidence, list[RankedGroup]], tuple[str, float] | None]] = {
     "default": _default_confidence,
+    "dual": _dual_confidence,
     "likelihood": _likelihood_confidence,
 }
 

@@ -31,7 +31,7 @@ def test_score_tiny_set_through_bwrap_writes_summary_and_resumes(tmp_path, capsy
     summary = json.loads((out / "summary.json").read_text())
     assert summary == json.loads(stdout)
     assert summary["n_tasks"] == 5
-    assert set(summary["strategies"]) == {"random", "public", "cluster", "codet", "default"}
+    assert set(summary["strategies"]) == {"random", "public", "cluster", "codet", "dual", "default"}
     for row in summary["strategies"].values():
         assert 0.0 <= row["pass@1"] <= 1.0
     # the bundled samples mix right and wrong programs: a random pick is far from perfect,

@@ -50,17 +50,19 @@ def test_the_shipped_tables_are_probabilities_that_never_decrease():
         assert len(acc) == 10 and ((acc >= 0) & (acc <= 1)).all()
         assert (np.diff(acc) >= 0).all()
         assert table.source
-    assert probability_correct("default", 1.0) == SHIPPED["default"].accuracy[-1]
+    assert probability_correct("default", 1.0, "support") == SHIPPED["default/support"].accuracy[-1]
     assert probability_correct("codet", 0.5) is None  # no table: no made-up probability
 
 
 def test_each_confidence_basis_has_its_own_table():
-    share, agreement = SHIPPED["default"], SHIPPED["default/agreement"]
-    assert probability_correct("default", 0.05) == share(0.05)
+    support, agreement = SHIPPED["default/support"], SHIPPED["default/agreement"]
+    assert probability_correct("default", 0.05, "support") == support(0.05)
     assert probability_correct("default", 0.05, "agreement") == agreement(0.05)
     assert probability_correct("default", 0.5, "no-such-basis") is None
-    got = calibrated("default", [0.05, 0.05], ["share", "agreement"])
-    assert got.tolist() == [share(0.05), agreement(0.05)]
+    assert probability_correct("default", 0.5) is None  # default never reports a share of scores
+    assert probability_correct("dual", 0.05) == SHIPPED["dual"](0.05)
+    got = calibrated("default", [0.05, 0.05], ["support", "agreement"])
+    assert got.tolist() == [support(0.05), agreement(0.05)]
     assert calibrated("default", [0.5], ["no-such-basis"]) is None
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from codegen_ttc.clustering.behaviour import agreement
-from codegen_ttc.selection.default import rank
+from codegen_ttc.selection.default import dual, rank
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.passk import merge_ties, ranked_pass_at_k
 
@@ -25,13 +25,13 @@ def top(ranking):
     return sorted(merge_ties(ranking)[0].members)
 
 
-def test_samples_times_tests_passed():
+def test_dual_is_samples_times_tests_passed():
     # A: 6 samples passing 1 test; B: 2 samples passing 4 tests -> 6*1 < 2*4
     e = ev([6, 2], [[0], [1]], generated=[[1, 0, 0, 0], [1, 1, 1, 1]])
-    assert top(rank(e)) == [1]
-    # with one test each, size decides
+    assert top(dual(e)) == [1]
+    # with one test each, size decides (for default too: samples break the tie of one program each)
     e = ev([6, 2], [[0], [1]], generated=[[1], [1]])
-    assert top(rank(e)) == [0]
+    assert top(dual(e)) == [0] and top(rank(e)) == [0]
 
 
 def test_failure_kinds_are_one_behaviour():
@@ -109,6 +109,8 @@ def test_ranked_by_agreement_the_confidence_is_the_top_groups_agreement():
     # generated tests that all fail: the same confidence, on a basis calibrated apart
     failed = select(ev([9, 1], [[0, 0], [1, 1]], generated=[[0], [0]]))
     assert failed.confidence == strong.confidence and failed.basis == "agreement-tests-failed"
-    # tests decide: the share of the scores, as for every strategy
+    # tests decide: the pick's share of samples x tests passed (dual's share of its own scores)
     tested = select(ev([9, 1], [[0, 0], [1, 1]], generated=[[1], [0]]))
-    assert tested.confidence == pytest.approx(9 * 1.01 / (9 * 1.01 + 1 * 0.01)) and tested.basis == "share"
+    assert tested.confidence == pytest.approx(9 * 1.01 / (9 * 1.01 + 1 * 0.01)) and tested.basis == "support"
+    shared = select(ev([9, 1], [[0, 0], [1, 1]], generated=[[1], [0]]), "dual")
+    assert shared.confidence == pytest.approx(9 * 1.01 / (9 * 1.01 + 1 * 0.01)) and shared.basis == "share"
