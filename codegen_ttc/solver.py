@@ -152,7 +152,9 @@ class SolveResult:
         selected = [c for c in self.clusters if c.selected]
         if selected and not math.isnan(selected[0].provided_pass_rate) and selected[0].provided_pass_rate < 1.0:
             return 0.0
-        return probability_correct(self.selection.strategy, self.selection.confidence, self.selection.basis)
+        return probability_correct(
+            self.selection.strategy, self.selection.confidence, self.selection.basis, adaptive=self.adaptive is not None
+        )
 
     def to_json(self) -> dict:
         return {
@@ -160,6 +162,7 @@ class SolveResult:
             "entry_point": self.problem.entry_point,
             "program": self.program,
             "confidence": round(self.selection.confidence, 4),
+            "confidence_basis": self.selection.basis,
             "probability_correct": None if self.probability_correct is None else round(self.probability_correct, 4),
             "strategy": self.selection.strategy,
             "samples": self.n_samples,

@@ -107,7 +107,7 @@ def adaptive_block(
     shares = [o.share for o in policy]
     bases = [o.basis for o in policy]
     ok = [o.pass_at_1 for o in policy]
-    shipped = calibration.calibrated(config.strategy, shares, bases)
+    shipped = calibration.calibrated(config.strategy, shares, bases, adaptive=True)
     conf = shares if shipped is None else list(shipped)
     cal = curves.calibration(conf, ok)
     # an honest estimate: the raw confidence mapped by a binning fit on the other half of the problems
@@ -192,10 +192,21 @@ def _report(block: dict, curve, points, cal, binned_cal, share_cal, out_dir: Pat
     return "\n".join(lines)
 
 
-def fit_calibration(run_dirs: list[Path], strategy: str, *, seeds: int = 10, ns=range(5, 101, 5)) -> dict:
+MIN_ADAPTIVE_POINTS = 1000  # fewer answers of a basis: adaptive answers use the fixed-budget table
+
+
+def fit_calibration(
+    run_dirs: list[Path], strategy: str, *, seeds: int = 10, ns=range(5, 101, 5), adaptive: AdaptiveConfig | None = None
+) -> dict:
     """Fit ``selection.calibration``'s tables for ``strategy`` by replay (one per confidence basis,
-    points pooled over the runs); print them and their honest error."""
-    points = []
+    points pooled over the runs); print them and their honest error.
+
+    Two sets: fixed budgets (every n in ``ns``), and the adaptive policy's answers (``adaptive``,
+    default settings), which are right less often than fixed-budget picks of equal confidence:
+    the policy stops when the pick first looks settled.
+    """
+    adaptive = adaptive or AdaptiveConfig(strategy=strategy)
+    points, policy_points = [], []
     for run_dir in run_dirs:
         pools, incomplete = load_run(run_dir)
         if incomplete:
@@ -203,23 +214,34 @@ def fit_calibration(run_dirs: list[Path], strategy: str, *, seeds: int = 10, ns=
         run_points = curves.confidence_points(pools, strategy, list(ns), range(seeds))
         # a task id names a problem in every run: folds stay by problem
         points += run_points
-        print(f"{run_dir}: {len(run_points)} points ({len(pools)} tasks x {seeds} orders x {len(list(ns))} sample counts)")
-    tasks = [t for t, _, _, _ in points]
-    conf = [c for _, c, _, _ in points]
-    ok = [p for _, _, p, _ in points]
-    bases = [b for _, _, _, b in points]
-    honest = curves.calibration(curves.cross_fitted(conf, ok, tasks, bases=bases), ok)
-    one_table = curves.calibration(curves.cross_fitted(conf, ok, tasks), ok)
-    raw = curves.calibration(conf, ok)
-    print(f"uncalibrated ECE {raw.ece:.4f}; cross-fitted binning ECE {honest.ece:.4f} "
-          f"(one table for every basis: {one_table.ece:.4f})")
+        n_max = max(int(p.evidence.n_samples) for p in pools.values())
+        config = replace(adaptive, per_problem=replace(adaptive.per_problem, samples=min(adaptive.per_problem.samples or n_max, n_max)))
+        runs = [o for o in curves.adaptive_outcomes(pools, config, range(seeds)) if o.samples]
+        policy_points += [(o.task_id, o.share, o.pass_at_1, o.basis) for o in runs]
+        print(f"{run_dir}: {len(run_points)} points ({len(pools)} tasks x {seeds} orders x {len(list(ns))} sample counts), "
+              f"{len(runs)} adaptive answers")
     tables = {}
-    for basis in sorted(set(bases)):
-        idx = [i for i, b in enumerate(bases) if b == basis]
-        table = calibration.fit_binning([conf[i] for i in idx], [ok[i] for i in idx])
-        tables[calibration.table_key(strategy, basis)] = table.accuracy
-        print(f"{calibration.table_key(strategy, basis)} ({len(idx)} points): Binning({table.accuracy!r})")
-    return {"tables": tables, "ece_raw": raw.ece, "ece_cross_fitted": honest.ece, "points": len(points)}
+    out = {"points": len(points), "adaptive_points": len(policy_points)}
+    for label, pts, adaptive_tables in (("fixed budgets", points, False), ("adaptive answers", policy_points, True)):
+        tasks = [t for t, _, _, _ in pts]
+        conf = [c for _, c, _, _ in pts]
+        ok = [p for _, _, p, _ in pts]
+        bases = [b for _, _, _, b in pts]
+        honest = curves.calibration(curves.cross_fitted(conf, ok, tasks, bases=bases), ok)
+        raw = curves.calibration(conf, ok)
+        print(f"{label}: uncalibrated ECE {raw.ece:.4f}; cross-fitted binning ECE {honest.ece:.4f}")
+        out["adaptive" if adaptive_tables else "fixed"] = {"ece_raw": raw.ece, "ece_cross_fitted": honest.ece}
+        for basis in sorted(set(bases)):
+            idx = [i for i, b in enumerate(bases) if b == basis]
+            if adaptive_tables and len(idx) < MIN_ADAPTIVE_POINTS:
+                print(f"  {basis}: {len(idx)} adaptive answers, too few for a table of their own")
+                continue
+            table = calibration.fit_binning([conf[i] for i in idx], [ok[i] for i in idx])
+            key = calibration.table_key(strategy, basis, adaptive=adaptive_tables)
+            tables[key] = table.accuracy
+            print(f"  {key} ({len(idx)} points): Binning({table.accuracy!r})")
+    out["tables"] = tables
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -241,15 +263,11 @@ def main(argv: list[str] | None = None) -> dict:
                     help="also run with one budget over the whole set, at these mean samples per problem (e.g. 10,15,20)")
     ap.add_argument("--json", action="store_true", help='print {"strict": {"adaptive": ...}} as JSON')
     ap.add_argument("--fit-calibration", action="store_true",
-                    help="fit the confidence calibration of --strategy on this run (replay at 5..100 samples) and print it")
+                    help="fit the confidence calibration of --strategy on these runs (replay at 5..100 samples, and the "
+                         "adaptive policy's answers at --threshold) and print it")
     args = ap.parse_args(argv)
     if not args.run:
         ap.error("--run DIR is required")
-    if args.fit_calibration:
-        return fit_calibration(args.run, args.strategy, seeds=args.seeds)
-    if len(args.run) > 1:
-        ap.error("one --run at a time, except with --fit-calibration")
-    args.run = args.run[0]
     config = AdaptiveConfig(
         rule=replace(StopRule(), threshold=args.threshold),
         strategy=args.strategy,
@@ -257,6 +275,11 @@ def main(argv: list[str] | None = None) -> dict:
         round_size=args.round_size,
         per_problem=Budget(samples=args.max_samples),
     )
+    if args.fit_calibration:
+        return fit_calibration(args.run, args.strategy, seeds=args.seeds, adaptive=config)
+    if len(args.run) > 1:
+        ap.error("one --run at a time, except with --fit-calibration")
+    args.run = args.run[0]
     log = (lambda s: print(s, file=sys.stderr)) if args.json else print
     block = adaptive_block(
         args.run, args.curve or args.run / "curves", seeds=args.seeds, config=config,

@@ -69,3 +69,16 @@ def test_each_confidence_basis_has_its_own_table():
 def test_apply_is_vectorised():
     table = Binning(tuple(np.linspace(0.05, 0.95, 10)))
     assert table.apply([0.01, 0.99]).tolist() == pytest.approx([0.05, 0.95])
+
+
+def test_adaptive_answers_use_their_own_table_where_one_is_shipped(monkeypatch):
+    fixed, stopped = Binning(tuple([0.6] * 10), "fixed"), Binning(tuple([0.4] * 10), "adaptive")
+    monkeypatch.setitem(SHIPPED, "s/support", fixed)
+    monkeypatch.setitem(SHIPPED, "s/support@adaptive", stopped)
+    monkeypatch.setitem(SHIPPED, "s/agreement", fixed)
+    assert probability_correct("s", 0.7, "support") == 0.6
+    assert probability_correct("s", 0.7, "support", adaptive=True) == 0.4
+    # no adaptive table for this basis: the fixed-budget one, not none at all
+    assert probability_correct("s", 0.7, "agreement", adaptive=True) == 0.6
+    assert calibrated("s", [0.7, 0.7], ["support", "agreement"], adaptive=True).tolist() == [0.4, 0.6]
+    assert probability_correct("s", 0.7, "no-such-basis", adaptive=True) is None

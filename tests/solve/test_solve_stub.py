@@ -169,7 +169,12 @@ def agreeing_stub():
 
 
 def test_adaptive_sampling_stops_when_the_answer_is_settled(tmp_path, capsys, agreeing_stub, monkeypatch):
+    from codegen_ttc.selection.calibration import SHIPPED, Binning
+
     monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    # an answer of adaptive sampling is calibrated by the adaptive answers' own table
+    for basis in ("support", "agreement", "agreement-tests-failed"):
+        monkeypatch.setitem(SHIPPED, f"default/{basis}@adaptive", Binning(tuple([0.123] * 10), "test"))
     problem = tmp_path / "running_max.py"
     problem.write_text(PROBLEM)
     args = ["solve", str(problem), "-n", "40", "--adaptive", "--round-size", "4", "--tests", "1",
@@ -181,6 +186,7 @@ def test_adaptive_sampling_stops_when_the_answer_is_settled(tmp_path, capsys, ag
     result = json.loads(out)
     assert result["adaptive"]["reason"] == "confident"
     assert result["adaptive"]["samples"] == result["samples"] < 40
+    assert result["probability_correct"] == 0.123 and result["confidence_basis"] in ("support", "agreement")
     assert result["adaptive"]["rounds"] == len(result["adaptive"]["history"]) >= 2  # min_samples 5 > one round of 4
     assert "best = x if best is None" in result["program"]
     solution_requests = [r for r in agreeing_stub.requests if "assert" not in json.dumps(r.body)]
