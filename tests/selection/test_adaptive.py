@@ -65,12 +65,22 @@ def test_test_evidence_counts_a_small_cluster_passing_the_tests_can_be_a_confide
     assert by_tests.stop and not by_size.stop
 
 
-def test_behaviours_the_tests_do_not_tell_apart_count_as_one_answer_by_default():
+def test_behaviours_the_tests_do_not_tell_apart_are_apart_unless_classes_are_by_tests():
     # two behaviours, both passing the same tests (they differ only where no test judges):
-    # the pick's test profile is settled, though the behaviour clusters are split
+    # by tests the pick's test profile is settled; by behaviour (the default) it is a toss-up
     ev = evidence([6, 5], [[0], [1]], generated=[[True, True], [True, True]])
     assert decide(ev, StopRule(threshold=0.9, by_tests=True)).stop
     assert not decide(ev, StopRule(threshold=0.9, by_tests=False)).stop
+    assert not decide(ev, StopRule(threshold=0.9)).stop
+
+
+def test_without_generated_tests_the_samples_agreement_decides_not_the_single_test_class():
+    # no test at all: by tests every candidate is one class and the rule would stop at once
+    none = np.zeros((2, 0), bool)
+    split = evidence([3, 3], [[0], [1]], generated=none)
+    assert decide(split, StopRule(threshold=0.9, by_tests=True)).stop
+    assert not decide(split, StopRule(threshold=0.9)).stop
+    assert decide(evidence([10], [[0]], generated=np.zeros((1, 0), bool)), StopRule(threshold=0.9)).stop
 
 
 def test_a_class_passing_no_test_is_never_a_confident_answer():
