@@ -36,6 +36,13 @@ from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, StopRule, run
 STRATEGIES = ("random", "public", "cluster", "codet", "dual", "default")
 
 
+def _within_pools(config: AdaptiveConfig, pools) -> AdaptiveConfig:
+    """``config`` with its per-problem sample budget no larger than the biggest pool."""
+    n_max = max(int(p.evidence.n_samples) for p in pools.values())
+    samples = min(config.per_problem.samples or n_max, n_max)
+    return replace(config, per_problem=replace(config.per_problem, samples=samples))
+
+
 def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
 
@@ -67,7 +74,7 @@ def adaptive_block(
     seed_list = range(seeds)
     n_max = max(int(p.evidence.n_samples) for p in pools.values())
     ns = [n for n in ns if n <= n_max] or [n_max]
-    config = replace(config, per_problem=replace(config.per_problem, samples=min(config.per_problem.samples or n_max, n_max)))
+    config = _within_pools(config, pools)
 
     policy = curves.adaptive_outcomes(pools, config, seed_list)
     # what was spent where, round by round, for one replay order (seed 0)
@@ -214,9 +221,7 @@ def fit_calibration(
         run_points = curves.confidence_points(pools, strategy, list(ns), range(seeds))
         # a task id names a problem in every run: folds stay by problem
         points += run_points
-        n_max = max(int(p.evidence.n_samples) for p in pools.values())
-        config = replace(adaptive, per_problem=replace(adaptive.per_problem, samples=min(adaptive.per_problem.samples or n_max, n_max)))
-        runs = [o for o in curves.adaptive_outcomes(pools, config, range(seeds)) if o.samples]
+        runs = [o for o in curves.adaptive_outcomes(pools, _within_pools(adaptive, pools), range(seeds)) if o.samples]
         policy_points += [(o.task_id, o.share, o.pass_at_1, o.basis) for o in runs]
         print(f"{run_dir}: {len(run_points)} points ({len(pools)} tasks x {seeds} orders x {len(list(ns))} sample counts), "
               f"{len(runs)} adaptive answers")
@@ -228,8 +233,10 @@ def fit_calibration(
         ok = [p for _, _, p, _ in pts]
         bases = [b for _, _, _, b in pts]
         honest = curves.calibration(curves.cross_fitted(conf, ok, tasks, bases=bases), ok)
+        one_table = curves.calibration(curves.cross_fitted(conf, ok, tasks), ok)
         raw = curves.calibration(conf, ok)
-        print(f"{label}: uncalibrated ECE {raw.ece:.4f}; cross-fitted binning ECE {honest.ece:.4f}")
+        print(f"{label}: uncalibrated ECE {raw.ece:.4f}; cross-fitted binning ECE {honest.ece:.4f} "
+              f"(one table for every basis: {one_table.ece:.4f})")
         out["adaptive" if adaptive_tables else "fixed"] = {"ece_raw": raw.ece, "ece_cross_fitted": honest.ece}
         for basis in sorted(set(bases)):
             idx = [i for i, b in enumerate(bases) if b == basis]

@@ -92,7 +92,8 @@ def fit_binning(confidence: Sequence[float], correct: Sequence[float], bins: int
 # selections, cross-fitted ECE 0.036 with one table per basis (0.020 with one table for all,
 # which however puts the bases' scales on one axis).
 # Selections that generated tests decide, by ``default``: confidence = the top group's
-# share of samples x generated-test weight passed (selection.default.confidence): 28,865 selections.
+# share of samples x generated-test weight passed (selection.default.confidence): 28,865
+# selections.
 DEFAULT_SUPPORT = Binning(
     (0.2096, 0.2574, 0.3204, 0.3934, 0.3934, 0.3934, 0.6058, 0.612, 0.7095, 0.7685),
     source="default strategy, HumanEval x CodeGen-16B samples + CodeT tests, strict setting, 5-100 samples",
@@ -119,10 +120,11 @@ DUAL_SHARE = Binning(
 )
 
 # Answers of adaptive sampling (selection.adaptive, default settings: behaviour classes,
-# threshold 0.6, up to 100 samples), 10 replay orders of the same two runs. The policy stops when the pick first looks
-# settled, and such answers were right less often than fixed-budget picks of the same confidence:
-# through the fixed-budget tables, ECE 0.075 on the strict run's answers (with the earlier
-# test classes). Cross-fitted ECE of these tables: 0.045 (3,280 answers). "agreement-tests-failed" (112 answers) keeps the fixed table.
+# threshold 0.6, up to 100 samples), 10 replay orders of the same two runs. The policy stops
+# when the pick first looks settled, and such answers were right less often than fixed-budget
+# picks of the same confidence: through the fixed-budget tables, ECE 0.075 on the strict run's
+# answers (with the earlier test classes). Cross-fitted ECE of these tables: 0.045 (3,280
+# answers). "agreement-tests-failed" (112 answers) keeps the fixed-budget table.
 DEFAULT_SUPPORT_ADAPTIVE = Binning(
     (0.2545, 0.2545, 0.3416, 0.3944, 0.3944, 0.4355, 0.5726, 0.5913, 0.6615, 0.6989),
     source="default strategy, adaptive sampling's answers, HumanEval x CodeGen-16B + CodeT tests, strict setting",

@@ -112,7 +112,7 @@ def test_offered_but_not_scored_unless_asked():
 def test_a_behaviour_passing_no_test_is_no_hypothesis_while_another_passes_one(strategy):
     """Three distinct programs, one test: two pass it. Scored as a hypothesis, the one that
     fails would win ("the test is wrong" explains two passes with one wrong test); it must
-    rank below both, and the confidence counts only the passing behaviours as rivals."""
+    rank below both."""
     ev = Evidence(
         multiplicity=np.array([1, 1, 1]),
         provided=np.zeros((3, 0), bool),
