@@ -11,7 +11,10 @@ reports:
   oracle pass@n and random pass@1, and the adaptive policy at several thresholds
   (CSV + PNG);
 - calibration of the selected cluster's confidence: ECE, reliability table,
-  accuracy versus coverage (CSV + PNG), and ``--abstain-below`` to refuse answers.
+  accuracy versus coverage (CSV + PNG), and ``--abstain-below`` to refuse answers;
+- headroom: the mean samples oracles that know more than the samples tell would need
+  to come within 0.005 of the fixed budget, and how well what the policy sees tells
+  tasks still worth sampling from hopeless ones (``headroom``).
 
     python scripts/bench_adaptive.py --run /tmp/runs/strict --seeds 20 --json
 
@@ -28,10 +31,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from codegen_ttc.reports import curves
 from codegen_ttc.selection import calibration
-from codegen_ttc.sampling.replay import ReplayEvaluator, ReplaySampler, load_run
-from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, StopRule, run_adaptive
+from codegen_ttc.sampling.replay import ReplayEvaluator, ReplaySampler, load_run, permutation
+from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, StopRule, cluster_support, decide, run_adaptive
 
 STRATEGIES = ("random", "public", "cluster", "codet", "dual", "default")
 
@@ -85,7 +90,8 @@ def adaptive_block(
     fixed = curves.fixed_outcomes(pools, config.strategy, config.rule)
     fixed_pass = sum(o.pass_at_1 for o in fixed) / len(fixed)
 
-    curve = curves.fixed_curve(pools, strategies, ns, seed_list)
+    per_problem = curves.problem_curves(pools, list(dict.fromkeys([*strategies, config.strategy])), ns, seed_list)
+    curve = curves.fixed_curve(pools, strategies, ns, seed_list, per_problem=per_problem)
     points = curves.adaptive_points(pools, thresholds, seed_list, config)
     title = (
         f"Selected pass@1 versus samples per problem ({run_dir.name}: {len(pools)} problems, "
@@ -145,6 +151,7 @@ def adaptive_block(
         "ece_stopping_posterior": round(posterior_cal.ece, 4),
         "calibration_png": str(cal_png),
         "fixed_selection_confidence_ece": round(share_cal.ece, 4),
+        "headroom": headroom(pools, per_problem[config.strategy], ns, fixed_pass - TARGET_GAP, config, seed_list),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     if abstain_below is not None:
@@ -153,6 +160,66 @@ def adaptive_block(
         block["shared_budget"] = shared
     log(_report(block, curve, points, cal, binned_cal, share_cal, out_dir))
     return block
+
+
+TARGET_GAP = 0.005  # "within 0.005 of the fixed budget's pass@1"
+FEATURE_SAMPLES = (10, 20)  # where hopeless tasks are compared with those still worth sampling
+
+
+def headroom(pools, per_problem, ns, target: float, config: AdaptiveConfig, seeds) -> dict:
+    """What a policy knowing more than the samples tell could reach, and whether the samples tell it.
+
+    Three oracles on the same per-task curves (``curves.problem_curves``):
+    - knowing every task's curve: the smallest mean budget reaching ``target``;
+    - knowing which tasks lose nothing by stopping after the first round and are solved
+      ("settled": ``curves.nothing_to_gain``), every other task getting one common budget;
+    - knowing also those that lose nothing and are solved by neither budget ("hopeless").
+    Then, for states after ``FEATURE_SAMPLES`` samples: how well what the policy sees tells
+    hopeless tasks from the rest that are not settled (AUC; 0.5 = not at all).
+    """
+    ns = list(ns)
+    first = min((n for n in ns if n >= config.rule.min_samples), default=ns[-1])
+    frontier = curves.allocation_frontier(per_problem, ns)
+    reach = np.nonzero(frontier >= target - 1e-12)[0]
+    settled, hopeless = curves.nothing_to_gain(per_problem, ns, first)
+    rest = ~settled & ~hopeless
+    out = {
+        "target_pass@1": round(target, 4),
+        "first_round": first,
+        "knows_every_curve_mean_samples": round(reach[0] / len(pools), 2) if len(reach) else None,
+        "tasks": {"settled": int(settled.sum()), "hopeless": int(hopeless.sum()), "rest": int(rest.sum())},
+        "knows_settled": curves.common_budget_to_reach(per_problem, ns, target, settled, first),
+        "knows_settled_and_hopeless": curves.common_budget_to_reach(per_problem, ns, target, settled | hopeless, first),
+    }
+    if hopeless.any() and rest.any():
+        out["auc_rest_vs_hopeless"] = _tell_apart(pools, rest, hopeless, config, seeds)
+    return out
+
+
+def _tell_apart(pools, positive, negative, config: AdaptiveConfig, seeds) -> dict:
+    """AUC of state features after n samples, positive tasks against negative, over replay orders."""
+    names = ("stopping posterior", "top behaviour's share of samples", "best generated-test share",
+             "behaviours per sample")
+    values: dict = {(name, n): [] for name in names for n in FEATURE_SAMPLES}
+    labels: dict = {n: [] for n in FEATURE_SAMPLES}
+    for seed in seeds:
+        for (task_id, pool), pos, neg in zip(pools.items(), positive, negative):
+            if not (pos or neg):
+                continue
+            order = pool.draws[permutation(task_id, len(pool.draws), seed)]
+            for n in FEATURE_SAMPLES:
+                ev, _ = pool.restrict(order[:n])
+                decision = decide(ev, config.rule, config.strategy)
+                groups, sizes, _, _ = cluster_support(ev)
+                weight = ev.generated_weight.sum()
+                tests = (ev.generated * ev.generated_weight).sum(axis=1) / weight if weight else np.zeros(1)
+                features = (decision.confidence, sizes[groups[decision.selection.chosen]] / ev.n_samples,
+                            tests.max(), len(sizes) / ev.n_samples)
+                for name, value in zip(names, features):
+                    values[(name, n)].append(float(value))
+                labels[n].append(bool(pos))
+    return {name: {str(n): round(curves.roc_auc(values[(name, n)], labels[n]), 3) for n in FEATURE_SAMPLES}
+            for name in names}
 
 
 def _report(block: dict, curve, points, cal, binned_cal, share_cal, out_dir: Path) -> str:
@@ -185,6 +252,22 @@ def _report(block: dict, curve, points, cal, binned_cal, share_cal, out_dir: Pat
             f"one shared budget of {b['budget_per_problem']:g} samples per problem: pass@1 {b['pass@1']:.4f}, "
             f"{b['mean_samples']:.2f} samples used per problem, stopped {b['stopped']}"
         )
+    h = block["headroom"]
+    every = h["knows_every_curve_mean_samples"]
+    lines.append(
+        f"headroom: to reach pass@1 {h['target_pass@1']:.4f} (the fixed budget's less {TARGET_GAP}), a policy knowing "
+        + ("every task's curve could not" if every is None else
+           f"every task's curve needs {every} samples per problem on average")
+    )
+    for key, what in (("knows_settled", "which tasks are settled after"),
+                      ("knows_settled_and_hopeless", "which are settled or hopeless after")):
+        r = h[key]
+        reach = "never" if r is None else f"{r['mean_samples']:.1f} samples per problem ({r['n']} for each other task)"
+        lines.append(f"  knowing {what} {h['first_round']} samples ({h['tasks']}): {reach}")
+    if "auc_rest_vs_hopeless" in h:
+        lines.append("  what the policy sees, telling tasks still worth sampling from hopeless ones (AUC, 0.5 = nothing):")
+        for name, by_n in h["auc_rest_vs_hopeless"].items():
+            lines.append(f"    {name:34s} " + "  ".join(f"after {n}: {v:.3f}" for n, v in by_n.items()))
     if "abstain" in block:
         a = block["abstain"]
         acc = "n/a" if a["accuracy_answered"] is None else f"{a['accuracy_answered']:.4f}"

@@ -43,29 +43,44 @@ def pool_pass_at_1(pool: ReplayPool, drawn_rows: Sequence[int], strategy: str) -
     return ranked_pass_at_k(get_strategy(strategy)(ev), ev.multiplicity, pool.correct[rows], 1)
 
 
-def fixed_curve(
+def problem_curves(
     pools: Mapping[str, ReplayPool], strategies: Sequence[str], ns: Sequence[int] = DEFAULT_NS, seeds: Sequence[int] = range(20)
+) -> dict[str, np.ndarray]:
+    """Per strategy, a (tasks x ns) array: each task's selected pass@1 on its first n draws,
+    averaged over the seeded orders. Tasks in the order of ``pools``.
+
+    A pool smaller than n contributes all its samples (as a real run that ran out would).
+    """
+    out = {s: np.zeros((len(pools), len(ns))) for s in strategies}
+    for seed in seeds:
+        for i, (task_id, pool) in enumerate(pools.items()):
+            draws = pool.draws
+            order = draws[permutation(task_id, len(draws), seed)]
+            for j, n in enumerate(ns):
+                for s in strategies:
+                    out[s][i, j] += pool_pass_at_1(pool, order[:n], s)
+    return {s: v / max(len(seeds), 1) for s, v in out.items()}
+
+
+def fixed_curve(
+    pools: Mapping[str, ReplayPool],
+    strategies: Sequence[str],
+    ns: Sequence[int] = DEFAULT_NS,
+    seeds: Sequence[int] = range(20),
+    per_problem: Mapping[str, np.ndarray] | None = None,
 ) -> list[dict]:
     """One row per n: mean selected pass@1 per strategy, oracle pass@n, random pass@1.
 
-    A pool smaller than n contributes all its samples (as a real run that ran out would).
+    ``per_problem``: ``problem_curves`` of the same arguments, when already computed.
     The oracle and random columns are exact (unbiased estimators over the whole pool).
     """
+    if per_problem is None:
+        per_problem = problem_curves(pools, strategies, ns, seeds)
     rows = []
-    sums = {(n, s): 0.0 for n in ns for s in strategies}
-    count = 0
-    for seed in seeds:
-        for task_id, pool in pools.items():
-            draws = pool.draws
-            order = draws[permutation(task_id, len(draws), seed)]
-            for n in ns:
-                for s in strategies:
-                    sums[(n, s)] += pool_pass_at_1(pool, order[:n], s)
-            count += 1
-    for n in ns:
+    for j, n in enumerate(ns):
         row: dict = {"n": n}
         for s in strategies:
-            row[s] = sums[(n, s)] / max(count, 1)
+            row[s] = float(per_problem[s][:, j].mean()) if len(pools) else 0.0
         row["oracle_pass@n"] = float(np.mean([_pool_pass_at(p, n) for p in pools.values()]))
         row["random_pass@1"] = float(np.mean([_pool_pass_at(p, 1) for p in pools.values()]))
         rows.append(row)
@@ -182,6 +197,74 @@ def fixed_outcomes(pools: Mapping[str, ReplayPool], strategy: str, rule: StopRul
             )
         )
     return out
+
+
+# ------------------------------------------------------------------ headroom
+
+
+def allocation_frontier(per_problem: np.ndarray, ns: Sequence[int]) -> np.ndarray:
+    """Best mean pass@1 of a policy that knows every task's curve, per total sample budget.
+
+    ``per_problem``: (tasks x ns) expected pass@1 at n samples (``problem_curves``).
+    Entry b is the best mean over tasks when each task gets one of ``ns`` and the sizes
+    sum to at most b (a multiple-choice knapsack, solved exactly). No real policy knows
+    the curves; this says whether a budget could suffice in principle.
+    """
+    n_tasks = per_problem.shape[0]
+    total = int(max(ns)) * n_tasks
+    best = np.zeros(total + 1)  # best[b]: tasks so far, cost exactly b (-inf: unreachable)
+    best[1:] = -np.inf
+    for values in per_problem:
+        new = np.full(total + 1, -np.inf)
+        for n, v in zip(ns, values):
+            new[n:] = np.maximum(new[n:], best[: total + 1 - n] + v)
+        best = new
+    return np.maximum.accumulate(best) / max(n_tasks, 1)
+
+
+def nothing_to_gain(
+    per_problem: np.ndarray, ns: Sequence[int], first: int, tolerance: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
+    """(settled, hopeless): tasks whose pass@1 at ``first`` samples is within ``tolerance`` of (or
+    above) their pass@1 at the largest budget, so stopping at ``first`` costs them nothing;
+    settled if that pass@1 is above ``tolerance``, hopeless if not (no budget solves them)."""
+    at_first = per_problem[:, list(ns).index(first)]
+    done = at_first >= per_problem[:, -1] - tolerance
+    solved = np.maximum(at_first, per_problem[:, -1]) > tolerance
+    return done & solved, done & ~solved
+
+
+def common_budget_to_reach(
+    per_problem: np.ndarray, ns: Sequence[int], target: float, known: np.ndarray, first: int
+) -> dict | None:
+    """A policy stops the ``known`` tasks at ``first`` samples and gives every other task the same
+    n: the smallest such n (of ``ns``) whose mean pass@1 reaches ``target``, or None.
+
+    This is what telling those tasks apart is worth, when nothing tells the others apart.
+    """
+    at_first = list(ns).index(first)
+    for j, n in enumerate(ns):
+        if n < first:
+            continue
+        value = np.where(known, per_problem[:, at_first], per_problem[:, j]).mean()
+        if value >= target:
+            samples = np.where(known, first, n).mean()
+            return {"n": int(n), "mean_samples": float(samples), "pass@1": float(value)}
+    return None
+
+
+def roc_auc(scores: Sequence[float], positive: Sequence[bool]) -> float:
+    """P(a positive scores above a negative), ties counting half: 0.5 = the score tells nothing."""
+    x = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(positive, dtype=bool)
+    pos, neg = x[y], x[~y]
+    if not len(pos) or not len(neg):
+        raise ValueError("roc_auc needs positives and negatives")
+    # rank of each positive among the negatives, ties half (sorting keeps it O(n log n))
+    neg = np.sort(neg)
+    below = np.searchsorted(neg, pos, side="left")
+    at_or_below = np.searchsorted(neg, pos, side="right")
+    return float((below + at_or_below).sum() / (2.0 * len(pos) * len(neg)))
 
 
 # ------------------------------------------------------------------ calibration

@@ -87,6 +87,83 @@ def test_adaptive_outcomes_record_what_each_run_did(pools):
     assert all(r.reason == "confident" and r.samples < 20 for r in easy)
 
 
+def test_problem_curves_are_each_tasks_pass_at_1_averaged_over_orders(pools):
+    from codegen_ttc.sampling.replay import permutation
+
+    per_problem = curves.problem_curves(pools, ["default"], (1, 3), seeds=range(4))["default"]
+    assert per_problem.shape == (3, 2)
+    split = pools["split"]
+    want = np.mean([
+        curves.pool_pass_at_1(split, split.draws[permutation("split", 20, seed)][:3], "default") for seed in range(4)
+    ])
+    assert per_problem[1, 1] == pytest.approx(want)
+    assert (per_problem[2] == 0).all()  # no right program in "none"
+
+
+# ------------------------------------------------------------------ headroom
+
+
+def test_allocation_frontier_is_the_best_choice_per_task_by_brute_force():
+    import itertools
+
+    rng = np.random.default_rng(0)
+    ns = (1, 2, 5)
+    for _ in range(5):
+        per_problem = rng.random((3, len(ns)))
+        frontier = curves.allocation_frontier(per_problem, ns)
+        assert len(frontier) == 3 * 5 + 1
+        for budget in range(len(frontier)):
+            choices = [c for c in itertools.product(range(len(ns)), repeat=3) if sum(ns[j] for j in c) <= budget]
+            best = max((np.mean([per_problem[t, j] for t, j in enumerate(c)]) for c in choices), default=-np.inf)
+            assert frontier[budget] == pytest.approx(best), budget
+
+
+def test_knowing_the_curves_beats_one_budget_for_all():
+    # one task is solved by its first sample, the other needs 10: a fixed budget needs 10 for both
+    ns = (1, 10)
+    per_problem = np.array([[1.0, 1.0], [0.0, 1.0]])
+    frontier = curves.allocation_frontier(per_problem, ns)
+    assert frontier[11] == 1.0 and frontier[10] == 0.5 and frontier[20] == 1.0
+
+
+def test_tasks_with_nothing_to_gain_split_into_settled_and_hopeless():
+    ns = (1, 5, 10)
+    per_problem = np.array([
+        [0.5, 0.98, 1.0],  # settled at 5
+        [0.0, 0.02, 0.0],  # hopeless
+        [0.0, 0.2, 0.9],  # worth sampling
+        [0.0, 0.6, 0.3],  # more samples hurt: stopping at 5 costs nothing
+    ])
+    settled, hopeless = curves.nothing_to_gain(per_problem, ns, first=5)
+    assert settled.tolist() == [True, False, False, True]
+    assert hopeless.tolist() == [False, True, False, False]
+
+
+def test_common_budget_stops_known_tasks_first_and_finds_the_smallest_budget():
+    ns = (5, 10, 20)
+    per_problem = np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [0.0, 0.5, 1.0]])
+    known = np.array([True, False, False])
+    # target 0.5: (1 + 0 + 0.5) / 3 at n = 10; the known task costs 5
+    got = curves.common_budget_to_reach(per_problem, ns, 0.5, known, first=5)
+    assert got == {"n": 10, "mean_samples": pytest.approx(25 / 3), "pass@1": pytest.approx(0.5)}
+    # telling the hopeless task apart too makes it cheaper, not better
+    both = curves.common_budget_to_reach(per_problem, ns, 0.5, np.array([True, True, False]), first=5)
+    assert both["n"] == 10 and both["mean_samples"] == pytest.approx(20 / 3)
+    assert curves.common_budget_to_reach(per_problem, ns, 0.9, known, first=5) is None
+
+
+def test_roc_auc_counts_pairs_with_ties_as_half():
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 4, size=40).astype(float)  # many ties
+    positive = rng.random(40) < 0.4
+    pairs = [(1.0 if p > q else 0.5 if p == q else 0.0) for p in scores[positive] for q in scores[~positive]]
+    assert curves.roc_auc(scores, positive) == pytest.approx(np.mean(pairs))
+    assert curves.roc_auc([1, 2, 3, 4], [False, False, True, True]) == 1.0
+    assert curves.roc_auc([1, 1, 1], [True, False, False]) == 0.5
+    with pytest.raises(ValueError):
+        curves.roc_auc([1, 2], [True, True])
+
+
 # ------------------------------------------------------------------ calibration
 
 
@@ -234,6 +311,10 @@ def test_bench_adaptive_script_on_the_tiny_run(tiny_run, tmp_path):
                  "shared_budget_points.csv", "adaptive_spending_seed0.json"):
         assert (out / name).stat().st_size > 0
     assert "ECE" in proc.stderr and "reliability" not in proc.stdout
+    head = block["headroom"]
+    assert head["target_pass@1"] == pytest.approx(block["fixed_pass@1"] - 0.005, abs=1e-4)
+    assert sum(head["tasks"].values()) == 5
+    assert "headroom" in proc.stderr
 
 
 def test_load_run_leaves_out_incomplete_tasks_and_never_writes_to_the_store(tiny_run, tmp_path):
