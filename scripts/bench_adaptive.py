@@ -113,7 +113,11 @@ def adaptive_block(
         })
     if shared:
         curves.write_csv(out_dir / "shared_budget_points.csv", shared)
-    png = curves.plot_curves(out_dir / "curve.png", curve, points, title, shared=shared)
+    room = headroom(pools, per_problem[config.strategy], ns, fixed_pass - TARGET_GAP, config, seed_list)
+    png = curves.plot_curves(out_dir / "curve.png", curve, points, title, shared=shared,
+                             target=(f"target: pass@1 of all samples less {TARGET_GAP} ({room['target_pass@1']:.3f})",
+                                     room["target_pass@1"]),
+                             oracles=_oracle_points(room))
 
     # the confidence reported with an answer: the probability that it is right, i.e. the
     # selection's confidence mapped through the shipped calibration (selection.calibration)
@@ -151,7 +155,7 @@ def adaptive_block(
         "ece_stopping_posterior": round(posterior_cal.ece, 4),
         "calibration_png": str(cal_png),
         "fixed_selection_confidence_ece": round(share_cal.ece, 4),
-        "headroom": headroom(pools, per_problem[config.strategy], ns, fixed_pass - TARGET_GAP, config, seed_list),
+        "headroom": room,
         "seconds": round(time.perf_counter() - t0, 1),
     }
     if abstain_below is not None:
@@ -170,7 +174,8 @@ def headroom(pools, per_problem, ns, target: float, config: AdaptiveConfig, seed
     """What a policy knowing more than the samples tell could reach, and whether the samples tell it.
 
     Three oracles on the same per-task curves (``curves.problem_curves``):
-    - knowing every task's curve: the smallest mean budget reaching ``target``;
+    - knowing every task's curve: the smallest mean budget reaching ``target`` (it also
+      exploits the curves' noise, so it needs fewer samples when averaged over fewer orders);
     - knowing which tasks lose nothing by stopping after the first round and are solved
       ("settled": ``curves.nothing_to_gain``), every other task getting one common budget;
     - knowing also those that lose nothing and are solved by neither budget ("hopeless").
@@ -194,6 +199,18 @@ def headroom(pools, per_problem, ns, target: float, config: AdaptiveConfig, seed
     if hopeless.any() and rest.any():
         out["auc_rest_vs_hopeless"] = _tell_apart(pools, rest, hopeless, config, seeds)
     return out
+
+
+def _oracle_points(room: dict) -> list[tuple[str, float]]:
+    """(label, mean samples) of each oracle that reaches the target, for the plot."""
+    points = []
+    if room["knows_every_curve_mean_samples"] is not None:
+        points.append(("oracle knowing every task's curve", room["knows_every_curve_mean_samples"]))
+    for key, label in (("knows_settled_and_hopeless", "oracle knowing settled and hopeless tasks"),
+                       ("knows_settled", "oracle knowing settled tasks")):
+        if room[key] is not None:
+            points.append((label, room[key]["mean_samples"]))
+    return points
 
 
 def _tell_apart(pools, positive, negative, config: AdaptiveConfig, seeds) -> dict:

@@ -398,10 +398,17 @@ def _pyplot():
 
 
 def plot_curves(
-    path: Path, curve: Sequence[Mapping], points: Sequence[Mapping], title: str, shared: Sequence[Mapping] = ()
+    path: Path,
+    curve: Sequence[Mapping],
+    points: Sequence[Mapping],
+    title: str,
+    shared: Sequence[Mapping] = (),
+    target: tuple[str, float] | None = None,
+    oracles: Sequence[tuple[str, float]] = (),
 ) -> Path:
     """pass@1 versus samples per problem (log x): strategies, oracle, random, adaptive points
-    (per-problem budgets) and, when given, adaptive points under one budget shared by the set."""
+    (per-problem budgets) and, when given, adaptive points under one budget shared by the set,
+    a target pass@1 ((label, value)) and the mean samples oracles need to reach it ((label, samples) each)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(11, 6), dpi=110)
     ns = [r["n"] for r in curve]
@@ -423,6 +430,12 @@ def plot_curves(
         budgets = ", ".join(f"{p['budget_per_problem']:g}" for p in shared)
         ax.plot([p["mean_samples"] for p in shared], [p["pass@1"] for p in shared], "--", color="teal", marker="D",
                 markersize=7, label=f"adaptive, one budget shared by all problems\n({budgets} samples per problem)")
+    if target is not None:
+        target_label, target_value = target
+        ax.axhline(target_value, color="grey", linestyle="-.", linewidth=0.8, label=target_label)
+        for (label, samples), marker in zip(oracles, "^svpd"):
+            ax.plot([samples], [target_value], linestyle="none", marker=marker, markersize=8, color="grey",
+                    markeredgecolor="black", label=f"{label} ({samples:.1f} samples)")
     ax.set_xscale("log")
     ax.set_xlim(min(ns) * 0.9, max(ns) * 1.1)
     ax.set_xticks([t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if min(ns) <= t <= max(ns)])

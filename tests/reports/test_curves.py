@@ -229,6 +229,9 @@ def test_writers_make_csv_and_png(tmp_path, pools):
     assert csv_path.read_text().splitlines()[0] == "n,random,default,oracle_pass@n,random_pass@1"
     png = curves.plot_curves(tmp_path / "curve.png", rows, points, "test")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with_target = curves.plot_curves(tmp_path / "target.png", rows, points, "test", target=("target", 0.4),
+                                     oracles=[("knows all", 3.0), ("knows some", 12.0)])
+    assert with_target.read_bytes() != png.read_bytes()
     cal = curves.calibration([0.2, 0.9], [0, 1])
     png2 = curves.plot_calibration(tmp_path / "cal.png", cal, curves.coverage_curve([0.2, 0.9], [0, 1]), "test")
     assert png2.stat().st_size > 1000
