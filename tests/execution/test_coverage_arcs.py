@@ -8,6 +8,7 @@ candidate tampers with the measurement. Never asserts on speed.
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 
 import pytest
@@ -154,8 +155,9 @@ def test_tampered_arcs_never_change_an_outcome(sandbox, attack):
         if out.arcs is not None:  # what survives is well-formed and inside the candidate
             assert out.arcs.engine in wire.ARC_ENGINES
             assert all(type(n) is int and abs(n) <= n_lines for arc in out.arcs.arcs for n in arc)
-    if attack == "sys.settrace replaced" and covered[0].arcs.engine == "settrace":
-        # the fallback holds the real settrace from before any candidate code ran
+    if attack == "sys.settrace replaced":
+        # whichever engine measures, it was set up before any candidate code ran (the stdlib
+        # fallback holds the real settrace: test_the_fallback_survives_a_replaced_settrace)
         assert covered[0].arcs.arcs == {(-4, 5), (5, 8), (8, 9), (9, -4)}
     if attack in ("junk arcs from the meter", "too many arcs from the meter", "the child's own check bypassed",
                   "a forged engine", "a meter that raises"):
@@ -273,6 +275,22 @@ def test_the_stdlib_fallback_measures_what_coverage_measures(name):
                 meter.cov.stop()
         assert got["settrace"]["arcs"], (name, arg)
         assert got["coverage"]["arcs"] == got["settrace"]["arcs"], (name, arg)
+
+
+def test_the_fallback_survives_a_replaced_settrace(monkeypatch):
+    """Candidate code that replaces ``sys.settrace`` cannot switch the stdlib meter off.
+
+    Run here, in this process: the sandboxes' runners import coverage, so there the
+    fallback only measures where coverage is missing or broken.
+    """
+    src = textwrap.dedent(SIGN)
+    meter = runner._SettraceMeter()
+    namespace: dict = {}
+    exec(compile(src, meter.filename, "exec"), namespace)
+    monkeypatch.setattr(sys, "settrace", lambda fn: None)  # what the candidate would do
+    meter.begin()
+    meter.measure(0, namespace["f"], (5,), {})
+    assert meter.result["arcs"] == [[-2, 3], [3, 4], [4, -2]]
 
 
 def test_outcomes_keep_arcs_out_of_behaviour():

@@ -12,7 +12,7 @@ from codegen_ttc.execution.batch import Limits
 from codegen_ttc.execution.runtime import wire
 from codegen_ttc.problems.model import Call
 
-from .helpers import FAST, host_processes_with, run_calls, run_probes, values
+from .helpers import host_processes_with, run_calls, run_probes, values
 
 ADD = """
 def f(a, b=0):
@@ -388,8 +388,7 @@ def test_equals_check_is_on_plain_data(sandbox):
     assert not wire.values_equal(out.decoded(), 2)
 
 
-@pytest.mark.parametrize("limits", [FAST])
-def test_memory_limit(sandbox, limits):
+def test_memory_limit(sandbox):
     src = "def f():\n    return len(bytearray(4 << 30))\n"
     [out] = run_calls(sandbox, src, (), limits=Limits(memory_bytes=512 << 20))
     assert (out.status, out.error) == ("raised", "MemoryError")

@@ -319,6 +319,26 @@ def test_bench_adaptive_script_on_the_tiny_run(tiny_run, tmp_path):
     assert sum(head["tasks"].values()) == 5
     assert "headroom" in proc.stderr
 
+    # the figures are the library's, computed here again from the same run
+    from codegen_ttc.sampling.replay import load_run
+    from codegen_ttc.selection.adaptive import Budget
+    from codegen_ttc.selection.calibration import calibrated
+
+    pools, _ = load_run(tiny_run)
+    policy = curves.adaptive_outcomes(pools, AdaptiveConfig(per_problem=Budget(samples=6)), range(3))
+    summary = curves.summarise_outcomes(policy)
+    assert block["pass@1"] == pytest.approx(summary["pass@1"], abs=1e-4)
+    assert block["mean_samples"] == pytest.approx(summary["mean_samples"], abs=1e-2)
+    fixed = curves.fixed_outcomes(pools, "default")
+    assert block["fixed_pass@1"] == pytest.approx(np.mean([o.pass_at_1 for o in fixed]), abs=1e-4)
+    shares, bases, ok = [o.share for o in policy], [o.basis for o in policy], [o.pass_at_1 for o in policy]
+    shipped = calibrated("default", shares, bases, adaptive=True)
+    assert block["ece"] == pytest.approx(curves.calibration(shares if shipped is None else shipped, ok).ece, abs=1e-4)
+    ns = [n for n in curves.DEFAULT_NS if n <= 6]
+    frontier = curves.allocation_frontier(curves.problem_curves(pools, ["default"], ns, range(3))["default"], ns)
+    reach = np.nonzero(frontier >= head["target_pass@1"] - 1e-4)[0]
+    assert head["knows_every_curve_mean_samples"] == pytest.approx(reach[0] / 5, abs=0.01)
+
 
 def test_load_run_leaves_out_incomplete_tasks_and_never_writes_to_the_store(tiny_run, tmp_path):
     """A store still being written (another run appending, last line cut) is read as is."""
@@ -337,7 +357,8 @@ def test_load_run_leaves_out_incomplete_tasks_and_never_writes_to_the_store(tiny
 
 
 def test_adaptive_loop_with_real_execution_runs_each_candidate_once(tiny_run):
-    """The loop over the process sandbox: rounds execute only new candidates; answers are scored."""
+    """The loop over the process sandbox: rounds execute only new candidates; answers are scored
+    as replay scores them."""
     from codegen_ttc.execution.executor import Executor
     from codegen_ttc.execution.store import ResultStore
     from codegen_ttc.pipeline import Task
@@ -346,12 +367,15 @@ def test_adaptive_loop_with_real_execution_runs_each_candidate_once(tiny_run):
     from codegen_ttc.selection.adaptive import Budget, Draw, ExecutingEvaluator, run_adaptive
     from codegen_ttc.selection.passk import ranked_pass_at_k
 
+    from codegen_ttc.sampling.replay import load_run
+
     config = config_from_run(tiny_run)
+    pools, _ = load_run(tiny_run)
     tasks = {t.problem.task_id: t for t in prepare_tasks(config)}
     samples = {t: [p for p, m in zip(task.candidates.programs, task.candidates.multiplicity) for _ in range(m)]
                for t, task in tasks.items()}
 
-    class InOrder:  # the samples file, in file order, as if an LLM produced them round by round
+    class InOrder:  # the samples, each program repeated by its count, as if an LLM produced them round by round
         def __init__(self):
             self.pos = {t: 0 for t in samples}
 
@@ -375,7 +399,8 @@ def test_adaptive_loop_with_real_execution_runs_each_candidate_once(tiny_run):
         assert run.spent.samples == task.candidates.n_samples
         sel = run.decision.selection
         p = ranked_pass_at_k(sel.ranking, task.candidates.multiplicity, task.correct(evaluator.truth[task_id]), 1)
-        assert 0.0 <= p <= 1.0
+        # the same answer replay gives for the same draws (the samples file's first n)
+        assert p == pytest.approx(curves.pool_pass_at_1(pools[task_id], pools[task_id].draws[: run.spent.samples], "default"))
     assert executed == drawn_pairs
     assert all(r.spent.rounds >= 1 for r in result.problems.values())
     assert isinstance(next(iter(evaluator.current.values()))[0], Task)

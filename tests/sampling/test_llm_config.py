@@ -229,9 +229,14 @@ def test_retry_after_parsing():
 
 def test_backoff_is_bounded_and_grows():
     rng = random.Random(1)
-    delays = [backoff_delay(a, 0.5, 4.0, rng) for a in range(10) for _ in range(20)]
-    assert all(0 <= d <= 4.0 for d in delays)
-    assert max(backoff_delay(0, 0.5, 4.0, rng) for _ in range(50)) <= 0.5
+    by_attempt = [[backoff_delay(a, 0.5, 4.0, rng) for _ in range(200)] for a in range(10)]
+    assert all(0 <= d <= 4.0 for delays in by_attempt for d in delays)
+    assert max(by_attempt[0]) <= 0.5
+    # full jitter: the mean is half the ceiling, which doubles per attempt until the cap
+    means = [sum(d) / len(d) for d in by_attempt]
+    for attempt, ceiling in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (9, 4.0)]:
+        assert means[attempt] == pytest.approx(ceiling / 2, rel=0.2), attempt
+    assert max(by_attempt[9]) > 3.0  # the cap is reached, not just respected
 
 
 def test_learned_n_cap():

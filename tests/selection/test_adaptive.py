@@ -121,8 +121,18 @@ def test_without_provided_tests_unsolved_means_no_generated_test_passes():
 
 
 def test_decisions_are_pure():
+    """The same evidence gives the same decision (the posterior's draws are seeded), and the
+    evidence is left as it was."""
     ev = evidence([6, 3, 1], [[0], [1], [2]])
-    assert decide(ev, StopRule()).confidence == decide(ev, StopRule()).confidence
+    before = {name: np.array(getattr(ev, name), copy=True) for name in ("multiplicity", "generated", "behaviour")}
+    first, second = decide(ev, StopRule()), decide(ev, StopRule())
+    assert (first.stop, first.reason, first.confidence) == (second.stop, second.reason, second.confidence)
+    assert first.selection.chosen == second.selection.chosen
+    assert 0.0 < first.confidence < 1.0  # a real posterior, not a constant
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(ev, name), value)
+    # another seed draws otherwise: the equality above is the seed's doing, not a constant
+    assert decide(ev, StopRule(seed=1)).confidence != first.confidence
 
 
 # ------------------------------------------------------------------ the loop

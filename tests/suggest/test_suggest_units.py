@@ -123,7 +123,8 @@ def test_same_result_same_key():
 def test_parse_edits_reports_the_blocks():
     edits = parse_edits(block("a.py", "x\n", "y\n") + "\n" + block("b.py", "", "z\n"))
     assert [(e.path, e.search, e.replace) for e in edits] == [("a.py", "x\n", "y\n"), ("b.py", "", "z\n")]
-    assert isinstance(apply_edits(edits, {"a.py": "x\n"}.get), object)
+    patch = apply_edits(edits, {"a.py": "x\n"}.get)  # b.py does not exist: an empty search creates it
+    assert [(c.path, c.old, c.new) for c in patch.changes] == [("a.py", "x\n", "y\n"), ("b.py", None, "z\n")]
 
 
 def test_changed_ranges_and_overlap():
