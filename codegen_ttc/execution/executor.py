@@ -23,9 +23,8 @@ from codegen_ttc.execution.backends import (
     InfraError,
     Sandbox,
     SandboxUnavailable,
-    backend_problem,
     open_sandbox,
-    resolve_backend,
+    require_backend,
 )
 from codegen_ttc.execution.batch import Batch, BatchResult, Outcome
 from codegen_ttc.execution.store import ResultStore
@@ -80,10 +79,7 @@ class Executor:
         on_progress: Callable[[int], None] | None = None,
         sandbox_options: dict | None = None,
     ) -> None:
-        self.backend = resolve_backend(backend)  # fail early with a clear reason
-        problem = backend_problem(self.backend)
-        if problem is not None:
-            raise SandboxUnavailable(f"{self.backend} sandbox unavailable: {problem}")
+        self.backend = require_backend(backend)  # fail early with a clear reason
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.store = store if store is not None else ResultStore(None)
         self.retries = max(0, retries)
@@ -174,13 +170,13 @@ class Executor:
                 return
             try:
                 res = self._run_one(slot, batch)
-            except BaseException as exc:  # a bug: surface it in the caller's thread
+                if res is None or self._stop.is_set():
+                    continue
+                self.store.put_many(batch.candidate_key, batch.limits.key, res.outcomes)
+            except BaseException as exc:  # a bug, or a store that cannot be written: raised in the caller's thread
                 errors.append(exc)
                 self._stop.set()
                 return
-            if res is None or self._stop.is_set():
-                continue
-            self.store.put_many(batch.candidate_key, batch.limits.key, res.outcomes)
             with self._lock:
                 results.setdefault(batch.candidate_key, {}).update(res.outcomes)
                 self.executed_pairs += len(res.outcomes)

@@ -78,10 +78,36 @@ def resolve_problem_set(name_or_path: str) -> Path:
     raise InputError(f"{name_or_path}: no such file or problem set (bundled: {names})")
 
 
+def user_file(path: Path) -> Path:
+    """``path``, if it names a regular file; else InputError saying what it is instead."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a file")
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")
+    return path
+
+
+def decode_utf8(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def read_text(path: Path) -> str:
+    """A user's text file, as UTF-8; InputError naming the file when it cannot be."""
+    try:
+        data = user_file(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return decode_utf8(data, str(path))
+
+
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; gz by suffix. InputError on bad input."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    user_file(path)
     opener = gzip.open if path.suffix == ".gz" else open
     seen_any = False
     try:
@@ -133,6 +159,7 @@ def _humaneval_problem(obj: dict, where: str, examples: bool) -> Problem:
     canonical = obj.get("canonical_solution")
     if canonical is not None and not isinstance(canonical, str):
         raise InputError(f"{where}: field 'canonical_solution' must be str")
+    _check_prompt(prompt, entry_point, where)
     try:
         hidden = parse_check_function(test, entry_point, "hidden", prelude=prompt)
     except TestParseError as exc:
@@ -147,6 +174,26 @@ def _humaneval_problem(obj: dict, where: str, examples: bool) -> Problem:
         canonical_solution=canonical,
         metadata={"format": "humaneval"},
     )
+
+
+def _check_prompt(prompt: str, entry_point: str, where: str) -> None:
+    """The prompt is Python that a function body completes, and it defines the entry point.
+
+    Otherwise every candidate would fail the same way (a SyntaxError, a NameError) and the
+    run would score a broken row as a problem nobody solves.
+    """
+    tree = None
+    for completion in ("", "\n    pass\n"):  # a prompt ending in its docstring, or before any body
+        try:
+            tree = ast.parse(prompt + completion)
+            break
+        except (SyntaxError, ValueError):
+            continue
+    if tree is None:
+        raise InputError(f"{where}: field 'prompt' is not Python that a function body completes")
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if entry_point not in defined:
+        raise InputError(f"{where}: the prompt defines no function {entry_point!r} (entry_point)")
 
 
 def mbpp_entry_point(code: str, tests: Iterable[str]) -> str | None:

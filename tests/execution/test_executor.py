@@ -243,3 +243,20 @@ def test_unknown_or_unavailable_backend_fails_early():
 
     with pytest.raises(SandboxUnavailable, match="unknown sandbox backend"):
         Executor("nosuch")
+
+
+def test_a_store_that_cannot_be_written_raises_in_the_callers_thread(monkeypatch):
+    """Disk full while a worker stores outcomes: the run raises that OSError, and no worker
+    thread dies printing its own traceback."""
+    import errno
+
+    class FullStore(ResultStore):
+        def put_many(self, *args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    died: list = []
+    monkeypatch.setattr(threading, "excepthook", lambda hook_args: died.append(hook_args.exc_value))
+    with Executor("process", workers=2, store=FullStore(None)) as ex:
+        with pytest.raises(OSError, match="No space left"):
+            ex.run(batches(4, [1, 2]))
+    assert died == []

@@ -71,8 +71,11 @@ GOOD = json.dumps({"task_id": "t/0", "prompt": "def f(x):\n", "entry_point": "f"
         ([GOOD], "missing.jsonl", "missing.jsonl"),
         ([GOOD], '{"task_id": "t/9", "completion": "    return 2\\n"}', "t/9"),
         ([GOOD], "", "empty"),
+        ([GOOD.replace("def f(x):", "def f(x:")], None, "not Python that a function body completes"),
+        ([GOOD.replace("def f(x):", "def g(x):")], None, "defines no function 'f'"),
     ],
-    ids=["malformed-line", "empty-problems", "no-entry-point", "missing-samples", "unknown-task", "empty-samples"],
+    ids=["malformed-line", "empty-problems", "no-entry-point", "missing-samples", "unknown-task", "empty-samples",
+         "prompt-not-python", "entry-point-not-defined"],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, rows, samples, expected):
     problems = _problems_file(tmp_path, rows)
@@ -177,3 +180,46 @@ def test_input_seconds_needs_synthesised_inputs(tmp_path, capsys):
                        "--sandbox", "process", "--out", str(out))
     assert code == 2 and "--input-seconds" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--timeout", "nan"], "not a finite number"),
+        (["--timeout", "inf"], "not a finite number"),
+        (["--timeout", "1e300"], "not in the range"),
+        (["--workers", str(10**20)], "not in the range"),
+        (["--synthesise", "2", "--input-seconds", "nan"], "not a finite number"),
+        (["--model", "x"], "--model applies to --generate"),
+        (["--n-tests", "3"], "--n-tests applies to --generate"),
+    ],
+    ids=["timeout-nan", "timeout-inf", "timeout-huge", "workers-huge", "input-seconds-nan", "model-without-generate",
+         "n-tests-without-generate"],
+)
+def test_numbers_out_of_range_and_stray_flags_are_one_line_errors(tmp_path, capsys, args, expected):
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "process",
+                       "--out", str(out), *args)
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_an_unavailable_sandbox_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "docker",
+                       "--out", str(out))
+    assert code == 2 and "docker sandbox unavailable" in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_a_directory_for_a_file_and_an_output_under_a_file_are_one_line(tmp_path, capsys):
+    code, _, err = run(capsys, "score", "--problems", str(tmp_path), "--samples", "tiny_samples", "--sandbox", "process",
+                       "--out", str(tmp_path / "out"))
+    assert code == 2 and "is a directory" in err and len(err.strip().splitlines()) == 1, err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("mine\n")
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "process",
+                       "--out", str(blocker / "run"))
+    assert code == 2 and "Not a directory" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert blocker.read_text() == "mine\n"

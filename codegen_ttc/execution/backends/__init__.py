@@ -65,6 +65,15 @@ def resolve_backend(name: str) -> str:
     )
 
 
+def require_backend(name: str) -> str:
+    """The concrete backend ``name`` stands for; SandboxUnavailable saying why if it cannot run here."""
+    backend = resolve_backend(name)
+    problem = backend_problem(backend)
+    if problem is not None:
+        raise SandboxUnavailable(f"{backend} sandbox unavailable: {problem}")
+    return backend
+
+
 def open_sandbox(name: str, **options) -> Sandbox:
     """Open a sandbox by backend name ("bwrap", "process", "docker", "auto")."""
     name = resolve_backend(name)
