@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import sys
@@ -42,14 +43,18 @@ def resolve_problem(spec: str, *, examples: bool) -> Problem:
     raise InputError(f"{spec}: no task {ident!r} in problem set {set_name!r}")
 
 
-def _read_python(path: Path | None) -> str | None:
+def _read_python(path: Path | None, defines: str, role: str) -> str | None:
+    """The Python source of ``path``, which must define function ``defines`` at top level."""
     if path is None:
         return None
     text = read_text(path)
     try:
-        compile(text, str(path), "exec")
+        tree = ast.parse(text, str(path))
     except SyntaxError as exc:
         raise InputError(f"{path}:{exc.lineno}: not valid Python: {exc.msg}") from None
+    if not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == defines for n in tree.body):
+        # without it every candidate would fail the property, or the reference would silently add nothing
+        raise InputError(f"{path}: defines no function {defines}() ({role})")
     return text
 
 
@@ -188,7 +193,8 @@ def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, i
     options = SolveOptions(
         samples=samples, test_samples=test_samples, synthesise=synthesise, sandbox=sandbox, workers=workers,
         strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
-        property_code=_read_python(property_file), reference=_read_python(reference_file),
+        property_code=_read_python(property_file, "check", "a --property file defines check(candidate)"),
+        reference=_read_python(reference_file, target.entry_point, "a --reference implements the problem's function"),
         distinguish=distinguish, distinguish_pool=distinguish_pool, ask_llm_inputs=ask_llm_inputs,
         coverage_inputs=coverage_inputs, input_seconds=input_seconds, adaptive=adaptive, round_size=round_size, threshold=threshold,
     )

@@ -81,3 +81,15 @@ def test_json_output_has_no_nan():
     assert finite_or_null({"a": math.nan, "b": [1.0, math.inf, {"c": -math.inf}], "d": "nan", "e": 2}) == {
         "a": None, "b": [1.0, None, {"c": None}], "d": "nan", "e": 2,
     }
+
+
+def test_a_property_without_check_and_a_reference_without_the_function(capsys, tmp_path):
+    prop = tmp_path / "prop.py"
+    prop.write_text("def property_of(candidate):\n    assert candidate(1, 2) == 3\n")
+    assert "defines no function check()" in one_line_error(capsys, [ADD, "--property", str(prop), *NO_MODEL])
+    ref = tmp_path / "ref.py"
+    ref.write_text("def plus(a, b):\n    return a + b\n")
+    assert "defines no function add()" in one_line_error(capsys, [ADD, "--reference", str(ref), *NO_MODEL])
+    broken = tmp_path / "broken.py"
+    broken.write_text("def check(candidate:\n")
+    assert "broken.py:1: not valid Python" in one_line_error(capsys, [ADD, "--property", str(broken), *NO_MODEL])
