@@ -69,3 +69,48 @@ def test_process_is_never_auto(monkeypatch):
     monkeypatch.setattr(backends, "backend_problem", lambda n: None if n == "process" else f"{n} missing")
     with pytest.raises(SandboxUnavailable):
         resolve_backend("auto")
+
+
+def test_closing_the_process_sandbox_mid_call_leaves_nothing_running():
+    """Ctrl-C closes sandboxes while calls run: the call (in a session of its own) and what it
+    started in yet another session must go with the runner (they outlived it before, reparented
+    to init, until the call ended by itself)."""
+    import textwrap
+    import threading
+    import time
+    import uuid
+
+    from codegen_ttc.execution.batch import Limits
+
+    from .helpers import host_processes_with, run_calls
+
+    token = uuid.uuid4().hex
+    src = textwrap.dedent(f"""
+    import os, subprocess, sys, time
+    def f(x):
+        subprocess.Popen([sys.executable, "-c", "import time\\nwhile True: time.sleep(1)", "{token}"],
+                         start_new_session=True)
+        time.sleep(60)
+        return x
+    """)
+    sb = open_sandbox("process", warn=False)
+    failures: list = []
+
+    def call() -> None:
+        try:
+            run_calls(sb, src, 1, limits=Limits(cpu_seconds=60, wall_seconds=60))
+        except Exception as exc:  # the runner is killed under it: an infrastructure error
+            failures.append(exc)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while not host_processes_with(token) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert host_processes_with(token), "the call never started its process"
+    sb.close()
+    worker.join(30)
+    deadline = time.monotonic() + 5
+    while host_processes_with(token) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert host_processes_with(token) == []

@@ -41,6 +41,32 @@ def kill_uid(uid: int) -> None:
             continue
 
 
+def kill_leftovers(tmp: str) -> None:
+    """SIGKILL what a runner left running when it was killed mid-call (best effort, host side).
+
+    A call that started its own session escapes the runner's process group, and once the
+    runner is gone nothing reaps it (the runner is the subreaper). The runner's forks carry
+    its command line, which names ``tmp``, and programs they start run in ``tmp`` unless
+    they leave it: either finds them, in any session. Without a throwaway uid (``kill_uid``)
+    this is all the process backend can do; it isolates nothing.
+    """
+    me = os.getpid()
+    marker = tmp.encode()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                found = marker in f.read()
+            if not found:
+                cwd = os.readlink(f"/proc/{name}/cwd")
+                found = cwd == tmp or cwd.startswith(tmp + os.sep)
+            if found:
+                os.kill(int(name), signal.SIGKILL)
+        except OSError:
+            continue
+
+
 def world_traversable(path: str) -> bool:
     """Can any uid reach ``path`` (every ancestor o+x)? Needed to drop privileges."""
     path = os.path.realpath(path)
@@ -94,6 +120,7 @@ class ProcessSandbox(RunnerSandbox):
         def on_kill() -> None:
             if uid is not None:
                 kill_uid(uid)
+            kill_leftovers(tmp)
             shutil.rmtree(tmp, ignore_errors=True)
 
         return proc, on_kill
