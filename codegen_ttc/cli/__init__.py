@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         # without standalone mode click returns the command's value (an exit code for
         # commands that have one, e.g. ``suggest``) or the code of --help/--version
         result = app.main(args=argv, prog_name="codegen-ttc", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare ``codegen-ttc``: the help, as --help shows it
+        click.echo(exc.format_message(), err=True)
+        return 2
     except click.exceptions.Abort:
         click.echo("codegen-ttc: interrupted", err=True)
         return 130

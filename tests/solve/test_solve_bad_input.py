@@ -93,3 +93,9 @@ def test_a_property_without_check_and_a_reference_without_the_function(capsys, t
     broken = tmp_path / "broken.py"
     broken.write_text("def check(candidate:\n")
     assert "broken.py:1: not valid Python" in one_line_error(capsys, [ADD, "--property", str(broken), *NO_MODEL])
+
+
+def test_the_bare_command_shows_its_usage_without_an_error_prefix(capsys):
+    assert main([]) == 2
+    _, err = capsys.readouterr()
+    assert err.startswith("Usage: codegen-ttc") and "solve" in err and "codegen-ttc: Usage" not in err
