@@ -27,6 +27,7 @@ from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.model import Call, Equals, Problem, Script, ScriptPassed, TestCase
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.config import LLMConfig
+from codegen_ttc.sampling.errors import no_program_error
 from codegen_ttc.sampling.llm import sample_candidates, sample_distinguishing_inputs, sample_tests
 from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
 from codegen_ttc.selection.calibration import probability_correct
@@ -363,8 +364,9 @@ def sample_adaptively(
         return evaluator(task_id, programs)
 
     run = run_adaptive([problem.task_id], sampler, evaluate, config).problems[problem.task_id]
-    if problem.task_id not in evaluator.current:
-        raise RuntimeError("the model returned no usable program (see the extraction counts)")
+    # the sampler keeps the prompt of an empty reply as a program: code must have come back
+    if problem.task_id not in evaluator.current or all(s == "empty" for s in sampler.extraction):
+        raise no_program_error(llm, sampler.extraction, Accounting.total(sampler.accounting.values()))
     adaptive_task, outcomes = evaluator.current[problem.task_id]
     report = AdaptiveReport(run.reason, run.spent.samples, run.spent.rounds, list(run.history))
     return adaptive_task, outcomes, report, sampler
@@ -389,6 +391,8 @@ def solve(
         for status in cands.statuses:
             extraction[status] = extraction.get(status, 0) + 1
         accounting.append(cands.accounting)
+        if not programs:  # say why now, before spending requests on tests for nothing
+            raise no_program_error(llm, extraction, cands.accounting)
     tests = []
     if options.test_samples:
         stage("sampling tests")
@@ -396,8 +400,6 @@ def solve(
         tests = generated.tests
         accounting.append(generated.accounting)
     t1 = time.perf_counter()
-    if not options.adaptive and not programs:
-        raise RuntimeError("the model returned no usable program (see the extraction counts)")
     task = Task(problem, Candidates.from_samples(programs), WeightedTests.from_cases(tests))
     if options.synthesise and not options.coverage_inputs:
         seen = [c for c in task.clustering_inputs if isinstance(c, Call)]

@@ -8,6 +8,7 @@ import click
 
 from codegen_ttc.errors import InputError
 from codegen_ttc.execution.backends.base import SandboxUnavailable
+from codegen_ttc.sampling.errors import ModelError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"codegen-ttc: {exc}", err=True)
         return 2
     except SandboxUnavailable as exc:
+        click.echo(f"codegen-ttc: {exc}", err=True)
+        return 2
+    except ModelError as exc:  # the model could not be reached, or gave nothing usable
         click.echo(f"codegen-ttc: {exc}", err=True)
         return 2
     except OSError as exc:  # an output that cannot be written: read-only, not a directory, disk full

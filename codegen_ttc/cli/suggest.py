@@ -1,7 +1,8 @@
 """``codegen-ttc suggest``: propose (or apply) a patch that makes failing tests pass.
 
 Exit codes as pre-commit expects: 0 nothing to do, 1 a patch was suggested or
-applied (or tests fail and no patch was found), 2 error (one line on stderr).
+applied (or tests fail and no patch was found), 2 error (one line on stderr), which
+includes a model that returned no sample at all.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from codegen_ttc.cli import app
+from codegen_ttc.cli import app, params
 from codegen_ttc.errors import InputError
 
 
@@ -28,9 +29,9 @@ from codegen_ttc.errors import InputError
 @click.option("--sandbox", type=click.Choice(["auto", "bwrap", "docker", "process"]), default="auto", show_default=True,
               help="Where tests run (process: NO isolation).")
 @click.option("--allow-test-edits", is_flag=True, help="Accept patches that edit test files.")
-@click.option("--timeout", type=click.FloatRange(1), default=300.0, show_default=True,
+@click.option("--timeout", type=params.seconds(1), default=300.0, show_default=True,
               help="Wall seconds per test run.")
-@click.option("--workers", type=click.IntRange(1), default=None, help="Test runs at once (default: cores).")
+@click.option("--workers", type=params.WORKERS, default=None, help="Test runs at once (default: cores).")
 @click.option("--model", default=None, help="Model name (default: config/env, else the embedded local model).")
 @click.option("--base-url", default=None, help="OpenAI-compatible server URL.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -45,6 +46,7 @@ def suggest_command(repo, test_cmd, samples, apply_, check, as_json, sandbox, al
     from codegen_ttc.execution.commands import open_command_sandbox
     from codegen_ttc.sampling.cache import SampleCache
     from codegen_ttc.sampling.config import resolve_config
+    from codegen_ttc.sampling.errors import ModelError
     from codegen_ttc.suggest.report import render_text, to_json
     from codegen_ttc.suggest.run import SuggestOptions, suggest
     from codegen_ttc.suggest.workspace import repo_root
@@ -65,6 +67,9 @@ def suggest_command(repo, test_cmd, samples, apply_, check, as_json, sandbox, al
     except (OSError, SandboxUnavailable) as exc:
         # an error is exit 2 with one line, never a traceback that pre-commit would read as exit 1
         raise click.ClickException(f"suggest failed: {exc}") from None
+    except ModelError as exc:
+        # no sample came back: nothing was tried, so not exit 1 ("no patch found")
+        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(to_json(result), indent=2))
     else:

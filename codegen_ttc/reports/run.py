@@ -28,6 +28,7 @@ from codegen_ttc.problems.loaders import load_problems, select_tasks
 from codegen_ttc.problems.model import Call
 from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summarise
 from codegen_ttc.sampling.config import LLMConfig
+from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
 from codegen_ttc.sampling.files import load_samples
 from codegen_ttc.selection.strategies import get_strategy
 from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, coverage_guided
@@ -122,7 +123,10 @@ def prepare(config: ScoreConfig) -> tuple[list[Task], dict | None]:
         accounting = None
     missing = [p.task_id for p in problems if not samples.get(p.task_id)]
     if len(missing) == len(problems):
-        raise InputError(f"{config.samples or 'the model'}: no samples for any of the {len(problems)} problems")
+        if config.generate is not None:  # the model's failure, not the user's input
+            raise ModelError(f"{model_label(config.generate)}: no samples for any of the {len(problems)} problems"
+                             f"{failure_note(accounting)}")
+        raise InputError(f"{config.samples}: no samples for any of the {len(problems)} problems")
     problems = [p for p in problems if samples.get(p.task_id)]
     tasks = []
     for p in problems:

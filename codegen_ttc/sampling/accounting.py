@@ -89,6 +89,11 @@ class Accounting:
             self.cost_usd = (self.cost_usd or 0.0) + other.cost_usd
 
     @property
+    def failure(self) -> str | None:
+        """Why samples were lost: the first infrastructure error's message (None: none lost)."""
+        return self.error_messages[0] if self.error_messages else None
+
+    @property
     def total_retries(self) -> int:
         return sum(self.retries.values())
 

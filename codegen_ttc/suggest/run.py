@@ -3,7 +3,8 @@
 1. Snapshot the working tree (a copy; the user's tree is only read) and run the test
    command on a copy of it in the sandbox. Nothing fails: done (exit 0).
 2. Gather context and sample N replies in the edit format (the sampling package's
-   client, config, cache and accounting).
+   client, config, cache and accounting). No reply at all (server down, key refused):
+   ``sampling.errors.ModelError`` naming the cause, an error rather than "no patch".
 3. Parse and apply each reply to the snapshot's files in memory; rejected replies
    (unparseable, not applying, touching tests) are counted with their reason.
    Identical patches are run once and weigh as many samples.
@@ -29,6 +30,7 @@ from codegen_ttc.execution.commands import CommandSandbox
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
+from codegen_ttc.sampling.errors import no_samples_error
 from codegen_ttc.suggest import context as ctxmod
 from codegen_ttc.suggest.edits import Patch, Rejected, parse_and_apply
 from codegen_ttc.suggest.evaluate import CandidateRun, TestRun, evaluate_patches, run_tests
@@ -145,6 +147,9 @@ def suggest(
         max_tokens = opts.max_tokens or (384 if config.is_local else config.max_tokens)
         log(f"suggest: sampling {opts.samples} candidate patches from {config.model}")
         texts, result.accounting = _sample(ctxmod.edit_messages(ctx), opts.samples, config, cache, max_tokens, opts.seed)
+        if not texts:
+            # nothing was tried: an error (exit 2), not "no patch found" (exit 1)
+            raise no_samples_error(config, result.accounting)
 
         by_key: dict[str, CandidateRun] = {}
         for index, text in texts:
@@ -176,11 +181,7 @@ def suggest(
         result.exit_code = EXIT_SUGGESTED
         if result.chosen is None:
             result.status = "no_patch"
-            if not texts:
-                acc = result.accounting
-                why = acc.error_messages[0][:200] if acc is not None and acc.error_messages else ""
-                result.message = "the model returned no samples" + (f" ({why})" if why else "")
-            elif not result.runs:
+            if not result.runs:
                 result.message = "no sample was a valid patch (see the rejection reasons)"
             else:
                 result.message = "no candidate fixed a failing test without breaking another"

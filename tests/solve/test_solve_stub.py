@@ -130,7 +130,8 @@ def test_a_distinguishing_input_from_the_model(tmp_path, capsys, monkeypatch, di
     extra = ["--reference", str(reference)] if with_reference else []
     with stub_with_inputs(reply) as stub:
         result = solve(tmp_path, capsys, stub, "--synthesise", "0", *extra,
-                       "--distinguish", str(distinguish), "--distinguish-pool", "40", "--ask-llm-inputs", "1")
+                       "--distinguish", str(distinguish), "--distinguish-pool", "40",
+                       *(["--ask-llm-inputs", "1"] if distinguish else []))  # refused without --distinguish
         asked = [c for c in stub.calls if "return different results" in json.dumps(c.body)]
     report = result["distinguishing"]
     if not distinguish:
