@@ -2,11 +2,41 @@
 
 ``InputError`` is bad input (a missing file, a malformed JSONL line, an unknown
 task id): the CLI prints its message as one line and exits with code 2, without
-a traceback and without writing half an output.
+a traceback and without writing half an output. ``read_text`` reads a file the user
+named, with every way that can fail said as an ``InputError``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class InputError(Exception):
     """Bad input from the user; the message names the file/line/field at fault."""
+
+
+def user_file(path: Path) -> Path:
+    """``path``, if it names a regular file; else InputError saying what it is instead."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a file")
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")
+    return path
+
+
+def decode_utf8(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def read_text(path: Path) -> str:
+    """A user's text file, as UTF-8; InputError naming the file when it cannot be."""
+    try:
+        data = user_file(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return decode_utf8(data, str(path))

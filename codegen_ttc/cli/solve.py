@@ -15,11 +15,11 @@ from rich.table import Table
 
 from codegen_ttc.cli import app, params
 from codegen_ttc.cli.score import SANDBOXES
-from codegen_ttc.errors import InputError
+from codegen_ttc.errors import InputError, decode_utf8, read_text
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
 from codegen_ttc.problems.from_source import problem_from_source
-from codegen_ttc.problems.loaders import decode_utf8, load_problems, read_text
+from codegen_ttc.problems.loaders import load_problems
 from codegen_ttc.problems.model import Problem
 from codegen_ttc.selection.strategies import STRATEGIES
 from codegen_ttc.solver import SolveOptions, SolveResult, solve

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from codegen_ttc.errors import InputError
+from codegen_ttc.errors import InputError, user_file
 from codegen_ttc.problems.model import Problem, TestCase
 from codegen_ttc.problems.parsing import TestParseError, parse_assert_lines, parse_check_function, parse_docstring_examples
 
@@ -76,33 +76,6 @@ def resolve_problem_set(name_or_path: str) -> Path:
         raise InputError(f"{name_or_path}: no such file")
     names = ", ".join(["humaneval", *bundled]) or "humaneval"
     raise InputError(f"{name_or_path}: no such file or problem set (bundled: {names})")
-
-
-def user_file(path: Path) -> Path:
-    """``path``, if it names a regular file; else InputError saying what it is instead."""
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a file")
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a regular file")
-    return path
-
-
-def decode_utf8(data: bytes, where: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
-
-
-def read_text(path: Path) -> str:
-    """A user's text file, as UTF-8; InputError naming the file when it cannot be."""
-    try:
-        data = user_file(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return decode_utf8(data, str(path))
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

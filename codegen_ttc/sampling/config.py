@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from codegen_ttc.errors import InputError
+from codegen_ttc.errors import InputError, read_text
 
 Mode = Literal["chat", "completion"]
 LOCAL_MODEL = "local"
@@ -165,11 +165,9 @@ def _parse_prices(table: Any, where: str) -> dict[str, Price]:
 
 def load_config_file(path: Path) -> dict[str, Any]:
     """The ``[llm]`` table of one TOML file, validated and coerced (``{}`` if it has none)."""
+    text = read_text(path)  # InputError if missing, a directory, unreadable or not UTF-8
     try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: invalid TOML: {exc}") from None
     table = data.get("llm", {})

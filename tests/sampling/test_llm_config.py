@@ -100,6 +100,15 @@ def test_missing_explicit_config_file(home, tmp_path):
         resolve_config(env={}, config_file=tmp_path / "nope.toml")
 
 
+def test_a_config_file_that_is_not_utf8_or_is_a_directory(home, tmp_path):
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b'[llm]\nmodel = "caf\xe9"\n')
+    with pytest.raises(InputError, match=r"latin1.toml: not UTF-8 text \(byte 0xe9"):
+        resolve_config(env={}, config_file=latin1)
+    with pytest.raises(InputError, match="is a directory"):
+        resolve_config(env={}, config_file=tmp_path)
+
+
 def test_cache_dir_from_env(monkeypatch, tmp_path):
     monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "c"))
     assert cache_dir() == tmp_path / "c"
