@@ -1,8 +1,9 @@
 """A problem from a Python file the user wrote: a signature with a docstring.
 
-The entry point is the last top-level function whose body is only a docstring
-(optionally followed by ``pass`` or ``...``); the prompt is the file up to the
-end of that docstring, so imports and helpers above it stay in the program.
+The entry point is the one top-level function whose body is only a docstring
+(optionally followed by ``pass`` or ``...``; two such are refused); the prompt is
+the file up to the end of that docstring, so imports and helpers above it stay in
+the program.
 Docstring examples become provided tests.
 """
 
@@ -36,7 +37,11 @@ def problem_from_source(text: str, name: str, *, examples: bool = True) -> Probl
     stubs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and _is_stub(n)]
     if not stubs:
         raise InputError(f"{name}: no function to solve (a def whose body is only a docstring)")
-    fn = stubs[-1]
+    if len(stubs) > 1:
+        # the others would stay stubs in every candidate's program: say so rather than guess
+        names = ", ".join(n.name for n in stubs)
+        raise InputError(f"{name}: {len(stubs)} functions to solve ({names}); give all but one a body")
+    fn = stubs[0]
     docstring_end = fn.body[0].end_lineno or fn.lineno
     lines = text.splitlines(keepends=True)
     prompt = "".join(lines[:docstring_end])

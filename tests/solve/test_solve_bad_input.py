@@ -99,3 +99,9 @@ def test_the_bare_command_shows_its_usage_without_an_error_prefix(capsys):
     assert main([]) == 2
     _, err = capsys.readouterr()
     assert err.startswith("Usage: codegen-ttc") and "solve" in err and "codegen-ttc: Usage" not in err
+
+
+def test_two_functions_to_solve_are_refused_not_guessed(capsys, tmp_path):
+    two = tmp_path / "two.py"
+    two.write_text('def helper(x):\n    """Double x."""\n\n\ndef f(x):\n    """Return helper(x) + 1."""\n')
+    assert "2 functions to solve (helper, f)" in one_line_error(capsys, [str(two), *NO_MODEL])
