@@ -19,7 +19,7 @@ from codegen_ttc.errors import InputError, decode_utf8, read_text
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
 from codegen_ttc.problems.from_source import problem_from_source
-from codegen_ttc.problems.loaders import load_problems
+from codegen_ttc.problems.loaders import defined_functions, load_problems
 from codegen_ttc.problems.model import Problem
 from codegen_ttc.selection.strategies import STRATEGIES
 from codegen_ttc.solver import SolveOptions, SolveResult, solve
@@ -52,7 +52,7 @@ def _read_python(path: Path | None, defines: str, role: str) -> str | None:
         tree = ast.parse(text, str(path))
     except SyntaxError as exc:
         raise InputError(f"{path}:{exc.lineno}: not valid Python: {exc.msg}") from None
-    if not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == defines for n in tree.body):
+    if defines not in defined_functions(tree):
         # without it every candidate would fail the property, or the reference would silently add nothing
         raise InputError(f"{path}: defines no function {defines}() ({role})")
     return text

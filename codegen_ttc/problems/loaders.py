@@ -149,6 +149,11 @@ def _humaneval_problem(obj: dict, where: str, examples: bool) -> Problem:
     )
 
 
+def defined_functions(tree: ast.Module) -> list[str]:
+    """Names of the module's top-level functions, in order."""
+    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
 def _check_prompt(prompt: str, entry_point: str, where: str) -> None:
     """The prompt is Python that a function body completes, and it defines the entry point.
 
@@ -164,15 +169,14 @@ def _check_prompt(prompt: str, entry_point: str, where: str) -> None:
             continue
     if tree is None:
         raise InputError(f"{where}: field 'prompt' is not Python that a function body completes")
-    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    if entry_point not in defined:
+    if entry_point not in defined_functions(tree):
         raise InputError(f"{where}: the prompt defines no function {entry_point!r} (entry_point)")
 
 
 def mbpp_entry_point(code: str, tests: Iterable[str]) -> str | None:
     """The function of ``code`` that the tests call (the first one called), or None."""
     try:
-        defined = [n.name for n in ast.parse(code).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        defined = defined_functions(ast.parse(code))
     except (SyntaxError, ValueError):
         return None
     for test in tests:

@@ -152,3 +152,11 @@ def script(*replies: Callable[[Call], Reply] | Reply, then: Callable[[Call], Rep
         return then(call)
 
     return handler
+
+
+def dead_server_url() -> str:
+    """The base URL of a stub server just stopped: nothing listens on its port (connection refused)."""
+    stub = StubServer(ok)
+    url = stub.base_url
+    stub.stop()
+    return url

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from stub_server import Call, Reply, StubServer, completion_body, ok  # noqa: E402
+from stub_server import Call, Reply, StubServer, completion_body, dead_server_url  # noqa: E402
 
 from codegen_ttc.errors import InputError  # noqa: E402
 from codegen_ttc.problems.model import Problem  # noqa: E402
@@ -47,10 +47,7 @@ def run(cfg: LLMConfig, n: int) -> SampleBatch:
 
 @pytest.fixture
 def closed_port_url() -> str:
-    stub = StubServer(ok)
-    url = stub.base_url
-    stub.stop()  # nothing listens on that port any more
-    return url
+    return dead_server_url()
 
 
 def test_connection_refused_is_named(closed_port_url):

@@ -21,7 +21,7 @@ from codegen_ttc.solver import SolveOptions, solve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sampling"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "suggest"))
-from stub_server import Call, Reply, StubServer, completion_body, ok  # noqa: E402
+from stub_server import Call, Reply, StubServer, completion_body, dead_server_url  # noqa: E402
 
 import suggest_fixtures as F  # noqa: E402
 
@@ -63,10 +63,7 @@ def env(tmp_path, monkeypatch):
 
 @pytest.fixture
 def closed_port_url() -> str:
-    stub = StubServer(ok)
-    url = stub.base_url
-    stub.stop()  # nothing listens on that port any more
-    return url
+    return dead_server_url()
 
 
 def one_line_error(capsys, argv: list[str]) -> tuple[str, str]:
