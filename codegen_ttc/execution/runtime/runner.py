@@ -47,7 +47,10 @@ Other: {"op": "ping"} -> {"op": "pong"}; a malformed request -> {"op": "error",
 
 OUTCOME is ``Outcome.to_json()``: {"status": "returned"|"raised"|"timeout"|"crashed"|
 "output_limit", "value"?: wire, "error"?: str, "message"?: str, "stdout_bytes"?: int,
-"seconds"?: float, "cov"?: {"engine": "coverage"|"settrace", "arcs": [[int, int], ...]}}.
+"seconds"?: float, "cov"?: {"engine": "coverage"|"settrace", "arcs": [[int, int], ...]},
+"bases"?: [str]}. "bases" (raised only): the names of the builtin exception classes in
+the exception's MRO, most derived first; the judge rebuilds the exception from them. A
+returned value that cannot be encoded or sent is "crashed" with error "unencodable".
 
 Coverage: with ``"coverage": true`` in the load's limits, every call's outcome that the
 batch child reported also carries "cov", the branch arcs the call executed in the
@@ -142,7 +145,7 @@ MAX_BASES = 16
 
 PROTOCOL_VERSION = 1
 MAX_REQUEST_BYTES = 256 << 20
-MAX_RESULT_BYTES = 8 << 20  # one encoded return value (larger: raised WireError)
+MAX_RESULT_BYTES = 8 << 20  # one encoded return value (larger: crashed, "unencodable")
 MAX_CONTROL_BYTES = 6 * MAX_RESULT_BYTES + 4096  # server/judge -> runner records (result re-escaped)
 MAX_MESSAGE_CHARS = 1000
 MAX_ERROR_CHARS = 200
