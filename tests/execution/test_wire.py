@@ -201,3 +201,18 @@ def test_behaviour_of_a_reduced_value_is_that_of_the_whole_value():
     assert whole.reduced().behaviour == whole.behaviour == noisy.reduced().behaviour
     assert whole.reduced().behaviour != Outcome("returned", value=wire.encode(floats[:-1])).reduced().behaviour
     assert len(whole.behaviour) < 100
+
+
+@pytest.mark.parametrize(
+    "forged, kept",
+    [
+        (["f", "0." + "0" * 100_000], ["f", "0.0"]),
+        (["c", "1" + "0" * 50_000, "0"], ["c", "inf", "0.0"]),
+        (["i", "0x" + "0" * 100_000 + "1"], ["i", "1"]),
+        (["obj", "T" * 100_000, "r" * 100_000], ["obj", "T" * 100, "r" * wire.OPAQUE_REPR_CHARS]),
+    ],
+    ids=["float", "complex", "zero-padded hex", "opaque"],
+)
+def test_long_forged_scalars_are_kept_in_their_short_form(forged, kept):
+    # only a forged record makes these long; reduced, a zero would have turned truthy
+    assert wire.reduced(forged) == kept

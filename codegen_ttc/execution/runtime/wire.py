@@ -238,16 +238,29 @@ def _digest(text: str) -> str:
 
 def reduced(tagged):
     """``tagged`` itself when its canonical text is at most MAX_KEPT_CHARS, else its ``Reduced``
-    record (digests of its canonical and rounded texts, length, preview). Trusted side only."""
+    record (digests of its canonical and rounded texts, length, preview). Trusted side only.
+
+    ``tagged`` has been decoded once (it is well-formed). Scalars that only a forged record
+    makes long (a float written with a million digits, a huge opaque repr, a zero-padded
+    hex int) are first rewritten in their canonical short form, so that what is reduced is
+    always a non-empty string, bytes, container or a nonzero int: ``Reduced`` is truthy.
+    """
     if type(tagged) is not list or not tagged or tagged[0] == "H":
         return tagged
-    if tagged[0] in ("N", "b", "f", "c", "obj") or (tagged[0] == "i" and len(tagged) == 2 and type(tagged[1]) is str and len(tagged[1]) < MAX_KEPT_CHARS // 2):
-        return tagged  # bounded by construction: no need to measure
+    tag = tagged[0]
+    if tag in ("N", "b"):
+        return tagged
+    if tag in ("f", "c", "obj", "i"):
+        if sum(len(x) for x in tagged[1:] if type(x) is str) <= MAX_KEPT_CHARS // 8:
+            return tagged  # what ``encode`` makes of these stays short: no need to measure
+        if tag == "obj":
+            return ["obj", str(tagged[1])[:100], str(tagged[2])[:OPAQUE_REPR_CHARS]]
+        tagged = encode(decode(tagged))  # canonical: short unless a really large int
     text = dumps(tagged)
     if len(text) <= MAX_KEPT_CHARS:
         return tagged
     rounded_text = dumps(rounded(tagged))
-    return Reduced(str(tagged[0]), len(text), _digest(text), _digest(rounded_text), text[:PREVIEW_CHARS]).record()
+    return Reduced(str(tag), len(text), _digest(text), _digest(rounded_text), text[:PREVIEW_CHARS]).record()
 
 
 def behaviour_text(tagged) -> str:
