@@ -37,18 +37,20 @@ Tags:
 
 Decoding is bounded: at most MAX_ITEMS items per record, and a set, frozenset or dict
 whose items share one hash more than MAX_EQUAL_HASHES times is refused (int, float and
-tuple hashes are predictable: 30k ints of one hash made a set take minutes to build).
+tuple hashes are predictable, and a set of items sharing one hash takes quadratic time
+to build).
 
-Large values (item 8 of issue 17): the trusted side keeps a returned value whose
-canonical text exceeds MAX_KEPT_CHARS only as a ``Reduced`` record: the digest of that
-text, the digest of its ``rounded`` text (behaviour), its length and a preview. Equality
-needs nothing more: behaviour compares the rounded digest, and a verdict compares the
-expected value's digests (``values_equal``): the same type-tagged structure exactly
-(``1`` and ``1.0`` differ, as ``[1]`` and ``(1,)`` do), floats to 10 significant digits.
-That is never looser than ``values_equal`` on the full value, only stricter in the
-mixed-type cases Python calls equal; the verdict is therefore the same whether the
-outcome was just run or read back from a store (deciding it before reducing would
-need the checks at execution time and would differ on a resume).
+Large values: the trusted side keeps a returned value whose canonical text exceeds
+MAX_KEPT_CHARS only as a ``Reduced`` record: the digest of that text, the digest of its
+``rounded`` text (behaviour), its length and a preview. Equality needs nothing more:
+behaviour compares the rounded digest, and a verdict compares the expected value's
+digests (``values_equal``): the same type-tagged structure exactly (``1`` and ``1.0``
+differ, as ``[1]`` and ``(1,)`` do), floats to 10 significant digits. That is the full
+comparison except in corners: stricter where Python calls mixed types equal, and floats
+inside complex numbers and sets get the float tolerance (and nan equals nan) there too.
+The verdict is the same whether the outcome was just run or read back from a store;
+deciding it before reducing would need the checks at execution time, and a resume,
+which reads the store, could then judge differently.
 """
 
 from __future__ import annotations
