@@ -7,7 +7,7 @@ anywhere; outcomes are keyed by content hash so results merge from anywhere.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from codegen_ttc.execution.runtime import wire
@@ -102,8 +102,12 @@ class CallArcs:
 class Outcome:
     """What one probe did, as plain data.
 
-    ``value`` is the wire encoding of the returned value (``status == "returned"``);
+    ``value`` is the wire encoding of the returned value (``status == "returned"``),
+    a ``wire.Reduced`` record once ``reduced`` (large values);
     for a judge script, "returned" means the script passed and "raised" that it failed.
+    ``bases``: for "raised", the builtin exception classes in the exception's MRO, most
+    derived first, as the runner saw them (data from the sandbox, like ``error``): a judge
+    script's ``except ValueError`` catches what Python's would, whatever the class is named.
     """
 
     status: Status
@@ -113,6 +117,7 @@ class Outcome:
     stdout_bytes: int = 0
     seconds: float = 0.0
     arcs: CallArcs | None = None  # with Limits.coverage, when measured (not part of the behaviour)
+    bases: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"status": self.status}
@@ -128,6 +133,8 @@ class Outcome:
             out["seconds"] = round(self.seconds, 6)
         if self.arcs is not None:
             out["cov"] = self.arcs.to_json()
+        if self.bases:
+            out["bases"] = list(self.bases)
         return out
 
     @classmethod
@@ -141,20 +148,36 @@ class Outcome:
             seconds=data.get("seconds", 0.0),
             # malformed arcs are dropped, never the outcome: they decide nothing
             arcs=CallArcs.from_json(data["cov"]) if "cov" in data else None,
+            bases=_names(data.get("bases", [])),
         )
+
+    def reduced(self) -> Outcome:
+        """This outcome as the trusted side keeps it: a large value becomes its digests
+        (``wire.reduced``), so that neither the store nor memory holds megabytes per outcome."""
+        if self.status != "returned":
+            return self
+        value = wire.reduced(self.value)
+        return self if value is self.value else replace(self, value=value)
 
     @property
     def behaviour(self) -> str:
         """The observable behaviour used for clustering: value, or kind of failure."""
         if self.status == "returned":
-            return "=" + wire.dumps(wire.rounded(self.value))
+            return "=" + wire.behaviour_text(self.value)
         if self.status == "raised":
             return "!" + self.error
         return "#" + self.status
 
     def decoded(self) -> Any:
-        """The returned value as plain Python data (WireError when malformed)."""
-        return wire.decode(self.value)
+        """The returned value as plain Python data (WireError when malformed); a reduced
+        value decodes to a ``wire.Reduced``."""
+        return wire.decode(self.value, reduced_ok=True)
+
+
+def _names(data) -> tuple[str, ...]:
+    if type(data) is not list or not all(type(n) is str for n in data):
+        raise TypeError("bases must be a list of names")
+    return tuple(data)
 
 
 def probe_to_json(probe: Probe) -> dict:

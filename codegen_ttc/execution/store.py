@@ -15,19 +15,24 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from codegen_ttc.execution.batch import Batch, Outcome
+from codegen_ttc.execution.runtime import wire
 
 Key = tuple[str, str, str]  # (candidate_key, probe_key, limits_key)
 
 
 def parse_line(line: str) -> tuple[Key, Outcome] | None:
-    """One stored record, or None when the line is incomplete/malformed. Pure."""
+    """One stored record, or None when the line is incomplete/malformed. Pure.
+
+    A record written before values were reduced may hold a large value: it is reduced as
+    it is read (``Outcome.reduced``), as it would be if it ran now."""
     try:
         rec = json.loads(line)
         key = (rec["c"], rec["p"], rec["l"])
         if not all(type(k) is str for k in key):
             return None
-        return key, Outcome.from_json(rec["o"])
-    except (ValueError, KeyError, TypeError):
+        outcome = Outcome.from_json(rec["o"])
+        return key, (outcome.reduced() if len(line) > wire.MAX_KEPT_CHARS else outcome)
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
@@ -44,8 +49,16 @@ def read_records(path: Path | str) -> dict[Key, Outcome]:
 
 
 def format_line(candidate_key: str, probe_key: str, limits_key: str, outcome: Outcome) -> str:
+    """One record: UTF-8 as is, or JSON escapes when a string holds a lone surrogate (a
+    candidate can return one; UTF-8 cannot hold it, and ``\\ud800`` reads back exact)."""
     rec = {"c": candidate_key, "p": probe_key, "l": limits_key, "o": outcome.to_json()}
-    return json.dumps(rec, separators=(",", ":"), ensure_ascii=False) + "\n"
+    text = json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(rec, separators=(",", ":"), ensure_ascii=True)
+    return text + "\n"
 
 
 class ResultStore:

@@ -20,6 +20,7 @@ test_judge) are repeated here in their attack form so this file reads as the lis
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import textwrap
@@ -28,8 +29,9 @@ import uuid
 
 import pytest
 
-from codegen_ttc.execution.batch import Batch, Limits
+from codegen_ttc.execution.batch import Batch, Limits, Outcome
 from codegen_ttc.execution.judge import passes
+from codegen_ttc.execution.runtime import wire
 from codegen_ttc.problems.model import Call, Equals, ScriptPassed
 
 from .helpers import host_processes_with, run_calls, run_probes, script
@@ -560,3 +562,142 @@ def test_timeout_leaves_the_pool_working(guarded):
     assert out.status == "timeout"
     [nxt] = run_calls(guarded, HONEST, 7)
     assert passes(Equals(14), nxt), nxt
+
+
+# ---- round 2: values (issue 17)
+#
+# A value is the candidate's to choose: whatever it returns must be stored, read back and
+# compared without raising on the trusted side (or be that candidate's failure), cost the
+# trusted side no more than its size, and be judged as plain Python would judge it.
+
+ASSERT_RAISES_VALUE_ERROR = "try:\n    candidate(1)\nexcept ValueError:\n    pass\nelse:\n    raise AssertionError('returned')"
+
+
+def test_lone_surrogate_is_stored_and_read_back(guarded, tmp_path):
+    from codegen_ttc.execution.store import ResultStore
+
+    src = "def f(x):\n    return 'ok' + chr(0xD800) * x\n"
+    outs = run_probes(guarded, src, [Call((1,)), Call((2,))])
+    assert [o.decoded() for o in outs] == ["ok\ud800", "ok\ud800\ud800"], outs
+    path = tmp_path / "outcomes.jsonl"
+    with ResultStore(path) as store:  # raised UnicodeEncodeError: never stored, re-run on every resume
+        store.put_many("c", "L", {"p1": outs[0], "p2": outs[1]})
+    with ResultStore(path) as store:
+        assert store.skipped_lines == 0
+        back = store.get("c", "p1", "L")
+    assert back == outs[0]
+    assert fails(Equals("ok"), back) and passes(Equals("ok\ud800"), back)
+
+
+def test_ints_past_the_str_limit_and_past_any_float(guarded):
+    src = "def f(x):\n    return 10 ** 5000 if x == 1 else 10 ** 400\n"
+    outs = run_probes(guarded, src, [Call((1,)), Call((2,)), script(ASSERT_RAISES_VALUE_ERROR)])
+    # str(10 ** 5000) raised ValueError in the sandbox, reported as the candidate raising it:
+    # "expects ValueError" passed for a program that returns
+    assert not passes(ScriptPassed(), outs[2]), outs[2]
+    assert passes(Equals(10**5000), outs[0])
+    assert not passes(Equals(1.5), outs[1])  # float(10 ** 400): OverflowError on every rescore
+    assert not passes(Equals(math.inf), outs[1]) and passes(Equals(10**400), outs[1])
+
+
+UNSENDABLE_VALUES = {
+    "nested_10000_deep": "def f(x):\n    v = []\n    for _ in range(10000):\n        v = [v]\n    return v\n",
+    "int_under_a_lowered_str_limit": "import sys\ndef f(x):\n    sys.set_int_max_str_digits(640)\n    return 10 ** 1000\n",
+    "self_containing_list": "def f(x):\n    v = []\n    v.append(v)\n    return v\n",
+    "300k_items": "def f(x):\n    return [0] * 300000\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSENDABLE_VALUES))
+def test_unsendable_values_are_the_candidates_failure_not_an_exception(guarded, case):
+    outs = run_probes(guarded, UNSENDABLE_VALUES[case], [Call((1,)), script(ASSERT_RAISES_VALUE_ERROR), script("candidate(1)")])
+    assert outs[0].status == "crashed", outs[0]
+    assert fails(Equals(0), outs[0])
+    assert not passes(ScriptPassed(), outs[1]), outs[1]  # a "raised ValueError" would pass it
+    assert not passes(ScriptPassed(), outs[2]), outs[2]
+
+
+ODD_VALUES = """
+import math
+def f(x):
+    nan = float("nan")
+    return [{nan, 1.5}, {nan: 1, (1, 2): 2, None: 3, 2.5: 4, b"k": 5}, b"\\xff\\x00", -0.0, 1 + 2j,
+            frozenset({frozenset({1})}), [[[[[[[[[[[]]]]]]]]]]], "\\x00\\u2028\\udfff", True, 10 ** 40]
+"""
+
+
+def test_odd_values_are_stored_compared_and_clustered(guarded, tmp_path):
+    from codegen_ttc.execution.store import ResultStore
+
+    [out] = run_probes(guarded, textwrap.dedent(ODD_VALUES), [Call((1,))])
+    assert out.status == "returned", out
+    with ResultStore(tmp_path / "o.jsonl") as store:
+        store.put_many("c", "L", {"p": out})
+    with ResultStore(tmp_path / "o.jsonl") as store:
+        back = store.get("c", "p", "L")
+    assert back == out and back.behaviour == out.behaviour
+    value = back.decoded()
+    for expected in (value, [1], [{1.5}], math.nan, {"a": 1}, None, 10**400, [math.inf] * 10):
+        passes(Equals(expected), back)  # never raises, whatever the pair
+    assert passes(Equals(value[2:]), Outcome("returned", value=wire.encode(value[2:])))
+    assert not passes(Equals([]), back)
+
+
+@pytest.mark.parametrize("container", ["set", "dict"])
+def test_hash_flooded_container(guarded, container):
+    # 30k ints of one hash took 85 s to decode on the trusted side, again on every rescore
+    src = f"""
+    def f(x):
+        items = [1 + k * (2 ** 61 - 1) for k in range(8000)]
+        return {"set(items)" if container == "set" else "dict.fromkeys(items)"}
+    """
+    [out] = run_probes(guarded, textwrap.dedent(src), [Call((1,))], limits=Limits(cpu_seconds=30, wall_seconds=60))
+    assert out.status == "crashed", out  # refused before a set or dict is built from it
+    assert fails(Equals(set()), out)
+
+
+def test_8_mb_value_per_call(guarded, tmp_path):
+    from codegen_ttc.execution.store import ResultStore
+
+    src = "def f(x):\n    return 'z' * (7 << 20) + str(x)\n"
+    same = "def f(x):\n    return ''.join(['z'] * (7 << 20)) + str(x)\n"
+    probes = [Call((k,)) for k in range(6)]
+    outs = run_probes(guarded, src, probes, limits=Limits(cpu_seconds=5, wall_seconds=20))
+    assert all(o.status == "returned" for o in outs), outs
+    # kept as digests: one outcome is no longer 8 MB in the store and in host memory
+    assert all(len(wire.dumps(o.value)) < 1024 for o in outs)
+    path = tmp_path / "outcomes.jsonl"
+    with ResultStore(path) as store:
+        store.put_many("c", "L", {p.key: o for p, o in zip(probes, outs)})
+    assert path.stat().st_size < len(probes) * 1024
+    # the verdict against an expected value stays exact, and so does the behaviour
+    assert passes(Equals("z" * (7 << 20) + "3"), outs[3])
+    assert not passes(Equals("z" * (7 << 20) + "4"), outs[3])
+    assert not passes(Equals("z" * (7 << 20)), outs[3])
+    [again] = run_probes(guarded, same, [probes[3]], limits=Limits(cpu_seconds=5, wall_seconds=20))
+    assert again.behaviour == outs[3].behaviour != outs[4].behaviour
+
+
+def test_verdicts_are_plain_pythons(guarded):
+    src = """
+    class Sub(ValueError):
+        pass
+    class Named:
+        class ValueError(Exception):
+            pass
+    def f(x):
+        if x == 1:
+            return 1e12
+        if x == 2:
+            return 1.0000000004
+        if x == 3:
+            raise Named.ValueError("merely named so")
+        raise Sub("a real ValueError")
+    """
+    expects = "try:\n    candidate({})\nexcept ValueError:\n    pass\nelse:\n    raise AssertionError('no raise')"
+    outs = run_probes(guarded, textwrap.dedent(src), [Call((1,)), Call((2,)), script(expects.format(3)), script(expects.format(4))])
+    assert fails(Equals(1000000000007), outs[0]), outs[0]  # passed: a tolerance whenever a side was a float
+    assert fails(Equals(True), outs[1]), outs[1]  # `f(2) is True` was read as == True with a tolerance
+    assert not passes(ScriptPassed(), outs[2]), outs[2]  # a class named ValueError is not one
+    assert passes(ScriptPassed(), outs[3]), outs[3]  # a real subclass is
+    assert passes(Equals(1e12), outs[0]) and passes(Equals(1.0), outs[1])

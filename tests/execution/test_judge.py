@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from codegen_ttc.execution.batch import Limits
+from codegen_ttc.problems.model import Call
 
 from .helpers import run_probes, script
 
@@ -120,3 +121,57 @@ def test_opaque_results_are_not_truthy_in_scripts(sandbox):
     outs = run_probes(sandbox, src, [script("assert candidate(1)"), script("assert candidate(1) is not None")])
     assert [o.status for o in outs] == ["raised", "returned"]
     assert outs[0].error == "TypeError"
+
+
+# ---- issue 17: a judge script's `except` catches what plain Python's would
+
+ANCESTRY = """
+class Sub(ValueError):
+    pass
+class Both(ValueError, KeyError):
+    pass
+class Named:
+    class ValueError(Exception):  # merely named ValueError
+        pass
+def f(x):
+    if x == 0:
+        raise Sub("sub")
+    if x == 1:
+        raise Named.ValueError("fake")
+    if x == 2:
+        raise Both("both")
+    raise ValueError("real")
+"""
+
+
+def _expects(exc: str, arg: int):
+    return script(f"try:\n    candidate({arg})\nexcept {exc}:\n    pass\nelse:\n    raise AssertionError('no raise')")
+
+
+def test_script_catches_exceptions_by_builtin_ancestry_not_by_name(sandbox):
+    outs = run_probes(
+        sandbox,
+        ANCESTRY,
+        [_expects("ValueError", 0), _expects("ValueError", 1), _expects("KeyError", 2), _expects("LookupError", 2),
+         _expects("ValueError", 3), _expects("Exception", 1),
+         script("try:\n    candidate(0)\nexcept ValueError as e:\n    assert type(e).__name__ == 'Sub' and 'sub' in str(e)")],
+    )
+    # a real subclass is caught (it was not); a class named ValueError is not (it was)
+    assert [o.status for o in outs] == ["returned", "raised", "returned", "returned", "returned", "returned", "returned"], outs
+    assert outs[1].error == "ValueError"
+
+
+UNSENDABLE = {
+    "int_past_str_limit": "def f(x):\n    return 10 ** 5000\n",  # str() of it raised ValueError
+    "int_past_lowered_limit": "import sys\nsys.set_int_max_str_digits(640)\ndef f(x):\n    return 10 ** 1000\n",
+    "too_deep": "def f(x):\n    v = []\n    for _ in range(1000):\n        v = [v]\n    return v\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSENDABLE))
+def test_a_returned_value_never_turns_into_a_catchable_exception(sandbox, case):
+    outs = run_probes(sandbox, UNSENDABLE[case], [_expects("ValueError", 1), _expects("Exception", 1), Call((1,))])
+    assert not any(o.status == "returned" for o in outs[:2]), outs
+    assert outs[2].status in ("returned", "crashed") and outs[2].status != "raised", outs[2]
+    if case == "int_past_str_limit":
+        assert outs[2].status == "returned" and outs[2].decoded() == 10**5000

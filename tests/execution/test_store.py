@@ -76,3 +76,45 @@ def test_reused_outcomes_are_read_only_there_and_copied_here(tmp_path):
     assert other.read_bytes() == before
     with ResultStore(path) as s:  # without the other run
         assert len(s) == 1 and s.get("c1", "p1", "L") == A
+
+
+def test_lone_surrogates_are_stored_and_read_back_exactly(tmp_path):
+    # a candidate may return (or raise with) a str UTF-8 cannot hold: the store raised
+    # UnicodeEncodeError, the outcome was never stored, and every resume ran it again and aborted
+    path = tmp_path / "r.jsonl"
+    odd = {
+        "p1": Outcome("returned", value=["s", "a\ud800b"]),
+        "p2": Outcome("returned", value=["l", [["s", "\udfff"], ["s", "é"]]]),
+        "p3": Outcome("raised", error="E\udc80", message="bad \ud83d"),
+        "p4": Outcome("returned", value=["s", "ü"]),
+    }
+    with ResultStore(path) as s:
+        s.put_many("c1", "L", odd)
+    with ResultStore(path) as s:
+        assert s.skipped_lines == 0
+        assert {k: s.get("c1", k, "L") for k in odd} == odd
+    assert read_records(path) == {("c1", k, "L"): v for k, v in odd.items()}
+    assert "ü" in path.read_text(encoding="utf-8")  # other records stay plain UTF-8
+
+
+def test_large_values_take_a_bounded_line_and_old_records_read_back_reduced(tmp_path):
+    from codegen_ttc.execution.judge import passes
+    from codegen_ttc.execution.runtime import wire
+    from codegen_ttc.execution.store import format_line
+    from codegen_ttc.problems.model import Equals
+
+    big = "y" * (8 << 20)
+    whole = Outcome("returned", value=wire.encode(big))
+    path = tmp_path / "r.jsonl"
+    with ResultStore(path) as s:
+        s.put_many("c1", "L", {f"p{i}": whole.reduced() for i in range(20)})
+    assert path.stat().st_size < 20 * 1024  # 20 outcomes of 8 MB: a few hundred bytes each
+    # a store written before values were reduced holds the whole value: read back reduced
+    old = tmp_path / "old.jsonl"
+    old.write_text(format_line("c1", "p1", "L", whole), encoding="utf-8")
+    [(_, kept)] = read_records(old).items()
+    with ResultStore(old) as s:
+        assert s.get("c1", "p1", "L") == kept
+    assert kept.value[0] == "H" and len(wire.dumps(kept.value)) < 1024
+    assert passes(Equals(big), kept) and not passes(Equals(big[1:]), kept)
+    assert kept.behaviour == whole.behaviour

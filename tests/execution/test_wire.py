@@ -87,3 +87,132 @@ def test_fake_numpy_objects_gain_nothing():
             return self  # not plain data
 
     assert wire.encode(Fake())[0] == "obj"
+
+
+# ---- issue 17: values every candidate can return are storable and comparable
+
+
+@pytest.mark.parametrize(
+    "value", [10**5000, -(10**5000), 2**14001, 10**4215, -(2**14000)], ids=["1e5000", "-1e5000", "2^14001", "1e4215", "-2^14000"]
+)
+def test_ints_beyond_the_decimal_str_limit_round_trip(value):
+    enc = wire.encode(value)  # str() of it raises ValueError past 4,300 digits
+    assert wire.decode(json_round_trip(enc)) == value
+    assert enc == wire.encode(wire.decode(enc))  # one int, one encoding
+
+
+def json_round_trip(enc):
+    return wire.loads_line('{"v": %s}' % wire.dumps(enc))["v"]
+
+
+def test_comparing_numbers_never_raises():
+    assert not wire.values_equal(10**400, 1.5)  # float(10**400): OverflowError
+    assert not wire.values_equal([10**400], [math.inf])
+    assert not wire.values_equal(1.5, 10**400)
+    assert wire.values_equal(10**400, 10**400)
+
+
+# ---- issue 17: tolerance only where the expected value is a float
+
+
+@pytest.mark.parametrize(
+    "actual, expected, equal",
+    [
+        (1e12, 1000000000007, False),  # was equal: a relative tolerance whenever either side was a float
+        (1.0000000004, True, False),
+        (1.0000000004, 1, False),
+        ([1e12], [1000000000007], False),
+        (2.0, 2, True),  # plain Python: 2.0 == 2
+        (True, 1, True),
+        (0.1 + 0.2, 0.3, True),  # expected float: representation noise forgiven
+        (1000000000007, 1e12 + 7, True),
+        (3, 3.0, True),
+        ([0.1 + 0.2, 1], [0.3, 1], True),
+        ((1 + 0j), 1.0, True),  # plain Python: (1+0j) == 1.0
+    ],
+)
+def test_tolerance_only_where_the_expected_value_is_a_float(actual, expected, equal):
+    assert wire.values_equal(actual, expected) is equal
+
+
+# ---- issue 17: decoding and keeping values is bounded
+
+
+def _one_hash_ints(n: int) -> list:
+    modulus = 2**61 - 1  # hash(1 + k * modulus) == 1 for every k
+    return [["i", str(1 + k * modulus)] for k in range(n)]
+
+
+@pytest.mark.parametrize("tag", ["S", "F", "d"])
+def test_hash_flooded_sets_and_dicts_are_refused(tag):
+    items = _one_hash_ints(8_000)
+    rec = ["d", [[k, ["N"]] for k in items]] if tag == "d" else [tag, items]
+    with pytest.raises(wire.WireError, match="one hash"):
+        wire.decode(rec)
+    honest = wire.encode(set(range(30_000)))  # distinct ints, distinct hashes
+    assert len(wire.decode(honest)) == 30_000
+
+
+def test_decoding_stops_at_the_item_cap():
+    with pytest.raises(wire.WireError, match="too large"):
+        wire.decode(["l", [["N"]] * (wire.MAX_ITEMS + 1)])
+    assert len(wire.decode(["l", [["N"]] * (wire.MAX_ITEMS - 1)])) == wire.MAX_ITEMS - 1
+
+
+def test_large_values_are_kept_as_digests_and_compare_exactly():
+    big = "x" * (8 << 20)
+    rec = wire.reduced(wire.encode(big))
+    assert rec[0] == "H" and len(wire.dumps(rec)) < 1024  # 8 MB kept as a few hundred bytes
+    value = wire.decode(json_round_trip(rec), reduced_ok=True)
+    assert isinstance(value, wire.Reduced) and bool(value)
+    assert wire.values_equal(value, big) and wire.values_equal(big, value)
+    assert not wire.values_equal(value, big[:-1] + "y")
+    assert not wire.values_equal(value, list(big[:100]))
+    small = wire.encode([1, 2])
+    assert wire.reduced(small) is small  # small values stay as they are
+
+
+def test_a_reduced_value_compares_floats_to_ten_digits_and_types_exactly():
+    floats = [k / 7 for k in range(4_000)]
+    value = wire.decode(wire.reduced(wire.encode(floats)), reduced_ok=True)
+    assert isinstance(value, wire.Reduced)
+    assert wire.values_equal(value, [x * (1 + 1e-15) for x in floats])  # noise in the last bits
+    assert not wire.values_equal(value, [x * (1 + 1e-6) for x in floats])
+    ints = list(range(4_000))
+    reduced_ints = wire.decode(wire.reduced(wire.encode(ints)), reduced_ok=True)
+    assert not wire.values_equal(reduced_ints, [float(x) for x in ints])  # stricter than ==: types kept
+
+
+def test_reduced_records_come_only_from_the_trusted_side():
+    rec = wire.reduced(wire.encode(list(range(10_000))))
+    with pytest.raises(wire.WireError):
+        wire.decode(rec)  # what a sandbox sends: never a digest standing in for a value
+    with pytest.raises(wire.WireError):
+        wire.decode(["l", [rec]], reduced_ok=True)  # and only at the top
+
+
+def test_behaviour_of_a_reduced_value_is_that_of_the_whole_value():
+    from codegen_ttc.execution.batch import Outcome
+
+    floats = [k / 7 for k in range(4_000)]
+    whole = Outcome("returned", value=wire.encode(floats))
+    noisy = Outcome("returned", value=wire.encode([x * (1 + 1e-15) for x in floats]))
+    assert whole.reduced().value[0] == "H"
+    assert whole.reduced().behaviour == whole.behaviour == noisy.reduced().behaviour
+    assert whole.reduced().behaviour != Outcome("returned", value=wire.encode(floats[:-1])).reduced().behaviour
+    assert len(whole.behaviour) < 100
+
+
+@pytest.mark.parametrize(
+    "forged, kept",
+    [
+        (["f", "0." + "0" * 100_000], ["f", "0.0"]),
+        (["c", "1" + "0" * 50_000, "0"], ["c", "inf", "0.0"]),
+        (["i", "0x" + "0" * 100_000 + "1"], ["i", "1"]),
+        (["obj", "T" * 100_000, "r" * 100_000], ["obj", "T" * 100, "r" * wire.OPAQUE_REPR_CHARS]),
+    ],
+    ids=["float", "complex", "zero-padded hex", "opaque"],
+)
+def test_long_forged_scalars_are_kept_in_their_short_form(forged, kept):
+    # only a forged record makes these long; reduced, a zero would have turned truthy
+    assert wire.reduced(forged) == kept

@@ -128,6 +128,8 @@ def outcome_from_record(rec, *, script: bool = False) -> Outcome:
             raise TypeError("error/message")
         if type(out.stdout_bytes) is not int or type(out.seconds) not in (int, float):
             raise TypeError("counters")
+        if len(out.bases) > 64:
+            raise TypeError("bases")
     except (wire.WireError, TypeError, KeyError, RecursionError) as exc:
         raise RunnerDied(f"malformed outcome: {exc}") from None
     return out
@@ -287,7 +289,9 @@ class RunnerSandbox(Sandbox):
             rec = self._check(cand.recv(2 * lim.wall_seconds + self.host_grace), "result")
             if rec.get("index") != index:
                 raise RunnerDied(f"result {rec.get('index')!r} where {index} was due")
-            results[key] = outcome_from_record(rec.get("outcome"))
+            # reduced as it arrives (a large value becomes its digests): a batch of 8 MB values
+            # must not be held whole, nor stored (the judge relay, ``_call``, gets values whole)
+            results[key] = outcome_from_record(rec.get("outcome")).reduced()
 
     def _call(self, cand: RunnerProcess, call: dict, lim: Limits) -> Outcome:
         """One call on its own (the judge relay): its own child, like a batch of one."""

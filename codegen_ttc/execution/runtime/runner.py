@@ -47,7 +47,10 @@ Other: {"op": "ping"} -> {"op": "pong"}; a malformed request -> {"op": "error",
 
 OUTCOME is ``Outcome.to_json()``: {"status": "returned"|"raised"|"timeout"|"crashed"|
 "output_limit", "value"?: wire, "error"?: str, "message"?: str, "stdout_bytes"?: int,
-"seconds"?: float, "cov"?: {"engine": "coverage"|"settrace", "arcs": [[int, int], ...]}}.
+"seconds"?: float, "cov"?: {"engine": "coverage"|"settrace", "arcs": [[int, int], ...]},
+"bases"?: [str]}. "bases" (raised only): the names of the builtin exception classes in
+the exception's MRO, most derived first; the judge rebuilds the exception from them. A
+returned value that cannot be encoded or sent is "crashed" with error "unencodable".
 
 Coverage: with ``"coverage": true`` in the load's limits, every call's outcome that the
 batch child reported also carries "cov", the branch arcs the call executed in the
@@ -130,9 +133,19 @@ import wire  # noqa: E402  (sibling module, by design)
 # called by the arc meter (it can still disturb its own measurement, which decides nothing)
 _settrace = sys.settrace
 
+# the builtin exception classes, taken before any candidate code runs (module code may
+# rebind builtins.ValueError): an exception's ancestry is read against these
+_BUILTIN_EXCEPTIONS = {
+    cls: cls.__name__  # not the builtins name: IOError is OSError
+    for cls in vars(__import__("builtins")).values()
+    if isinstance(cls, type) and issubclass(cls, BaseException)
+}
+_BUILTIN_EXCEPTION_NAMES = frozenset(_BUILTIN_EXCEPTIONS.values())
+MAX_BASES = 16
+
 PROTOCOL_VERSION = 1
 MAX_REQUEST_BYTES = 256 << 20
-MAX_RESULT_BYTES = 8 << 20  # one encoded return value (larger: raised WireError)
+MAX_RESULT_BYTES = 8 << 20  # one encoded return value (larger: crashed, "unencodable")
 MAX_CONTROL_BYTES = 6 * MAX_RESULT_BYTES + 4096  # server/judge -> runner records (result re-escaped)
 MAX_MESSAGE_CHARS = 1000
 MAX_ERROR_CHARS = 200
@@ -257,6 +270,11 @@ def validate_child_record(text: bytes | None, *, script: bool = False, coverage:
         out["error"] = _truncate(error, MAX_ERROR_CHARS)
     if message:
         out["message"] = _truncate(message)
+    bases = rec.get("bases")
+    if status == "raised" and type(bases) is list and 0 < len(bases) <= MAX_BASES and all(
+        type(b) is str and b in _BUILTIN_EXCEPTION_NAMES for b in bases
+    ):
+        out["bases"] = bases
     if coverage and "cov" in rec:
         cov = wire.checked_coverage(rec["cov"])
         if cov is not None:
@@ -326,6 +344,27 @@ def _type_name(exc) -> str:
         return name if type(name) is str else "?"
     except BaseException:
         return "?"
+
+
+def _builtin_bases(exc) -> list:
+    """Names of the builtin exception classes in ``type(exc).__mro__``, most derived first:
+    what ``except ValueError`` in a judge script must catch (a class merely named
+    ValueError has only Exception and BaseException here; a real subclass has ValueError)."""
+    try:
+        mro = type(exc).__mro__
+        names = [_BUILTIN_EXCEPTIONS[c] for c in mro if type(c) is type and c in _BUILTIN_EXCEPTIONS]
+    except BaseException:  # a rigged metaclass
+        return []
+    return names[:MAX_BASES]
+
+
+def _raised(exc) -> dict:
+    return {"status": "raised", "error": _type_name(exc), "message": _exc_message(exc), "bases": _builtin_bases(exc)}
+
+
+def _unencodable(exc) -> dict:
+    # not "raised": the candidate returned, and a judge script's `except` must not catch this
+    return {"status": "crashed", "error": "unencodable", "message": f"{_type_name(exc)}: {_exc_message(exc)}"}
 
 
 def _exc_message(exc) -> str:
@@ -550,16 +589,21 @@ def _batch_child(fn, calls: list, chan: int, lim: dict, meter: _ArcMeter | None 
             args = [decode(a) for a in call["args"]]
             kwargs = {k: decode(v) for k, v in call["kwargs"]}
         except BaseException as exc:
-            rec = {"status": "raised", "error": _type_name(exc), "message": _exc_message(exc)}
+            rec = _raised(exc)
         else:
             setitimer(ITIMER_PROF, cpu)
             try:
                 value = fn(*args, **kwargs) if meter is None else meter.measure(i, fn, args, kwargs)
-                rec = {"status": "returned", "value": encode(value)}
             except SystemExit as exc:  # sys.exit is a crash, not a return (the process goes on)
                 rec = {"status": "crashed", "error": "SystemExit", "message": _exc_message(exc)}
             except BaseException as exc:
-                rec = {"status": "raised", "error": _type_name(exc), "message": _exc_message(exc)}
+                rec = _raised(exc)
+            else:
+                try:  # still under the call's CPU timer: encoding runs the candidate's __repr__
+                    rec = {"status": "returned", "value": encode(value)}
+                except BaseException as exc:  # too deep or large, an int past the str limit...
+                    rec = _unencodable(exc)
+                value = None
             setitimer(ITIMER_PROF, 0)
             del args, kwargs
             if meter is not None:
@@ -579,9 +623,9 @@ def _report(rec: dict, fd: int, cov: dict | None = None) -> None:
     try:
         data = json.dumps(rec, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
     except BaseException as exc:  # e.g. MemoryError on a huge value
-        data = json.dumps({"status": "raised", "error": _type_name(exc), "message": "result not serialisable"}).encode()
+        data = json.dumps(_unencodable(exc)).encode()
     if len(data) > MAX_RESULT_BYTES:
-        data = json.dumps({"status": "raised", "error": "WireError", "message": "value too large"}).encode()
+        data = json.dumps({"status": "crashed", "error": "unencodable", "message": "value too large"}).encode()
     if cov is not None:
         try:
             extra = json.dumps(cov, separators=(",", ":")).encode()
@@ -783,16 +827,34 @@ class CandidateError(Exception):
     """The candidate raised an exception that is not a builtin type (name in args[0])."""
 
 
-def _exception_for(error: str, message: str) -> BaseException:
+def _exception_for(error: str, message: str, bases=()) -> BaseException:
+    """The candidate's exception as the judge script sees it: the builtin class itself when
+    the candidate raised one, else a class named like the candidate's deriving from its
+    builtin ancestors (``bases``, looked up in this process's own builtins), so that
+    ``except`` catches exactly what it would in plain Python; CandidateError without any."""
     import builtins
 
-    cls = getattr(builtins, error, None) if type(error) is str and error.isidentifier() else None
-    if isinstance(cls, type) and issubclass(cls, Exception):
+    text = f"{error}: {message}" if message else str(error)
+    classes = []
+    for name in bases if type(bases) is list else ():
+        cls = getattr(builtins, name, None) if type(name) is str and name.isidentifier() else None
+        if isinstance(cls, type) and issubclass(cls, Exception) and not any(issubclass(c, cls) for c in classes):
+            classes.append(cls)  # the most derived ones: ValueError, not Exception after it
+    if not classes:
+        return CandidateError(text)
+    if bases[0] == error and len(classes) == 1:
         try:
-            return cls(message)
-        except Exception:
+            return classes[0](message)
+        except Exception:  # e.g. UnicodeDecodeError wants five arguments
             pass
-    return CandidateError(f"{error}: {message}" if message else error)
+    name = error if type(error) is str and error.isidentifier() else "CandidateException"
+    body = {"__module__": "candidate", "__init__": lambda self, *args: BaseException.__init__(self, *args)}
+    for parents in (tuple(classes), classes[:1]):
+        try:  # several builtin parents may not combine (OSError and ValueError do not)
+            return type(name, parents, body)(text)
+        except TypeError:
+            continue
+    return CandidateError(text)
 
 
 def _judge_main(rt: Runtime, code: str, lim: dict, sock) -> None:
@@ -830,7 +892,7 @@ def _judge_main(rt: Runtime, code: str, lim: dict, sock) -> None:
         if status == "returned":
             return wire.decode(out.get("value"))
         if status == "raised":
-            raise _exception_for(out.get("error", ""), out.get("message", ""))
+            raise _exception_for(out.get("error", ""), out.get("message", ""), out.get("bases"))
         # timeout/crash/output flood of the candidate: end the script here, uncatchably
         abort(status if status in STATUSES_FROM_CHILD else "crashed", out.get("error", ""))
 

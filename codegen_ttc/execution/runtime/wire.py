@@ -15,7 +15,10 @@ expected value, which keeps the judge fail-closed.
 Tags:
     ["N"]                       None
     ["b", true]                 bool
-    ["i", "123"]                int (decimal string: no precision loss in JSON)
+    ["i", "123"]                int (decimal string: no precision loss in JSON); beyond
+                                DECIMAL_INT_BITS bits hex, ["i", "0x1f"] / ["i", "-0x1f"]
+                                (decimal conversion is quadratic and capped by
+                                sys.set_int_max_str_digits; one int has one encoding)
     ["f", "0.1"]                float, by repr (covers nan, inf, -0.0)
     ["c", "1.0", "2.0"]         complex
     ["s", "text"]               str
@@ -27,16 +30,44 @@ Tags:
     ["d", [[k, v], ...]]        dict, items in insertion order (sorted by ``dumps``)
     ["obj", "type", "repr"]     anything else (never equal to plain data); numpy scalars
                                 are encoded as the Python value they stand for
+    ["H", tag, chars, digest, rounded_digest, preview]
+                                a large value reduced by the trusted side (``reduced``);
+                                ``decode`` refuses it unless ``reduced_ok`` (only the
+                                host's own store holds it, never a sandbox's record)
+
+Decoding is bounded: at most MAX_ITEMS items per record, and a set, frozenset or dict
+whose items share one hash more than MAX_EQUAL_HASHES times is refused (int, float and
+tuple hashes are predictable, and a set of items sharing one hash takes quadratic time
+to build).
+
+Large values: the trusted side keeps a returned value whose canonical text exceeds
+MAX_KEPT_CHARS only as a ``Reduced`` record: the digest of that text, the digest of its
+``rounded`` text (behaviour), its length and a preview. Equality needs nothing more:
+behaviour compares the rounded digest, and a verdict compares the expected value's
+digests (``values_equal``): the same type-tagged structure exactly (``1`` and ``1.0``
+differ, as ``[1]`` and ``(1,)`` do), floats to 10 significant digits. That is the full
+comparison except in corners: stricter where Python calls mixed types equal, and floats
+inside complex numbers and sets get the float tolerance (and nan equals nan) there too.
+The verdict is the same whether the outcome was just run or read back from a store;
+deciding it before reducing would need the checks at execution time, and a resume,
+which reads the store, could then judge differently.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
 MAX_DEPTH = 64
 MAX_ITEMS = 200_000
 OPAQUE_REPR_CHARS = 200
+DECIMAL_INT_BITS = 14_000  # at most 4,215 digits: under Python's default 4,300-digit str limit
+MAX_DECIMAL_CHARS = 5_000  # a longer decimal int record is refused (int() of it is quadratic)
+MAX_EQUAL_HASHES = 8  # items of one set/dict sharing one hash; honest data has ~1
+MAX_KEPT_CHARS = 16 << 10  # canonical text of a kept value; larger ones are reduced
+BEHAVIOUR_TEXT_CHARS = MAX_KEPT_CHARS // 4  # rounded text kept in a behaviour key; beyond: its digest
+PREVIEW_CHARS = 200
 
 
 class WireError(ValueError):
@@ -73,7 +104,9 @@ def encode(value, *, _depth: int = 0, _budget: _Budget | None = None):
     if t is bool:
         return ["b", value]
     if t is int:
-        return ["i", str(value)]
+        if value.bit_length() <= DECIMAL_INT_BITS:
+            return ["i", str(value)]
+        return ["i", hex(value)]
     if t is float:
         return ["f", repr(value)]
     if t is complex:
@@ -95,6 +128,8 @@ def encode(value, *, _depth: int = 0, _budget: _Budget | None = None):
             "d",
             [[encode(k, _depth=d, _budget=budget), encode(v, _depth=d, _budget=budget)] for k, v in value.items()],
         ]
+    if t is Reduced:  # trusted side only (a sandbox's record holding one is refused)
+        return value.record()
     item = _numpy_scalar(value)
     if item is not None:
         return encode(item, _depth=d, _budget=budget)
@@ -169,12 +204,98 @@ class Opaque:
         return f"<{self.type_name} {self.text}>"
 
 
-def decode(rec, *, _depth: int = 0):
-    """Decode tagged data back to plain Python values. Raises WireError when malformed."""
+class Reduced:
+    """A large value as the trusted side keeps it: digests, length and a preview (see the
+    module docstring). Equal to a value whose canonical text has the same digest."""
+
+    __slots__ = ("tag", "chars", "digest", "rounded_digest", "preview")
+
+    def __init__(self, tag: str, chars: int, digest: str, rounded_digest: str, preview: str) -> None:
+        self.tag = tag
+        self.chars = chars
+        self.digest = digest
+        self.rounded_digest = rounded_digest
+        self.preview = preview
+
+    def record(self) -> list:
+        return ["H", self.tag, self.chars, self.digest, self.rounded_digest, self.preview]
+
+    def __eq__(self, other):
+        return type(other) is Reduced and other.digest == self.digest
+
+    def __hash__(self):
+        return hash(("Reduced", self.digest))
+
+    def __bool__(self):
+        # only non-empty containers, strings and nonzero ints are large enough to be reduced
+        return True
+
+    def __repr__(self):
+        return f"<{self.chars} chars: {self.preview}...>"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def reduced(tagged):
+    """``tagged`` itself when its canonical text is at most MAX_KEPT_CHARS, else its ``Reduced``
+    record (digests of its canonical and rounded texts, length, preview). Trusted side only.
+
+    ``tagged`` has been decoded once (it is well-formed). Scalars that only a forged record
+    makes long (a float written with a million digits, a huge opaque repr, a zero-padded
+    hex int) are first rewritten in their canonical short form, so that what is reduced is
+    always a non-empty string, bytes, container or a nonzero int: ``Reduced`` is truthy.
+    """
+    if type(tagged) is not list or not tagged or tagged[0] == "H":
+        return tagged
+    tag = tagged[0]
+    if tag in ("N", "b"):
+        return tagged
+    if tag in ("f", "c", "obj", "i"):
+        if sum(len(x) for x in tagged[1:] if type(x) is str) <= MAX_KEPT_CHARS // 8:
+            return tagged  # what ``encode`` makes of these stays short: no need to measure
+        if tag == "obj":
+            return ["obj", str(tagged[1])[:100], str(tagged[2])[:OPAQUE_REPR_CHARS]]
+        tagged = encode(decode(tagged))  # canonical: short unless a really large int
+    text = dumps(tagged)
+    if len(text) <= MAX_KEPT_CHARS:
+        return tagged
+    rounded_text = dumps(rounded(tagged))
+    return Reduced(str(tag), len(text), _digest(text), _digest(rounded_text), text[:PREVIEW_CHARS]).record()
+
+
+def behaviour_text(tagged) -> str:
+    """What two values must share to behave alike: the canonical text of the ``rounded``
+    value, or its digest when longer than BEHAVIOUR_TEXT_CHARS (a ``Reduced`` record's
+    rounded text is longer, so its stored digest stands in for it)."""
+    if type(tagged) is list and len(tagged) == 6 and tagged[0] == "H":
+        return "#" + str(tagged[4])
+    text = dumps(rounded(tagged))
+    return text if len(text) <= BEHAVIOUR_TEXT_CHARS else "#" + _digest(text)
+
+
+class _DecodeBudget:
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items = 0
+
+
+def decode(rec, *, reduced_ok: bool = False, _depth: int = 0, _budget: _DecodeBudget | None = None):
+    """Decode tagged data back to plain Python values. Raises WireError when malformed.
+
+    ``reduced_ok``: a top-level ``Reduced`` record (the host's own store) decodes to a
+    ``Reduced``; anywhere else, and in anything a sandbox sends, it is malformed.
+    """
     if _depth > MAX_DEPTH + 1:
         raise WireError("record nested too deeply")
     if type(rec) is not list or not rec or type(rec[0]) is not str:
         raise WireError("malformed record")
+    budget = _budget if _budget is not None else _DecodeBudget()
+    budget.items += 1
+    if budget.items > MAX_ITEMS:
+        raise WireError("record too large to decode")
     tag = rec[0]
     d = _depth + 1
     try:
@@ -186,9 +307,7 @@ def decode(rec, *, _depth: int = 0):
             return rec[1]
         if tag == "i":
             _expect(rec, 2, str)
-            if len(rec[1]) > 5000:
-                raise WireError("integer too long")
-            return int(rec[1])
+            return _decode_int(rec[1])
         if tag == "f":
             _expect(rec, 2, str)
             return float(rec[1])
@@ -203,30 +322,67 @@ def decode(rec, *, _depth: int = 0):
             return bytes.fromhex(rec[1])
         if tag in ("l", "t", "S", "F"):
             _expect(rec, 2, list)
-            items = [decode(v, _depth=d) for v in rec[1]]
+            items = [decode(v, _depth=d, _budget=budget) for v in rec[1]]
             if tag == "l":
                 return items
             if tag == "t":
                 return tuple(items)
+            _check_hashes(items)
             return set(items) if tag == "S" else frozenset(items)
         if tag == "d":
             _expect(rec, 2, list)
-            out = {}
+            pairs = []
             for pair in rec[1]:
                 if type(pair) is not list or len(pair) != 2:
                     raise WireError("malformed dict item")
-                out[decode(pair[0], _depth=d)] = decode(pair[1], _depth=d)
-            return out
+                pairs.append((decode(pair[0], _depth=d, _budget=budget), decode(pair[1], _depth=d, _budget=budget)))
+            _check_hashes([k for k, _ in pairs])
+            return dict(pairs)
         if tag == "obj":
             _expect(rec, 3)
             if type(rec[1]) is not str or type(rec[2]) is not str:
                 raise WireError("malformed obj record")
             return Opaque(rec[1], rec[2])
+        if tag == "H" and reduced_ok and _depth == 0:
+            _expect(rec, 6)
+            tag_, chars, digest, rounded_digest, preview = rec[1:]
+            if not (type(tag_) is str and type(chars) is int and type(digest) is str and type(rounded_digest) is str and type(preview) is str):
+                raise WireError("malformed reduced record")
+            return Reduced(tag_, chars, digest, rounded_digest, preview)
     except WireError:
         raise
     except (ValueError, TypeError, OverflowError) as exc:
         raise WireError(f"malformed {tag!r} record: {exc}") from None
     raise WireError(f"unknown tag {tag!r}")
+
+
+def _decode_int(text: str) -> int:
+    """An "i" record's int: decimal up to MAX_DECIMAL_CHARS, or hex (linear to convert)."""
+    if text[:2] in ("0x", "-0"):
+        if not (text.startswith("0x") or text.startswith("-0x")):
+            raise WireError("malformed 'i' record")
+        return int(text, 16)
+    if len(text) > MAX_DECIMAL_CHARS:
+        raise WireError("integer too long")
+    return int(text)
+
+
+def _check_hashes(items: list) -> None:
+    """Refuse hash-flooded set/dict items before a set or dict is built from them.
+
+    Hashes of ints, floats and tuples are predictable, so a sandbox can send thousands of
+    items with one hash, each insertion then comparing against all the others. The hash
+    values themselves are ints that hash to themselves, so counting them is linear.
+    """
+    if len(items) <= MAX_EQUAL_HASHES:
+        return
+    counts: dict[int, int] = {}
+    for item in items:
+        h = hash(item)  # TypeError (unhashable) -> malformed
+        n = counts.get(h, 0) + 1
+        if n > MAX_EQUAL_HASHES:
+            raise WireError("too many items with one hash")
+        counts[h] = n
 
 
 def _sorted_dicts(tagged, depth: int = 0):
@@ -265,33 +421,58 @@ def values_equal(actual, expected, *, rel_tol: float = 1e-9, abs_tol: float = 1e
     """Equality used by the trusted judge on decoded plain data.
 
     Python ``==`` semantics (as HumanEval's ``assert f(x) == y`` has them, so 1 == 1.0
-    and True == 1), except that floats compare with a small tolerance to forgive
-    representation noise, nan equals nan, and opaque objects never equal plain data.
-    Containers are compared structurally so the tolerance applies inside them.
+    and True == 1), except that where the *expected* value is a float the actual number
+    compares with a small tolerance to forgive representation noise (as HumanEval+ and
+    evalplus do; an expected int or bool compares exactly, so ``1e12`` does not equal
+    ``1000000000007``), nan equals nan, and opaque objects never equal plain data.
+    Containers are compared structurally so the tolerance applies inside them. A
+    ``Reduced`` value compares by digest (module docstring). Never raises.
     """
     ta, te = type(actual), type(expected)
     if ta is Opaque or te is Opaque:
         return False
-    if ta is float or te is float:
-        if ta in (int, float, bool) and te in (int, float, bool):
-            a, e = float(actual), float(expected)
-            if math.isnan(a) or math.isnan(e):
-                return math.isnan(a) and math.isnan(e)
-            return math.isclose(a, e, rel_tol=rel_tol, abs_tol=abs_tol)
-        return False
+    if ta is Reduced or te is Reduced:
+        return _digests_match(actual, expected)
+    if te is float and ta in (int, float, bool):
+        try:
+            a = float(actual)
+        except OverflowError:  # an int beyond any float: not within a tolerance of one
+            return False
+        if math.isnan(a) or math.isnan(expected):
+            return math.isnan(a) and math.isnan(expected)
+        return math.isclose(a, expected, rel_tol=rel_tol, abs_tol=abs_tol)
     if ta in (list, tuple) and te in (list, tuple):
         # list == tuple is False in Python
         if ta is not te or len(actual) != len(expected):
             return False
         return all(values_equal(a, e, rel_tol=rel_tol, abs_tol=abs_tol) for a, e in zip(actual, expected))
     if ta is dict and te is dict:
-        if actual.keys() != expected.keys():
+        try:
+            if actual.keys() != expected.keys():
+                return False
+        except Exception:
             return False
         return all(values_equal(actual[k], expected[k], rel_tol=rel_tol, abs_tol=abs_tol) for k in expected)
     try:
         return bool(actual == expected)
-    except Exception:
+    except Exception:  # e.g. RecursionError on a self-containing expected value
         return False
+
+
+def _digests_match(actual, expected) -> bool:
+    """Equality where one side is ``Reduced``: the same canonical text, exactly or rounded."""
+    digests = []
+    for side in (actual, expected):
+        if type(side) is Reduced:
+            digests.append((side.digest, side.rounded_digest))
+            continue
+        try:
+            tagged = encode(side)
+        except (WireError, RecursionError):
+            return False
+        digests.append((_digest(dumps(tagged)), _digest(dumps(rounded(tagged)))))
+    (exact_a, rounded_a), (exact_e, rounded_e) = digests
+    return exact_a == exact_e or rounded_a == rounded_e
 
 
 def loads_line(line: str | bytes, *, max_bytes: int = 64 * 1024 * 1024):
