@@ -173,6 +173,9 @@ def leetcode_problem(obj: dict, where: str, *, examples: bool = True) -> Problem
         kind = _annotation_kind(arg.annotation, classes)
         if kind is not None:
             kinds[arg.arg] = kind
+    returned = _annotation_kind(fn.returns, classes)
+    if returned is not None:
+        kinds["return"] = returned
     entry_point = f"Solution_{method}"
     try:
         hidden = parse_check_function(_rewrite_test(obj["test"]), entry_point, "hidden", prelude=prelude)

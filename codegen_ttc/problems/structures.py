@@ -101,7 +101,8 @@ def normalised_tree(values):
 def call_method(namespace, class_name, method, params, kinds, args, kwargs):
     """``class_name().method(*args, **kwargs)`` in the candidate's ``namespace``, arguments
     converted from plain data by ``kinds`` (parameter name -> "list", "tree", "lists",
-    "trees", or ("class", name)), the result converted back to plain data."""
+    "trees", or ("class", name)), the result converted back to plain data (``kinds["return"]``
+    says the result is a node, so that None, the empty list or tree, is ``[]``)."""
 
     def convert(kind, value):
         if kind is None or value is None:
@@ -121,7 +122,10 @@ def call_method(namespace, class_name, method, params, kinds, args, kwargs):
     kwargs = {k: convert(kinds.get(k), v) for k, v in kwargs.items()}
     target = namespace[class_name]() if class_name else None
     function = getattr(target, method) if class_name else namespace[method]
-    return plain_value(function(*args, **kwargs))
+    result = function(*args, **kwargs)
+    if result is None and kinds.get("return") in ("list", "tree"):
+        return []
+    return plain_value(result)
 
 
 def plain_value(value):
