@@ -132,6 +132,20 @@ class Problem:
     # a completion is a whole program after the prompt (LeetCode's ``class Solution``), not a
     # function body: it is not cut at its next top-level statement
     whole_completions: bool = False
+    # the name the candidate's code defines (a function, or a method of a class) when the
+    # entry point is a harness wrapper around it; prompts and reply extraction use it
+    function: str = ""
+
+    @property
+    def function_name(self) -> str:
+        """What the model is asked to write: ``function``, else the entry point."""
+        return self.function or self.entry_point
+
+    def without_harness(self, program: str) -> str:
+        """``program`` as the candidate wrote it (the harness cut off), for printing."""
+        if self.harness and program.endswith(self.harness):
+            return program[: -len(self.harness)]
+        return program
 
     def program(self, code: str) -> str:
         """The program that runs: ``code`` (the candidate's full text) with the harness after it."""
