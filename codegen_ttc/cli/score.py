@@ -104,9 +104,12 @@ def parse_ks(text: str) -> tuple[int, ...]:
               help="Take stored outcomes from this earlier run directory instead of executing them (repeatable).")
 @click.option("--k", "ks", default=",".join(map(str, DEFAULT_KS)), show_default=True,
               help="Comma-separated k of pass@k (pass@k needs at least k samples in every task; others are named and left out).")
+@click.option("--curve", "curve_orders", type=params.count(0), default=0, show_default=True,
+              help="Write DIR/curve.png and curve.csv: selected pass@1 of each strategy versus samples per task, "
+                   "replayed over this many random sample orders (0 = no curve).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 def score_command(problems, samples, generate, n_samples, n_tests, model, base_url, api_key, mode, tests, tests_per_sample, strategies, sandbox, workers, no_examples, task_ids, limit,
-                  synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, ks, as_json) -> None:
+                  synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, ks, curve_orders, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     if generate == (samples is not None):
         raise InputError("give either --samples PATH or --generate")
@@ -150,6 +153,7 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
     )
     config.ks = parse_ks(ks)
+    config.curve_orders = curve_orders
     if not config.strategies:
         raise InputError("--strategies: name at least one strategy")
     err = Console(stderr=True)
@@ -176,6 +180,10 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
             f"{ex['infra_errors']} infrastructure errors ({ex['backend']}), {run.seconds['total']:.1f} s; "
             f"wrote {out}/summary.json"
         )
+        curve = run.summary.get("curve")
+        if curve:
+            err.print(f"wrote {curve['png']}" if curve["written"] else f"no curve: {curve['reason']}",
+                      markup=False, highlight=False)
         cov = run.summary.get("coverage_inputs")
         if cov:
             engines = ", ".join(f"{n} calls by {name}" for name, n in sorted(cov["engines"].items())) or "no arcs"

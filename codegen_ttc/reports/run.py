@@ -75,6 +75,9 @@ class ScoreConfig:
     # --input-seconds: call seconds per task its synthesised inputs may take (every candidate
     # summed; they run in chunks until it is spent, testgen.time_budget); 0 = no limit
     input_seconds: float = 0.0
+    # --curve: write curve.png/curve.csv, selected pass@1 of each strategy versus samples per
+    # task (replayed from this run's outcomes, reports.curves), with this many sample orders
+    curve_orders: int = 0
 
     @property
     def coverage(self) -> CoverageSettings | None:
@@ -281,6 +284,8 @@ def _config_record(config: ScoreConfig, run_hash: str) -> dict:
         del record["coverage_inputs"], record["coverage_candidates"]
     if not config.input_seconds:
         del record["input_seconds"]
+    if not config.curve_orders:
+        del record["curve_orders"]
     if config.tests_per_sample == 5:
         del record["tests_per_sample"]
     if not config.reuse:
@@ -393,6 +398,28 @@ def coverage_summary(choices: Sequence[CoverageChoice], executor: Executor) -> d
     }
 
 
+def write_curve(tasks: Sequence[Task], outcomes: dict, truth: dict, config: ScoreConfig, out: Path) -> dict:
+    """``curve.png`` and ``curve.csv``: selected pass@1 per strategy versus samples per task,
+    replayed from the run's outcomes over ``config.curve_orders`` random sample orders, at
+    the sample counts every task has. What was drawn, or why nothing was."""
+    from codegen_ttc.reports import curves
+    from codegen_ttc.sampling.replay import pools_from_outcomes
+
+    least = min((t.candidates.n_samples for t in tasks), default=0)
+    ns = [n for n in curves.DEFAULT_NS if n <= least]
+    if len(ns) < 2:
+        return {"written": False, "reason": f"a curve needs at least 2 samples in every task (the fewest here is {least})"}
+    pools, _ = pools_from_outcomes(
+        tasks, lambda c, p: outcomes.get(c, {}).get(p), lambda c, p: truth.get(c, {}).get(p)
+    )
+    rows = curves.fixed_curve(pools, list(config.strategies), ns, range(config.curve_orders))
+    curves.write_csv(out / "curve.csv", rows)
+    title = (f"{len(pools)} tasks, selected pass@1 versus samples per task "
+             f"(mean over {config.curve_orders} random sample orders)")
+    curves.plot_curves(out / "curve.png", rows, [], title)
+    return {"written": True, "png": str(out / "curve.png"), "csv": str(out / "curve.csv"), "ns": ns}
+
+
 def score(
     config: ScoreConfig,
     out: Path | None,
@@ -455,5 +482,8 @@ def score(
         _write_atomic(out / "samples_results.jsonl", "".join(json.dumps(r) + "\n" for r in results))
         if config.generate is not None:
             _write_atomic(out / "samples.jsonl", "".join(json.dumps(r) + "\n" for r in samples_rows(tasks)))
+        if config.curve_orders:
+            summary["curve"] = write_curve(tasks, outcomes, truth, config, out)
+            _write_atomic(out / "summary.json", json.dumps(summary, indent=2))
         _write_atomic(out / "summary.json", json.dumps(summary, indent=2))
     return ScoreRun(summary, scores, seconds, accounting)
