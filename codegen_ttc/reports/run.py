@@ -155,6 +155,10 @@ def prepare_run(config: ScoreConfig) -> Prepared:
     # sample and test files are matched against the whole set: rows of tasks left out
     # by --tasks/--limit are not errors
     if config.generate is not None:
+        whole = [p.task_id for p in problems if p.whole_completions]
+        if whole:  # their prompt is a prelude of imports: the model would not see the problem
+            raise InputError(f"--generate does not sample LeetCode problems ({whole[0]} ...); score a samples file "
+                             "of their completions with --samples")
         samples, generated, accounting = generate_samples(problems, config)
     else:
         rows = load_sample_rows(config.samples, everything, cleanup=config.cleanup)
@@ -190,7 +194,8 @@ def prepare_run(config: ScoreConfig) -> Prepared:
             extra = synthesise_inputs(seen, prompt=p.prompt, entry_point=p.entry_point, count=count, seed=config.seed)
             task = dataclasses.replace(task, synthesised=tuple(extra))
         tasks.append(task)
-    warnings.extend(w for w in (k_warning(config.ks, tasks),) if w)
+    if tuple(config.ks) != tuple(DEFAULT_KS):  # ks the user chose (the default ones are trimmed quietly, as before)
+        warnings.extend(w for w in (k_warning(config.ks, tasks),) if w)
     return Prepared(tasks, accounting, tuple(warnings))
 
 

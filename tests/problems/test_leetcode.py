@@ -217,3 +217,28 @@ def test_real_references_pass_their_own_tests_in_bwrap():
     broken = [p for p in problems if p.task_id == SAMPLE[0]]
     object.__setattr__(broken[0], "canonical_solution", broken[0].canonical_solution.replace("return ans", "return ans[::-1]"))
     assert check_references(broken, "bwrap", Limits())
+
+
+@needs_data
+@needs_bwrap
+@pytest.mark.bwrap
+def test_score_reads_leetcode_completions_as_whole_programs(tmp_path, capsys):
+    from codegen_ttc.cli import main
+
+    rows = {obj["task_id"]: obj for _, obj in read_jsonl(DATA)}
+    chosen = SAMPLE[:2]
+    samples = tmp_path / "samples.jsonl"
+    with samples.open("w") as f:
+        for task_id in chosen:
+            right = rows[task_id]["completion"]
+            wrong = right.replace("class Solution:", "class Solution:\n    pass\n\n\nclass Unused:", 1)
+            for completion in (right, wrong):
+                f.write(json.dumps({"task_id": task_id, "completion": completion}) + "\n")
+    out = tmp_path / "run"
+    code = main(["score", "--problems", str(DATA), "--samples", str(samples), "--tasks", ",".join(chosen),
+                 "--sandbox", "bwrap", "--strategies", "random", "--out", str(out)])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    results = [json.loads(line) for line in (out / "samples_results.jsonl").read_text().splitlines()]
+    assert [(r["task_id"], r["passed"]) for r in results] == [(t, ok) for t in chosen for ok in (True, False)]
+    assert "raised AttributeError" in results[1]["result"]  # Solution has no such method
