@@ -151,9 +151,9 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         cleanup=cleanup,
         seed=seed,
         limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
+        ks=parse_ks(ks),
+        curve_orders=curve_orders,
     )
-    config.ks = parse_ks(ks)
-    config.curve_orders = curve_orders
     if not config.strategies:
         raise InputError("--strategies: name at least one strategy")
     err = Console(stderr=True)
@@ -169,6 +169,9 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
     ) as progress:
         bar = progress.add_task("pairs", total=total)
         run = score(config, out, on_progress=lambda n: progress.advance(bar, n), prepared=prepared)
+    for warning in run.summary.get("warnings", []):
+        if warning not in prepared.warnings:  # found while running (a prompt the sandbox cannot import)
+            err.print(f"warning: {warning}", markup=False, highlight=False)
     if as_json:
         click.echo(json.dumps(run.summary, indent=2))
     else:

@@ -8,6 +8,7 @@ before anything is written, so bad input leaves no half-written directory.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import json
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from codegen_ttc import __version__
 from codegen_ttc.errors import InputError
-from codegen_ttc.execution.batch import Limits, limits_json
+from codegen_ttc.execution.batch import Batch, Limits, limits_json
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
@@ -403,6 +404,57 @@ def coverage_summary(choices: Sequence[CoverageChoice], executor: Executor) -> d
     }
 
 
+PROMPT_PROBE = "codegen_ttc_prompt_loads"
+
+
+def _prompt_program(prompt: str) -> str | None:
+    """The prompt as a module that runs (a function stub gets ``pass``), or None if it is not one."""
+    for body in ("", "    pass\n"):
+        program = (prompt if prompt.endswith("\n") else prompt + "\n") + body
+        try:
+            ast.parse(program)
+        except (SyntaxError, ValueError):
+            continue
+        return program + f"\n\ndef {PROMPT_PROBE}():\n    return True\n"
+    return None
+
+
+def prompts_missing_modules(tasks: Sequence[Task], config: ScoreConfig, store: ResultStore) -> tuple[dict[str, str], str]:
+    """(task id -> the import error, the backend) for problems whose prompt imports a module
+    the sandbox lacks.
+
+    Every candidate of such a problem would fail at import, reference or not: a silent 0%
+    that says nothing of the candidates (LeetCode's prelude imports ``sortedcontainers``,
+    which the Docker image does not have). Each distinct prompt is loaded once, in the sandbox.
+    """
+    programs = {}
+    for t in tasks:
+        program = _prompt_program(t.problem.prompt)
+        if program is not None:
+            programs.setdefault(program, []).append(t.problem.task_id)
+    if not programs:
+        return {}, config.sandbox
+    call = Call(())
+    batches = [Batch(program, PROMPT_PROBE, (call,), config.limits) for program in programs]
+    with Executor(config.sandbox, workers=config.workers, store=store) as executor:
+        outcomes = executor.run(batches)
+    missing: dict[str, str] = {}
+    for batch, task_ids in zip(batches, programs.values()):
+        got = outcomes.get(batch.candidate_key, {}).get(call.key)
+        if got is not None and got.status == "raised" and got.error in ("ModuleNotFoundError", "ImportError"):
+            for task_id in task_ids:
+                missing[task_id] = got.message or got.error
+    return missing, executor.backend
+
+
+def unimportable_warning(missing: dict[str, str], sandbox: str) -> str:
+    ids = list(missing)
+    shown = ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else "")
+    reasons = "; ".join(sorted(set(missing.values())))
+    return (f"{len(ids)} problems left out: their prompt cannot be imported in the {sandbox} sandbox ({reasons}), "
+            f"so every candidate would fail whatever it does ({shown}); try --sandbox bwrap")
+
+
 def write_curve(tasks: Sequence[Task], outcomes: dict, truth: dict, config: ScoreConfig, out: Path) -> dict:
     """``curve.png`` and ``curve.csv``: selected pass@1 per strategy versus samples per task,
     replayed from the run's outcomes over ``config.curve_orders`` random sample orders, at
@@ -446,6 +498,13 @@ def score(
     reuse = reused_outcomes(config.reuse) if config.reuse else None  # read before anything is written
     store = open_run_dir(out, run_hash, config, reuse) if out is not None else ResultStore(None, reuse=reuse)
     t1 = time.perf_counter()
+    warnings = list(prepared.warnings)
+    unimportable, backend = prompts_missing_modules(tasks, config, store)
+    if unimportable:
+        tasks = [t for t in tasks if t.problem.task_id not in unimportable]
+        warnings.append(unimportable_warning(unimportable, backend))
+        if not tasks:
+            raise InputError(warnings[-1])
     coverage = None
     if config.coverage is not None:
         choices, coverage_executor = choose_inputs_by_coverage(tasks, config, store, on_progress)
@@ -479,8 +538,8 @@ def score(
         summary["input_time_budget"] = input_time
     if accounting is not None:
         summary["tokens"] = accounting
-    if prepared.warnings:
-        summary["warnings"] = list(prepared.warnings)
+    if warnings:
+        summary["warnings"] = warnings
     if out is not None:
         _write_atomic(out / "tasks.jsonl", "".join(json.dumps(s.to_json()) + "\n" for s in scores))
         results = sample_results(tasks, truth)

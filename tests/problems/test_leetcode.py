@@ -242,3 +242,29 @@ def test_score_reads_leetcode_completions_as_whole_programs(tmp_path, capsys):
     results = [json.loads(line) for line in (out / "samples_results.jsonl").read_text().splitlines()]
     assert [(r["task_id"], r["passed"]) for r in results] == [(t, ok) for t in chosen for ok in (True, False)]
     assert "raised AttributeError" in results[1]["result"]  # Solution has no such method
+
+
+@needs_data
+@pytest.mark.docker
+def test_a_prelude_the_sandbox_cannot_import_is_left_out_in_words(tmp_path, capsys):
+    """LeetCode's prelude imports sortedcontainers, which the Docker image lacks: every candidate
+    would fail at import. The run leaves the problem out and says why, rather than score it 0."""
+    from codegen_ttc.cli import main
+    if backend_problem("docker") is not None:
+        pytest.skip(f"docker sandbox unavailable: {backend_problem('docker')}")
+    rows = {obj["task_id"]: obj for _, obj in read_jsonl(DATA)}
+    chosen = ("find-x-sum-of-all-k-long-subarrays-i", SAMPLE[0])
+    assert "sortedcontainers" in rows[chosen[0]]["prompt"] and "sortedcontainers" not in rows[chosen[1]]["prompt"]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": t, "completion": rows[t]["completion"]}) + "\n" for t in chosen))
+    out = tmp_path / "run"
+    code = main(["score", "--problems", str(DATA), "--samples", str(samples), "--tasks", ",".join(chosen),
+                 "--sandbox", "docker", "--strategies", "random", "--out", str(out)])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_tasks"] == 1 and summary["pass_at_k"]["1"] == 1.0
+    [warning] = summary["warnings"]
+    assert warning.startswith("1 problems left out: their prompt cannot be imported in the docker sandbox "
+                              "(No module named 'sortedcontainers')") and chosen[0] in warning
+    assert f"warning: {warning}" in " ".join(err.split())
