@@ -408,18 +408,31 @@ PROMPT_PROBE = "codegen_ttc_prompt_loads"
 
 
 def _prompt_program(prompt: str) -> str | None:
-    """The prompt as a module that runs (a function stub gets ``pass``), or None if it is not one."""
+    """The prompt as a module that runs (a function stub gets ``pass``), or None if it is not one
+    or imports only the standard library."""
     for body in ("", "    pass\n"):
         program = (prompt if prompt.endswith("\n") else prompt + "\n") + body
         try:
-            ast.parse(program)
+            tree = ast.parse(program)
         except (SyntaxError, ValueError):
             continue
+        if _imported_modules(tree) <= sys.stdlib_module_names:
+            return None  # the standard library is there in every sandbox: nothing to check
         return program + f"\n\ndef {PROMPT_PROBE}():\n    return True\n"
     return None
 
 
-def prompts_missing_modules(tasks: Sequence[Task], config: ScoreConfig, store: ResultStore) -> tuple[dict[str, str], str]:
+def _imported_modules(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def prompts_missing_modules(tasks: Sequence[Task], config: ScoreConfig) -> tuple[dict[str, str], str]:
     """(task id -> the import error, the backend) for problems whose prompt imports a module
     the sandbox lacks.
 
@@ -436,7 +449,8 @@ def prompts_missing_modules(tasks: Sequence[Task], config: ScoreConfig, store: R
         return {}, config.sandbox
     call = Call(())
     batches = [Batch(program, PROMPT_PROBE, (call,), config.limits) for program in programs]
-    with Executor(config.sandbox, workers=config.workers, store=store) as executor:
+    # not kept in the run's store: a few pairs, run again on resume, outside the run's counters
+    with Executor(config.sandbox, workers=config.workers) as executor:
         outcomes = executor.run(batches)
     missing: dict[str, str] = {}
     for batch, task_ids in zip(batches, programs.values()):
@@ -499,7 +513,7 @@ def score(
     store = open_run_dir(out, run_hash, config, reuse) if out is not None else ResultStore(None, reuse=reuse)
     t1 = time.perf_counter()
     warnings = list(prepared.warnings)
-    unimportable, backend = prompts_missing_modules(tasks, config, store)
+    unimportable, backend = prompts_missing_modules(tasks, config)
     if unimportable:
         tasks = [t for t in tasks if t.problem.task_id not in unimportable]
         warnings.append(unimportable_warning(unimportable, backend))
