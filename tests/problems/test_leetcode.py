@@ -113,7 +113,7 @@ ROWS = [
 ]
 
 
-def loaded(rows=ROWS, tmp_path: Path | None = None):
+def loaded(rows=ROWS):
     return read_leetcode(Path("rows.jsonl"), enumerate(rows, 1))
 
 
