@@ -74,6 +74,8 @@ class Task:
     candidates: Candidates
     generated: WeightedTests = field(default_factory=WeightedTests)
     synthesised: tuple[Call, ...] = ()  # inputs with no expected output, for clustering only
+    # (position in the input, program) of each sample, for per-sample results in input order
+    samples: tuple[tuple[int, str], ...] = ()
 
     @property
     def provided(self) -> tuple[TestCase, ...]:

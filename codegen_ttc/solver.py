@@ -448,7 +448,7 @@ def solve(
     return SolveResult(
         disagreements=disagreements,
         problem=problem,
-        program=task.candidates.programs[selection.chosen],
+        program=problem.without_harness(task.candidates.programs[selection.chosen]),
         selection=selection,
         clusters=cluster_table(ev, selection),
         n_samples=task.candidates.n_samples,

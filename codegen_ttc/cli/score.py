@@ -14,7 +14,8 @@ from codegen_ttc.cli import app, params
 from codegen_ttc.errors import InputError
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
-from codegen_ttc.reports.run import STRATEGIES, ScoreConfig, prepare, score, total_pairs
+from codegen_ttc.reports.run import STRATEGIES, ScoreConfig, prepare_run, score, total_pairs
+from codegen_ttc.reports.scoring import DEFAULT_KS
 
 SANDBOXES = ("auto", "bwrap", "docker", "process")
 
@@ -50,6 +51,17 @@ def strategy_table(summary: dict) -> Table:
         ]
     table.caption = "\n".join(lines)
     return table
+
+
+def parse_ks(text: str) -> tuple[int, ...]:
+    """``--k 1,5,10``: distinct positive integers, sorted. InputError otherwise."""
+    ks = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < 1:
+            raise InputError(f"--k: {part!r} is not a positive integer (give e.g. --k 1,5,10,100)")
+        ks.append(int(part))
+    return tuple(sorted(set(ks)))
 
 
 @app.command("score")
@@ -90,9 +102,14 @@ def strategy_table(summary: dict) -> Table:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory (resumable).")
 @click.option("--reuse", "reuse", multiple=True, metavar="DIR",
               help="Take stored outcomes from this earlier run directory instead of executing them (repeatable).")
+@click.option("--k", "ks", default=",".join(map(str, DEFAULT_KS)), show_default=True,
+              help="Comma-separated k of pass@k (pass@k needs at least k samples in every task; others are named and left out).")
+@click.option("--curve", "curve_orders", type=params.count(0), default=0, show_default=True,
+              help="Write DIR/curve.png and curve.csv: selected pass@1 of each strategy versus samples per task, "
+                   "replayed over this many random sample orders (0 = no curve).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 def score_command(problems, samples, generate, n_samples, n_tests, model, base_url, api_key, mode, tests, tests_per_sample, strategies, sandbox, workers, no_examples, task_ids, limit,
-                  synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, as_json) -> None:
+                  synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, ks, curve_orders, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     if generate == (samples is not None):
         raise InputError("give either --samples PATH or --generate")
@@ -134,20 +151,27 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         cleanup=cleanup,
         seed=seed,
         limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
+        ks=parse_ks(ks),
+        curve_orders=curve_orders,
     )
     if not config.strategies:
         raise InputError("--strategies: name at least one strategy")
     err = Console(stderr=True)
     require_backend(sandbox)  # before sampling or writing anything
-    prepared = prepare(config)  # validates all input (and samples, with --generate) before anything is written
+    prepared = prepare_run(config)  # validates all input (and samples, with --generate) before anything is written
+    for warning in prepared.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
     # a time budget decides as it goes how many inputs run: no total to count down from
-    total = None if config.time_budget else total_pairs(prepared[0], config.coverage)
+    total = None if config.time_budget else total_pairs(prepared.tasks, config.coverage)
     with Progress(
         TextColumn("executing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, transient=True, disable=not err.is_terminal,
     ) as progress:
         bar = progress.add_task("pairs", total=total)
         run = score(config, out, on_progress=lambda n: progress.advance(bar, n), prepared=prepared)
+    for warning in run.summary.get("warnings", []):
+        if warning not in prepared.warnings:  # found while running (a prompt the sandbox cannot import)
+            err.print(f"warning: {warning}", markup=False, highlight=False)
     if as_json:
         click.echo(json.dumps(run.summary, indent=2))
     else:
@@ -159,6 +183,10 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
             f"{ex['infra_errors']} infrastructure errors ({ex['backend']}), {run.seconds['total']:.1f} s; "
             f"wrote {out}/summary.json"
         )
+        curve = run.summary.get("curve")
+        if curve:
+            err.print(f"wrote {curve['png']}" if curve["written"] else f"no curve: {curve['reason']}",
+                      markup=False, highlight=False)
         cov = run.summary.get("coverage_inputs")
         if cov:
             engines = ", ".join(f"{n} calls by {name}" for name, n in sorted(cov["engines"].items())) or "no arcs"

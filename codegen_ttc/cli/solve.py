@@ -43,6 +43,11 @@ def resolve_problem(spec: str, *, examples: bool) -> Problem:
     raise InputError(f"{spec}: no task {ident!r} in problem set {set_name!r}")
 
 
+def _with_harness(problem: Problem, program: str | None) -> str | None:
+    """A --reference program as it runs: with the problem's wrapper (a method, classes as data)."""
+    return None if program is None else problem.program(program)
+
+
 def _read_python(path: Path | None, defines: str, role: str) -> str | None:
     """The Python source of ``path``, which must define function ``defines`` at top level."""
     if path is None:
@@ -52,7 +57,8 @@ def _read_python(path: Path | None, defines: str, role: str) -> str | None:
         tree = ast.parse(text, str(path))
     except SyntaxError as exc:
         raise InputError(f"{path}:{exc.lineno}: not valid Python: {exc.msg}") from None
-    if defines not in defined_functions(tree):
+    methods = [n.name for c in tree.body if isinstance(c, ast.ClassDef) for n in c.body if isinstance(n, ast.FunctionDef)]
+    if defines not in defined_functions(tree) + methods:
         # without it every candidate would fail the property, or the reference would silently add nothing
         raise InputError(f"{path}: defines no function {defines}() ({role})")
     return text
@@ -194,7 +200,8 @@ def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, i
         samples=samples, test_samples=test_samples, synthesise=synthesise, sandbox=sandbox, workers=workers,
         strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
         property_code=_read_python(property_file, "check", "a --property file defines check(candidate)"),
-        reference=_read_python(reference_file, target.entry_point, "a --reference implements the problem's function"),
+        reference=_with_harness(target, _read_python(reference_file, target.function_name,
+                                                      "a --reference implements the problem's function")),
         distinguish=distinguish, distinguish_pool=distinguish_pool, ask_llm_inputs=ask_llm_inputs,
         coverage_inputs=coverage_inputs, input_seconds=input_seconds, adaptive=adaptive, round_size=round_size, threshold=threshold,
     )

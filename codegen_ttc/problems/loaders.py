@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from codegen_ttc.errors import InputError, user_file
+from codegen_ttc.problems.leetcode import is_leetcode_row, load_leetcode
 from codegen_ttc.problems.model import Problem, TestCase
 from codegen_ttc.problems.parsing import TestParseError, parse_assert_lines, parse_check_function, parse_docstring_examples
 
@@ -247,6 +248,8 @@ def load_problems(name_or_path: str, *, examples: bool = True) -> list[Problem]:
     (``task_id, text, test_list, code``), told apart by its fields.
     """
     path = resolve_problem_set(str(name_or_path))
+    if is_leetcode_row(next(read_jsonl(path))[1]):  # LeetCodeDataset: class-based, problems.leetcode
+        return load_leetcode(path, read_jsonl(path), examples=examples)
     problems: list[Problem] = []
     first_line: dict[str, int] = {}
     for lineno, obj in read_jsonl(path):

@@ -125,3 +125,30 @@ class Problem:
     hidden_tests: tuple[TestCase, ...] = ()
     canonical_solution: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # trusted code appended to every candidate program: defines ``entry_point`` in terms of
+    # the candidate's code (a method of a class; node and dataclass values converted at the
+    # boundary, so that only plain data crosses it). See ``problems.structures.harness``.
+    harness: str = ""
+    # a completion is a whole program after the prompt (LeetCode's ``class Solution``), not a
+    # function body: it is not cut at its next top-level statement
+    whole_completions: bool = False
+    # the name the candidate's code defines (a function, or a method of a class) when the
+    # entry point is a harness wrapper around it; prompts and reply extraction use it
+    function: str = ""
+
+    @property
+    def function_name(self) -> str:
+        """What the model is asked to write: ``function``, else the entry point."""
+        return self.function or self.entry_point
+
+    def without_harness(self, program: str) -> str:
+        """``program`` as the candidate wrote it (the harness cut off), for printing."""
+        if self.harness and program.endswith(self.harness):
+            return program[: -len(self.harness)]
+        return program
+
+    def program(self, code: str) -> str:
+        """The program that runs: ``code`` (the candidate's full text) with the harness after it."""
+        if not self.harness:
+            return code
+        return (code if code.endswith("\n") else code + "\n") + self.harness

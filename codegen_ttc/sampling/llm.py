@@ -562,8 +562,9 @@ def candidate_program(problem: Problem, text: str, mode: str) -> extract.Extract
 
         program = program_from_completion(problem.prompt, text)
         status = "completion" if extract._parses(program) else "unparseable"
-        return extract.Extraction(program=program, status=status)  # type: ignore[arg-type]
-    return extract.program_from_chat_reply(problem.prompt, problem.entry_point, text)
+        return extract.Extraction(program=problem.program(program), status=status)  # type: ignore[arg-type]
+    ex = extract.program_from_chat_reply(problem.prompt, problem.function_name, text)
+    return extract.Extraction(program=problem.program(ex.program), status=ex.status) if ex.status != "empty" else ex
 
 
 async def asample_candidates(problem: Problem, n: int, sampler: Sampler, *, seed: int | None = None) -> CandidateSamples:
@@ -592,13 +593,13 @@ def cases_from_test_samples(problem: Problem, texts: list[str], mode: str, per_s
     from codegen_ttc.problems import parsing
 
     if mode == "completion":
-        return parsing.codet_test_cases(texts, problem.entry_point, per_sample, origin="generated", prelude=problem.prompt)
+        return parsing.codet_test_cases(texts, problem.function_name, per_sample, origin="generated", prelude=problem.prompt)
     cases: list[TestCase] = []
     seen: set[str] = set()
     for text in texts:
         taken = 0
         for case in parsing.parse_assert_lines(
-            extract.assert_text_from_reply(text), problem.entry_point, origin="generated", prelude=problem.prompt
+            extract.assert_text_from_reply(text), problem.function_name, origin="generated", prelude=problem.prompt
         ):
             if taken >= per_sample:
                 break
@@ -665,7 +666,7 @@ def calls_from_input_samples(
     """
     from codegen_ttc.problems import parsing
 
-    name = problem.entry_point
+    name = problem.function_name
     calls: dict[str, Call] = {}
     malformed = 0
     for text in texts:

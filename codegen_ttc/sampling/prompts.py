@@ -45,7 +45,7 @@ def solution_completion_prompt(problem: Problem) -> str:
 
 def solution_chat_messages(problem: Problem) -> Messages:
     user = (
-        f"Complete the following Python function `{problem.entry_point}`.\n\n"
+        f"Complete the following Python function `{problem.function_name}`.\n\n"
         f"```python\n{_ensure_newline(problem.prompt)}```\n\n"
         "Reply with one fenced Python code block (```python ... ```) containing the complete "
         "function: its signature, its body and any imports it needs. "
@@ -58,7 +58,7 @@ def test_completion_prompt(problem: Problem) -> str:
     """CodeT's test-generation prompt: the stub with ``pass``, then a comment and ``assert ``."""
     return (
         f"{_ensure_newline(problem.prompt)}    pass\n\n"
-        f"# check the correctness of {problem.entry_point}\nassert "
+        f"# check the correctness of {problem.function_name}\nassert "
     )
 
 
@@ -66,9 +66,9 @@ def test_chat_messages(problem: Problem, n_asserts: int = 5) -> Messages:
     user = (
         f"Here is a Python function stub with its docstring:\n\n"
         f"```python\n{_ensure_newline(problem.prompt)}    pass\n```\n\n"
-        f"Write {n_asserts} test cases for `{problem.entry_point}` as Python assert statements, "
-        f"one per line, each calling `{problem.entry_point}` with literal arguments and comparing "
-        f"the result with the expected value, e.g. `assert {problem.entry_point}(...) == ...`. "
+        f"Write {n_asserts} test cases for `{problem.function_name}` as Python assert statements, "
+        f"one per line, each calling `{problem.function_name}` with literal arguments and comparing "
+        f"the result with the expected value, e.g. `assert {problem.function_name}(...) == ...`. "
         "Cover ordinary inputs and edge cases. Reply with one fenced Python code block containing "
         "only the assert lines; do not implement the function."
     )
@@ -84,7 +84,7 @@ def distinguish_completion_prompt(problem: Problem, program_a: str, program_b: s
 
     The continuation is read as calls, one per line (the first without its ``NAME(``).
     """
-    name = problem.entry_point
+    name = problem.function_name
     return (
         f"{_ensure_newline(problem.prompt)}    pass\n\n\n"
         f"# Implementation A of {name}:\n{_commented(program_a)}\n"
@@ -95,7 +95,7 @@ def distinguish_completion_prompt(problem: Problem, program_a: str, program_b: s
 
 
 def distinguish_chat_messages(problem: Problem, program_a: str, program_b: str, n_inputs: int = 5) -> Messages:
-    name = problem.entry_point
+    name = problem.function_name
     user = (
         f"Here is a Python function stub with its docstring:\n\n"
         f"```python\n{_ensure_newline(problem.prompt)}    pass\n```\n\n"

@@ -124,6 +124,7 @@ import select
 import signal
 import socket
 import sys
+import types
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -490,8 +491,13 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
     sys.argv = ["candidate"]
     try:
         code = compile(source, meter.filename if meter is not None else CANDIDATE_FILE, "exec")
-        # not "__main__": an `if __name__ == "__main__":` block must not run
-        g = {"__name__": "candidate", "__builtins__": __builtins__}
+        # not "__main__": an `if __name__ == "__main__":` block must not run. A real module in
+        # sys.modules: @dataclass, pickle and typing look the defining module up there by name
+        # (a bare dict made every candidate defining a dataclass raise AttributeError)
+        module = types.ModuleType("candidate")
+        g = module.__dict__
+        g["__builtins__"] = __builtins__
+        sys.modules["candidate"] = module
         exec(code, g)
         if entry_point not in g:
             raise NameError(f"name {entry_point!r} is not defined")
@@ -903,7 +909,10 @@ def _judge_main(rt: Runtime, code: str, lim: dict, sock) -> None:
 
     _start_cpu_limit(lim["cpu_seconds"])
     try:
-        exec(compile(code, "<judge>", "exec"), {"__name__": "judge", "candidate": candidate})
+        judge = types.ModuleType("judge")  # a real module, as for the candidate (@dataclass in a test)
+        judge.candidate = candidate
+        sys.modules["judge"] = judge
+        exec(compile(code, "<judge>", "exec"), judge.__dict__)
         rec = {"status": "returned"}
     except SystemExit as exc:
         rec = {"status": "crashed", "error": "SystemExit", "message": _exc_message(exc)}
