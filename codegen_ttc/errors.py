@@ -2,7 +2,8 @@
 
 ``InputError`` is bad input (a missing file, a malformed JSONL line, an unknown
 task id): the CLI prints its message as one line and exits with code 2, without
-a traceback and without writing half an output. ``read_text`` reads a file the user
+a traceback and without writing half an output. ``IncompleteRun`` is a run that lost
+part of what it needs to an outage and says how to complete it. ``read_text`` reads a file the user
 named, with every way that can fail said as an ``InputError``.
 """
 
@@ -13,6 +14,17 @@ from pathlib import Path
 
 class InputError(Exception):
     """Bad input from the user; the message names the file/line/field at fault."""
+
+
+# sysexits' EX_TEMPFAIL: a temporary failure, and running the same command again is the fix
+EXIT_INCOMPLETE = 75
+
+
+class IncompleteRun(Exception):
+    """A run that could not get everything it needs (samples lost to a server outage, pairs
+    lost to sandbox failures) and wrote no figures from the part it got. What it got is
+    kept (sample cache, run directory): running the same command again fetches or executes
+    only what is missing. The CLI prints the message as one line and exits ``EXIT_INCOMPLETE``."""
 
 
 def user_file(path: Path) -> Path:
@@ -26,11 +38,14 @@ def user_file(path: Path) -> Path:
     return path
 
 
-def decode_utf8(data: bytes, where: str) -> str:
+def decode_utf8(data: bytes, where: str, *, line: bool = False) -> str:
+    """``data`` as UTF-8; InputError at ``where`` naming the bad byte and its offset (its
+    column, when ``data`` is one line of a file and ``where`` names the line)."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+        at = f"column {exc.start + 1}" if line else f"offset {exc.start}"
+        raise InputError(f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at {at})") from None
 
 
 def read_text(path: Path) -> str:

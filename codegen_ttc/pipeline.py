@@ -18,10 +18,15 @@ import numpy as np
 
 from codegen_ttc.execution.batch import Batch, Limits, Outcome, candidate_key
 from codegen_ttc.execution.judge import passes
-from codegen_ttc.problems.model import Call, Probe, Problem, TestCase
+from codegen_ttc.problems.model import Call, Probe, Problem, Script, TestCase
 from codegen_ttc.selection.evidence import Evidence, without_slow_inputs
 
 Outcomes = Mapping[str, Mapping[str, Outcome]]  # candidate key -> probe key -> outcome
+
+# A stand-in for the candidate that ends its process at its first call: the judge then ends
+# the script uncatchably (a candidate's crash), so a script that *raises* on it raised before
+# reaching the candidate, in the test's own code (an import of a missing helper, a typo).
+_STAND_IN = "import os\n\n\ndef {name}(*args, **kwargs):\n    os._exit(86)\n"
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,28 @@ class Task:
             return []
         truth_limits = dataclasses.replace(limits, max_timeouts=1)
         return [Batch(program, self.problem.entry_point, probes, truth_limits) for program in self.candidates.programs]
+
+    def stand_in_batches(self, limits: Limits) -> list[Batch]:
+        """The hidden judge scripts run on ``_STAND_IN``: finds tests broken in themselves
+        (``broken_hidden_tests``). Calls of the entry point with literal checks cannot be."""
+        scripts = tuple(p for p in _unique_probes([c.probe for c in self.problem.hidden_tests]) if isinstance(p, Script))
+        if not scripts:
+            return []
+        program = _STAND_IN.format(name=self.problem.entry_point)
+        return [Batch(program, self.problem.entry_point, scripts, dataclasses.replace(limits, max_timeouts=1))]
+
+    def broken_hidden_tests(self, outcomes: Outcomes) -> list[str]:
+        """Why hidden tests fail whatever the candidate does, from ``stand_in_batches``' outcomes:
+        each script that raised before its first call of the candidate (an error of the test)."""
+        broken = []
+        for batch in self.stand_in_batches(Limits()):
+            row = outcomes.get(batch.candidate_key, {})
+            for probe in batch.probes:
+                outcome = row.get(probe.key)
+                if outcome is not None and outcome.status == "raised":
+                    detail = f"{outcome.error}: {outcome.message}" if outcome.message else outcome.error
+                    broken.append(f"a hidden test raises {detail} before calling the candidate")
+        return broken
 
     def candidate_keys(self) -> list[str]:
         return [candidate_key(p, self.problem.entry_point) for p in self.candidates.programs]

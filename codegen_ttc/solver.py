@@ -26,6 +26,7 @@ from codegen_ttc.execution.executor import Executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.model import Call, Equals, Problem, Script, ScriptPassed, TestCase
 from codegen_ttc.sampling.accounting import Accounting
+from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_program_error
 from codegen_ttc.sampling.llm import sample_candidates, sample_distinguishing_inputs, sample_tests
@@ -78,6 +79,12 @@ class SolveOptions:
     adaptive: bool = False
     round_size: int = 4
     threshold: float = StopRule.threshold
+    # neither reuse nor store samples in the disk cache (``--no-cache``)
+    no_cache: bool = False
+
+    def sample_cache(self) -> SampleCache | None:
+        """The cache the sampling calls get: None (the disk cache), or a memory one with ``no_cache``."""
+        return SampleCache.memory() if self.no_cache else None
 
 
 DISTINGUISH_SEED = 7_000_001  # pool seed offset: fresh inputs, not a replay of the first draw
@@ -304,7 +311,7 @@ def distinguishing_round(
     if options.ask_llm_inputs:
         stage("asking for distinguishing inputs")
         got = sample_distinguishing_inputs(
-            problem, programs, options.ask_llm_inputs, llm, seed=options.seed + LLM_INPUTS_SEED
+            problem, programs, options.ask_llm_inputs, llm, options.sample_cache(), seed=options.seed + LLM_INPUTS_SEED
         )
         accounting.append(got.accounting)
         asked = [c for c in got.calls if c.key not in known]
@@ -347,7 +354,7 @@ def sample_adaptively(
     over every sample drawn, its outcomes, what was spent and the sampler (its accounting).
     """
     problem = task.problem
-    sampler = LLMSampler({problem.task_id: problem}, llm, seed=options.seed)
+    sampler = LLMSampler({problem.task_id: problem}, llm, options.sample_cache(), seed=options.seed)
     evaluator = ExecutingEvaluator(
         {problem.task_id: task}, executor, options.limits, synthesised_limits=options.synthesised_limits
     )
@@ -386,7 +393,7 @@ def solve(
     programs: list[str] = []
     if not options.adaptive:  # adaptive sampling draws its candidates in rounds, once tests are known
         stage("sampling candidates")
-        cands = sample_candidates(problem, options.samples, llm, seed=options.seed)
+        cands = sample_candidates(problem, options.samples, llm, options.sample_cache(), seed=options.seed)
         programs = [p for p, s in zip(cands.programs, cands.statuses) if s != "empty"]
         for status in cands.statuses:
             extraction[status] = extraction.get(status, 0) + 1
@@ -396,7 +403,7 @@ def solve(
     tests = []
     if options.test_samples:
         stage("sampling tests")
-        generated = sample_tests(problem, options.test_samples, llm, seed=options.seed + 1_000_003)
+        generated = sample_tests(problem, options.test_samples, llm, options.sample_cache(), seed=options.seed + 1_000_003)
         tests = generated.tests
         accounting.append(generated.accounting)
     t1 = time.perf_counter()

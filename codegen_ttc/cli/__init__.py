@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from codegen_ttc.errors import InputError
+from codegen_ttc.errors import EXIT_INCOMPLETE, IncompleteRun, InputError
 from codegen_ttc.execution.backends.base import SandboxUnavailable
 from codegen_ttc.sampling.errors import ModelError
 
@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         click.echo(f"codegen-ttc: {exc}", err=True)
         return 2
+    except IncompleteRun as exc:  # what was lost is named, and rerunning completes it
+        click.echo(f"codegen-ttc: {exc}", err=True)
+        return EXIT_INCOMPLETE
     except SandboxUnavailable as exc:
         click.echo(f"codegen-ttc: {exc}", err=True)
         return 2

@@ -76,6 +76,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @click.option("--base-url", default=None, help="With --generate: OpenAI-compatible server.")
 @click.option("--api-key", default=None)
 @click.option("--mode", type=click.Choice(["chat", "completion"]), default=None)
+@click.option("--no-cache", is_flag=True, help="With --generate: do not reuse or store samples in the disk cache.")
 @click.option("--tests", default=None, help="Generated tests (CodeT {prompt, samples} rows) available to selection.")
 @click.option("--tests-per-sample", type=params.count(0), default=5, show_default=True,
               help="With --tests: asserts taken from each test sample (CodeT's 5; 0 = every valid one).")
@@ -108,7 +109,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
               help="Write DIR/curve.png and curve.csv: selected pass@1 of each strategy versus samples per task, "
                    "replayed over this many random sample orders (0 = no curve).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
-def score_command(problems, samples, generate, n_samples, n_tests, model, base_url, api_key, mode, tests, tests_per_sample, strategies, sandbox, workers, no_examples, task_ids, limit,
+def score_command(problems, samples, generate, n_samples, n_tests, model, base_url, api_key, mode, no_cache, tests, tests_per_sample, strategies, sandbox, workers, no_examples, task_ids, limit,
                   synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, ks, curve_orders, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     if generate == (samples is not None):
@@ -121,7 +122,7 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         raise InputError("--tests reads generated tests from a file; with --generate use --n-tests")
     if not generate:
         ctx = click.get_current_context()
-        for name in ("n_samples", "n_tests", "model", "base_url", "api_key", "mode"):
+        for name in ("n_samples", "n_tests", "model", "base_url", "api_key", "mode", "no_cache"):
             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
                 flag = next(o for o in ctx.command.params if o.name == name).opts[-1]
                 raise InputError(f"{flag} applies to --generate (sampling from a model); with --samples leave it out")
@@ -134,6 +135,7 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         generate=llm,
         generate_samples=n_samples,
         generate_tests=n_tests,
+        no_cache=no_cache,
         problems=problems,
         samples=samples,
         tests=tests,
@@ -172,6 +174,8 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
     for warning in run.summary.get("warnings", []):
         if warning not in prepared.warnings:  # found while running (a prompt the sandbox cannot import)
             err.print(f"warning: {warning}", markup=False, highlight=False)
+    for task_id, why in run.summary.get("broken_tasks", {}).items():
+        err.print(f"{task_id}: left out of the figures, its hidden tests are broken ({why})", markup=False, highlight=False)
     if as_json:
         click.echo(json.dumps(run.summary, indent=2))
     else:

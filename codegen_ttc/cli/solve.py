@@ -167,11 +167,12 @@ def print_report(result: SolveResult, console: Console) -> None:
 @click.option("--ask-llm-inputs", type=params.count(0), default=SolveOptions.ask_llm_inputs, show_default=True,
               help="Samples asking the model for inputs that separate the two (each proposes up to 5; "
                    "costs tokens); with --distinguish only.")
+@click.option("--no-cache", is_flag=True, help="Do not reuse or store samples in the disk cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON record instead of the program.")
 def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, input_seconds, no_examples, adaptive, round_size,
                   threshold, abstain_below, sandbox, workers, strategy, model, base_url, api_key, mode, temperature,
                   max_tokens, seed, timeout, property_file, reference_file, distinguish, distinguish_pool,
-                  ask_llm_inputs, as_json) -> None:
+                  ask_llm_inputs, no_cache, as_json) -> None:
     """Solve PROBLEM: a .py file with a signature and docstring, '-' for stdin, or a task id (humaneval/0).
 
     After a first selection, the selected program and its rival run on fresh inputs; those
@@ -204,6 +205,7 @@ def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, i
                                                       "a --reference implements the problem's function")),
         distinguish=distinguish, distinguish_pool=distinguish_pool, ask_llm_inputs=ask_llm_inputs,
         coverage_inputs=coverage_inputs, input_seconds=input_seconds, adaptive=adaptive, round_size=round_size, threshold=threshold,
+        no_cache=no_cache,
     )
     err = Console(stderr=True)
     started = time.perf_counter()

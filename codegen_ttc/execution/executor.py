@@ -69,6 +69,17 @@ def plan(batches: Sequence[Batch], store: ResultStore) -> tuple[list[Batch], dic
     return todo, cached, n_cached
 
 
+def unexecuted(batches: Sequence[Batch], outcomes: dict[str, dict[str, Outcome]]) -> list[Batch]:
+    """The part of ``batches`` that has no outcome in ``outcomes`` (lost to sandbox failures). Pure."""
+    left = []
+    for b in batches:
+        row = outcomes.get(b.candidate_key, {})
+        missing = tuple(p for p in b.probes if p.key not in row)
+        if missing:
+            left.append(Batch(b.source, b.entry_point, missing, b.limits))
+    return left
+
+
 class Executor:
     def __init__(
         self,

@@ -136,15 +136,21 @@ class ResultStore:
 
     def _write(self, lines: list[str]) -> None:  # holding the lock
         if self._file is not None and lines:
-            self._file.write("".join(lines))
-            self._file.flush()
+            try:
+                self._file.write("".join(lines))
+                self._file.flush()
+            except OSError as exc:  # a full disk: say which file (a failed write names none)
+                raise OSError(exc.errno, exc.strerror or str(exc), str(self.path)) from exc
 
     def close(self) -> None:
         self.flush()
         with self._lock:
             if self._file is not None:
-                self._file.close()
-                self._file = None
+                file, self._file = self._file, None
+                try:
+                    file.close()
+                except OSError as exc:
+                    raise OSError(exc.errno, exc.strerror or str(exc), str(self.path)) from exc
 
     def __enter__(self) -> ResultStore:
         return self

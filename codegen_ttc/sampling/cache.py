@@ -99,12 +99,15 @@ class SampleCache:
             path = self._path(key)
             path.parent.mkdir(parents=True, exist_ok=True)
             line = json.dumps(rec, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass") + b"\n"
-            with open(path, "ab") as f:
-                # a previous crash may have left a partial last line: start a fresh one
-                if f.tell() > 0:
-                    with open(path, "rb") as r:
-                        r.seek(-1, os.SEEK_END)
-                        if r.read(1) != b"\n":
-                            line = b"\n" + line
-                f.write(line)
-                f.flush()
+            try:
+                with open(path, "ab") as f:
+                    # a previous crash may have left a partial last line: start a fresh one
+                    if f.tell() > 0:
+                        with open(path, "rb") as r:
+                            r.seek(-1, os.SEEK_END)
+                            if r.read(1) != b"\n":
+                                line = b"\n" + line
+                    f.write(line)
+                    f.flush()
+            except OSError as exc:  # a full disk: say which file (a failed write names none)
+                raise OSError(exc.errno, exc.strerror or str(exc), exc.filename or str(path)) from exc

@@ -23,7 +23,8 @@ could not be had) and what they cost. How it copes with servers that differ:
   ``sampling.errors.ModelError`` naming that cause.
 - Empty content is a (useless) sample, counted in ``malformed["empty_content"]``.
 - Every sample received is written to the ``SampleCache`` at once, so an interrupted
-  run resumes without asking for it again.
+  run resumes without asking for it again; except an empty one (``content: null``, a
+  blank text), often a server's passing fault: a rerun asks for it again.
 - Tokens per choice: see ``accounting.split_completion_tokens``.
 """
 
@@ -310,7 +311,8 @@ class _Job:
                 finish_reason=sample["finish_reason"],
                 completion_tokens=sample["completion_tokens"],
             )
-            self.sampler.cache.put(self.key, idx, sample)
+            if sample["text"].strip():  # an empty reply is not final: a rerun asks again
+                self.sampler.cache.put(self.key, idx, sample)
         rest = block[len(taken) :]
         if rest:
             # the server returned fewer choices than asked: ask again for the rest

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from codegen_ttc.cli import main
+from codegen_ttc.errors import EXIT_INCOMPLETE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sampling"))
 from stub_server import Reply, StubServer, completion_body  # noqa: E402
@@ -80,3 +81,94 @@ def test_generate_needs_samples_or_generate_not_both(tmp_path, capsys):
     code = main(["score", "--problems", "tiny", "--samples", "tiny_samples", "--generate", "--out", str(tmp_path / "o")])
     assert code == 2
     assert not (tmp_path / "o").exists()
+
+
+def generate_args(stub, out, n: int = 4) -> list[str]:
+    return ["score", "--problems", "tiny", "--generate", "-n", str(n), "--model", "stub", "--base-url", stub.base_url,
+            "--api-key", "x", "--sandbox", "process", "--json", "--out", str(out)]
+
+
+def prompt_of(call) -> str:
+    return json.dumps(call.body.get("messages") or call.body.get("prompt"))
+
+
+@pytest.mark.parametrize("max_n", [8, 1], ids=["n-per-request", "one-per-request"])
+def test_an_outage_on_some_requests_scores_nothing_and_a_rerun_fetches_only_the_rest(tmp_path, monkeypatch, capsys, max_n):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "codegen-ttc.toml").write_text(f"[llm]\nmax_retries = 1\nbackoff_base = 0.001\nmax_n_per_request = {max_n}\n")
+    state = {"down": True}
+
+    def handler(call):
+        text = prompt_of(call)
+        # tiny/1 always fails; with one sample per request, tiny/2 loses only its second sample
+        if state["down"] and ("second_largest" in text or (max_n == 1 and call.seed == 1 and "run_length" in text)):
+            return Reply(status=500, body={"error": {"message": "upstream unavailable"}})
+        return Reply(body=completion_body(call, [RIGHT if "clamp_list" in text else OTHER] * call.n))
+
+    out = tmp_path / "run"
+    with StubServer(handler) as stub:
+        code = main(generate_args(stub, out))
+        err = capsys.readouterr().err
+        assert code == EXIT_INCOMPLETE, err
+        line = err.strip().splitlines()[-1]
+        assert "samples not received" in line and "HTTP 500" in line and "tiny/1" in line
+        assert ("tiny/2" in line) == (max_n == 1)  # there, one sample of 4 was lost
+        assert "run the same command again" in line
+        assert not out.exists(), "a partial sample set must not be scored"
+        received = {(prompt_of(c), c.seed, c.n) for c in stub.answered}
+
+        state["down"] = False  # the server is back
+        before = len(stub.calls)
+        code = main(generate_args(stub, out))
+        stdout, err = capsys.readouterr()
+        assert code == 0, err
+        again = [(prompt_of(c), c.seed, c.n) for c in stub.calls[before:]]
+    assert again and not set(again) & received, "a rerun asks only for what is missing"
+    summary = json.loads(stdout)
+    assert summary["complete"] is True and summary["n_tasks"] == 5 and summary["n_samples"] == 20
+
+
+def test_an_empty_reply_is_not_cached_and_a_rerun_asks_for_it_again(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "codegen-ttc.toml").write_text("[llm]\nmax_n_per_request = 1\n")
+    state = {"empty": True}
+
+    def handler(call):
+        text = prompt_of(call)
+        reply = RIGHT if "clamp_list" in text else OTHER
+        if state["empty"] and "clamp_list" in text and call.seed == 0:
+            body = completion_body(call, [reply])
+            body["choices"][0]["message"]["content"] = None  # a passing fault of the server
+            return Reply(body=body)
+        return Reply(body=completion_body(call, [reply] * call.n))
+
+    out = tmp_path / "run"
+    with StubServer(handler) as stub:
+        code = main(generate_args(stub, out))
+        first = json.loads(capsys.readouterr().out)
+        assert code == 0
+        assert first["n_samples"] == 19  # the empty reply holds no program
+        state["empty"] = False
+        before = len(stub.calls)
+        code = main(generate_args(stub, out))
+        stdout, err = capsys.readouterr()
+        assert code == 0, err
+        asked = stub.calls[before:]
+    assert [(c.seed, "clamp_list" in prompt_of(c)) for c in asked] == [(0, True)]
+    summary = json.loads(stdout)
+    assert summary["n_samples"] == 20 and summary["pass_at_k"]["1"] == pytest.approx(0.2)
+
+
+def test_no_cache_neither_reuses_nor_stores_samples(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    with StubServer(handler_with(0.0)) as stub:
+        assert main([*generate_args(stub, tmp_path / "a"), "--no-cache"]) == 0
+        assert not (tmp_path / "cache").exists()
+        asked = len(stub.calls)
+        assert main([*generate_args(stub, tmp_path / "b"), "--no-cache"]) == 0
+        assert len(stub.calls) == 2 * asked
+    capsys.readouterr()
+    code = main(["score", "--problems", "tiny", "--samples", "tiny_samples", "--no-cache", "--out", str(tmp_path / "c")])
+    assert code == 2 and "--no-cache applies to --generate" in capsys.readouterr().err

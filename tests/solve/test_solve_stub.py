@@ -254,3 +254,15 @@ def test_adaptive_and_an_input_time_budget_do_not_combine(capsys, tmp_path):
     assert main(["solve", str(problem), "--adaptive", "--input-seconds", "2"]) == 2
     err = capsys.readouterr().err
     assert "cannot be combined with --adaptive" in err and "Traceback" not in err
+
+
+def test_no_cache_neither_reuses_nor_stores_samples(tmp_path, capsys, stub, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    solve(tmp_path, capsys, stub, "--no-cache")
+    assert not (tmp_path / "cache").exists()
+    asked = stub.request_count
+    solve(tmp_path, capsys, stub, "--no-cache")
+    assert stub.request_count == 2 * asked
+    solve(tmp_path, capsys, stub)  # the disk cache, as before
+    solve(tmp_path, capsys, stub)
+    assert stub.request_count == 3 * asked
