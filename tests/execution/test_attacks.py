@@ -560,3 +560,91 @@ def test_timeout_leaves_the_pool_working(guarded):
     assert out.status == "timeout"
     [nxt] = run_calls(guarded, HONEST, 7)
     assert passes(Equals(14), nxt), nxt
+
+
+# ---- round 2: runner (issue 17)
+# Forged reports, an output channel that outlives its candidate, CPU spent outside the
+# call's own process, and a scratch directory the runner's clean-up cannot take.
+
+
+def _deep_tree(depth: int, name_len: int = 1, indent: str = "    ") -> str:
+    """Lines building ``depth`` nested directories in the current directory (chdir as they
+    go, so no path is ever long) and coming back."""
+    name = "d" * name_len
+    lines = [
+        'start = os.open(".", os.O_RDONLY)',
+        f"for _ in range({depth}):",
+        f"    os.mkdir({name!r})",
+        f"    os.chdir({name!r})",
+        "os.fchdir(start)",
+        "os.close(start)",
+    ]
+    return "".join(indent + line + "\n" for line in lines)
+
+
+def _runner_survives(sb, source: str, probes) -> list:
+    """Run ``source``; the same candidate runner must serve it and the next batch."""
+    outs = run_probes(sb, textwrap.dedent(source), probes)
+    runner = sb._cand
+    assert runner is not None and runner.alive(), "the candidate runner died"
+    # the next candidate: same runner, and nothing of the tree left in its scratch dir
+    [seen] = run_calls(sb, "import os\ndef f(x):\n    return sorted(os.listdir('.'))\n", 1)
+    assert sb._cand is runner and runner.alive(), "the runner was replaced (it crashed cleaning up)"
+    assert passes(Equals([]), seen), f"the next candidate sees the tree: {seen}"
+    return outs
+
+
+@pytest.mark.parametrize("when", ["call", "module"])
+def test_1500_nested_directories(guarded, when):
+    if when == "call":
+        src = "import os\ndef f(x):\n" + _deep_tree(1500) + "    return x * 3\n"
+    else:
+        src = "import os\n" + _deep_tree(1500, indent="") + "def f(x):\n    return x * 3\n"
+    [out] = _runner_survives(guarded, src, [Call((1,))])
+    assert own_value_or_failed(out, 3), out
+
+
+# long names (every path far past PATH_MAX), symlink loops, modes that forbid everything,
+# and a background process still digging a deep tree as the call returns
+FIGHTER = (
+    """import os
+def f(x):
+    os.mkdir("loops")
+    os.symlink("a", "loops/a")
+    os.symlink("c", "loops/b")
+    os.symlink("b", "loops/c")
+    os.symlink("..", "loops/up")
+    os.symlink("/", "loops/root")
+    os.mkdir("locked")
+    os.mkdir("locked/inner")
+    open("locked/inner/file", "w").close()
+    os.chmod("locked/inner/file", 0)
+    os.chmod("locked/inner", 0)
+    os.chmod("locked", 0)
+"""
+    + _deep_tree(300, name_len=200)
+    + """    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.mkdir("bg")
+            os.chdir("bg")
+            depth = 0
+            while True:
+                os.mkdir("d")
+                os.chdir("d")
+                depth += 1
+                if depth == 2000:
+                    os.write(w, b"deep")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    os.read(r, 4)  # 2,000 levels deep, and still digging
+    return x * 3
+"""
+)
+
+
+def test_scratch_that_fights_its_clean_up(guarded):
+    [out] = _runner_survives(guarded, FIGHTER, [Call((1,))])
+    assert own_value_or_failed(out, 3), out

@@ -96,7 +96,8 @@ answers. Lines printed to stdout/stderr are only counted, never parsed.
 Leftovers: the runner reaps orphans (as PID 1 of a pid namespace, or as a child
 subreaper) and kills every process but the server when a child is killed and after
 each batch; files a batch leaves in --tmp are removed after it (what module code
-made stays until reset). On reset everything goes.
+made stays until reset); removal is iterative and by directory fd (any depth, any
+name length, symlinks never followed, modes opened up). On reset everything goes.
 
 Timeouts, per call: CPU via ITIMER_PROF (sub-second; its default action ends the
 child, which ``except BaseException`` cannot catch) re-armed before every call,
@@ -113,6 +114,7 @@ reply and kills the whole runner.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -120,6 +122,7 @@ import resource
 import select
 import signal
 import socket
+import stat as stat_module
 import sys
 import time
 
@@ -915,6 +918,97 @@ def _cpu_of(fd: int) -> float | None:
         return None
 
 
+MAX_WIPE_STEPS = 4_000_000  # entries removed or moved by one wipe_tmp (a racing writer cannot keep it busy)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _retry_opened_up(op, name: str, dir_fd: int):
+    """``op()``; on EACCES/EPERM, make the directory ``dir_fd`` and its entry ``name`` ours
+    to change (0700) and try once more. A root runner rarely needs it (CAP_DAC_OVERRIDE);
+    one sharing the candidate's uid does, for modes like 000."""
+    try:
+        return op()
+    except PermissionError:
+        try:
+            os.fchmod(dir_fd, 0o700)
+        except OSError:
+            pass
+        _open_up(name, dir_fd)
+        return op()
+
+
+def _open_up(name: str, dir_fd: int) -> None:
+    """chmod 0700 the entry ``name`` of ``dir_fd`` itself, never what a symlink there points to
+    (through an O_PATH fd: whatever replaces the name meanwhile, the inode changed is this one)."""
+    try:
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return
+    try:
+        if not stat_module.S_ISLNK(os.fstat(fd).st_mode):
+            os.chmod(f"/proc/self/fd/{fd}", 0o700)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _wipe_entries(top: int, names: list[str], taken: set[str]) -> None:
+    """Remove ``names`` (entries of the directory open on ``top``, whose entries are ``taken``)
+    and all below them; see wipe_tmp."""
+    todo = list(names)
+    fresh = 0
+    steps = 0
+    while todo and steps < MAX_WIPE_STEPS:
+        name = todo.pop()
+        steps += 1
+        try:
+            st = os.stat(name, dir_fd=top, follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat_module.S_ISDIR(st.st_mode):
+            try:
+                _retry_opened_up(lambda: os.unlink(name, dir_fd=top), name, top)
+            except OSError:
+                pass
+            continue
+        try:
+            fd = _retry_opened_up(lambda: os.open(name, _DIR_FLAGS, dir_fd=top), name, top)
+        except OSError:
+            continue
+        try:
+            for entry in list(os.scandir(fd)):
+                steps += 1
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        while True:  # a name in --tmp no one has used
+                            fresh += 1
+                            moved = f".wipe-{fresh}"
+                            if moved not in taken:
+                                try:
+                                    os.stat(moved, dir_fd=top, follow_symlinks=False)
+                                except FileNotFoundError:
+                                    break
+                        taken.add(moved)
+                        _retry_opened_up(
+                            lambda: os.rename(entry.name, moved, src_dir_fd=fd, dst_dir_fd=top), entry.name, fd
+                        )
+                        todo.append(moved)
+                    else:
+                        _retry_opened_up(lambda: os.unlink(entry.name, dir_fd=fd), entry.name, fd)
+                except OSError:
+                    continue
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        try:
+            os.rmdir(name, dir_fd=top)
+        except OSError as exc:
+            if exc.errno == errno.ENOTEMPTY:
+                todo.append(name)  # filled again meanwhile: once more
+
+
 class Server:
     """The runner's handles on one loaded server.
 
@@ -1177,31 +1271,29 @@ class Runtime:
             return frozenset()
 
     def wipe_tmp(self, keep: frozenset[str] = frozenset()) -> None:
-        import shutil
+        """Remove every entry of --tmp but those named in ``keep``, however the candidate built them.
 
-        def onerror(func, path, exc_info):
-            try:
-                os.chmod(os.path.dirname(path), 0o700)
-                os.chmod(path, 0o700)
-                func(path)
-            except OSError:
-                pass
-
+        Iterative, and by directory fd only: before a directory is removed, its
+        subdirectories are moved up into --tmp itself (under fresh names) and its other
+        entries unlinked, so no depth costs recursion or open fds, no path is longer than
+        one name, and no symlink is ever followed (links are unlinked, loops included).
+        A directory whose mode forbids us is opened up (chmod) first. An entry something
+        is still filling is retried, up to MAX_WIPE_STEPS steps in all (the candidate's
+        processes are swept before, so that needs a survivor; what is left goes on reset).
+        """
         try:
-            entries = os.listdir(self.tmp)
+            top = os.open(self.tmp, os.O_RDONLY | os.O_DIRECTORY)
         except OSError:
             return
-        for name in entries:
-            if name in keep:
-                continue
-            path = os.path.join(self.tmp, name)
-            try:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, onerror=onerror)
-                else:
-                    os.unlink(path)
-            except OSError:
-                pass
+        try:
+            present = os.listdir(top)
+            doomed = [name for name in present if name not in keep]
+            if doomed:
+                _wipe_entries(top, doomed, taken=set(present))
+        except OSError:
+            pass
+        finally:
+            os.close(top)
 
     # ------------------------------------------------------------------ ops
 
