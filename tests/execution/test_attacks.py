@@ -567,6 +567,35 @@ def test_timeout_leaves_the_pool_working(guarded):
 # call's own process, and a scratch directory the runner's clean-up cannot take.
 
 
+def test_output_channel_left_non_blocking_and_shrunk(guarded):
+    attacker = """
+    import fcntl, os
+    F_SETPIPE_SZ = 1031
+    def spoil():
+        for fd in (1, 2):
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+                fcntl.fcntl(fd, F_SETPIPE_SZ, 4096)
+            except OSError:
+                pass
+    spoil()
+    def f(x):
+        spoil()
+        return x * 3
+    """
+    honest_printer = """
+    import sys
+    def f(x):
+        for _ in range(50):
+            sys.stdout.write("y" * 4000)
+            sys.stdout.flush()
+        return x * 2
+    """
+    run_calls(guarded, textwrap.dedent(attacker), 1)
+    [out] = run_calls(guarded, textwrap.dedent(honest_printer), 21)
+    assert passes(Equals(42), out), f"the next candidate inherited a spoiled output channel: {out}"
+
+
 def _deep_tree(depth: int, name_len: int = 1, indent: str = "    ") -> str:
     """Lines building ``depth`` nested directories in the current directory (chdir as they
     go, so no path is ever long) and coming back."""

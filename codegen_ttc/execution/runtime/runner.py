@@ -70,8 +70,9 @@ decoded fresh. A call that crashes, hangs or floods output costs only that call:
 its child dies or is killed, the call gets the outcome (crashed / timeout /
 output_limit, classified as for a single call) and the remaining calls go to a new
 batch child of the same server (the server is reloaded first if it died). The
-candidate's stdout/stderr go to a pipe that only the runner reads and counts.
-Before untrusted code runs, the protocol fds are moved off 0/1/2 and closed.
+candidate's stdout/stderr go to a pipe that only the runner reads and counts, a new
+one for every load (what a candidate does to its end, O_NONBLOCK or F_SETPIPE_SZ, goes
+with it). Before untrusted code runs, the protocol fds are moved off 0/1/2 and closed.
 
 Batch channel, lock-step: a socketpair per server; the batch child writes one
 result record (a line of JSON) per call and then blocks until the runner sends one
@@ -1068,9 +1069,10 @@ class Runtime:
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)
         os.close(devnull)
-        # the candidate's stdout/stderr sink; only the runner holds the read end
-        self.out_r, self.out_w = os.pipe()
-        os.set_blocking(self.out_r, False)
+        # the candidate's stdout/stderr sink (a fresh one per load, see fresh_output);
+        # only the runner holds the read end
+        self.out_r, self.out_w = -1, -1
+        self.fresh_output()
         self.stdin = LineReader(self.proto_in, MAX_REQUEST_BYTES)
         self.server: Server | None = None
         self.load_req: dict | None = None
@@ -1104,6 +1106,23 @@ class Runtime:
         if self.server is not None:
             fds += self.server.fds()
         return fds
+
+    def fresh_output(self) -> None:
+        """A new pipe for the candidate's stdout/stderr.
+
+        Whatever a candidate did to its output channel (O_NONBLOCK on its end, which every
+        holder of that file shares; F_SETPIPE_SZ) goes with it: each load (and each script
+        of a judge runner) writes to a pipe of its own.
+        """
+        old = (self.out_r, self.out_w)
+        self.out_r, self.out_w = os.pipe()
+        os.set_blocking(self.out_r, False)
+        for fd in old:
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
     # ------------------------------------------------------------------ io
 
@@ -1318,6 +1337,7 @@ class Runtime:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         chan, chan_child = mine.detach(), theirs.detach()
         self.drain_output()
+        self.fresh_output()  # nothing the last candidate did to its output channel reaches this one
         self.output = 0
         t0 = time.monotonic()
         pid = os.fork()
@@ -1742,6 +1762,8 @@ class Runtime:
             raise ValueError("script needs code")
         self.lim = lim = limits_from(req.get("limits", {}))
         self.drain_output()
+        if self.load_req is None:  # a judge runner: each script writes to a pipe of its own
+            self.fresh_output()
         self.output = 0
         parent, child = socket.socketpair()
         t0 = time.monotonic()
