@@ -567,6 +567,43 @@ def test_timeout_leaves_the_pool_working(guarded):
 # call's own process, and a scratch directory the runner's clean-up cannot take.
 
 
+# a record the runner's control pipe would take for "module code failed", claiming a pass
+FORGED_LOAD = '{"op":"loaded","ok":false,"outcome":{"status":"returned","value":["N"]}}'
+FORGED_FATAL = '{"op":"fatal","message":"forged by the candidate"}'
+
+
+def _forger(record: str, *, define: bool) -> str:
+    """Module code that writes ``record`` (a line) to every fd it holds, then defines f or not."""
+    body = f"""
+    import os
+    for fd in range(3, 256):
+        try:
+            os.write(fd, {(record + chr(10)).encode()!r})
+        except OSError:
+            pass
+    """
+    return textwrap.dedent(body) + (WRONG if define else "")
+
+
+@pytest.mark.parametrize("define", [False, True], ids=["defines-nothing", "wrong-f"])
+def test_forged_load_report_passes_no_script(guarded, define):
+    # judge scripts only: the forged "load failed, returned" must not count as passed
+    scripts = [script("assert candidate(1) == 2"), script("assert candidate(5) == 10")]
+    outs = run_probes(guarded, _forger(FORGED_LOAD, define=define), scripts)
+    assert not any(passes(ScriptPassed(), o) for o in outs), outs
+    # mixed tests: the calls get no forged value either
+    outs = run_probes(guarded, _forger(FORGED_LOAD, define=define), [Call((1,)), *scripts])
+    assert fails(Equals(2), outs[0]), outs[0]
+    assert not any(passes(ScriptPassed(), o) for o in outs[1:]), outs
+
+
+def test_forged_infrastructure_fault_is_the_candidates_failure(guarded):
+    # a "cannot confine" report from module code is the candidate's doing, not the sandbox's
+    outs = run_probes(guarded, _forger(FORGED_FATAL, define=True), [Call((1,)), script("assert candidate(1) == 2")])
+    assert outs[0].status in FAIL_STATUSES or outs[0].status == "raised", outs[0]
+    assert not passes(ScriptPassed(), outs[1]), outs[1]
+
+
 def test_output_channel_left_non_blocking_and_shrunk(guarded):
     attacker = """
     import fcntl, os

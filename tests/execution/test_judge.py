@@ -120,3 +120,16 @@ def test_opaque_results_are_not_truthy_in_scripts(sandbox):
     outs = run_probes(sandbox, src, [script("assert candidate(1)"), script("assert candidate(1) is not None")])
     assert [o.status for o in outs] == ["raised", "returned"]
     assert outs[0].error == "TypeError"
+
+
+def test_a_script_passes_only_by_the_judges_own_report():
+    # the judge runner reports a pass as "returned" without a value; a call's outcome carries
+    # one, so wherever it came from, it is no script's pass
+    from codegen_ttc.execution.batch import Outcome
+    from codegen_ttc.execution.judge import passes
+    from codegen_ttc.execution.runtime import wire
+    from codegen_ttc.problems.model import ScriptPassed
+
+    assert passes(ScriptPassed(), Outcome("returned"))
+    assert not passes(ScriptPassed(), Outcome("returned", value=wire.encode(None)))
+    assert not passes(ScriptPassed(), Outcome("raised", error="AssertionError"))

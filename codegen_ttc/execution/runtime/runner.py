@@ -23,7 +23,8 @@ runner -> host, once at start:
 Candidate side (one candidate loaded at a time):
     host -> {"op": "load", "source": str, "entry_point": str, "limits": {Limits fields}}
     runner -> {"op": "loaded", "ok": true, "seconds": float}
-            | {"op": "loaded", "ok": false, "outcome": OUTCOME}   (applies to every probe)
+            | {"op": "loaded", "ok": false, "outcome": OUTCOME}   (applies to every probe;
+              never "returned": a failed load fails every probe, judge scripts' included)
     host -> {"op": "calls", "calls": [{"args": [wire...], "kwargs": [[name, wire], ...]}, ...]}
     runner -> {"op": "result", "index": i, "outcome": OUTCOME}   one per call, streamed in
               call order (i = 0, 1, ...) as calls end (held back at most RESULT_DELAY to
@@ -74,6 +75,18 @@ candidate's stdout/stderr go to a pipe that only the runner reads and counts, a 
 one for every load (what a candidate does to its end, O_NONBLOCK or F_SETPIPE_SZ, goes
 with it). Before untrusted code runs, the protocol fds are moved off 0/1/2 and closed.
 
+Server to runner, over a pipe of its own per server: {"op": "confined"} once its
+privileges are dropped, before any candidate code runs (a {"op": "fatal"} instead is
+the sandbox's fault, an infrastructure error); then {"op": "loaded", "ok": true} or
+{"op": "loaded", "ok": false, "error": str, "message": str, "exit"?: true}. Module code
+runs in the server and can write to this pipe too, so after "confined" nothing on it
+is a verdict: a failed load becomes an outcome the runner builds ("raised", or
+"crashed" for SystemExit), never "returned" or a value; a "fatal", or anything else
+out of place, makes the load "crashed" (error "load"). The host, in turn, refuses a
+failed load reported as "returned", and a judge script's pass comes only from the judge
+runner (it carries no value). The runner's own channel to the host is never open in
+a process that runs candidate code.
+
 Batch channel, lock-step: a socketpair per server; the batch child writes one
 result record (a line of JSON) per call and then blocks until the runner sends one
 "go" byte; the runner, on each record, drains and counts the call's output (so
@@ -92,7 +105,10 @@ at worst claims a value for a call of the SAME candidate, the call in flight or 
 after it, which the candidate could equally have returned (it can see every input of
 its batch, and calls share a process, so state across calls is legitimate); expected
 outputs never enter the sandbox, so nothing can be learnt or faked beyond its own
-answers. Lines printed to stdout/stderr are only counted, never parsed.
+answers. The server's "child" and "exited" reports are as forgeable: a pid is
+believed only if /proc shows it a child of the server, and "exited" can only end the
+call in flight, as a failure or with the record it left on the channel. Lines
+printed to stdout/stderr are only counted, never parsed.
 
 Leftovers: the runner reaps orphans (as PID 1 of a pid namespace, or as a child
 subreaper) and kills every process but the server when a child is killed and after
@@ -266,6 +282,19 @@ def validate_child_record(text: bytes | None, *, script: bool = False, coverage:
         if cov is not None:
             out["cov"] = cov
     return out
+
+
+def _load_failure(rec: dict) -> dict:
+    """The outcome of a load the server reports as failed, built here from its parts.
+
+    The server has run candidate code, so what it says is data: the exception's name
+    and message, and whether it was SystemExit. It can only ever make the load "raised"
+    or "crashed", never another status, and never a value.
+    """
+    error, message = rec.get("error"), rec.get("message")
+    error = _truncate(error, MAX_ERROR_CHARS) if type(error) is str else ""
+    message = _truncate(message) if type(message) is str else ""
+    return outcome("crashed" if rec.get("exit") is True else "raised", error=error or "load", message=message)
 
 
 def classify(
@@ -444,6 +473,8 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
     except BaseException as exc:  # never run a candidate half-confined
         send({"op": "fatal", "message": f"cannot confine the candidate: {_type_name(exc)}: {_exc_message(exc)}"})
         _exit(71)
+    # from here on what this process says may be the candidate's: the runner takes it as data
+    send({"op": "confined"})
     _apply_common_limits(lim, rt.uid, rt.nproc)
     fn = None
     failure = None
@@ -464,9 +495,9 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
         if not callable(fn):
             raise TypeError(f"{entry_point!r} is not callable")
     except SystemExit as exc:
-        failure = outcome("crashed", error="SystemExit", message=_exc_message(exc))
+        failure = {"error": "SystemExit", "message": _exc_message(exc), "exit": True}
     except BaseException as exc:
-        failure = outcome("raised", error=_type_name(exc), message=_exc_message(exc))
+        failure = {"error": _type_name(exc), "message": _exc_message(exc)}
     signal.setitimer(signal.ITIMER_PROF, 0)
     try:
         hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
@@ -474,7 +505,7 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
     except (ValueError, OSError):
         pass
     flush()
-    send({"op": "loaded", "ok": failure is None, "outcome": failure})
+    send({"op": "loaded", "ok": True} if failure is None else {"op": "loaded", "ok": False, **failure})
     if failure is not None:
         _exit(0)
     reader = LineReader(cmd_r, MAX_REQUEST_BYTES)
@@ -1329,6 +1360,13 @@ class Runtime:
         return {"op": "loaded", "ok": False, "outcome": out}
 
     def start_server(self) -> tuple[bool, dict | None, float]:
+        """Fork a server for ``load_req`` and wait for its module code: (ok, failure, seconds).
+
+        Everything the server says after "confined" comes from a process that has run
+        candidate code, so it is data: a load failure it reports becomes an outcome the
+        runner builds itself ("raised", or "crashed" for SystemExit), never anything else,
+        and a "fatal" after "confined" is the candidate's crash, not the sandbox's fault.
+        """
         req = self.load_req
         assert req is not None
         cmd_r, cmd_w = os.pipe()
@@ -1356,17 +1394,25 @@ class Runtime:
         self.server = srv = Server(
             pid, cmd_w, LineReader(rep_r, MAX_CONTROL_BYTES), chan, peer, coverage=self.lim["coverage"]
         )
-        got = self.wait_record(srv.rep, t0 + self.lim["wall_seconds"] + self.lim["load_cpu_seconds"])
-        seconds = time.monotonic() - t0
-        if isinstance(got, bytes):
-            try:
+        deadline = t0 + self.lim["wall_seconds"] + self.lim["load_cpu_seconds"]
+        got = self.wait_record(srv.rep, deadline)
+        confined = False
+        try:
+            if isinstance(got, bytes):
                 rec = wire.loads_line(got)
-                if rec.get("op") == "fatal":
+                if rec.get("op") == "fatal":  # before any candidate code ran: the sandbox's fault
                     self.kill_server()
                     raise InfraFault(_truncate(str(rec.get("message"))))
-                if rec.get("op") != "loaded":
+                if rec.get("op") != "confined":
+                    raise Malformed("expected confined")
+                confined = True
+                got = self.wait_record(srv.rep, deadline)
+            seconds = time.monotonic() - t0
+            if isinstance(got, bytes):
+                rec = wire.loads_line(got)
+                if rec.get("op") != "loaded" or type(rec.get("ok")) is not bool:
                     raise Malformed("expected loaded")
-                if rec.get("ok") is True:
+                if rec["ok"]:
                     self.drain_output()
                     if self.output > self.lim["output_bytes"]:
                         got = "output"
@@ -1375,16 +1421,18 @@ class Runtime:
                         self.tmp_keep = self._tmp_entries()
                         return True, None, seconds
                 else:
-                    failure = validate_child_record(_dumps(rec.get("outcome")))
-                    if failure is None:
-                        raise Malformed("bad load outcome")
+                    failure = _load_failure(rec)
                     self.kill_server()
                     return False, self._stamp(failure, seconds), seconds
-            except (wire.WireError, Malformed):
-                got = "malformed"
-        # the server died, hung, flooded output or lied
+        except (wire.WireError, Malformed):
+            got = "malformed"
+        seconds = time.monotonic() - t0
+        # the server died, hung, flooded output or broke the protocol
         # EOF comes just before the exit status: give it a moment to be reaped
         status, cpu = self.kill_server(wait_first=1.0 if got == "eof" else 0.0)
+        if not confined:  # no candidate code had run: whatever went wrong is the sandbox's
+            self.sweep(None)
+            raise InfraFault(f"the candidate's server failed before it was confined ({got})")
         if got == "output":
             out = outcome("output_limit", error="output")
         elif got == "timeout":
