@@ -633,6 +633,145 @@ def test_output_channel_left_non_blocking_and_shrunk(guarded):
     assert passes(Equals(42), out), f"the next candidate inherited a spoiled output channel: {out}"
 
 
+# each helper stays under the per-process CPU limit; together they are well over it
+SPLIT = Limits(cpu_seconds=0.3, wall_seconds=20.0)
+BURN = """
+def burn(seconds):
+    import time
+    t = time.process_time()
+    while time.process_time() - t < seconds:
+        pass
+"""
+HELPERS = {
+    # four forked helpers, waited for
+    "waited": """
+        import os
+        def f(x):
+            pids = []
+            for _ in range(4):
+                pid = os.fork()
+                if pid == 0:
+                    burn(0.25)
+                    os._exit(0)
+                pids.append(pid)
+            for pid in pids:
+                os.waitpid(pid, 0)
+            return x * 2
+    """,
+    # helpers that report over a pipe and are never waited for (zombies of the call)
+    "unwaited": """
+        import os
+        def f(x):
+            r, w = os.pipe()
+            for _ in range(4):
+                if os.fork() == 0:
+                    burn(0.25)
+                    os.write(w, b"d")
+                    os._exit(0)
+            got = b""
+            while len(got) < 4:
+                got += os.read(r, 4)
+            return x * 2
+    """,
+    # orphaned helpers (double fork: re-parented to the runner), reporting over a pipe
+    "orphaned": """
+        import os
+        def f(x):
+            r, w = os.pipe()
+            for _ in range(4):
+                pid = os.fork()
+                if pid == 0:
+                    if os.fork() == 0:
+                        burn(0.25)
+                        os.write(w, b"d")
+                    os._exit(0)
+                os.waitpid(pid, 0)
+            got = b""
+            while len(got) < 4:
+                got += os.read(r, 4)
+            return x * 2
+    """,
+}
+
+
+@pytest.mark.parametrize("how", sorted(HELPERS))
+def test_cpu_split_over_forked_helpers(guarded, how):
+    src = BURN + textwrap.dedent(HELPERS[how])
+    out = run_one(guarded, src, 21, limits=SPLIT)
+    assert out.status == "timeout", f"1 s of CPU passed a 0.3 s limit split over helpers: {out}"
+    assert fails(Equals(42), out)
+
+
+def test_cpu_of_a_thread_module_code_left_running(guarded):
+    # the loaded server's thread does the work; the call only hands over input and waits
+    src = BURN + textwrap.dedent("""
+    import mmap, struct, threading, time
+    shared = mmap.mmap(-1, 64)  # MAP_SHARED: the call's process (a fork) writes, the thread reads
+    def worker():
+        while True:
+            flag, x = struct.unpack_from("qq", shared, 0)
+            if flag == 1:
+                burn(1.0)  # the too-slow algorithm
+                struct.pack_into("qq", shared, 0, 2, x * 2)
+            time.sleep(0.001)
+    threading.Thread(target=worker, daemon=True).start()
+    def f(x):
+        struct.pack_into("qq", shared, 0, 1, x)
+        while struct.unpack_from("qq", shared, 0)[0] != 2:
+            time.sleep(0.001)
+        return struct.unpack_from("qq", shared, 0)[1]
+    """)
+    out = run_one(guarded, src, 21, limits=SPLIT)
+    assert fails(Equals(42), out), f"work done by a thread of the loaded module escaped the CPU limit: {out}"
+
+
+# module code's own budget (load_cpu_seconds) split the same ways
+LOAD_SPLIT = Limits(cpu_seconds=0.3, wall_seconds=20.0, load_cpu_seconds=0.3)
+MODULE_HELPERS = {
+    # four helpers module code waits for: the table is ready before any call
+    "waited": """
+        import os
+        r, w = os.pipe()
+        pids = []
+        for _ in range(4):
+            pid = os.fork()
+            if pid == 0:
+                burn(0.25)
+                os.write(w, b"d")
+                os._exit(0)
+            pids.append(pid)
+        for pid in pids:
+            os.waitpid(pid, 0)
+        def f(x):
+            return x * 2
+    """,
+    # a helper left running: it does the work while the calls wait for it
+    "running": """
+        import mmap, os, struct, time
+        shared = mmap.mmap(-1, 64)
+        if os.fork() == 0:
+            while True:
+                flag, x = struct.unpack_from("qq", shared, 0)
+                if flag == 1:
+                    burn(1.0)
+                    struct.pack_into("qq", shared, 0, 2, x * 2)
+                time.sleep(0.001)
+        def f(x):
+            struct.pack_into("qq", shared, 0, 1, x)
+            while struct.unpack_from("qq", shared, 0)[0] != 2:
+                time.sleep(0.001)
+            return struct.unpack_from("qq", shared, 0)[1]
+    """,
+}
+
+
+@pytest.mark.parametrize("how", sorted(MODULE_HELPERS))
+def test_cpu_of_helpers_module_code_started(guarded, how):
+    src = BURN + textwrap.dedent(MODULE_HELPERS[how])
+    out = run_one(guarded, src, 21, limits=LOAD_SPLIT)
+    assert fails(Equals(42), out), f"work done by helpers of module code escaped its CPU limits: {out}"
+
+
 def _deep_tree(depth: int, name_len: int = 1, indent: str = "    ") -> str:
     """Lines building ``depth`` nested directories in the current directory (chdir as they
     go, so no path is ever long) and coming back."""

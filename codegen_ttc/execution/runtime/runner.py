@@ -112,9 +112,10 @@ printed to stdout/stderr are only counted, never parsed.
 
 Leftovers: the runner reaps orphans (as PID 1 of a pid namespace, or as a child
 subreaper) and kills every process but the server when a child is killed and after
-each batch; files a batch leaves in --tmp are removed after it (what module code
-made stays until reset); removal is iterative and by directory fd (any depth, any
-name length, symlinks never followed, modes opened up). On reset everything goes.
+each batch; a load whose module code leaves a process running fails ("crashed",
+error "background"). Files a batch leaves in --tmp are removed after it (what module
+code made stays until reset); removal is iterative and by directory fd (any depth,
+any name length, symlinks never followed, modes opened up). On reset everything goes.
 
 Timeouts, per call: CPU via ITIMER_PROF (sub-second; its default action ends the
 child, which ``except BaseException`` cannot catch) re-armed before every call,
@@ -127,6 +128,18 @@ the call's start; the first call's includes the fork) kills the child ("timeout"
 the batch is reported as "timeout" (error "budget") without running, as HumanEval's
 harness gives a whole check one time budget. The host adds its own deadline on every
 reply and kills the whole runner.
+
+CPU is the candidate's whole tree's, not one process's: the runner reads /proc for
+the server, the batch child and every process made since the server's fork (each
+figure with the children it reaped; zombies keep theirs), so work split over forked
+helpers, orphans, or threads of the server (module code may leave some: numpy's BLAS
+pool) counts. A call is charged the tree's growth from its start to its record (the
+first call of a child also what the server used since it was last accounted for);
+past cpu_seconds + CPU_GRACE it is a "timeout" ("cpu"), caught by the watchdog while it
+runs or when its record comes in. The tree is read only once the wall clock allows it
+to be over (CPU grows at most as fast as the wall clock times the CPUs we may use), so
+a fast call costs nothing more. Helpers left running into a later call count there in
+full. Module code's tree has load_cpu_seconds likewise (checked when it ends).
 """
 
 from __future__ import annotations
@@ -940,14 +953,56 @@ def _open_child_stat(pid: int, parents: tuple[int, ...]) -> int | None:
     return None
 
 
-def _cpu_of(fd: int) -> float | None:
-    """User + system CPU seconds of the process whose /proc/PID/stat is open on ``fd``."""
-    try:
-        stat = os.pread(fd, 1024, 0)
-        fields = stat[stat.rindex(b")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / _CLK_TCK
-    except (OSError, ValueError, IndexError):
-        return None
+def _stat_fields(stat: bytes) -> list[bytes]:
+    """The fields of a /proc/PID/stat line after the command name (state is [0], ppid [1])."""
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
+def _stat_cpu(fields: list[bytes]) -> float:
+    """CPU seconds of a process and of every child it has reaped (utime, stime, cutime,
+    cstime): all its threads, and the whole subtree below it that has ended and been waited
+    for. A zombie keeps its figures until it is reaped, and then they pass to its reaper."""
+    return sum(int(f) for f in fields[11:15]) / _CLK_TCK
+
+
+class TreeClock:
+    """CPU seconds of one process's tree (``_stat_cpu``), from its /proc/PID/stat kept open.
+
+    ``read()`` is None once the process has been reaped (its figures then belong to its
+    reaper); ``cpu()`` is the last figure read, so that a process that is gone still
+    counts what it used. ``own``: its own threads' part of the last read (no children).
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.last = 0.0
+        self.own = 0.0
+
+    @classmethod
+    def open(cls, pid: int) -> TreeClock | None:
+        try:
+            return cls(os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            return None
+
+    def read(self) -> float | None:
+        try:
+            fields = _stat_fields(os.pread(self.fd, 1024, 0))
+            self.own = (int(fields[11]) + int(fields[12])) / _CLK_TCK
+            self.last = _stat_cpu(fields)
+        except (OSError, ValueError, IndexError):
+            return None
+        return self.last
+
+    def cpu(self) -> float:
+        self.read()
+        return self.last
+
+    def close(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
 
 
 MAX_WIPE_STEPS = 4_000_000  # entries removed or moved by one wipe_tmp (a racing writer cannot keep it busy)
@@ -1057,9 +1112,18 @@ class Server:
         self.chan = LineReader(chan, MAX_RESULT_BYTES + 4096 + (wire.MAX_COVERAGE_BYTES if coverage else 0))
         self.chan_peer = chan_peer  # socket.socket
         self.status: int | None = None  # set once reaped
+        # the server's own CPU (its threads, and the batch children it reaped); ``mark`` is
+        # its figure when last accounted for: what it burns after that is the next call's
+        self.clock = TreeClock.open(pid)
+        self.mark = 0.0
+        self.settled: set[int] = set()  # zombies module code left, their CPU counted in the load's
 
     def fds(self) -> list[int]:
-        return [self.cmd_w, self.rep.fd, self.chan.fd, self.chan_peer.fileno()]
+        fds = [self.cmd_w, self.rep.fd, self.chan.fd, self.chan_peer.fileno()]
+        return fds + ([self.clock.fd] if self.clock is not None else [])
+
+    def cpu(self) -> float:
+        return self.clock.cpu() if self.clock is not None else 0.0
 
     def discard_pending(self) -> None:
         """Drop whatever an earlier child of this server left in the channel, both ways."""
@@ -1084,6 +1148,8 @@ class Server:
             except OSError:
                 pass
         self.chan_peer.close()
+        if self.clock is not None:
+            self.clock.close()
 
 
 class Runtime:
@@ -1104,6 +1170,12 @@ class Runtime:
         # only the runner holds the read end
         self.out_r, self.out_w = -1, -1
         self.fresh_output()
+        # CPUs the candidate's processes can run on at once: CPU time of a tree grows at most
+        # this many times faster than the wall clock
+        try:
+            self.cpus = max(1, len(os.sched_getaffinity(0)))
+        except (AttributeError, OSError):
+            self.cpus = os.cpu_count() or 1
         self.stdin = LineReader(self.proto_in, MAX_REQUEST_BYTES)
         self.server: Server | None = None
         self.load_req: dict | None = None
@@ -1223,21 +1295,30 @@ class Runtime:
         except (OSError, ValueError):
             return None
 
-    def _descendants(self, *roots: int, window: tuple[int, int] | None = None) -> set[int]:
-        """Descendants of ``roots``; with ``window`` (lo, hi] only pids created in it are read."""
-        children: dict[int, list[int]] = {}
+    def _stats(self, window: tuple[int, int] | None = None) -> dict[int, list[bytes]]:
+        """/proc/PID/stat fields of every live process; with ``window`` (lo, hi] only pids created in it."""
         pids = self._all_pids()
         if window is not None:
             lo, hi = window
             pids = [p for p in pids if lo < p <= hi]
+        out = {}
         for pid in pids:
             try:
                 with open(f"/proc/{pid}/stat", "rb") as f:
-                    stat = f.read()
-                ppid = _ppid_in(stat)
+                    out[pid] = _stat_fields(f.read())
             except (OSError, ValueError, IndexError):
                 continue
-            children.setdefault(ppid, []).append(pid)
+        return out
+
+    @staticmethod
+    def _below(stats: dict[int, list[bytes]], roots: tuple[int, ...]) -> set[int]:
+        """The pids in ``stats`` that descend from one of ``roots``."""
+        children: dict[int, list[int]] = {}
+        for pid, fields in stats.items():
+            try:
+                children.setdefault(int(fields[1]), []).append(pid)
+            except (ValueError, IndexError):
+                continue
         out: set[int] = set()
         todo = list(roots)
         while todo:
@@ -1246,6 +1327,19 @@ class Runtime:
                     out.add(c)
                     todo.append(c)
         return out
+
+    def _descendants(self, *roots: int, window: tuple[int, int] | None = None) -> set[int]:
+        """Descendants of ``roots``; with ``window`` (lo, hi] only pids created in it are read."""
+        return self._below(self._stats(window), roots)
+
+    def _candidate_procs(self, server: int) -> dict[int, list[bytes]]:
+        """Stat fields of every process of the candidate made since its ``server`` was forked
+        (the server itself aside): below the server, or orphans re-parented to us."""
+        hi = self._last_pid()
+        # pids count up from the server's until the counter wraps; unreadable or wrapped: read all
+        window = (server, hi) if hi is not None and hi >= server else None
+        stats = self._stats(window)
+        return {pid: stats[pid] for pid in self._below(stats, (os.getpid(), server)) if pid != server}
 
     def sweep(self, keep: int | None) -> None:
         """Kill every process of the candidate except ``keep`` (the loaded server).
@@ -1417,9 +1511,14 @@ class Runtime:
                     if self.output > self.lim["output_bytes"]:
                         got = "output"
                     else:
-                        # what module code left in tmp stays; what a call leaves goes
-                        self.tmp_keep = self._tmp_entries()
-                        return True, None, seconds
+                        refused = self._check_loaded(srv)
+                        if refused is None:
+                            # what module code left in tmp stays; what a call leaves goes
+                            self.tmp_keep = self._tmp_entries()
+                            return True, None, seconds
+                        self.kill_server()
+                        self.sweep(None)
+                        return False, self._stamp(refused, seconds), seconds
                 else:
                     failure = _load_failure(rec)
                     self.kill_server()
@@ -1445,6 +1544,31 @@ class Runtime:
             out = outcome("crashed", error="load")
         self.sweep(None)
         return False, self._stamp(out, seconds), seconds
+
+    def _check_loaded(self, srv: Server) -> dict | None:
+        """After module code: the load's failure if it left processes running or its tree
+        used more than ``load_cpu_seconds`` (helpers it waited for, zombies it did not);
+        None when fine. Sets the server's CPU mark, from which calls are charged.
+
+        Threads module code left stay (importing numpy starts BLAS threads): they live in
+        the server, whose CPU every call's account includes.
+        """
+        lim = self.lim
+        running, extra = 0, 0.0
+        hi = self._last_pid()
+        if hi is None or hi != srv.pid:  # some process or thread was made since the server
+            for pid, fields in self._candidate_procs(srv.pid).items():
+                extra += _stat_cpu(fields)
+                if fields[0] in (b"Z", b"X"):
+                    srv.settled.add(pid)  # ended, never to run again: accounted for here, once
+                else:
+                    running += 1
+        srv.mark = srv.cpu()
+        if running:
+            return outcome("crashed", error="background", message=f"module code left {running} processes running")
+        if srv.mark + extra >= lim["load_cpu_seconds"] + CPU_GRACE:
+            return outcome("timeout", error="cpu", message="module code")
+        return None
 
     def _stamp(self, out: dict, seconds: float) -> dict:
         self.drain_output()
@@ -1542,6 +1666,13 @@ class Runtime:
         A call's outcome is what happens to the child while it runs: if the server dies
         meanwhile (the candidate may kill it), the child carries on, re-parented to us,
         and we watch it ourselves; the server is reloaded for the next child.
+
+        CPU is the whole tree's (``_tree_cpu``): a call is charged what the child, the
+        server and every process of the candidate used from the call's start to its
+        record, the first call also what the server used since it was last accounted
+        for. Past cpu_seconds + CPU_GRACE the call is a timeout ("cpu"), whether the
+        watchdog sees it running or its record comes in. The tree is read only when the
+        wall clock says it could be over (it grows at most ``self.cpus`` times faster).
         """
         srv = self.server
         assert srv is not None
@@ -1552,6 +1683,11 @@ class Runtime:
         self.drain_output()
         self.output = 0
         i = start
+        budget = cpu_limit + CPU_GRACE
+        # the tree's CPU when call i started; for the first, the server's last mark, so that
+        # whatever it ran since (a thread module code left, a signal handler) is this call's
+        base = srv.mark
+        slack = max(0.0, srv.cpu() - srv.mark)  # CPU already charged to call i at t_call
         t_call = time.monotonic()  # the first call's clock includes the fork, as before
         try:
             _write_all(srv.cmd_w, b'{"op":"calls","calls":[' + b",".join(encoded[start:]) + b"]}\n")
@@ -1561,9 +1697,10 @@ class Runtime:
             emit(i, self._stamped(outcome("crashed", error="server"), time.monotonic() - t_call))
             return i + 1
         child = None  # its pid, once the server said so and /proc agreed
-        stat_fd = None  # /proc/<child>/stat, for the CPU watchdog
-        cpu0 = 0.0  # the child's CPU seconds when call i started
-        next_cpu = t_call + cpu_limit  # no call can pass its CPU limit before this (one thread)
+        clock = None  # the child's TreeClock (/proc/<child>/stat)
+        cpu0 = 0.0  # the child's own CPU seconds when call i started
+        # no call can pass its budget before this: the tree gains at most self.cpus CPU-seconds a second
+        next_cpu = t_call + max(0.0, budget - slack) / self.cpus
         end = None  # "done" | "exited" | "wall" | "cpu" | "output" | "malformed" | "lost"
         status, cpu_end = None, 0.0
         server_lost = False  # died or broke the protocol: no more reports from it
@@ -1575,18 +1712,13 @@ class Runtime:
                 if timeout <= 0:
                     end = "wall"
                     break
-                if stat_fd is not None:
-                    if now >= next_cpu:
-                        used = _cpu_of(stat_fd)
-                        if used is not None:
-                            used -= cpu0
-                            if used >= cpu_limit + CPU_GRACE:
-                                end = "cpu"
-                                break
-                            next_cpu = now + max(0.02, cpu_limit + CPU_GRACE - used)
-                        else:
-                            next_cpu = now + 0.05
-                    timeout = min(timeout, max(0.0, next_cpu - now))
+                if now >= next_cpu:
+                    used = self._tree_cpu(srv, child, clock) - base
+                    if used >= budget:
+                        end = "cpu"
+                        break
+                    next_cpu = now + max(0.02, (budget - used) / self.cpus)
+                timeout = min(timeout, max(0.0, next_cpu - now))
                 if self.held:
                     wait = self.held_since + RESULT_DELAY - now
                     if wait <= 0:
@@ -1601,9 +1733,11 @@ class Runtime:
                         if adopted is None:
                             end = "lost"
                             break
-                        child, stat_fd = adopted
+                        child, clock = adopted[0], TreeClock(adopted[1])
                         if i > start:  # this call's CPU before now is unknown: count from here
-                            cpu0 = _cpu_of(stat_fd) or 0.0
+                            clock.read()
+                            cpu0 = clock.own
+                            base = self._tree_cpu(srv, child, clock)
                     try:
                         pid, st, ru = os.wait4(child, os.WNOHANG)
                     except ChildProcessError:
@@ -1632,10 +1766,16 @@ class Runtime:
                         if rec is None:
                             end = "malformed"
                             break
+                        now = time.monotonic()
+                        tree = None
+                        if slack + self.cpus * (now - t_call) >= budget:  # it could be over: look
+                            tree = self._tree_cpu(srv, child, clock)
+                            if tree - base >= budget:
+                                end = "cpu"  # helpers, threads or the server did the work
+                                break
                         self.drain_output()
                         if self.output > out_cap:
                             rec = outcome("output_limit", error="output")
-                        now = time.monotonic()
                         rec = self._stamped(rec, now - t_call)
                         i += 1
                         if i == n:
@@ -1644,10 +1784,15 @@ class Runtime:
                             break
                         # the next call starts now: its clocks, its output count
                         self.output = 0
-                        if stat_fd is not None:
-                            cpu0 = _cpu_of(stat_fd) or cpu0
+                        if tree is None and clock is not None and clock.read() is not None:
+                            # the child waits for its go: the server and it are the tree, unless
+                            # it left processes running, which then count in full at the next look
+                            tree = srv.cpu() + clock.last
+                        base = tree if tree is not None else self._tree_cpu(srv, child, clock)
+                        cpu0 = clock.own if clock is not None else cpu0
+                        slack = 0.0
                         t_call = now
-                        next_cpu = now + cpu_limit
+                        next_cpu = now + budget / self.cpus
                         try:
                             os.write(chan.fd, b"g")
                         except OSError:
@@ -1669,7 +1814,7 @@ class Runtime:
                         if op == "child" and child is None and type(msg.get("pid")) is int and msg["pid"] != srv.pid:
                             stat_fd = _open_child_stat(msg["pid"], (srv.pid, os.getpid()))
                             if stat_fd is not None:
-                                child = msg["pid"]
+                                child, clock = msg["pid"], TreeClock(stat_fd)
                         elif op == "exited" and type(msg.get("cpu")) in (int, float) and (
                             msg.get("status") is None or type(msg.get("status")) is int
                         ):
@@ -1686,8 +1831,8 @@ class Runtime:
                 if end is None and self.output > out_cap:
                     end = "output"
         finally:
-            if stat_fd is not None:
-                os.close(stat_fd)
+            if clock is not None:
+                clock.close()
         self.flush_held()  # before anything that may wait
         keep = None if server_lost else srv.pid
         if end == "done":
@@ -1699,6 +1844,8 @@ class Runtime:
                 self.sweep(srv.pid)
                 if self._await_exited(srv, SERVER_GRACE) is None:
                     self.kill_server()
+            if self.server is srv:
+                srv.mark = srv.cpu()  # it has reaped the child: that CPU is accounted for
             return n
         seconds = time.monotonic() - t_call
         if end == "lost":
@@ -1741,9 +1888,28 @@ class Runtime:
         if server_lost:
             self.kill_server()
             self.sweep(None)
+        else:
+            srv.mark = srv.cpu()
         self.drain_output()
         emit(i, self._stamped(out, seconds))
         return i + 1
+
+    def _tree_cpu(self, srv: Server, child: int | None, clock: TreeClock | None) -> float:
+        """CPU seconds of the candidate's whole tree: the server, the batch child ``child``
+        (its ``clock``), and every other process it has made since the server was forked.
+
+        Each figure includes the children the process reaped, and a zombie keeps its
+        own until reaped, so the work of forked helpers and of threads counts wherever it
+        ran. A child the server has just reaped is in the server's figure, read again.
+        """
+        total = srv.cpu()
+        if clock is not None:
+            mine = clock.read()
+            total = srv.cpu() if mine is None else total + mine
+        for pid, fields in self._candidate_procs(srv.pid).items():
+            if pid != child and pid not in srv.settled:
+                total += _stat_cpu(fields)
+        return total
 
     def _adopt_orphan(self, srv: Server, deadline: float) -> tuple[int, int] | None:
         """(pid, open /proc stat) of the server's batch child, re-parented to us after the server died.
