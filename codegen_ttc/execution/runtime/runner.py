@@ -1184,6 +1184,10 @@ class Runtime:
         self.held: list[bytes] = []  # results of the running batch not sent yet
         self.held_since = 0.0
         self.tmp_keep: frozenset[str] = frozenset()
+        try:
+            self.last_pid_fd = os.open("/proc/sys/kernel/ns_last_pid", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self.last_pid_fd = -1
         # pids up to this one hold no process of any candidate (see sweep)
         self.swept_to: int | None = None if self.pid1 else self._last_pid()
         if not self.pid1:
@@ -1205,7 +1209,7 @@ class Runtime:
             pass
 
     def runner_only_fds(self) -> list[int]:
-        fds = [self.out_r, self.proto_in, self.proto_out]
+        fds = [self.out_r, self.proto_in, self.proto_out, self.last_pid_fd]
         if self.server is not None:
             fds += self.server.fds()
         return fds
@@ -1287,11 +1291,10 @@ class Runtime:
     def _all_pids(self) -> list[int]:
         return [int(n) for n in os.listdir("/proc") if n.isdigit()]
 
-    @staticmethod
-    def _last_pid() -> int | None:
+    def _last_pid(self) -> int | None:
+        """The pid last allocated in our pid namespace (read through an fd kept open)."""
         try:
-            with open("/proc/sys/kernel/ns_last_pid", "rb") as f:
-                return int(f.read())
+            return int(os.pread(self.last_pid_fd, 32, 0))
         except (OSError, ValueError):
             return None
 
@@ -1426,14 +1429,15 @@ class Runtime:
         processes are swept before, so that needs a survivor; what is left goes on reset).
         """
         try:
+            present = os.listdir(self.tmp)
+            doomed = [name for name in present if name not in keep]
+            if not doomed:
+                return
             top = os.open(self.tmp, os.O_RDONLY | os.O_DIRECTORY)
         except OSError:
             return
         try:
-            present = os.listdir(top)
-            doomed = [name for name in present if name not in keep]
-            if doomed:
-                _wipe_entries(top, doomed, taken=set(present))
+            _wipe_entries(top, doomed, taken=set(present))
         except OSError:
             pass
         finally:
