@@ -1872,6 +1872,11 @@ class Runtime:
                     self.drain_output()
                     if self.output > out_cap:
                         rec = outcome("output_limit", error="output")
+                    if slack + self.cpus * (time.monotonic() - t_call) >= budget:
+                        # the child is reaped: by the server (in its figure) or by us (cpu_end)
+                        tree = self._tree_cpu(srv, child, None) + (cpu_end if server_lost else 0.0)
+                        if tree - base >= budget:
+                            rec = outcome("timeout", error="cpu")
                     out = rec
                 else:
                     out = outcome("crashed", error="protocol")
