@@ -438,6 +438,9 @@ def _become_untrusted(rt: Runtime, keep: tuple[int, ...]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.environ.clear()
     os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": rt.tmp, "TMPDIR": rt.tmp, "LANG": "C.UTF-8"})
+    # CPU is charged over the candidate's whole tree, so thread pools buy it nothing; BLAS
+    # pools started at import would only spin in the server at the first call's expense
+    os.environ.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
     try:
         import tempfile
 
