@@ -1694,7 +1694,8 @@ class Runtime:
         # the tree's CPU when call i started; for the first, the server's last mark, so that
         # whatever it ran since (a thread module code left, a signal handler) is this call's
         base = srv.mark
-        slack = max(0.0, srv.cpu() - srv.mark)  # CPU already charged to call i at t_call
+        server0 = srv.cpu()
+        slack = max(0.0, server0 - srv.mark)  # CPU already charged to call i at t_call
         t_call = time.monotonic()  # the first call's clock includes the fork, as before
         try:
             _write_all(srv.cmd_w, b'{"op":"calls","calls":[' + b",".join(encoded[start:]) + b"]}\n")
@@ -1792,9 +1793,10 @@ class Runtime:
                         # the next call starts now: its clocks, its output count
                         self.output = 0
                         if tree is None and clock is not None and clock.read() is not None:
-                            # the child waits for its go: the server and it are the tree, unless
-                            # it left processes running, which then count in full at the next look
-                            tree = srv.cpu() + clock.last
+                            # the child waits for its go: it and the server are the tree, unless
+                            # it left processes running, which then count in full at the next
+                            # look, as does whatever the server ran since the child started
+                            tree = server0 + clock.last
                         base = tree if tree is not None else self._tree_cpu(srv, child, clock)
                         cpu0 = clock.own if clock is not None else cpu0
                         slack = 0.0
