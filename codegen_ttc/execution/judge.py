@@ -17,7 +17,9 @@ def passes(check: Check, outcome: Outcome | None) -> bool:
     if outcome is None or outcome.status != "returned":
         return False
     if isinstance(check, ScriptPassed):
-        return True
+        # the judge runner reports a pass without a value; an outcome carrying one is a
+        # call's (whatever its status), never a script's verdict
+        return outcome.value is None
     try:
         value = outcome.decoded()
     except wire.WireError:

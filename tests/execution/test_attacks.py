@@ -701,3 +701,296 @@ def test_verdicts_are_plain_pythons(guarded):
     assert not passes(ScriptPassed(), outs[2]), outs[2]  # a class named ValueError is not one
     assert passes(ScriptPassed(), outs[3]), outs[3]  # a real subclass is
     assert passes(Equals(1e12), outs[0]) and passes(Equals(1.0), outs[1])
+
+
+# ---- round 2: runner (issue 17)
+# Forged reports, an output channel that outlives its candidate, CPU spent outside the
+# call's own process, and a scratch directory the runner's clean-up cannot take.
+
+
+# a record the runner's control pipe would take for "module code failed", claiming a pass
+FORGED_LOAD = '{"op":"loaded","ok":false,"outcome":{"status":"returned","value":["N"]}}'
+FORGED_FATAL = '{"op":"fatal","message":"forged by the candidate"}'
+
+
+def _forger(record: str, *, define: bool) -> str:
+    """Module code that writes ``record`` (a line) to every fd it holds, then defines f or not."""
+    body = f"""
+    import os
+    for fd in range(3, 256):
+        try:
+            os.write(fd, {(record + chr(10)).encode()!r})
+        except OSError:
+            pass
+    """
+    return textwrap.dedent(body) + (WRONG if define else "")
+
+
+@pytest.mark.parametrize("define", [False, True], ids=["defines-nothing", "wrong-f"])
+def test_forged_load_report_passes_no_script(guarded, define):
+    # judge scripts only: the forged "load failed, returned" must not count as passed
+    scripts = [script("assert candidate(1) == 2"), script("assert candidate(5) == 10")]
+    outs = run_probes(guarded, _forger(FORGED_LOAD, define=define), scripts)
+    assert not any(passes(ScriptPassed(), o) for o in outs), outs
+    # mixed tests: the calls get no forged value either
+    outs = run_probes(guarded, _forger(FORGED_LOAD, define=define), [Call((1,)), *scripts])
+    assert fails(Equals(2), outs[0]), outs[0]
+    assert not any(passes(ScriptPassed(), o) for o in outs[1:]), outs
+
+
+def test_forged_infrastructure_fault_is_the_candidates_failure(guarded):
+    # a "cannot confine" report from module code is the candidate's doing, not the sandbox's
+    outs = run_probes(guarded, _forger(FORGED_FATAL, define=True), [Call((1,)), script("assert candidate(1) == 2")])
+    assert outs[0].status in FAIL_STATUSES or outs[0].status == "raised", outs[0]
+    assert not passes(ScriptPassed(), outs[1]), outs[1]
+
+
+def test_output_channel_left_non_blocking_and_shrunk(guarded):
+    attacker = """
+    import fcntl, os
+    F_SETPIPE_SZ = 1031
+    def spoil():
+        for fd in (1, 2):
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+                fcntl.fcntl(fd, F_SETPIPE_SZ, 4096)
+            except OSError:
+                pass
+    spoil()
+    def f(x):
+        spoil()
+        return x * 3
+    """
+    honest_printer = """
+    import sys
+    def f(x):
+        for _ in range(50):
+            sys.stdout.write("y" * 4000)
+            sys.stdout.flush()
+        return x * 2
+    """
+    run_calls(guarded, textwrap.dedent(attacker), 1)
+    [out] = run_calls(guarded, textwrap.dedent(honest_printer), 21)
+    assert passes(Equals(42), out), f"the next candidate inherited a spoiled output channel: {out}"
+
+
+# each helper stays under the per-process CPU limit; together they are well over it
+SPLIT = Limits(cpu_seconds=0.3, wall_seconds=20.0)
+BURN = """
+def burn(seconds):
+    import time
+    t = time.process_time()
+    while time.process_time() - t < seconds:
+        pass
+"""
+HELPERS = {
+    # four forked helpers, waited for
+    "waited": """
+        import os
+        def f(x):
+            pids = []
+            for _ in range(4):
+                pid = os.fork()
+                if pid == 0:
+                    burn(0.25)
+                    os._exit(0)
+                pids.append(pid)
+            for pid in pids:
+                os.waitpid(pid, 0)
+            return x * 2
+    """,
+    # helpers that report over a pipe and are never waited for (zombies of the call)
+    "unwaited": """
+        import os
+        def f(x):
+            r, w = os.pipe()
+            for _ in range(4):
+                if os.fork() == 0:
+                    burn(0.25)
+                    os.write(w, b"d")
+                    os._exit(0)
+            got = b""
+            while len(got) < 4:
+                got += os.read(r, 4)
+            return x * 2
+    """,
+    # orphaned helpers (double fork: re-parented to the runner), reporting over a pipe
+    "orphaned": """
+        import os
+        def f(x):
+            r, w = os.pipe()
+            for _ in range(4):
+                pid = os.fork()
+                if pid == 0:
+                    if os.fork() == 0:
+                        burn(0.25)
+                        os.write(w, b"d")
+                    os._exit(0)
+                os.waitpid(pid, 0)
+            got = b""
+            while len(got) < 4:
+                got += os.read(r, 4)
+            return x * 2
+    """,
+}
+
+
+@pytest.mark.parametrize("how", sorted(HELPERS))
+def test_cpu_split_over_forked_helpers(guarded, how):
+    src = BURN + textwrap.dedent(HELPERS[how])
+    out = run_one(guarded, src, 21, limits=SPLIT)
+    assert out.status == "timeout", f"1 s of CPU passed a 0.3 s limit split over helpers: {out}"
+    assert fails(Equals(42), out)
+
+
+def test_cpu_of_a_thread_module_code_left_running(guarded):
+    # the loaded server's thread does the work; the call only hands over input and waits
+    src = BURN + textwrap.dedent("""
+    import mmap, struct, threading, time
+    shared = mmap.mmap(-1, 64)  # MAP_SHARED: the call's process (a fork) writes, the thread reads
+    def worker():
+        while True:
+            flag, x = struct.unpack_from("qq", shared, 0)
+            if flag == 1:
+                burn(1.0)  # the too-slow algorithm
+                struct.pack_into("qq", shared, 0, 2, x * 2)
+            time.sleep(0.001)
+    threading.Thread(target=worker, daemon=True).start()
+    def f(x):
+        struct.pack_into("qq", shared, 0, 1, x)
+        while struct.unpack_from("qq", shared, 0)[0] != 2:
+            time.sleep(0.001)
+        return struct.unpack_from("qq", shared, 0)[1]
+    """)
+    out = run_one(guarded, src, 21, limits=SPLIT)
+    assert fails(Equals(42), out), f"work done by a thread of the loaded module escaped the CPU limit: {out}"
+
+
+# module code's own budget (load_cpu_seconds) split the same ways
+LOAD_SPLIT = Limits(cpu_seconds=0.3, wall_seconds=20.0, load_cpu_seconds=0.3)
+MODULE_HELPERS = {
+    # four helpers module code waits for: the table is ready before any call
+    "waited": """
+        import os
+        r, w = os.pipe()
+        pids = []
+        for _ in range(4):
+            pid = os.fork()
+            if pid == 0:
+                burn(0.25)
+                os.write(w, b"d")
+                os._exit(0)
+            pids.append(pid)
+        for pid in pids:
+            os.waitpid(pid, 0)
+        def f(x):
+            return x * 2
+    """,
+    # a helper left running: it does the work while the calls wait for it
+    "running": """
+        import mmap, os, struct, time
+        shared = mmap.mmap(-1, 64)
+        if os.fork() == 0:
+            while True:
+                flag, x = struct.unpack_from("qq", shared, 0)
+                if flag == 1:
+                    burn(1.0)
+                    struct.pack_into("qq", shared, 0, 2, x * 2)
+                time.sleep(0.001)
+        def f(x):
+            struct.pack_into("qq", shared, 0, 1, x)
+            while struct.unpack_from("qq", shared, 0)[0] != 2:
+                time.sleep(0.001)
+            return struct.unpack_from("qq", shared, 0)[1]
+    """,
+}
+
+
+@pytest.mark.parametrize("how", sorted(MODULE_HELPERS))
+def test_cpu_of_helpers_module_code_started(guarded, how):
+    src = BURN + textwrap.dedent(MODULE_HELPERS[how])
+    out = run_one(guarded, src, 21, limits=LOAD_SPLIT)
+    assert fails(Equals(42), out), f"work done by helpers of module code escaped its CPU limits: {out}"
+
+
+def _deep_tree(depth: int, name_len: int = 1, indent: str = "    ") -> str:
+    """Lines building ``depth`` nested directories in the current directory (chdir as they
+    go, so no path is ever long) and coming back."""
+    name = "d" * name_len
+    lines = [
+        'start = os.open(".", os.O_RDONLY)',
+        f"for _ in range({depth}):",
+        f"    os.mkdir({name!r})",
+        f"    os.chdir({name!r})",
+        "os.fchdir(start)",
+        "os.close(start)",
+    ]
+    return "".join(indent + line + "\n" for line in lines)
+
+
+def _runner_survives(sb, source: str, probes) -> list:
+    """Run ``source``; the same candidate runner must serve it and the next batch."""
+    outs = run_probes(sb, textwrap.dedent(source), probes)
+    runner = sb._cand
+    assert runner is not None and runner.alive(), "the candidate runner died"
+    # the next candidate: same runner, and nothing of the tree left in its scratch dir
+    [seen] = run_calls(sb, "import os\ndef f(x):\n    return sorted(os.listdir('.'))\n", 1)
+    assert sb._cand is runner and runner.alive(), "the runner was replaced (it crashed cleaning up)"
+    assert passes(Equals([]), seen), f"the next candidate sees the tree: {seen}"
+    return outs
+
+
+@pytest.mark.parametrize("when", ["call", "module"])
+def test_1500_nested_directories(guarded, when):
+    if when == "call":
+        src = "import os\ndef f(x):\n" + _deep_tree(1500) + "    return x * 3\n"
+    else:
+        src = "import os\n" + _deep_tree(1500, indent="") + "def f(x):\n    return x * 3\n"
+    [out] = _runner_survives(guarded, src, [Call((1,))])
+    assert own_value_or_failed(out, 3), out
+
+
+# long names (every path far past PATH_MAX), symlink loops, modes that forbid everything,
+# and a background process still digging a deep tree as the call returns
+FIGHTER = (
+    """import os
+def f(x):
+    os.mkdir("loops")
+    os.symlink("a", "loops/a")
+    os.symlink("c", "loops/b")
+    os.symlink("b", "loops/c")
+    os.symlink("..", "loops/up")
+    os.symlink("/", "loops/root")
+    os.mkdir("locked")
+    os.mkdir("locked/inner")
+    open("locked/inner/file", "w").close()
+    os.chmod("locked/inner/file", 0)
+    os.chmod("locked/inner", 0)
+    os.chmod("locked", 0)
+"""
+    + _deep_tree(300, name_len=200)
+    + """    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.mkdir("bg")
+            os.chdir("bg")
+            depth = 0
+            while True:
+                os.mkdir("d")
+                os.chdir("d")
+                depth += 1
+                if depth == 2000:
+                    os.write(w, b"deep")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    os.read(r, 4)  # 2,000 levels deep, and still digging
+    return x * 3
+"""
+)
+
+
+def test_scratch_that_fights_its_clean_up(guarded):
+    [out] = _runner_survives(guarded, FIGHTER, [Call((1,))])
+    assert own_value_or_failed(out, 3), out

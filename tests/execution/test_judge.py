@@ -175,3 +175,16 @@ def test_a_returned_value_never_turns_into_a_catchable_exception(sandbox, case):
     assert outs[2].status in ("returned", "crashed") and outs[2].status != "raised", outs[2]
     if case == "int_past_str_limit":
         assert outs[2].status == "returned" and outs[2].decoded() == 10**5000
+
+
+def test_a_script_passes_only_by_the_judges_own_report():
+    # the judge runner reports a pass as "returned" without a value; a call's outcome carries
+    # one, so wherever it came from, it is no script's pass
+    from codegen_ttc.execution.batch import Outcome
+    from codegen_ttc.execution.judge import passes
+    from codegen_ttc.execution.runtime import wire
+    from codegen_ttc.problems.model import ScriptPassed
+
+    assert passes(ScriptPassed(), Outcome("returned"))
+    assert not passes(ScriptPassed(), Outcome("returned", value=wire.encode(None)))
+    assert not passes(ScriptPassed(), Outcome("raised", error="AssertionError"))

@@ -264,6 +264,10 @@ class RunnerSandbox(Sandbox):
         rec = self._check(cand.recv(lim.wall_seconds + self.host_grace), "loaded")
         if rec.get("ok") is not True:
             failed = outcome_from_record(rec.get("outcome"))
+            if failed.status == "returned":
+                # a load that failed is every pending probe's failure, never a pass (a judge
+                # script's verdict comes only from the judge runner)
+                raise RunnerDied("a failed load reported as returned")
             for k, _ in pending:
                 results[k] = failed
             return

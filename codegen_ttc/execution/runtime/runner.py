@@ -23,7 +23,8 @@ runner -> host, once at start:
 Candidate side (one candidate loaded at a time):
     host -> {"op": "load", "source": str, "entry_point": str, "limits": {Limits fields}}
     runner -> {"op": "loaded", "ok": true, "seconds": float}
-            | {"op": "loaded", "ok": false, "outcome": OUTCOME}   (applies to every probe)
+            | {"op": "loaded", "ok": false, "outcome": OUTCOME}   (applies to every probe;
+              never "returned": a failed load fails every probe, judge scripts' included)
     host -> {"op": "calls", "calls": [{"args": [wire...], "kwargs": [[name, wire], ...]}, ...]}
     runner -> {"op": "result", "index": i, "outcome": OUTCOME}   one per call, streamed in
               call order (i = 0, 1, ...) as calls end (held back at most RESULT_DELAY to
@@ -73,8 +74,21 @@ decoded fresh. A call that crashes, hangs or floods output costs only that call:
 its child dies or is killed, the call gets the outcome (crashed / timeout /
 output_limit, classified as for a single call) and the remaining calls go to a new
 batch child of the same server (the server is reloaded first if it died). The
-candidate's stdout/stderr go to a pipe that only the runner reads and counts.
-Before untrusted code runs, the protocol fds are moved off 0/1/2 and closed.
+candidate's stdout/stderr go to a pipe that only the runner reads and counts, a new
+one for every load (what a candidate does to its end, O_NONBLOCK or F_SETPIPE_SZ, goes
+with it). Before untrusted code runs, the protocol fds are moved off 0/1/2 and closed.
+
+Server to runner, over a pipe of its own per server: {"op": "confined"} once its
+privileges are dropped, before any candidate code runs (a {"op": "fatal"} instead is
+the sandbox's fault, an infrastructure error); then {"op": "loaded", "ok": true} or
+{"op": "loaded", "ok": false, "error": str, "message": str, "exit"?: true}. Module code
+runs in the server and can write to this pipe too, so after "confined" nothing on it
+is a verdict: a failed load becomes an outcome the runner builds ("raised", or
+"crashed" for SystemExit), never "returned" or a value; a "fatal", or anything else
+out of place, makes the load "crashed" (error "load"). The host, in turn, refuses a
+failed load reported as "returned", and a judge script's pass comes only from the judge
+runner (it carries no value). The runner's own channel to the host is never open in
+a process that runs candidate code.
 
 Batch channel, lock-step: a socketpair per server; the batch child writes one
 result record (a line of JSON) per call and then blocks until the runner sends one
@@ -94,12 +108,17 @@ at worst claims a value for a call of the SAME candidate, the call in flight or 
 after it, which the candidate could equally have returned (it can see every input of
 its batch, and calls share a process, so state across calls is legitimate); expected
 outputs never enter the sandbox, so nothing can be learnt or faked beyond its own
-answers. Lines printed to stdout/stderr are only counted, never parsed.
+answers. The server's "child" and "exited" reports are as forgeable: a pid is
+believed only if /proc shows it a child of the server, and "exited" can only end the
+call in flight, as a failure or with the record it left on the channel. Lines
+printed to stdout/stderr are only counted, never parsed.
 
 Leftovers: the runner reaps orphans (as PID 1 of a pid namespace, or as a child
 subreaper) and kills every process but the server when a child is killed and after
-each batch; files a batch leaves in --tmp are removed after it (what module code
-made stays until reset). On reset everything goes.
+each batch; a load whose module code leaves a process running fails ("crashed",
+error "background"). Files a batch leaves in --tmp are removed after it (what module
+code made stays until reset); removal is iterative and by directory fd (any depth,
+any name length, symlinks never followed, modes opened up). On reset everything goes.
 
 Timeouts, per call: CPU via ITIMER_PROF (sub-second; its default action ends the
 child, which ``except BaseException`` cannot catch) re-armed before every call,
@@ -112,10 +131,23 @@ the call's start; the first call's includes the fork) kills the child ("timeout"
 the batch is reported as "timeout" (error "budget") without running, as HumanEval's
 harness gives a whole check one time budget. The host adds its own deadline on every
 reply and kills the whole runner.
+
+CPU is the candidate's whole tree's, not one process's: the runner reads /proc for
+the server, the batch child and every process made since the server's fork (each
+figure with the children it reaped; zombies keep theirs), so work split over forked
+helpers, orphans, or threads of the server (module code may leave some: numpy's BLAS
+pool) counts. A call is charged the tree's growth from its start to its record (the
+first call of a child also what the server used since it was last accounted for);
+past cpu_seconds + CPU_GRACE it is a "timeout" ("cpu"), caught by the watchdog while it
+runs or when its record comes in. The tree is read only once the wall clock allows it
+to be over (CPU grows at most as fast as the wall clock times the CPUs we may use), so
+a fast call costs nothing more. Helpers left running into a later call count there in
+full. Module code's tree has load_cpu_seconds likewise (checked when it ends).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -123,6 +155,7 @@ import resource
 import select
 import signal
 import socket
+import stat as stat_module
 import sys
 import types
 import time
@@ -283,6 +316,19 @@ def validate_child_record(text: bytes | None, *, script: bool = False, coverage:
     return out
 
 
+def _load_failure(rec: dict) -> dict:
+    """The outcome of a load the server reports as failed, built here from its parts.
+
+    The server has run candidate code, so what it says is data: the exception's name
+    and message, and whether it was SystemExit. It can only ever make the load "raised"
+    or "crashed", never another status, and never a value.
+    """
+    error, message = rec.get("error"), rec.get("message")
+    error = _truncate(error, MAX_ERROR_CHARS) if type(error) is str else ""
+    message = _truncate(message) if type(message) is str else ""
+    return outcome("crashed" if rec.get("exit") is True else "raised", error=error or "load", message=message)
+
+
 def classify(
     *,
     wait_status: int | None,
@@ -432,6 +478,9 @@ def _become_untrusted(rt: Runtime, keep: tuple[int, ...]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.environ.clear()
     os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": rt.tmp, "TMPDIR": rt.tmp, "LANG": "C.UTF-8"})
+    # CPU is charged over the candidate's whole tree, so thread pools buy it nothing; BLAS
+    # pools started at import would only spin in the server at the first call's expense
+    os.environ.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
     try:
         import tempfile
 
@@ -480,6 +529,8 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
     except BaseException as exc:  # never run a candidate half-confined
         send({"op": "fatal", "message": f"cannot confine the candidate: {_type_name(exc)}: {_exc_message(exc)}"})
         _exit(71)
+    # from here on what this process says may be the candidate's: the runner takes it as data
+    send({"op": "confined"})
     _apply_common_limits(lim, rt.uid, rt.nproc)
     fn = None
     failure = None
@@ -505,9 +556,9 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
         if not callable(fn):
             raise TypeError(f"{entry_point!r} is not callable")
     except SystemExit as exc:
-        failure = outcome("crashed", error="SystemExit", message=_exc_message(exc))
+        failure = {"error": "SystemExit", "message": _exc_message(exc), "exit": True}
     except BaseException as exc:
-        failure = outcome("raised", error=_type_name(exc), message=_exc_message(exc))
+        failure = {"error": _type_name(exc), "message": _exc_message(exc)}
     signal.setitimer(signal.ITIMER_PROF, 0)
     try:
         hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
@@ -515,7 +566,7 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
     except (ValueError, OSError):
         pass
     flush()
-    send({"op": "loaded", "ok": failure is None, "outcome": failure})
+    send({"op": "loaded", "ok": True} if failure is None else {"op": "loaded", "ok": False, **failure})
     if failure is not None:
         _exit(0)
     reader = LineReader(cmd_r, MAX_REQUEST_BYTES)
@@ -976,14 +1027,147 @@ def _open_child_stat(pid: int, parents: tuple[int, ...]) -> int | None:
     return None
 
 
-def _cpu_of(fd: int) -> float | None:
-    """User + system CPU seconds of the process whose /proc/PID/stat is open on ``fd``."""
+def _stat_fields(stat: bytes) -> list[bytes]:
+    """The fields of a /proc/PID/stat line after the command name (state is [0], ppid [1])."""
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
+def _stat_cpu(fields: list[bytes]) -> float:
+    """CPU seconds of a process and of every child it has reaped (utime, stime, cutime,
+    cstime): all its threads, and the whole subtree below it that has ended and been waited
+    for. A zombie keeps its figures until it is reaped, and then they pass to its reaper."""
+    return sum(int(f) for f in fields[11:15]) / _CLK_TCK
+
+
+class TreeClock:
+    """CPU seconds of one process's tree (``_stat_cpu``), from its /proc/PID/stat kept open.
+
+    ``read()`` is None once the process has been reaped (its figures then belong to its
+    reaper); ``cpu()`` is the last figure read, so that a process that is gone still
+    counts what it used. ``own``: its own threads' part of the last read (no children).
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.last = 0.0
+        self.own = 0.0
+
+    @classmethod
+    def open(cls, pid: int) -> TreeClock | None:
+        try:
+            return cls(os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            return None
+
+    def read(self) -> float | None:
+        try:
+            fields = _stat_fields(os.pread(self.fd, 1024, 0))
+            self.own = (int(fields[11]) + int(fields[12])) / _CLK_TCK
+            self.last = _stat_cpu(fields)
+        except (OSError, ValueError, IndexError):
+            return None
+        return self.last
+
+    def cpu(self) -> float:
+        self.read()
+        return self.last
+
+    def close(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+MAX_WIPE_STEPS = 4_000_000  # entries removed or moved by one wipe_tmp (a racing writer cannot keep it busy)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _retry_opened_up(op, name: str, dir_fd: int):
+    """``op()``; on EACCES/EPERM, make the directory ``dir_fd`` and its entry ``name`` ours
+    to change (0700) and try once more. A root runner rarely needs it (CAP_DAC_OVERRIDE);
+    one sharing the candidate's uid does, for modes like 000."""
     try:
-        stat = os.pread(fd, 1024, 0)
-        fields = stat[stat.rindex(b")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / _CLK_TCK
-    except (OSError, ValueError, IndexError):
-        return None
+        return op()
+    except PermissionError:
+        try:
+            os.fchmod(dir_fd, 0o700)
+        except OSError:
+            pass
+        _open_up(name, dir_fd)
+        return op()
+
+
+def _open_up(name: str, dir_fd: int) -> None:
+    """chmod 0700 the entry ``name`` of ``dir_fd`` itself, never what a symlink there points to
+    (through an O_PATH fd: whatever replaces the name meanwhile, the inode changed is this one)."""
+    try:
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return
+    try:
+        if not stat_module.S_ISLNK(os.fstat(fd).st_mode):
+            os.chmod(f"/proc/self/fd/{fd}", 0o700)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _wipe_entries(top: int, names: list[str], taken: set[str]) -> None:
+    """Remove ``names`` (entries of the directory open on ``top``, whose entries are ``taken``)
+    and all below them; see wipe_tmp."""
+    todo = list(names)
+    fresh = 0
+    steps = 0
+    while todo and steps < MAX_WIPE_STEPS:
+        name = todo.pop()
+        steps += 1
+        try:
+            st = os.stat(name, dir_fd=top, follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat_module.S_ISDIR(st.st_mode):
+            try:
+                _retry_opened_up(lambda: os.unlink(name, dir_fd=top), name, top)
+            except OSError:
+                pass
+            continue
+        try:
+            fd = _retry_opened_up(lambda: os.open(name, _DIR_FLAGS, dir_fd=top), name, top)
+        except OSError:
+            continue
+        try:
+            for entry in list(os.scandir(fd)):
+                steps += 1
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        while True:  # a name in --tmp no one has used
+                            fresh += 1
+                            moved = f".wipe-{fresh}"
+                            if moved not in taken:
+                                try:
+                                    os.stat(moved, dir_fd=top, follow_symlinks=False)
+                                except FileNotFoundError:
+                                    break
+                        taken.add(moved)
+                        _retry_opened_up(
+                            lambda: os.rename(entry.name, moved, src_dir_fd=fd, dst_dir_fd=top), entry.name, fd
+                        )
+                        todo.append(moved)
+                    else:
+                        _retry_opened_up(lambda: os.unlink(entry.name, dir_fd=fd), entry.name, fd)
+                except OSError:
+                    continue
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        try:
+            os.rmdir(name, dir_fd=top)
+        except OSError as exc:
+            if exc.errno == errno.ENOTEMPTY:
+                todo.append(name)  # filled again meanwhile: once more
 
 
 class Server:
@@ -1002,9 +1186,18 @@ class Server:
         self.chan = LineReader(chan, MAX_RESULT_BYTES + 4096 + (wire.MAX_COVERAGE_BYTES if coverage else 0))
         self.chan_peer = chan_peer  # socket.socket
         self.status: int | None = None  # set once reaped
+        # the server's own CPU (its threads, and the batch children it reaped); ``mark`` is
+        # its figure when last accounted for: what it burns after that is the next call's
+        self.clock = TreeClock.open(pid)
+        self.mark = 0.0
+        self.settled: set[int] = set()  # zombies module code left, their CPU counted in the load's
 
     def fds(self) -> list[int]:
-        return [self.cmd_w, self.rep.fd, self.chan.fd, self.chan_peer.fileno()]
+        fds = [self.cmd_w, self.rep.fd, self.chan.fd, self.chan_peer.fileno()]
+        return fds + ([self.clock.fd] if self.clock is not None else [])
+
+    def cpu(self) -> float:
+        return self.clock.cpu() if self.clock is not None else 0.0
 
     def discard_pending(self) -> None:
         """Drop whatever an earlier child of this server left in the channel, both ways."""
@@ -1029,6 +1222,8 @@ class Server:
             except OSError:
                 pass
         self.chan_peer.close()
+        if self.clock is not None:
+            self.clock.close()
 
 
 class Runtime:
@@ -1045,9 +1240,16 @@ class Runtime:
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)
         os.close(devnull)
-        # the candidate's stdout/stderr sink; only the runner holds the read end
-        self.out_r, self.out_w = os.pipe()
-        os.set_blocking(self.out_r, False)
+        # the candidate's stdout/stderr sink (a fresh one per load, see fresh_output);
+        # only the runner holds the read end
+        self.out_r, self.out_w = -1, -1
+        self.fresh_output()
+        # CPUs the candidate's processes can run on at once: CPU time of a tree grows at most
+        # this many times faster than the wall clock
+        try:
+            self.cpus = max(1, len(os.sched_getaffinity(0)))
+        except (AttributeError, OSError):
+            self.cpus = os.cpu_count() or 1
         self.stdin = LineReader(self.proto_in, MAX_REQUEST_BYTES)
         self.server: Server | None = None
         self.load_req: dict | None = None
@@ -1056,6 +1258,10 @@ class Runtime:
         self.held: list[bytes] = []  # results of the running batch not sent yet
         self.held_since = 0.0
         self.tmp_keep: frozenset[str] = frozenset()
+        try:
+            self.last_pid_fd = os.open("/proc/sys/kernel/ns_last_pid", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self.last_pid_fd = -1
         # pids up to this one hold no process of any candidate (see sweep)
         self.swept_to: int | None = None if self.pid1 else self._last_pid()
         if not self.pid1:
@@ -1077,10 +1283,27 @@ class Runtime:
             pass
 
     def runner_only_fds(self) -> list[int]:
-        fds = [self.out_r, self.proto_in, self.proto_out]
+        fds = [self.out_r, self.proto_in, self.proto_out, self.last_pid_fd]
         if self.server is not None:
             fds += self.server.fds()
         return fds
+
+    def fresh_output(self) -> None:
+        """A new pipe for the candidate's stdout/stderr.
+
+        Whatever a candidate did to its output channel (O_NONBLOCK on its end, which every
+        holder of that file shares; F_SETPIPE_SZ) goes with it: each load (and each script
+        of a judge runner) writes to a pipe of its own.
+        """
+        old = (self.out_r, self.out_w)
+        self.out_r, self.out_w = os.pipe()
+        os.set_blocking(self.out_r, False)
+        for fd in old:
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
     # ------------------------------------------------------------------ io
 
@@ -1142,29 +1365,37 @@ class Runtime:
     def _all_pids(self) -> list[int]:
         return [int(n) for n in os.listdir("/proc") if n.isdigit()]
 
-    @staticmethod
-    def _last_pid() -> int | None:
+    def _last_pid(self) -> int | None:
+        """The pid last allocated in our pid namespace (read through an fd kept open)."""
         try:
-            with open("/proc/sys/kernel/ns_last_pid", "rb") as f:
-                return int(f.read())
+            return int(os.pread(self.last_pid_fd, 32, 0))
         except (OSError, ValueError):
             return None
 
-    def _descendants(self, *roots: int, window: tuple[int, int] | None = None) -> set[int]:
-        """Descendants of ``roots``; with ``window`` (lo, hi] only pids created in it are read."""
-        children: dict[int, list[int]] = {}
+    def _stats(self, window: tuple[int, int] | None = None) -> dict[int, list[bytes]]:
+        """/proc/PID/stat fields of every live process; with ``window`` (lo, hi] only pids created in it."""
         pids = self._all_pids()
         if window is not None:
             lo, hi = window
             pids = [p for p in pids if lo < p <= hi]
+        out = {}
         for pid in pids:
             try:
                 with open(f"/proc/{pid}/stat", "rb") as f:
-                    stat = f.read()
-                ppid = _ppid_in(stat)
+                    out[pid] = _stat_fields(f.read())
             except (OSError, ValueError, IndexError):
                 continue
-            children.setdefault(ppid, []).append(pid)
+        return out
+
+    @staticmethod
+    def _below(stats: dict[int, list[bytes]], roots: tuple[int, ...]) -> set[int]:
+        """The pids in ``stats`` that descend from one of ``roots``."""
+        children: dict[int, list[int]] = {}
+        for pid, fields in stats.items():
+            try:
+                children.setdefault(int(fields[1]), []).append(pid)
+            except (ValueError, IndexError):
+                continue
         out: set[int] = set()
         todo = list(roots)
         while todo:
@@ -1173,6 +1404,19 @@ class Runtime:
                     out.add(c)
                     todo.append(c)
         return out
+
+    def _descendants(self, *roots: int, window: tuple[int, int] | None = None) -> set[int]:
+        """Descendants of ``roots``; with ``window`` (lo, hi] only pids created in it are read."""
+        return self._below(self._stats(window), roots)
+
+    def _candidate_procs(self, server: int) -> dict[int, list[bytes]]:
+        """Stat fields of every process of the candidate made since its ``server`` was forked
+        (the server itself aside): below the server, or orphans re-parented to us."""
+        hi = self._last_pid()
+        # pids count up from the server's until the counter wraps; unreadable or wrapped: read all
+        window = (server, hi) if hi is not None and hi >= server else None
+        stats = self._stats(window)
+        return {pid: stats[pid] for pid in self._below(stats, (os.getpid(), server)) if pid != server}
 
     def sweep(self, keep: int | None) -> None:
         """Kill every process of the candidate except ``keep`` (the loaded server).
@@ -1248,31 +1492,30 @@ class Runtime:
             return frozenset()
 
     def wipe_tmp(self, keep: frozenset[str] = frozenset()) -> None:
-        import shutil
+        """Remove every entry of --tmp but those named in ``keep``, however the candidate built them.
 
-        def onerror(func, path, exc_info):
-            try:
-                os.chmod(os.path.dirname(path), 0o700)
-                os.chmod(path, 0o700)
-                func(path)
-            except OSError:
-                pass
-
+        Iterative, and by directory fd only: before a directory is removed, its
+        subdirectories are moved up into --tmp itself (under fresh names) and its other
+        entries unlinked, so no depth costs recursion or open fds, no path is longer than
+        one name, and no symlink is ever followed (links are unlinked, loops included).
+        A directory whose mode forbids us is opened up (chmod) first. An entry something
+        is still filling is retried, up to MAX_WIPE_STEPS steps in all (the candidate's
+        processes are swept before, so that needs a survivor; what is left goes on reset).
+        """
         try:
-            entries = os.listdir(self.tmp)
+            present = os.listdir(self.tmp)
+            doomed = [name for name in present if name not in keep]
+            if not doomed:
+                return
+            top = os.open(self.tmp, os.O_RDONLY | os.O_DIRECTORY)
         except OSError:
             return
-        for name in entries:
-            if name in keep:
-                continue
-            path = os.path.join(self.tmp, name)
-            try:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, onerror=onerror)
-                else:
-                    os.unlink(path)
-            except OSError:
-                pass
+        try:
+            _wipe_entries(top, doomed, taken=set(present))
+        except OSError:
+            pass
+        finally:
+            os.close(top)
 
     # ------------------------------------------------------------------ ops
 
@@ -1289,6 +1532,13 @@ class Runtime:
         return {"op": "loaded", "ok": False, "outcome": out}
 
     def start_server(self) -> tuple[bool, dict | None, float]:
+        """Fork a server for ``load_req`` and wait for its module code: (ok, failure, seconds).
+
+        Everything the server says after "confined" comes from a process that has run
+        candidate code, so it is data: a load failure it reports becomes an outcome the
+        runner builds itself ("raised", or "crashed" for SystemExit), never anything else,
+        and a "fatal" after "confined" is the candidate's crash, not the sandbox's fault.
+        """
         req = self.load_req
         assert req is not None
         cmd_r, cmd_w = os.pipe()
@@ -1297,6 +1547,7 @@ class Runtime:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         chan, chan_child = mine.detach(), theirs.detach()
         self.drain_output()
+        self.fresh_output()  # nothing the last candidate did to its output channel reaches this one
         self.output = 0
         t0 = time.monotonic()
         pid = os.fork()
@@ -1315,35 +1566,50 @@ class Runtime:
         self.server = srv = Server(
             pid, cmd_w, LineReader(rep_r, MAX_CONTROL_BYTES), chan, peer, coverage=self.lim["coverage"]
         )
-        got = self.wait_record(srv.rep, t0 + self.lim["wall_seconds"] + self.lim["load_cpu_seconds"])
-        seconds = time.monotonic() - t0
-        if isinstance(got, bytes):
-            try:
+        deadline = t0 + self.lim["wall_seconds"] + self.lim["load_cpu_seconds"]
+        got = self.wait_record(srv.rep, deadline)
+        confined = False
+        try:
+            if isinstance(got, bytes):
                 rec = wire.loads_line(got)
-                if rec.get("op") == "fatal":
+                if rec.get("op") == "fatal":  # before any candidate code ran: the sandbox's fault
                     self.kill_server()
                     raise InfraFault(_truncate(str(rec.get("message"))))
-                if rec.get("op") != "loaded":
+                if rec.get("op") != "confined":
+                    raise Malformed("expected confined")
+                confined = True
+                got = self.wait_record(srv.rep, deadline)
+            seconds = time.monotonic() - t0
+            if isinstance(got, bytes):
+                rec = wire.loads_line(got)
+                if rec.get("op") != "loaded" or type(rec.get("ok")) is not bool:
                     raise Malformed("expected loaded")
-                if rec.get("ok") is True:
+                if rec["ok"]:
                     self.drain_output()
                     if self.output > self.lim["output_bytes"]:
                         got = "output"
                     else:
-                        # what module code left in tmp stays; what a call leaves goes
-                        self.tmp_keep = self._tmp_entries()
-                        return True, None, seconds
+                        refused = self._check_loaded(srv)
+                        if refused is None:
+                            # what module code left in tmp stays; what a call leaves goes
+                            self.tmp_keep = self._tmp_entries()
+                            return True, None, seconds
+                        self.kill_server()
+                        self.sweep(None)
+                        return False, self._stamp(refused, seconds), seconds
                 else:
-                    failure = validate_child_record(_dumps(rec.get("outcome")))
-                    if failure is None:
-                        raise Malformed("bad load outcome")
+                    failure = _load_failure(rec)
                     self.kill_server()
                     return False, self._stamp(failure, seconds), seconds
-            except (wire.WireError, Malformed):
-                got = "malformed"
-        # the server died, hung, flooded output or lied
+        except (wire.WireError, Malformed):
+            got = "malformed"
+        seconds = time.monotonic() - t0
+        # the server died, hung, flooded output or broke the protocol
         # EOF comes just before the exit status: give it a moment to be reaped
         status, cpu = self.kill_server(wait_first=1.0 if got == "eof" else 0.0)
+        if not confined:  # no candidate code had run: whatever went wrong is the sandbox's
+            self.sweep(None)
+            raise InfraFault(f"the candidate's server failed before it was confined ({got})")
         if got == "output":
             out = outcome("output_limit", error="output")
         elif got == "timeout":
@@ -1356,6 +1622,31 @@ class Runtime:
             out = outcome("crashed", error="load")
         self.sweep(None)
         return False, self._stamp(out, seconds), seconds
+
+    def _check_loaded(self, srv: Server) -> dict | None:
+        """After module code: the load's failure if it left processes running or its tree
+        used more than ``load_cpu_seconds`` (helpers it waited for, zombies it did not);
+        None when fine. Sets the server's CPU mark, from which calls are charged.
+
+        Threads module code left stay (importing numpy starts BLAS threads): they live in
+        the server, whose CPU every call's account includes.
+        """
+        lim = self.lim
+        running, extra = 0, 0.0
+        hi = self._last_pid()
+        if hi is None or hi != srv.pid:  # some process or thread was made since the server
+            for pid, fields in self._candidate_procs(srv.pid).items():
+                extra += _stat_cpu(fields)
+                if fields[0] in (b"Z", b"X"):
+                    srv.settled.add(pid)  # ended, never to run again: accounted for here, once
+                else:
+                    running += 1
+        srv.mark = srv.cpu()
+        if running:
+            return outcome("crashed", error="background", message=f"module code left {running} processes running")
+        if srv.mark + extra >= lim["load_cpu_seconds"] + CPU_GRACE:
+            return outcome("timeout", error="cpu", message="module code")
+        return None
 
     def _stamp(self, out: dict, seconds: float) -> dict:
         self.drain_output()
@@ -1453,6 +1744,13 @@ class Runtime:
         A call's outcome is what happens to the child while it runs: if the server dies
         meanwhile (the candidate may kill it), the child carries on, re-parented to us,
         and we watch it ourselves; the server is reloaded for the next child.
+
+        CPU is the whole tree's (``_tree_cpu``): a call is charged what the child, the
+        server and every process of the candidate used from the call's start to its
+        record, the first call also what the server used since it was last accounted
+        for. Past cpu_seconds + CPU_GRACE the call is a timeout ("cpu"), whether the
+        watchdog sees it running or its record comes in. The tree is read only when the
+        wall clock says it could be over (it grows at most ``self.cpus`` times faster).
         """
         srv = self.server
         assert srv is not None
@@ -1463,6 +1761,12 @@ class Runtime:
         self.drain_output()
         self.output = 0
         i = start
+        budget = cpu_limit + CPU_GRACE
+        # the tree's CPU when call i started; for the first, the server's last mark, so that
+        # whatever it ran since (a thread module code left, a signal handler) is this call's
+        base = srv.mark
+        server0 = srv.cpu()
+        slack = max(0.0, server0 - srv.mark)  # CPU already charged to call i at t_call
         t_call = time.monotonic()  # the first call's clock includes the fork, as before
         try:
             _write_all(srv.cmd_w, b'{"op":"calls","calls":[' + b",".join(encoded[start:]) + b"]}\n")
@@ -1472,9 +1776,10 @@ class Runtime:
             emit(i, self._stamped(outcome("crashed", error="server"), time.monotonic() - t_call))
             return i + 1
         child = None  # its pid, once the server said so and /proc agreed
-        stat_fd = None  # /proc/<child>/stat, for the CPU watchdog
-        cpu0 = 0.0  # the child's CPU seconds when call i started
-        next_cpu = t_call + cpu_limit  # no call can pass its CPU limit before this (one thread)
+        clock = None  # the child's TreeClock (/proc/<child>/stat)
+        cpu0 = 0.0  # the child's own CPU seconds when call i started
+        # no call can pass its budget before this: the tree gains at most self.cpus CPU-seconds a second
+        next_cpu = t_call + max(0.0, budget - slack) / self.cpus
         end = None  # "done" | "exited" | "wall" | "cpu" | "output" | "malformed" | "lost"
         status, cpu_end = None, 0.0
         server_lost = False  # died or broke the protocol: no more reports from it
@@ -1486,18 +1791,13 @@ class Runtime:
                 if timeout <= 0:
                     end = "wall"
                     break
-                if stat_fd is not None:
-                    if now >= next_cpu:
-                        used = _cpu_of(stat_fd)
-                        if used is not None:
-                            used -= cpu0
-                            if used >= cpu_limit + CPU_GRACE:
-                                end = "cpu"
-                                break
-                            next_cpu = now + max(0.02, cpu_limit + CPU_GRACE - used)
-                        else:
-                            next_cpu = now + 0.05
-                    timeout = min(timeout, max(0.0, next_cpu - now))
+                if now >= next_cpu:
+                    used = self._tree_cpu(srv, child, clock) - base
+                    if used >= budget:
+                        end = "cpu"
+                        break
+                    next_cpu = now + max(0.02, (budget - used) / self.cpus)
+                timeout = min(timeout, max(0.0, next_cpu - now))
                 if self.held:
                     wait = self.held_since + RESULT_DELAY - now
                     if wait <= 0:
@@ -1512,9 +1812,11 @@ class Runtime:
                         if adopted is None:
                             end = "lost"
                             break
-                        child, stat_fd = adopted
+                        child, clock = adopted[0], TreeClock(adopted[1])
                         if i > start:  # this call's CPU before now is unknown: count from here
-                            cpu0 = _cpu_of(stat_fd) or 0.0
+                            clock.read()
+                            cpu0 = clock.own
+                            base = self._tree_cpu(srv, child, clock)
                     try:
                         pid, st, ru = os.wait4(child, os.WNOHANG)
                     except ChildProcessError:
@@ -1543,10 +1845,16 @@ class Runtime:
                         if rec is None:
                             end = "malformed"
                             break
+                        now = time.monotonic()
+                        tree = None
+                        if slack + self.cpus * (now - t_call) >= budget:  # it could be over: look
+                            tree = self._tree_cpu(srv, child, clock)
+                            if tree - base >= budget:
+                                end = "cpu"  # helpers, threads or the server did the work
+                                break
                         self.drain_output()
                         if self.output > out_cap:
                             rec = outcome("output_limit", error="output")
-                        now = time.monotonic()
                         rec = self._stamped(rec, now - t_call)
                         i += 1
                         if i == n:
@@ -1555,10 +1863,16 @@ class Runtime:
                             break
                         # the next call starts now: its clocks, its output count
                         self.output = 0
-                        if stat_fd is not None:
-                            cpu0 = _cpu_of(stat_fd) or cpu0
+                        if tree is None and clock is not None and clock.read() is not None:
+                            # the child waits for its go: it and the server are the tree, unless
+                            # it left processes running, which then count in full at the next
+                            # look, as does whatever the server ran since the child started
+                            tree = server0 + clock.last
+                        base = tree if tree is not None else self._tree_cpu(srv, child, clock)
+                        cpu0 = clock.own if clock is not None else cpu0
+                        slack = 0.0
                         t_call = now
-                        next_cpu = now + cpu_limit
+                        next_cpu = now + budget / self.cpus
                         try:
                             os.write(chan.fd, b"g")
                         except OSError:
@@ -1580,7 +1894,7 @@ class Runtime:
                         if op == "child" and child is None and type(msg.get("pid")) is int and msg["pid"] != srv.pid:
                             stat_fd = _open_child_stat(msg["pid"], (srv.pid, os.getpid()))
                             if stat_fd is not None:
-                                child = msg["pid"]
+                                child, clock = msg["pid"], TreeClock(stat_fd)
                         elif op == "exited" and type(msg.get("cpu")) in (int, float) and (
                             msg.get("status") is None or type(msg.get("status")) is int
                         ):
@@ -1597,8 +1911,8 @@ class Runtime:
                 if end is None and self.output > out_cap:
                     end = "output"
         finally:
-            if stat_fd is not None:
-                os.close(stat_fd)
+            if clock is not None:
+                clock.close()
         self.flush_held()  # before anything that may wait
         keep = None if server_lost else srv.pid
         if end == "done":
@@ -1610,6 +1924,8 @@ class Runtime:
                 self.sweep(srv.pid)
                 if self._await_exited(srv, SERVER_GRACE) is None:
                     self.kill_server()
+            if self.server is srv:
+                srv.mark = srv.cpu()  # it has reaped the child: that CPU is accounted for
             return n
         seconds = time.monotonic() - t_call
         if end == "lost":
@@ -1632,6 +1948,11 @@ class Runtime:
                     self.drain_output()
                     if self.output > out_cap:
                         rec = outcome("output_limit", error="output")
+                    if slack + self.cpus * (time.monotonic() - t_call) >= budget:
+                        # the child is reaped: by the server (in its figure) or by us (cpu_end)
+                        tree = self._tree_cpu(srv, child, None) + (cpu_end if server_lost else 0.0)
+                        if tree - base >= budget:
+                            rec = outcome("timeout", error="cpu")
                     out = rec
                 else:
                     out = outcome("crashed", error="protocol")
@@ -1652,9 +1973,28 @@ class Runtime:
         if server_lost:
             self.kill_server()
             self.sweep(None)
+        else:
+            srv.mark = srv.cpu()
         self.drain_output()
         emit(i, self._stamped(out, seconds))
         return i + 1
+
+    def _tree_cpu(self, srv: Server, child: int | None, clock: TreeClock | None) -> float:
+        """CPU seconds of the candidate's whole tree: the server, the batch child ``child``
+        (its ``clock``), and every other process it has made since the server was forked.
+
+        Each figure includes the children the process reaped, and a zombie keeps its
+        own until reaped, so the work of forked helpers and of threads counts wherever it
+        ran. A child the server has just reaped is in the server's figure, read again.
+        """
+        total = srv.cpu()
+        if clock is not None:
+            mine = clock.read()
+            total = srv.cpu() if mine is None else total + mine
+        for pid, fields in self._candidate_procs(srv.pid).items():
+            if pid != child and pid not in srv.settled:
+                total += _stat_cpu(fields)
+        return total
 
     def _adopt_orphan(self, srv: Server, deadline: float) -> tuple[int, int] | None:
         """(pid, open /proc stat) of the server's batch child, re-parented to us after the server died.
@@ -1721,6 +2061,8 @@ class Runtime:
             raise ValueError("script needs code")
         self.lim = lim = limits_from(req.get("limits", {}))
         self.drain_output()
+        if self.load_req is None:  # a judge runner: each script writes to a pipe of its own
+            self.fresh_output()
         self.output = 0
         parent, child = socket.socketpair()
         t0 = time.monotonic()
