@@ -9,7 +9,8 @@ come out over the container's attached stdio, spoken by the shared host client
 Containers: no network, read-only root, a size-limited tmpfs at ``/sandbox``
 (the runner's ``--tmp``, wiped by the runner between candidates; the image
 points /tmp there), memory limit with equal memswap, a pids limit, a CPU quota,
-every capability dropped but the runner's five, no-new-privileges, untrusted
+every capability dropped but the runner's five, no-new-privileges, our seccomp
+profile (``seccomp.docker_profile``, the bwrap filter's rules), untrusted
 code as uid 10001 with no capabilities, an init as PID 1, no log driver
 (output never reaches the daemon's disk), and labels on all of them.
 
@@ -28,7 +29,9 @@ dead, its container removed and replaced (RunnerSandbox retries the batch once).
 from __future__ import annotations
 
 import atexit
+import functools
 import itertools
+import json
 import os
 import socket
 import struct
@@ -41,6 +44,7 @@ from dataclasses import dataclass
 from codegen_ttc.execution import images
 from codegen_ttc.execution.backends.base import SandboxUnavailable
 from codegen_ttc.execution.backends.runner_host import RUNTIME_DIR, RunnerSandbox
+from codegen_ttc.execution.backends.seccomp import docker_profile
 
 LABEL = "codegen-ttc.sandbox"  # present on everything this backend creates
 LABEL_RUN = "codegen-ttc.run"  # one id per DockerSandbox instance
@@ -75,6 +79,12 @@ class ContainerLimits:
     tmpfs_bytes: int = 64 << 20  # counts against memory_bytes too
 
 
+@functools.lru_cache(maxsize=1)
+def seccomp_option() -> str:
+    """``security_opt`` entry: the bwrap filter's rules as a profile (the API takes its JSON)."""
+    return "seccomp=" + json.dumps(docker_profile(), separators=(",", ":"))
+
+
 def hardened(limits: ContainerLimits) -> dict:
     """Container settings every container of ours shares (candidates' and test commands'):
     no network, read-only root, memory without swap, pids and CPU ceilings, every
@@ -87,7 +97,9 @@ def hardened(limits: ContainerLimits) -> dict:
         pids_limit=limits.pids,
         nano_cpus=int(limits.cpus * 1e9),
         cap_drop=["ALL"],
-        security_opt=["no-new-privileges"],
+        # our seccomp profile in place of docker's default (which allows io_uring,
+        # netlink and vsock sockets, and SysV IPC that outlives a candidate)
+        security_opt=["no-new-privileges", seccomp_option()],
         init=True,
         # output never reaches the daemon's disk
         log_config={"type": "none"},
@@ -392,7 +404,14 @@ class DockerSandbox(RunnerSandbox):
         uid = str(images.SANDBOX_UID)
         return dict(
             image=self.image,
-            command=[self.python, "-I", f"{RUNTIME_MOUNT}/runner.py", "--tmp", WORK_DIR, "--uid", uid, "--gid", uid],
+            # --no-nproc: RLIMIT_NPROC counts every process of a uid on the host kernel, and
+            # every container runs candidates as this one uid, so it would let one
+            # candidate's sleeping children make fork fail in every other container;
+            # the container's pids limit bounds the processes instead
+            command=[
+                self.python, "-I", f"{RUNTIME_MOUNT}/runner.py", "--tmp", WORK_DIR,
+                "--uid", uid, "--gid", uid, "--no-nproc",
+            ],
             stdin_open=True,  # the SDK then sets StdinOnce: our half-close is EOF
             labels={**self.labels, LABEL_ROLE: role},
             # the runner starts as root *in the container* with five capabilities and
