@@ -713,3 +713,40 @@ def test_allowed_packages_still_import(guarded):
     """Control for the row above: the runner's coverage meter is there (both backends)."""
     out = run_one(guarded, "import coverage\ndef f(x):\n    return coverage.__name__\n", 1)
     assert passes(Equals("coverage"), out), out
+
+
+def test_children_together_over_the_memory_limit(guarded):
+    """Three children, each under the per-process limit, must not hold three times it
+    together: RLIMIT_AS is per process (item 7). Each child touches its block, reports it
+    held, and waits; the candidate returns how many held theirs at once."""
+    src = """
+    import os, select, time
+    def f(n, size):
+        r, w = os.pipe()
+        kids = []
+        for _ in range(n):
+            pid = os.fork()
+            if pid == 0:
+                os.close(r)
+                block = b"\\1" * size
+                os.write(w, b"+")
+                time.sleep(20)
+                os._exit(len(block) & 0)
+            kids.append(pid)
+        os.close(w)
+        held, deadline = 0, time.monotonic() + 5
+        while held < n and select.select([r], [], [], max(0, deadline - time.monotonic()))[0]:
+            if not os.read(r, 1):
+                break
+            held += 1
+        for pid in kids:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        return held
+    """
+    limits = Limits(cpu_seconds=3, wall_seconds=12, memory_bytes=256 << 20)
+    out = run_one(guarded, textwrap.dedent(src), 3, 200 << 20, limits=limits)
+    assert not passes(Equals(3), out), f"three children held 600 MB under a 256 MiB limit: {out}"
+    # control: what fits in the limit together still runs
+    out = run_one(guarded, textwrap.dedent(src), 3, 20 << 20, limits=limits)
+    assert passes(Equals(3), out), out

@@ -13,7 +13,9 @@ leftover process between calls. When we are root the candidate runs as a throwaw
 unprivileged uid (the runner keeps only the capabilities it needs to switch uid,
 kill and wipe /tmp; untrusted code has none); otherwise bwrap uses a user namespace
 and ``--disable-userns`` blocks nested ones. rlimits are applied per call inside by
-the runner; the host's deadline kills the whole bwrap tree.
+the runner; as root, each runner also starts in its own memory cgroup (``cgroup.py``),
+bounding a candidate's processes together to the batch's ``memory_bytes`` (plus the
+runner's share); the host's deadline kills the whole bwrap tree.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from codegen_ttc.execution.backends.base import SandboxUnavailable
+from codegen_ttc.execution.backends.base import InfraError, SandboxUnavailable
+from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES, MemoryCgroup, wrapped
 from codegen_ttc.execution.backends.process import private_uid
 from codegen_ttc.execution.backends.runner_host import RUNTIME_DIR, RunnerSandbox
+from codegen_ttc.execution.batch import Limits
 from codegen_ttc.execution.backends.seccomp import build_filter
 
 SANDBOX_RUNTIME = "/ttc"
@@ -252,10 +256,28 @@ class BwrapSandbox(RunnerSandbox):
         self.python = python or sys.executable
         self.tmp_bytes = tmp_bytes
         self.packages = tuple(packages)
+        # a memory cgroup per runner, where this machine gives us one (root, a writable
+        # memory controller); elsewhere only the runner's per-process RLIMIT_AS holds
+        self._groups: dict[str, MemoryCgroup] = {}
         self.seccomp = build_filter() if seccomp else None
+
+    def _bound(self, role: str, lim: Limits) -> None:
+        group = self._groups.get(role)
+        if group is not None:
+            try:
+                group.set_limit(lim.memory_bytes + RUNNER_BYTES)
+            except OSError as exc:  # e.g. EBUSY: the runner alone uses more than the new limit
+                raise InfraError(f"bwrap: cannot bound the runner's memory: {exc}") from None
 
     def _spawn(self, role: str):
         uid = private_uid() if os.geteuid() == 0 else None
+        group = MemoryCgroup.create() if os.geteuid() == 0 else None
+        if group is not None:
+            try:
+                group.set_limit(Limits().memory_bytes + RUNNER_BYTES)
+            except OSError:
+                group.remove()
+                raise
         fd = None
         if self.seccomp is not None:
             fd = os.memfd_create("ttc-seccomp")  # CLOEXEC; pass_fds makes it inheritable
@@ -266,7 +288,7 @@ class BwrapSandbox(RunnerSandbox):
                 self.bwrap, self.python, uid=uid, seccomp_fd=fd, tmp_bytes=self.tmp_bytes, packages=self.packages
             )
             proc = subprocess.Popen(
-                cmd,
+                wrapped(cmd, group),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=None if os.environ.get("CODEGEN_TTC_SANDBOX_DEBUG") else subprocess.DEVNULL,
@@ -274,7 +296,20 @@ class BwrapSandbox(RunnerSandbox):
                 close_fds=True,
                 pass_fds=(fd,) if fd is not None else (),
             )
+        except BaseException:
+            if group is not None:
+                group.remove()
+            raise
         finally:
             if fd is not None:
                 os.close(fd)
-        return proc, None
+        if group is None:
+            return proc, None
+        self._groups[role] = group
+
+        def on_kill() -> None:
+            if self._groups.get(role) is group:
+                del self._groups[role]
+            group.remove()
+
+        return proc, on_kill

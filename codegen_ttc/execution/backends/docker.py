@@ -42,8 +42,10 @@ import weakref
 from dataclasses import dataclass
 
 from codegen_ttc.execution import images
-from codegen_ttc.execution.backends.base import SandboxUnavailable
+from codegen_ttc.execution.backends.base import InfraError, SandboxUnavailable
+from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES
 from codegen_ttc.execution.backends.runner_host import RUNTIME_DIR, RunnerSandbox
+from codegen_ttc.execution.batch import Limits
 from codegen_ttc.execution.backends.seccomp import docker_profile
 
 LABEL = "codegen-ttc.sandbox"  # present on everything this backend creates
@@ -70,7 +72,9 @@ class ContainerLimits:
 
     The runner caps each candidate process (RLIMIT_AS = Limits.memory_bytes, CPU
     time, open files); these cap the whole container, runner included, so one
-    candidate can never take the machine.
+    candidate can never take the machine. A candidate container's memory is then
+    lowered to each batch's ``Limits.memory_bytes`` plus the runner's share
+    (``DockerSandbox._bound``): the bound on all of the candidate's processes together.
     """
 
     memory_bytes: int = 2 << 30  # memswap is set equal: no swapping around the limit
@@ -382,6 +386,7 @@ class DockerSandbox(RunnerSandbox):
         self.run_id = uuid.uuid4().hex[:12]
         self._owner = _owner_tag() or f"{socket.gethostname()}:{os.getpid()}:?"
         self._containers: dict[str, object] = {}  # id -> container, for close()
+        self._memory: dict[str, tuple[object, int]] = {}  # role -> (container, its memory limit)
         self._lock = threading.Lock()
         self.client = _client()
         if not images.image_present(self.client, self.image):
@@ -435,6 +440,24 @@ class DockerSandbox(RunnerSandbox):
             **hardened(lim),
         )
 
+    def _bound(self, role: str, lim: Limits) -> None:
+        """The container's memory follows the batch's ``memory_bytes`` (plus the runner's
+        share, within the container ceiling): with one candidate per container, that bounds
+        the candidate's processes together, as bwrap's memory cgroup does."""
+        import docker.errors
+
+        container, current = self._memory.get(role, (None, None))
+        if container is None:
+            return
+        want = min(lim.memory_bytes + RUNNER_BYTES, self.limits.memory_bytes)
+        if want == current:
+            return
+        try:
+            container.update(mem_limit=want, memswap_limit=want)
+        except docker.errors.DockerException as exc:
+            raise InfraError(f"docker: cannot bound the container's memory: {exc}") from None
+        self._memory[role] = (container, want)
+
     def _spawn(self, role: str):
         import docker.errors
 
@@ -456,6 +479,7 @@ class DockerSandbox(RunnerSandbox):
             self._forget(container)
             raise OSError(f"cannot start container: {exc}") from exc
         proc = _ContainerProcess(container, raw)
+        self._memory[role] = (container, self.limits.memory_bytes)
         return proc, lambda: self._forget(container)
 
     def _forget(self, container) -> None:
