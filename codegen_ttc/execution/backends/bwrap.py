@@ -52,9 +52,11 @@ OTHER_SITE_GLOBS = ("/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-p
 # directories hold installed packages, and which of their entries belong to the allowed
 # distributions or to what they require (extras aside), transitively.
 _SITE_LAYOUT = r"""
-import importlib.metadata as md, json, os, re, site, sys, sysconfig
+import glob, importlib.metadata as md, json, os, re, site, sys, sysconfig
 dirs = set(site.getsitepackages()) | {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
 dirs |= {p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")}
+for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:  # a venv's base too
+    dirs |= set(glob.glob(os.path.join(prefix, "lib*", "python3*", "*-packages")))
 dirs = {os.path.realpath(d) for d in dirs if os.path.isdir(d)}
 todo, seen, keep = list(sys.argv[1:]), set(), set()
 while todo:
