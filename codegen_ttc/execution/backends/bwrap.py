@@ -29,12 +29,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from codegen_ttc.execution.backends import site_packages
 from codegen_ttc.execution.backends.base import InfraError, SandboxUnavailable
 from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES, MemoryCgroup, wrapped
 from codegen_ttc.execution.backends.process import private_uid
 from codegen_ttc.execution.backends.runner_host import RUNTIME_DIR, RunnerSandbox
-from codegen_ttc.execution.batch import Limits
 from codegen_ttc.execution.backends.seccomp import build_filter
+from codegen_ttc.execution.batch import Limits
 
 SANDBOX_RUNTIME = "/ttc"
 TMP_BYTES = 256 << 20
@@ -47,39 +48,6 @@ ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/ss
 CANDIDATE_PACKAGES = ("coverage", "numpy", "scipy", "sympy")
 # package directories of interpreters other than the one we run, hidden all the same
 OTHER_SITE_GLOBS = ("/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages")
-
-# Run by the sandbox's interpreter (its site directories, not necessarily ours): which
-# directories hold installed packages, and which of their entries belong to the allowed
-# distributions or to what they require (extras aside), transitively.
-_SITE_LAYOUT = r"""
-import glob, importlib.metadata as md, json, os, re, site, sys, sysconfig
-dirs = set(site.getsitepackages()) | {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
-dirs |= {p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")}
-for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}:  # a venv's base too
-    dirs |= set(glob.glob(os.path.join(prefix, "lib*", "python3*", "*-packages")))
-dirs = {os.path.realpath(d) for d in dirs if os.path.isdir(d)}
-todo, seen, keep = list(sys.argv[1:]), set(), set()
-while todo:
-    name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
-    if name in seen:
-        continue
-    seen.add(name)
-    try:
-        dist = md.distribution(name)
-    except md.PackageNotFoundError:
-        continue
-    for req in dist.requires or ():
-        if "extra" not in req.partition(";")[2]:
-            todo.append(re.match(r"[A-Za-z0-9._-]+", req).group())
-    for f in dist.files or ():
-        path = os.path.realpath(dist.locate_file(f))
-        for d in dirs:
-            if path.startswith(d + os.sep):
-                parts = os.path.relpath(path, d).split(os.sep)
-                # a top-level module's bytecode: that file, not the __pycache__ of every module
-                keep.add(os.path.join(d, *parts[:2 if parts[0] == "__pycache__" else 1]))
-print(json.dumps({"site": sorted(dirs), "keep": sorted(keep)}))
-"""
 
 
 def find_bwrap() -> str | None:
@@ -124,12 +92,16 @@ def _python_dirs(python: str) -> list[str]:
 @functools.lru_cache(maxsize=8)
 def site_layout(python: str, packages: tuple[str, ...] = CANDIDATE_PACKAGES) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(site directories of ``python``, their entries the sandbox keeps: ``packages`` and
-    their requirements). Asked of the interpreter itself, once per process."""
+    their requirements). Ours when ``python`` is the interpreter we run in, else asked of
+    it (``site_packages.py`` is a script too), once per process."""
     try:
-        res = subprocess.run(
-            [python, "-I", "-c", _SITE_LAYOUT, *packages], capture_output=True, text=True, timeout=60, check=True
-        )
-        layout = json.loads(res.stdout)
+        if python == os.path.realpath(sys.executable):
+            layout = site_packages.layout(packages)
+        else:
+            res = subprocess.run(
+                [python, "-I", site_packages.__file__, *packages], capture_output=True, text=True, timeout=60, check=True
+            )
+            layout = json.loads(res.stdout)
         return tuple(layout["site"]), tuple(layout["keep"])
     except (OSError, ValueError, KeyError, subprocess.SubprocessError) as exc:
         # not knowing where packages are would mean binding them all: no runner starts
