@@ -43,13 +43,15 @@ def layout(packages) -> dict[str, list[str]]:
         for req in dist.requires or ():
             if "extra" not in req.partition(";")[2]:
                 todo.append(re.match(r"[A-Za-z0-9._-]+", req).group())
+        base = os.path.realpath(dist.locate_file(""))
+        if base not in dirs:
+            continue  # e.g. an editable install: its files are not in a site directory
         for f in dist.files or ():
-            path = os.path.realpath(dist.locate_file(f))
-            for d in dirs:
-                if path.startswith(d + os.sep):
-                    parts = os.path.relpath(path, d).split(os.sep)
-                    # a top-level module's bytecode: that file, not the __pycache__ of every module
-                    keep.add(os.path.join(d, *parts[: 2 if parts[0] == "__pycache__" else 1]))
+            parts = f.parts  # relative to base; no stat per file (scipy and sympy list thousands)
+            if not parts or parts[0] == "..":
+                continue  # scripts and data installed outside the site directory
+            # a top-level module's bytecode: that file, not the __pycache__ of every module
+            keep.add(os.path.join(base, *parts[: 2 if parts[0] == "__pycache__" else 1]))
     return {"site": sorted(dirs), "keep": sorted(keep)}
 
 
