@@ -121,6 +121,7 @@ import select
 import signal
 import socket
 import sys
+import tempfile  # here, not first in every candidate's process (each fork inherits it)
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
