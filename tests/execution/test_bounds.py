@@ -68,3 +68,22 @@ def test_docker_container_memory_follows_the_batch():
         assert host["Memory"] == host["MemorySwap"] == (300 << 20) + RUNNER_BYTES
     finally:
         sb.close()
+
+
+def test_bwrap_judge_scripts_keep_installed_packages_the_candidate_does_not_see():
+    """The problem's own tests may import what they need (a property imports hypothesis);
+    the candidate's runner sees only the allow-list (pytest stands for any other package)."""
+    from codegen_ttc.execution.judge import passes
+    from codegen_ttc.problems.model import Call, ScriptPassed
+
+    from .helpers import run_probes, script
+
+    _usable("bwrap")
+    src = "import importlib.util\ndef f(x):\n    return importlib.util.find_spec('pytest') is not None\n"
+    sb = open_sandbox("bwrap")
+    try:
+        call, judged = run_probes(sb, src, [Call((1,)), script("import pytest\nassert candidate(1) is False")])
+    finally:
+        sb.close()
+    assert call.status == "returned" and call.decoded() is False, call
+    assert passes(ScriptPassed(), judged), judged

