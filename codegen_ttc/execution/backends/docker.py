@@ -9,7 +9,8 @@ come out over the container's attached stdio, spoken by the shared host client
 Containers: no network, read-only root, a size-limited tmpfs at ``/sandbox``
 (the runner's ``--tmp``, wiped by the runner between candidates; the image
 points /tmp there), memory limit with equal memswap, a pids limit, a CPU quota,
-every capability dropped but the runner's five, no-new-privileges, untrusted
+every capability dropped but the runner's five, no-new-privileges, our seccomp
+profile (``seccomp.docker_profile``, the bwrap filter's rules), untrusted
 code as uid 10001 with no capabilities, an init as PID 1, no log driver
 (output never reaches the daemon's disk), and labels on all of them.
 
@@ -28,7 +29,9 @@ dead, its container removed and replaced (RunnerSandbox retries the batch once).
 from __future__ import annotations
 
 import atexit
+import functools
 import itertools
+import json
 import os
 import socket
 import struct
@@ -39,8 +42,11 @@ import weakref
 from dataclasses import dataclass
 
 from codegen_ttc.execution import images
-from codegen_ttc.execution.backends.base import SandboxUnavailable
+from codegen_ttc.execution.backends.base import InfraError, SandboxUnavailable
+from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES
 from codegen_ttc.execution.backends.runner_host import RUNTIME_DIR, RunnerSandbox
+from codegen_ttc.execution.batch import Limits
+from codegen_ttc.execution.backends.seccomp import docker_profile
 
 LABEL = "codegen-ttc.sandbox"  # present on everything this backend creates
 LABEL_RUN = "codegen-ttc.run"  # one id per DockerSandbox instance
@@ -66,13 +72,21 @@ class ContainerLimits:
 
     The runner caps each candidate process (RLIMIT_AS = Limits.memory_bytes, CPU
     time, open files); these cap the whole container, runner included, so one
-    candidate can never take the machine.
+    candidate can never take the machine. A candidate container's memory is then
+    lowered to each batch's ``Limits.memory_bytes`` plus the runner's share
+    (``DockerSandbox._bound``): the bound on all of the candidate's processes together.
     """
 
     memory_bytes: int = 2 << 30  # memswap is set equal: no swapping around the limit
     pids: int = 256
     cpus: float = 1.0
     tmpfs_bytes: int = 64 << 20  # counts against memory_bytes too
+
+
+@functools.lru_cache(maxsize=1)
+def seccomp_option() -> str:
+    """``security_opt`` entry: the bwrap filter's rules as a profile (the API takes its JSON)."""
+    return "seccomp=" + json.dumps(docker_profile(), separators=(",", ":"))
 
 
 def hardened(limits: ContainerLimits) -> dict:
@@ -87,7 +101,9 @@ def hardened(limits: ContainerLimits) -> dict:
         pids_limit=limits.pids,
         nano_cpus=int(limits.cpus * 1e9),
         cap_drop=["ALL"],
-        security_opt=["no-new-privileges"],
+        # our seccomp profile in place of docker's default (which allows io_uring,
+        # netlink and vsock sockets, and SysV IPC that outlives a candidate)
+        security_opt=["no-new-privileges", seccomp_option()],
         init=True,
         # output never reaches the daemon's disk
         log_config={"type": "none"},
@@ -370,6 +386,7 @@ class DockerSandbox(RunnerSandbox):
         self.run_id = uuid.uuid4().hex[:12]
         self._owner = _owner_tag() or f"{socket.gethostname()}:{os.getpid()}:?"
         self._containers: dict[str, object] = {}  # id -> container, for close()
+        self._memory: dict[str, tuple[object, int]] = {}  # role -> (container, its memory limit)
         self._lock = threading.Lock()
         self.client = _client()
         if not images.image_present(self.client, self.image):
@@ -392,7 +409,14 @@ class DockerSandbox(RunnerSandbox):
         uid = str(images.SANDBOX_UID)
         return dict(
             image=self.image,
-            command=[self.python, "-I", f"{RUNTIME_MOUNT}/runner.py", "--tmp", WORK_DIR, "--uid", uid, "--gid", uid],
+            # --no-nproc: RLIMIT_NPROC counts every process of a uid on the host kernel, and
+            # every container runs candidates as this one uid, so it would let one
+            # candidate's sleeping children make fork fail in every other container;
+            # the container's pids limit bounds the processes instead
+            command=[
+                self.python, "-I", f"{RUNTIME_MOUNT}/runner.py", "--tmp", WORK_DIR,
+                "--uid", uid, "--gid", uid, "--no-nproc",
+            ],
             stdin_open=True,  # the SDK then sets StdinOnce: our half-close is EOF
             labels={**self.labels, LABEL_ROLE: role},
             # the runner starts as root *in the container* with five capabilities and
@@ -416,6 +440,24 @@ class DockerSandbox(RunnerSandbox):
             **hardened(lim),
         )
 
+    def _bound(self, role: str, lim: Limits) -> None:
+        """The container's memory follows the batch's ``memory_bytes`` (plus the runner's
+        share, within the container ceiling): with one candidate per container, that bounds
+        the candidate's processes together, as bwrap's memory cgroup does."""
+        import docker.errors
+
+        container, current = self._memory.get(role, (None, None))
+        if container is None:
+            return
+        want = min(lim.memory_bytes + RUNNER_BYTES, self.limits.memory_bytes)
+        if want == current:
+            return
+        try:
+            container.update(mem_limit=want, memswap_limit=want)
+        except docker.errors.DockerException as exc:
+            raise InfraError(f"docker: cannot bound the container's memory: {exc}") from None
+        self._memory[role] = (container, want)
+
     def _spawn(self, role: str):
         import docker.errors
 
@@ -437,6 +479,7 @@ class DockerSandbox(RunnerSandbox):
             self._forget(container)
             raise OSError(f"cannot start container: {exc}") from exc
         proc = _ContainerProcess(container, raw)
+        self._memory[role] = (container, self.limits.memory_bytes)
         return proc, lambda: self._forget(container)
 
     def _forget(self, container) -> None:

@@ -199,6 +199,10 @@ class RunnerSandbox(Sandbox):
         if runner is not None:
             runner.close(graceful=False)
 
+    def _bound(self, role: str, lim: Limits) -> None:
+        """Apply the batch's limits that hold for ``role``'s whole runner (a memory cgroup,
+        a container's memory); the runner applies the rest per process. Default: none."""
+
     def warm_up(self) -> None:
         """Start the candidate runner now (raises InfraError if it cannot start)."""
         self._candidate()
@@ -260,6 +264,7 @@ class RunnerSandbox(Sandbox):
         lim = batch.limits
         limits = _limits_json(lim)
         cand = self._candidate()
+        self._bound("candidate", lim)
         cand.send({"op": "load", "source": batch.source, "entry_point": batch.entry_point, "limits": limits})
         rec = self._check(cand.recv(lim.wall_seconds + self.host_grace), "loaded")
         if rec.get("ok") is not True:
@@ -306,6 +311,7 @@ class RunnerSandbox(Sandbox):
 
     def _script(self, cand: RunnerProcess, probe: Script, lim: Limits, limits: dict) -> Outcome:
         judge = self._judge_runner()
+        self._bound("judge", lim)
         judge.send({"op": "script", "code": probe.code, "limits": limits})
         while True:
             rec = judge.recv(lim.wall_seconds + self.host_grace)

@@ -1,10 +1,18 @@
-"""A seccomp filter for the bwrap sandbox, built by hand as classic BPF.
+"""The seccomp rules of both sandboxes: one deny-list, compiled two ways.
 
-libseccomp's Python bindings are often missing, and the filter is small: deny the
-syscalls a candidate has no business making (debugging other processes, kernel
-attack surface, namespace and mount games) and non-Unix sockets. bwrap loads the
-program from a file descriptor (``--seccomp FD``). x86_64 only; elsewhere
-``build_filter`` returns None and the sandbox runs without it.
+bwrap: classic BPF built by hand (libseccomp's Python bindings are often missing,
+and the filter is small), loaded by bwrap from a file descriptor (``--seccomp FD``);
+x86_64 only, elsewhere ``build_filter`` returns None and the sandbox runs without it.
+docker: the same rules as a JSON profile (``docker_profile``), by syscall name, which
+the daemon compiles with libseccomp; it replaces docker's default profile, whose
+allow-list still lets a candidate set up io_uring and open netlink and vsock sockets.
+
+Denied: what a candidate has no business doing (debugging other processes, kernel
+attack surface, namespace and mount games, setting clocks, file handles), non-Unix
+sockets, and inter-process communication that outlives a process: SysV shared memory,
+semaphores and message queues and POSIX message queues live in the IPC namespace,
+which a long-lived runner shares between every candidate it runs, so one candidate
+could leave data (or gigabytes of resident memory) for the next.
 """
 
 from __future__ import annotations
@@ -26,8 +34,9 @@ _RET_ERRNO = 0x00050000
 _AUDIT_ARCH_X86_64 = 0xC000003E
 _X32_BIT = 0x40000000
 _AF_UNIX = 1
-_CLONE_NS_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
 # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
+_CLONE_NS_BITS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
+_CLONE_NS_FLAGS = sum(_CLONE_NS_BITS)
 
 # x86_64 syscall numbers denied with EPERM
 DENIED_X86_64: dict[str, int] = {
@@ -66,6 +75,44 @@ DENIED_X86_64: dict[str, int] = {
     "fsmount": 432,
     "fspick": 433,
     "mount_setattr": 442,
+    # docker's default profile denies these too; none needs a capability to be tried
+    "kcmp": 312,
+    "lookup_dcookie": 212,
+    "name_to_handle_at": 303,
+    "open_by_handle_at": 304,
+    "quotactl": 179,
+    "uselib": 134,
+    "ustat": 136,
+    "sysfs": 139,
+    "_sysctl": 156,
+    "nfsservctl": 180,
+    "create_module": 174,
+    "get_kernel_syms": 177,
+    "query_module": 178,
+    "clock_adjtime": 305,
+    "clock_settime": 227,
+    "settimeofday": 164,
+    "ioperm": 173,
+    "iopl": 172,
+    # IPC objects outlive the process that made them (see the module docstring)
+    "shmget": 29,
+    "shmat": 30,
+    "shmctl": 31,
+    "shmdt": 67,
+    "semget": 64,
+    "semop": 65,
+    "semctl": 66,
+    "semtimedop": 220,
+    "msgget": 68,
+    "msgsnd": 69,
+    "msgrcv": 70,
+    "msgctl": 71,
+    "mq_open": 240,
+    "mq_unlink": 241,
+    "mq_timedsend": 242,
+    "mq_timedreceive": 243,
+    "mq_notify": 244,
+    "mq_getsetattr": 245,
 }
 _CLONE, _CLONE3, _SOCKET, _SOCKETPAIR = 56, 435, 41, 53
 
@@ -110,3 +157,42 @@ def build_filter() -> bytes | None:
     ]
     prog.append(_insn(_BPF_RET_K, 0, 0, _RET_ALLOW))
     return b"".join(prog)
+
+
+# libseccomp's names for the architectures a profile covers: the native one and the
+# 32-bit entry points into the same kernel (which bwrap's filter kills outright)
+_DOCKER_ARCHES = {
+    "x86_64": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+    "AMD64": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+    "aarch64": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+}
+
+
+def docker_profile() -> dict:
+    """``build_filter``'s rules as a docker seccomp profile (for ``security_opt``).
+
+    By name, so the daemon's libseccomp maps them to each architecture's numbers;
+    everything else is allowed, as in bwrap's filter (what needs a capability fails
+    anyway: the candidate has none).
+    """
+    eperm, enosys, eafnosupport = errno.EPERM, errno.ENOSYS, errno.EAFNOSUPPORT
+    rules: list[dict] = [
+        {"names": sorted(DENIED_X86_64), "action": "SCMP_ACT_ERRNO", "errnoRet": eperm},
+        # as in build_filter: libc falls back to clone, whose flags a filter can read
+        {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": enosys},
+    ]
+    # no new namespaces: one rule per flag, since a profile can only test "masked == value"
+    for bit in _CLONE_NS_BITS:
+        rules.append({
+            "names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": eperm,
+            "args": [{"index": 0, "value": bit, "valueTwo": bit, "op": "SCMP_CMP_MASKED_EQ"}],
+        })
+    rules.append({
+        "names": ["socket", "socketpair"], "action": "SCMP_ACT_ERRNO", "errnoRet": eafnosupport,
+        "args": [{"index": 0, "value": _AF_UNIX, "op": "SCMP_CMP_NE"}],
+    })
+    profile: dict = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules}
+    arches = _DOCKER_ARCHES.get(platform.machine())
+    if arches:
+        profile["architectures"] = arches
+    return profile

@@ -157,6 +157,7 @@ import signal
 import socket
 import stat as stat_module
 import sys
+import tempfile  # here, not first in every candidate's process (each fork inherits it)
 import types
 import time
 

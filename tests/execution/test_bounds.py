@@ -1,0 +1,89 @@
+"""Bounds that hold for a candidate's whole process tree: the memory cgroup of a bwrap
+runner, the memory of a docker container (the attack rows in test_attacks show what
+they stop; these show where they live and that they follow the batch and go away)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from codegen_ttc.execution.backends import backend_problem, open_sandbox
+from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES, MemoryCgroup
+from codegen_ttc.execution.batch import Limits
+
+from .helpers import run_calls
+
+PID = "import os\ndef f(x):\n    return os.getpid()\n"
+
+
+def _usable(name: str) -> None:
+    problem = backend_problem(name)
+    if problem is not None:
+        pytest.skip(f"{name} sandbox unavailable: {problem}")
+
+
+def _memory_cgroup_of(pid: int) -> Path | None:
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            if "memory" in controllers.split(","):
+                return Path("/sys/fs/cgroup/memory" + path)
+    return None
+
+
+def test_bwrap_runner_lives_in_a_memory_cgroup_that_follows_the_batch():
+    _usable("bwrap")
+    probe = MemoryCgroup.create() if os.geteuid() == 0 else None
+    if probe is None:
+        pytest.skip("no writable memory cgroup here (needs root and cgroup v1 memory, or v2 delegating it)")
+    probe.remove()
+    sb = open_sandbox("bwrap")
+    try:
+        for memory in (300 << 20, 500 << 20):
+            [out] = run_calls(sb, PID, 1, limits=Limits(memory_bytes=memory))
+            assert out.status == "returned", out
+            bwrap = sb._cand.proc.pid
+            group = _memory_cgroup_of(bwrap)
+            assert group is not None and group.name.startswith("codegen-ttc-"), group
+            # bwrap entered it before forking: the runner (its child) is in it too
+            children = Path(f"/proc/{bwrap}/task/{bwrap}/children").read_text().split()
+            assert children and all(_memory_cgroup_of(int(c)) == group for c in children)
+            assert int((group / "memory.limit_in_bytes").read_text()) == memory + RUNNER_BYTES
+    finally:
+        sb.close()
+    assert not group.exists(), f"{group} outlived its runner"
+
+
+def test_docker_container_memory_follows_the_batch():
+    _usable("docker")
+    sb = open_sandbox("docker")
+    try:
+        [out] = run_calls(sb, PID, 1, limits=Limits(memory_bytes=300 << 20))
+        assert out.status == "returned", out
+        container, _ = sb._memory["candidate"]
+        container.reload()
+        host = container.attrs["HostConfig"]
+        assert host["Memory"] == host["MemorySwap"] == (300 << 20) + RUNNER_BYTES
+    finally:
+        sb.close()
+
+
+def test_bwrap_judge_scripts_keep_installed_packages_the_candidate_does_not_see():
+    """The problem's own tests may import what they need (a property imports hypothesis);
+    the candidate's runner sees only the allow-list (pytest stands for any other package)."""
+    from codegen_ttc.execution.judge import passes
+    from codegen_ttc.problems.model import Call, ScriptPassed
+
+    from .helpers import run_probes, script
+
+    _usable("bwrap")
+    src = "import importlib.util\ndef f(x):\n    return importlib.util.find_spec('pytest') is not None\n"
+    sb = open_sandbox("bwrap")
+    try:
+        call, judged = run_probes(sb, src, [Call((1,)), script("import pytest\nassert candidate(1) is False")])
+    finally:
+        sb.close()
+    assert call.status == "returned" and call.decoded() is False, call
+    assert passes(ScriptPassed(), judged), judged
