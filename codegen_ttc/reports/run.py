@@ -98,8 +98,11 @@ def prepare_tasks(config: ScoreConfig) -> list[Task]:
     return prepare(config)[0]
 
 
-def prepare(config: ScoreConfig) -> tuple[list[Task], dict | None]:
-    """The tasks, and with ``--generate`` the token accounting of sampling them."""
+def prepare(
+    config: ScoreConfig, *, on_sampling: Callable[[int, int], None] | None = None
+) -> tuple[list[Task], dict | None]:
+    """The tasks, and with ``--generate`` the token accounting of sampling them
+    (``on_sampling(done, total)``: problems sampled so far, for progress)."""
     for name in config.strategies:
         get_strategy(name)
     for d in config.reuse:
@@ -112,7 +115,7 @@ def prepare(config: ScoreConfig) -> tuple[list[Task], dict | None]:
     # sample and test files are matched against the whole set: rows of tasks left out
     # by --tasks/--limit are not errors
     if config.generate is not None:
-        samples, generated, accounting = generate_samples(problems, config)
+        samples, generated, accounting = generate_samples(problems, config, on_sampling=on_sampling)
     else:
         samples = load_samples(config.samples, everything, cleanup=config.cleanup)
         generated = (
@@ -142,21 +145,32 @@ def prepare(config: ScoreConfig) -> tuple[list[Task], dict | None]:
     return tasks, accounting
 
 
-def generate_samples(problems, config: ScoreConfig):
+def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, int], None] | None = None):
     """Live samples (and tests) for every problem, through the LLM client and its disk cache:
     an interrupted run, started again, sends no request twice."""
     from codegen_ttc.sampling.accounting import RunAccounting
     from codegen_ttc.sampling.llm import sample_problems
 
+    done = 0
+
+    def on_done(_problem, _samples) -> None:
+        nonlocal done
+        done += 1
+        if on_sampling is not None:
+            on_sampling(done, len(problems))
+
     got = sample_problems(
-        problems, config.generate, n_candidates=config.generate_samples, n_tests=config.generate_tests, seed=config.seed
+        problems, config.generate, n_candidates=config.generate_samples, n_tests=config.generate_tests, seed=config.seed,
+        on_done=on_done,
     )
     run = RunAccounting()
     samples, tests = {}, {}
     for task_id, ps in got.items():
         run.add(task_id, ps.accounting)
         if ps.candidates is not None:
-            samples[task_id] = [p for p, st in zip(ps.candidates.programs, ps.candidates.statuses) if st != "empty"]
+            from codegen_ttc.sampling.extract import REFUSED
+
+            samples[task_id] = [p for p, st in zip(ps.candidates.programs, ps.candidates.statuses) if st not in REFUSED]
         if ps.tests is not None:
             tests[task_id] = ps.tests.tests
     return samples, tests, run.to_json()

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codegen_ttc.errors import InputError
+from codegen_ttc.errors import InputError, plural
 from codegen_ttc.execution.commands import CommandSandbox
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.cache import SampleCache
@@ -112,10 +112,6 @@ def _sample(messages: list[dict[str, str]], n: int, config: LLMConfig, cache: Sa
     return [(s.index, s.text) for s in batch.samples if s.text is not None], batch.accounting
 
 
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def _in_tree(root: Path, module: str) -> bool:
     """Whether the repository holds top-level module ``module`` (at its top or under src/)."""
     return any((base / module).is_dir() or (base / f"{module}.py").is_file() for base in (root, root / "src"))
@@ -127,7 +123,7 @@ def _environment_message(missing: dict[str, str], baseline: TestRun, python: str
     failing = [o for o in baseline.failing if o.test_id not in missing]
     return (f"{files}: not installed for {python}, the interpreter the tests ran with (an environment problem, "
             f"not a bug to patch: give --python, or a .venv in the repository); "
-            f"the other {_plural(len(rest), 'test')} ran, {len(failing)} failing")
+            f"the other {plural(len(rest), 'test')} ran, {len(failing)} failing")
 
 
 def suggest(
@@ -170,7 +166,7 @@ def suggest(
         failing = baseline.failing
         if not failing:
             result.status = "clean" if baseline.outcomes else "no_tests"
-            result.message = (f"all {_plural(len(baseline.outcomes), 'test')} pass" if baseline.outcomes
+            result.message = (f"all {plural(len(baseline.outcomes), 'test')} pass" if baseline.outcomes
                               else "the test command collected no tests")
             return result
         result.targets = [f.test_id for f in failing]
