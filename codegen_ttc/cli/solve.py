@@ -104,7 +104,9 @@ def timing_line(result: SolveResult) -> str:
     return f"time: {t['total']:.1f} s ({parts})"
 
 
-def print_report(result: SolveResult, console: Console) -> None:
+def print_report(result: SolveResult, console: Console, llm=None) -> None:
+    if llm is not None:
+        console.print(model_line(llm), highlight=False)
     console.print(
         f"[bold]{result.problem.task_id}[/]: {plural(result.n_samples, 'sample')} "
         f"({plural(result.n_unique, 'unique program')}), {plural(result.n_generated_tests, 'generated test')}, "
@@ -254,8 +256,6 @@ def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, i
         property_limits=Limits(cpu_seconds=property_timeout, wall_seconds=max(Limits().wall_seconds, 6 * property_timeout)),
     )
     err = Console(stderr=True)
-    if not as_json:
-        err.print(model_line(llm), highlight=False)
     started = time.perf_counter()
     with err.status("starting") as status:
         def on_stage(name: str) -> None:
@@ -276,7 +276,7 @@ def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, i
             record["filled_in"] = filled
         click.echo(json.dumps(finite_or_null(record), indent=2))
     else:
-        print_report(result, err)
+        print_report(result, err, llm)
     if fails:
         passed = result.user_pass_rate or 0.0
         err.print(f"no answer: no candidate passes all of {result.user_checks.describe()} "

@@ -168,9 +168,9 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
     for task_id, ps in got.items():
         run.add(task_id, ps.accounting)
         if ps.candidates is not None:
-            from codegen_ttc.sampling.extract import REFUSED
-
-            samples[task_id] = [p for p, st in zip(ps.candidates.programs, ps.candidates.statuses) if st not in REFUSED]
+            # a reply defining no entry point stays a (failing) sample here: dropping it would
+            # flatter pass@k over samples; ``solve`` refuses it instead
+            samples[task_id] = [p for p, st in zip(ps.candidates.programs, ps.candidates.statuses) if st != "empty"]
         if ps.tests is not None:
             tests[task_id] = ps.tests.tests
     return samples, tests, run.to_json()

@@ -26,6 +26,8 @@ pytestmark = [
 ]
 
 RIGHT = "```python\ndef running_max(numbers):\n    out, best = [], None\n    for x in numbers:\n        best = x if best is None else max(best, x)\n        out.append(best)\n    return out\n```"
+# agrees with RIGHT on the docstring example, but looks back only 3 elements
+WRONG = "```python\ndef running_max(numbers):\n    return [max(numbers[max(0, i - 2): i + 1]) for i in range(len(numbers))]\n```"
 CRASH = "```python\ndef running_max(numbers):\n    return numbers[0]\n```"
 OTHER_FUNCTION = "```python\ndef f():\n    pass\n```"
 
@@ -161,22 +163,23 @@ def test_no_candidate_passing_the_examples_is_no_answer(tmp_path, capsys):
 
 
 def test_a_hypothesis_property_has_its_own_budget(tmp_path, capsys):
-    """No --timeout: importing hypothesis and running 100 examples must not be held to 1 s per call."""
+    """No --timeout: importing hypothesis and running 1,000 examples (about 1 CPU second outside
+    any sandbox) must not be held to the 1 s of one call."""
     prop = tmp_path / "prop.py"
     prop.write_text(
         "from hypothesis import given, settings, strategies as st\n\n"
         "def check(candidate):\n"
-        "    @settings(max_examples=100, database=None, deadline=None, derandomize=True)\n"
+        "    @settings(max_examples=1000, database=None, deadline=None, derandomize=True)\n"
         "    @given(st.lists(st.integers(-50, 50), min_size=1, max_size=30))\n"
         "    def prop(xs):\n"
         "        out = candidate(xs)\n"
         "        assert all(out[i] == max(xs[: i + 1]) for i in range(len(xs)))\n"
         "    prop()\n"
     )
-    with stub_answering(RIGHT) as server:
-        code = run(tmp_path, server, "-n", "2", "--tests", "0", "--synthesise", "0", "--property", str(prop), "--json")
+    with stub_answering(WRONG, RIGHT, WRONG) as server:  # the property alone tells the minority is right
+        code = run(tmp_path, server, "-n", "3", "--tests", "0", "--synthesise", "0", "--property", str(prop), "--json")
     result = json.loads(capsys.readouterr().out)
-    assert code == 0 and result["user_checks"]["passed_share"] == 1.0, result["clusters"]
+    assert code == 0 and "best = x if best is None" in result["program"], result["clusters"]
 
 
 def test_the_users_file_comes_back_with_the_body_filled_in(tmp_path, capsys):
