@@ -104,6 +104,16 @@ def timing_line(result: SolveResult) -> str:
     return f"time: {t['total']:.1f} s ({parts})"
 
 
+# why adaptive sampling stopped, in words: "unsolved" next to a probability needs saying
+STOP_REASONS = {
+    "confident": "the pick looked settled",
+    "unsolved": "no candidate had test support after several rounds and more samples rarely help: "
+                "the answer is a guess, whatever its probability",
+    "budget": "the -n budget was spent",
+    "exhausted": "the model gave no more samples",
+}
+
+
 def print_report(result: SolveResult, console: Console, llm=None) -> None:
     if llm is not None:
         console.print(model_line(llm), highlight=False)
@@ -138,13 +148,7 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
                       f"{b['call_seconds']:.2f} call seconds on them")
     if result.adaptive is not None:
         a = result.adaptive
-        why = {
-            "confident": "the pick looked settled",
-            "unsolved": "no candidate had test support after several rounds (more samples rarely help): "
-                        "the answer is a guess",
-            "budget": "the -n budget was spent",
-            "exhausted": "the model gave no more samples",
-        }.get(a.reason, a.reason)
+        why = STOP_REASONS.get(a.reason, a.reason)
         console.print(f"adaptive sampling: {plural(a.samples, 'sample')} in {plural(a.rounds, 'round')}; "
                       f"stopped: {a.reason} ({why})")
     console.print(f"strategy {result.selection.strategy}; {result.confidence.text()}")

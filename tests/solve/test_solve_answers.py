@@ -236,3 +236,12 @@ def test_the_report_names_the_model_counts_stages_and_spending_in_words(tmp_path
     assert "1 generated test," in err or "generated tests," in err
     assert any(s.startswith("sampling 4 candidate programs") for s in stages), stages
     assert any(s.startswith("executing ") and " programs on " in s for s in stages), stages
+
+
+def test_stopped_unsolved_is_explained_next_to_the_probability(tmp_path, capsys):
+    with stub_answering(CRASH) as server:  # fails the generated test: no candidate ever has test support
+        code = run(tmp_path, server, "-n", "16", "--adaptive", "--round-size", "4", "--tests", "1",
+                   "--synthesise", "3", "--no-examples")
+    err = " ".join(capsys.readouterr().err.split())  # the console wraps lines
+    assert code == 0
+    assert "stopped: unsolved (no candidate had test support" in err and "the answer is a guess" in err, err

@@ -41,15 +41,19 @@ def venv_python(tmp_path_factory):
     return F.make_venv(tmp_path_factory.mktemp("env") / "venv")
 
 
-def suggest(env, stub, repo, *args, test_cmd=F.TEST_CMD):
+def suggest(env, stub, repo, *args, test_cmd=F.TEST_CMD, sandbox="bwrap"):
     env.setenv("OPENAI_BASE_URL", stub.base_url)
-    return main(["suggest", "--repo", str(repo), "--test-cmd", test_cmd, "--sandbox", "bwrap", "--no-cache",
+    return main(["suggest", "--repo", str(repo), "--test-cmd", test_cmd, "--sandbox", sandbox, "--no-cache",
                  "--timeout", "120", *args])
 
 
-def test_the_repositorys_venv_runs_the_tests(tmp_path, env, capsys, venv_python):
+@pytest.mark.parametrize("sandbox", ["bwrap", pytest.param("docker", marks=pytest.mark.docker)])
+def test_the_repositorys_venv_runs_the_tests(tmp_path, env, capsys, venv_python, sandbox):
     """The tests need calcdep, which only the project's .venv has: found there, bound into the
     sandbox, the real failure (add) is seen and fixed."""
+    problem = backend_problem(sandbox)
+    if problem is not None:
+        pytest.skip(f"{sandbox} unavailable: {problem}")
     repo = F.make_repo(tmp_path, "operator")
     F.add_dep_test(repo)
     F.make_venv(repo / ".venv")
@@ -58,7 +62,7 @@ def test_the_repositorys_venv_runs_the_tests(tmp_path, env, capsys, venv_python)
     assert project_python(repo, None) == repo / ".venv" / "bin" / "python"
     replies = [F.fenced(F.ADD_RIGHT)]
     with F.StubServer(F.scripted(replies)) as stub:
-        code = suggest(env, stub, repo, "--json", "--samples", "2")
+        code = suggest(env, stub, repo, "--json", "--samples", "2", sandbox=sandbox)
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["status"] == "suggested", out
     assert out["baseline"]["failing"] == ["tests/test_calc.py::test_add"]  # test_dep imported and passed
