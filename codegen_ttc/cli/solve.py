@@ -261,9 +261,10 @@ def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, i
     )
     err = Console(stderr=True)
     started = time.perf_counter()
-    with err.status("starting") as status:
+    asking = "the embedded model" if llm.is_local else f"{llm.model} at {llm.base_url}"
+    with err.status(f"starting ({asking})") as status:
         def on_stage(name: str) -> None:
-            status.update(f"{name} ({time.perf_counter() - started:.0f} s)")
+            status.update(f"{name} ({asking}, {time.perf_counter() - started:.0f} s)")
 
         result = solve(target, llm, options, on_stage=on_stage)
     confidence = result.confidence
