@@ -9,6 +9,8 @@ named, with every way that can fail said as an ``InputError``.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 
@@ -55,3 +57,25 @@ def read_text(path: Path) -> str:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return decode_utf8(data, str(path))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a user's file whole or not at all: a temporary file beside it, then a rename
+    (the file keeps its mode). OSError when it cannot be written, as the CLI reports."""
+    path = Path(path)
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """``1 test``, ``2 tests`` (``many``: an irregular plural)."""
+    return f"{n:,} {noun if n == 1 else (many or noun + 's')}"

@@ -102,12 +102,16 @@ class Task:
         truth = [c.probe for c in self.problem.hidden_tests] if hidden else []
         return _unique_probes(selection + truth)
 
-    def batches(self, limits: Limits, *, synthesised_limits: Limits | None = None) -> list[Batch]:
+    def batches(
+        self, limits: Limits, *, synthesised_limits: Limits | None = None, script_limits: Limits | None = None
+    ) -> list[Batch]:
         """Batches for selection, per candidate: the tests' probes, then synthesised inputs.
 
         A synthesised input has no expected output: a timeout there is just a behaviour
         ("fails on this input"), so it runs on ``synthesised_limits``, a shorter budget
-        than a test, where a false timeout would be a false failure.
+        than a test, where a false timeout would be a false failure. A judge script
+        (a user's property: importing hypothesis and running a hundred examples) runs on
+        ``script_limits`` when given, a budget of its own.
         """
         probes = self.probes(hidden=False)
         tests = self.test_keys
@@ -117,6 +121,13 @@ class Task:
             groups = [
                 (tuple(p for p in probes if p.key in tests), limits),
                 (tuple(p for p in probes if p.key not in tests), synthesised_limits),
+            ]
+        if script_limits is not None:
+            first, rest = groups[0], groups[1:]
+            groups = [
+                (tuple(p for p in first[0] if not isinstance(p, Script)), first[1]),
+                (tuple(p for p in first[0] if isinstance(p, Script)), script_limits),
+                *rest,
             ]
         return [
             Batch(program, self.problem.entry_point, group, lim)

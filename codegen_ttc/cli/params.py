@@ -1,4 +1,5 @@
-"""Option types the commands share: numbers that are finite and in a sane range.
+"""Option types the commands share: numbers that are finite and in a sane range; and the
+sentence every command reports its model spending with.
 
 click's ``FloatRange`` lets ``nan`` through (every comparison with it is false) and
 ``inf`` through a range with no maximum; either then failed deep inside (a ``select``
@@ -38,3 +39,16 @@ def seconds(minimum: float = 0.0) -> Number:
 
 WORKERS = click.IntRange(1, WORKERS_MAX)
 PROBABILITY = Number(0.0, 1.0)
+
+
+def spending(accounting: dict) -> str:
+    """What sampling cost, as a sentence: ``accounting`` is ``Accounting.to_json()``."""
+    from codegen_ttc.errors import plural
+
+    text = (f"{plural(accounting.get('prompt_tokens', 0), 'prompt token')} and "
+            f"{plural(accounting.get('completion_tokens', 0), 'completion token')} "
+            f"in {plural(accounting.get('requests', 0), 'request')}")
+    if accounting.get("cache_hits"):
+        text += f" ({plural(accounting['cache_hits'], 'sample')} from the cache)"
+    cost = accounting.get("cost_usd")
+    return text + ("; cost unknown (no price for this model)" if cost is None else f"; cost ${cost:.4f}")

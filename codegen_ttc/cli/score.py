@@ -32,7 +32,7 @@ def strategy_table(summary: dict) -> Table:
         table.add_column(k, justify="right")
         if k == "pass@1":
             table.add_column("95% interval", justify="right")
-    table.add_column("confidence", justify="right")
+    table.add_column("mean confidence*", justify="right")
     for name, row in summary["strategies"].items():
         cells = []
         for k in ks:
@@ -49,6 +49,8 @@ def strategy_table(summary: dict) -> Table:
             f"{pair}: {gap['pass@1']:+.3f} ({gap['interval95'][0]:+.3f} to {gap['interval95'][1]:+.3f})"
             for pair, gap in summary["paired"].items()
         ]
+    lines.append("* the strategy's own confidence in its picks, averaged over tasks: a score in [0, 1], "
+                 "not a probability (solve reports calibrated ones)")
     table.caption = "\n".join(lines)
     return table
 
@@ -160,7 +162,13 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
         raise InputError("--strategies: name at least one strategy")
     err = Console(stderr=True)
     require_backend(sandbox)  # before sampling or writing anything
-    prepared = prepare_run(config)  # validates all input (and samples, with --generate) before anything is written
+    with Progress(
+        TextColumn("sampling problems"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True, disable=not (generate and err.is_terminal),
+    ) as progress:
+        bar = progress.add_task("problems", total=None)
+        # validates all input (and samples, with --generate) before anything is written
+        prepared = prepare_run(config, on_sampling=lambda done, total: progress.update(bar, completed=done, total=total))
     for warning in prepared.warnings:
         err.print(f"warning: {warning}", markup=False, highlight=False)
     # a time budget decides as it goes how many inputs run: no total to count down from
@@ -209,4 +217,4 @@ def score_command(problems, samples, generate, n_samples, n_tests, model, base_u
             )
         if run.accounting:
             total_tokens = run.accounting.get("total", {})
-            err.print(f"tokens: {json.dumps(total_tokens)}")
+            err.print(f"spent: {params.spending(total_tokens)}")

@@ -15,23 +15,28 @@ from rich.table import Table
 
 from codegen_ttc.cli import app, params
 from codegen_ttc.cli.score import SANDBOXES
-from codegen_ttc.errors import InputError, decode_utf8, read_text
+from codegen_ttc.errors import InputError, decode_utf8, plural, read_text, write_text_atomic
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
+from codegen_ttc.problems.fill import fill_in
 from codegen_ttc.problems.from_source import problem_from_source
 from codegen_ttc.problems.loaders import defined_functions, load_problems
 from codegen_ttc.problems.model import Problem
+from codegen_ttc.sampling.extract import REFUSED
 from codegen_ttc.selection.strategies import STRATEGIES
-from codegen_ttc.solver import SolveOptions, SolveResult, solve
+from codegen_ttc.solver import PROPERTY_SECONDS, SolveOptions, SolveResult, solve
 
 
-def resolve_problem(spec: str, *, examples: bool) -> Problem:
-    """``-`` (stdin), a ``.py`` file, or ``SET/ID`` from a problem set (``humaneval/0``, ``tiny/2``)."""
+def resolve_problem(spec: str, *, examples: bool) -> tuple[Problem, str | None]:
+    """``-`` (stdin), a ``.py`` file, or ``SET/ID`` from a problem set (``humaneval/0``, ``tiny/2``);
+    with the user's source text (None for a task of a problem set)."""
     if spec == "-":
-        return problem_from_source(decode_utf8(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", examples=examples)
+        text = decode_utf8(sys.stdin.buffer.read(), "<stdin>")
+        return problem_from_source(text, "<stdin>", examples=examples), text
     path = Path(spec)
     if path.suffix == ".py" or path.exists():
-        return problem_from_source(read_text(path), str(path), examples=examples)
+        text = read_text(path)
+        return problem_from_source(text, str(path), examples=examples), text
     if "/" not in spec:
         raise InputError(f"{spec}: not a .py file, '-' or a task id like humaneval/0")
     set_name, _, ident = spec.partition("/")
@@ -39,7 +44,7 @@ def resolve_problem(spec: str, *, examples: bool) -> Problem:
     wanted = {f"{set_name}/{ident}".lower(), ident.lower()}
     for p in problems:
         if p.task_id.lower() in wanted or p.task_id.lower().endswith("/" + ident.lower()):
-            return p
+            return p, None
     raise InputError(f"{spec}: no task {ident!r} in problem set {set_name!r}")
 
 
@@ -79,15 +84,56 @@ def _rate(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.0%}"
 
 
-def print_report(result: SolveResult, console: Console) -> None:
-    sel = result.selection
+# exit statuses of ``solve`` (the README's table lists every command's)
+EXIT_ANSWER, EXIT_ERROR, EXIT_ABSTAINED, EXIT_FAILS_USER_CHECKS = 0, 2, 3, 4
+
+
+def model_line(llm) -> str:
+    """Which model answered, and where; the embedded model says it is one."""
+    if llm.is_local:
+        return ("model: the embedded SmolLM2-135M (no --base-url, $OPENAI_BASE_URL or config file named a server): "
+                "it solves only easy problems; point --base-url at a real server for real work")
+    return f"model: {llm.model} at {llm.base_url}"
+
+
+def spending_line(result: SolveResult) -> str:
+    """Tokens, cost, retries and lost samples as a sentence."""
+    return (f"spent: {params.spending(result.accounting.to_json())}; "
+            f"{plural(result.accounting.total_retries, 'retry', 'retries')}; "
+            f"{plural(result.infra_errors, 'infrastructure error')}")
+
+
+def timing_line(result: SolveResult) -> str:
+    t = result.seconds
+    parts = ", ".join(f"{name} {t[name]:.1f} s" for name in ("sampling", "execution", "selection", "distinguishing")
+                      if name in t)
+    return f"time: {t['total']:.1f} s ({parts})"
+
+
+# why adaptive sampling stopped, in words: "unsolved" next to a probability needs saying
+STOP_REASONS = {
+    "confident": "the pick looked settled",
+    "unsolved": "no candidate had test support after several rounds and more samples rarely help: "
+                "the answer is a guess, whatever its probability",
+    "budget": "the -n budget was spent",
+    "exhausted": "the model gave no more samples",
+}
+
+
+def print_report(result: SolveResult, console: Console, llm=None) -> None:
+    if llm is not None:
+        console.print(model_line(llm), highlight=False)
     console.print(
-        f"[bold]{result.problem.task_id}[/]: {result.n_samples} samples ({result.n_unique} unique), "
-        f"{result.n_generated_tests} generated tests, {result.n_inputs} inputs, "
-        f"{len(result.clusters)} behaviour clusters"
+        f"[bold]{result.problem.task_id}[/]: {plural(result.n_samples, 'sample')} "
+        f"({plural(result.n_unique, 'unique program')}), {plural(result.n_generated_tests, 'generated test')}, "
+        f"{plural(result.n_inputs, 'input')}, {plural(len(result.clusters), 'behaviour cluster')}"
     )
+    refused = {k: v for k, v in result.extraction.items() if k in REFUSED}
+    if refused:
+        why = {"empty": "held no code", "no_entry_point": f"defined no {result.problem.entry_point}()"}
+        console.print("refused: " + ", ".join(f"{plural(n, 'reply', 'replies')} {why[k]}" for k, n in refused.items()))
     table = Table(show_edge=False)
-    for col in ("", "samples", "programs", "provided tests", "generated tests"):
+    for col in ("", "samples", "programs", "your checks passed", "generated tests passed"):
         table.add_column(col, justify="right")
     for row in result.clusters[:8]:
         table.add_row("selected" if row.selected else "", str(row.size), str(row.candidates),
@@ -108,17 +154,12 @@ def print_report(result: SolveResult, console: Console) -> None:
                       f"{b['call_seconds']:.2f} call seconds on them")
     if result.adaptive is not None:
         a = result.adaptive
-        console.print(f"adaptive sampling: {a.samples} samples in {a.rounds} rounds, stopped: {a.reason}")
-    acc = result.accounting.to_json()
-    p = result.probability_correct
-    calibrated = "" if p is None else f" (probability of a right answer {p:.2f}, calibrated on HumanEval)"
-    console.print(
-        f"strategy {sel.strategy}, confidence {sel.confidence:.2f}{calibrated}; "
-        f"tokens: {acc.get('prompt_tokens', 0)} prompt + {acc.get('completion_tokens', 0)} completion; "
-        f"retries {result.accounting.total_retries}; infra errors {result.infra_errors}; "
-        f"{result.seconds['total']:.1f} s (sampling {result.seconds['sampling']:.1f} s, "
-        f"execution {result.seconds['execution']:.1f} s)"
-    )
+        why = STOP_REASONS.get(a.reason, a.reason)
+        console.print(f"adaptive sampling: {plural(a.samples, 'sample')} in {plural(a.rounds, 'round')}; "
+                      f"stopped: {a.reason} ({why})")
+    console.print(f"strategy {result.selection.strategy}; {result.confidence.text()}")
+    console.print(spending_line(result))
+    console.print(timing_line(result))
 
 
 @app.command("solve")
@@ -143,7 +184,8 @@ def print_report(result: SolveResult, console: Console) -> None:
               help="With --adaptive: stop when the stopping rule's posterior that the selected answer leads reaches this.")
 @click.option("--abstain-below", type=params.PROBABILITY, default=None,
               help="Refuse to answer (exit 3, no program printed) when the calibrated probability that the "
-                   "selected program is right is below this.")
+                   "selected program is right is below this (or unknown; a pick your --property or "
+                   "--reference decided is kept).")
 @click.option("--sandbox", type=click.Choice(SANDBOXES), default="auto", show_default=True)
 @click.option("--workers", type=params.WORKERS, default=None)
 @click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="default", show_default=True)
@@ -157,6 +199,9 @@ def print_report(result: SolveResult, console: Console) -> None:
 @click.option("--timeout", type=params.seconds(0.01), default=Limits().cpu_seconds, show_default=True, help="CPU seconds per call.")
 @click.option("--property", "property_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A file defining check(candidate) (hypothesis @given welcome): candidates must pass it.")
+@click.option("--property-timeout", type=params.seconds(0.01), default=PROPERTY_SECONDS, show_default=True,
+              help="CPU seconds the --property check may take per candidate (importing hypothesis and running "
+                   "its examples), apart from --timeout's per call.")
 @click.option("--reference", "reference_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A slow but trusted implementation of the function: its outputs become expected values.")
 @click.option("--distinguish", type=params.count(0), default=SolveOptions.distinguish, show_default=True,
@@ -169,17 +214,25 @@ def print_report(result: SolveResult, console: Console) -> None:
                    "costs tokens); with --distinguish only.")
 @click.option("--no-cache", is_flag=True, help="Do not reuse or store samples in the disk cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON record instead of the program.")
+@click.option("-o", "--output", "output_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the solved file here (whole or not at all) instead of printing it.")
+@click.option("--in-place", is_flag=True, help="Write the solved function back into PROBLEM's file.")
 def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, input_seconds, no_examples, adaptive, round_size,
                   threshold, abstain_below, sandbox, workers, strategy, model, base_url, api_key, mode, temperature,
                   max_tokens, seed, timeout, property_file, reference_file, distinguish, distinguish_pool,
-                  ask_llm_inputs, no_cache, as_json) -> None:
+                  ask_llm_inputs, no_cache, as_json, property_timeout, output_file, in_place) -> int:
     """Solve PROBLEM: a .py file with a signature and docstring, '-' for stdin, or a task id (humaneval/0).
 
     After a first selection, the selected program and its rival run on fresh inputs; those
     where they differ are added for every candidate and selection runs again (--distinguish,
     --distinguish-pool; --ask-llm-inputs also asks the model for such inputs).
 
-    Exit status: 0 with an answer, 3 when --abstain-below refused it, 2 on bad input.
+    Prints PROBLEM's file with the function's body filled in (only imports and helpers the
+    body needs and the file lacks are added); -o FILE or --in-place writes it instead.
+
+    Exit status: 0 with an answer; 2 on bad input or a model that gave nothing usable;
+    3 when --abstain-below refused the answer; 4 when no candidate passes all of your own
+    checks (docstring examples, --property, --reference): nothing is printed or written.
     """
     if adaptive and coverage_inputs:
         raise InputError("--coverage-inputs needs the candidates up front: it cannot be combined with --adaptive")
@@ -193,7 +246,14 @@ def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, i
         raise InputError("--ask-llm-inputs asks for distinguishing inputs; it needs --distinguish above 0")
     from codegen_ttc.sampling.config import resolve_config
 
-    target = resolve_problem(problem, examples=not no_examples)
+    import scipy.special  # noqa: F401  (the full extra: say it is missing before any token is spent)
+
+    if in_place and output_file is not None:
+        raise InputError("-o/--output and --in-place exclude each other")
+    if in_place and (problem == "-" or not (problem.endswith(".py") or Path(problem).exists())):
+        raise InputError("--in-place writes back into PROBLEM's file: give a .py file, not a task id or '-'")
+    target, source = resolve_problem(problem, examples=not no_examples)
+    destination = Path(problem) if in_place else output_file
     require_backend(sandbox)  # before any token is spent
     llm = resolve_config(model=model, base_url=base_url, api_key=api_key, mode=mode,
                          temperature=temperature, max_tokens=max_tokens, seed=seed)
@@ -206,23 +266,41 @@ def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, i
         distinguish=distinguish, distinguish_pool=distinguish_pool, ask_llm_inputs=ask_llm_inputs,
         coverage_inputs=coverage_inputs, input_seconds=input_seconds, adaptive=adaptive, round_size=round_size, threshold=threshold,
         no_cache=no_cache,
+        property_limits=Limits(cpu_seconds=property_timeout, wall_seconds=max(Limits().wall_seconds, 6 * property_timeout)),
     )
     err = Console(stderr=True)
     started = time.perf_counter()
-    with err.status("starting") as status:
+    asking = "the embedded model" if llm.is_local else f"{llm.model} at {llm.base_url}"
+    with err.status(f"starting ({asking})") as status:
         def on_stage(name: str) -> None:
-            status.update(f"{name} ({time.perf_counter() - started:.0f} s)")
+            status.update(f"{name} ({asking}, {time.perf_counter() - started:.0f} s)")
 
         result = solve(target, llm, options, on_stage=on_stage)
-    p = result.probability_correct
-    abstained = abstain_below is not None and (p is None or p < abstain_below)
+    confidence = result.confidence
+    decided_by_user = result.user_checks.property_check or result.user_checks.reference
+    p = confidence.probability
+    fails = result.fails_user_checks
+    abstained = (not fails and abstain_below is not None and not (p is None and decided_by_user)
+                 and (p is None or p < abstain_below))
+    code = EXIT_FAILS_USER_CHECKS if fails else EXIT_ABSTAINED if abstained else EXIT_ANSWER
+    filled = result.program if source is None else fill_in(source, target.entry_point, result.program)
     if as_json:
-        click.echo(json.dumps(finite_or_null({**result.to_json(), "abstained": abstained}), indent=2))
+        record = {**result.to_json(), "abstained": abstained, "exit_code": code}
+        if source is not None:
+            record["filled_in"] = filled
+        click.echo(json.dumps(finite_or_null(record), indent=2))
     else:
-        print_report(result, err)
-        if abstained:
-            shown = "unknown (no calibration for this strategy)" if p is None else f"{p:.2f}"
-            err.print(f"abstained: probability of a right answer {shown}, below {abstain_below:g}")
-        else:
-            click.echo(result.program, nl=not result.program.endswith("\n"))
-    return 3 if abstained else 0
+        print_report(result, err, llm)
+    if fails:
+        passed = result.user_pass_rate or 0.0
+        err.print(f"no answer: no candidate passes all of {result.user_checks.describe()} "
+                  f"(the best passes {passed:.0%}); nothing printed or written", highlight=False)
+    elif abstained:
+        shown = "unknown" if p is None else f"{p:.2f}"
+        err.print(f"abstained: probability of a right answer {shown}, below {abstain_below:g}")
+    elif destination is not None:
+        write_text_atomic(destination, filled)
+        err.print(f"wrote {destination}", highlight=False)
+    elif not as_json:
+        click.echo(filled, nl=not filled.endswith("\n"))
+    return code

@@ -2,7 +2,9 @@
 
 Exit codes as pre-commit expects: 0 nothing to do, 1 a patch was suggested or
 applied (or tests fail and no patch was found), 2 error (one line on stderr), which
-includes a model that returned no sample at all.
+includes a model that returned no sample at all, a test command that ran no test
+(unless ``--allow-no-tests``) and a test module that cannot import a package the
+interpreter lacks (an environment problem).
 """
 
 from __future__ import annotations
@@ -27,7 +29,11 @@ from codegen_ttc.errors import InputError
 @click.option("--check", is_flag=True, help="Only report (no diff, nothing written).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--sandbox", type=click.Choice(["auto", "bwrap", "docker", "process"]), default="auto", show_default=True,
-              help="Where tests run (process: NO isolation).")
+              help="Where tests run: auto = bwrap; docker: a container per run; process: NO isolation.")
+@click.option("--python", "python", type=click.Path(path_type=Path), default=None,
+              help="The project's interpreter (or its virtual environment's directory) the tests run with, "
+                   "bound read-only into the sandbox (default: the repository's .venv or venv, else this one).")
+@click.option("--allow-no-tests", is_flag=True, help="A test command that runs no test is 'nothing to do' (exit 0), not an error (exit 2).")
 @click.option("--allow-test-edits", is_flag=True, help="Accept patches that edit test files.")
 @click.option("--timeout", type=params.seconds(1), default=300.0, show_default=True,
               help="Wall seconds per test run.")
@@ -38,7 +44,7 @@ from codegen_ttc.errors import InputError
               help="codegen-ttc.toml with an [llm] table.")
 @click.option("--seed", type=int, default=None, help="Sampling seed (default: the config's).")
 @click.option("--no-cache", is_flag=True, help="Do not reuse or store samples in the disk cache.")
-def suggest_command(repo, test_cmd, samples, apply_, check, as_json, sandbox, allow_test_edits, timeout, workers,
+def suggest_command(repo, test_cmd, samples, apply_, check, as_json, sandbox, python, allow_no_tests, allow_test_edits, timeout, workers,
                     model, base_url, config_file, seed, no_cache) -> int:
     """Propose a patch that makes the repository's failing tests pass (many candidates,
     run in sandboxes, clustered by behaviour, ranked)."""
@@ -49,18 +55,21 @@ def suggest_command(repo, test_cmd, samples, apply_, check, as_json, sandbox, al
     from codegen_ttc.sampling.errors import ModelError
     from codegen_ttc.suggest.report import render_text, to_json
     from codegen_ttc.suggest.run import SuggestOptions, suggest
-    from codegen_ttc.suggest.workspace import repo_root
+    from codegen_ttc.suggest.workspace import project_python, repo_root
 
     if apply_ and check:
         raise InputError("--apply and --check exclude each other")
     root = repo_root(repo)
+    interpreter = project_python(root, python)
     config = resolve_config(config_file=config_file, model=model, base_url=base_url)
     try:
-        box = open_command_sandbox(sandbox, **({"warn": True} if sandbox == "process" else {}))
+        box = open_command_sandbox(sandbox, python=None if interpreter is None else str(interpreter),
+                                   **({"warn": True} if sandbox == "process" else {}))
     except SandboxUnavailable as exc:
         raise InputError(f"sandbox unavailable: {exc} (use --sandbox process to run without isolation)") from None
     opts = SuggestOptions(repo=root, test_cmd=test_cmd, samples=samples, apply=apply_,
-                          allow_test_edits=allow_test_edits, timeout=timeout, workers=workers or 0, seed=seed)
+                          allow_test_edits=allow_test_edits, timeout=timeout, workers=workers or 0, seed=seed,
+                          allow_no_tests=allow_no_tests, python=box.python)
     log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
     try:
         result = suggest(opts, box, config, cache=SampleCache.memory() if no_cache else None, log=log)

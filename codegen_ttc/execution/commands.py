@@ -12,7 +12,13 @@ killed afterwards. A wall-clock timeout kills the whole tree.
 
 Backends: ``bwrap`` (isolated), ``docker`` (a fresh hardened container per command,
 from the sandbox image) and ``process`` (a plain subprocess in the directory, NO
-isolation; warns on stderr). ``auto`` picks bwrap.
+isolation; warns on stderr). ``auto`` picks bwrap (Docker only when asked: its binds
+name this machine's paths, so it is no drop-in fallback).
+
+The command runs with the project's interpreter when one is given (``python``: a
+virtual environment's ``bin/python``): its ``bin`` directory comes first on PATH and
+the environment, found from its ``pyvenv.cfg`` (read, never run), is bound read-only
+at its own path, so ``python -m pytest`` sees the project's packages.
 """
 
 from __future__ import annotations
@@ -142,6 +148,36 @@ class CommandSandbox:
             )
 
 
+def venv_dirs(python: str) -> list[str]:
+    """The directories a virtual environment's interpreter needs: the environment itself
+    and its base interpreter's prefix (``home`` in ``pyvenv.cfg``). Empty for a plain
+    interpreter. Read from the file, never by running the interpreter."""
+    env = os.path.dirname(os.path.dirname(os.path.abspath(python)))
+    try:
+        with open(os.path.join(env, "pyvenv.cfg"), encoding="utf-8") as f:
+            config = f.read()
+    except (OSError, UnicodeDecodeError):
+        return []
+    dirs = [os.path.realpath(env)]
+    for line in config.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "home" and value.strip():
+            dirs.append(os.path.realpath(os.path.dirname(value.strip())))  # home is the base's bin/
+    system = ("/usr", "/bin", "/lib", "/lib64")
+    return [d for d in dirs if not any(d == s or d.startswith(s + "/") for s in system)]
+
+
+def interpreter_dirs(python: str) -> list[str]:
+    """Every directory to bind read-only for ``python``: bwrap.py's, plus its virtual environment's."""
+    from codegen_ttc.execution.backends.bwrap import _python_dirs
+
+    dirs = _python_dirs(python)
+    for d in venv_dirs(python):
+        if not any(d == b or d.startswith(b + "/") for b in dirs):
+            dirs.append(d)
+    return dirs
+
+
 def _base_env(python: str) -> dict[str, str]:
     bindir = os.path.dirname(python)
     return {
@@ -202,18 +238,26 @@ class BwrapCommandSandbox(CommandSandbox):
         at = cmd.index("--chdir")  # the runner's /tmp; ours is the work directory
         return cmd[:at] + cmd[at + 2 :]
 
-    def _rebind_tmp_python(self) -> list[str]:
-        """bwrap.py binds the interpreter's directories, then mounts a tmpfs on /tmp: a
-        virtualenv under /tmp (pre-commit's try-repo makes one) would vanish. Bind those again."""
+    def _interpreter_binds(self) -> list[str]:
+        """Binds bwrap.py's command line lacks: the interpreter's directories under /tmp
+        (bwrap.py binds them, then mounts a tmpfs on /tmp: a virtualenv there, as pre-commit's
+        try-repo makes, would vanish) and a project's virtual environment (``venv_dirs``)."""
         from codegen_ttc.execution.backends.bwrap import _python_dirs
 
+        bound = [d for d in _python_dirs(self.python) if not d.startswith("/tmp/")]
         out: list[str] = []
-        for d in _python_dirs(self.python):
-            if d == "/tmp" or not d.startswith("/tmp/"):
+        made: set[str] = set()
+        for d in interpreter_dirs(self.python):
+            if d == "/tmp" or any(d == b or d.startswith(b + "/") for b in bound):
                 continue
-            parts = d.split("/")[2:-1]
-            for i in range(len(parts)):  # parents traversable by the unprivileged uid
-                out += ["--perms", "0755", "--dir", "/tmp/" + "/".join(parts[: i + 1])]
+            parents = []
+            p = os.path.dirname(d)
+            while p not in ("/", "/tmp", "") and p not in made:
+                parents.append(p)
+                p = os.path.dirname(p)
+            for p in reversed(parents):  # traversable by the unprivileged uid (bwrap would make them 0700)
+                made.add(p)
+                out += ["--perms", "0755", "--dir", p]
             out += ["--ro-bind", d, d]
         return out
 
@@ -229,7 +273,7 @@ class BwrapCommandSandbox(CommandSandbox):
             os.write(fd, self.seccomp)
             os.lseek(fd, 0, os.SEEK_SET)
         try:
-            argv = self.prefix(uid, fd) + self._rebind_tmp_python()
+            argv = self.prefix(uid, fd) + self._interpreter_binds()
             argv += ["--bind", str(workdir), INSIDE_WORKDIR, "--chdir", INSIDE_WORKDIR]
             for key, value in (_base_env(self.python) | {"HOME": "/tmp"} | (env or {})).items():
                 argv += ["--setenv", key, value]
@@ -291,11 +335,10 @@ class DockerCommandSandbox(CommandSandbox):
     def _container_kwargs(self, command: str, workdir: Path, scratch: Path, uid: int, env: dict[str, str]) -> dict:
         from docker.types import Ulimit
 
-        from codegen_ttc.execution.backends.bwrap import _python_dirs
         from codegen_ttc.execution.backends.docker import LABEL, LABEL_OWNER, LABEL_ROLE, WORK_DIR, _owner_tag, hardened
 
         lim = self.limits
-        python_dirs = _python_dirs(self.python)
+        python_dirs = interpreter_dirs(self.python)
         volumes = {}
         # under each interpreter's bind, an empty traversable top directory of ours: the
         # image's own /root is 0700 and would keep the unprivileged uid from /root/.pyenv/...

@@ -139,14 +139,17 @@ def k_warning(ks: Sequence[int], tasks: Sequence[Task]) -> str | None:
             f"in every task, and the fewest here is {least} ({short} tasks have fewer than {max(too_big)})")
 
 
-def prepare(config: ScoreConfig) -> tuple[list[Task], dict | None]:
+def prepare(
+    config: ScoreConfig, *, on_sampling: Callable[[int, int], None] | None = None
+) -> tuple[list[Task], dict | None]:
     """The tasks, and with ``--generate`` the token accounting of sampling them."""
-    prepared = prepare_run(config)
+    prepared = prepare_run(config, on_sampling=on_sampling)
     return prepared.tasks, prepared.accounting
 
 
-def prepare_run(config: ScoreConfig) -> Prepared:
-    """The tasks, ``--generate``'s accounting and the run's warnings; InputError on bad input."""
+def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] | None = None) -> Prepared:
+    """The tasks, ``--generate``'s accounting and the run's warnings; InputError on bad input
+    (``on_sampling(done, total)``: problems sampled so far, for progress)."""
     for name in config.strategies:
         get_strategy(name)
     for d in config.reuse:
@@ -163,7 +166,7 @@ def prepare_run(config: ScoreConfig) -> Prepared:
         if whole:  # their prompt is a prelude of imports: the model would not see the problem
             raise InputError(f"--generate does not sample LeetCode problems ({whole[0]} ...); score a samples file "
                              "of their completions with --samples")
-        samples, generated, accounting = generate_samples(problems, config)
+        samples, generated, accounting = generate_samples(problems, config, on_sampling=on_sampling)
     else:
         rows = load_sample_rows(config.samples, everything, cleanup=config.cleanup)
         samples = group_samples(rows, everything)
@@ -203,7 +206,7 @@ def prepare_run(config: ScoreConfig) -> Prepared:
     return Prepared(tasks, accounting, tuple(warnings))
 
 
-def generate_samples(problems, config: ScoreConfig):
+def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, int], None] | None = None):
     """Live samples (and tests) for every problem, through the LLM client and its disk cache:
     an interrupted run, started again, sends no request twice.
 
@@ -216,9 +219,18 @@ def generate_samples(problems, config: ScoreConfig):
     from codegen_ttc.sampling.cache import SampleCache
     from codegen_ttc.sampling.llm import sample_problems
 
+    done = 0
+
+    def on_done(_problem, _samples) -> None:
+        nonlocal done
+        done += 1
+        if on_sampling is not None:
+            on_sampling(done, len(problems))
+
     got = sample_problems(
         problems, config.generate, n_candidates=config.generate_samples, n_tests=config.generate_tests, seed=config.seed,
         cache=SampleCache.memory() if config.no_cache else None,
+        on_done=on_done,
     )
     run = RunAccounting()
     samples, tests = {}, {}
@@ -227,6 +239,8 @@ def generate_samples(problems, config: ScoreConfig):
         run.add(task_id, ps.accounting)
         lost = 0
         if ps.candidates is not None:
+            # a reply defining no entry point stays a (failing) sample here: dropping it would
+            # flatter pass@k over samples; ``solve`` refuses it instead
             samples[task_id] = [p for p, st in zip(ps.candidates.programs, ps.candidates.statuses) if st != "empty"]
             lost += config.generate_samples - len(ps.candidates.raw)
         if ps.tests is not None:

@@ -40,7 +40,7 @@ def no_program_error(config: LLMConfig, extraction: Mapping[str, int], accountin
     if not extraction:
         return no_samples_error(config, accounting)
     replies = sum(extraction.values())
-    with_code = replies - extraction.get("empty", 0)
+    with_code = replies - extraction.get("empty", 0) - extraction.get("no_entry_point", 0)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(extraction.items()))
     message = f"{model_label(config)} returned no usable program: {replies} replies, {with_code} with code ({counts})"
     if accounting.infra_errors:

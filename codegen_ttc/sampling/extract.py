@@ -12,7 +12,10 @@ Chat replies (``program_from_chat_reply``):
    part of the problem prompt before the entry point's ``def`` (its imports and helper
    functions) is put in front, so the program still has them if the reply omits them;
 3. a reply without the entry point is a *body*: it is indented under the prompt
-   (``prompt + body``);
+   (``prompt + body``), unless it only defines other things (``def f(): pass`` for a
+   problem about ``g``): that reply answers another question, status ``"no_entry_point"``,
+   and is refused like an empty one (pasted in as a body it would make ``g`` return None
+   and could even win);
 4. code that does not parse is kept as is (prompt preamble + text) with status
    ``"unparseable"``; the sandbox will report it failing.
 
@@ -28,7 +31,9 @@ import textwrap
 from dataclasses import dataclass
 from typing import Literal
 
-Status = Literal["full", "body", "completion", "unparseable", "empty"]
+Status = Literal["full", "body", "completion", "unparseable", "empty", "no_entry_point"]
+# replies that give no candidate at all (the program would be the bare prompt)
+REFUSED: frozenset[str] = frozenset({"empty", "no_entry_point"})
 
 _FENCE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+-]*)[^\n]*$", re.MULTILINE)
 _PY_LANGS = {"", "python", "py", "python3", "py3"}
@@ -176,6 +181,21 @@ def _join(a: str, b: str) -> str:
     return a + b
 
 
+def _only_other_definitions(code: str) -> bool:
+    """Whether ``code`` (which does not define the entry point) is only definitions and
+    imports, with at least one function or class: nothing of it can be the entry point's body."""
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    definitions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return any(isinstance(n, definitions) for n in tree.body) and all(
+        isinstance(n, (*definitions, ast.Import, ast.ImportFrom))
+        or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))  # a docstring
+        for n in tree.body
+    )
+
+
 def program_from_chat_reply(prompt: str, entry_point: str, reply: str) -> Extraction:
     """A full program from a chat reply to a solution prompt (see the module docstring)."""
     code = code_from_reply(reply, entry_point)
@@ -192,6 +212,8 @@ def program_from_chat_reply(prompt: str, entry_point: str, reply: str) -> Extrac
                     return Extraction(program=program, status="full")
                 return Extraction(program=kept, status="full")
         return Extraction(program=_join(preamble, code), status="unparseable")
+    if _only_other_definitions(code):
+        return Extraction(program=prompt, status="no_entry_point")
     body = _as_body(code)
     program = _join(prompt, body)
     if _parses(program):

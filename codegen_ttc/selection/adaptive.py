@@ -397,11 +397,13 @@ class ExecutingEvaluator:
     """Evidence through a sandbox. The executor's store holds every outcome so far, so each
     round executes only the candidates it has not seen (``Executor.run`` plans around it)."""
 
-    def __init__(self, tasks: Mapping, executor, limits, *, synthesised_limits=None, hidden: bool = False) -> None:
+    def __init__(self, tasks: Mapping, executor, limits, *, synthesised_limits=None, script_limits=None,
+                 hidden: bool = False) -> None:
         self.tasks = tasks  # task id -> pipeline.Task (its candidates are ignored)
         self.executor = executor  # execution.executor.Executor, with a store
         self.limits = limits
         self.synthesised_limits = synthesised_limits  # for inputs without expected output (Task.batches)
+        self.script_limits = script_limits  # for judge scripts (a user's property), Task.batches
         self.hidden = hidden  # also run hidden tests (scoring only; selection never sees them)
         self.current: dict = {}  # task id -> (Task over the drawn samples, outcomes)
         self.truth: dict = {}  # task id -> outcomes of the hidden tests (when ``hidden``)
@@ -411,7 +413,9 @@ class ExecutingEvaluator:
 
         base = self.tasks[task_id]
         task = Task(base.problem, Candidates.from_samples(list(programs)), base.generated, base.synthesised)
-        outcomes = self.executor.run(task.batches(self.limits, synthesised_limits=self.synthesised_limits))
+        outcomes = self.executor.run(task.batches(
+            self.limits, synthesised_limits=self.synthesised_limits, script_limits=self.script_limits
+        ))
         if self.hidden:
             # the hidden tests' outcomes, apart from selection's: scoring only
             self.truth[task_id] = self.executor.run(task.truth_batches(self.limits))

@@ -8,6 +8,7 @@ following symlinks and parsed defensively (``junit.py``).
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 from collections.abc import Callable
@@ -21,6 +22,10 @@ from codegen_ttc.suggest.junit import MAX_XML_BYTES, PASSED, SKIPPED, TestOutcom
 from codegen_ttc.suggest.workspace import make_copy, write_patch
 
 REPORT_NAME = ".codegen-ttc-junit.xml"
+# a test module that fails to import (kept going so one such file hides no other test)
+PYTEST_ADDOPTS = "-o junit_family=xunit1 -p no:cacheprovider --continue-on-collection-errors"
+_NO_MODULE = re.compile(r"(?:ModuleNotFoundError|ImportError): No module named '([\w.]+)'")
+_PYTEST_ERROR = re.compile(r"^(?:ERROR: .+|\S*pytest\S*: error: .+)$", re.MULTILINE)
 
 
 @dataclass
@@ -43,8 +48,9 @@ class TestRun:
         return {t for t, o in (self.outcomes or {}).items() if o.status == PASSED}
 
 
-def _read_report(copy: Path) -> bytes:
-    path = copy / REPORT_NAME
+def read_report(copy: Path, name: str = REPORT_NAME, limit: int = MAX_XML_BYTES) -> bytes:
+    """A file the command wrote into ``copy``: untrusted, so no symlink followed, regular files only, capped."""
+    path = copy / name
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
@@ -52,7 +58,7 @@ def _read_report(copy: Path) -> bytes:
     with os.fdopen(fd, "rb") as f:
         if not os.fstat(f.fileno()).st_mode & 0o100000:  # not a regular file
             return b""
-        return f.read(MAX_XML_BYTES + 1)
+        return f.read(limit + 1)
 
 
 def run_tests(sandbox: CommandSandbox, copy: Path, test_cmd: str, timeout: float) -> TestRun:
@@ -62,10 +68,34 @@ def run_tests(sandbox: CommandSandbox, copy: Path, test_cmd: str, timeout: float
         (copy / REPORT_NAME).unlink()
     except FileNotFoundError:
         pass
-    addopts = f"--junitxml={shlex.quote(report)} -o junit_family=xunit1 -p no:cacheprovider"
+    addopts = f"--junitxml={shlex.quote(report)} {PYTEST_ADDOPTS}"
     res = sandbox.run(test_cmd, copy, timeout=timeout, env={"PYTEST_ADDOPTS": addopts})
-    outcomes = None if res.timed_out else parse_junit(_read_report(copy))
+    outcomes = None if res.timed_out else parse_junit(read_report(copy))
     return TestRun(outcomes, res.exit_code, res.output, res.seconds, res.timed_out)
+
+
+def missing_modules(outcomes: dict[str, TestOutcome], in_repo: Callable[[str], bool]) -> dict[str, str]:
+    """Test modules that could not import a module the repository does not hold: test id ->
+    the missing module. An environment problem (the tests run with an interpreter that lacks
+    the project's dependencies), not a failure a patch could fix."""
+    out = {}
+    for outcome in outcomes.values():
+        if not outcome.collection:
+            continue
+        m = _NO_MODULE.search(outcome.detail) or _NO_MODULE.search(outcome.message)
+        if m and not in_repo(m.group(1).split(".")[0]):
+            out[outcome.test_id] = m.group(1)
+    return out
+
+
+def pytest_error(output: str) -> str:
+    """pytest's own complaint in a run's output ("ERROR: file or directory not found: x",
+    a usage error), else its last line: what to show when no test ran."""
+    found = _PYTEST_ERROR.findall(output)
+    if found:
+        return found[0].strip()[:300]
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
 
 
 @dataclass
@@ -73,6 +103,7 @@ class CandidateRun:
     patch: Patch
     samples: list[int] = field(default_factory=list)  # indices of the samples that gave this patch
     run: TestRun | None = None
+    probe: dict[str, str] | None = None  # what the changed functions did on synthesised inputs (``probe.py``)
 
 
 def evaluate_patches(
@@ -85,8 +116,11 @@ def evaluate_patches(
     workers: int,
     scratch: Path,
     progress: Callable[[CandidateRun], None] | None = None,
+    probed: list | None = None,
 ) -> None:
-    """Run the tests for every candidate, each in its own copy of ``snapshot`` (fills ``.run``)."""
+    """Run the tests for every candidate, each in its own copy of ``snapshot`` (fills ``.run``),
+    then, in the same copy, the ``probed`` functions on their inputs (fills ``.probe``)."""
+    from codegen_ttc.suggest.probe import run_probe
 
     def one(cand: CandidateRun) -> None:
         copy = None
@@ -96,6 +130,8 @@ def evaluate_patches(
                 cand.run = TestRun(None, None, "", 0.0, error="the patch writes outside the repository")
             else:
                 cand.run = run_tests(sandbox, copy, test_cmd, timeout)
+                if probed:
+                    cand.probe = run_probe(sandbox, copy, probed, timeout)
         except OSError as exc:
             cand.run = TestRun(None, None, "", 0.0, error=f"copy failed: {exc}")
         finally:

@@ -6,8 +6,10 @@ counts as one target, fixed when it imports again). For each candidate:
 - fixed / still failing targets; regressions (passed before, not now, missing
   included); new failures (tests that were not there before and do not pass);
 - its *outcome cluster*: candidates with the same status on every test;
-- its *behaviour cluster*: same statuses and, on the targets, the same failure
-  message (two wrong patches that fail the same way agree; that is support too).
+- its *behaviour cluster*: same statuses, on the targets the same failure message
+  (two wrong patches that fail the same way agree; that is support too), and the
+  same results of the changed functions on synthesised inputs (``probe.py``: a
+  patch returning the test's constant is not the real fix's support).
 
 Ranking, in order (the issue's): every target passes with no new failure, fewer
 regressions, more targets fixed, more support (samples in its behaviour cluster),
@@ -71,21 +73,29 @@ def score_candidate(baseline: dict[str, TestOutcome], targets: list[str], run: d
 
 
 def behaviour_rows(
-    runs: list[dict[str, TestOutcome] | None], targets: list[str], with_messages: bool
+    runs: list[dict[str, TestOutcome] | None],
+    targets: list[str],
+    with_messages: bool,
+    probes: list[dict[str, str] | None] | None = None,
 ) -> np.ndarray:
-    """One row per candidate: status code per test id (union of ids), plus target messages."""
+    """One row per candidate: status code per test id (union of ids), plus target messages,
+    plus (``probes``) a code per probed call's result."""
     ids = sorted({t for r in runs if r for t in r} | set(targets))
+    probe_keys = sorted({k for p in probes or [] if p for k in p})
+    results: dict[tuple[str, str], int] = {}
     messages: dict[tuple[str, str], int] = {}
     rows = []
     for r in runs:
         if r is None:
-            rows.append([-1] * (len(ids) + (len(targets) if with_messages else 0)))
+            rows.append([-1] * (len(ids) + (len(targets) if with_messages else 0) + len(probe_keys)))
             continue
         row = [STATUS_CODES.get(r[t].status, 5) if t in r else 0 for t in ids]
         if with_messages:
             for t in targets:
                 msg = r[t].message if t in r and r[t].status != PASSED else ""
                 row.append(messages.setdefault((t, msg), len(messages)))
+        probe = (probes[len(rows)] if probes else None) or {}
+        row += [results.setdefault((k, probe.get(k, "")), len(results)) for k in probe_keys]
         rows.append(row)
     return np.asarray(rows, dtype=np.int64).reshape(len(runs), -1)
 
@@ -106,15 +116,16 @@ def rank(
     runs: list[dict[str, TestOutcome] | None],
     multiplicity: list[int],
     changed_lines: list[int],
+    probes: list[dict[str, str] | None] | None = None,
 ) -> list[Ranked]:
-    """Every candidate, best first."""
+    """Every candidate, best first (``probes``: each one's results on synthesised inputs)."""
     n = len(runs)
     if n == 0:
         return []
     weights = np.asarray(multiplicity, dtype=np.float64)
     scores = [score_candidate(baseline, targets, r) for r in runs]
     outcome = cluster_rows(behaviour_rows(runs, targets, with_messages=False))
-    behaviour = cluster_rows(behaviour_rows(runs, targets, with_messages=True))
+    behaviour = cluster_rows(behaviour_rows(runs, targets, with_messages=True, probes=probes))
     o_sizes, b_sizes = outcome.sizes(weights), behaviour.sizes(weights)
     groups = []
     for members in behaviour.members:

@@ -13,11 +13,16 @@ def _why(result: SuggestResult) -> list[str]:
     assert chosen is not None
     run = result.runs[chosen.index]
     s = chosen.score
+    tested = sum(len(r.samples) for r in result.runs)
+    probed = ""
+    if result.probed:
+        names = ", ".join(f"{p.function}()" for p in result.probed)
+        probed = f" on the tests and on {sum(len(p.inputs) for p in result.probed)} synthesised inputs of {names}"
     lines = [
         f"fixes {len(s.fixed)}/{len(result.targets)} failing tests"
         + (f" (still failing: {', '.join(s.still_failing)})" if s.still_failing else ""),
         f"regressions: {len(s.regressions)}" + (f"; new failures: {', '.join(s.new_failures)}" if s.new_failures else ""),
-        f"support: {chosen.support} of {sum(len(r.samples) for r in result.runs)} tested samples behave the same "
+        f"support: {chosen.support} of {tested} tested samples behave the same{probed} "
         f"(cluster size; {len(run.samples)} gave this exact patch)",
         f"size: {chosen.changed_lines} changed lines in {', '.join(run.patch.paths)}",
     ]
@@ -32,7 +37,8 @@ def render_text(result: SuggestResult, *, show_diff: bool = True) -> str:
     out: list[str] = []
     if result.status in ("clean", "no_tests"):
         return f"codegen-ttc suggest: nothing to do ({result.message})\n"
-    out.append(f"codegen-ttc suggest: {len(result.targets)} failing test(s): " + ", ".join(result.targets[:10]))
+    n = len(result.targets)
+    out.append(f"codegen-ttc suggest: {n} failing test{'' if n == 1 else 's'}: " + ", ".join(result.targets[:10]))
     if result.candidates:
         rej = rejected_counts(result)
         out.append(f"{len(result.candidates)} samples; rejected before running: "
@@ -101,4 +107,5 @@ def to_json(result: SuggestResult) -> dict[str, Any]:
         "applied": result.applied.applied if result.applied else False,
         "conflicts": list(result.applied.conflicts) if result.applied else [],
         "accounting": result.accounting.to_json() if result.accounting else None,
+        "probed": [p.to_json() for p in result.probed],
     }

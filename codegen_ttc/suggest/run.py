@@ -25,15 +25,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codegen_ttc.errors import InputError
+from codegen_ttc.errors import InputError, plural
 from codegen_ttc.execution.commands import CommandSandbox
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_samples_error
 from codegen_ttc.suggest import context as ctxmod
+from codegen_ttc.suggest import probe
 from codegen_ttc.suggest.edits import Patch, Rejected, parse_and_apply
-from codegen_ttc.suggest.evaluate import CandidateRun, TestRun, evaluate_patches, run_tests
+from codegen_ttc.suggest.evaluate import (
+    CandidateRun,
+    TestRun,
+    evaluate_patches,
+    missing_modules,
+    pytest_error,
+    run_tests,
+)
 from codegen_ttc.suggest.rank import Ranked, choose, rank
 from codegen_ttc.suggest.workspace import ApplyResult, apply_patch, copy_tree, git_diff, make_copy, read_text
 
@@ -55,6 +63,8 @@ class SuggestOptions:
     context_chars: int | None = None  # None: 24000, or 4000 for the small local model
     max_tokens: int | None = None
     seed: int | None = None
+    allow_no_tests: bool = False  # a test command that runs no test is then "nothing to do", not an error
+    python: str | None = None  # the interpreter the tests run with (the sandbox's), for messages
 
 
 @dataclass
@@ -81,6 +91,7 @@ class SuggestResult:
     applied: ApplyResult | None = None
     accounting: Accounting | None = None
     message: str = ""
+    probed: list[probe.ProbedFunction] = field(default_factory=list)  # functions run on synthesised inputs
 
     @property
     def chosen_run(self) -> CandidateRun | None:
@@ -101,6 +112,20 @@ def _sample(messages: list[dict[str, str]], n: int, config: LLMConfig, cache: Sa
     return [(s.index, s.text) for s in batch.samples if s.text is not None], batch.accounting
 
 
+def _in_tree(root: Path, module: str) -> bool:
+    """Whether the repository holds top-level module ``module`` (at its top or under src/)."""
+    return any((base / module).is_dir() or (base / f"{module}.py").is_file() for base in (root, root / "src"))
+
+
+def _environment_message(missing: dict[str, str], baseline: TestRun, python: str) -> str:
+    files = ", ".join(f"{test} cannot import {module}" for test, module in sorted(missing.items()))
+    rest = [o for t, o in (baseline.outcomes or {}).items() if t not in missing]
+    failing = [o for o in baseline.failing if o.test_id not in missing]
+    return (f"{files}: not installed for {python}, the interpreter the tests ran with (an environment problem, "
+            f"not a bug to patch: give --python, or a .venv in the repository); "
+            f"the other {plural(len(rest), 'test')} ran, {len(failing)} failing")
+
+
 def suggest(
     opts: SuggestOptions,
     sandbox: CommandSandbox,
@@ -118,23 +143,30 @@ def suggest(
         snapshot.mkdir()
         copy_tree(root, snapshot)
 
-        log(f"suggest: running `{opts.test_cmd}` on a copy of {root}")
+        log(f"suggest: running `{opts.test_cmd}` on a copy of {root} with {opts.python or sys.executable}")
         base_copy = make_copy(snapshot, scratch, "baseline")
         baseline = run_tests(sandbox, base_copy, opts.test_cmd, opts.timeout)
         shutil.rmtree(base_copy, ignore_errors=True)
         if baseline.timed_out:
             raise InputError(f"the test command timed out after {opts.timeout:g}s on the unchanged tree")
         if baseline.outcomes is None:
-            tail = baseline.output.strip().splitlines()[-1:] or ["no output"]
-            raise InputError(f"the test command produced no pytest report (exit {baseline.exit_code}): {tail[0][:200]}")
+            raise InputError(f"the test command produced no pytest report (exit {baseline.exit_code}): "
+                             f"{pytest_error(baseline.output)}")
         if not baseline.outcomes and baseline.exit_code not in (0, 5):  # 5: pytest collected nothing
-            tail = baseline.output.strip().splitlines()[-1:] or ["no output"]
-            raise InputError(f"the test command failed (exit {baseline.exit_code}) without running tests: {tail[0][:200]}")
+            raise InputError(f"the test command failed (exit {baseline.exit_code}) without running tests: "
+                             f"{pytest_error(baseline.output)}")
+        if not baseline.outcomes and not opts.allow_no_tests:
+            # a hook that tested nothing must not pass
+            raise InputError(f"the test command ran no test ({pytest_error(baseline.output)}); "
+                             "give --allow-no-tests if that is expected")
+        missing = missing_modules(baseline.outcomes, lambda name: _in_tree(snapshot, name))
+        if missing:
+            raise InputError(_environment_message(missing, baseline, opts.python or sys.executable))
         result = SuggestResult("clean", EXIT_NOTHING, root, opts.test_cmd, baseline)
         failing = baseline.failing
         if not failing:
             result.status = "clean" if baseline.outcomes else "no_tests"
-            result.message = (f"all {len(baseline.outcomes)} tests pass" if baseline.outcomes
+            result.message = (f"all {plural(len(baseline.outcomes), 'test')} pass" if baseline.outcomes
                               else "the test command collected no tests")
             return result
         result.targets = [f.test_id for f in failing]
@@ -167,14 +199,16 @@ def suggest(
         if result.runs:
             # a patch that loops forever should not cost the full --timeout per run
             cand_timeout = min(opts.timeout, max(MIN_CANDIDATE_TIMEOUT, CANDIDATE_SLOWDOWN * baseline.seconds))
+            result.probed = probe.plan([r.patch for r in result.runs], seed=opts.seed or 0)
             evaluate_patches(sandbox, snapshot, result.runs, opts.test_cmd, timeout=cand_timeout, workers=workers,
-                             scratch=scratch)
+                             scratch=scratch, probed=result.probed)
             result.ranking = rank(
                 baseline.outcomes,
                 result.targets,
                 [r.run.outcomes if r.run is not None else None for r in result.runs],
                 [len(r.samples) for r in result.runs],
                 [r.patch.changed_lines for r in result.runs],
+                [r.probe for r in result.runs],
             )
             result.chosen = choose(result.ranking)
         # failing tests remain either way: pre-commit must see the hook fail

@@ -47,6 +47,29 @@ def repo_root(path: Path) -> Path:
     return path
 
 
+PROJECT_VENVS = (".venv", "venv")  # looked for, in order, at the repository's top
+
+
+def project_python(root: Path, given: Path | None) -> Path | None:
+    """The interpreter the repository's tests run with: ``given`` (``--python``), else the
+    repository's own ``.venv``/``venv``, else None (this process's interpreter).
+
+    Not ``$VIRTUAL_ENV``: under pre-commit that is the hook's environment, not the project's.
+    """
+    if given is not None:
+        python = given.expanduser()
+        if python.is_dir():  # an environment's directory: its interpreter
+            python = python / "bin" / "python"
+        if not (python.is_file() and os.access(python, os.X_OK)):
+            raise InputError(f"{given}: not an executable Python interpreter (--python)")
+        return python.absolute()
+    for name in PROJECT_VENVS:
+        python = root / name / "bin" / "python"
+        if (root / name / "pyvenv.cfg").is_file() and python.is_file() and os.access(python, os.X_OK):
+            return python.absolute()
+    return None
+
+
 def git_diff(root: Path, limit: int) -> str:
     """Uncommitted changes (staged and unstaged) against HEAD, capped."""
     res = git(root, "diff", "--no-color", "--no-ext-diff", "HEAD", "--")

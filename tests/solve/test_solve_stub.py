@@ -231,10 +231,10 @@ def test_a_program_failing_the_users_example_is_never_probably_right(tmp_path, c
     with StubServer(handler) as server:
         args = ["solve", str(problem), "-n", "4", "--tests", "1", "--synthesise", "0", "--sandbox", "bwrap", "--json",
                 "--base-url", server.base_url, "--model", "stub", "--api-key", "x", "--abstain-below", "0.1"]
-        assert main(args) == 3
+        assert main(args) == 4  # no candidate passes the example: known wrong, not a matter of probability
     result = json.loads(capsys.readouterr().out)
     assert result["confidence"] > 0.5  # all samples agree...
-    assert result["probability_correct"] == 0.0 and result["abstained"]  # ...on a program failing the example
+    assert result["probability_correct"] is None and result["fails_user_checks"]  # ...on a program failing the example
 
 
 def test_an_input_time_budget_keeps_the_chunks_it_affords(tmp_path, capsys, stub, monkeypatch):

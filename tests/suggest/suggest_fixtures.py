@@ -117,6 +117,53 @@ def make_repo(parent: Path, bug: str, name: str = "repo") -> Path:
     return repo
 
 
+# a test that needs a package the project's environment has and the tool's does not
+DEP_TEST = '''import calcdep
+
+
+def test_dep():
+    assert calcdep.double(2) == 4
+'''
+
+
+def make_venv(where: Path) -> Path:
+    """A virtual environment at ``where`` with the tiny local package ``calcdep`` installed
+    by its pip from a wheel written here (no network, no build backend needed); pytest comes
+    from the base interpreter's site-packages, calcdep from nowhere but this environment.
+    Returns its interpreter."""
+    import base64
+    import zipfile
+
+    files = {
+        "calcdep/__init__.py": "def double(x):\n    return 2 * x\n",
+        "calcdep-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: calcdep\nVersion: 1.0\n",
+        "calcdep-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(text.encode())}")
+    record.append("calcdep-1.0.dist-info/RECORD,,")
+    where.parent.mkdir(parents=True, exist_ok=True)
+    wheel = where.parent / "calcdep-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+        z.writestr("calcdep-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+    quiet = {"check": True, "capture_output": True}
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(where)], **quiet)
+    python = where / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-index", "--no-deps", str(wheel)], **quiet)
+    return python
+
+
+def add_dep_test(repo: Path) -> None:
+    """The repository's tests need ``calcdep`` (committed, so the tree is clean)."""
+    (repo / "tests" / "test_dep.py").write_text(DEP_TEST)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "needs calcdep")
+
+
 def block(path: str, search: str, replace: str) -> str:
     return f"{path}\n<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n"
 
@@ -132,6 +179,8 @@ EDITS_TESTS = fenced(block("tests/test_calc.py", "    assert add(2, 3) == 5\n", 
 ADD_RIGHT = block("calc.py", "def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a + b\n")
 # the same fix written differently (a different patch, the same behaviour)
 ADD_RIGHT_2 = block("calc.py", "def add(a, b):\n    return a - b\n", "def add(a, b):\n    return b + a\n")
+# passes test_add by returning its expected constant: games the test, fixes nothing
+ADD_GAMING = block("calc.py", "def add(a, b):\n    return a - b\n", "def add(a, b):\n    return 5\n")
 ADD_WRONG = block("calc.py", "def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a * b\n")
 # fixes add and breaks sub: every target passes, one regression
 ADD_REGRESSING = block("calc.py", "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n",
