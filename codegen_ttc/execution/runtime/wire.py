@@ -58,10 +58,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 
 MAX_DEPTH = 64
 MAX_ITEMS = 200_000
 OPAQUE_REPR_CHARS = 200
+# CPython's default repr names the object's address (``<generator object f at 0x7f..>``),
+# which differs from run to run: masked, so one program's behaviour is the same every time
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 DECIMAL_INT_BITS = 14_000  # at most 4,215 digits: under Python's default 4,300-digit str limit
 MAX_DECIMAL_CHARS = 5_000  # a longer decimal int record is refused (int() of it is quadratic)
 MAX_EQUAL_HASHES = 8  # items of one set/dict sharing one hash; honest data has ~1
@@ -170,7 +174,7 @@ def _short_repr(value) -> str:
         return "<unrepresentable>"
     if type(text) is not str:
         return "<unrepresentable>"
-    return text[:OPAQUE_REPR_CHARS]
+    return _ADDRESS.sub(" at 0x?", text[: 4 * OPAQUE_REPR_CHARS])[:OPAQUE_REPR_CHARS]
 
 
 def _expect(rec, length: int, kind=None) -> bool:
