@@ -26,6 +26,7 @@ from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.loaders import load_problems, select_tasks
 from codegen_ttc.problems.model import Call
+from codegen_ttc.reports.references import run_truth, settle_references
 from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summarise
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
@@ -257,10 +258,9 @@ def execute(
 ) -> tuple[dict, dict, Executor]:
     """(outcomes for selection, outcomes of the hidden tests, the executor's counters)."""
     selection = [b for t in tasks for b in t.batches(config.limits, synthesised_limits=config.synthesised_limits)]
-    truth = [b for t in tasks for b in t.truth_batches(config.limits)]
     with Executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
         outcomes = executor.run(selection)
-        truth_outcomes = executor.run(truth)
+        truth_outcomes = run_truth(tasks, executor, config.limits)
     return outcomes, truth_outcomes, executor
 
 
@@ -268,13 +268,13 @@ def total_pairs(tasks: Sequence[Task], coverage: CoverageSettings | None = None)
     """Pairs a run reports progress on (with coverage-guided inputs: its two steps, then the
     main run on ``budget`` inputs, where the tests' pairs come back from the store)."""
     if coverage is None:
-        return sum(len(t.candidates) * (len(t.probes(hidden=False)) + len(t.problem.hidden_tests)) for t in tasks)
+        return sum(len(t.candidates) * (len(t.probes(hidden=False)) + len(t.hidden_probes)) for t in tasks)
     total = 0
     for t in tasks:
         tests = len(t.probes(hidden=False)) - len(t.synthesised)
         kept = min(coverage.budget, len(t.synthesised))
         total += len(t.candidates) * tests + min(coverage.candidates, len(t.candidates)) * len(t.synthesised)
-        total += len(t.candidates) * (tests + kept + len(t.problem.hidden_tests))
+        total += len(t.candidates) * (tests + kept + len(t.hidden_probes))
     return total
 
 
@@ -356,6 +356,10 @@ def score(
     run_hash = inputs_hash(tasks, config.limits, config.coverage, config.time_budget)
     reuse = reused_outcomes(config.reuse) if config.reuse else None  # read before anything is written
     store = open_run_dir(out, run_hash, config, reuse) if out is not None else ResultStore(None, reuse=reuse)
+    tasks, references = settle_references(
+        tasks, store, sandbox=config.sandbox, workers=config.workers, limits=config.limits,
+        synthesised_limits=config.synthesised_limits, on_progress=on_progress,
+    )
     t1 = time.perf_counter()
     coverage = None
     if config.coverage is not None:
@@ -384,6 +388,8 @@ def score(
     seconds = {"prepare": t1 - t0, "execute": t2 - t1, "select": t3 - t2, "total": t3 - t0}
     summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     summary["inputs_hash"] = run_hash
+    if references is not None:
+        summary["reference"] = references
     if coverage is not None:
         summary["coverage_inputs"] = coverage
     if input_time is not None:
