@@ -15,6 +15,7 @@ goes into a sandbox.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from codegen_ttc.execution.batch import Batch, Limits
@@ -81,6 +82,7 @@ def settle_references(
         "tasks": len(with_ref),
         "inputs": sum(len(t.problem.reference.calls) for t in with_ref),
         "dropped_inputs": len(dropped),
+        "dropped_by_task": dict(Counter(note.split(" ")[0] for note in dropped)),
         "dropped": dropped[:50],
         "synthesised_outside_contract": outside,
         "executed_pairs": executor.executed_pairs,
