@@ -275,3 +275,27 @@ def test_real_rows_canonical_passes_and_planted_bug_fails(tmp_path):
     correct = {t.task_id: t.n_correct for t in result.tasks}
     assert correct == {"HumanEval/2": 2, "HumanEval/32": 1, "Mbpp/2": 2}
     assert result.summary["reference"]["dropped_inputs"] == 0
+
+
+@needs_bwrap
+@pytest.mark.bwrap
+def test_score_prints_base_beside_base_plus_and_resumes(tmp_path, capsys):
+    from codegen_ttc.cli import main
+
+    problems = write_jsonl(tmp_path / "problems.jsonl", [ABS_ROW])
+    samples = write_jsonl(tmp_path / "samples.jsonl", [
+        {"task_id": "Plus/0", "completion": "    return abs(x)\n"},
+        {"task_id": "Plus/0", "completion": "    return x\n"},
+    ])
+    args = ["score", "--problems", str(problems), "--samples", str(samples), "--sandbox", "bwrap", "--workers", "1",
+            "--strategies", "random", "--out", str(tmp_path / "run")]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "base pass@1" in table
+    assert "base + plus tests, unbiased over samples: pass@1 0.500" in " ".join(table.split())
+    assert "base tests only, unbiased over samples: pass@1 1.000" in " ".join(table.split())
+    # again: the reference and the hidden pairs all come from the run directory
+    assert main([*args, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["execution"]["executed_pairs"] == 0 and summary["reference"]["executed_pairs"] == 0
+    assert summary["suites"]["base"]["strategies"]["random"]["pass@1"] == 1.0
