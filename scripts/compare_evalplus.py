@@ -37,7 +37,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from codegen_ttc.execution.batch import Limits  # noqa: E402
 from codegen_ttc.execution.executor import Executor  # noqa: E402
 from codegen_ttc.execution.store import ResultStore  # noqa: E402
 from codegen_ttc.reports.references import run_truth, settle_references  # noqa: E402

@@ -17,8 +17,8 @@ from typing import Any
 from codegen_ttc.errors import InputError, user_file
 from codegen_ttc.problems.evalplus import evalplus_problem, is_evalplus_row, resolve_evalplus_name
 from codegen_ttc.problems.mbpp import mbpp_problem
-from codegen_ttc.problems.model import Problem, TestCase
-from codegen_ttc.problems.parsing import TestParseError, parse_assert_lines, parse_check_function, parse_docstring_examples
+from codegen_ttc.problems.model import Problem
+from codegen_ttc.problems.parsing import TestParseError, parse_check_function, parse_docstring_examples
 
 HUMANEVAL_NAMES = ("humaneval", "human-eval", "human_eval")
 

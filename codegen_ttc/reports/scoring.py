@@ -56,8 +56,9 @@ def score_task(
     n = int(mult.sum())
     c = int(mult[correct].sum())
     per_strategy: dict[str, StrategyScore] = {}
+    selections = {name: select(ev, name) for name in strategies}
     for name in strategies:
-        sel = select(ev, name)
+        sel = selections[name]
         top = sel.top or tuple(range(ev.n_candidates))
         per_strategy[name] = StrategyScore(
             pass_at={f"pass@{k}": ranked_pass_at_k(sel.ranking, mult, correct, k) for k in ks if k <= min(10, n)},
@@ -73,7 +74,7 @@ def score_task(
             "n_correct": int(mult[base].sum()),
             "pass_at_k": {f"pass@{k}": pass_at_k(n, int(mult[base].sum()), k) for k in ks if k <= n},
             "strategies": {
-                name: {f"pass@{k}": ranked_pass_at_k(select(ev, name).ranking, mult, base, k) for k in ks if k <= min(10, n)}
+                name: {f"pass@{k}": ranked_pass_at_k(selections[name].ranking, mult, base, k) for k in ks if k <= min(10, n)}
                 for name in strategies
             },
         }
