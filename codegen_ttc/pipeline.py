@@ -99,8 +99,17 @@ class Task:
 
     def probes(self, *, hidden: bool) -> tuple[Probe, ...]:
         selection = [c.probe for c in self.provided + self.generated.cases] + list(self.synthesised)
-        truth = [c.probe for c in self.problem.hidden_tests] if hidden else []
+        truth = list(self.hidden_probes) if hidden else []
         return _unique_probes(selection + truth)
+
+    @property
+    def hidden_probes(self) -> tuple[Probe, ...]:
+        """The hidden tests' probes; for a problem whose hidden tests a reference has still to
+        make (evalplus), the reference's inputs, which become those tests' probes."""
+        ref = self.problem.reference
+        if ref is not None and not self.problem.hidden_tests:
+            return ref.calls
+        return _unique_probes([c.probe for c in self.problem.hidden_tests])
 
     def batches(
         self, limits: Limits, *, synthesised_limits: Limits | None = None, script_limits: Limits | None = None
@@ -146,8 +155,21 @@ class Task:
         probes = _unique_probes([c.probe for c in self.problem.hidden_tests])
         if not probes:
             return []
-        truth_limits = dataclasses.replace(limits, max_timeouts=1)
-        return [Batch(program, self.problem.entry_point, probes, truth_limits) for program in self.candidates.programs]
+        # tests with a CPU limit of their own (evalplus: from the reference's time) run in
+        # a batch per limit
+        by_limit: dict[float, list[Probe]] = {}
+        for case in self.problem.hidden_tests:
+            by_limit.setdefault(case.cpu_seconds or limits.cpu_seconds, []).append(case.probe)
+        batches = []
+        for cpu, group in sorted(by_limit.items()):
+            truth_limits = dataclasses.replace(limits, max_timeouts=1)
+            if cpu != limits.cpu_seconds:
+                truth_limits = dataclasses.replace(
+                    truth_limits, cpu_seconds=cpu, wall_seconds=max(limits.wall_seconds, 6 * cpu)
+                )
+            group = _unique_probes(group)
+            batches += [Batch(program, self.problem.entry_point, group, truth_limits) for program in self.candidates.programs]
+        return batches
 
     def stand_in_batches(self, limits: Limits) -> list[Batch]:
         """The hidden judge scripts run on ``_STAND_IN``: finds tests broken in themselves
@@ -205,9 +227,12 @@ class Task:
         )
         return ev if keep_slow_inputs else without_slow_inputs(ev)
 
-    def correct(self, outcomes: Outcomes) -> np.ndarray:
-        """Ground truth per unique candidate from ``truth_batches``' outcomes: passes every hidden test."""
+    def correct(self, outcomes: Outcomes, suite: str | None = None) -> np.ndarray:
+        """Ground truth per unique candidate from ``truth_batches``' outcomes: passes every hidden
+        test (of ``suite`` only, when given: evalplus's "base")."""
         hidden = self.problem.hidden_tests
+        if suite is not None:
+            hidden = tuple(c for c in hidden if c.suite == suite)
         rows = [outcomes.get(k, {}) for k in self.candidate_keys()]
         if not hidden:
             return np.zeros(len(rows), dtype=bool)

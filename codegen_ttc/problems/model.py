@@ -17,6 +17,7 @@ runs each unique pair once, whichever tests share the probe.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -48,8 +49,9 @@ class Call:
             "kwargs": [[k, wire.encode(v)] for k, v in self.kwargs],
         }
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
+        # computed once: an evalplus task has hundreds of inputs, keyed many times over a run
         # exact: calls whose dict arguments differ only in order are different probes
         return content_hash("call", wire.dumps(self.to_wire(), canonical=False))
 
@@ -91,7 +93,23 @@ class ScriptPassed:
     """Passes when the judge script ran to the end without raising."""
 
 
-Check = Equals | Truthy | ScriptPassed
+@dataclass(frozen=True)
+class MatchesReference:
+    """Passes when the call returned what a trusted reference returned, as evalplus judges it.
+
+    ``expected`` is the reference's value; ``atol`` the task's absolute tolerance (see
+    ``execution.judge.matches_reference`` for the rule). ``oracle`` names the few tasks evalplus
+    judges otherwise (``problems.evalplus.ORACLES``); ``oracle_data`` is what that oracle
+    needs besides the output (HumanEval/32's coefficients, another accepted value).
+    """
+
+    expected: Any
+    atol: float = 0.0
+    oracle: str = ""
+    oracle_data: Any = None
+
+
+Check = Equals | Truthy | ScriptPassed | MatchesReference
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,11 @@ class TestCase:
     check: Check
     origin: Origin = "provided"
     source: str = ""  # the original test text, for reports
+    # the hidden-test suite it belongs to ("base" or "plus" for evalplus): reports give
+    # pass@k on the base suite beside the one on every hidden test
+    suite: str = ""
+    # its own CPU limit per call, where a reference's time sets one (evalplus); else the run's
+    cpu_seconds: float | None = None
 
     __test__ = False  # not a pytest test class
 
@@ -110,9 +133,34 @@ class TestCase:
             check_text = "eq:" + wire.canonical(self.check.expected)
         elif isinstance(self.check, Truthy):
             check_text = f"truthy:{self.check.expected}"
+        elif isinstance(self.check, MatchesReference):
+            c = self.check
+            check_text = f"ref:{c.atol!r}:{c.oracle}:" + wire.canonical(c.expected) + ":" + wire.canonical(c.oracle_data)
         else:
             check_text = "script"
         return content_hash(self.probe.key, check_text)
+
+
+@dataclass(frozen=True)
+class ReferenceTests:
+    """Hidden tests whose expected outputs come from a trusted reference program.
+
+    evalplus ships inputs (``base_input``, ``plus_input``) and a ``canonical_solution``, not
+    outputs: the reference runs on every input in the sandbox (cached by content hash like
+    any pair), and ``problems.evalplus.settle`` turns its outcomes into hidden tests.
+    ``contract`` is a program whose entry point raises on inputs outside the task's domain
+    (evalplus's ``contract`` asserts): synthesised inputs it rejects are dropped.
+    """
+
+    program: str
+    suites: tuple[tuple[str, tuple[Call, ...]], ...]
+    atol: float = 0.0
+    oracle: str = ""
+    contract: str = ""
+
+    @property
+    def calls(self) -> tuple[Call, ...]:
+        return tuple({c.key: c for _, calls in self.suites for c in calls}.values())
 
 
 @dataclass(frozen=True)
@@ -124,6 +172,8 @@ class Problem:
     # ground truth for scoring only: never given to selection
     hidden_tests: tuple[TestCase, ...] = ()
     canonical_solution: str | None = None
+    # evalplus: hidden tests still to be made from the reference's outputs (until settled)
+    reference: ReferenceTests | None = None
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     # trusted code appended to every candidate program: defines ``entry_point`` in terms of
     # the candidate's code (a method of a class; node and dataclass values converted at the

@@ -28,6 +28,7 @@ from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.loaders import load_problems, select_tasks
 from codegen_ttc.problems.model import Call
+from codegen_ttc.reports.references import run_truth, settle_references
 from codegen_ttc.reports.run_dir import RunDirLock, foreign_entries, named_os_error, remove_temporary, write_atomic
 from codegen_ttc.reports.samples import sample_results, samples_rows
 from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summarise
@@ -394,25 +395,43 @@ def execute(
     on_progress: Callable[[int], None] | None = None,
 ) -> Execution:
     """Every pair of every task; pairs a sandbox failure lost (after the executor's own
-    retries) get one more round, and those still lost are counted in ``missing``."""
-    selection = {t.problem.task_id: t.batches(config.limits, synthesised_limits=config.synthesised_limits) for t in tasks}
-    truth = {t.problem.task_id: t.truth_batches(config.limits) + t.stand_in_batches(config.limits) for t in tasks}
-    missing: dict[str, int] = {}
+    retries) get one more round, and those still lost are counted in ``missing``. The
+    hidden tests run after selection's pairs, suite by suite where a problem has suites
+    (``reports.references.run_truth``)."""
+    lost: list[Batch] = []
     with Executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
-        results = []
-        for planned in (selection, truth):
-            batches = [b for bs in planned.values() for b in bs]
+
+        def run_retrying(batches: list[Batch]) -> dict:
             got = executor.run(batches)
             again = unexecuted(batches, got)
             if again:
                 for key, row in executor.run(again).items():
                     got.setdefault(key, {}).update(row)
-            for task_id, bs in planned.items():
-                lost = sum(len(b.probes) for b in unexecuted(bs, got))
-                if lost:
-                    missing[task_id] = missing.get(task_id, 0) + lost
-            results.append(got)
-    return Execution(results[0], results[1], executor, missing)
+            lost.extend(unexecuted(batches, got))
+            return got
+
+        outcomes = run_retrying(
+            [b for t in tasks for b in t.batches(config.limits, synthesised_limits=config.synthesised_limits)]
+        )
+        truth = run_truth(tasks, run_retrying, config.limits)
+        for key, row in run_retrying([b for t in tasks for b in t.stand_in_batches(config.limits)]).items():
+            truth.setdefault(key, {}).update(row)
+    return Execution(outcomes, truth, executor, missing_by_task(tasks, lost, config.limits))
+
+
+def missing_by_task(tasks: Sequence[Task], lost: Sequence[Batch], limits: Limits) -> dict[str, int]:
+    """Task id -> pairs of ``lost`` batches, by the task whose program (or stand-in) each ran."""
+    owner = {}
+    for t in tasks:
+        for program in t.candidates.programs:
+            owner[Batch(program, t.problem.entry_point, ()).candidate_key] = t.problem.task_id
+        for b in t.stand_in_batches(limits):
+            owner[b.candidate_key] = t.problem.task_id
+    missing: dict[str, int] = {}
+    for b in lost:
+        task_id = owner.get(b.candidate_key, "?")
+        missing[task_id] = missing.get(task_id, 0) + len(b.probes)
+    return missing
 
 
 def total_pairs(tasks: Sequence[Task], coverage: CoverageSettings | None = None) -> int:
@@ -420,13 +439,13 @@ def total_pairs(tasks: Sequence[Task], coverage: CoverageSettings | None = None)
     main run on ``budget`` inputs, where the tests' pairs come back from the store)."""
     stand_in = sum(len(b.probes) for t in tasks for b in t.stand_in_batches(Limits()))
     if coverage is None:
-        return stand_in + sum(len(t.candidates) * (len(t.probes(hidden=False)) + len(t.problem.hidden_tests)) for t in tasks)
+        return stand_in + sum(len(t.candidates) * (len(t.probes(hidden=False)) + len(t.hidden_probes)) for t in tasks)
     total = stand_in
     for t in tasks:
         tests = len(t.probes(hidden=False)) - len(t.synthesised)
         kept = min(coverage.budget, len(t.synthesised))
         total += len(t.candidates) * tests + min(coverage.candidates, len(t.candidates)) * len(t.synthesised)
-        total += len(t.candidates) * (tests + kept + len(t.problem.hidden_tests))
+        total += len(t.candidates) * (tests + kept + len(t.hidden_probes))
     return total
 
 
@@ -625,6 +644,10 @@ def _score(
     run_hash = inputs_hash(tasks, config.limits, config.coverage, config.time_budget)
     reuse = reused_outcomes(config.reuse) if config.reuse else None  # read before anything is written
     store = open_run_dir(out, run_hash, config, reuse) if out is not None else ResultStore(None, reuse=reuse)
+    tasks, references = settle_references(
+        tasks, store, sandbox=config.sandbox, workers=config.workers, limits=config.limits,
+        synthesised_limits=config.synthesised_limits, on_progress=on_progress,
+    )
     t1 = time.perf_counter()
     warnings = list(prepared.warnings)
     unimportable, backend = prompts_missing_modules(tasks, config)
@@ -699,6 +722,8 @@ def _score(
     seconds = {"prepare": t1 - t0, "execute": t2 - t1, "select": t3 - t2, "total": t3 - t0}
     summary["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     summary["inputs_hash"] = run_hash
+    if references is not None:
+        summary["reference"] = references
     if coverage is not None:
         summary["coverage_inputs"] = coverage
     if input_time is not None:

@@ -86,7 +86,50 @@ def test_mbpp(tmp_path):
     assert isinstance(p.hidden_tests[2].probe, Script)
     # the script has the reference's imports (not its body) and runs against a candidate
     exec(p.hidden_tests[2].probe.code, {"candidate": lambda s, ch: s.replace(ch, "")})
-    assert p.provided_tests == ()
+    # the first test is shown as the example, as in the MBPP papers, and stays hidden too
+    assert 'assert remove_Occ("hello","l") == "heo"' in p.prompt
+    assert [(c.probe, c.check, c.origin) for c in p.provided_tests] == [(Call(("hello", "l")), Equals("heo"), "docstring")]
+
+
+def test_mbpp_without_examples_shows_no_test(tmp_path):
+    (p,) = load_problems(str(write_jsonl(tmp_path / "mbpp.jsonl", [MBPP_ROW])), examples=False)
+    assert p.provided_tests == () and "assert" not in p.prompt and len(p.hidden_tests) == 3
+
+
+def test_mbpp_challenge_tests_are_hidden_tests(tmp_path):
+    row = dict(MBPP_ROW, challenge_test_list=['assert remove_Occ("xyx","x") == "y"', 'assert remove_Occ("hello","l") == "heo"'])
+    (p,) = load_problems(str(write_jsonl(tmp_path / "mbpp.jsonl", [row])))
+    assert [c.probe for c in p.hidden_tests] == [Call(("hello", "l")), Call(("abcda", "a")), p.hidden_tests[2].probe,
+                                                  Call(("xyx", "x"))]  # the repeat is one test
+    assert "xyx" not in p.prompt and p.metadata["challenge_tests"] == 2
+
+
+def test_mbpp_sanitized(tmp_path):
+    row = {
+        "source_file": "Benchmark Questions Verification V2.ipynb",
+        "task_id": 2,
+        "prompt": "Write a function to find the shared elements from the given two lists.",
+        "code": "def similar_elements(test_tup1, test_tup2):\n  res = tuple(set(test_tup1) & set(test_tup2))\n  return (res)",
+        "test_imports": ["import math"],
+        "test_list": [
+            "assert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))",
+            "assert math.isclose(len(similar_elements((1, 2),(2, 3))), 1)",
+        ],
+    }
+    (p,) = load_problems(str(write_jsonl(tmp_path / "sanitized.jsonl", [row])))
+    assert p.task_id == "2" and p.entry_point == "similar_elements" and p.metadata["format"] == "mbpp-sanitized"
+    assert row["prompt"] in p.prompt and row["test_list"][0] in p.prompt
+    assert len(p.hidden_tests) == 2 and all(isinstance(c.probe, Script) for c in p.hidden_tests)
+    # test_imports are the judge script's too
+    exec(p.hidden_tests[1].probe.code, {"candidate": lambda a, b: tuple(set(a) & set(b))})
+    assert len(p.provided_tests) == 1
+
+
+def test_mbpp_prompt_keeps_a_backslash_as_written(tmp_path):
+    row = dict(MBPP_ROW, test_list=['assert remove_Occ("a\\nb","a") == "\\nb"', *MBPP_ROW["test_list"][1:]])
+    (p,) = load_problems(str(write_jsonl(tmp_path / "mbpp.jsonl", [row])))
+    compile(p.prompt, "prompt", "exec")
+    assert row["test_list"][0] in p.prompt
 
 
 def test_mbpp_without_entry_point(tmp_path):
