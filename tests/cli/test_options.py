@@ -151,3 +151,34 @@ def test_suggest_refuses_completion_mode_in_one_line(capsys, tmp_path):
                  "--base-url", "http://127.0.0.1:9/v1", "--sandbox", "process"])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "chat mode only" in err, err
+
+
+def test_the_model_options_reach_the_server_from_every_command(tmp_path, monkeypatch, capsys):
+    """suggest's new --temperature/--max-tokens/--config, and score --generate's, are sent."""
+    import json
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "suggest"))
+    import suggest_fixtures as F
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    for var in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "CODEGEN_TTC_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    repo = F.make_repo(tmp_path, "operator")
+    with F.StubServer(F.scripted([F.fenced(F.ADD_RIGHT)])) as stub:
+        config = tmp_path / "elsewhere.toml"
+        config.write_text(f'[llm]\nbase_url = "{stub.base_url}"\nmodel = "from-config"\n')
+        code = main(["suggest", "--repo", str(repo), "--test-cmd", F.TEST_CMD, "--sandbox", "process", "-n", "1",
+                     "--config", str(config), "--temperature", "0.3", "--max-tokens", "77", "--json"])
+        assert code == 1 and json.loads(capsys.readouterr().out)["status"] == "suggested"
+        sent = {(c.body["model"], c.body["temperature"], c.body["max_tokens"]) for c in stub.calls}
+        assert sent == {("from-config", 0.3, 77)}
+        before = len(stub.calls)
+        code = main(["score", "--problems", "tiny", "--limit", "1", "--generate", "-n", "1", "--config", str(config),
+                     "--temperature", "0", "--max-tokens", "55", "--sandbox", "process", "--json",
+                     "--out", str(tmp_path / "run")])
+        assert code == 0, capsys.readouterr().err
+        sent = {(c.body["model"], c.body["temperature"], c.body["max_tokens"]) for c in stub.calls[before:]}
+        assert sent == {("from-config", 0.0, 55)}
