@@ -45,9 +45,9 @@ def seconds(minimum: float = 0.0) -> Number:
 
 WORKERS = click.IntRange(1, WORKERS_MAX)
 PROBABILITY = Number(0.0, 1.0)
-TEMPERATURE = Number(0.0, 2.0)  # OpenAI's range; click shows it as [0<=x<=2]
+TEMPERATURE = Number(0.0, 2.0)  # OpenAI's range; --help shows it as [0.0<=x<=2.0]
 SANDBOXES = ("auto", "bwrap", "docker", "process")
-CPU_SECONDS_PER_CALL = 1.0  # execution.batch.Limits' default (not imported: it pulls the sandboxes in)
+CPU_SECONDS_PER_CALL = 1.0  # execution.batch.Limits' default, here so that --help needs no execution layer (a test checks they agree)
 
 _LLM = LLMConfig()
 
