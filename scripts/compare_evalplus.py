@@ -139,7 +139,7 @@ def mbpp_samples(problem_file: Path) -> list[dict]:
 
 
 def run_ours(problem_file: Path, samples: Path, out: Path, sandbox: str) -> float:
-    command = [sys.executable, "-m", "codegen_ttc.cli", "score", "--problems", str(problem_file), "--samples",
+    command = [sys.executable, "-m", "codegen_ttc.cli", "score", "--problems", str(problem_file), "--samples-file",
                str(samples), "--out", str(out), "--sandbox", sandbox, "--no-examples", "--strategies", "random",
                "--json"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -49,8 +49,8 @@ TESTS = "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_test_case.jsonl"
 def score_command(args, out: Path) -> list[str]:
     return [
         sys.executable, "-m", "codegen_ttc.cli", "score",
-        "--problems", str(args.data / PROBLEMS), "--samples", str(args.data / SAMPLES),
-        "--tests", str(args.data / TESTS), "--cleanup", "codet", "--no-examples",
+        "--problems", str(args.data / PROBLEMS), "--samples-file", str(args.data / SAMPLES),
+        "--tests-file", str(args.data / TESTS), "--cleanup", "codet", "--no-examples",
         "--limit", str(args.limit), "--synthesise", str(args.synthesise),
         "--sandbox", args.sandbox, "--json", "--out", str(out),
     ] + (["--workers", str(args.workers)] if args.workers else [])

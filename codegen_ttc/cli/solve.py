@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 from codegen_ttc.cli import app, params
-from codegen_ttc.cli.score import SANDBOXES
 from codegen_ttc.errors import InputError, decode_utf8, plural, read_text, write_text_atomic
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
@@ -164,9 +163,11 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
 
 @app.command("solve")
 @click.argument("problem")
-@click.option("-n", "--samples", type=params.count(1), default=16, show_default=True, help="Candidate programs to sample.")
-@click.option("--tests", "test_samples", type=params.count(0), default=8, show_default=True,
+@params.n_samples_option(16, "Candidate programs")
+@click.option("--n-tests", "n_tests", type=params.count(0), default=8, show_default=True,
               help="Test-generation samples (each gives up to 5 asserts); 0 = none.")
+@params.renamed("--samples", "give the count of candidate programs as -n/--n-samples")
+@params.renamed("--tests", "give the count of test-generation samples as --n-tests")
 @click.option("--synthesise", type=params.count(0), default=20, show_default=True, help="Inputs to synthesise for clustering.")
 @click.option("--coverage-inputs", type=params.count(0), default=0, show_default=True,
               help="Keep this many synthesised inputs, chosen by branch coverage from a pool of "
@@ -185,25 +186,21 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
 @click.option("--abstain-below", type=params.PROBABILITY, default=None,
               help="Refuse to answer (exit 3, no program printed) when the calibrated probability that the "
                    "selected program is right is below this (or unknown; a pick your --property or "
-                   "--reference decided is kept).")
-@click.option("--sandbox", type=click.Choice(SANDBOXES), default="auto", show_default=True)
-@click.option("--workers", type=params.WORKERS, default=None)
-@click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="default", show_default=True)
-@click.option("--model", default=None, help="Model name ('local' = the embedded SmolLM2; default when no server is set).")
-@click.option("--base-url", default=None, help="OpenAI-compatible server (else $OPENAI_BASE_URL, the config file, or local).")
-@click.option("--api-key", default=None, help="API key (else $OPENAI_API_KEY).")
-@click.option("--mode", type=click.Choice(["chat", "completion"]), default=None, help="Chat (fenced code) or completion prompts.")
-@click.option("--temperature", type=params.Number(), default=None)
-@click.option("--max-tokens", type=click.IntRange(1), default=None)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--timeout", type=params.seconds(0.01), default=Limits().cpu_seconds, show_default=True, help="CPU seconds per call.")
+                   "--reference decided is kept); default: never abstain.")
+@params.sandbox_options
+@click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="default", show_default=True,
+              help="How the answer is picked among the behaviour clusters (README, \"The pipeline\").")
+@params.model_options
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the sampling requests and of the synthesised inputs' draw.")
+@params.timeout_option
 @click.option("--property", "property_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A file defining check(candidate) (hypothesis @given welcome): candidates must pass it.")
+              help="A file defining check(candidate) (hypothesis @given welcome): candidates must pass it (default: none).")
 @click.option("--property-timeout", type=params.seconds(0.01), default=PROPERTY_SECONDS, show_default=True,
               help="CPU seconds the --property check may take per candidate (importing hypothesis and running "
                    "its examples), apart from --timeout's per call.")
 @click.option("--reference", "reference_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A slow but trusted implementation of the function: its outputs become expected values.")
+              help="A slow but trusted implementation of the function: its outputs become expected values (default: none).")
 @click.option("--distinguish", type=params.count(0), default=SolveOptions.distinguish, show_default=True,
               help="After a first selection, add up to this many inputs on which the selected program and its "
                    "rival differ, then select again; 0 = off.")
@@ -212,15 +209,14 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
 @click.option("--ask-llm-inputs", type=params.count(0), default=SolveOptions.ask_llm_inputs, show_default=True,
               help="Samples asking the model for inputs that separate the two (each proposes up to 5; "
                    "costs tokens); with --distinguish only.")
-@click.option("--no-cache", is_flag=True, help="Do not reuse or store samples in the disk cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON record instead of the program.")
 @click.option("-o", "--output", "output_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the solved file here (whole or not at all) instead of printing it.")
+              help="Write the solved file here (whole or not at all) instead of printing it (default: print it).")
 @click.option("--in-place", is_flag=True, help="Write the solved function back into PROBLEM's file.")
-def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, input_seconds, no_examples, adaptive, round_size,
+def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, input_seconds, no_examples, adaptive, round_size,
                   threshold, abstain_below, sandbox, workers, strategy, model, base_url, api_key, mode, temperature,
-                  max_tokens, seed, timeout, property_file, reference_file, distinguish, distinguish_pool,
-                  ask_llm_inputs, no_cache, as_json, property_timeout, output_file, in_place) -> int:
+                  max_tokens, config_file, no_cache, seed, timeout, property_file, reference_file, distinguish,
+                  distinguish_pool, ask_llm_inputs, as_json, property_timeout, output_file, in_place) -> int:
     """Solve PROBLEM: a .py file with a signature and docstring, '-' for stdin, or a task id (humaneval/0).
 
     After a first selection, the selected program and its rival run on fresh inputs; those
@@ -255,10 +251,10 @@ def solve_command(problem, samples, test_samples, synthesise, coverage_inputs, i
     target, source = resolve_problem(problem, examples=not no_examples)
     destination = Path(problem) if in_place else output_file
     require_backend(sandbox)  # before any token is spent
-    llm = resolve_config(model=model, base_url=base_url, api_key=api_key, mode=mode,
+    llm = resolve_config(config_file=config_file, model=model, base_url=base_url, api_key=api_key, mode=mode,
                          temperature=temperature, max_tokens=max_tokens, seed=seed)
     options = SolveOptions(
-        samples=samples, test_samples=test_samples, synthesise=synthesise, sandbox=sandbox, workers=workers,
+        samples=n_samples, test_samples=n_tests, synthesise=synthesise, sandbox=sandbox, workers=workers,
         strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
         property_code=_read_python(property_file, "check", "a --property file defines check(candidate)"),
         reference=_with_harness(target, _read_python(reference_file, target.function_name,

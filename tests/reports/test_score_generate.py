@@ -78,7 +78,7 @@ def test_interrupted_generate_run_resumes_without_sending_any_request_twice(tmp_
 def test_generate_needs_samples_or_generate_not_both(tmp_path, capsys):
     code = main(["score", "--problems", "tiny", "--out", str(tmp_path / "o")])
     assert code == 2 and "--generate" in capsys.readouterr().err
-    code = main(["score", "--problems", "tiny", "--samples", "tiny_samples", "--generate", "--out", str(tmp_path / "o")])
+    code = main(["score", "--problems", "tiny", "--samples-file", "tiny_samples", "--generate", "--out", str(tmp_path / "o")])
     assert code == 2
     assert not (tmp_path / "o").exists()
 
@@ -170,5 +170,5 @@ def test_no_cache_neither_reuses_nor_stores_samples(tmp_path, monkeypatch, capsy
         assert main([*generate_args(stub, tmp_path / "b"), "--no-cache"]) == 0
         assert len(stub.calls) == 2 * asked
     capsys.readouterr()
-    code = main(["score", "--problems", "tiny", "--samples", "tiny_samples", "--no-cache", "--out", str(tmp_path / "c")])
+    code = main(["score", "--problems", "tiny", "--samples-file", "tiny_samples", "--no-cache", "--out", str(tmp_path / "c")])
     assert code == 2 and "--no-cache applies to --generate" in capsys.readouterr().err

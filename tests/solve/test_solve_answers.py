@@ -145,7 +145,7 @@ def run(tmp_path, server, *extra, problem_text=PROBLEM, name="running_max.py"):
 def test_a_reply_defining_another_function_is_refused_not_pasted_in(tmp_path, capsys):
     # five replies define f() (pasted in as a body, running_max would return None and win)
     with stub_answering(OTHER_FUNCTION, OTHER_FUNCTION, OTHER_FUNCTION, RIGHT, OTHER_FUNCTION, OTHER_FUNCTION) as server:
-        code = run(tmp_path, server, "-n", "6", "--tests", "0", "--synthesise", "5", "--no-examples", "--json")
+        code = run(tmp_path, server, "-n", "6", "--n-tests", "0", "--synthesise", "5", "--no-examples", "--json")
     result = json.loads(capsys.readouterr().out)
     assert code == 0
     assert "best = x if best is None" in result["program"], result["program"]
@@ -154,14 +154,14 @@ def test_a_reply_defining_another_function_is_refused_not_pasted_in(tmp_path, ca
 
 def test_replies_that_all_define_another_function_are_no_program(tmp_path, capsys):
     with stub_answering(OTHER_FUNCTION) as server:
-        code = run(tmp_path, server, "-n", "3", "--tests", "0", "--no-examples")
+        code = run(tmp_path, server, "-n", "3", "--n-tests", "0", "--no-examples")
     err = said(capsys)
     assert code == 2 and "returned no usable program" in err and "3 no_entry_point" in err, err
 
 
 def test_no_candidate_passing_the_examples_is_no_answer(tmp_path, capsys):
     with stub_answering(CRASH) as server:
-        code = run(tmp_path, server, "-n", "3", "--tests", "0", "--synthesise", "0")
+        code = run(tmp_path, server, "-n", "3", "--n-tests", "0", "--synthesise", "0")
     out, err = capsys.readouterr()
     err = " ".join(err.split())
     assert code == 4 and out == ""
@@ -183,22 +183,22 @@ def test_a_hypothesis_property_has_its_own_budget(tmp_path, capsys):
         "    prop()\n"
     )
     with stub_answering(WRONG, RIGHT, WRONG) as server:  # the property alone tells the minority is right
-        code = run(tmp_path, server, "-n", "3", "--tests", "0", "--synthesise", "0", "--property", str(prop), "--json")
+        code = run(tmp_path, server, "-n", "3", "--n-tests", "0", "--synthesise", "0", "--property", str(prop), "--json")
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and "best = x if best is None" in result["program"], result["clusters"]
 
 
 def test_the_users_file_comes_back_with_the_body_filled_in(tmp_path, capsys):
     with stub_answering(MODEL_FILE) as server:
-        code = run(tmp_path, server, "-n", "2", "--tests", "0", "--synthesise", "3", problem_text=USER_FILE)
+        code = run(tmp_path, server, "-n", "2", "--n-tests", "0", "--synthesise", "3", problem_text=USER_FILE)
         out = capsys.readouterr().out
         assert code == 0 and out == FILLED
 
         written = tmp_path / "solved.py"
-        assert run(tmp_path, server, "-n", "2", "--tests", "0", "--synthesise", "3", "-o", str(written)) == 0
+        assert run(tmp_path, server, "-n", "2", "--n-tests", "0", "--synthesise", "3", "-o", str(written)) == 0
         assert written.read_text() == FILLED and capsys.readouterr().out == ""
 
-        assert run(tmp_path, server, "-n", "2", "--tests", "0", "--synthesise", "3", "--in-place") == 0
+        assert run(tmp_path, server, "-n", "2", "--n-tests", "0", "--synthesise", "3", "--in-place") == 0
         assert (tmp_path / "running_max.py").read_text() == FILLED
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".running_max.py.")]  # no temporary left
 
@@ -208,14 +208,14 @@ def test_the_users_file_comes_back_with_the_body_filled_in(tmp_path, capsys):
 
 def test_confidence_is_one_probability_with_its_basis_or_uncalibrated_with_the_reason(tmp_path, capsys):
     with stub_answering(RIGHT, CRASH) as server:
-        assert run(tmp_path, server, "-n", "4", "--tests", "1", "--synthesise", "5") == 0
+        assert run(tmp_path, server, "-n", "4", "--n-tests", "1", "--synthesise", "5") == 0
         err = said(capsys)
         assert "probability of a right answer" in err and "calibrated on HumanEval" in err
         assert "confidence 1.00" not in err and "(probability" not in err
 
         reference = tmp_path / "reference.py"
         reference.write_text("def running_max(numbers):\n    return [max(numbers[: i + 1]) for i in range(len(numbers))]\n")
-        assert run(tmp_path, server, "-n", "4", "--tests", "1", "--synthesise", "5", "--reference", str(reference)) == 0
+        assert run(tmp_path, server, "-n", "4", "--n-tests", "1", "--synthesise", "5", "--reference", str(reference)) == 0
         err = said(capsys)
     assert "uncalibrated: your --reference decided the pick" in err and "calibrated on HumanEval" not in err
 
@@ -229,7 +229,7 @@ def test_the_report_names_the_model_counts_stages_and_spending_in_words(tmp_path
 
     assert "embedded SmolLM2-135M" in model_line(LLMConfig()) and "--base-url" in model_line(LLMConfig())
     with stub_answering(RIGHT, CRASH) as server:
-        assert run(tmp_path, server, "-n", "4", "--tests", "1", "--synthesise", "5") == 0
+        assert run(tmp_path, server, "-n", "4", "--n-tests", "1", "--synthesise", "5") == 0
         err = said(capsys)
         stages: list[str] = []
         llm = resolve_config(model="stub", base_url=server.base_url, api_key="x")
@@ -246,7 +246,7 @@ def test_the_report_names_the_model_counts_stages_and_spending_in_words(tmp_path
 
 def test_stopped_unsolved_is_explained_next_to_the_probability(tmp_path, capsys):
     with stub_answering(CRASH) as server:  # fails the generated test: no candidate ever has test support
-        code = run(tmp_path, server, "-n", "16", "--adaptive", "--round-size", "4", "--tests", "1",
+        code = run(tmp_path, server, "-n", "16", "--adaptive", "--round-size", "4", "--n-tests", "1",
                    "--synthesise", "3", "--no-examples")
     err = said(capsys)
     assert code == 0

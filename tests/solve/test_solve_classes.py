@@ -142,7 +142,7 @@ def test_solve_picks_the_right_program_for_classes_and_methods(source, name, env
     path.write_text(source)
     with StubServer(answering(name)) as stub:
         code = main(["solve", str(path), "--base-url", stub.base_url, "--model", "x", "--mode", "chat",
-                     "--sandbox", "bwrap", "-n", "4", "--tests", "0", "--synthesise", "0", "--distinguish", "0", "--json"])
+                     "--sandbox", "bwrap", "-n", "4", "--n-tests", "0", "--synthesise", "0", "--distinguish", "0", "--json"])
     out, err = capsys.readouterr()
     assert code == 0, err
     record = json.loads(out)

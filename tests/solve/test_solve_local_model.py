@@ -38,7 +38,7 @@ def model_ready():
 def test_solve_a_bundled_problem_with_the_embedded_model(model_ready, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
     problem = REPO / "problem_sets" / "examples" / "add.py"
-    code = main(["solve", str(problem), "-n", "3", "--tests", "1", "--synthesise", "5", "--max-tokens", "96",
+    code = main(["solve", str(problem), "-n", "3", "--n-tests", "1", "--synthesise", "5", "--max-tokens", "96",
                  "--sandbox", "bwrap", "--json"])
     out, err = capsys.readouterr()
     assert code == 0, err

@@ -88,13 +88,13 @@ def solve_args(url: str, *extra: str) -> list[str]:
 @pytest.mark.parametrize("extra", [[], ["--json"], ["--adaptive"]], ids=["text", "json", "adaptive"])
 def test_solve_names_the_cause(handler, said, extra, env, capsys):
     with StubServer(handler) as stub:
-        line, out = one_line_error(capsys, solve_args(stub.base_url, "--tests", "0", *extra))
+        line, out = one_line_error(capsys, solve_args(stub.base_url, "--n-tests", "0", *extra))
     assert line.startswith(f"codegen-ttc: the model at {stub.base_url} ") and said in line, line
     assert out == ""  # no half a JSON record
 
 
 def test_solve_connection_refused(closed_port_url, env, capsys):
-    line, _ = one_line_error(capsys, solve_args(closed_port_url, "--tests", "0"))
+    line, _ = one_line_error(capsys, solve_args(closed_port_url, "--n-tests", "0"))
     assert line == f"codegen-ttc: the model at {closed_port_url} returned no samples: connection refused (after {RETRIES} retries)"
 
 
@@ -108,13 +108,13 @@ def test_solve_connection_refused_from_the_environment_with_default_retries(clos
 def test_solve_fails_before_asking_for_tests(env, capsys):
     # the candidates' request is refused: no test-generation request follows it
     with StubServer(lambda call: UNAUTHORISED) as stub:
-        one_line_error(capsys, solve_args(stub.base_url, "--tests", "3"))
+        one_line_error(capsys, solve_args(stub.base_url, "--n-tests", "3"))
     assert stub.request_count == 1
 
 
 @pytest.mark.parametrize("url", ["notaurl", "ftp://x"])
 def test_solve_bad_url_is_bad_input(url, env, capsys):
-    line, _ = one_line_error(capsys, solve_args(url, "--tests", "0"))
+    line, _ = one_line_error(capsys, solve_args(url, "--n-tests", "0"))
     assert line == f"codegen-ttc: --base-url: not an http(s) URL: '{url}' (e.g. http://localhost:8000/v1)"
 
 
@@ -132,7 +132,7 @@ def test_solve_library_raises_model_error(closed_port_url, env):
 
 def suggest_args(repo: Path, url: str, *extra: str) -> list[str]:
     return ["suggest", "--repo", str(repo), "--test-cmd", F.TEST_CMD, "--sandbox", "process", "--no-cache",
-            "--samples", "2", "--base-url", url, "--model", "x", *extra]
+            "-n", "2", "--base-url", url, "--model", "x", *extra]
 
 
 @pytest.mark.parametrize("extra", [[], ["--json"]], ids=["text", "json"])

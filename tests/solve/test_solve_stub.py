@@ -52,7 +52,7 @@ def solve(tmp_path, capsys, stub, *extra):
     problem = tmp_path / "running_max.py"
     problem.write_text(PROBLEM)
     env_free = ["--base-url", stub.base_url, "--model", "stub", "--api-key", "x"]
-    code = main(["solve", str(problem), "-n", "6", "--tests", "1", "--sandbox", "bwrap", "--json", *env_free, *extra])
+    code = main(["solve", str(problem), "-n", "6", "--n-tests", "1", "--sandbox", "bwrap", "--json", *env_free, *extra])
     out, err = capsys.readouterr()
     assert code == 0, err
     return json.loads(out)
@@ -178,7 +178,7 @@ def test_adaptive_sampling_stops_when_the_answer_is_settled(tmp_path, capsys, ag
         monkeypatch.setitem(SHIPPED, f"default/{basis}@adaptive", Binning(tuple([0.123] * 10), "test"))
     problem = tmp_path / "running_max.py"
     problem.write_text(PROBLEM)
-    args = ["solve", str(problem), "-n", "40", "--adaptive", "--round-size", "4", "--tests", "1",
+    args = ["solve", str(problem), "-n", "40", "--adaptive", "--round-size", "4", "--n-tests", "1",
             "--synthesise", "5", "--distinguish", "0", "--sandbox", "bwrap", "--json",
             "--base-url", agreeing_stub.base_url, "--model", "stub", "--api-key", "x"]
     code = main(args)
@@ -198,7 +198,7 @@ def test_abstain_below_refuses_a_doubtful_answer(tmp_path, capsys, stub, monkeyp
     monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
     problem = tmp_path / "running_max.py"
     problem.write_text(PROBLEM)
-    common = ["solve", str(problem), "-n", "6", "--tests", "1", "--synthesise", "0", "--sandbox", "bwrap",
+    common = ["solve", str(problem), "-n", "6", "--n-tests", "1", "--synthesise", "0", "--sandbox", "bwrap",
               "--base-url", stub.base_url, "--model", "stub", "--api-key", "x"]
     assert main([*common, "--abstain-below", "0.99"]) == 3
     out, err = capsys.readouterr()
@@ -229,7 +229,7 @@ def test_a_program_failing_the_users_example_is_never_probably_right(tmp_path, c
     problem = tmp_path / "running_max.py"
     problem.write_text(PROBLEM)
     with StubServer(handler) as server:
-        args = ["solve", str(problem), "-n", "4", "--tests", "1", "--synthesise", "0", "--sandbox", "bwrap", "--json",
+        args = ["solve", str(problem), "-n", "4", "--n-tests", "1", "--synthesise", "0", "--sandbox", "bwrap", "--json",
                 "--base-url", server.base_url, "--model", "stub", "--api-key", "x", "--abstain-below", "0.1"]
         assert main(args) == 4  # no candidate passes the example: known wrong, not a matter of probability
     result = json.loads(capsys.readouterr().out)

@@ -35,9 +35,9 @@ def env(tmp_path, monkeypatch):
 
 def run(env, stub, repo, *args, sandbox="process", samples=None, texts=None):
     env.setenv("OPENAI_BASE_URL", stub.base_url)
-    argv = ["suggest", "--repo", str(repo), "--test-cmd", F.TEST_CMD, "--sandbox", sandbox, "--no-cache", "--timeout", "120"]
+    argv = ["suggest", "--repo", str(repo), "--test-cmd", F.TEST_CMD, "--sandbox", sandbox, "--no-cache", "--test-timeout", "120"]
     if samples is not None:
-        argv += ["--samples", str(samples)]
+        argv += ["-n", str(samples)]
     return main(argv + list(args))
 
 
@@ -234,7 +234,7 @@ def test_a_looping_patch_times_out_and_loses(tmp_path, env, capsys):
     repo = F.make_repo(tmp_path, "operator")
     loop = F.fenced(F.block("calc.py", "def add(a, b):\n    return a - b\n", "def add(a, b):\n    while True:\n        pass\n"))
     with F.StubServer(F.scripted([loop, F.fenced(F.ADD_RIGHT)])) as stub:
-        code = run(env, stub, repo, "--json", "--timeout", "20", samples=2)
+        code = run(env, stub, repo, "--json", "--test-timeout", "20", samples=2)
     out = json_out(capsys)
     assert code == 1 and out["chosen"]["samples"] == [1]
     (looping,) = [r for r in out["ranking"] if r["samples"] == [0]]

@@ -44,7 +44,7 @@ def venv_python(tmp_path_factory):
 def suggest(env, stub, repo, *args, test_cmd=F.TEST_CMD, sandbox="bwrap"):
     env.setenv("OPENAI_BASE_URL", stub.base_url)
     return main(["suggest", "--repo", str(repo), "--test-cmd", test_cmd, "--sandbox", sandbox, "--no-cache",
-                 "--timeout", "120", *args])
+                 "--test-timeout", "120", *args])
 
 
 @pytest.mark.parametrize("sandbox", ["bwrap", pytest.param("docker", marks=pytest.mark.docker)])
@@ -62,7 +62,7 @@ def test_the_repositorys_venv_runs_the_tests(tmp_path, env, capsys, venv_python,
     assert project_python(repo, None) == repo / ".venv" / "bin" / "python"
     replies = [F.fenced(F.ADD_RIGHT)]
     with F.StubServer(F.scripted(replies)) as stub:
-        code = suggest(env, stub, repo, "--json", "--samples", "2", sandbox=sandbox)
+        code = suggest(env, stub, repo, "--json", "-n", "2", sandbox=sandbox)
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["status"] == "suggested", out
     assert out["baseline"]["failing"] == ["tests/test_calc.py::test_add"]  # test_dep imported and passed
@@ -73,7 +73,7 @@ def test_python_option_names_an_environment_elsewhere(tmp_path, env, capsys, ven
     repo = F.make_repo(tmp_path, "operator")
     F.add_dep_test(repo)
     with F.StubServer(F.scripted([F.fenced(F.ADD_RIGHT)])) as stub:
-        code = suggest(env, stub, repo, "--json", "--samples", "1", "--python", str(venv_python.parent.parent))
+        code = suggest(env, stub, repo, "--json", "-n", "1", "--python", str(venv_python.parent.parent))
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["chosen"]["fixed"] == ["tests/test_calc.py::test_add"], out
 
@@ -114,7 +114,7 @@ def test_a_patch_gaming_the_test_does_not_share_the_real_fixs_support(tmp_path, 
     repo = F.make_repo(tmp_path, "operator")
     replies = [F.fenced(F.ADD_GAMING), F.fenced(F.ADD_RIGHT), F.fenced(F.ADD_RIGHT_2)]
     with F.StubServer(F.scripted(replies)) as stub:
-        code = suggest(env, stub, repo, "--json", "--samples", "3")
+        code = suggest(env, stub, repo, "--json", "-n", "3")
     out = json.loads(capsys.readouterr().out)
     assert code == 1
     assert "return 5" not in out["diff"] and ("a + b" in out["diff"] or "b + a" in out["diff"]), out["diff"]
@@ -142,7 +142,7 @@ def test_suggest_needs_no_package_of_the_full_extra(tmp_path, env):
     with F.StubServer(F.scripted([F.fenced(F.ADD_RIGHT)])) as stub:
         run = subprocess.run(
             [sys.executable, "-c", BLOCK_FULL_EXTRA, "suggest", "--repo", str(repo), "--test-cmd", F.TEST_CMD,
-             "--sandbox", "bwrap", "--samples", "1", "--no-cache"],
+             "--sandbox", "bwrap", "-n", "1", "--no-cache"],
             env=os.environ | {"OPENAI_BASE_URL": stub.base_url}, capture_output=True, text=True, timeout=300,
         )
         assert run.returncode == 1 and "fixes 1/1 failing tests" in run.stdout, run.stdout + run.stderr

@@ -47,7 +47,7 @@ def test_local_model_end_to_end(model_available, tmp_path, monkeypatch, capsys):
     before = F.tree_digest(repo)
     # the isolating sandbox where it exists (CI), else the plain one: the model is what is tested here
     sandbox = "bwrap" if backend_problem("bwrap") is None else "process"
-    code = main(["suggest", "--repo", str(repo), "--model", "local", "--samples", "4", "--json", "--no-cache",
+    code = main(["suggest", "--repo", str(repo), "--model", "local", "-n", "4", "--json", "--no-cache",
                  "--sandbox", sandbox, "--test-cmd", F.TEST_CMD, "--seed", "3"])
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["exit_code"] == 1  # tests fail: suggested or not, the hook fails

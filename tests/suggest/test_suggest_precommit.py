@@ -82,7 +82,7 @@ def test_pre_commit_try_repo_end_to_end(tmp_path):
     assert "suggest: 1 failing of 6 tests" in out  # test_dep imported calcdep, which the hook has not
     assert "fixes 1/1 failing tests" in out and "regressions: 0" in out
     assert "-    return a - b\n+    return a + b" in out
-    assert sum(c.n for c in stub.calls) == 8  # the default --samples
+    assert sum(c.n for c in stub.calls) == 8  # the default -n
     assert F.tree_digest(repo) == before  # the hook never writes without --apply
 
 
@@ -117,7 +117,7 @@ def test_the_readmes_local_hook_runs_with_the_projects_environment(tmp_path):
     config = readme_yaml_block("repo: local")
     (hook,) = config["repos"][0]["hooks"]
     assert hook["language"] == "system" and hook["entry"] == "codegen-ttc suggest"
-    hook["args"] = ["--test-cmd", F.TEST_CMD, "--samples", "2"]
+    hook["args"] = ["--test-cmd", F.TEST_CMD, "-n", "2"]
     repo = F.make_repo(tmp_path, "operator")
     F.add_dep_test(repo)
     (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
