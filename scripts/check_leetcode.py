@@ -24,10 +24,7 @@ from codegen_ttc.problems.loaders import read_jsonl
 from codegen_ttc.problems.model import Problem
 
 REPO = Path(__file__).resolve().parents[1]
-# <repo>/../shared/data, or two levels up for a git worktree under <repo>/../wt/
-SHARED = next((d for d in (REPO.parent / "shared/data", REPO.parent.parent / "shared/data") if d.is_dir()),
-              REPO.parent / "shared/data")
-DATA = SHARED / "leetcode-2024/LeetCodeDataset-v0.3.1-test.jsonl.gz"
+DATA = REPO.parent / "shared/data/leetcode-2024/LeetCodeDataset-v0.3.1-test.jsonl.gz"
 
 
 @dataclass(frozen=True)

@@ -31,15 +31,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench_selection import DATA, PROBLEMS, SAMPLES  # noqa: E402  (the bench's data, one place)
 from codegen_ttc.reports.run import ScoreConfig, score  # noqa: E402
 from codegen_ttc.sampling.cleanup import clean_completion  # noqa: E402
 
-# <repo>/../shared/data, or two levels up for a git worktree under <repo>/../wt/
-SHARED = next((d for d in (REPO.parent / "shared/data", REPO.parent.parent / "shared/data") if d.is_dir()),
-              REPO.parent / "shared/data")
-DATA = SHARED / "codet-humaneval-codegen16b"
-PROBLEMS = "HumanEval_for_code_generation.jsonl"
-SAMPLES = "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_code_solution.jsonl"
 
 
 def write_inputs(data: Path, n_tasks: int, n_samples: int, out: Path) -> tuple[Path, Path]:

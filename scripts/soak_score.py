@@ -38,12 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench_selection import DATA, PROBLEMS, SAMPLES, TESTS  # noqa: E402  (the bench's data, one place)
 from codegen_ttc.testing.faults import SandboxKiller  # noqa: E402
-
-DATA = REPO.parent / "shared" / "data" / "codet-humaneval-codegen16b"
-PROBLEMS = "HumanEval_for_code_generation.jsonl"
-SAMPLES = "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_code_solution.jsonl"
-TESTS = "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_test_case.jsonl"
 
 
 def score_command(args, out: Path) -> list[str]:
