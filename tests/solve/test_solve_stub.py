@@ -13,24 +13,13 @@ from codegen_ttc.execution.backends import backend_problem
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sampling"))
 from stub_server import Reply, StubServer, completion_body  # noqa: E402
+from running_max_replies import CRASH, PROBLEM, RIGHT, WRONG  # noqa: E402
 
 pytestmark = [
     pytest.mark.bwrap,
     pytest.mark.skipif(backend_problem("bwrap") is not None, reason=f"bwrap unavailable: {backend_problem('bwrap')}"),
 ]
 
-RIGHT = "```python\ndef running_max(numbers):\n    out, best = [], None\n    for x in numbers:\n        best = x if best is None else max(best, x)\n        out.append(best)\n    return out\n```"
-# agrees with RIGHT on the docstring example, but looks back only 3 elements
-WRONG = "```python\ndef running_max(numbers):\n    return [max(numbers[max(0, i - 2): i + 1]) for i in range(len(numbers))]\n```"
-CRASH = "```python\ndef running_max(numbers):\n    return numbers[0]\n```"
-
-PROBLEM = '''def running_max(numbers: list[int]) -> list[int]:
-    """Return a list whose i-th element is the largest of numbers[0..i].
-
-    >>> running_max([1, 3, 2, 5, 4])
-    [1, 3, 3, 5, 5]
-    """
-'''
 
 
 @pytest.fixture
