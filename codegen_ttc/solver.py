@@ -23,7 +23,7 @@ import numpy as np
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
 from codegen_ttc.errors import plural
 from codegen_ttc.execution.batch import Limits
-from codegen_ttc.execution.executor import Executor
+from codegen_ttc.execution.executor import Executor, open_executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.model import Call, Equals, Problem, Script, ScriptPassed, TestCase
 from codegen_ttc.sampling.accounting import Accounting
@@ -512,7 +512,7 @@ def solve(
           if not options.adaptive else "executing")
     adaptive = None
     input_budget = None
-    with Executor(options.sandbox, workers=options.workers) as executor:
+    with open_executor(options.sandbox, workers=options.workers) as executor:
         if options.coverage_inputs and not options.adaptive:
             task = coverage_guided_task(
                 task, executor, options.coverage_inputs, synthesise=options.synthesise, seed=options.seed,

@@ -23,12 +23,18 @@ What the loop guarantees, whatever the engine does:
 from __future__ import annotations
 
 import collections
+import hashlib
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
+from codegen_ttc import __version__
+from codegen_ttc.errors import InputError
 from codegen_ttc.execution.batch import Batch, BatchResult, Outcome
 from codegen_ttc.execution.executor import InfraFailure, plan
+from codegen_ttc.execution.runtime import wire
 from codegen_ttc.execution.store import ResultStore
 
 
@@ -100,6 +106,30 @@ def checked_result(batch: Batch, data: dict) -> BatchResult | str:
     if len(outcomes) != len(wanted):
         return f"the worker returned {len(outcomes)} of {len(wanted)} outcomes"
     return BatchResult(batch.candidate_key, outcomes, seconds)
+
+
+class WorkerMismatch(InputError):
+    """A worker whose code or Python differs from the driver's: the store's keys do not
+    cover them, so a mixed pool would store different behaviours under one key."""
+
+
+def runner_hash() -> str:
+    """Content hash of the code that runs inside the sandboxes (``execution/runtime``)."""
+    h = hashlib.sha256()
+    for path in sorted(Path(wire.__file__).resolve().parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def worker_identity(backend: str) -> dict[str, str]:
+    """What must be the same on the driver and every worker for their outcomes to be one store's."""
+    return {"codegen_ttc": __version__, "runner": runner_hash(), "python": sys.version.split()[0], "backend": backend}
+
+
+def identity_mismatch(driver: dict[str, str], worker: dict) -> str | None:
+    """How ``worker``'s identity differs from ``driver``'s, in words, or None. Pure."""
+    differ = [f"{key} {worker.get(key)!r} (driver: {value!r})" for key, value in driver.items() if worker.get(key) != value]
+    return ", ".join(differ) or None
 
 
 class DistributedExecutor:
