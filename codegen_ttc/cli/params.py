@@ -113,27 +113,34 @@ EXECUTOR_OPTIONS: tuple[Decorator, ...] = (
 executor_options = _apply(*EXECUTOR_OPTIONS)
 
 
-@contextlib.contextmanager
-def execution_engine(executor: str, ray_address: str | None, sandbox: str, workers: int | None) -> Iterator[None]:
-    """Within the block, every executor the command opens runs where ``--executor`` says."""
+def check_executor_options(executor: str, ray_address: str | None) -> None:
+    """InputError for ``--executor``/``--ray-address`` that cannot work, before anything is sampled or written."""
     from codegen_ttc.errors import InputError
 
     if executor == "local":
         if ray_address is not None:
             raise InputError("--ray-address applies to --executor ray; give --executor ray too")
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise InputError("--executor ray needs Ray: pip install 'codegen-ttc[ray]'")
+
+
+@contextlib.contextmanager
+def execution_engine(executor: str, ray_address: str | None, sandbox: str, workers: int | None) -> Iterator[None]:
+    """Within the block, every executor the command opens runs where ``--executor`` says
+    (checked first by ``check_executor_options``)."""
+    if executor == "local":
         yield
         return
-    try:
-        from codegen_ttc.execution import ray_executor
-    except ModuleNotFoundError as exc:
-        if exc.name != "ray":
-            raise
-        raise InputError("--executor ray needs Ray: pip install 'codegen-ttc[ray]'") from None
+    from codegen_ttc.execution import ray_executor
     from codegen_ttc.execution.executor import use_engine
 
     with ray_executor.ray_session(ray_address, workers), ray_executor.RayEngine(sandbox, workers) as engine, \
             use_engine(engine):
         yield
+
 
 timeout_option = click.option(
     "--timeout", type=seconds(0.01), default=CPU_SECONDS_PER_CALL, show_default=True,

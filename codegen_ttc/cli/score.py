@@ -123,6 +123,7 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
                   config_file, no_cache, tests_file, tests_per_sample, strategies, sandbox, workers, executor, ray_address, no_examples, task_ids, limit,
                   synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, ks, curve_orders, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
+    params.check_executor_options(executor, ray_address)
     if generate == (samples_file is not None):
         raise InputError("give either --samples-file PATH or --generate")
     if tests_per_sample != 5 and not tests_file:

@@ -231,6 +231,7 @@ def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, inpu
     3 when --abstain-below refused the answer; 4 when no candidate passes all of your own
     checks (docstring examples, --property, --reference): nothing is printed or written.
     """
+    params.check_executor_options(executor, ray_address)
     if adaptive and coverage_inputs:
         raise InputError("--coverage-inputs needs the candidates up front: it cannot be combined with --adaptive")
     if adaptive and input_seconds:
