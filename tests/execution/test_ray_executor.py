@@ -221,3 +221,33 @@ def test_score_killed_with_sigkill_finishes_when_run_again(ray_address, tmp_path
     assert execution["cached_pairs"] >= 20 and execution["executed_pairs"] > 0
     assert execution["cached_pairs"] + execution["executed_pairs"] == expected["execution"]["executed_pairs"]
     assert set(stored(results).values()) == {1}
+
+
+def test_solve_on_ray_answers_as_on_local_sandboxes(ray_address, tmp_path, capsys, monkeypatch):
+    sys.path.insert(0, str(ROOT / "tests" / "sampling"))
+    sys.path.insert(0, str(ROOT / "tests" / "solve"))
+    from running_max_replies import CRASH, PROBLEM, RIGHT, WRONG
+    from stub_server import Reply, StubServer, completion_body
+
+    texts = [WRONG, RIGHT, WRONG, CRASH, RIGHT, WRONG]
+
+    def handler(call):
+        i = (call.seed or 0) % len(texts)
+        return Reply(body=completion_body(call, [texts[(i + j) % len(texts)] for j in range(call.n)]))
+
+    problem, reference = tmp_path / "running_max.py", tmp_path / "reference.py"
+    problem.write_text(PROBLEM)
+    reference.write_text("def running_max(numbers):\n    return [max(numbers[: i + 1]) for i in range(len(numbers))]\n")
+    results = {}
+    with StubServer(handler) as server:
+        for executor in ("local", "ray"):
+            monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / f"cache-{executor}"))
+            code = main(["solve", str(problem), "-n", "6", "--synthesise", "10", "--distinguish", "0", "--reference", str(reference),
+                         "--sandbox", "process", "--json", "--base-url", server.base_url, "--model", "stub",
+                         "--api-key", "x", "--executor", executor, "--ray-address", ray_address][: None if executor == "ray" else -2])
+            out, err = capsys.readouterr()
+            assert code == 0, err
+            results[executor] = json.loads(out)
+    assert "best = x if best is None" in results["ray"]["program"]  # the reference's outputs decided it, on Ray
+    assert results["ray"]["program"] == results["local"]["program"]
+    assert results["ray"]["clusters"] == results["local"]["clusters"]
