@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from codegen_ttc.execution.batch import Limits
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call
 
 from .helpers import host_processes_with, run_calls, run_probes, values

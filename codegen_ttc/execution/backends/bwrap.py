@@ -81,7 +81,7 @@ def bwrap_version(bwrap: str) -> tuple[int, ...]:
         return (0,)
 
 
-def _python_dirs(python: str) -> list[str]:
+def python_dirs(python: str) -> list[str]:
     """Directories the interpreter needs, beyond the system ones."""
     dirs = {sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(python))}
     out = []
@@ -167,7 +167,7 @@ def bwrap_command(
         if os.path.exists(f):
             cmd += ["--ro-bind", f, f]
     made: set[str] = set()
-    for d in _python_dirs(python):
+    for d in python_dirs(python):
         # bwrap would create the missing parents 0700: the unprivileged uid could not traverse them
         parents = []
         p = os.path.dirname(d)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from codegen_ttc.execution.backends.base import InfraError, Sandbox
 from codegen_ttc.execution.batch import Batch, BatchResult, Limits, Outcome, limits_json
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call, Probe, Script
 
 RUNTIME_DIR = Path(wire.__file__).resolve().parent
