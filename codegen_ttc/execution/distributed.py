@@ -34,7 +34,7 @@ from codegen_ttc import __version__
 from codegen_ttc.errors import InputError
 from codegen_ttc.execution.batch import Batch, BatchResult, Outcome
 from codegen_ttc.execution.executor import InfraFailure, plan
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.execution.store import ResultStore
 
 
@@ -114,7 +114,7 @@ class WorkerMismatch(InputError):
 
 
 def runner_hash() -> str:
-    """Content hash of the code that runs inside the sandboxes (``execution/runtime``)."""
+    """Content hash of the code that runs inside the sandboxes (``codegen_ttc/runtime``)."""
     h = hashlib.sha256()
     for path in sorted(Path(wire.__file__).resolve().parent.glob("*.py")):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")

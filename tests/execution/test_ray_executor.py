@@ -164,7 +164,7 @@ def test_ctrl_c_stops_the_actors_and_their_sandboxes(ray_address):
 def test_a_worker_with_other_code_is_refused_naming_its_node(ray_address, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(ROOT / "codegen_ttc", other / "codegen_ttc", ignore=shutil.ignore_patterns("__pycache__"))
-    runner = other / "codegen_ttc" / "execution" / "runtime" / "runner.py"
+    runner = other / "codegen_ttc" / "runtime" / "runner.py"
     runner.write_text(runner.read_text() + "\n# a node with another runner\n")
     with pytest.raises(WorkerMismatch, match=r"Ray node .*node [0-9a-f]+\).* runner '[0-9a-f]+' \(driver: '[0-9a-f]+'\)"):
         RayEngine("process", 1, runtime_env={"env_vars": {"PYTHONPATH": str(other)}})
