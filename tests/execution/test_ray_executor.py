@@ -177,7 +177,7 @@ def test_a_node_without_the_sandbox_is_refused_naming_it(ray_address):
 
 def _score(out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "codegen_ttc.cli", "score", "--problems", "tiny", "--samples-file", "tiny_samples",
-            "--sandbox", "process", "--timeout", "0.3", "--out", str(out), "--json", *extra]
+            "--limit", "3", "--sandbox", "process", "--timeout", "0.3", "--out", str(out), "--json", *extra]
 
 
 def _ray_heads() -> set[int]:
