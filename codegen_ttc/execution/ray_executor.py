@@ -31,7 +31,15 @@ import time
 from collections.abc import Iterator
 
 import ray  # optional dependency (codegen-ttc[ray]): imported by nothing but the ray executor
-from ray.exceptions import GetTimeoutError, NodeDiedError, ObjectLostError, OutOfMemoryError, RayActorError, WorkerCrashedError
+from ray.exceptions import (
+    GetTimeoutError,
+    NodeDiedError,
+    ObjectLostError,
+    OutOfMemoryError,
+    RayActorError,
+    RayError,
+    WorkerCrashedError,
+)
 
 from codegen_ttc.errors import IncompleteRun, InputError
 from codegen_ttc.execution.backends import InfraError, SandboxUnavailable, backend_problem, open_sandbox, resolve_backend
@@ -141,6 +149,9 @@ class RayEngine:
                 f"only {len(ready)} of {len(refs)} Ray workers started within {seconds:g} s (the cluster has "
                 f"{cpus:g} CPUs; each worker takes one): give fewer --workers or add nodes"
             ) from None
+        except RayError as exc:  # a worker that died starting (its runtime_env, its node): one line, not Ray's traceback
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise IncompleteRun(f"a Ray worker could not start ({type(exc).__name__}: {detail})") from None
         for index, info in enumerate(infos):
             self._admit(index, info)
 

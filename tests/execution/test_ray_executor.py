@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from codegen_ttc.cli import main
+from codegen_ttc.errors import IncompleteRun
 from codegen_ttc.execution.backends import SandboxUnavailable, backend_problem
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.distributed import DistributedExecutor, WorkerMismatch
@@ -173,6 +174,11 @@ def test_a_worker_with_other_code_is_refused_naming_its_node(ray_address, tmp_pa
 def test_a_node_without_the_sandbox_is_refused_naming_it(ray_address):
     with pytest.raises(SandboxUnavailable, match=r"Ray node .*: bwrap sandbox unavailable"):
         RayEngine("bwrap", 1, runtime_env={"env_vars": {"CODEGEN_TTC_BWRAP": "/nonexistent/bwrap"}})
+
+
+def test_more_workers_than_the_cluster_has_cpus_is_refused_in_words(ray_address):
+    with pytest.raises(IncompleteRun, match=r"only [0-2] of 3 Ray workers started within 5 s \(the cluster has 2 CPUs"):
+        RayEngine("process", 3, start_seconds=5)
 
 
 def _score(out: Path, *extra: str) -> list[str]:
