@@ -34,13 +34,12 @@ from 0.453 to 0.459. Expect less on data it was not chosen on.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betaln
 
 from codegen_ttc.clustering.behaviour import Clusters, agreement, cluster_rows, signatures
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.passk import RankedGroup
 
-EPS_TESTS = 0.01  # keeps cluster size the tie-breaker in dual's score where some test passes
+EPS_TESTS = 0.01  # keeps cluster size the tie-breaker in the support score where some test passes
 BETA_PER_SAMPLE = 0.1  # log-odds per program and per test passed that a written test is right
 
 
@@ -61,6 +60,10 @@ def log_likelihoods(sizes: np.ndarray, passed: np.ndarray, weight: np.ndarray) -
     that a written test is right, which grows with the programs because the first two
     terms grow with programs x tests.
     """
+    # scipy is of the full extra; ``suggest`` (core dependencies only) imports the strategy
+    # table, so it is imported where it is used
+    from scipy.special import betaln
+
     passed = passed.astype(float)
     n = sizes.sum()
     passes = sizes[:, None] * passed  # programs of each cluster passing each test
@@ -91,7 +94,7 @@ def rank(ev: Evidence, count_samples: bool = False) -> list[RankedGroup]:
     if ev.n_candidates == 0:
         return []
     if not ev.generated.any():
-        return _by_agreement(ev)
+        return by_agreement(ev)
     clusters, reps, _, scores = hypotheses(ev, count_samples)
     scores = scores - scores.min()  # non-negative, so provided tests can tier above
     # a behaviour passing no generated test is no hypothesis while another passes one: with
@@ -101,29 +104,10 @@ def rank(ev: Evidence, count_samples: bool = False) -> list[RankedGroup]:
     # samples break exact ties, far below any difference of log-likelihoods
     samples = clusters.sizes(ev.multiplicity)
     scores = scores + 1e-9 * samples / samples.sum()
-    return _tiered(clusters.members, scores, _provided_passed(ev, reps))
+    return tiered(clusters.members, scores, provided_passed(ev, reps))
 
 
-def dual(ev: Evidence) -> list[RankedGroup]:
-    """The rule before ``rank``: samples x (generated-test weight passed + eps), per cluster.
-
-    The LLM's two independent kinds of output (programs and tests) must agree; ``eps``
-    keeps cluster size as the tie-breaker when some generated test passes but not in
-    this cluster. Where no generated test passes, as ``rank``.
-    """
-    if ev.n_candidates == 0:
-        return []
-    if not ev.generated.any():
-        return _by_agreement(ev)
-    clusters = clusters_of(ev)
-    sizes = clusters.sizes(ev.multiplicity)
-    reps = np.array([m[0] for m in clusters.members])
-    # members of a cluster share every verdict (verdicts are part of the signature)
-    tests = (ev.generated[reps] * ev.generated_weight).sum(axis=1)
-    return _tiered(clusters.members, sizes * (tests + EPS_TESTS), _provided_passed(ev, reps))
-
-
-def _by_agreement(ev: Evidence) -> list[RankedGroup]:
+def by_agreement(ev: Evidence) -> list[RankedGroup]:
     """No generated test passes: each distinct behaviour scored by its agreement with the samples.
 
     Candidates with equal rows of behaviour ids (and provided verdicts) score alike,
@@ -136,7 +120,7 @@ def _by_agreement(ev: Evidence) -> list[RankedGroup]:
     clusters = cluster_rows(np.concatenate([ev.behaviour, ev.provided.astype(np.int64)], axis=1))
     reps = np.array([m[0] for m in clusters.members])
     evidence = agreement(ev.behaviour, ev.multiplicity)[reps]
-    return _tiered(clusters.members, evidence, _provided_passed(ev, reps))
+    return tiered(clusters.members, evidence, provided_passed(ev, reps))
 
 
 def agreement_confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
@@ -174,11 +158,11 @@ def confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
     return "support", float(support[in_top].sum() / support.sum())
 
 
-def _provided_passed(ev: Evidence, reps: np.ndarray) -> np.ndarray:
+def provided_passed(ev: Evidence, reps: np.ndarray) -> np.ndarray:
     return ev.provided[reps].sum(axis=1) if ev.provided.shape[1] else np.zeros(len(reps))
 
 
-def _tiered(members, evidence: np.ndarray, passed: np.ndarray) -> list[RankedGroup]:
+def tiered(members, evidence: np.ndarray, passed: np.ndarray) -> list[RankedGroup]:
     # provided tests dominate: each one passed is worth more than all the evidence together
     # (a count, not a rate: with a rate, one test of n was worth only 1/n of the offset)
     tier = passed * (evidence.sum() + 1.0)
