@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows
-from codegen_ttc.pipeline import Candidates, Task
+from codegen_ttc.pipeline import Candidates
 from codegen_ttc.sampling.llm import sample_candidates
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
@@ -410,7 +410,8 @@ class ExecutingEvaluator:
 
     def __call__(self, task_id: str, programs: Sequence[str]) -> Evidence:
         base = self.tasks[task_id]
-        task = Task(base.problem, Candidates.from_samples(list(programs)), base.generated, base.synthesised)
+        # the drawn programs, not the base's samples (their positions belong to its own candidates)
+        task = replace(base, candidates=Candidates.from_samples(list(programs)), samples=())
         outcomes = self.executor.run(task.batches(
             self.limits, synthesised_limits=self.synthesised_limits, script_limits=self.script_limits
         ))

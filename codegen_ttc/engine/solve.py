@@ -369,7 +369,7 @@ def with_provided(task: Task, cases: Sequence[TestCase]) -> Task:
     if not cases:
         return task
     problem = dataclasses.replace(task.problem, provided_tests=task.problem.provided_tests + tuple(cases))
-    return Task(problem, task.candidates, task.generated, task.synthesised)
+    return dataclasses.replace(task, problem=problem)
 
 
 def distinguishing_round(
@@ -427,7 +427,7 @@ def distinguishing_round(
     report.searched, report.found = search.searched, len(search.inputs)
     report.llm_found = sum(c.key in asked_keys for c in search.inputs)
     report.inputs = [c.render(problem.entry_point) for c in search.inputs]
-    task = Task(problem, task.candidates, task.generated, task.synthesised + search.inputs)
+    task = dataclasses.replace(task, problem=problem, synthesised=task.synthesised + search.inputs)
     if options.reference:
         # the reference's outputs on the new inputs: what says which side of the split is right
         task = with_provided(
@@ -505,7 +505,7 @@ def solve(
         extra = synthesise_inputs(
             seen, prompt=problem.prompt, entry_point=problem.entry_point, count=options.synthesise, seed=options.seed
         )
-        task = Task(problem, task.candidates, task.generated, tuple(extra))
+        task = dataclasses.replace(task, synthesised=tuple(extra))
     stage(f"executing {plural(len(task.candidates), 'program')} on {plural(len(task.probes(hidden=False)), 'input')}"
           if not options.adaptive else "executing")
     adaptive = None

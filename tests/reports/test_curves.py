@@ -260,7 +260,7 @@ def first_seen_ids(behaviour: np.ndarray) -> np.ndarray:
 def test_replay_evidence_matches_the_pipeline_on_subsets(tiny_run):
     """Replay's row sub-selection gives exactly the Evidence the pipeline builds from those samples."""
     from codegen_ttc.execution.store import read_records
-    from codegen_ttc.pipeline import Candidates, Task
+    from codegen_ttc.pipeline import Candidates
     from codegen_ttc.reports.run import prepare_tasks
     from codegen_ttc.reports.replay import ReplaySampler
     from codegen_ttc.reports.run import config_from_run, load_run
@@ -275,7 +275,7 @@ def test_replay_evidence_matches_the_pipeline_on_subsets(tiny_run):
         order = ReplaySampler(pools, seed=1).order(task_id)
         for n in (1, 3, len(order)):
             drawn = [p.programs[r] for r in order[:n]]
-            sub = Task(task.problem, Candidates.from_samples(drawn), task.generated, task.synthesised)
+            sub = dataclasses.replace(task, candidates=Candidates.from_samples(drawn), samples=())
             outcomes = {
                 c: {pr.key: stored[(c, pr.key, config.limits.key)] for pr in sub.probes(hidden=False)}
                 for c in sub.candidate_keys()

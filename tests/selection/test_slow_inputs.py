@@ -3,6 +3,8 @@ rule on hand-made evidence, then through ``Task.evidence`` and the replay's subs
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from codegen_ttc.execution.batch import Outcome
@@ -89,7 +91,7 @@ def test_a_replayed_subset_drops_what_a_run_of_those_samples_would():
     rows = {p: i for i, p in enumerate(pool.programs)}
     for drawn in ([FAST, WRONG], [FAST, SLOW, WRONG], [SLOW]):
         got, _ = pool.restrict([rows[p] for p in drawn])
-        sub = Task(task.problem, Candidates.from_samples(drawn), task.generated, task.synthesised)
+        sub = dataclasses.replace(task, candidates=Candidates.from_samples(drawn), samples=())
         want = sub.evidence(outcomes)
         assert got.behaviour.shape == want.behaviour.shape, drawn
         np.testing.assert_array_equal(got.failed, want.failed)
