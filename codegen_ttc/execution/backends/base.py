@@ -13,15 +13,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
+from codegen_ttc.errors import InfraError, SandboxUnavailable
 from codegen_ttc.execution.batch import Batch, BatchResult
 
-
-class InfraError(RuntimeError):
-    """The sandbox failed, not the candidate."""
-
-
-class SandboxUnavailable(RuntimeError):
-    """This backend cannot run on this machine (reason in the message)."""
+__all__ = ["InfraError", "Sandbox", "SandboxUnavailable"]
 
 
 class Sandbox(ABC):
