@@ -22,7 +22,7 @@ import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
 from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
-from codegen_ttc.errors import plural
+from codegen_ttc.errors import InputError, plural
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
@@ -48,6 +48,9 @@ PROPERTY_SECONDS = 30.0  # CPU seconds of a --property check per candidate
 
 @dataclass(frozen=True)
 class SolveOptions:
+    """How ``solve`` works on one problem. Combinations that cannot work together raise
+    ``InputError`` when the options are made (named by the CLI flags that set them)."""
+
     samples: int = 16
     test_samples: int = 8  # test-generation requests; each gives up to 5 asserts
     synthesise: int = 20  # inputs synthesised for clustering
@@ -90,6 +93,14 @@ class SolveOptions:
     threshold: float = StopRule.threshold
     # neither reuse nor store samples in the disk cache (``--no-cache``)
     no_cache: bool = False
+
+    def __post_init__(self) -> None:
+        if self.adaptive and self.coverage_inputs:
+            raise InputError("--coverage-inputs needs the candidates up front: it cannot be combined with --adaptive")
+        if self.adaptive and self.input_seconds:
+            raise InputError("--input-seconds needs the candidates up front: it cannot be combined with --adaptive")
+        if self.ask_llm_inputs and not self.distinguish:
+            raise InputError("--ask-llm-inputs asks for distinguishing inputs; it needs --distinguish above 0")
 
     def sample_cache(self) -> SampleCache | None:
         """The cache the sampling calls get: None (the disk cache), or a memory one with ``no_cache``."""
