@@ -33,12 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
+from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, StopRule, cluster_support, decide, run_adaptive
 from codegen_ttc.reports import curves
-from codegen_ttc.selection import calibration
 from codegen_ttc.reports.replay import ReplayEvaluator, ReplaySampler, permutation
 from codegen_ttc.reports.run import load_run
+from codegen_ttc.selection import calibration
 from codegen_ttc.selection.strategies import SCORED_BY_DEFAULT
-from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, StopRule, cluster_support, decide, run_adaptive
 
 
 def _within_pools(config: AdaptiveConfig, pools) -> AdaptiveConfig:

@@ -22,11 +22,7 @@ def app() -> None:
 def _register() -> None:
     # each module adds its command to ``app`` and imports ``app`` from here, so they are
     # imported after it exists (at the top they would be a cycle)
-    from codegen_ttc.cli import score  # noqa: F401
-    from codegen_ttc.cli import solve  # noqa: F401
-    from codegen_ttc.cli import sandbox  # noqa: F401
-    from codegen_ttc.cli import model  # noqa: F401
-    from codegen_ttc.cli import suggest  # noqa: F401
+    from codegen_ttc.cli import model, sandbox, score, solve, suggest  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:

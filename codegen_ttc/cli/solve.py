@@ -15,18 +15,18 @@ from rich.console import Console
 from rich.table import Table
 
 from codegen_ttc.cli import app, params
+from codegen_ttc.engine.solve import PROPERTY_SECONDS, SolveOptions, SolveResult, solve
 from codegen_ttc.errors import InputError, decode_utf8, plural, read_text, write_text_atomic
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
 from codegen_ttc.problems.fill import fill_in
 from codegen_ttc.problems.from_source import problem_from_source
 from codegen_ttc.problems.loaders import load_problems
-from codegen_ttc.problems.rows import defined_functions
 from codegen_ttc.problems.model import Problem
+from codegen_ttc.problems.rows import defined_functions
 from codegen_ttc.sampling.config import resolve_config
 from codegen_ttc.sampling.extract import REFUSED
 from codegen_ttc.selection.strategies import STRATEGIES
-from codegen_ttc.engine.solve import PROPERTY_SECONDS, SolveOptions, SolveResult, solve
 
 
 def resolve_problem(spec: str, *, examples: bool) -> tuple[Problem, str | None]:

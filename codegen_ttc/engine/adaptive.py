@@ -37,7 +37,6 @@ from codegen_ttc.sampling.llm import sample_candidates
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
 
-
 # ------------------------------------------------------------------ budgets
 
 

@@ -42,7 +42,6 @@ from codegen_ttc.testgen.distinguish import rivals, search_distinguishing_inputs
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 from codegen_ttc.testgen.time_budget import InputTimeBudget, within_time
 
-
 PROPERTY_SECONDS = 30.0  # CPU seconds of a --property check per candidate
 
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call, Probe, Script, content_hash
+from codegen_ttc.runtime import wire
 
 Status = Literal["returned", "raised", "timeout", "crashed", "output_limit"]
 

@@ -18,8 +18,8 @@ import dataclasses
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from codegen_ttc.execution.batch import Batch, Limits, Outcomes
 from codegen_ttc.errors import IncompleteRun
+from codegen_ttc.execution.batch import Batch, Limits, Outcomes
 from codegen_ttc.execution.executor import Executor, unexecuted
 from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.pipeline import Task

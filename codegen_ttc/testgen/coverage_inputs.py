@@ -152,7 +152,7 @@ def choose_for_task(task: Task, reps: Representatives, outcomes: Outcomes, setti
     behaviour = np.zeros((len(rows), len(pool)), dtype=np.int64)
     engines: dict[str, int] = {}
     unmeasured = 0
-    for r, row in enumerate(rows):
+    for row in rows:
         line: list[frozenset | None] = []
         for call in pool:
             out = row.get(call.key)

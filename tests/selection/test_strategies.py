@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from codegen_ttc.selection.baselines import codet, largest_cluster, public_filter, random_pick
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.passk import merge_ties, ranked_pass_at_k
-from codegen_ttc.selection.baselines import codet, largest_cluster, public_filter, random_pick
 from codegen_ttc.selection.strategies import STRATEGIES
 
 

@@ -14,18 +14,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-import suggest_fixtures as F  # noqa: E402
-
 import codegen_ttc  # noqa: E402
 from codegen_ttc.execution.backends import backend_problem  # noqa: E402
+from tests.suggest import suggest_fixtures as F
 
 PROJECT = Path(codegen_ttc.__file__).resolve().parents[1]
 

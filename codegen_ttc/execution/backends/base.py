@@ -26,7 +26,7 @@ class Sandbox(ABC):
     def run(self, batch: Batch) -> BatchResult:
         """Run every probe of ``batch``; an Outcome per probe key."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional: a backend holding nothing has nothing to release)
         """Release processes/containers. Idempotent."""
 
     def __enter__(self):
