@@ -12,7 +12,7 @@ Three pure pieces and a loop:
   threshold, more samples are unlikely to move the pick. "unsolved": after some rounds
   no candidate has any test support (none passes all provided tests, or, with no
   provided tests, none passes any generated test): more samples rarely help.
-  Defaults were set by replay on a 20-problem strict subset (scripts/bench_adaptive.py).
+  How the defaults were set: docs/decisions/003-adaptive-stopping.md.
 - ``allocate(...)``: which problem gets the next round of a shared budget (the most
   uncertain first).
 - ``run_adaptive(...)``: the round loop, generic over a ``Sampler`` (the LLM, or
@@ -90,16 +90,12 @@ class StopRule:
     unsolved_rounds: int = 3  # rounds without any test support before giving up
     unsolved_min_samples: int = 10
     # posterior over test-equivalence classes (same tests passed) instead of behaviour clusters.
-    # Off: on the full strict replay (10 orders) behaviour clusters gave more pass@1 for the
-    # samples with both default and dual (default at 0.5: 0.408 with 30.0 samples against
-    # 0.398 with 28.5 by tests at 0.6; at 0.9: 0.458 with 60.7 against 0.447 with 54.6 at 0.95),
-    # and with no generated tests every candidate is one test class, so by tests the policy
-    # stopped at min_samples whatever the samples said (selfgen-only: 0.306 with 5 samples,
-    # against 0.348 with 33 by behaviour). It was set on a 20-task subset before synthesised inputs.
+    # Off: behaviour clusters gave more pass@1 for the samples, and with no generated tests every
+    # candidate is one test class, so the policy would stop at min_samples (docs/decisions/003)
     by_tests: bool = False
     # no consensus: after this many samples the selected class still holds less than
-    # ``no_consensus_share`` of them: the model does not agree with itself (None = off; on the
-    # 20-task strict subset, 30 / 0.1 saved 40% of the samples but cost 0.02 pass@1)
+    # ``no_consensus_share`` of them: the model does not agree with itself (None = off: it saves
+    # samples but costs pass@1, docs/decisions/003)
     no_consensus_samples: int | None = None
     no_consensus_share: float = 0.1
     draws: int = 400  # Monte Carlo draws from the posterior
@@ -227,8 +223,7 @@ class ProblemRun:
         """How much the next round may still move the pick: doubt, less for a pick that held.
 
         The posterior's doubt divided by the rounds the pick has held: a pick that survived
-        several rounds of new samples rarely moves (by replay on the shared data, with one
-        budget of 25 samples per problem: pass@1 0.394 against 0.389 for the doubt alone).
+        several rounds of new samples rarely moves (docs/decisions/003).
         """
         doubt = 1.0 - (self.decision.confidence if self.decision else 0.0)
         return doubt / max(self.stable_rounds, 1)
