@@ -15,7 +15,7 @@ Three pure pieces and a loop:
   How the defaults were set: docs/decisions/003-adaptive-stopping.md.
 - ``allocate(...)``: which problem gets the next round of a shared budget (the most
   uncertain first).
-- ``run_adaptive(...)``: the round loop, generic over a ``Sampler`` (the LLM, or
+- ``run_adaptive(...)``: the round loop, generic over a ``CandidateSource`` (the LLM, or
   ``reports.replay``) and an ``Evaluator`` (executes only new candidates, returns
   ``Evidence``); selection itself goes through ``selection.select`` unchanged.
 
@@ -195,7 +195,11 @@ class Draw:
     seconds: float = 0.0
 
 
-class Sampler(Protocol):
+class CandidateSource(Protocol):
+    """Where the loop's candidates come from, ``n`` more at a time (``LLMSampler`` asks the
+    model, ``reports.replay.ReplaySampler`` draws from a stored pool). Not to be confused
+    with ``sampling.llm.Sampler``, the HTTP client."""
+
     def draw(self, task_id: str, n: int) -> Draw: ...
 
 
@@ -274,7 +278,7 @@ def allocate(runs: Sequence[ProblemRun]) -> ProblemRun | None:
     return max(active, key=lambda r: (r.uncertainty, -r.spent.samples, -zlib.crc32(r.task_id.encode())))
 
 
-def _step(run: ProblemRun, n: int, sampler: Sampler, evaluate: Evaluator, config: AdaptiveConfig, total: Spent) -> None:
+def _step(run: ProblemRun, n: int, sampler: CandidateSource, evaluate: Evaluator, config: AdaptiveConfig, total: Spent) -> None:
     draw = sampler.draw(run.task_id, n)
     got = list(draw.programs)
     run.spent.add(len(got), draw.tokens, draw.seconds)
@@ -317,7 +321,7 @@ def _round_size(run: ProblemRun, config: AdaptiveConfig, total: Spent) -> int:
 
 
 def run_adaptive(
-    task_ids: Sequence[str], sampler: Sampler, evaluate: Evaluator, config: AdaptiveConfig = AdaptiveConfig()
+    task_ids: Sequence[str], sampler: CandidateSource, evaluate: Evaluator, config: AdaptiveConfig = AdaptiveConfig()
 ) -> AdaptiveResult:
     """Sample every problem in rounds until each stops (confident, unsolved, budget, pool exhausted).
 
