@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench_selection import DATA, PROBLEMS, SAMPLES, TESTS  # noqa: E402  (the bench's data, one place)
+
 from codegen_ttc.execution.distributed import DistributedExecutor  # noqa: E402
 from codegen_ttc.execution.executor import Executor  # noqa: E402
 from codegen_ttc.execution.store import ResultStore  # noqa: E402

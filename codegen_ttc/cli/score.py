@@ -14,10 +14,10 @@ from codegen_ttc.cli import app, params
 from codegen_ttc.errors import InputError
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
-from codegen_ttc.reports.run import STRATEGIES, ScoreConfig, prepare_run, score, total_pairs
+from codegen_ttc.reports.run import ScoreConfig, prepare_run, score, total_pairs
 from codegen_ttc.reports.scoring import DEFAULT_KS
 from codegen_ttc.sampling.config import resolve_config
-
+from codegen_ttc.selection.strategies import SCORED_BY_DEFAULT
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -78,7 +78,8 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @app.command("score")
 @click.option("--problems", required=True, help="Problem set: 'humaneval', a bundled set name, or a JSONL path.")
 @click.option("--samples-file", default=None,
-              help="Samples to score: human-eval samples.jsonl or CodeT {prompt, samples} rows (or a bundled name); default: none, give it or --generate.")
+              help="Samples to score: human-eval samples.jsonl or CodeT {prompt, samples} rows (or a bundled name); "
+                   "default: none, give it or --generate.")
 @click.option("--generate", is_flag=True,
               help="Sample live from the model instead of reading --samples-file (cached, resumable); the model "
                    "options below apply to it.")
@@ -92,7 +93,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @params.renamed("--tests", "a generated-tests file is --tests-file; a count to generate is --n-tests with --generate")
 @click.option("--tests-per-sample", type=params.count(0), default=5, show_default=True,
               help="With --tests-file: asserts taken from each test sample (CodeT's 5; 0 = every valid one).")
-@click.option("--strategies", default=",".join(STRATEGIES), show_default=True, help="Comma-separated strategies.")
+@click.option("--strategies", default=",".join(SCORED_BY_DEFAULT), show_default=True, help="Comma-separated strategies.")
 @params.sandbox_options
 @params.executor_options
 @click.option("--no-examples", is_flag=True, help="Do not turn docstring examples into provided tests.")
@@ -121,8 +122,9 @@ def parse_ks(text: str) -> tuple[int, ...]:
                    "replayed over this many random sample orders (0 = no curve).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 def score_command(problems, samples_file, generate, n_samples, n_tests, model, base_url, api_key, mode, temperature, max_tokens,
-                  config_file, no_cache, tests_file, tests_per_sample, strategies, sandbox, workers, executor, ray_address, no_examples, task_ids, limit,
-                  synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, ks, curve_orders, as_json) -> None:
+                  config_file, no_cache, tests_file, tests_per_sample, strategies, sandbox, workers, executor, ray_address,
+                  no_examples, task_ids, limit, synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse,
+                  ks, curve_orders, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     params.check_executor_options(executor, ray_address)
     if generate == (samples_file is not None):

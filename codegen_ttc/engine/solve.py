@@ -22,7 +22,7 @@ import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
 from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
-from codegen_ttc.errors import plural
+from codegen_ttc.errors import InputError, plural
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.executor import Executor, open_executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
@@ -42,12 +42,14 @@ from codegen_ttc.testgen.distinguish import rivals, search_distinguishing_inputs
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 from codegen_ttc.testgen.time_budget import InputTimeBudget, within_time
 
-
 PROPERTY_SECONDS = 30.0  # CPU seconds of a --property check per candidate
 
 
 @dataclass(frozen=True)
 class SolveOptions:
+    """How ``solve`` works on one problem. Combinations that cannot work together raise
+    ``InputError`` when the options are made (named by the CLI flags that set them)."""
+
     samples: int = 16
     test_samples: int = 8  # test-generation requests; each gives up to 5 asserts
     synthesise: int = 20  # inputs synthesised for clustering
@@ -90,6 +92,14 @@ class SolveOptions:
     threshold: float = StopRule.threshold
     # neither reuse nor store samples in the disk cache (``--no-cache``)
     no_cache: bool = False
+
+    def __post_init__(self) -> None:
+        if self.adaptive and self.coverage_inputs:
+            raise InputError("--coverage-inputs needs the candidates up front: it cannot be combined with --adaptive")
+        if self.adaptive and self.input_seconds:
+            raise InputError("--input-seconds needs the candidates up front: it cannot be combined with --adaptive")
+        if self.ask_llm_inputs and not self.distinguish:
+            raise InputError("--ask-llm-inputs asks for distinguishing inputs; it needs --distinguish above 0")
 
     def sample_cache(self) -> SampleCache | None:
         """The cache the sampling calls get: None (the disk cache), or a memory one with ``no_cache``."""
@@ -369,7 +379,7 @@ def with_provided(task: Task, cases: Sequence[TestCase]) -> Task:
     if not cases:
         return task
     problem = dataclasses.replace(task.problem, provided_tests=task.problem.provided_tests + tuple(cases))
-    return Task(problem, task.candidates, task.generated, task.synthesised)
+    return dataclasses.replace(task, problem=problem)
 
 
 def distinguishing_round(
@@ -427,7 +437,7 @@ def distinguishing_round(
     report.searched, report.found = search.searched, len(search.inputs)
     report.llm_found = sum(c.key in asked_keys for c in search.inputs)
     report.inputs = [c.render(problem.entry_point) for c in search.inputs]
-    task = Task(problem, task.candidates, task.generated, task.synthesised + search.inputs)
+    task = dataclasses.replace(task, problem=problem, synthesised=task.synthesised + search.inputs)
     if options.reference:
         # the reference's outputs on the new inputs: what says which side of the split is right
         task = with_provided(
@@ -505,7 +515,7 @@ def solve(
         extra = synthesise_inputs(
             seen, prompt=problem.prompt, entry_point=problem.entry_point, count=options.synthesise, seed=options.seed
         )
-        task = Task(problem, task.candidates, task.generated, tuple(extra))
+        task = dataclasses.replace(task, synthesised=tuple(extra))
     stage(f"executing {plural(len(task.candidates), 'program')} on {plural(len(task.probes(hidden=False)), 'input')}"
           if not options.adaptive else "executing")
     adaptive = None

@@ -34,8 +34,8 @@ from codegen_ttc import __version__
 from codegen_ttc.errors import InputError
 from codegen_ttc.execution.batch import Batch, BatchResult, Outcome
 from codegen_ttc.execution.executor import InfraFailure, plan
-from codegen_ttc.runtime import wire
 from codegen_ttc.execution.store import ResultStore
+from codegen_ttc.runtime import wire
 
 
 @dataclass(frozen=True)

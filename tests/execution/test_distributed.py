@@ -18,9 +18,9 @@ from codegen_ttc.execution.distributed import (
     WorkerLost,
     batch_result_json,
 )
-from codegen_ttc.runtime import wire
 from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.problems.model import Call
+from codegen_ttc.runtime import wire
 
 from .helpers import FAST
 

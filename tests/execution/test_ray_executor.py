@@ -230,10 +230,8 @@ def test_score_killed_with_sigkill_finishes_when_run_again(ray_address, tmp_path
 
 
 def test_solve_on_ray_answers_as_on_local_sandboxes(ray_address, tmp_path, capsys, monkeypatch):
-    sys.path.insert(0, str(ROOT / "tests" / "sampling"))
-    sys.path.insert(0, str(ROOT / "tests" / "solve"))
-    from running_max_replies import CRASH, PROBLEM, RIGHT, WRONG
-    from stub_server import Reply, StubServer, completion_body
+    from tests.sampling.stub_server import Reply, StubServer, completion_body
+    from tests.solve.running_max_replies import CRASH, PROBLEM, RIGHT, WRONG
 
     texts = [WRONG, RIGHT, WRONG, CRASH, RIGHT, WRONG]
 
