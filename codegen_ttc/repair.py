@@ -437,3 +437,39 @@ class RepairingSampler:
         report.origins = [dataclasses.replace(o, program=index[p])
                           for p, o in self.repaired.get(task_id, {}).items() if p in index]
         return report
+
+
+# ------------------------------------------------------------------ many problems (score --generate)
+
+
+def repair_tasks(
+    tasks: Sequence[Task],
+    llm: LLMConfig,
+    settings: RepairSettings,
+    *,
+    sandbox: str,
+    workers: int | None,
+    limits: Limits,
+    synthesised_limits: Limits | None,
+    cache: SampleCache | None,
+    stage: Callable[[str], None] = lambda _s: None,
+) -> dict[str, RepairState]:
+    """Repair rounds over a problem set's generated pools (``score --generate``).
+
+    Only selection's probes run here (provided and generated tests, synthesised inputs: never
+    the hidden tests), in a sandbox of their own; the caller adds ``RepairState.added`` to
+    each task's samples, so the run scores the whole pool like any samples.
+    """
+    from codegen_ttc.execution.executor import Executor
+
+    with Executor(sandbox, workers=workers) as executor:
+        def execute(task: Task) -> Outcomes:
+            return executor.run(task.batches(limits, synthesised_limits=synthesised_limits))
+
+        all_outcomes = executor.run([b for t in tasks for b in t.batches(limits, synthesised_limits=synthesised_limits)])
+        states = {}
+        for t in tasks:
+            keys = set(t.candidate_keys())
+            states[t.problem.task_id] = RepairState(t, {k: v for k, v in all_outcomes.items() if k in keys})
+        run_repair_rounds(states, executor, llm, settings, cache=cache, execute=execute, stage=stage)
+    return states

@@ -123,3 +123,17 @@ def test_a_token_budget_is_never_exceeded(tmp_path, capsys, stub, monkeypatch):
     single = solve(tmp_path, stub, capsys, "--repair-rounds", "1", "--max-tokens", "64", "--seed", "1",
                    "--budget-tokens", str(per_sample), expect=4)
     assert sum(c.n for c in stub.calls[calls:]) == 1 and single["repair"]["requested"] == 0
+
+
+def test_adaptive_repairs_when_nothing_passes_the_examples(tmp_path, capsys, stub, monkeypatch):
+    """Round 1 samples two wrong programs; nothing passes the example, so round 2 repairs them
+    (the rest of the round sampled), and the repaired program is the answer."""
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    plain = solve(tmp_path, stub, capsys, "--adaptive", "-n", "6", "--round-size", "2", expect=4)
+    assert plain["adaptive"]["samples"] == 6 and not any(is_repair(c) for c in stub.calls)
+    result = solve(tmp_path, stub, capsys, "--adaptive", "-n", "6", "--round-size", "2", "--repair-rounds", "1")
+    assert "best = x if best is None" in result["program"], result["program"]
+    assert result["repair"]["rounds"] == 1 and result["repair"]["requested"] == 2
+    assert result["repair"]["selected_origin"].startswith("repair round 1")
+    assert result["adaptive"]["samples"] <= 6  # repairs count against the same -n
+    assert result["spending"]["by_kind"]["repair"]["requests"] == 2
