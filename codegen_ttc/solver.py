@@ -43,6 +43,7 @@ from codegen_ttc.testgen.coverage_inputs import coverage_guided_task
 from codegen_ttc.testgen.distinguish import rivals, search_distinguishing_inputs
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 from codegen_ttc.testgen.time_budget import InputTimeBudget, within_time
+from codegen_ttc.tie_break import judge_tie
 
 
 PROPERTY_SECONDS = 30.0  # CPU seconds of a --property check per candidate
@@ -240,6 +241,9 @@ class SolveResult:
         checks = self.user_checks
         if self.fails_user_checks:
             return Confidence(None, f"no candidate passes all of {checks.describe() or 'your checks'}")
+        if self.tie_break is not None and self.tie_break["changed"]:
+            return Confidence(None, "a --judge pairwise tie-break picked it over the cluster execution preferred; "
+                                    "the shipped calibration was fit without one")
         if checks.property_check or checks.reference:
             decided = " and ".join(n for n, on in (("--property", checks.property_check), ("--reference", checks.reference)) if on)
             return Confidence(None, f"your {decided} decided the pick (it passes {checks.describe()}); "
@@ -605,6 +609,11 @@ def solve(
             ev = task.evidence(outcomes)
             selection = select(ev, options.strategy)
             report.selection_changed = task.candidates.programs[selection.chosen] != first
+        tie_break = None
+        if options.judge == "pairwise":
+            stage("asking the model to compare the top two programs (a tie-break)")
+            selection, tie_break = judge_tie(task, ev, selection, llm, ledger, samples=options.judge_samples,
+                                             seed=options.seed, cache=options.sample_cache())
     t4 = time.perf_counter()
     disagreements = describe_disagreements(task, ev, selection, outcomes)
     if repair is not None:
@@ -612,6 +621,7 @@ def solve(
     return SolveResult(
         repair=repair,
         spending=ledger.to_json(),
+        tie_break=None if tie_break is None else tie_break.to_json(),
         disagreements=disagreements,
         problem=problem,
         program=problem.without_harness(task.candidates.programs[selection.chosen]),

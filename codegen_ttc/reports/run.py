@@ -172,8 +172,8 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
         if whole:  # their prompt is a prelude of imports: the model would not see the problem
             raise InputError(f"--generate does not sample LeetCode problems ({whole[0]} ...); score a samples file "
                              "of their completions with --samples-file")
-        samples, generated, run_accounting = generate_samples(problems, config, on_sampling=on_sampling)
-        accounting = run_accounting.to_json()
+        samples, generated, run_accounting, charged = generate_samples(problems, config, on_sampling=on_sampling)
+        accounting = {**run_accounting.to_json(), "charged_tokens": charged}
     else:
         rows = load_sample_rows(config.samples, everything, cleanup=config.cleanup)
         samples = group_samples(rows, everything)
@@ -201,7 +201,8 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
     repair = None
     if config.generate is not None and config.repair_rounds:
         samples, repair = repaired_samples(tasks, samples, run_accounting, config)
-        accounting = run_accounting.to_json()
+        charged["repair"] = repair["charged_tokens"]
+        accounting = {**run_accounting.to_json(), "charged_tokens": charged}
         rows = [(task_id, program) for task_id, programs in samples.items() for program in programs]
         positions = {}
         for position, (task_id, program) in enumerate(rows):
@@ -239,6 +240,7 @@ def repaired_samples(tasks: list[Task], samples: dict, run_accounting, config: S
         "width": config.repair_width,
         "requested": sum(s.report.requested for s in states.values()),
         "new_programs": sum(s.report.new_programs for s in states.values()),
+        "charged_tokens": sum(s.ledger.tokens for s in states.values()),
         "tokens_by_kind": {k: Accounting.total(v).to_json() for k, v in by_kind.items()},
         "per_task": per_task,
     }
@@ -287,6 +289,8 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
         on_done=on_done,
     )
     run = RunAccounting()
+    # tokens per kind, replies from the cache at what they cost when fetched (sampling.budget)
+    charged = {"candidates": 0}
     samples, tests = {}, {}
     short: dict[str, int] = {}  # task id -> samples asked for and not received
     for task_id, ps in got.items():
@@ -296,6 +300,7 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
             # a reply defining no entry point stays a (failing) sample here: dropping it would
             # flatter pass@k over samples; ``solve`` refuses it instead
             samples[task_id] = [p for p, st in zip(ps.candidates.programs, ps.candidates.statuses) if st != "empty"]
+            charged["candidates"] += sum(ps.candidates.costs)
             lost += config.generate_samples - len(ps.candidates.raw)
         if ps.tests is not None:
             tests[task_id] = ps.tests.tests
@@ -312,7 +317,7 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
             f"Nothing was scored; the samples received are cached: run the same command again to ask only for "
             f"the missing ones and score the whole set"
         )
-    return samples, tests, run
+    return samples, tests, run, charged
 
 
 def inputs_hash(

@@ -137,3 +137,48 @@ def test_adaptive_repairs_when_nothing_passes_the_examples(tmp_path, capsys, stu
     assert result["repair"]["selected_origin"].startswith("repair round 1")
     assert result["adaptive"]["samples"] <= 6  # repairs count against the same -n
     assert result["spending"]["by_kind"]["repair"]["requests"] == 2
+
+
+def judging_stub():
+    """Three samples of the 3-element window, two right ones (both pass the example); asked to
+    compare, the model prefers whichever program is the right one, in either position."""
+    from running_max_replies import WRONG
+
+    texts = [WRONG, RIGHT, WRONG, RIGHT, WRONG]
+
+    def handler(call):
+        content = call.body["messages"][-1]["content"]
+        if "Which one is correct?" in content:
+            a = content.split("Implementation A:")[1].split("Implementation B:")[0]
+            return Reply(body=completion_body(call, [f"Answer: {'A' if 'best = x' in a else 'B'}"] * call.n))
+        first = call.seed or 0
+        return Reply(body=completion_body(call, [texts[(first + j) % len(texts)] for j in range(call.n)]))
+
+    return StubServer(handler)
+
+
+@pytest.mark.parametrize("judge", ["off", "pairwise"])
+def test_pairwise_judgement_breaks_a_tie_that_execution_leaves(tmp_path, capsys, monkeypatch, judge):
+    """Both clusters pass the docstring example and differ only on synthesised inputs: by size
+    the window wins; the model's comparison picks the right program, reported as a tie-break."""
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    with judging_stub() as stub:
+        problem = tmp_path / "running_max.py"
+        problem.write_text(PROBLEM)
+        code = main(["solve", str(problem), "-n", "5", "--n-tests", "0", "--synthesise", "20", "--distinguish", "0",
+                     "--sandbox", "bwrap", "--json", "--base-url", stub.base_url, "--model", "stub", "--api-key", "x",
+                     "--judge", judge])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        result = json.loads(out)
+        judged = [c for c in stub.calls if "Which one is correct?" in c.body["messages"][-1]["content"]]
+    if judge == "off":
+        assert "i - 2" in result["program"] and result["tie_break"] is None and not judged
+        return
+    assert "best = x if best is None" in result["program"], result["program"]
+    tie = result["tie_break"]
+    assert tie["changed"] and tie["votes_rival"] == 4 and tie["votes_chosen"] == 0
+    assert tie["kind"].startswith("model judgement")
+    assert result["probability_correct"] is None and "tie-break" in result["probability_basis"]
+    assert len(judged) == 2  # both presentation orders
+    assert result["spending"]["by_kind"]["judge"]["samples_returned"] == 4
