@@ -239,7 +239,6 @@ class RepairState:
 
 def run_repair_rounds(
     states: Mapping[str, RepairState],
-    executor,
     llm: LLMConfig,
     settings: RepairSettings,
     *,
@@ -292,8 +291,8 @@ def run_repair_rounds(
                 continue
             report.rounds += 1
             report.requested += len(sent)
-            for reply in got.replies:
-                report.kinds[reply.request.kind] = report.kinds.get(reply.request.kind, 0) + (reply.status != "over_budget")
+            for reply in sent:
+                report.kinds[reply.request.kind] = report.kinds.get(reply.request.kind, 0) + 1
             state.tried.update(state.task.candidates.programs[x.request.parent] for x in got.replies)
             before = set(state.task.candidates.programs)
             programs = []
@@ -471,5 +470,5 @@ def repair_tasks(
         for t in tasks:
             keys = set(t.candidate_keys())
             states[t.problem.task_id] = RepairState(t, {k: v for k, v in all_outcomes.items() if k in keys})
-        run_repair_rounds(states, executor, llm, settings, cache=cache, execute=execute, stage=stage)
+        run_repair_rounds(states, llm, settings, cache=cache, execute=execute, stage=stage)
     return states

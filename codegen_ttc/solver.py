@@ -587,7 +587,7 @@ def solve(
             if options.repair_rounds:
                 state = RepairState(task, outcomes, ledger)
                 run_repair_rounds(
-                    {problem.task_id: state}, executor, llm,
+                    {problem.task_id: state}, llm,
                     RepairSettings(options.repair_rounds, options.repair_width, options.seed, options.strategy),
                     cache=options.sample_cache(), execute=execute, stage=stage,
                 )

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
-from codegen_ttc.sampling.repair import REPAIR_SEED, shorten
+from codegen_ttc.sampling.repair import shorten
 from codegen_ttc.suggest.evaluate import CandidateRun
 from codegen_ttc.suggest.junit import PASSED, SKIPPED
 from codegen_ttc.suggest.rank import Ranked
