@@ -416,6 +416,8 @@ def _config_record(config: ScoreConfig, run_hash: str) -> dict:
         del record["input_seconds"]
     if not config.curve_orders:
         del record["curve_orders"]
+    if not config.repair_rounds:  # the same config.json as before repair rounds existed
+        del record["repair_rounds"], record["repair_width"]
     if config.tests_per_sample == 5:
         del record["tests_per_sample"]
     if not config.no_cache:
