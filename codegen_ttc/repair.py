@@ -199,7 +199,7 @@ class RepairReport:
     refused: int = 0  # replies without a usable program
     stopped: str = "off"  # rounds / nothing_to_repair / budget / off
     origins: list[RepairOrigin] = field(default_factory=list)
-    selected_origin: str = "sample"  # "sample", or "repair round R of candidate I"
+    selected_origin: str = "sample"  # "sample", or "repaired in round R from candidate I (kind)"
     kinds: dict[str, int] = field(default_factory=dict)  # requests per kind
 
     def to_json(self) -> dict:
@@ -209,7 +209,7 @@ class RepairReport:
 def origin_of(program_index: int, origins: Sequence[RepairOrigin]) -> str:
     for o in origins:
         if o.program == program_index:
-            return f"repair round {o.round} of candidate {o.parent} ({o.kind})"
+            return f"repaired in round {o.round} from candidate {o.parent} ({o.kind})"
     return "sample"
 
 

@@ -161,7 +161,7 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
     if result.repair is not None and result.repair.stopped != "off":
         r = result.repair
         console.print(f"repair: {plural(r.requested, 'request')} in {plural(r.rounds, 'round')}, "
-                      f"{plural(r.new_programs, 'new program')}; the answer is a {r.selected_origin}"
+                      f"{plural(r.new_programs, 'new program')}; the answer: {r.selected_origin}"
                       + (f"; {plural(r.over_budget, 'request')} left unsent by the budget" if r.over_budget else ""),
                       highlight=False)
     if result.tie_break is not None:

@@ -78,7 +78,7 @@ class Candidate:
     text: str
     patch: Patch | None = None
     rejected: Rejected | None = None
-    origin: str = "sample"  # or "repair round R of sample I"
+    origin: str = "sample"  # or "repaired in round R from sample I"
 
 
 @dataclass
@@ -161,7 +161,7 @@ def repair_patches(opts: SuggestOptions, result: SuggestResult, ctx, baseline: T
         new = []
         for index, text in got:
             parent = next(o["parent_samples"][0] for o in report.origins if o["sample"] == index)
-            new += take([(index, text)], origin=f"repair round {r} of sample {parent}")
+            new += take([(index, text)], origin=f"repaired in round {r} from sample {parent}")
         report.new_patches += len(result.runs) - before
         evaluate(new)
     return report

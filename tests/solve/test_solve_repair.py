@@ -68,7 +68,7 @@ def test_one_repair_round_reaches_the_right_program(tmp_path, capsys, stub, monk
     assert "best = x if best is None" in result["program"], result["program"]
     repair = result["repair"]
     assert repair["rounds"] == 1 and repair["requested"] == 2 and repair["new_programs"] == 1
-    assert repair["selected_origin"].startswith("repair round 1 of candidate")
+    assert repair["selected_origin"].startswith("repaired in round 1 from candidate")
     assert [o["kind"] for o in repair["origins"]] == ["failing"]
     assert result["samples"] == 4  # two samples and two repairs, one pool
     by_kind = result["spending"]["by_kind"]
@@ -134,7 +134,7 @@ def test_adaptive_repairs_when_nothing_passes_the_examples(tmp_path, capsys, stu
     result = solve(tmp_path, stub, capsys, "--adaptive", "-n", "6", "--round-size", "2", "--repair-rounds", "1")
     assert "best = x if best is None" in result["program"], result["program"]
     assert result["repair"]["rounds"] == 1 and result["repair"]["requested"] == 2
-    assert result["repair"]["selected_origin"].startswith("repair round 1")
+    assert result["repair"]["selected_origin"].startswith("repaired in round 1")
     assert result["adaptive"]["samples"] <= 6  # repairs count against the same -n
     assert result["spending"]["by_kind"]["repair"]["requests"] == 2
 

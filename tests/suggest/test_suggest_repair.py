@@ -53,7 +53,7 @@ def test_a_repair_round_turns_a_wrong_patch_into_the_fix(tmp_path, env, capsys):
         assert code == 1 and plain["status"] == "no_patch" and plain["repair"] is None
         code, out = suggest(env, stub, repo, capsys, "--repair-rounds", "1")
         assert code == 1 and out["status"] == "suggested", out
-        assert out["chosen_origin"].startswith("repair round 1 of sample")
+        assert out["chosen_origin"].startswith("repaired in round 1 from sample")
         assert "return a + b" in out["diff"]
         assert out["repair"]["requested"] == 1 and out["repair"]["new_patches"] == 1
         asks = [c.body["messages"] for c in stub.calls if REPAIR_ASK in json.dumps(c.body)]
