@@ -1,4 +1,4 @@
-"""The repair options ``solve``, ``score --generate`` and ``suggest`` share (``codegen_ttc.repair``)."""
+"""The repair options ``solve``, ``score --generate`` and ``suggest`` share (``codegen_ttc.engine.repair``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Repair requests and pairwise judgements through the cached, retrying sampler.
 
 A ``RepairRequest`` is a candidate program and ``Evidence`` about it gathered on the
-trusted side (``codegen_ttc.repair`` builds them from execution outcomes): the call or
+trusted side (``codegen_ttc.engine.repair`` builds them from execution outcomes): the call or
 test, the expected output when a provided test or a reference gives one, and what the
 candidate returned or raised, each truncated to ``MAX_SHOWN`` characters. Each request
 asks for one reply (its own prompt, so its own cache key): a rerun sends nothing again.

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from codegen_ttc.execution.batch import Outcome
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.pipeline import Candidates, Task
 from codegen_ttc.problems.from_source import problem_from_source
 from codegen_ttc.problems.model import Call
-from codegen_ttc.repair import choose_repairs, with_programs
+from codegen_ttc.engine.repair import choose_repairs, with_programs
 from codegen_ttc.sampling import prompts
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.budget import Ledger, SharedBudget

@@ -322,7 +322,7 @@ def run_repair_rounds(
 
 
 class RepairingSampler:
-    """A ``selection.adaptive`` sampler that decides each round between sampling and repair.
+    """A ``engine.adaptive`` sampler that decides each round between sampling and repair.
 
     Before a round it reads the evidence so far (``ExecutingEvaluator.current``): when some
     provided test exists and no candidate passes them all, and repair rounds remain, the
@@ -335,7 +335,7 @@ class RepairingSampler:
                  *, cache: SampleCache | None = None, seed: int = 0) -> None:
         self.problems = problems  # task id -> Problem
         self.config = config
-        self.evaluator = evaluator  # selection.adaptive.ExecutingEvaluator
+        self.evaluator = evaluator  # engine.adaptive.ExecutingEvaluator
         self.ledger = ledger
         self.settings = settings
         self.cache = cache
@@ -354,7 +354,7 @@ class RepairingSampler:
             self.accounting[task_id] = acc
 
     def draw(self, task_id: str, n: int):
-        from codegen_ttc.selection.adaptive import Draw
+        from codegen_ttc.engine.adaptive import Draw
 
         report = self.reports.setdefault(task_id, RepairReport(stopped="rounds" if self.settings.rounds else "off"))
         current = self.evaluator.current.get(task_id)
@@ -394,7 +394,7 @@ class RepairingSampler:
     def _repair(self, task_id: str, task: Task, outcomes: Outcomes, ev: SelectionEvidence, n: int,
                 report: RepairReport):
         from codegen_ttc.sampling.llm import _with_sampler
-        from codegen_ttc.selection.adaptive import Draw
+        from codegen_ttc.engine.adaptive import Draw
 
         tried = self.tried.setdefault(task_id, set())
         selection = select(ev, self.settings.strategy)
