@@ -106,3 +106,35 @@ def test_judgement_letters():
     assert judged_letter("**Answer:** A", "chat") == "A"
     assert judged_letter("I cannot tell", "chat") is None
     assert judged_letter(" B, since it handles empty lists", "completion") == "B"
+
+
+def test_a_cached_reply_costs_what_it_cost_when_fetched(tmp_path):
+    """The budget charges a reply from the cache its prompt and completion tokens as first
+    reported, so a rerun under a budget makes the same decisions and sends nothing."""
+    import asyncio
+    import sys
+    from pathlib import Path
+
+    from codegen_ttc.sampling.budget import sample_cost
+    from codegen_ttc.sampling.cache import SampleCache
+    from codegen_ttc.sampling.config import LLMConfig
+    from codegen_ttc.sampling.llm import Sampler
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from stub_server import Reply, StubServer, completion_body
+
+    def handler(call):
+        usage = {"prompt_tokens": 123, "completion_tokens": 7 * call.n, "total_tokens": 123 + 7 * call.n}
+        return Reply(body=completion_body(call, ["x = 1"] * call.n, usage=usage))
+
+    async def costs(url: str) -> list[int]:
+        config = LLMConfig(base_url=url, model="stub", api_key="k", max_n_per_request=1)
+        async with Sampler(config, SampleCache(tmp_path / "cache")) as sampler:
+            batch = await sampler.sample("prompt", 2, seed=0)
+        return [sample_cost(s) for s in batch.samples]
+
+    with StubServer(handler) as stub:
+        fresh = asyncio.run(costs(stub.base_url))
+        cached = asyncio.run(costs(stub.base_url))
+        assert stub.request_count == 2  # the second time, both replies came from the cache
+    assert fresh == cached == [130, 130]
