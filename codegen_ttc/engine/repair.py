@@ -69,7 +69,7 @@ def expected_text(case: TestCase) -> str | None:
     return None
 
 
-def test_text(case: TestCase, entry_point: str) -> str:
+def shown_test(case: TestCase, entry_point: str) -> str:
     if isinstance(case.probe, Call):
         return shorten(case.probe.render(entry_point))
     return shorten(case.source or case.probe.code)
@@ -85,9 +85,9 @@ def failing_evidence(task: Task, ev: SelectionEvidence, outcomes: Outcomes, i: i
         if isinstance(case.probe, Script):
             actual = "the check passed" if outcome is not None and outcome.status == "returned" else (
                 f"the check failed: {outcome_text(outcome)}")
-            out.append(Evidence(test_text(case, task.problem.entry_point), actual, expected="the check passes"))
+            out.append(Evidence(shown_test(case, task.problem.entry_point), actual, expected="the check passes"))
         else:
-            out.append(Evidence(test_text(case, task.problem.entry_point), outcome_text(outcome), expected_text(case)))
+            out.append(Evidence(shown_test(case, task.problem.entry_point), outcome_text(outcome), expected_text(case)))
         if len(out) >= MAX_EVIDENCE:
             break
     return tuple(out)
