@@ -15,10 +15,10 @@ from codegen_ttc.cli.repair_options import repair_options
 from codegen_ttc.errors import InputError
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
-from codegen_ttc.reports.run import STRATEGIES, ScoreConfig, prepare_run, score, total_pairs
+from codegen_ttc.reports.run import ScoreConfig, prepare_run, score, total_pairs
 from codegen_ttc.reports.scoring import DEFAULT_KS
 from codegen_ttc.sampling.config import resolve_config
-
+from codegen_ttc.selection.strategies import SCORED_BY_DEFAULT
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -79,7 +79,8 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @app.command("score")
 @click.option("--problems", required=True, help="Problem set: 'humaneval', a bundled set name, or a JSONL path.")
 @click.option("--samples-file", default=None,
-              help="Samples to score: human-eval samples.jsonl or CodeT {prompt, samples} rows (or a bundled name); default: none, give it or --generate.")
+              help="Samples to score: human-eval samples.jsonl or CodeT {prompt, samples} rows (or a bundled name); "
+                   "default: none, give it or --generate.")
 @click.option("--generate", is_flag=True,
               help="Sample live from the model instead of reading --samples-file (cached, resumable); the model "
                    "options below apply to it.")
@@ -94,7 +95,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @params.renamed("--tests", "a generated-tests file is --tests-file; a count to generate is --n-tests with --generate")
 @click.option("--tests-per-sample", type=params.count(0), default=5, show_default=True,
               help="With --tests-file: asserts taken from each test sample (CodeT's 5; 0 = every valid one).")
-@click.option("--strategies", default=",".join(STRATEGIES), show_default=True, help="Comma-separated strategies.")
+@click.option("--strategies", default=",".join(SCORED_BY_DEFAULT), show_default=True, help="Comma-separated strategies.")
 @params.sandbox_options
 @click.option("--no-examples", is_flag=True, help="Do not turn docstring examples into provided tests.")
 @click.option("--tasks", "task_ids", default=None, help="Comma-separated task ids to score (default: all).")

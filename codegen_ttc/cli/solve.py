@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import math
 import sys
@@ -15,19 +16,19 @@ from rich.table import Table
 
 from codegen_ttc.cli import app, params
 from codegen_ttc.cli.repair_options import budget_options, repair_options
+from codegen_ttc.engine.solve import PROPERTY_SECONDS, SolveOptions, SolveResult, solve
 from codegen_ttc.errors import InputError, decode_utf8, plural, read_text, write_text_atomic
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
 from codegen_ttc.problems.fill import fill_in
 from codegen_ttc.problems.from_source import problem_from_source
 from codegen_ttc.problems.loaders import load_problems
-from codegen_ttc.problems.rows import defined_functions
 from codegen_ttc.problems.model import Problem
+from codegen_ttc.problems.rows import defined_functions
 from codegen_ttc.sampling.budget import SharedBudget
 from codegen_ttc.sampling.config import resolve_config
 from codegen_ttc.sampling.extract import REFUSED
 from codegen_ttc.selection.strategies import STRATEGIES
-from codegen_ttc.engine.solve import PROPERTY_SECONDS, SolveOptions, SolveResult, solve
 
 
 def resolve_problem(spec: str, *, examples: bool) -> tuple[Problem, str | None]:
@@ -249,18 +250,22 @@ def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, inpu
     3 when --abstain-below refused the answer; 4 when no candidate passes all of your own
     checks (docstring examples, --property, --reference): nothing is printed or written.
     """
-    if adaptive and coverage_inputs:
-        raise InputError("--coverage-inputs needs the candidates up front: it cannot be combined with --adaptive")
-    if adaptive and input_seconds:
-        raise InputError("--input-seconds needs the candidates up front: it cannot be combined with --adaptive")
+    # the options check their own combinations; the PROBLEM's own (property, reference) come later
+    options = SolveOptions(
+        samples=n_samples, test_samples=n_tests, synthesise=synthesise, sandbox=sandbox, workers=workers,
+        strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
+        distinguish=distinguish, distinguish_pool=distinguish_pool, ask_llm_inputs=ask_llm_inputs,
+        coverage_inputs=coverage_inputs, input_seconds=input_seconds, adaptive=adaptive, round_size=round_size, threshold=threshold,
+        no_cache=no_cache, repair_rounds=repair_rounds, repair_width=repair_width,
+        budget=SharedBudget(budget_requests, budget_tokens), judge=judge,
+        property_limits=Limits(cpu_seconds=property_timeout, wall_seconds=max(Limits().wall_seconds, 6 * property_timeout)),
+    )
     ctx = click.get_current_context()
     if ctx.get_parameter_source("repair_width") is click.core.ParameterSource.COMMANDLINE and not repair_rounds:
         raise InputError("--repair-width sets how many candidates each repair round fixes; give --repair-rounds too")
-    for name in ("round_size", "threshold"):
+    for name in ("round_size", "threshold"):  # given on the command line, not a value: the CLI's to check
         if not adaptive and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
             raise InputError(f"--{name.replace('_', '-')} sets adaptive sampling; give --adaptive too")
-    if ask_llm_inputs and not distinguish:
-        raise InputError("--ask-llm-inputs asks for distinguishing inputs; it needs --distinguish above 0")
     import scipy.special  # noqa: F401  (the full extra: say it is missing before any token is spent)
 
     if in_place and output_file is not None:
@@ -272,17 +277,11 @@ def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, inpu
     require_backend(sandbox)  # before any token is spent
     llm = resolve_config(config_file=config_file, model=model, base_url=base_url, api_key=api_key, mode=mode,
                          temperature=temperature, max_tokens=max_tokens, seed=seed)
-    options = SolveOptions(
-        samples=n_samples, test_samples=n_tests, synthesise=synthesise, sandbox=sandbox, workers=workers,
-        strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
+    options = dataclasses.replace(
+        options,
         property_code=_read_python(property_file, "check", "a --property file defines check(candidate)"),
         reference=_with_harness(target, _read_python(reference_file, target.function_name,
                                                       "a --reference implements the problem's function")),
-        distinguish=distinguish, distinguish_pool=distinguish_pool, ask_llm_inputs=ask_llm_inputs,
-        coverage_inputs=coverage_inputs, input_seconds=input_seconds, adaptive=adaptive, round_size=round_size, threshold=threshold,
-        no_cache=no_cache, repair_rounds=repair_rounds, repair_width=repair_width,
-        budget=SharedBudget(budget_requests, budget_tokens), judge=judge,
-        property_limits=Limits(cpu_seconds=property_timeout, wall_seconds=max(Limits().wall_seconds, 6 * property_timeout)),
     )
     err = Console(stderr=True)
     started = time.perf_counter()

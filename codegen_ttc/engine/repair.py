@@ -41,7 +41,6 @@ from codegen_ttc.selection.evidence import Evidence as SelectionEvidence
 from codegen_ttc.selection.select import Selection, select
 from codegen_ttc.testgen.choice import separating_inputs
 
-
 # ------------------------------------------------------------------ evidence, from plain data
 
 
@@ -393,8 +392,8 @@ class RepairingSampler:
 
     def _repair(self, task_id: str, task: Task, outcomes: Outcomes, ev: SelectionEvidence, n: int,
                 report: RepairReport):
-        from codegen_ttc.sampling.llm import _with_sampler
         from codegen_ttc.engine.adaptive import Draw
+        from codegen_ttc.sampling.llm import _with_sampler
 
         tried = self.tried.setdefault(task_id, set())
         selection = select(ev, self.settings.strategy)

@@ -22,12 +22,13 @@ import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
 from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
+from codegen_ttc.engine.repair import RepairingSampler, RepairReport, RepairSettings, RepairState, origin_of, run_repair_rounds
+from codegen_ttc.engine.tie_break import judge_tie
 from codegen_ttc.errors import InputError, plural
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.model import Call, Equals, Problem, Script, ScriptPassed, TestCase
-from codegen_ttc.engine.repair import RepairingSampler, RepairReport, RepairSettings, RepairState, origin_of, run_repair_rounds
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.budget import Ledger, SharedBudget, prompt_token_bound
 from codegen_ttc.sampling.cache import SampleCache
@@ -43,14 +44,15 @@ from codegen_ttc.testgen.coverage_inputs import coverage_guided_task
 from codegen_ttc.testgen.distinguish import rivals, search_distinguishing_inputs
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 from codegen_ttc.testgen.time_budget import InputTimeBudget, within_time
-from codegen_ttc.engine.tie_break import judge_tie
-
 
 PROPERTY_SECONDS = 30.0  # CPU seconds of a --property check per candidate
 
 
 @dataclass(frozen=True)
 class SolveOptions:
+    """How ``solve`` works on one problem. Combinations that cannot work together raise
+    ``InputError`` when the options are made (named by the CLI flags that set them)."""
+
     samples: int = 16
     test_samples: int = 8  # test-generation requests; each gives up to 5 asserts
     synthesise: int = 20  # inputs synthesised for clustering
@@ -103,6 +105,14 @@ class SolveOptions:
     # compares their programs (a tie-break, never execution evidence); "off": by size
     judge: str = "off"
     judge_samples: int = 2  # comparisons in each presentation order
+
+    def __post_init__(self) -> None:
+        if self.adaptive and self.coverage_inputs:
+            raise InputError("--coverage-inputs needs the candidates up front: it cannot be combined with --adaptive")
+        if self.adaptive and self.input_seconds:
+            raise InputError("--input-seconds needs the candidates up front: it cannot be combined with --adaptive")
+        if self.ask_llm_inputs and not self.distinguish:
+            raise InputError("--ask-llm-inputs asks for distinguishing inputs; it needs --distinguish above 0")
 
     def sample_cache(self) -> SampleCache | None:
         """The cache the sampling calls get: None (the disk cache), or a memory one with ``no_cache``."""
@@ -391,7 +401,7 @@ def with_provided(task: Task, cases: Sequence[TestCase]) -> Task:
     if not cases:
         return task
     problem = dataclasses.replace(task.problem, provided_tests=task.problem.provided_tests + tuple(cases))
-    return Task(problem, task.candidates, task.generated, task.synthesised)
+    return dataclasses.replace(task, problem=problem)
 
 
 def distinguishing_round(
@@ -449,7 +459,7 @@ def distinguishing_round(
     report.searched, report.found = search.searched, len(search.inputs)
     report.llm_found = sum(c.key in asked_keys for c in search.inputs)
     report.inputs = [c.render(problem.entry_point) for c in search.inputs]
-    task = Task(problem, task.candidates, task.generated, task.synthesised + search.inputs)
+    task = dataclasses.replace(task, problem=problem, synthesised=task.synthesised + search.inputs)
     if options.reference:
         # the reference's outputs on the new inputs: what says which side of the split is right
         task = with_provided(
@@ -546,7 +556,7 @@ def solve(
         extra = synthesise_inputs(
             seen, prompt=problem.prompt, entry_point=problem.entry_point, count=options.synthesise, seed=options.seed
         )
-        task = Task(problem, task.candidates, task.generated, tuple(extra))
+        task = dataclasses.replace(task, synthesised=tuple(extra))
     stage(f"executing {plural(len(task.candidates), 'program')} on {plural(len(task.probes(hidden=False)), 'input')}"
           if not options.adaptive else "executing")
     adaptive = None

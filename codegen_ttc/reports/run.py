@@ -40,13 +40,11 @@ from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
 from codegen_ttc.sampling.files import group_samples, load_sample_rows
 from codegen_ttc.sampling.llm import sample_problems
-from codegen_ttc.selection.strategies import get_strategy
+from codegen_ttc.selection.strategies import SCORED_BY_DEFAULT, get_strategy
 from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, choices_from_store, coverage_guided
 from codegen_ttc.testgen.files import load_generated_tests
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 from codegen_ttc.testgen.time_budget import InputTimeBudget, TimedInputs, timed_from_store, within_time
-
-STRATEGIES = ("random", "public", "cluster", "codet", "dual", "default")
 
 
 @dataclass
@@ -56,7 +54,7 @@ class ScoreConfig:
     tests: str | None = None
     # asserts taken from each test sample of ``tests``: CodeT's 5, or 0 for every valid one
     tests_per_sample: int = 5
-    strategies: Sequence[str] = STRATEGIES
+    strategies: Sequence[str] = SCORED_BY_DEFAULT
     sandbox: str = "auto"
     workers: int | None = None
     examples: bool = True

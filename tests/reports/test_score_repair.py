@@ -4,16 +4,12 @@ like samples; the hidden tests never reach a repair prompt; a rerun sends nothin
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from codegen_ttc.cli import main
 from codegen_ttc.execution.backends import backend_problem
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sampling"))
-from stub_server import Reply, StubServer, completion_body  # noqa: E402
+from tests.sampling.stub_server import Reply, StubServer, completion_body
 
 pytestmark = [
     pytest.mark.bwrap,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from codegen_ttc.engine.repair import choose_repairs, with_programs
 from codegen_ttc.execution.batch import Outcome
-from codegen_ttc.runtime import wire
 from codegen_ttc.pipeline import Candidates, Task
 from codegen_ttc.problems.from_source import problem_from_source
 from codegen_ttc.problems.model import Call
-from codegen_ttc.engine.repair import choose_repairs, with_programs
+from codegen_ttc.runtime import wire
 from codegen_ttc.sampling import prompts
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.budget import Ledger, SharedBudget
@@ -112,16 +112,12 @@ def test_a_cached_reply_costs_what_it_cost_when_fetched(tmp_path):
     """The budget charges a reply from the cache its prompt and completion tokens as first
     reported, so a rerun under a budget makes the same decisions and sends nothing."""
     import asyncio
-    import sys
-    from pathlib import Path
 
     from codegen_ttc.sampling.budget import sample_cost
     from codegen_ttc.sampling.cache import SampleCache
     from codegen_ttc.sampling.config import LLMConfig
     from codegen_ttc.sampling.llm import Sampler
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from stub_server import Reply, StubServer, completion_body
+    from tests.sampling.stub_server import Reply, StubServer, completion_body
 
     def handler(call):
         usage = {"prompt_tokens": 123, "completion_tokens": 7 * call.n, "total_tokens": 123 + 7 * call.n}

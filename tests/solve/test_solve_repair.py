@@ -4,17 +4,13 @@ its failing example, in the real bwrap sandbox."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from codegen_ttc.cli import main
 from codegen_ttc.execution.backends import backend_problem
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sampling"))
-from stub_server import Reply, StubServer, completion_body  # noqa: E402
-from running_max_replies import PROBLEM, RIGHT  # noqa: E402
+from tests.sampling.stub_server import Reply, StubServer, completion_body
+from tests.solve.running_max_replies import PROBLEM, RIGHT, WRONG
 
 pytestmark = [
     pytest.mark.bwrap,
@@ -142,8 +138,6 @@ def test_adaptive_repairs_when_nothing_passes_the_examples(tmp_path, capsys, stu
 def judging_stub():
     """Three samples of the 3-element window, two right ones (both pass the example); asked to
     compare, the model prefers whichever program is the right one, in either position."""
-    from running_max_replies import WRONG
-
     texts = [WRONG, RIGHT, WRONG, RIGHT, WRONG]
 
     def handler(call):

@@ -4,16 +4,12 @@ test run (the failing test and its assertion) and the model's corrected patch is
 from __future__ import annotations
 
 import json
-import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-import suggest_fixtures as F  # noqa: E402
-
-from codegen_ttc.cli import main  # noqa: E402
-from codegen_ttc.execution.backends import backend_problem  # noqa: E402
+from codegen_ttc.cli import main
+from codegen_ttc.execution.backends import backend_problem
+from tests.suggest import suggest_fixtures as F
 
 pytestmark = [
     pytest.mark.bwrap,
