@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from codegen_ttc.cli import app, params
+from codegen_ttc.cli.repair_options import repair_options
 from codegen_ttc.errors import InputError
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
@@ -87,6 +88,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @click.option("--n-tests", "n_tests", type=params.count(0), default=0, show_default=True,
               help="With --generate: test-generation samples per problem (each up to 5 asserts).")
 @params.model_options
+@repair_options
 @click.option("--tests-file", default=None,
               help="Generated tests (CodeT {prompt, samples} rows) available to selection (default: none).")
 @params.renamed("--samples", "a samples file is --samples-file; a count to generate is -n/--n-samples with --generate")
@@ -124,7 +126,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
 def score_command(problems, samples_file, generate, n_samples, n_tests, model, base_url, api_key, mode, temperature, max_tokens,
                   config_file, no_cache, tests_file, tests_per_sample, strategies, sandbox, workers, executor, ray_address,
                   no_examples, task_ids, limit, synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse,
-                  ks, curve_orders, as_json) -> None:
+                  ks, curve_orders, as_json, repair_rounds, repair_width) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     params.check_executor_options(executor, ray_address)
     if generate == (samples_file is not None):
@@ -138,7 +140,7 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
     if not generate:
         ctx = click.get_current_context()
         for name in ("n_samples", "n_tests", "model", "base_url", "api_key", "mode", "temperature", "max_tokens",
-                     "config_file", "no_cache"):
+                     "config_file", "no_cache", "repair_rounds", "repair_width"):
             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
                 flag = next(o for o in ctx.command.params if o.name == name).opts[-1]
                 raise InputError(f"{flag} applies to --generate (sampling from a model); with --samples-file leave it out")
@@ -151,6 +153,8 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
         generate_samples=n_samples,
         generate_tests=n_tests,
         no_cache=no_cache,
+        repair_rounds=repair_rounds,
+        repair_width=repair_width,
         problems=problems,
         samples=samples_file,
         tests=tests_file,
@@ -232,3 +236,7 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
         if run.accounting:
             total_tokens = run.accounting.get("total", {})
             err.print(f"spent: {params.spending(total_tokens)}")
+        repair = run.summary.get("repair")
+        if repair:
+            err.print(f"repair: {repair['requested']} requests in at most {repair['rounds']} rounds, "
+                      f"{repair['new_programs']} new programs joined the pools", highlight=False)

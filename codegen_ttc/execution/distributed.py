@@ -187,9 +187,10 @@ class DistributedExecutor:
                     self.submissions += 1
                     self.engine.submit(job, todo[index].to_json())
                 for event in self.engine.wait(self.poll_seconds):
-                    index = in_flight.pop(event.job, None)
-                    if index is None:
+                    found = in_flight.pop(event.job, None)
+                    if found is None:
                         continue  # a repeated or late event: its submission is already decided
+                    index = found
                     batch = todo[index]
                     if isinstance(event, Finished):
                         result = checked_result(batch, event.result)

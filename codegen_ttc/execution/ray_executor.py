@@ -42,7 +42,14 @@ from ray.exceptions import (
 )
 
 from codegen_ttc.errors import IncompleteRun, InputError
-from codegen_ttc.execution.backends import InfraError, SandboxUnavailable, backend_problem, open_sandbox, resolve_backend
+from codegen_ttc.execution.backends import (
+    InfraError,
+    Sandbox,
+    SandboxUnavailable,
+    backend_problem,
+    open_sandbox,
+    resolve_backend,
+)
 from codegen_ttc.execution.batch import Batch
 from codegen_ttc.execution.distributed import (
     Event,
@@ -66,7 +73,7 @@ class SandboxWorker:
     def __init__(self, backend: str, sandbox_options: dict) -> None:
         self.backend = backend
         self.sandbox_options = sandbox_options
-        self.sandbox = None
+        self.sandbox: Sandbox | None = None
 
     def describe(self) -> dict:
         """Identity, node and whether the sandbox can run here (checked on this node)."""
@@ -123,7 +130,8 @@ class RayEngine:
 
             print(NO_ISOLATION, file=sys.stderr)  # once, here, not by every actor into Ray's logs
             options["warn"] = False
-        spawn = SandboxWorker.options(num_cpus=1, scheduling_strategy="SPREAD", runtime_env=runtime_env)
+        # .options is added by @ray.remote
+        spawn = SandboxWorker.options(num_cpus=1, scheduling_strategy="SPREAD", runtime_env=runtime_env)  # type: ignore[attr-defined]
         self.actors = [spawn.remote(self.backend, options) for _ in range(n)]
         self.nodes = ["?"] * n
         self.pids = [0] * n
