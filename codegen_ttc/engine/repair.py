@@ -458,9 +458,9 @@ def repair_tasks(
     the hidden tests), in a sandbox of their own; the caller adds ``RepairState.added`` to
     each task's samples, so the run scores the whole pool like any samples.
     """
-    from codegen_ttc.execution.executor import Executor
+    from codegen_ttc.execution.executor import open_executor
 
-    with Executor(sandbox, workers=workers) as executor:
+    with open_executor(sandbox, workers=workers) as executor:
         def execute(task: Task) -> Outcomes:
             return executor.run(task.batches(limits, synthesised_limits=synthesised_limits))
 

@@ -26,7 +26,7 @@ from codegen_ttc.engine.repair import RepairingSampler, RepairReport, RepairSett
 from codegen_ttc.engine.tie_break import judge_tie
 from codegen_ttc.errors import InputError, plural
 from codegen_ttc.execution.batch import Batch, Limits
-from codegen_ttc.execution.executor import Executor
+from codegen_ttc.execution.executor import Executor, open_executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.model import Call, Equals, Problem, Script, ScriptPassed, TestCase
 from codegen_ttc.sampling.accounting import Accounting
@@ -561,7 +561,7 @@ def solve(
           if not options.adaptive else "executing")
     adaptive = None
     input_budget = None
-    with Executor(options.sandbox, workers=options.workers) as executor:
+    with open_executor(options.sandbox, workers=options.workers) as executor:
         if options.coverage_inputs and not options.adaptive:
             task = coverage_guided_task(
                 task, executor, options.coverage_inputs, synthesise=options.synthesise, seed=options.seed,

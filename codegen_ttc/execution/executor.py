@@ -12,11 +12,13 @@ Ctrl-C closes every sandbox; the store only ever holds whole lines of finished b
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from codegen_ttc.execution.backends import Backend, InfraError, Sandbox, SandboxFactory, SandboxUnavailable
@@ -206,3 +208,35 @@ class Executor:
             for p in batch.probes:
                 self.infra_failures.append(InfraFailure(batch.candidate_key, p.key, reason))
         return None
+
+
+# the engine executors run batches on instead of local sandboxes (a Ray cluster), for the
+# duration of ``use_engine``: set once by a command, it serves every step that executes
+_ENGINE: contextvars.ContextVar = contextvars.ContextVar("codegen_ttc_engine", default=None)
+
+
+@contextlib.contextmanager
+def use_engine(engine) -> Iterator[None]:
+    """Executors opened by ``open_executor`` within this block run on ``engine``
+    (``distributed.Engine``), which the caller opens and closes."""
+    token = _ENGINE.set(engine)
+    try:
+        yield
+    finally:
+        _ENGINE.reset(token)
+
+
+def open_executor(
+    backend: str = "auto",
+    workers: int | None = None,
+    store: ResultStore | None = None,
+    on_progress: Callable[[int], None] | None = None,
+):
+    """An ``Executor`` over local sandboxes, or within ``use_engine`` a ``DistributedExecutor``
+    on that engine (its own workers and backend): same interface, same store, same counters."""
+    engine = _ENGINE.get()
+    if engine is None:
+        return Executor(backend, workers=workers, store=store, on_progress=on_progress)
+    from codegen_ttc.execution.distributed import DistributedExecutor  # it imports this module
+
+    return DistributedExecutor(engine, store=store, on_progress=on_progress)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 from codegen_ttc.errors import IncompleteRun
 from codegen_ttc.execution.batch import Batch, Limits, Outcomes
-from codegen_ttc.execution.executor import Executor, unexecuted
+from codegen_ttc.execution.executor import open_executor, unexecuted
 from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.pipeline import Task
 from codegen_ttc.problems.evalplus import settle
@@ -58,7 +58,7 @@ def settle_references(
         batches.append(Batch(ref.program, t.problem.entry_point, ref.calls, ref_limits))
         if ref.contract and t.synthesised:
             batches.append(Batch(ref.contract, t.problem.entry_point, t.synthesised, synthesised_limits))
-    with Executor(sandbox, workers=workers, store=store, on_progress=on_progress) as executor:
+    with open_executor(sandbox, workers=workers, store=store, on_progress=on_progress) as executor:
         outcomes = executor.run(batches)
         again = unexecuted(batches, outcomes)
         if again:  # lost to sandbox failures, not the reference's doing: once more

@@ -23,7 +23,7 @@ from pathlib import Path
 from codegen_ttc import __version__
 from codegen_ttc.errors import IncompleteRun, InputError
 from codegen_ttc.execution.batch import Batch, Limits, limits_json
-from codegen_ttc.execution.executor import Executor, unexecuted
+from codegen_ttc.execution.executor import Executor, open_executor, unexecuted
 from codegen_ttc.execution.store import ResultStore, read_records
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.loaders import load_problems, select_tasks
@@ -457,7 +457,7 @@ def execute(
     hidden tests run after selection's pairs, suite by suite where a problem has suites
     (``reports.references.run_truth``)."""
     lost: list[Batch] = []
-    with Executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
+    with open_executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
 
         def run_retrying(batches: list[Batch]) -> dict:
             got = executor.run(batches)
@@ -515,7 +515,7 @@ def choose_inputs_by_coverage(
 ) -> tuple[list[CoverageChoice], Executor]:
     """--coverage-inputs: each task with only the pool inputs chosen by coverage (outcomes in ``store``)."""
     assert config.coverage is not None
-    with Executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
+    with open_executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
         choices = coverage_guided(
             tasks, executor, config.coverage, limits=config.limits, synthesised_limits=config.synthesised_limits
         )
@@ -530,7 +530,7 @@ def cut_inputs_by_time(
 ) -> tuple[list[TimedInputs], Executor]:
     """--input-seconds: each task with the synthesised inputs its time budget affords (outcomes in ``store``)."""
     assert config.time_budget is not None
-    with Executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
+    with open_executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
         timed = within_time(tasks, executor, config.time_budget, synthesised_limits=config.synthesised_limits)
     return timed, executor
 
@@ -619,7 +619,7 @@ def prompts_missing_modules(tasks: Sequence[Task], config: ScoreConfig) -> tuple
     call = Call(())
     batches = [Batch(program, PROMPT_PROBE, (call,), config.limits) for program in programs]
     # not kept in the run's store: a few pairs, run again on resume, outside the run's counters
-    with Executor(config.sandbox, workers=config.workers) as executor:
+    with open_executor(config.sandbox, workers=config.workers) as executor:
         outcomes = executor.run(batches)
     missing: dict[str, str] = {}
     for batch, task_ids in zip(batches, programs.values()):

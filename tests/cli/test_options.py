@@ -179,3 +179,15 @@ def test_the_model_options_reach_the_server_from_every_command(tmp_path, monkeyp
         assert code == 0, capsys.readouterr().err
         sent = {(c.body["model"], c.body["temperature"], c.body["max_tokens"]) for c in stub.calls[before:]}
         assert sent == {("from-config", 0.0, 55)}
+
+
+def test_solve_and_score_take_the_executor_options_word_for_word(capsys):
+    executor = names_of(params.EXECUTOR_OPTIONS)
+    assert executor == {"--executor", "--ray-address"}
+    for option in sorted(executor):
+        assert described(options("solve")[option]) == described(options("score")[option])
+    # --ray-address names a cluster for --executor ray: alone, one line and exit 2, nothing written
+    code = main(["score", "--problems", "tiny", "--samples-file", "tiny_samples", "--sandbox", "process",
+                 "--ray-address", "auto", "--out", "/nonexistent-run-dir"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--executor ray" in err

@@ -89,6 +89,9 @@ def drops_privileges(python: str | None = None) -> bool:
     )
 
 
+NO_ISOLATION = "codegen-ttc: process sandbox has NO isolation (candidates run as plain processes)"
+
+
 class ProcessSandbox(RunnerSandbox):
     name = "process"
 
@@ -97,7 +100,7 @@ class ProcessSandbox(RunnerSandbox):
         self.python = python or sys.executable
         self.drops_privileges = drops_privileges(self.python)
         if warn:
-            print("codegen-ttc: process sandbox has NO isolation (candidates run as plain processes)", file=sys.stderr)
+            print(NO_ISOLATION, file=sys.stderr)
 
     def _spawn(self, role: str):
         tmp = tempfile.mkdtemp(prefix=f"ttc-{role}-")
