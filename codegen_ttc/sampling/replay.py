@@ -136,18 +136,23 @@ class ReplayEvaluator:
 # ------------------------------------------------------------------ loading from a run directory
 
 
-def pools_from_outcomes(tasks: Sequence[Task], lookup, truth_lookup=None) -> tuple[dict[str, ReplayPool], list[str]]:
+def pools_from_outcomes(
+    tasks: Sequence[Task], lookup, truth_lookup=None, correct_of=None
+) -> tuple[dict[str, ReplayPool], list[str]]:
     """Pools for tasks whose every outcome is known; and the rest.
 
     ``lookup(ckey, pkey)`` gives selection's outcomes, ``truth_lookup(ckey, pkey)`` the
-    hidden tests' (executed apart; defaults to ``lookup``).
+    hidden tests' (executed apart; defaults to ``lookup``). ``correct_of(task)``, when
+    given, is the ground truth per unique candidate instead (hidden tests run in suites,
+    where a candidate failing one suite never ran the next: ``stored_truth``).
     """
     truth_lookup = truth_lookup or lookup
     pools: dict[str, ReplayPool] = {}
     incomplete: list[str] = []
     for task in tasks:
         wanted = [(p.key, lookup) for p in task.probes(hidden=False)]
-        wanted += [(p.key, truth_lookup) for p in {c.probe.key: c.probe for c in task.problem.hidden_tests}.values()]
+        if correct_of is None:
+            wanted += [(p.key, truth_lookup) for p in {c.probe.key: c.probe for c in task.problem.hidden_tests}.values()]
         outcomes: dict[str, dict] = {}
         truth: dict[str, dict] = {}
         complete = True
@@ -168,8 +173,9 @@ def pools_from_outcomes(tasks: Sequence[Task], lookup, truth_lookup=None) -> tup
             continue
         full = task.evidence(outcomes, keep_slow_inputs=True)
         evidence = without_slow_inputs(full)
+        correct = task.correct(truth) if correct_of is None else correct_of(task)
         pools[task.problem.task_id] = ReplayPool(
-            task.problem.task_id, task.candidates.programs, evidence, task.correct(truth),
+            task.problem.task_id, task.candidates.programs, evidence, correct,
             full=None if evidence is full else full,
         )
     return pools, incomplete
@@ -215,12 +221,29 @@ def load_run(run_dir: Path) -> tuple[dict[str, ReplayPool], list[str]]:
 
         timed = timed_from_store(tasks, config.time_budget, synthesised_limits=config.synthesised_limits, lookup=lookup)
         tasks = [t.task for t in timed]
+    tests, synthesised = config.limits.key, config.synthesised_limits.key
+    selection = lambda c, p: stored.get((c, p, tests)) or stored.get((c, p, synthesised))  # noqa: E731
+    if any(t.problem.reference is not None for t in tasks):
+        # evalplus: the hidden tests are made from the reference's stored outcomes, then run in
+        # suites under limits of their own, so the truth is read batch by batch
+        from codegen_ttc.reports.references import settled_from_store
+
+        tasks = settled_from_store(tasks, stored, config.limits, config.synthesised_limits)
+        return pools_from_outcomes(tasks, selection, correct_of=lambda t: stored_truth(t, stored, config.limits))
     # selection's outcomes: tests under the run's limits, synthesised inputs under theirs;
     # the hidden tests' outcomes under the ground-truth limits (see Task.truth_batches)
-    tests, synthesised = config.limits.key, config.synthesised_limits.key
     truth = dataclasses.replace(config.limits, max_timeouts=1).key
-    return pools_from_outcomes(
-        tasks,
-        lambda c, p: stored.get((c, p, tests)) or stored.get((c, p, synthesised)),
-        lambda c, p: stored.get((c, p, truth)),
-    )
+    return pools_from_outcomes(tasks, selection, lambda c, p: stored.get((c, p, truth)))
+
+
+def stored_truth(task: Task, stored: Mapping, limits: Limits) -> np.ndarray:
+    """Ground truth per unique candidate from a store's outcomes of ``task.truth_batches``; an
+    outcome not stored fails (in suites, a candidate failing base never ran plus)."""
+    outcomes: dict[str, dict] = {}
+    for batch in task.truth_batches(limits):
+        row = outcomes.setdefault(batch.candidate_key, {})
+        for probe in batch.probes:
+            outcome = stored.get((batch.candidate_key, probe.key, batch.limits.key))
+            if outcome is not None:
+                row[probe.key] = outcome
+    return task.correct(outcomes)
