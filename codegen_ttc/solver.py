@@ -32,6 +32,7 @@ from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_program_error
 from codegen_ttc.sampling.extract import REFUSED
 from codegen_ttc.sampling.llm import sample_candidates, sample_distinguishing_inputs, sample_tests
+from codegen_ttc.selection import defaults
 from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
 from codegen_ttc.selection.calibration import probability_correct
 from codegen_ttc.selection.evidence import Evidence
@@ -48,15 +49,15 @@ PROPERTY_SECONDS = 30.0  # CPU seconds of a --property check per candidate
 
 @dataclass(frozen=True)
 class SolveOptions:
-    samples: int = 16
-    test_samples: int = 8  # test-generation requests; each gives up to 5 asserts
-    synthesise: int = 20  # inputs synthesised for clustering
+    samples: int = defaults.N_SAMPLES
+    test_samples: int = defaults.N_TEST_SAMPLES  # test-generation requests; each gives up to 5 asserts
+    synthesise: int = defaults.SYNTHESISED_INPUTS  # inputs synthesised for clustering
     sandbox: str = "auto"
     workers: int | None = None
     strategy: str = "default"
     seed: int = 0
     limits: Limits = field(default_factory=Limits)
-    synthesised_limits: Limits = field(default_factory=lambda: Limits(cpu_seconds=0.2, wall_seconds=2.0))
+    synthesised_limits: Limits = field(default_factory=defaults.synthesised_limits)
     # a property check (judge script) imports hypothesis and runs its examples in one go:
     # the per-call second does not fit it, so it has a budget of its own (--property-timeout)
     property_limits: Limits = field(default_factory=lambda: Limits(cpu_seconds=PROPERTY_SECONDS,

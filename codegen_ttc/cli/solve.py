@@ -22,6 +22,7 @@ from codegen_ttc.problems.from_source import problem_from_source
 from codegen_ttc.problems.loaders import defined_functions, load_problems
 from codegen_ttc.problems.model import Problem
 from codegen_ttc.sampling.extract import REFUSED
+from codegen_ttc.selection import defaults
 from codegen_ttc.selection.strategies import STRATEGIES
 from codegen_ttc.solver import PROPERTY_SECONDS, SolveOptions, SolveResult, solve
 
@@ -163,12 +164,13 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
 
 @app.command("solve")
 @click.argument("problem")
-@params.n_samples_option(16, "Candidate programs")
-@click.option("--n-tests", "n_tests", type=params.count(0), default=8, show_default=True,
+@params.n_samples_option(defaults.N_SAMPLES, "Candidate programs")
+@click.option("--n-tests", "n_tests", type=params.count(0), default=defaults.N_TEST_SAMPLES, show_default=True,
               help="Test-generation samples (each gives up to 5 asserts); 0 = none.")
 @params.renamed("--samples", "give the count of candidate programs as -n/--n-samples")
 @params.renamed("--tests", "give the count of test-generation samples as --n-tests")
-@click.option("--synthesise", type=params.count(0), default=20, show_default=True, help="Inputs to synthesise for clustering.")
+@click.option("--synthesise", type=params.count(0), default=defaults.SYNTHESISED_INPUTS, show_default=True,
+              help="Inputs to synthesise for clustering (as score does); 0 = none.")
 @click.option("--coverage-inputs", type=params.count(0), default=0, show_default=True,
               help="Keep this many synthesised inputs, chosen by branch coverage from a pool of "
                    "max(--synthesise, 4x this) run on a few candidates first (0 = off).")

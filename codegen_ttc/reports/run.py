@@ -35,6 +35,7 @@ from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summa
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
 from codegen_ttc.sampling.files import group_samples, load_sample_rows
+from codegen_ttc.selection import defaults
 from codegen_ttc.selection.strategies import get_strategy
 from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, coverage_guided
 from codegen_ttc.testgen.files import load_generated_tests
@@ -57,17 +58,19 @@ class ScoreConfig:
     examples: bool = True
     task_ids: Sequence[str] | None = None
     limit: int | None = None
-    synthesise: int = 0  # inputs synthesised per task for clustering (0 = none)
+    # inputs synthesised per task for clustering (0 = none; the command's default is
+    # ``selection.defaults.SYNTHESISED_INPUTS``, as ``solve``'s)
+    synthesise: int = 0
     cleanup: str = "toplevel"  # completion clean-up: "toplevel" or CodeT's stop sequences ("codet")
     seed: int = 0
     limits: Limits = field(default_factory=Limits)
     # synthesised inputs have no expected output, a timeout there is just a behaviour
-    synthesised_limits: Limits = field(default_factory=lambda: Limits(cpu_seconds=0.2, wall_seconds=2.0))
+    synthesised_limits: Limits = field(default_factory=defaults.synthesised_limits)
     ks: Sequence[int] = DEFAULT_KS
     # --generate: sample live from this model instead of reading ``samples``/``tests``
     generate: LLMConfig | None = None
-    generate_samples: int = 10
-    generate_tests: int = 0
+    generate_samples: int = defaults.N_SAMPLES
+    generate_tests: int = defaults.N_TEST_SAMPLES
     # --coverage-inputs: synthesise a larger pool, run a few candidates on it under branch
     # coverage and keep this many inputs chosen by it (testgen.coverage_inputs); 0 = off
     coverage_inputs: int = 0

@@ -182,3 +182,20 @@ def test_the_model_options_reach_the_server_from_every_command(tmp_path, monkeyp
         assert code == 0, capsys.readouterr().err
         sent = {(c.body["model"], c.body["temperature"], c.body["max_tokens"]) for c in stub.calls[before:]}
         assert sent == {("from-config", 0.0, 55)}
+
+
+def test_solve_and_score_build_selection_with_the_same_defaults():
+    """``score`` measures what ``solve`` does: the same counts and synthesised inputs (issue 16)."""
+    from codegen_ttc.reports.run import ScoreConfig
+    from codegen_ttc.selection import defaults
+    from codegen_ttc.solver import SolveOptions
+
+    for option, value in (("--n-samples", defaults.N_SAMPLES), ("--n-tests", defaults.N_TEST_SAMPLES),
+                          ("--synthesise", defaults.SYNTHESISED_INPUTS)):
+        assert options("solve")[option].default == options("score")[option].default == value, option
+    assert defaults.SYNTHESISED_INPUTS > 0  # synthesised inputs are on out of the box
+    solve, score = SolveOptions(), ScoreConfig(problems="tiny", samples="tiny_samples")
+    assert (solve.samples, solve.test_samples, solve.synthesise) == (
+        defaults.N_SAMPLES, defaults.N_TEST_SAMPLES, defaults.SYNTHESISED_INPUTS)
+    assert (score.generate_samples, score.generate_tests) == (solve.samples, solve.test_samples)
+    assert solve.synthesised_limits == score.synthesised_limits == defaults.synthesised_limits()
