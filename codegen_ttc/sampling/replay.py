@@ -195,12 +195,16 @@ def config_from_run(run_dir: Path):
     return ScoreConfig(**kwargs)
 
 
-def load_run(run_dir: Path) -> tuple[dict[str, ReplayPool], list[str]]:
-    """Pools for every task of a scoring run whose outcomes are all stored (complete or not)."""
+def load_run(run_dir: Path, tasks: Sequence[Task] | None = None) -> tuple[dict[str, ReplayPool], list[str]]:
+    """Pools for every task of a scoring run whose outcomes are all stored (complete or not).
+
+    ``tasks``: the run's tasks as ``prepare_tasks`` made them for the run, when at hand
+    (preparing again synthesises every input again, minutes on a large set).
+    """
     from codegen_ttc.reports.run import prepare_tasks
 
     config = config_from_run(run_dir)
-    tasks = prepare_tasks(config)
+    tasks = list(tasks) if tasks is not None else prepare_tasks(config)
     stored = read_records(Path(run_dir) / "results.jsonl")
 
     def lookup(candidate: str, probe: str, limits: str):

@@ -438,3 +438,13 @@ def test_a_drop_within_the_spread_over_orders_is_noise():
     assert curves.monotonicity(np.array([[0.5, 0.47], [0.5, 0.51], [0.5, 0.49]]), ns).monotone
     # the same mean drop with every order agreeing is not
     assert not curves.monotonicity(np.array([[0.5, 0.49], [0.5, 0.49], [0.5, 0.49]]), ns).monotone
+
+
+def test_adaptive_points_are_read_against_the_fixed_curve_at_their_mean_samples():
+    ns, fixed, se = [5, 10, 20], [0.40, 0.50, 0.60], [0.01, 0.01, 0.0]
+    points = [{"threshold": 0.6, "mean_samples": 7.5, "pass@1": 0.47, "pass@1_se": 0.0},  # curve: 0.45
+              {"threshold": 0.9, "mean_samples": 15.0, "pass@1": 0.50, "pass@1_se": 0.01},  # curve: 0.55
+              {"threshold": 0.99, "mean_samples": 30.0, "pass@1": 0.595, "pass@1_se": 0.01}]  # beyond: 0.60
+    rows = curves.against_fixed(points, ns, fixed, se)
+    assert [r["fixed_pass@1"] for r in rows] == [0.45, 0.55, 0.6]
+    assert [r["below"] for r in rows] == [False, True, False]  # 0.595 is within its standard error of 0.60
