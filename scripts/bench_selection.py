@@ -44,7 +44,7 @@ from codegen_ttc.cli.score import strategy_table  # noqa: E402
 from codegen_ttc.execution.store import read_records  # noqa: E402
 from codegen_ttc.reports import curves  # noqa: E402
 from codegen_ttc.reports.run import ScoreConfig, prepare_run, prepare_tasks, score  # noqa: E402
-from codegen_ttc.sampling.replay import load_run  # noqa: E402
+from codegen_ttc.reports.run import load_run  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "codet-humaneval-codegen16b"
 PROBLEMS = "HumanEval_for_code_generation.jsonl"
@@ -221,7 +221,7 @@ def adaptive_block_of(loaded: tuple[dict, list], replay: dict, seeds: int) -> di
     """The adaptive policy (``default`` selection, default stopping rule, per-problem budget of
     the whole pool) at several thresholds, each beside the fixed curve of ``replay`` at its mean
     samples (``curves.against_fixed``)."""
-    from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget
+    from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget
 
     pools, _ = loaded
     n_max = max(int(p.evidence.n_samples) for p in pools.values())

@@ -187,8 +187,8 @@ def test_the_model_options_reach_the_server_from_every_command(tmp_path, monkeyp
 def test_solve_and_score_build_selection_with_the_same_defaults():
     """``score`` measures what ``solve`` does: the same counts and synthesised inputs (issue 16)."""
     from codegen_ttc.reports.run import ScoreConfig
-    from codegen_ttc.selection import defaults
-    from codegen_ttc.solver import SolveOptions
+    from codegen_ttc.engine import defaults
+    from codegen_ttc.engine.solve import SolveOptions
 
     for option, value in (("--n-samples", defaults.N_SAMPLES), ("--n-tests", defaults.N_TEST_SAMPLES),
                           ("--synthesise", defaults.SYNTHESISED_INPUTS)):

@@ -10,21 +10,16 @@ rows of the pool's full matrix (no execution, no judging: fast enough for many s
 
 from __future__ import annotations
 
-import dataclasses
-
-import json
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from codegen_ttc.engine.adaptive import Draw
 from codegen_ttc.execution.batch import Limits
-from codegen_ttc.execution.store import read_records
 from codegen_ttc.pipeline import Task
 from codegen_ttc.sampling.accounting import estimate_tokens
-from codegen_ttc.selection.adaptive import Draw
 from codegen_ttc.selection.evidence import Evidence, without_slow_inputs
 
 
@@ -179,65 +174,6 @@ def pools_from_outcomes(
             full=None if evidence is full else full,
         )
     return pools, incomplete
-
-
-def config_from_run(run_dir: Path):
-    """The ``ScoreConfig`` a run directory was made with (its config.json)."""
-    from codegen_ttc.reports.run import ScoreConfig
-
-    record = json.loads((Path(run_dir) / "config.json").read_text())
-    fields = set(ScoreConfig.__dataclass_fields__)
-    kwargs = {k: v for k, v in record.items() if k in fields}
-    kwargs["limits"] = Limits(**record.get("limits", {}))
-    if "synthesised_limits" in record:
-        kwargs["synthesised_limits"] = Limits(**record["synthesised_limits"])
-    kwargs.pop("generate", None)
-    return ScoreConfig(**kwargs)
-
-
-def load_run(run_dir: Path, tasks: Sequence[Task] | None = None) -> tuple[dict[str, ReplayPool], list[str]]:
-    """Pools for every task of a scoring run whose outcomes are all stored (complete or not).
-
-    ``tasks``: the run's tasks as ``prepare_tasks`` made them for the run, when at hand
-    (preparing again synthesises every input again, minutes on a large set).
-    """
-    from codegen_ttc.reports.run import prepare_tasks
-
-    config = config_from_run(run_dir)
-    tasks = list(tasks) if tasks is not None else prepare_tasks(config)
-    stored = read_records(Path(run_dir) / "results.jsonl")
-
-    def lookup(candidate: str, probe: str, limits: str):
-        return stored.get((candidate, probe, limits))
-
-    if config.coverage is not None:
-        # --coverage-inputs: the run kept only the inputs coverage chose from the pool; choose
-        # them again from the stored arcs (nothing runs), or every task looks incomplete
-        from codegen_ttc.testgen.coverage_inputs import choices_from_store
-
-        choices = choices_from_store(
-            tasks, config.coverage, limits=config.limits, synthesised_limits=config.synthesised_limits, lookup=lookup
-        )
-        tasks = [choice.task for choice in choices]
-    if config.time_budget is not None:
-        # --input-seconds: the cut follows from the stored call seconds, so it is made again
-        from codegen_ttc.testgen.time_budget import timed_from_store
-
-        timed = timed_from_store(tasks, config.time_budget, synthesised_limits=config.synthesised_limits, lookup=lookup)
-        tasks = [t.task for t in timed]
-    tests, synthesised = config.limits.key, config.synthesised_limits.key
-    selection = lambda c, p: stored.get((c, p, tests)) or stored.get((c, p, synthesised))  # noqa: E731
-    if any(t.problem.reference is not None for t in tasks):
-        # evalplus: the hidden tests are made from the reference's stored outcomes, then run in
-        # suites under limits of their own, so the truth is read batch by batch
-        from codegen_ttc.reports.references import settled_from_store
-
-        tasks = settled_from_store(tasks, stored, config.limits, config.synthesised_limits)
-        return pools_from_outcomes(tasks, selection, correct_of=lambda t: stored_truth(t, stored, config.limits))
-    # selection's outcomes: tests under the run's limits, synthesised inputs under theirs;
-    # the hidden tests' outcomes under the ground-truth limits (see Task.truth_batches)
-    truth = dataclasses.replace(config.limits, max_timeouts=1).key
-    return pools_from_outcomes(tasks, selection, lambda c, p: stored.get((c, p, truth)))
 
 
 def stored_truth(task: Task, stored: Mapping, limits: Limits) -> np.ndarray:
