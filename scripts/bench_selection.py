@@ -357,7 +357,8 @@ def main() -> int:
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "bench_selection", help="run directories (resumable)")
     parser.add_argument("--reuse-runs", type=Path, default=None,
                         help="another bench's --runs: its stored outcomes are taken instead of executing (--reuse)")
-    parser.add_argument("--sets", default=",".join(SETS), help=f"comma-separated development sets (default: all: {', '.join(SETS)})")
+    parser.add_argument("--sets", default=",".join(SETS),
+                        help=f"comma-separated development sets, run in this order (default: all: {', '.join(SETS)})")
     parser.add_argument("--sandbox", default="bwrap")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--synthesise", type=int, default=40, help="inputs synthesised per task")
@@ -495,18 +496,15 @@ def main() -> int:
                                   f"({r['gap']:+.3f}, se {r['se']:.3f}){' BELOW' if r['below'] else ''}")
                 save()
 
-    if "strict" in sets:
-        run_setting("strict")
-        if not args.skip_human_eval:
-            ground_truth()
-            save()
-        if not (args.skip_adaptive or args.skip_adaptive_detail):
-            adaptive()
-            save()
-
-    for name in sets:
-        if name != "strict":
-            run_setting(name)
+    for name in sets:  # in the order given
+        run_setting(name)
+        if name == "strict" and "strategies" in out["strict"]:
+            if not args.skip_human_eval:
+                ground_truth()
+                save()
+            if not (args.skip_adaptive or args.skip_adaptive_detail):
+                adaptive()
+                save()
 
     both = ("strict", "with_examples", "strict_humaneval+", "with_examples_humaneval+")
     if all("strategies" in out.get(name, {}) for name in both):
