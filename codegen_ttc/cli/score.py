@@ -12,6 +12,7 @@ from rich.table import Table
 
 from codegen_ttc.cli import app, params
 from codegen_ttc.cli.repair_options import repair_options
+from codegen_ttc.engine import defaults
 from codegen_ttc.errors import InputError
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
@@ -84,8 +85,8 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @click.option("--generate", is_flag=True,
               help="Sample live from the model instead of reading --samples-file (cached, resumable); the model "
                    "options below apply to it.")
-@params.n_samples_option(10, "With --generate: candidate programs per problem")
-@click.option("--n-tests", "n_tests", type=params.count(0), default=0, show_default=True,
+@params.n_samples_option(defaults.N_SAMPLES, "With --generate: candidate programs per problem")
+@click.option("--n-tests", "n_tests", type=params.count(0), default=defaults.N_TEST_SAMPLES, show_default=True,
               help="With --generate: test-generation samples per problem (each up to 5 asserts).")
 @params.model_options
 @repair_options
@@ -101,8 +102,9 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @click.option("--no-examples", is_flag=True, help="Do not turn docstring examples into provided tests.")
 @click.option("--tasks", "task_ids", default=None, help="Comma-separated task ids to score (default: all).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N problems (default: all).")
-@click.option("--synthesise", type=params.count(0), default=0, show_default=True,
-              help="Inputs to synthesise per task for clustering (hypothesis, shaped like the tests' inputs).")
+@click.option("--synthesise", type=params.count(0), default=defaults.SYNTHESISED_INPUTS, show_default=True,
+              help="Inputs to synthesise per task for clustering (hypothesis, shaped like the tests' inputs), "
+                   "as solve does; 0 = none.")
 @click.option("--coverage-inputs", type=params.count(0), default=0, show_default=True,
               help="Keep this many synthesised inputs per task, chosen by branch coverage: a pool of "
                    "max(--synthesise, 4x this) runs on a few candidates under coverage first (0 = off).")

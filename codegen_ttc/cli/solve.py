@@ -16,6 +16,7 @@ from rich.table import Table
 
 from codegen_ttc.cli import app, params
 from codegen_ttc.cli.repair_options import budget_options, repair_options
+from codegen_ttc.engine import defaults
 from codegen_ttc.engine.solve import PROPERTY_SECONDS, SolveOptions, SolveResult, solve
 from codegen_ttc.errors import InputError, decode_utf8, plural, read_text, write_text_atomic
 from codegen_ttc.execution.backends import require_backend
@@ -177,12 +178,13 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
 
 @app.command("solve")
 @click.argument("problem")
-@params.n_samples_option(16, "Candidate programs")
-@click.option("--n-tests", "n_tests", type=params.count(0), default=8, show_default=True,
+@params.n_samples_option(defaults.N_SAMPLES, "Candidate programs")
+@click.option("--n-tests", "n_tests", type=params.count(0), default=defaults.N_TEST_SAMPLES, show_default=True,
               help="Test-generation samples (each gives up to 5 asserts); 0 = none.")
 @params.renamed("--samples", "give the count of candidate programs as -n/--n-samples")
 @params.renamed("--tests", "give the count of test-generation samples as --n-tests")
-@click.option("--synthesise", type=params.count(0), default=20, show_default=True, help="Inputs to synthesise for clustering.")
+@click.option("--synthesise", type=params.count(0), default=defaults.SYNTHESISED_INPUTS, show_default=True,
+              help="Inputs to synthesise for clustering (as score does); 0 = none.")
 @click.option("--coverage-inputs", type=params.count(0), default=0, show_default=True,
               help="Keep this many synthesised inputs, chosen by branch coverage from a pool of "
                    "max(--synthesise, 4x this) run on a few candidates first (0 = off).")

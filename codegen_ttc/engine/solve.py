@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
+from codegen_ttc.engine import defaults
 from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
 from codegen_ttc.engine.repair import RepairingSampler, RepairReport, RepairSettings, RepairState, origin_of, run_repair_rounds
 from codegen_ttc.engine.tie_break import judge_tie
@@ -53,15 +54,15 @@ class SolveOptions:
     """How ``solve`` works on one problem. Combinations that cannot work together raise
     ``InputError`` when the options are made (named by the CLI flags that set them)."""
 
-    samples: int = 16
-    test_samples: int = 8  # test-generation requests; each gives up to 5 asserts
-    synthesise: int = 20  # inputs synthesised for clustering
+    samples: int = defaults.N_SAMPLES
+    test_samples: int = defaults.N_TEST_SAMPLES  # test-generation requests; each gives up to 5 asserts
+    synthesise: int = defaults.SYNTHESISED_INPUTS  # inputs synthesised for clustering
     sandbox: str = "auto"
     workers: int | None = None
     strategy: str = "default"
     seed: int = 0
     limits: Limits = field(default_factory=Limits)
-    synthesised_limits: Limits = field(default_factory=lambda: Limits(cpu_seconds=0.2, wall_seconds=2.0))
+    synthesised_limits: Limits = field(default_factory=defaults.synthesised_limits)
     # a property check (judge script) imports hypothesis and runs its examples in one go:
     # the per-call second does not fit it, so it has a budget of its own (--property-timeout)
     property_limits: Limits = field(default_factory=lambda: Limits(cpu_seconds=PROPERTY_SECONDS,

@@ -43,23 +43,73 @@ def pool_pass_at_1(pool: ReplayPool, drawn_rows: Sequence[int], strategy: str) -
     return ranked_pass_at_k(get_strategy(strategy).rank(ev), ev.multiplicity, pool.correct[rows], 1)
 
 
-def problem_curves(
+def replay_matrix(
     pools: Mapping[str, ReplayPool], strategies: Sequence[str], ns: Sequence[int] = DEFAULT_NS, seeds: Sequence[int] = range(20)
 ) -> dict[str, np.ndarray]:
-    """Per strategy, a (tasks x ns) array: each task's selected pass@1 on its first n draws,
-    averaged over the seeded orders. Tasks in the order of ``pools``.
+    """Per strategy, a (seeds x tasks x ns) array: each task's selected pass@1 on the first n
+    draws of each seeded order. Tasks in the order of ``pools``.
 
     A pool smaller than n contributes all its samples (as a real run that ran out would).
     """
-    out = {s: np.zeros((len(pools), len(ns))) for s in strategies}
-    for seed in seeds:
+    out = {s: np.zeros((len(seeds), len(pools), len(ns))) for s in strategies}
+    for k, seed in enumerate(seeds):
         for i, (task_id, pool) in enumerate(pools.items()):
             draws = pool.draws
             order = draws[permutation(task_id, len(draws), seed)]
             for j, n in enumerate(ns):
                 for s in strategies:
-                    out[s][i, j] += pool_pass_at_1(pool, order[:n], s)
-    return {s: v / max(len(seeds), 1) for s, v in out.items()}
+                    out[s][k, i, j] = pool_pass_at_1(pool, order[:n], s)
+    return out
+
+
+def problem_curves(
+    pools: Mapping[str, ReplayPool], strategies: Sequence[str], ns: Sequence[int] = DEFAULT_NS, seeds: Sequence[int] = range(20)
+) -> dict[str, np.ndarray]:
+    """Per strategy, a (tasks x ns) array: ``replay_matrix`` averaged over the seeded orders."""
+    matrix = replay_matrix(pools, strategies, ns, seeds)
+    return {s: v.mean(axis=0) if len(seeds) else v.sum(axis=0) for s, v in matrix.items()}
+
+
+@dataclass(frozen=True)
+class Monotonicity:
+    """Whether a replayed pass@1 curve ever falls with more samples by more than its noise.
+
+    ``worst_drop``: the largest mean(pass@1 at m) - mean(pass@1 at n) over m < n, at
+    ``at`` = (m, n); ``se``: the standard error of that difference over the replay orders
+    (paired: both ends come from the same orders); ``monotone``: no pair drops by more than
+    its own standard error.
+    """
+
+    monotone: bool
+    worst_drop: float
+    at: tuple[int, int]
+    se: float
+    violations: tuple[tuple[int, int, float, float], ...] = ()  # (m, n, drop, se) beyond the se
+
+
+def monotonicity(per_seed: np.ndarray, ns: Sequence[int]) -> Monotonicity:
+    """``per_seed``: (seeds x ns) mean pass@1 over tasks for each replay order. Pure.
+
+    For every m < n the drop mean_s(c_s(m) - c_s(n)) is compared with its standard error
+    over orders (std / sqrt(orders)); a drop within one standard error is noise.
+    """
+    curve = np.asarray(per_seed, dtype=np.float64)
+    if curve.ndim != 2 or curve.shape[1] != len(ns):
+        raise ValueError("per_seed must be (orders x ns)")
+    n_orders = curve.shape[0]
+    worst = (-np.inf, (int(ns[0]), int(ns[0])), 0.0)
+    violations = []
+    for j in range(1, len(ns)):
+        for i in range(j):
+            diff = curve[:, i] - curve[:, j]
+            drop = float(diff.mean())
+            se = float(diff.std(ddof=1) / np.sqrt(n_orders)) if n_orders > 1 else 0.0
+            if drop > worst[0]:
+                worst = (drop, (int(ns[i]), int(ns[j])), se)
+            if drop > se + 1e-12:
+                violations.append((int(ns[i]), int(ns[j]), round(drop, 4), round(se, 4)))
+    drop, at, se = worst if len(ns) > 1 else (0.0, worst[1], 0.0)
+    return Monotonicity(not violations, float(drop), at, float(se), tuple(violations))
 
 
 def fixed_curve(
@@ -181,6 +231,25 @@ def adaptive_points(
         cfg = replace(config, rule=replace(config.rule, threshold=t))
         points.append({"threshold": t, **summarise_outcomes(adaptive_outcomes(pools, cfg, seeds))})
     return points
+
+
+def against_fixed(points: Sequence[Mapping], ns: Sequence[int], fixed: Sequence[float], fixed_se: Sequence[float]) -> list[dict]:
+    """Each adaptive point (``adaptive_points``) beside the fixed-budget curve at its mean samples.
+
+    The fixed curve (``fixed`` pass@1 at ``ns`` samples, standard error ``fixed_se``) is read
+    by linear interpolation; beyond its ends, its end values. A point is ``below`` when its
+    pass@1 falls short of the curve by more than the two standard errors combined. Pure.
+    """
+    x = np.asarray(ns, dtype=np.float64)
+    out = []
+    for p in points:
+        at = float(np.interp(p["mean_samples"], x, np.asarray(fixed, dtype=np.float64)))
+        se = float(np.hypot(np.interp(p["mean_samples"], x, np.asarray(fixed_se, dtype=np.float64)), p.get("pass@1_se", 0.0)))
+        gap = p["pass@1"] - at
+        out.append({"threshold": p["threshold"], "mean_samples": round(p["mean_samples"], 2),
+                    "pass@1": round(p["pass@1"], 4), "fixed_pass@1": round(at, 4), "gap": round(gap, 4),
+                    "se": round(se, 4), "below": bool(gap < -se)})
+    return out
 
 
 def fixed_outcomes(pools: Mapping[str, ReplayPool], strategy: str, rule: StopRule = StopRule()) -> list[PolicyRun]:

@@ -78,20 +78,13 @@ def settle_references(
     outside = 0
     settling = {id(t) for t in with_ref}
     for t in tasks:
-        ref = t.problem.reference
-        if id(t) not in settling or ref is None:
+        if id(t) not in settling:
             out.append(t)
             continue
-        ref_outcomes = outcomes.get(Batch(ref.program, t.problem.entry_point, ()).candidate_key, {})
-        problem, notes = settle(t.problem, ref_outcomes, limits.cpu_seconds)
+        settled, notes = _settled(t, outcomes, limits)
         dropped += notes
-        synthesised = t.synthesised
-        if ref.contract and synthesised:
-            verdicts = outcomes.get(Batch(ref.contract, t.problem.entry_point, ()).candidate_key, {})
-            kept = tuple(c for c in synthesised if (o := verdicts.get(c.key)) is not None and o.status == "returned")
-            outside += len(synthesised) - len(kept)
-            synthesised = kept
-        out.append(dataclasses.replace(t, problem=problem, synthesised=synthesised))
+        outside += len(t.synthesised) - len(settled.synthesised)
+        out.append(settled)
     summary = {
         "tasks": len(with_ref),
         "inputs": sum(len(t.problem.reference.calls) for t in with_ref),
@@ -105,6 +98,38 @@ def settle_references(
         "sandbox_seconds": round(executor.sandbox_seconds, 3),
     }
     return out, summary
+
+
+def _settled(task: Task, outcomes: Outcomes, limits: Limits) -> tuple[Task, list[str]]:
+    """``task`` with the hidden tests its reference's outcomes make, and its synthesised inputs
+    within the contract (those the contract program returned on); notes of inputs dropped."""
+    ref = task.problem.reference
+    ref_outcomes = outcomes.get(Batch(ref.program, task.problem.entry_point, ()).candidate_key, {})
+    problem, notes = settle(task.problem, ref_outcomes, limits.cpu_seconds)
+    synthesised = task.synthesised
+    if ref.contract and synthesised:
+        verdicts = outcomes.get(Batch(ref.contract, task.problem.entry_point, ()).candidate_key, {})
+        synthesised = tuple(c for c in synthesised if (o := verdicts.get(c.key)) is not None and o.status == "returned")
+    return dataclasses.replace(task, problem=problem, synthesised=synthesised), notes
+
+
+def settled_from_store(tasks: Sequence[Task], stored, limits: Limits, synthesised_limits: Limits) -> list[Task]:
+    """``settle_references``' tasks made again from a finished run's store (``{(candidate key,
+    probe key, limits key): outcome}``), nothing executed: for replaying an evalplus run."""
+    ref_key = reference_limits(limits).key
+    out = []
+    for t in tasks:
+        ref = t.problem.reference
+        if ref is None or t.problem.hidden_tests:
+            out.append(t)
+            continue
+        outcomes: dict = {}
+        for program, probes, key in ((ref.program, ref.calls, ref_key), (ref.contract, t.synthesised, synthesised_limits.key)):
+            if program:
+                ck = Batch(program, t.problem.entry_point, ()).candidate_key
+                outcomes[ck] = {p.key: o for p in probes if (o := stored.get((ck, p.key, key))) is not None}
+        out.append(_settled(t, outcomes, limits)[0])
+    return out
 
 
 def run_truth(tasks: Sequence[Task], run: Callable[[list[Batch]], Outcomes], limits: Limits) -> Outcomes:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codegen_ttc.engine.adaptive import Draw
+from codegen_ttc.execution.batch import Limits
 from codegen_ttc.pipeline import Task
 from codegen_ttc.sampling.accounting import estimate_tokens
 from codegen_ttc.selection.evidence import Evidence, without_slow_inputs
@@ -130,18 +131,23 @@ class ReplayEvaluator:
 # ------------------------------------------------------------------ loading from a run directory
 
 
-def pools_from_outcomes(tasks: Sequence[Task], lookup, truth_lookup=None) -> tuple[dict[str, ReplayPool], list[str]]:
+def pools_from_outcomes(
+    tasks: Sequence[Task], lookup, truth_lookup=None, correct_of=None
+) -> tuple[dict[str, ReplayPool], list[str]]:
     """Pools for tasks whose every outcome is known; and the rest.
 
     ``lookup(ckey, pkey)`` gives selection's outcomes, ``truth_lookup(ckey, pkey)`` the
-    hidden tests' (executed apart; defaults to ``lookup``).
+    hidden tests' (executed apart; defaults to ``lookup``). ``correct_of(task)``, when
+    given, is the ground truth per unique candidate instead (hidden tests run in suites,
+    where a candidate failing one suite never ran the next: ``stored_truth``).
     """
     truth_lookup = truth_lookup or lookup
     pools: dict[str, ReplayPool] = {}
     incomplete: list[str] = []
     for task in tasks:
         wanted = [(p.key, lookup) for p in task.probes(hidden=False)]
-        wanted += [(p.key, truth_lookup) for p in {c.probe.key: c.probe for c in task.problem.hidden_tests}.values()]
+        if correct_of is None:
+            wanted += [(p.key, truth_lookup) for p in {c.probe.key: c.probe for c in task.problem.hidden_tests}.values()]
         outcomes: dict[str, dict] = {}
         truth: dict[str, dict] = {}
         complete = True
@@ -162,8 +168,22 @@ def pools_from_outcomes(tasks: Sequence[Task], lookup, truth_lookup=None) -> tup
             continue
         full = task.evidence(outcomes, keep_slow_inputs=True)
         evidence = without_slow_inputs(full)
+        correct = task.correct(truth) if correct_of is None else correct_of(task)
         pools[task.problem.task_id] = ReplayPool(
-            task.problem.task_id, task.candidates.programs, evidence, task.correct(truth),
+            task.problem.task_id, task.candidates.programs, evidence, correct,
             full=None if evidence is full else full,
         )
     return pools, incomplete
+
+
+def stored_truth(task: Task, stored: Mapping, limits: Limits) -> np.ndarray:
+    """Ground truth per unique candidate from a store's outcomes of ``task.truth_batches``; an
+    outcome not stored fails (in suites, a candidate failing base never ran plus)."""
+    outcomes: dict[str, dict] = {}
+    for batch in task.truth_batches(limits):
+        row = outcomes.setdefault(batch.candidate_key, {})
+        for probe in batch.probes:
+            outcome = stored.get((batch.candidate_key, probe.key, batch.limits.key))
+            if outcome is not None:
+                row[probe.key] = outcome
+    return task.correct(outcomes)

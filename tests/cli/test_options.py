@@ -191,3 +191,20 @@ def test_solve_and_score_take_the_executor_options_word_for_word(capsys):
                  "--ray-address", "auto", "--out", "/nonexistent-run-dir"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--executor ray" in err
+
+
+def test_solve_and_score_build_selection_with_the_same_defaults():
+    """``score`` measures what ``solve`` does: the same counts and synthesised inputs (issue 16)."""
+    from codegen_ttc.engine import defaults
+    from codegen_ttc.engine.solve import SolveOptions
+    from codegen_ttc.reports.run import ScoreConfig
+
+    for option, value in (("--n-samples", defaults.N_SAMPLES), ("--n-tests", defaults.N_TEST_SAMPLES),
+                          ("--synthesise", defaults.SYNTHESISED_INPUTS)):
+        assert options("solve")[option].default == options("score")[option].default == value, option
+    assert defaults.SYNTHESISED_INPUTS > 0  # synthesised inputs are on out of the box
+    solve, score = SolveOptions(), ScoreConfig(problems="tiny", samples="tiny_samples")
+    assert (solve.samples, solve.test_samples, solve.synthesise) == (
+        defaults.N_SAMPLES, defaults.N_TEST_SAMPLES, defaults.SYNTHESISED_INPUTS)
+    assert (score.generate_samples, score.generate_tests) == (solve.samples, solve.test_samples)
+    assert solve.synthesised_limits == score.synthesised_limits == defaults.synthesised_limits()

@@ -299,3 +299,24 @@ def test_score_prints_base_beside_base_plus_and_resumes(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["execution"]["executed_pairs"] == 0 and summary["reference"]["executed_pairs"] == 0
     assert summary["suites"]["base"]["strategies"]["random"]["pass@1"] == 1.0
+
+
+@needs_bwrap
+@pytest.mark.bwrap
+def test_a_finished_evalplus_run_replays_with_its_truth_by_suite(tmp_path):
+    """Replay (``load_run``) makes the hidden tests again from the stored reference outcomes and
+    fails a candidate that never ran plus because it failed base (issue 16: HumanEval+ curves)."""
+    from codegen_ttc.reports.run import load_run
+
+    samples = [
+        {"task_id": "Plus/0", "completion": "    return abs(x)\n"},
+        {"task_id": "Plus/0", "completion": "    return x\n"},  # right on base, wrong on a negative plus input
+        {"task_id": "Plus/0", "completion": "    return 0\n"},  # wrong on base: never runs plus
+        {"task_id": "Plus/0", "completion": "    return abs(x)\n"},
+    ]
+    run(tmp_path, [ABS_ROW], samples, synthesise=5)
+    pools, incomplete = load_run(tmp_path / "run")
+    assert not incomplete
+    pool = pools["Plus/0"]
+    assert pool.correct.tolist() == [True, False, False]
+    assert pool.evidence.multiplicity.tolist() == [2, 1, 1]

@@ -400,3 +400,47 @@ def test_adaptive_loop_with_real_execution_runs_each_candidate_once(tiny_run):
     assert executed == drawn_pairs
     assert all(r.spent.rounds >= 1 for r in result.problems.values())
     assert isinstance(next(iter(evaluator.current.values()))[0], Task)
+
+
+def test_replay_matrix_keeps_each_order_apart_and_averages_to_problem_curves(pools):
+    matrix = curves.replay_matrix(pools, ["default"], [1, 3], range(3))["default"]
+    assert matrix.shape == (3, len(pools), 2)
+    np.testing.assert_allclose(matrix.mean(axis=0), curves.problem_curves(pools, ["default"], [1, 3], range(3))["default"])
+
+
+def test_a_curve_that_rises_is_monotone_and_one_that_falls_beyond_its_noise_is_not():
+    ns = [5, 10, 20]
+    rising = np.array([[0.40, 0.45, 0.50], [0.42, 0.44, 0.51], [0.41, 0.46, 0.49]])
+    check = curves.monotonicity(rising, ns)
+    assert check.monotone and not check.violations
+    assert check.worst_drop < 0
+    # from 10 to 20 samples every order loses 0.05: far beyond the spread over orders
+    falling = rising.copy()
+    falling[:, 2] = falling[:, 1] - 0.05
+    check = curves.monotonicity(falling, ns)
+    assert not check.monotone
+    assert (10, 20) in [(m, n) for m, n, _, _ in check.violations]
+    assert check.at == (10, 20) and check.worst_drop == pytest.approx(0.05)
+
+
+def test_a_drop_within_the_spread_over_orders_is_noise():
+    ns = [5, 10]
+    # one order drops by 0.03, another rises by 0.03 and a third by 0.01: the mean drop, -0.0033, is noise
+    noisy = np.array([[0.50, 0.47], [0.50, 0.53], [0.50, 0.49]])
+    noisy[2, 1] = 0.51
+    check = curves.monotonicity(noisy, ns)
+    assert check.monotone
+    # a mean drop of 0.01 with a spread of 0.02 over three orders (se 0.0115) is noise too
+    assert curves.monotonicity(np.array([[0.5, 0.47], [0.5, 0.51], [0.5, 0.49]]), ns).monotone
+    # the same mean drop with every order agreeing is not
+    assert not curves.monotonicity(np.array([[0.5, 0.49], [0.5, 0.49], [0.5, 0.49]]), ns).monotone
+
+
+def test_adaptive_points_are_read_against_the_fixed_curve_at_their_mean_samples():
+    ns, fixed, se = [5, 10, 20], [0.40, 0.50, 0.60], [0.01, 0.01, 0.0]
+    points = [{"threshold": 0.6, "mean_samples": 7.5, "pass@1": 0.47, "pass@1_se": 0.0},  # curve: 0.45
+              {"threshold": 0.9, "mean_samples": 15.0, "pass@1": 0.50, "pass@1_se": 0.01},  # curve: 0.55
+              {"threshold": 0.99, "mean_samples": 30.0, "pass@1": 0.595, "pass@1_se": 0.01}]  # beyond: 0.60
+    rows = curves.against_fixed(points, ns, fixed, se)
+    assert [r["fixed_pass@1"] for r in rows] == [0.45, 0.55, 0.6]
+    assert [r["below"] for r in rows] == [False, True, False]  # 0.595 is within its standard error of 0.60

@@ -130,7 +130,7 @@ def test_reuse_takes_an_earlier_runs_outcomes_and_stays_whole_without_it(tmp_pat
     import shutil
 
     base = ["score", "--problems", "tiny", "--samples-file", "tiny_samples", "--sandbox", "bwrap", "--json"]
-    code, stdout, err = run(capsys, *base, "--out", str(tmp_path / "first"))
+    code, stdout, err = run(capsys, *base, "--synthesise", "0", "--out", str(tmp_path / "first"))
     assert code == 0, err
     first = json.loads(stdout)
     # a variant with synthesised inputs: only their pairs are new

@@ -81,8 +81,10 @@ def test_generate_needs_samples_or_generate_not_both(tmp_path, capsys):
 
 
 def generate_args(stub, out, n: int = 4) -> list[str]:
-    return ["score", "--problems", "tiny", "--generate", "-n", str(n), "--model", "stub", "--base-url", stub.base_url,
-            "--api-key", "x", "--sandbox", "process", "--json", "--out", str(out)]
+    # programs only: these tests are about sampling, not about generated tests or inputs
+    return ["score", "--problems", "tiny", "--generate", "-n", str(n), "--n-tests", "0", "--synthesise", "0",
+            "--model", "stub", "--base-url", stub.base_url, "--api-key", "x", "--sandbox", "process", "--json",
+            "--out", str(out)]
 
 
 def prompt_of(call) -> str:

@@ -82,3 +82,59 @@ def test_adaptive_answers_use_their_own_table_where_one_is_shipped(monkeypatch):
     assert probability_correct("s", 0.7, "agreement", adaptive=True) == 0.6
     assert calibrated("s", [0.7, 0.7], ["support", "agreement"], adaptive=True).tolist() == [0.4, 0.6]
     assert probability_correct("s", 0.7, "no-such-basis", adaptive=True) is None
+
+
+def test_expected_calibration_error_of_a_hand_made_example():
+    from codegen_ttc.selection.calibration import expected_calibration_error
+
+    # bin 0.9-1.0: said 0.95, right half the time; bin 0.1-0.2: said 0.15, right 0.15
+    assert expected_calibration_error([0.95, 0.95, 0.15], [1, 0, 0.15]) == pytest.approx(2 / 3 * 0.45)
+
+
+def test_leave_one_source_out_fits_on_the_other_sources_only_and_names_what_it_cannot_calibrate():
+    from codegen_ttc.selection.calibration import leave_one_source_out
+
+    rng = np.random.default_rng(0)
+    n = 400
+    conf = rng.uniform(0, 1, 3 * n)
+    # sources a and b: right with probability conf / 2 (overconfident raw scores); source c likewise
+    ok = (rng.uniform(0, 1, 3 * n) < conf / 2).astype(float)
+    sources = ["a"] * n + ["b"] * n + ["c"] * n
+    bases = ["support"] * (2 * n) + ["support"] * (n // 2) + ["agreement"] * (n - n // 2)
+    held = {h.source: h for h in leave_one_source_out(sources, conf, ok, bases, min_points=100)}
+    # a's tables come from b and c, which share its calibration: the error is small
+    assert held["a"].ece is not None and held["a"].ece < 0.08
+    assert held["a"].calibrated_points == n and not held["a"].uncalibrated_bases
+    # c's "agreement" answers have no table from a or b: uncalibrated, not a number
+    assert held["c"].uncalibrated_bases == ("agreement",)
+    assert held["c"].calibrated_points == n // 2
+    assert "uncalibrated" in held["c"].text()
+    # a source whose every basis is unknown elsewhere gets no figure at all
+    only = leave_one_source_out(["x"] * n + ["y"] * n, conf[: 2 * n], ok[: 2 * n], ["p"] * n + ["q"] * n)
+    assert all(h.ece is None for h in only)
+    assert "uncalibrated over 0 answers" in only[0].text()
+
+
+def test_a_source_calibrated_differently_shows_a_large_held_out_error():
+    from codegen_ttc.selection.calibration import leave_one_source_out
+
+    rng = np.random.default_rng(1)
+    n = 500
+    conf = rng.uniform(0, 1, 2 * n)
+    ok = np.concatenate([(rng.uniform(0, 1, n) < conf[:n] / 3), (rng.uniform(0, 1, n) < conf[n:])]).astype(float)
+    held = leave_one_source_out(["weak"] * n + ["strong"] * n, conf, ok, ["support"] * (2 * n))
+    assert all(h.ece > 0.15 for h in held)  # what one source teaches does not hold on the other
+
+
+def test_shipped_tables_load_from_their_data_file(tmp_path):
+    import json
+
+    from codegen_ttc.selection.calibration import load_tables
+
+    assert load_tables(tmp_path / "absent.json") == {}
+    path = tmp_path / "tables.json"
+    path.write_text(json.dumps({"strategy": "default", "fit_on": ["a", "b"], "command": "x",
+                                "tables": {"agreement": [0.1] * 5 + [0.9] * 5}}))
+    tables = load_tables(path)
+    assert list(tables) == ["default/agreement"]
+    assert tables["default/agreement"](0.95) == 0.9 and "fit on a, b" in tables["default/agreement"].source
