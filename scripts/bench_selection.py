@@ -52,11 +52,16 @@ sys.path.insert(0, str(REPO))
 from rich.console import Console  # noqa: E402
 
 from codegen_ttc.cli.score import strategy_table  # noqa: E402
-from codegen_ttc.execution.store import read_records  # noqa: E402
 from codegen_ttc.errors import IncompleteRun, InputError  # noqa: E402
+from codegen_ttc.execution.store import read_records  # noqa: E402
 from codegen_ttc.reports import curves  # noqa: E402
-from codegen_ttc.reports.run import ScoreConfig, prepare_run, prepare_tasks, score  # noqa: E402
-from codegen_ttc.reports.run import load_run  # noqa: E402
+from codegen_ttc.reports.run import (  # noqa: E402
+    ScoreConfig,
+    load_run,  # noqa: E402
+    prepare_run,
+    prepare_tasks,
+    score,
+)
 
 DATA = REPO.parent / "shared" / "data" / "codet-humaneval-codegen16b"
 PROBLEMS = "HumanEval_for_code_generation.jsonl"
