@@ -451,12 +451,14 @@ def repair_tasks(
     synthesised_limits: Limits | None,
     cache: SampleCache | None,
     stage: Callable[[str], None] = lambda _s: None,
+    ledgers: Mapping[str, Ledger] | None = None,
 ) -> dict[str, RepairState]:
     """Repair rounds over a problem set's generated pools (``score --generate``).
 
     Only selection's probes run here (provided and generated tests, synthesised inputs: never
     the hidden tests), in a sandbox of their own; the caller adds ``RepairState.added`` to
-    each task's samples, so the run scores the whole pool like any samples.
+    each task's samples, so the run scores the whole pool like any samples. ``ledgers``: each
+    task's shared budget, its candidate sampling already charged.
     """
     from codegen_ttc.execution.executor import Executor
 
@@ -468,6 +470,7 @@ def repair_tasks(
         states = {}
         for t in tasks:
             keys = set(t.candidate_keys())
-            states[t.problem.task_id] = RepairState(t, {k: v for k, v in all_outcomes.items() if k in keys})
+            ledger = ledgers[t.problem.task_id] if ledgers is not None else Ledger()  # its sampling's budget, shared
+            states[t.problem.task_id] = RepairState(t, {k: v for k, v in all_outcomes.items() if k in keys}, ledger)
         run_repair_rounds(states, llm, settings, cache=cache, execute=execute, stage=stage)
     return states
