@@ -23,7 +23,7 @@ import numpy as np
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
 from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
 from codegen_ttc.engine.repair import RepairingSampler, RepairReport, RepairSettings, RepairState, origin_of, run_repair_rounds
-from codegen_ttc.engine.tie_break import judge_tie
+from codegen_ttc.engine.tie_break import UNCALIBRATED, judge_tie
 from codegen_ttc.errors import InputError, plural
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.executor import Executor
@@ -253,7 +253,7 @@ class SolveResult:
             return Confidence(None, f"no candidate passes all of {checks.describe() or 'your checks'}")
         if self.tie_break is not None and self.tie_break["changed"]:
             return Confidence(None, "a --judge pairwise tie-break picked it over the cluster execution preferred; "
-                                    "the shipped calibration was fit without one")
+                                    + UNCALIBRATED)
         if checks.property_check or checks.reference:
             decided = " and ".join(n for n, on in (("--property", checks.property_check), ("--reference", checks.reference)) if on)
             return Confidence(None, f"your {decided} decided the pick (it passes {checks.describe()}); "
@@ -283,6 +283,14 @@ class SolveResult:
             self.selection.strategy, self.selection.confidence, self.selection.basis, adaptive=self.adaptive is not None
         )
 
+    def tie_break_json(self) -> dict | None:
+        """The tie-break, apart from the execution evidence; where it changed the pick, the
+        calibrated probability of the pick execution preferred beside it (the answer has none)."""
+        if self.tie_break is None or not self.tie_break["changed"]:
+            return self.tie_break
+        p = self.probability_correct  # the selection's confidence is still the execution pick's
+        return {**self.tie_break, "execution_pick_probability": None if p is None else round(p, 4)}
+
     def to_json(self) -> dict:
         return {
             "task_id": self.problem.task_id,
@@ -309,7 +317,7 @@ class SolveResult:
             "input_budget": self.input_budget,
             "repair": None if self.repair is None else self.repair.to_json(),
             "spending": self.spending,
-            "tie_break": self.tie_break,
+            "tie_break": self.tie_break_json(),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 

@@ -176,6 +176,20 @@ def test_pairwise_judgement_breaks_a_tie_that_execution_leaves(tmp_path, capsys,
     assert result["probability_correct"] is None and "tie-break" in result["probability_basis"]
     assert len(judged) == 2  # both presentation orders
     assert result["spending"]["by_kind"]["judge"]["samples_returned"] == 4
+    # the judge's use is reported apart: the answer uncalibrated (no data on model judgement yet),
+    # the probability of the pick execution preferred beside it
+    assert result["probability_basis"].startswith("uncalibrated:") and "no data yet" in result["probability_basis"]
+    assert tie["calibration"].startswith("uncalibrated: no data yet to calibrate a model's judgement")
+    assert 0.0 <= tie["execution_pick_probability"] <= 1.0
+    with judging_stub() as stub:  # the cached replies again, printed for a person
+        code = main(["solve", str(problem), "-n", "5", "--n-tests", "0", "--synthesise", "20", "--distinguish", "0",
+                     "--sandbox", "bwrap", "--base-url", stub.base_url, "--model", "stub", "--api-key", "x",
+                     "--judge", judge])
+        err = capsys.readouterr().err
+    assert code == 0 and "probability of a right answer" not in err
+    printed = " ".join(err.split())  # the console wraps long lines
+    tie_line = printed[printed.index("tie-break (--judge pairwise"):]
+    assert "execution's pick had probability" in tie_line and "; uncalibrated: no data yet" in tie_line
 
 
 def alternating_stub(texts):
