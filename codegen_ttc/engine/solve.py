@@ -485,8 +485,8 @@ def sample_adaptively(
     ``task`` carries the tests and inputs; its candidates are ignored. Returns the task
     over every sample drawn, its outcomes, what was spent and the sampler (its accounting).
     With repair rounds or a shared budget the sampler is a ``repair.RepairingSampler``: a
-    round where no candidate passes the provided tests is a repair round, and sampling and
-    repair draw on ``ledger``'s budget.
+    round where no candidate passes the provided tests, or all pass and the leading clusters
+    disagree, is a repair round, and sampling and repair draw on ``ledger``'s budget.
     """
     problem = task.problem
     evaluator = ExecutingEvaluator(
