@@ -172,3 +172,10 @@ def spending(accounting: dict) -> str:
         text += f" ({plural(accounting['cache_hits'], 'sample')} from the cache)"
     cost = accounting.get("cost_usd")
     return text + ("; cost unknown (no price for this model)" if cost is None else f"; cost ${cost:.4f}")
+
+
+def spending_by_kind(spending: dict) -> str:
+    """Tokens per kind of request (``sampling.budget.Ledger.to_json``'s ``by_kind``), as a line."""
+    parts = [f"{kind} {acc.get('prompt_tokens', 0) + acc.get('completion_tokens', 0)}"
+             for kind, acc in spending["by_kind"].items()]
+    return "tokens by kind of request: " + ", ".join(parts)

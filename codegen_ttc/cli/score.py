@@ -11,13 +11,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from codegen_ttc.cli import app, params
-from codegen_ttc.cli.repair_options import repair_options
+from codegen_ttc.cli.repair_options import budget_options, repair_options
 from codegen_ttc.engine import defaults
 from codegen_ttc.errors import InputError
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
 from codegen_ttc.reports.run import ScoreConfig, prepare_run, score, total_pairs
 from codegen_ttc.reports.scoring import DEFAULT_KS
+from codegen_ttc.sampling.budget import SharedBudget
 from codegen_ttc.sampling.config import resolve_config
 from codegen_ttc.selection.strategies import SCORED_BY_DEFAULT
 
@@ -90,6 +91,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
               help="With --generate: test-generation samples per problem (each up to 5 asserts).")
 @params.model_options
 @repair_options
+@budget_options
 @click.option("--tests-file", default=None,
               help="Generated tests (CodeT {prompt, samples} rows) available to selection (default: none).")
 @params.renamed("--samples", "a samples file is --samples-file; a count to generate is -n/--n-samples with --generate")
@@ -128,7 +130,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
 def score_command(problems, samples_file, generate, n_samples, n_tests, model, base_url, api_key, mode, temperature, max_tokens,
                   config_file, no_cache, tests_file, tests_per_sample, strategies, sandbox, workers, executor, ray_address,
                   no_examples, task_ids, limit, synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse,
-                  ks, curve_orders, as_json, repair_rounds, repair_width) -> None:
+                  ks, curve_orders, as_json, repair_rounds, repair_width, budget_requests, budget_tokens) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     params.check_executor_options(executor, ray_address)
     if generate == (samples_file is not None):
@@ -142,7 +144,7 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
     if not generate:
         ctx = click.get_current_context()
         for name in ("n_samples", "n_tests", "model", "base_url", "api_key", "mode", "temperature", "max_tokens",
-                     "config_file", "no_cache", "repair_rounds", "repair_width"):
+                     "config_file", "no_cache", "repair_rounds", "repair_width", "budget_requests", "budget_tokens"):
             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
                 flag = next(o for o in ctx.command.params if o.name == name).opts[-1]
                 raise InputError(f"{flag} applies to --generate (sampling from a model); with --samples-file leave it out")
@@ -157,6 +159,7 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
         no_cache=no_cache,
         repair_rounds=repair_rounds,
         repair_width=repair_width,
+        budget=SharedBudget(budget_requests, budget_tokens),
         problems=problems,
         samples=samples_file,
         tests=tests_file,
@@ -238,6 +241,9 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
         if run.accounting:
             total_tokens = run.accounting.get("total", {})
             err.print(f"spent: {params.spending(total_tokens)}")
+            spent = run.summary.get("spending")
+            if spent and spent["by_kind"]:
+                err.print(params.spending_by_kind(spent), highlight=False)
         repair = run.summary.get("repair")
         if repair:
             err.print(f"repair: {repair['requested']} requests in at most {repair['rounds']} rounds, "

@@ -169,8 +169,11 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
                       + (f"; {plural(r.over_budget, 'request')} left unsent by the budget" if r.over_budget else ""),
                       highlight=False)
     if result.tie_break is not None:
-        t = result.tie_break
-        console.print(f"tie-break (--judge pairwise, not execution evidence): {t['summary']}", highlight=False)
+        t = result.tie_break_json() or {}
+        p = t.get("execution_pick_probability")
+        preferred = "" if p is None else f" (execution's pick had probability {p:.2f})"
+        console.print(f"tie-break (--judge pairwise, not execution evidence): {t['summary']}{preferred}; "
+                      f"{t['calibration']}", highlight=False)
     console.print(f"strategy {result.selection.strategy}; {result.confidence.text()}")
     console.print(spending_line(result))
     console.print(timing_line(result))

@@ -16,10 +16,11 @@ from pathlib import Path
 import click
 
 from codegen_ttc.cli import app, params
-from codegen_ttc.cli.repair_options import repair_options
+from codegen_ttc.cli.repair_options import budget_options, repair_options
 from codegen_ttc.errors import InputError
 from codegen_ttc.execution.backends.base import SandboxUnavailable
 from codegen_ttc.execution.commands import open_command_sandbox
+from codegen_ttc.sampling.budget import SharedBudget
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import resolve_config
 from codegen_ttc.sampling.errors import ModelError
@@ -51,10 +52,12 @@ from codegen_ttc.suggest.workspace import project_python, repo_root
                              "call in solve and score)")
 @params.model_options
 @repair_options
+@budget_options
 @click.option("--seed", type=int, default=None, help="Sampling seed (default: the config file's, else 0).")
 def suggest_command(repo, test_cmd, n_samples, apply_, check, as_json, sandbox, workers, python, allow_no_tests,
                     allow_test_edits, test_timeout, model, base_url, api_key, mode, temperature, max_tokens,
-                    config_file, no_cache, seed, repair_rounds, repair_width) -> int:
+                    config_file, no_cache, seed, repair_rounds, repair_width, budget_requests,
+                    budget_tokens) -> int:
     """Propose a patch that makes the repository's failing tests pass (many candidates,
     run in sandboxes, clustered by behaviour, ranked)."""
     if apply_ and check:
@@ -75,6 +78,7 @@ def suggest_command(repo, test_cmd, n_samples, apply_, check, as_json, sandbox, 
     opts = SuggestOptions(repo=root, test_cmd=test_cmd, samples=n_samples, apply=apply_,
                           allow_test_edits=allow_test_edits, timeout=test_timeout, workers=workers or 0, seed=seed,
                           max_tokens=max_tokens, repair_rounds=repair_rounds, repair_width=repair_width,
+                          budget=SharedBudget(budget_requests, budget_tokens),
                           allow_no_tests=allow_no_tests, python=box.python)
     log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
     try:

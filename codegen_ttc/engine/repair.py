@@ -323,10 +323,12 @@ def run_repair_rounds(
 class RepairingSampler:
     """A ``engine.adaptive`` sampler that decides each round between sampling and repair.
 
-    Before a round it reads the evidence so far (``ExecutingEvaluator.current``): when some
-    provided test exists and no candidate passes them all, and repair rounds remain, the
-    round is a repair round (at most ``min(width, n)`` requests, see ``choose_repairs``);
-    otherwise it samples. Repairs count as samples of the round (one shared ``-n``), and
+    Before a round it reads the evidence so far (``ExecutingEvaluator.current``): when repair
+    rounds remain and either some provided test exists and no candidate passes them all, or
+    every candidate passes them and the leading clusters disagree (the loop has not found the
+    pick settled), the round is a repair round (at most ``min(width, n)`` requests, see
+    ``choose_repairs``: the failing tests, or the inputs where the leaders differ); otherwise
+    it samples. Repairs count as samples of the round (one shared ``-n``), and
     both kinds go through the ``ledger``'s shared budget. The stopping rule is the loop's.
     """
 
@@ -360,7 +362,11 @@ class RepairingSampler:
         if current is not None and report.rounds < self.settings.rounds:
             task, outcomes = current
             ev = task.evidence(outcomes)
-            if ev.provided.shape[1] and not ev.provided.all(axis=1).any():
+            passing = ev.provided.all(axis=1)
+            # nothing passes the examples: repair the failures; everything passes them but the
+            # pick is not settled (the loop stops on a settled one before drawing): the leading
+            # clusters are shown where they differ (``choose_repairs`` finds none if they agree)
+            if (ev.provided.shape[1] and not passing.any()) or passing.all():
                 repaired = self._repair(task_id, task, outcomes, ev, n, report)
                 if repaired is not None:
                     # the rest of the round is sampled: a short round would read as an exhausted model
@@ -451,12 +457,14 @@ def repair_tasks(
     synthesised_limits: Limits | None,
     cache: SampleCache | None,
     stage: Callable[[str], None] = lambda _s: None,
+    ledgers: Mapping[str, Ledger] | None = None,
 ) -> dict[str, RepairState]:
     """Repair rounds over a problem set's generated pools (``score --generate``).
 
     Only selection's probes run here (provided and generated tests, synthesised inputs: never
     the hidden tests), in a sandbox of their own; the caller adds ``RepairState.added`` to
-    each task's samples, so the run scores the whole pool like any samples.
+    each task's samples, so the run scores the whole pool like any samples. ``ledgers``: each
+    task's shared budget, its candidate sampling already charged.
     """
     from codegen_ttc.execution.executor import open_executor
 
@@ -468,6 +476,7 @@ def repair_tasks(
         states = {}
         for t in tasks:
             keys = set(t.candidate_keys())
-            states[t.problem.task_id] = RepairState(t, {k: v for k, v in all_outcomes.items() if k in keys})
+            ledger = ledgers[t.problem.task_id] if ledgers is not None else Ledger()  # its sampling's budget, shared
+            states[t.problem.task_id] = RepairState(t, {k: v for k, v in all_outcomes.items() if k in keys}, ledger)
         run_repair_rounds(states, llm, settings, cache=cache, execute=execute, stage=stage)
     return states

@@ -24,7 +24,7 @@ from codegen_ttc.clustering.behaviour import cluster_rows, signatures
 from codegen_ttc.engine import defaults
 from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
 from codegen_ttc.engine.repair import RepairingSampler, RepairReport, RepairSettings, RepairState, origin_of, run_repair_rounds
-from codegen_ttc.engine.tie_break import judge_tie
+from codegen_ttc.engine.tie_break import UNCALIBRATED, judge_tie
 from codegen_ttc.errors import InputError, plural
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.executor import Executor, open_executor
@@ -254,7 +254,7 @@ class SolveResult:
             return Confidence(None, f"no candidate passes all of {checks.describe() or 'your checks'}")
         if self.tie_break is not None and self.tie_break["changed"]:
             return Confidence(None, "a --judge pairwise tie-break picked it over the cluster execution preferred; "
-                                    "the shipped calibration was fit without one")
+                                    + UNCALIBRATED)
         if checks.property_check or checks.reference:
             decided = " and ".join(n for n, on in (("--property", checks.property_check), ("--reference", checks.reference)) if on)
             return Confidence(None, f"your {decided} decided the pick (it passes {checks.describe()}); "
@@ -284,6 +284,14 @@ class SolveResult:
             self.selection.strategy, self.selection.confidence, self.selection.basis, adaptive=self.adaptive is not None
         )
 
+    def tie_break_json(self) -> dict | None:
+        """The tie-break, apart from the execution evidence; where it changed the pick, the
+        calibrated probability of the pick execution preferred beside it (the answer has none)."""
+        if self.tie_break is None or not self.tie_break["changed"]:
+            return self.tie_break
+        p = self.probability_correct  # the selection's confidence is still the execution pick's
+        return {**self.tie_break, "execution_pick_probability": None if p is None else round(p, 4)}
+
     def to_json(self) -> dict:
         return {
             "task_id": self.problem.task_id,
@@ -310,7 +318,7 @@ class SolveResult:
             "input_budget": self.input_budget,
             "repair": None if self.repair is None else self.repair.to_json(),
             "spending": self.spending,
-            "tie_break": self.tie_break,
+            "tie_break": self.tie_break_json(),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -478,8 +486,8 @@ def sample_adaptively(
     ``task`` carries the tests and inputs; its candidates are ignored. Returns the task
     over every sample drawn, its outcomes, what was spent and the sampler (its accounting).
     With repair rounds or a shared budget the sampler is a ``repair.RepairingSampler``: a
-    round where no candidate passes the provided tests is a repair round, and sampling and
-    repair draw on ``ledger``'s budget.
+    round where no candidate passes the provided tests, or all pass and the leading clusters
+    disagree, is a repair round, and sampling and repair draw on ``ledger``'s budget.
     """
     problem = task.problem
     evaluator = ExecutingEvaluator(

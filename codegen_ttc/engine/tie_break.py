@@ -7,7 +7,10 @@ then goes by cluster size. The model is shown the docstring and both programs, i
 orders (against a bias for a position), and asked which meets the docstring; the
 majority of readable votes decides, a tie keeps the pick. The outcome is reported as a
 tie-break, apart from the execution evidence, and the calibrated probability is not
-given for a pick it changed (the calibration was fit without it).
+given for a pick it changed: the calibration was fit on execution evidence alone, and
+there is no data yet to calibrate a model's judgement on (how often the judge is right
+where execution ties). The probability of the pick execution preferred is reported beside
+it instead.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from codegen_ttc.sampling.repair import JUDGE_SEED, ajudge_pair
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection
 from codegen_ttc.testgen.distinguish import rivals
+
+UNCALIBRATED = "no data yet to calibrate a model's judgement on (a tie-break, not execution evidence)"
 
 
 @dataclass
@@ -42,7 +47,9 @@ class TieBreak:
                 f"{f' ({self.unreadable} unreadable)' if self.unreadable else ''}: {verdict}")
 
     def to_json(self) -> dict:
-        return {**asdict(self), "summary": self.summary, "kind": "model judgement (not execution evidence)"}
+        calibration = f"uncalibrated: {UNCALIBRATED}" if self.changed else "the pick stands on execution evidence"
+        return {**asdict(self), "summary": self.summary, "kind": "model judgement (not execution evidence)",
+                "calibration": calibration}
 
 
 def tied_rival(ev: Evidence, selection: Selection) -> int | None:

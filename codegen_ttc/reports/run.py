@@ -35,7 +35,9 @@ from codegen_ttc.reports.replay import ReplayPool, pools_from_outcomes, stored_t
 from codegen_ttc.reports.run_dir import RunDirLock, foreign_entries, named_os_error, remove_temporary, write_atomic
 from codegen_ttc.reports.samples import sample_results, samples_rows
 from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summarise
-from codegen_ttc.sampling.accounting import RunAccounting
+from codegen_ttc.sampling import prompts
+from codegen_ttc.sampling.accounting import Accounting, RunAccounting
+from codegen_ttc.sampling.budget import KINDS, Ledger, SharedBudget, prompt_token_bound
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
@@ -93,6 +95,9 @@ class ScoreConfig:
     # (``codegen_ttc.engine.repair``); the repaired programs join each task's samples
     repair_rounds: int = 0
     repair_width: int = 2
+    # --budget-requests/--budget-tokens: with ``generate``, one budget per problem that its
+    # candidate sampling and repair share (``sampling.budget``), as ``solve``'s
+    budget: SharedBudget = field(default_factory=SharedBudget)
 
     @property
     def coverage(self) -> CoverageSettings | None:
@@ -127,6 +132,7 @@ class Prepared:
     accounting: dict | None = None
     warnings: tuple[str, ...] = ()
     repair: dict | None = None  # with repair rounds: what they did per task, and tokens per kind
+    spending: dict | None = None  # with --generate: the shared budget, what it was charged, tokens per kind
 
 
 def coverage_warning(n_problems: int, missing: Sequence[str], source: str) -> str | None:
@@ -178,7 +184,7 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
         if whole:  # their prompt is a prelude of imports: the model would not see the problem
             raise InputError(f"--generate does not sample LeetCode problems ({whole[0]} ...); score a samples file "
                              "of their completions with --samples-file")
-        samples, generated, run_accounting, charged = generate_samples(problems, config, on_sampling=on_sampling)
+        samples, generated, run_accounting, charged, ledgers = generate_samples(problems, config, on_sampling=on_sampling)
         accounting = {**run_accounting.to_json(), "charged_tokens": charged}
     else:
         rows = load_sample_rows(config.samples, everything, cleanup=config.cleanup)
@@ -204,9 +210,9 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
     warnings = [w for w in (coverage_warning(len(problems), missing, source),) if w]
     problems = [p for p in problems if samples.get(p.task_id)]
     tasks = _tasks(problems, samples, generated, positions, config)
-    repair = None
+    repair = spending = None
     if config.generate is not None and config.repair_rounds:
-        samples, repair = repaired_samples(tasks, samples, run_accounting, config)
+        samples, repair = repaired_samples(tasks, samples, run_accounting, config, ledgers)
         charged["repair"] = repair["charged_tokens"]
         accounting = {**run_accounting.to_json(), "charged_tokens": charged}
         rows = [(task_id, program) for task_id, programs in samples.items() for program in programs]
@@ -216,19 +222,44 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
         tasks = _tasks(problems, samples, generated, positions, config)
     if tuple(config.ks) != tuple(DEFAULT_KS):  # ks the user chose (the default ones are trimmed quietly, as before)
         warnings.extend(w for w in (k_warning(config.ks, tasks),) if w)
-    return Prepared(tasks, accounting, tuple(warnings), repair)
+    if config.generate is not None:
+        spending = spending_report(config.budget, {t.problem.task_id: ledgers[t.problem.task_id] for t in tasks})
+    return Prepared(tasks, accounting, tuple(warnings), repair, spending)
 
 
-def repaired_samples(tasks: list[Task], samples: dict, run_accounting, config: ScoreConfig) -> tuple[dict, dict]:
+def spending_report(budget: SharedBudget, ledgers: dict[str, Ledger]) -> dict:
+    """The budget each problem had, what the most charged one spent of it, and tokens per kind
+    of request over the run (``sampling.budget.Ledger`` per problem)."""
+    by_kind: dict[str, list[Accounting]] = {}
+    for ledger in ledgers.values():
+        for kind, acc in ledger.by_kind.items():
+            by_kind.setdefault(kind, []).append(acc)
+    order = {k: i for i, k in enumerate(KINDS)}
+    return {
+        "budget_per_problem": {"requests": budget.requests, "tokens": budget.tokens},
+        "charged": {"requests": sum(x.requests for x in ledgers.values()),
+                    "tokens": sum(x.tokens for x in ledgers.values())},
+        "most_charged_problem": {"requests": max((x.requests for x in ledgers.values()), default=0),
+                                 "tokens": max((x.tokens for x in ledgers.values()), default=0)},
+        "by_kind": {k: Accounting.total(by_kind[k]).to_json()
+                    for k in sorted(by_kind, key=lambda k: (order.get(k, len(order)), k))},
+    }
+
+
+def repaired_samples(tasks: list[Task], samples: dict, run_accounting, config: ScoreConfig,
+                     ledgers: dict[str, Ledger]) -> tuple[dict, dict]:
     """Each task's samples with its repair rounds' programs after them, and what the rounds did
-    (their tokens are added to ``run_accounting`` per task)."""
+    (their tokens are added to ``run_accounting`` per task). ``ledgers`` hold each task's
+    candidate sampling already: repair spends what the shared budget has left."""
     from codegen_ttc.engine.repair import RepairSettings, repair_tasks
     from codegen_ttc.sampling.cache import SampleCache
 
+    sampled = {t: ledger.tokens for t, ledger in ledgers.items()}  # charged before repair
     states = repair_tasks(
         tasks, config.generate, RepairSettings(config.repair_rounds, config.repair_width, config.seed),
         sandbox=config.sandbox, workers=config.workers, limits=config.limits,
         synthesised_limits=config.synthesised_limits, cache=SampleCache.memory() if config.no_cache else None,
+        ledgers=ledgers,
     )
     out = dict(samples)
     by_kind: dict = {}
@@ -236,17 +267,18 @@ def repaired_samples(tasks: list[Task], samples: dict, run_accounting, config: S
     for task_id, state in states.items():
         out[task_id] = list(samples[task_id]) + state.added
         for kind, acc in state.ledger.by_kind.items():
+            if kind == "candidates":  # counted by generate_samples
+                continue
             run_accounting.add(task_id, acc)
             by_kind.setdefault(kind, []).append(acc)
         per_task[task_id] = state.report.to_json()
-    from codegen_ttc.sampling.accounting import Accounting
 
     repair = {
         "rounds": config.repair_rounds,
         "width": config.repair_width,
         "requested": sum(s.report.requested for s in states.values()),
         "new_programs": sum(s.report.new_programs for s in states.values()),
-        "charged_tokens": sum(s.ledger.tokens for s in states.values()),
+        "charged_tokens": sum(s.ledger.tokens - sampled[t] for t, s in states.items()),
         "tokens_by_kind": {k: Accounting.total(v).to_json() for k, v in by_kind.items()},
         "per_task": per_task,
     }
@@ -278,6 +310,17 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
     came at all, ``prepare`` raises ``ModelError`` naming the cause.)
     """
 
+    # each problem's shared budget (sampling.budget): the candidates it affords go out first
+    ledgers = {p.task_id: Ledger(config.budget) for p in problems}
+    counts = {}
+    for p in problems:
+        prompt = (prompts.solution_chat_messages(p) if config.generate.mode == "chat"
+                  else prompts.solution_completion_prompt(p))
+        bound = prompt_token_bound(prompt) + config.generate.max_tokens
+        counts[p.task_id] = ledgers[p.task_id].affordable(config.generate_samples, bound)
+        if counts[p.task_id] <= 0:
+            raise InputError(f"the --budget-requests/--budget-tokens budget does not cover one candidate sample of "
+                             f"{p.task_id} (a request may take {bound} tokens)")
     done = 0
 
     def on_done(_problem, _samples) -> None:
@@ -289,7 +332,7 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
     got = sample_problems(
         problems, config.generate, n_candidates=config.generate_samples, n_tests=config.generate_tests, seed=config.seed,
         cache=SampleCache.memory() if config.no_cache else None,
-        on_done=on_done,
+        on_done=on_done, counts=counts,
     )
     run = RunAccounting()
     # tokens per kind, replies from the cache at what they cost when fetched (sampling.budget)
@@ -304,15 +347,17 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
             # flatter pass@k over samples; ``solve`` refuses it instead
             samples[task_id] = [p for p, st in zip(ps.candidates.programs, ps.candidates.statuses) if st != "empty"]
             charged["candidates"] += sum(ps.candidates.costs)
-            lost += config.generate_samples - len(ps.candidates.raw)
+            ledgers[task_id].charge("candidates", ps.candidates.costs, ps.candidates.accounting)
+            lost += counts[task_id] - len(ps.candidates.raw)
         if ps.tests is not None:
             tests[task_id] = ps.tests.tests
+            ledgers[task_id].record("tests", ps.tests.accounting)
             lost += config.generate_tests - len(ps.tests.raw)
         if lost:
             short[task_id] = lost
     accounting = run.to_json()
     if short and any(ps.candidates is not None and ps.candidates.raw for ps in got.values()):
-        asked = len(problems) * (config.generate_samples + config.generate_tests)
+        asked = sum(counts.values()) + len(problems) * config.generate_tests
         names = ", ".join(list(short)[:5]) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
         raise IncompleteRun(
             f"{model_label(config.generate)}: {sum(short.values())} of {asked} samples not received"
@@ -320,7 +365,7 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
             f"Nothing was scored; the samples received are cached: run the same command again to ask only for "
             f"the missing ones and score the whole set"
         )
-    return samples, tests, run, charged
+    return samples, tests, run, charged, ledgers
 
 
 def inputs_hash(
@@ -419,6 +464,8 @@ def _config_record(config: ScoreConfig, run_hash: str) -> dict:
         del record["curve_orders"]
     if not config.repair_rounds:  # the same config.json as before repair rounds existed
         del record["repair_rounds"], record["repair_width"]
+    if not config.budget.limited:
+        del record["budget"]
     if config.tests_per_sample == 5:
         del record["tests_per_sample"]
     if not config.no_cache:
@@ -839,6 +886,8 @@ def _score(
         summary["tokens"] = accounting
     if prepared.repair is not None:
         summary["repair"] = prepared.repair
+    if prepared.spending is not None:
+        summary["spending"] = prepared.spending
     if warnings:
         summary["warnings"] = warnings
     if out is not None:

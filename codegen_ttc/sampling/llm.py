@@ -39,7 +39,7 @@ import re
 import socket
 import textwrap
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -764,13 +764,16 @@ async def asample_problems(
     seed: int | None = None,
     per_sample: int = 5,
     on_done: Callable[[Problem, ProblemSamples], None] | None = None,
+    counts: Mapping[str, int] | None = None,
 ) -> dict[str, ProblemSamples]:
     """Candidates (and generated tests if ``n_tests``) for many problems at once on one
     sampler: requests of all problems share its concurrency limit. ``on_done`` is called
-    as each problem completes (progress reports)."""
+    as each problem completes (progress reports). ``counts``: candidates per task id where
+    they differ from ``n_candidates`` (what a shared budget affords)."""
 
     async def one(problem: Problem) -> tuple[str, ProblemSamples]:
-        cand_task = asample_candidates(problem, n_candidates, sampler, seed=seed) if n_candidates else None
+        n = n_candidates if counts is None else counts.get(problem.task_id, n_candidates)
+        cand_task = asample_candidates(problem, n, sampler, seed=seed) if n else None
         test_task = asample_tests(problem, n_tests, sampler, seed=seed, per_sample=per_sample) if n_tests else None
         cands, tests = await asyncio.gather(
             cand_task if cand_task is not None else _none(), test_task if test_task is not None else _none()
@@ -797,12 +800,14 @@ def sample_problems(
     seed: int | None = None,
     per_sample: int = 5,
     on_done: Callable[[Problem, ProblemSamples], None] | None = None,
+    counts: Mapping[str, int] | None = None,
 ) -> dict[str, ProblemSamples]:
     """Sync wrapper of ``asample_problems`` (one server session for all problems)."""
 
     return _with_sampler(
         config, cache,
         lambda s: asample_problems(
-            problems, s, n_candidates=n_candidates, n_tests=n_tests, seed=seed, per_sample=per_sample, on_done=on_done
+            problems, s, n_candidates=n_candidates, n_tests=n_tests, seed=seed, per_sample=per_sample, on_done=on_done,
+            counts=counts,
         ),
     )

@@ -15,6 +15,7 @@ import asyncio
 from dataclasses import asdict, dataclass, field
 
 from codegen_ttc.sampling.accounting import Accounting
+from codegen_ttc.sampling.budget import sample_cost
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.repair import shorten
@@ -32,7 +33,8 @@ class PatchRepairReport:
     requested: int = 0
     received: int = 0
     new_patches: int = 0  # distinct patches not tested before
-    stopped: str = "off"  # rounds / fixed / nothing_to_repair / off
+    over_budget: int = 0  # requests the shared budget left unsent
+    stopped: str = "off"  # rounds / fixed / nothing_to_repair / budget / off
     origins: list[dict] = field(default_factory=list)  # {sample, round, parent_samples}
     accounting: Accounting = field(default_factory=Accounting)
 
@@ -93,8 +95,9 @@ def sample_patch_repairs(
     *,
     max_tokens: int | None,
     seed: int,
-) -> tuple[list[str | None], Accounting]:
-    """One reply per conversation (None where it was lost), and what they cost."""
+) -> tuple[list[str | None], Accounting, list[int]]:
+    """One reply per conversation (None where it was lost), what they cost, and the tokens each
+    received reply is charged to the shared budget (``sampling.budget.sample_cost``)."""
     from codegen_ttc.sampling.llm import open_sampler
 
     async def go():
@@ -103,7 +106,8 @@ def sample_patch_repairs(
 
     batches = asyncio.run(go())
     texts = [b.texts[0] if b.texts else None for b in batches]
-    return texts, Accounting.total(b.accounting for b in batches)
+    costs = [sample_cost(s) for b in batches for s in b.samples if s.text is not None]
+    return texts, Accounting.total(b.accounting for b in batches), costs
 
 
 def follow_up(messages: list[dict[str, str]], reply: str, run: CandidateRun, baseline: dict,

@@ -46,7 +46,11 @@ def render_text(result: SuggestResult, *, show_diff: bool = True) -> str:
                    + f"; {len(result.runs)} distinct patches tested")
     if result.repair is not None and result.repair.rounds:
         r = result.repair
-        out.append(f"repair: {r.requested} requests in {r.rounds} rounds, {r.new_patches} new patches tested")
+        out.append(f"repair: {r.requested} requests in {r.rounds} rounds, {r.new_patches} new patches tested"
+                   + (f"; {r.over_budget} left unsent by the budget" if r.over_budget else ""))
+        by_kind = result.ledger.by_kind
+        out.append("tokens by kind of request: " + ", ".join(
+            f"{kind} {acc.prompt_tokens + acc.completion_tokens}" for kind, acc in by_kind.items()))
     if result.chosen is None:
         out.append(f"no patch: {result.message}")
         return "\n".join(out) + "\n"
@@ -113,6 +117,7 @@ def to_json(result: SuggestResult) -> dict[str, Any]:
         "accounting": result.accounting.to_json() if result.accounting else None,
         "probed": [p.to_json() for p in result.probed],
         "repair": result.repair.to_json() if result.repair else None,
+        "spending": result.ledger.to_json() if result.accounting else None,
         "chosen_origin": _chosen_origin(result),
     }
 

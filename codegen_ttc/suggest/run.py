@@ -28,6 +28,7 @@ from pathlib import Path
 from codegen_ttc.errors import InputError, plural
 from codegen_ttc.execution.commands import CommandSandbox
 from codegen_ttc.sampling.accounting import Accounting
+from codegen_ttc.sampling.budget import Ledger, SharedBudget, prompt_token_bound, sample_cost
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_samples_error
@@ -71,6 +72,8 @@ class SuggestOptions:
     # repair rounds (``suggest.repair``): patches that fix not everything are shown their test run
     repair_rounds: int = 0
     repair_width: int = 2
+    # --budget-requests/--budget-tokens: what patch sampling and repair may spend together
+    budget: SharedBudget = field(default_factory=SharedBudget)
 
 
 @dataclass
@@ -100,6 +103,7 @@ class SuggestResult:
     message: str = ""
     probed: list[probe.ProbedFunction] = field(default_factory=list)  # functions run on synthesised inputs
     repair: PatchRepairReport | None = None
+    ledger: Ledger = field(default_factory=Ledger)  # the shared budget and tokens per kind of request
 
     @property
     def chosen_run(self) -> CandidateRun | None:
@@ -107,7 +111,7 @@ class SuggestResult:
 
 
 def _sample(messages: list[dict[str, str]], n: int, config: LLMConfig, cache: SampleCache | None,
-            max_tokens: int | None, seed: int | None) -> tuple[list[tuple[int, str]], Accounting]:
+            max_tokens: int | None, seed: int | None) -> tuple[list[tuple[int, str]], Accounting, list[int]]:
     async def go():
         async with open_sampler(config, cache if cache is not None else SampleCache.default()) as sampler:
             return await sampler.sample(messages, n, seed=seed, max_tokens=max_tokens)
@@ -115,7 +119,21 @@ def _sample(messages: list[dict[str, str]], n: int, config: LLMConfig, cache: Sa
     if config.mode != "chat":
         raise InputError("suggest needs a chat model (mode = 'chat')")
     batch = asyncio.run(go())
-    return [(s.index, s.text) for s in batch.samples if s.text is not None], batch.accounting
+    kept = [s for s in batch.samples if s.text is not None]
+    return [(s.index, s.text) for s in kept], batch.accounting, [sample_cost(s) for s in kept]
+
+
+def within_budget(ledger: Ledger, bounds: list[int]) -> int:
+    """How many of the requests, in order, each costing at most ``bounds[i]`` tokens, fit in what
+    ``ledger``'s budget has left together."""
+    left = Ledger(ledger.budget, ledger.requests, ledger.tokens)  # the earlier requests' bounds charged to it
+    n = 0
+    for bound in bounds:
+        if left.affordable(1, bound) < 1:
+            break
+        left.requests, left.tokens = left.requests + 1, left.tokens + bound
+        n += 1
+    return n
 
 
 def repair_patches(opts: SuggestOptions, result: SuggestResult, ctx, baseline: TestRun, config: LLMConfig,
@@ -139,9 +157,18 @@ def repair_patches(opts: SuggestOptions, result: SuggestResult, ctx, baseline: T
         tried.update(run.patch.key for run in runs)
         conversations = [follow_up(messages, texts[run.samples[0]], run, baseline.outcomes or {}, result.targets)
                          for run in runs]
+        # the shared budget: requests go out in rank order while the most each may cost fits
+        affordable = within_budget(result.ledger, [prompt_token_bound(c) + (max_tokens or config.max_tokens)
+                                                   for c in conversations])
+        report.over_budget += len(runs) - affordable
+        runs, conversations = runs[:affordable], conversations[:affordable]
+        if not runs:
+            report.stopped = "budget"
+            break
         log(f"suggest: repair round {r}: {plural(len(runs), 'request')}")
         seed = (opts.seed or 0) + REPAIR_SEED + r
-        replies, acc = sample_patch_repairs(conversations, config, cache, max_tokens=max_tokens, seed=seed)
+        replies, acc, costs = sample_patch_repairs(conversations, config, cache, max_tokens=max_tokens, seed=seed)
+        result.ledger.charge("repair", costs, acc)
         report.accounting.merge(acc)
         if result.accounting is not None:
             result.accounting.merge(acc)
@@ -231,8 +258,16 @@ def suggest(
         ctx = ctxmod.gather(failing, read, git_diff(root, budget), budget)
         result.context = ctx
         max_tokens = opts.max_tokens or (384 if config.is_local else config.max_tokens)
-        log(f"suggest: sampling {opts.samples} candidate patches from {config.model}")
-        texts, result.accounting = _sample(ctxmod.edit_messages(ctx), opts.samples, config, cache, max_tokens, opts.seed)
+        result.ledger = Ledger(opts.budget)
+        messages = ctxmod.edit_messages(ctx)
+        bound = prompt_token_bound(messages) + max_tokens
+        n = result.ledger.affordable(opts.samples, bound)
+        if n <= 0:
+            raise InputError("the --budget-requests/--budget-tokens budget does not cover one patch sample "
+                             f"(a request may take {bound} tokens)")
+        log(f"suggest: sampling {n} candidate patches from {config.model}")
+        texts, result.accounting, costs = _sample(messages, n, config, cache, max_tokens, opts.seed)
+        result.ledger.charge("candidates", costs, result.accounting)
         if not texts:
             # nothing was tried: an error (exit 2), not "no patch found" (exit 1)
             raise no_samples_error(config, result.accounting)

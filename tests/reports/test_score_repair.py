@@ -62,3 +62,31 @@ def test_repair_options_need_generate(tmp_path, capsys):
     code = main(["score", "--problems", "tiny", "--samples-file", "tiny_samples", "--repair-rounds", "1",
                  "--out", str(tmp_path / "o")])
     assert code == 2 and "--repair-rounds applies to --generate" in capsys.readouterr().err
+
+
+def test_sampling_and_repair_share_each_problems_budget(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    with StubServer(handler) as stub:
+        # two requests: two of the three candidates go out, and no repair is left to send
+        tight = score(tmp_path, stub, capsys, "--repair-rounds", "1", "--budget-requests", "2")
+        assert sum(c.n for c in stub.calls) == 2 and tight["n_samples"] == 2
+        assert tight["spending"]["most_charged_problem"]["requests"] == 2
+        task = tight["repair"]["per_task"]["tiny/0"]
+        assert task["requested"] == 0 and task["over_budget"] == 1 and task["stopped"] == "budget"
+        # four: the three candidates and one repair, exactly
+        calls = len(stub.calls)
+        room = score(tmp_path, stub, capsys, "--repair-rounds", "1", "--budget-requests", "4", "--budget-tokens", "100000")
+        assert room["spending"]["charged"]["requests"] == 4 and room["n_samples"] == 4
+        assert room["spending"]["charged"]["tokens"] <= 100000
+        assert room["spending"]["budget_per_problem"] == {"requests": 4, "tokens": 100000}
+        by_kind = room["spending"]["by_kind"]
+        assert by_kind["candidates"]["samples_returned"] == 3 and by_kind["repair"]["requests"] == 1
+        assert room["strategies"]["default"]["pass@1"] == 1.0
+        assert sum(c.n for c in stub.calls[calls:]) <= 2  # two candidates cached: one more and the repair
+
+
+def test_a_budget_below_one_sample_is_refused(tmp_path, capsys):
+    code = main(["score", "--problems", "tiny", "--tasks", "tiny/0", "--generate", "--model", "stub", "--base-url",
+                 "http://127.0.0.1:9", "--api-key", "x", "--budget-tokens", "10", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not cover one candidate sample of tiny/0" in err and not (tmp_path / "o").exists()

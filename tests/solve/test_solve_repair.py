@@ -176,3 +176,64 @@ def test_pairwise_judgement_breaks_a_tie_that_execution_leaves(tmp_path, capsys,
     assert result["probability_correct"] is None and "tie-break" in result["probability_basis"]
     assert len(judged) == 2  # both presentation orders
     assert result["spending"]["by_kind"]["judge"]["samples_returned"] == 4
+    # the judge's use is reported apart: the answer uncalibrated (no data on model judgement yet),
+    # the probability of the pick execution preferred beside it
+    assert result["probability_basis"].startswith("uncalibrated:") and "no data yet" in result["probability_basis"]
+    assert tie["calibration"].startswith("uncalibrated: no data yet to calibrate a model's judgement")
+    assert 0.0 <= tie["execution_pick_probability"] <= 1.0
+    with judging_stub() as stub:  # the cached replies again, printed for a person
+        code = main(["solve", str(problem), "-n", "5", "--n-tests", "0", "--synthesise", "20", "--distinguish", "0",
+                     "--sandbox", "bwrap", "--base-url", stub.base_url, "--model", "stub", "--api-key", "x",
+                     "--judge", judge])
+        err = capsys.readouterr().err
+    assert code == 0 and "probability of a right answer" not in err
+    printed = " ".join(err.split())  # the console wraps long lines
+    tie_line = printed[printed.index("tie-break (--judge pairwise"):]
+    assert "execution's pick had probability" in tie_line and "; uncalibrated: no data yet" in tie_line
+
+
+def alternating_stub(texts):
+    """Samples cycle through ``texts``; a disagreement repair request gets the right program."""
+
+    def handler(call):
+        if "behave differently" in json.dumps(call.body):
+            return Reply(body=completion_body(call, [RIGHT] * call.n))
+        first = call.seed or 0
+        return Reply(body=completion_body(call, [texts[(first + j) % len(texts)] for j in range(call.n)]))
+
+    return StubServer(handler)
+
+
+def adaptive_solve(tmp_path, stub, capsys, *extra) -> dict:
+    problem = tmp_path / "running_max.py"
+    problem.write_text(PROBLEM)
+    code = main(["solve", str(problem), "--adaptive", "--n-tests", "0", "--synthesise", "20", "--distinguish", "0",
+                 "--sandbox", "bwrap", "--json", "--base-url", stub.base_url, "--model", "stub", "--api-key", "x",
+                 "--repair-rounds", "1", *extra])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_adaptive_repairs_the_leaders_when_all_pass_but_disagree(tmp_path, capsys, monkeypatch):
+    """Round 1: the window and the right program, both passing the example, split on synthesised
+    inputs; round 2 shows both leaders the inputs where they differ, with both behaviours."""
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    with alternating_stub([WRONG, RIGHT]) as stub:
+        result = adaptive_solve(tmp_path, stub, capsys, "-n", "8", "--round-size", "2")
+        asked = [c.body["messages"][-1]["content"] for c in stub.calls if "behave differently" in json.dumps(c.body)]
+    assert result["repair"]["rounds"] == 1 and result["repair"]["kinds"] == {"disagreement": 2}
+    assert len(asked) == 2 and "running_max(" in asked[0]
+    assert "best = x if best is None" in result["program"], result["program"]
+
+
+def test_adaptive_does_not_repair_a_settled_pick(tmp_path, capsys, monkeypatch):
+    """Five right programs and one window in the first round: the pick is settled, the loop stops
+    and no repair request goes out although the clusters disagree."""
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    with alternating_stub([RIGHT, RIGHT, WRONG, RIGHT, RIGHT, RIGHT]) as stub:
+        result = adaptive_solve(tmp_path, stub, capsys, "-n", "12", "--round-size", "6")
+        asked = [c for c in stub.calls if "behave differently" in json.dumps(c.body)]
+    assert result["adaptive"]["reason"] == "confident" and result["adaptive"]["rounds"] == 1
+    assert not asked and result["repair"]["requested"] == 0
+    assert len(result["clusters"]) == 2

@@ -69,3 +69,21 @@ def test_no_repair_once_a_patch_fixes_everything(tmp_path, env, capsys):
         assert code == 1 and out["status"] == "suggested"
         assert out["repair"]["stopped"] == "fixed" and out["repair"]["requested"] == 0
         assert not any(REPAIR_ASK in json.dumps(c.body) for c in stub.calls)
+
+
+def test_patch_sampling_and_repair_share_one_budget(tmp_path, env, capsys):
+    repo = F.make_repo(tmp_path, "operator")
+    with F.StubServer(wrong_then_right) as stub:
+        # two requests: both go to the patches, and the repair round is left unsent
+        code, tight = suggest(env, stub, repo, capsys, "--repair-rounds", "1", "--budget-requests", "2")
+        assert code == 1 and tight["status"] == "no_patch"
+        assert tight["repair"]["requested"] == 0 and tight["repair"]["over_budget"] == 1
+        assert tight["repair"]["stopped"] == "budget" and tight["spending"]["charged"]["requests"] == 2
+        assert not any(REPAIR_ASK in json.dumps(c.body) for c in stub.calls)
+        # three: the two patches and the repair, exactly; tokens per kind of request
+        code, room = suggest(env, stub, repo, capsys, "--repair-rounds", "1", "--budget-requests", "3")
+        assert room["status"] == "suggested" and room["spending"]["charged"]["requests"] == 3
+        by_kind = room["spending"]["by_kind"]
+        assert by_kind["candidates"]["samples_returned"] == 2 and by_kind["repair"]["samples_returned"] == 1
+        # the patches came from the cache, charged what they cost when fetched
+        assert room["spending"]["charged"]["tokens"] > by_kind["repair"]["prompt_tokens"] > 0
