@@ -11,7 +11,8 @@ import math
 
 from codegen_ttc.execution.batch import Outcome
 from codegen_ttc.execution.runtime import wire
-from codegen_ttc.problems.model import Check, Equals, MatchesReference, ScriptPassed, Truthy
+from codegen_ttc.problems import stdio
+from codegen_ttc.problems.model import Check, Equals, MatchesReference, OutputMatches, ScriptPassed, Truthy
 
 
 def passes(check: Check, outcome: Outcome | None) -> bool:
@@ -28,6 +29,8 @@ def passes(check: Check, outcome: Outcome | None) -> bool:
         return False
     if isinstance(check, Equals):
         return wire.values_equal(value, check.expected)
+    if isinstance(check, OutputMatches):
+        return stdio.output_passes(value, check.expected)
     if isinstance(check, MatchesReference):
         try:
             return matches_reference(value, check)
