@@ -25,7 +25,8 @@ from codegen_ttc.errors import plural
 from codegen_ttc.execution.batch import Limits
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
-from codegen_ttc.problems.model import Call, Equals, Problem, Script, ScriptPassed, TestCase
+from codegen_ttc.problems import stdio
+from codegen_ttc.problems.model import Call, Equals, OutputMatches, Problem, Script, ScriptPassed, TestCase
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
@@ -352,7 +353,9 @@ def reference_cases(
                 expected = outcome.decoded()
             except Exception:
                 continue
-            cases.append(TestCase(call, Equals(expected), "provided", f"reference: {call.render(entry_point)}"))
+            # a whole program's output is judged as stdout, a function's value as a value
+            check = OutputMatches(expected) if entry_point == stdio.ENTRY_POINT and type(expected) is str else Equals(expected)
+            cases.append(TestCase(call, check, "provided", f"reference: {call.render(entry_point)}"))
     return cases
 
 
@@ -401,7 +404,7 @@ def distinguishing_round(
     known = {c.key for c in task.clustering_inputs}
     accounting: list[Accounting] = []
     asked: list[Call] = []
-    if options.ask_llm_inputs:
+    if options.ask_llm_inputs and problem.kind != "program":  # the prompt asks for calls of a function
         stage(f"asking the model for inputs separating the top 2 programs ({plural(options.ask_llm_inputs, 'request')})")
         got = sample_distinguishing_inputs(
             problem, programs, options.ask_llm_inputs, llm, options.sample_cache(), seed=options.seed + LLM_INPUTS_SEED

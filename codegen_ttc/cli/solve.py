@@ -17,6 +17,7 @@ from codegen_ttc.cli import app, params
 from codegen_ttc.errors import InputError, decode_utf8, plural, read_text, write_text_atomic
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
+from codegen_ttc.problems.contests import STATEMENT_SUFFIXES, problem_from_statement
 from codegen_ttc.problems.fill import fill_in
 from codegen_ttc.problems.from_source import problem_from_source
 from codegen_ttc.problems.loaders import defined_functions, load_problems
@@ -27,8 +28,12 @@ from codegen_ttc.solver import PROPERTY_SECONDS, SolveOptions, SolveResult, solv
 
 
 def resolve_problem(spec: str, *, examples: bool) -> tuple[Problem, str | None]:
-    """``-`` (stdin), a ``.py`` file, or ``SET/ID`` from a problem set (``humaneval/0``, ``tiny/2``);
-    with the user's source text (None for a task of a problem set)."""
+    """``-`` (stdin), a ``.py`` file, a statement (``.md``/``.txt``: a whole program on stdin and
+    stdout, ``problems.contests.problem_from_statement``) or ``SET/ID`` from a problem set
+    (``humaneval/0``, ``tiny/2``); with the user's source text (None for a task of a problem set
+    or a statement: the answer is printed whole)."""
+    if spec.lower().endswith(STATEMENT_SUFFIXES):
+        return problem_from_statement(read_text(Path(spec)), spec, examples=examples), None
     if spec == "-":
         text = decode_utf8(sys.stdin.buffer.read(), "<stdin>")
         return problem_from_source(text, "<stdin>", examples=examples), text
@@ -52,8 +57,9 @@ def _with_harness(problem: Problem, program: str | None) -> str | None:
     return None if program is None else problem.program(program)
 
 
-def _read_python(path: Path | None, defines: str, role: str) -> str | None:
-    """The Python source of ``path``, which must define function ``defines`` at top level."""
+def _read_python(path: Path | None, defines: str | None, role: str) -> str | None:
+    """The Python source of ``path``, which must define function ``defines`` at top level
+    (``None``: a whole program, which need only parse)."""
     if path is None:
         return None
     text = read_text(path)
@@ -61,6 +67,8 @@ def _read_python(path: Path | None, defines: str, role: str) -> str | None:
         tree = ast.parse(text, str(path))
     except SyntaxError as exc:
         raise InputError(f"{path}:{exc.lineno}: not valid Python: {exc.msg}") from None
+    if defines is None:
+        return text
     methods = [n.name for c in tree.body if isinstance(c, ast.ClassDef) for n in c.body if isinstance(n, ast.FunctionDef)]
     if defines not in defined_functions(tree) + methods:
         # without it every candidate would fail the property, or the reference would silently add nothing
@@ -246,7 +254,8 @@ def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, inpu
 
     if in_place and output_file is not None:
         raise InputError("-o/--output and --in-place exclude each other")
-    if in_place and (problem == "-" or not (problem.endswith(".py") or Path(problem).exists())):
+    if in_place and (problem == "-" or problem.lower().endswith(STATEMENT_SUFFIXES)
+                     or not (problem.endswith(".py") or Path(problem).exists())):
         raise InputError("--in-place writes back into PROBLEM's file: give a .py file, not a task id or '-'")
     target, source = resolve_problem(problem, examples=not no_examples)
     destination = Path(problem) if in_place else output_file
@@ -257,7 +266,7 @@ def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, inpu
         samples=n_samples, test_samples=n_tests, synthesise=synthesise, sandbox=sandbox, workers=workers,
         strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
         property_code=_read_python(property_file, "check", "a --property file defines check(candidate)"),
-        reference=_with_harness(target, _read_python(reference_file, target.function_name,
+        reference=_with_harness(target, _read_python(reference_file, None if target.kind == "program" else target.function_name,
                                                       "a --reference implements the problem's function")),
         distinguish=distinguish, distinguish_pool=distinguish_pool, ask_llm_inputs=ask_llm_inputs,
         coverage_inputs=coverage_inputs, input_seconds=input_seconds, adaptive=adaptive, round_size=round_size, threshold=threshold,

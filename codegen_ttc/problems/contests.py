@@ -517,6 +517,23 @@ def contest_problem(obj: dict, where: str, *, examples: bool = True) -> Problem:
         raise InputError(f"{where}: {fmt} row: malformed ({type(exc).__name__}: {exc})") from None
 
 
+STATEMENT_SUFFIXES = (".md", ".markdown", ".txt")
+
+
+def problem_from_statement(text: str, name: str, *, examples: bool = True) -> Problem:
+    """A whole-program problem from a statement (``solve problem.md``): its example
+    Input/Output blocks are the provided tests. InputError when it has none (nothing to run
+    the candidates on), or with ``examples=False``."""
+    pairs = statement_examples(text)
+    if not pairs:
+        raise InputError(f"{name}: no example Input/Output blocks found (write 'Input' and 'Output' lines, each "
+                         "followed by its text or a fenced block): a whole program needs examples to run on")
+    if not examples:
+        raise InputError(f"{name}: --no-examples leaves a statement nothing to run the programs on")
+    stem = name.rsplit("/", 1)[-1]
+    return program_problem(stem, text, pairs, [], metadata={"format": "statement"})
+
+
 def within_dates(problem: Problem, since: dt.date | None, until: dt.date | None, where: str) -> bool:
     """Whether a problem's contest date lies in [since, until]; InputError when a window is
     asked for and the row has no date (only LiveCodeBench rows carry one)."""

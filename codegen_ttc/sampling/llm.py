@@ -559,6 +559,15 @@ class TestSamples:
 
 def candidate_program(problem: Problem, text: str, mode: str) -> extract.Extraction:
     """The full program for one solution sample."""
+    if problem.kind == "program":  # a whole program: the reply's code as it is (after the prompt's start)
+        if mode == "completion":
+            code = prompts.PROGRAM_START + text
+            if not code.endswith("\n"):
+                code += "\n"
+            ex = extract.Extraction(program=code, status="completion" if extract._parses(code) else "unparseable")
+        else:
+            ex = extract.whole_program_from_reply(text)
+        return extract.Extraction(program=problem.program(ex.program), status=ex.status) if ex.status != "empty" else ex
     if mode == "completion":
         from codegen_ttc.sampling.cleanup import program_from_completion
 
@@ -574,9 +583,8 @@ async def asample_candidates(problem: Problem, n: int, sampler: Sampler, *, seed
     if mode == "chat":
         batch = await sampler.sample(prompts.solution_chat_messages(problem), n, seed=seed)
     else:
-        batch = await sampler.sample(
-            prompts.solution_completion_prompt(problem), n, seed=seed, stop=prompts.SOLUTION_STOPS
-        )
+        stops = prompts.PROGRAM_STOPS if problem.kind == "program" else prompts.SOLUTION_STOPS
+        batch = await sampler.sample(prompts.solution_completion_prompt(problem), n, seed=seed, stop=stops)
     programs, statuses, raw = [], [], []
     for text in batch.texts:
         ex = candidate_program(problem, text, mode)
@@ -615,7 +623,10 @@ def cases_from_test_samples(problem: Problem, texts: list[str], mode: str, per_s
 async def asample_tests(
     problem: Problem, n: int, sampler: Sampler, *, seed: int | None = None, per_sample: int = 5
 ) -> TestSamples:
-    """``n`` test-generation samples; each gives up to ``per_sample`` asserts."""
+    """``n`` test-generation samples; each gives up to ``per_sample`` asserts. None for a whole
+    program: asserts are about a function (its inputs come from ``testgen.stdin_inputs``)."""
+    if problem.kind == "program":
+        return TestSamples(tests=[], accounting=Accounting(), raw=[])
     mode = sampler.config.mode
     if mode == "chat":
         batch = await sampler.sample(prompts.test_chat_messages(problem, per_sample), n, seed=seed)

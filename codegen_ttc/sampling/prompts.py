@@ -6,6 +6,13 @@ Solutions
   - chat: a user message asking for one fenced Python code block with the complete
     function.
 
+Whole programs (``Problem.kind == "program"``: a statement, stdin to stdout)
+  - completion: the statement in a docstring, then a comment saying a program follows and
+    its first line (``PROGRAM_START``); stops: ``PROGRAM_STOPS``.
+  - chat: a user message with the statement asking for one fenced block holding a complete
+    program that reads standard input and writes standard output.
+  Tests and distinguishing inputs are not asked for (their prompts are about a function).
+
 Tests
   - completion: CodeT's prompt -- the signature and docstring with body ``pass``, then
     ``# check the correctness of NAME`` and ``assert ``; the model continues with asserts.
@@ -39,11 +46,32 @@ def _ensure_newline(text: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+# a base model writing a whole program: it ends where the model turns to another problem
+PROGRAM_STOPS = ('\n"""', "\n```", "\n# Problem", "\n# Example")
+PROGRAM_START = "import sys\n"
+
+
 def solution_completion_prompt(problem: Problem) -> str:
+    if problem.kind == "program":
+        statement = problem.prompt.replace("\\", "\\\\").replace('"""', "'''")
+        return (
+            f'"""\n{_ensure_newline(statement)}"""\n\n'
+            "# A complete Python 3 program: it reads the input from standard input and prints the answer.\n"
+            + PROGRAM_START
+        )
     return problem.prompt
 
 
 def solution_chat_messages(problem: Problem) -> Messages:
+    if problem.kind == "program":
+        user = (
+            "Solve the following programming problem with a complete Python 3 program.\n\n"
+            f"{_ensure_newline(problem.prompt)}\n"
+            "The program reads the input from standard input and writes the answer to standard "
+            "output, exactly in the format the problem asks for. Reply with one fenced Python code "
+            "block (```python ... ```) containing the whole program; no explanations inside it."
+        )
+        return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]
     user = (
         f"Complete the following Python function `{problem.function_name}`.\n\n"
         f"```python\n{_ensure_newline(problem.prompt)}```\n\n"

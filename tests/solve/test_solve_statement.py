@@ -1,0 +1,84 @@
+"""``codegen-ttc solve problem.md``: a statement with example Input/Output blocks, answered by a
+whole program on stdin/stdout (scripted OpenAI-compatible stub, real bwrap sandbox)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from codegen_ttc.cli import main
+from codegen_ttc.execution.backends import backend_problem
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sampling"))
+from stub_server import Reply, StubServer, completion_body  # noqa: E402
+
+pytestmark = [
+    pytest.mark.bwrap,
+    pytest.mark.skipif(backend_problem("bwrap") is not None, reason=f"bwrap unavailable: {backend_problem('bwrap')}"),
+]
+
+STATEMENT = Path(__file__).resolve().parents[2] / "problem_sets" / "examples" / "sum_of_numbers.md"
+
+RIGHT = [
+    "```python\nn = int(input())\nprint(sum(map(int, input().split())))\n```",
+    "```python\nimport sys\nd = sys.stdin.read().split()\nprint(sum(int(x) for x in d[1:]))\n```",
+    "Here it is:\n```python\nimport os\nd = os.read(0, 1 << 20).split()\nos.write(1, b'%d\\n' % sum(map(int, d[1:])))\n```",
+]
+# both pass the two examples, and differ from the sum on inputs with a negative number
+WRONG = [
+    "```python\nn = int(input())\na = list(map(int, input().split()))\nprint(sum(abs(x) for x in a) if min(a) > 0 else 0)\n```",
+    "```python\ninput()\na = list(map(int, input().split()))\nprint(0 if min(a) < 0 else sum(a))\n```",
+]
+
+
+@pytest.fixture
+def stub():
+    texts = [WRONG[0], RIGHT[0], WRONG[1], RIGHT[1], RIGHT[2]]
+
+    def handler(call):
+        i = (call.seed or 0) % len(texts)
+        return Reply(body=completion_body(call, [texts[(i + j) % len(texts)] for j in range(call.n)]))
+
+    with StubServer(handler) as server:
+        yield server
+
+
+def run(capsys, stub, *extra) -> tuple[int, str, str]:
+    env_free = ["--base-url", stub.base_url, "--model", "stub", "--api-key", "x"]
+    code = main(["solve", str(STATEMENT), "-n", "5", "--sandbox", "bwrap", *env_free, *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_statement_is_answered_by_a_whole_program_agreeing_with_most_on_new_inputs(tmp_path, capsys, stub, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    code, out, err = run(capsys, stub, "--json", "--synthesise", "20", "--distinguish", "0")
+    assert code == 0, err
+    result = json.loads(out)
+    program = result["program"]
+    assert "codegen-ttc" not in program and "stdin_stdout" not in program  # the candidate's text, no harness
+    assert any(program == t.split("```python\n")[1].split("```")[0] for t in RIGHT), program
+    assert result["inputs"] > 2  # the examples and inputs made from them
+    # the wrong programs pass both examples: only the inputs made from them tell them apart
+    [chosen] = [c for c in result["clusters"] if c["selected"]]
+    assert chosen["candidates"] == len(RIGHT), result["clusters"]
+
+
+def test_statement_prints_the_program(tmp_path, capsys, stub, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    code, out, err = run(capsys, stub, "--synthesise", "20", "--distinguish", "0")
+    assert code == 0, err
+    compile(out, "answer", "exec")
+    assert "sum" in out
+
+
+def test_a_statement_without_examples_is_refused_in_one_line(tmp_path, capsys):
+    path = tmp_path / "bare.md"
+    path.write_text("Print the sum of the numbers.\n")
+    code = main(["solve", str(path), "--sandbox", "bwrap"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "no example Input/Output blocks found" in err and "Traceback" not in err
