@@ -96,6 +96,10 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @click.option("--no-examples", is_flag=True, help="Do not turn docstring examples into provided tests.")
 @click.option("--tasks", "task_ids", default=None, help="Comma-separated task ids to score (default: all).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N problems (default: all).")
+@click.option("--since", default=None, metavar="YYYY-MM-DD",
+              help="Only problems whose contest date (LiveCodeBench's contest_date) is on or after this day (default: no bound).")
+@click.option("--until", default=None, metavar="YYYY-MM-DD",
+              help="Only problems whose contest date is on or before this day (default: no bound).")
 @click.option("--synthesise", type=params.count(0), default=0, show_default=True,
               help="Inputs to synthesise per task for clustering (hypothesis, shaped like the tests' inputs).")
 @click.option("--coverage-inputs", type=params.count(0), default=0, show_default=True,
@@ -120,7 +124,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 def score_command(problems, samples_file, generate, n_samples, n_tests, model, base_url, api_key, mode, temperature, max_tokens,
                   config_file, no_cache, tests_file, tests_per_sample, strategies, sandbox, workers, no_examples, task_ids, limit,
-                  synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, ks, curve_orders, as_json) -> None:
+                  since, until, synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, ks, curve_orders, as_json) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     if generate == (samples_file is not None):
         raise InputError("give either --samples-file PATH or --generate")
@@ -158,6 +162,8 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
         examples=not no_examples,
         task_ids=_csv(task_ids),
         limit=limit,
+        since=since,
+        until=until,
         synthesise=synthesise,
         coverage_inputs=coverage_inputs,
         input_seconds=input_seconds,
