@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 
 from codegen_ttc.execution.batch import Outcome
-from codegen_ttc.execution.runtime import wire
 from codegen_ttc.problems import stdio
 from codegen_ttc.problems.model import Check, Equals, MatchesReference, OutputMatches, ScriptPassed, Truthy
+from codegen_ttc.runtime import wire
 
 
 def passes(check: Check, outcome: Outcome | None) -> bool:

@@ -44,7 +44,7 @@ import inspect
 import math
 import re
 
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 
 ENTRY_POINT = "stdin_stdout"
 OUTPUT_CAP = 4 << 20  # bytes of stdout per test; the harness refuses more (OutputLimitExceeded)

@@ -6,7 +6,7 @@ import pytest
 
 from codegen_ttc.execution.batch import Outcome
 from codegen_ttc.execution.judge import passes
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.problems import stdio
 from codegen_ttc.problems.model import OutputMatches, Problem
 
