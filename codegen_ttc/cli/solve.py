@@ -179,6 +179,9 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
 @params.renamed("--samples", "give the count of candidate programs as -n/--n-samples")
 @params.renamed("--tests", "give the count of test-generation samples as --n-tests")
 @click.option("--synthesise", type=params.count(0), default=20, show_default=True, help="Inputs to synthesise for clustering.")
+@click.option("--input-generators", type=params.count(0), default=0, show_default=True,
+              help="For a statement (a whole program): samples asking the model for programs that print valid "
+                   "inputs, each run on 5 seeds in the sandbox; inputs most candidates finish on join clustering (0 = off).")
 @click.option("--coverage-inputs", type=params.count(0), default=0, show_default=True,
               help="Keep this many synthesised inputs, chosen by branch coverage from a pool of "
                    "max(--synthesise, 4x this) run on a few candidates first (0 = off).")
@@ -223,7 +226,7 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
 @click.option("-o", "--output", "output_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the solved file here (whole or not at all) instead of printing it (default: print it).")
 @click.option("--in-place", is_flag=True, help="Write the solved function back into PROBLEM's file.")
-def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, input_seconds, no_examples, adaptive, round_size,
+def solve_command(problem, n_samples, n_tests, synthesise, input_generators, coverage_inputs, input_seconds, no_examples, adaptive, round_size,
                   threshold, abstain_below, sandbox, workers, strategy, model, base_url, api_key, mode, temperature,
                   max_tokens, config_file, no_cache, seed, timeout, property_file, reference_file, distinguish,
                   distinguish_pool, ask_llm_inputs, as_json, property_timeout, output_file, in_place) -> int:
@@ -258,12 +261,16 @@ def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, inpu
                      or not (problem.endswith(".py") or Path(problem).exists())):
         raise InputError("--in-place writes back into PROBLEM's file: give a .py file, not a task id or '-'")
     target, source = resolve_problem(problem, examples=not no_examples)
+    if input_generators and target.kind != "program":
+        raise InputError("--input-generators writes stdin inputs: it applies to a statement (a whole program), "
+                         "not to a function")
     destination = Path(problem) if in_place else output_file
     require_backend(sandbox)  # before any token is spent
     llm = resolve_config(config_file=config_file, model=model, base_url=base_url, api_key=api_key, mode=mode,
                          temperature=temperature, max_tokens=max_tokens, seed=seed)
     options = SolveOptions(
         samples=n_samples, test_samples=n_tests, synthesise=synthesise, sandbox=sandbox, workers=workers,
+        input_generators=input_generators,
         strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
         property_code=_read_python(property_file, "check", "a --property file defines check(candidate)"),
         reference=_with_harness(target, _read_python(reference_file, None if target.kind == "program" else target.function_name,

@@ -632,6 +632,34 @@ async def asample_tests(
     return TestSamples(tests=tests, accounting=batch.accounting, raw=batch.texts)
 
 
+@dataclass
+class GeneratorSamples:
+    programs: list[str]  # whole programs printing one input per seed (unparseable ones left out)
+    accounting: Accounting
+
+
+async def asample_input_generators(problem: Problem, n: int, sampler: Sampler, *, seed: int | None = None) -> GeneratorSamples:
+    """``n`` input-generator programs for a whole-program ``problem`` (``prompts.input_generator_*``)."""
+    if sampler.config.mode == "chat":
+        batch = await sampler.sample(prompts.input_generator_chat_messages(problem), n, seed=seed)
+        extracted = [extract.whole_program_from_reply(text) for text in batch.texts]
+    else:
+        batch = await sampler.sample(prompts.input_generator_completion_prompt(problem), n, seed=seed,
+                                     stop=prompts.PROGRAM_STOPS)
+        extracted = [extract.Extraction(prompts.GENERATOR_START + text + "\n", "completion") for text in batch.texts]
+    programs = [ex.program for ex in extracted if ex.status != "empty" and extract._parses(ex.program)]
+    for _ in range(len(batch.texts) - len(programs)):
+        batch.accounting.count_malformed("generator_unparseable")
+    return GeneratorSamples(list(dict.fromkeys(programs)), batch.accounting)
+
+
+def sample_input_generators(
+    problem: Problem, n: int, config: LLMConfig, cache: SampleCache | None = None, *, seed: int | None = None
+) -> GeneratorSamples:
+    """Input-generator programs for ``problem`` (sync; ``cache=None``: the tool's disk cache)."""
+    return _with_sampler(config, cache, lambda s: asample_input_generators(problem, n, s, seed=seed))
+
+
 def sample_candidates(
     problem: Problem, n: int, config: LLMConfig, cache: SampleCache | None = None, *, seed: int | None = None
 ) -> CandidateSamples:

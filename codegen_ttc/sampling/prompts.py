@@ -11,7 +11,9 @@ Whole programs (``Problem.kind == "program"``: a statement, stdin to stdout)
     its first line (``PROGRAM_START``); stops: ``PROGRAM_STOPS``.
   - chat: a user message with the statement asking for one fenced block holding a complete
     program that reads standard input and writes standard output.
-  Tests and distinguishing inputs are not asked for (their prompts are about a function).
+  Tests and distinguishing inputs are not asked for (their prompts are about a function);
+  *input generators* are: programs printing one valid input per seed read from stdin
+  (S*'s adaptive input synthesis; ``input_generator_*``).
 
 Tests
   - completion: CodeT's prompt -- the signature and docstring with body ``pass``, then
@@ -141,3 +143,32 @@ def distinguish_chat_messages(problem: Problem, program_a: str, program_b: str, 
 
 test_completion_prompt.__test__ = False  # type: ignore[attr-defined]  # not pytest tests
 test_chat_messages.__test__ = False  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ input generators (whole programs)
+
+GENERATOR_START = "import random\nrandom.seed(int(input()))\n"
+
+
+def input_generator_completion_prompt(problem: Problem) -> str:
+    """For base models: the statement, then the start of a generator program (``GENERATOR_START``)."""
+    statement = problem.prompt.replace("\\", "\\\\").replace('"""', "'''")
+    return (
+        f'"""\n{_ensure_newline(statement)}"""\n\n'
+        "# A Python 3 program that prints ONE small random valid input for the problem above.\n"
+        "# It reads a seed from standard input and keeps every size small.\n" + GENERATOR_START
+    )
+
+
+def input_generator_chat_messages(problem: Problem) -> Messages:
+    """S*'s adaptive input synthesis: ask for a program that prints one valid input of the problem."""
+    user = (
+        "Here is a programming problem whose programs read their input from standard input.\n\n"
+        f"{_ensure_newline(problem.prompt)}\n"
+        "Write a Python 3 program that prints ONE random, valid input for this problem, exactly in "
+        "the input format the problem describes. It reads an integer seed from standard input and "
+        "calls random.seed with it, so that each seed gives another input. Keep the input small "
+        "(few test cases, numbers and lengths below 20) but include edge cases sometimes. Do not "
+        "solve the problem. Reply with one fenced Python code block containing the whole program."
+    )
+    return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]

@@ -13,7 +13,8 @@ their shape kept:
 - other tokens (words, grid rows, bit strings) keep their length, drawn over the characters
   seen in the example's tokens.
 
-Pure and deterministic under a seed.
+Pure and deterministic under a seed. Inputs can also come from generator programs the model
+writes (``generated_inputs``), kept where most candidates finish (``accepted_inputs``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
+
+from codegen_ttc.execution.batch import Batch, Limits, Outcome
+from codegen_ttc.problems import stdio
+from codegen_ttc.problems.model import Call
 
 _INT = re.compile(r"-?(?:0|[1-9]\d{0,17})")  # a leading zero makes digits text ("0101", "007")
 _BITS = re.compile(r"[01]*01[01]*")
@@ -112,3 +118,49 @@ def mutate_stdin(examples: Sequence[str], count: int, *, seed: int = 0) -> list[
             if len(out) == count:
                 break
     return out
+
+
+# ------------------------------------------------------------------ model-written input generators
+
+
+class Runs(Protocol):
+    def run(self, batches: Sequence[Batch]) -> dict[str, dict[str, Outcome]]: ...
+
+
+def generated_inputs(executor: Runs, generators: Sequence[str], per_generator: int, limits: Limits) -> list[str]:
+    """Inputs printed by model-written generator programs (S*'s adaptive input synthesis).
+
+    Each generator is an untrusted program like any candidate: it runs in the sandbox, once
+    per seed (``"0\\n"``, ``"1\\n"``...), and what it prints is an input (its normalised stdout),
+    kept when non-empty; distinct inputs in generator and seed order.
+    """
+    seeds = tuple(Call((f"{i}\n",)) for i in range(per_generator))
+    batches = [Batch(stdio.wrap(g), stdio.ENTRY_POINT, seeds, limits) for g in dict.fromkeys(generators)]
+    outcomes = executor.run(batches)
+    found: dict[str, None] = {}
+    for batch in batches:
+        row = outcomes.get(batch.candidate_key, {})
+        for call in seeds:
+            out = row.get(call.key)
+            if out is None or out.status != "returned":
+                continue
+            try:
+                text = out.decoded()
+            except Exception:  # malformed: the generator's failure
+                continue
+            if type(text) is str and text.strip():
+                found.setdefault(text + "\n")
+    return list(found)
+
+
+def accepted_inputs(calls: Sequence[Call], rows: Sequence[dict[str, Outcome]], multiplicity: Sequence[int],
+                    share: float = 0.5) -> list[Call]:
+    """The ``calls`` on which at least ``share`` of the samples finished without error (the rest
+    are probably outside the problem's input space: S* keeps only such inputs). Pure."""
+    total = sum(multiplicity) or 1
+    kept = []
+    for call in calls:
+        finished = sum(m for row, m in zip(rows, multiplicity) if (o := row.get(call.key)) is not None and o.status == "returned")
+        if finished / total >= share:
+            kept.append(call)
+    return kept

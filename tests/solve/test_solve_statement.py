@@ -82,3 +82,47 @@ def test_a_statement_without_examples_is_refused_in_one_line(tmp_path, capsys):
     _, err = capsys.readouterr()
     assert code == 2
     assert "no example Input/Output blocks found" in err and "Traceback" not in err
+
+
+GENERATOR = (
+    "```python\nimport random\nrandom.seed(int(input()))\nn = random.randint(1, 5)\n"
+    "print(n)\nprint(*[random.randint(-9, 9) for _ in range(n)])\n```"
+)
+GARBAGE_GENERATOR = "```python\nimport random\nrandom.seed(int(input()))\nprint('hello', random.random())\n```"
+
+
+@pytest.fixture
+def stub_with_generators():
+    texts = [WRONG[0], RIGHT[0], WRONG[1], RIGHT[1], RIGHT[2]]
+    generators = [GENERATOR, GARBAGE_GENERATOR]
+
+    def handler(call):
+        i = call.seed or 0
+        pool = generators if "prints ONE random, valid input" in json.dumps(call.body) else texts
+        return Reply(body=completion_body(call, [pool[(i + j) % len(pool)] for j in range(call.n)]))
+
+    with StubServer(handler) as server:
+        yield server
+
+
+def test_inputs_from_model_written_generators_tell_the_programs_apart(tmp_path, capsys, stub_with_generators, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    # no mutated inputs: only what the generators print can separate right from wrong
+    code, out, err = run(capsys, stub_with_generators, "--json", "--synthesise", "0", "--distinguish", "0",
+                         "--input-generators", "2")
+    assert code == 0, err
+    result = json.loads(out)
+    report = result["input_generators"]
+    # the garbage generator's 5 inputs make every candidate raise: dropped
+    assert report["generators"] == 2 and report["inputs"] == 10 and report["kept"] == 5, report
+    assert result["inputs"] == 2 + 5
+    [chosen] = [c for c in result["clusters"] if c["selected"]]
+    assert chosen["candidates"] == len(RIGHT), result["clusters"]
+
+
+def test_input_generators_apply_to_statements_only(tmp_path, capsys):
+    path = tmp_path / "f.py"
+    path.write_text('def f(x):\n    """>>> f(1)\n    2\n    """\n')
+    code = main(["solve", str(path), "--input-generators", "2", "--sandbox", "bwrap"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "--input-generators writes stdin inputs" in err
