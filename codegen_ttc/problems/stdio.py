@@ -187,7 +187,7 @@ def run_program(code, stdin: str, cap: int) -> str:
     os.lseek(in_fd, 0, os.SEEK_SET)
     os.lseek(out_fd, 0, os.SEEK_SET)
     saved_fds = os.dup(0), os.dup(1)
-    saved = sys.stdin, sys.stdout, sys.modules.get("__main__"), os._exit
+    saved_stdin, saved_stdout, saved_main, saved_exit = sys.stdin, sys.stdout, sys.modules.get("__main__"), os._exit
     threads_before = set(threading.enumerate())
     status = 0
     ours = None
@@ -218,10 +218,10 @@ def run_program(code, stdin: str, cap: int) -> str:
                 except BaseException:  # a stream the program closed: what it flushed is kept
                     pass
     finally:
-        os._exit = saved[3]
-        sys.stdin, sys.stdout = saved[0], saved[1]
-        if saved[2] is not None:
-            sys.modules["__main__"] = saved[2]
+        os._exit = saved_exit
+        sys.stdin, sys.stdout = saved_stdin, saved_stdout
+        if saved_main is not None:
+            sys.modules["__main__"] = saved_main
         os.dup2(saved_fds[0], 0)
         os.dup2(saved_fds[1], 1)
         for fd in saved_fds:
