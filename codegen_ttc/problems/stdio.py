@@ -260,7 +260,9 @@ def _harness_tail() -> str:
     functions = (ProgramExit, OutputLimitExceeded, exit_status, normalised_output, run_program, memory_files)
     return (
         "\n\n" + "\n\n".join(inspect.getsource(f) for f in functions) + "\n\n"
-        f"_codegen_ttc_code = compile({_SOURCE_NAME}, '<candidate>', 'exec')\n\n\n"
+        # under the file name the runner gave the harness: with Limits.coverage its meter then
+        # measures the program's branches too
+        f"_codegen_ttc_code = compile({_SOURCE_NAME}, (lambda: 0).__code__.co_filename, 'exec')\n\n\n"
         f"def {ENTRY_POINT}(stdin):\n"
         f"    return run_program(_codegen_ttc_code, stdin, {OUTPUT_CAP})\n"
     )

@@ -183,3 +183,14 @@ def test_program_closing_every_descriptor_spoils_no_later_test(guarded):
     program = "import os\nx = input()\nif x == 'close':\n    os.closerange(0, 1024)\nelse:\n    print(x)\n"
     outs = run_program(guarded, program, "close", "next", "after")
     assert [stdout(o) for o in outs[1:]] == ["next", "after"]
+
+
+def test_coverage_measures_the_programs_branches(sandbox):
+    program = "n = int(input())\nif n > 5:\n    print('big')\nelse:\n    print('small')\n"
+    probes = (Call(("3\n",)), Call(("9\n",)))
+    res = sandbox.run(Batch(stdio.wrap(program), stdio.ENTRY_POINT, probes, Limits(coverage=True)))
+    small, big = (res.outcomes[p.key] for p in probes)
+    assert (small.decoded(), big.decoded()) == ("small", "big")
+    # the program's own lines: 2 -> 5 (else) on a small input, 2 -> 3 on a big one
+    assert (2, 5) in small.arcs.arcs and (2, 3) not in small.arcs.arcs
+    assert (2, 3) in big.arcs.arcs and (2, 5) not in big.arcs.arcs
