@@ -200,7 +200,10 @@ class Problem:
     # "program": a whole program reading stdin and writing stdout (``problems.stdio``); its
     # tests are calls of ``stdio.ENTRY_POINT`` with the stdin text, checked by ``OutputMatches``
     kind: Kind = "function"
-    # the benchmark's limits per test, where its data gives them (CodeContests)
+    # the benchmark's limits per test, where its data gives them (CodeContests). The time limit
+    # is each hidden test's CPU limit (``TestCase.cpu_seconds``); the memory limit is kept as
+    # data, not applied: the sandbox's RLIMIT_AS counts virtual memory, which a Python
+    # program's imports and thread stacks inflate far past a judge's resident-memory limit
     time_limit_seconds: float | None = None
     memory_limit_bytes: int | None = None
 
