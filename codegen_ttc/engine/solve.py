@@ -325,13 +325,19 @@ def describe_disagreements(task: Task, ev: Evidence, selection: Selection, outco
         call = by_key[ev.input_keys[j]]  # columns some candidate ran out of time on are gone
         mine = outcomes.get(keys[selection.chosen], {}).get(call.key)
         theirs = outcomes.get(keys[other], {}).get(call.key)
-        lines.append(f"{call.render(task.problem.entry_point)}: selected {_shown(mine)}, runner-up {_shown(theirs)}")
+        if task.problem.kind == "program":  # stdin shown as text; a failure with its reason
+            where = f"stdin {call.args[0][:60]!r}"
+            lines.append(f"{where}: selected {_shown(mine, program=True)}, runner-up {_shown(theirs, program=True)}")
+        else:
+            lines.append(f"{call.render(task.problem.entry_point)}: selected {_shown(mine)}, runner-up {_shown(theirs)}")
     return lines
 
 
-def _shown(outcome) -> str:
+def _shown(outcome, *, program: bool = False) -> str:
     if outcome is None:
         return "?"
+    if program and outcome.status != "returned":
+        return stdio.failure_reason(outcome)
     if outcome.status == "returned":
         try:
             return repr(outcome.decoded())[:80]

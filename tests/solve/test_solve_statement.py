@@ -65,6 +65,8 @@ def test_statement_is_answered_by_a_whole_program_agreeing_with_most_on_new_inpu
     # the wrong programs pass both examples: only the inputs made from them tell them apart
     [chosen] = [c for c in result["clusters"] if c["selected"]]
     assert chosen["candidates"] == len(RIGHT), result["clusters"]
+    # where the runner-up differs, shown by its stdin
+    assert result["disagreements"] and all(d.startswith("stdin '") for d in result["disagreements"])
 
 
 def test_statement_prints_the_program(tmp_path, capsys, stub, monkeypatch):
