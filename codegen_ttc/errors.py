@@ -1,10 +1,23 @@
-"""Errors the user can act on.
+"""The project's exceptions, and helpers that read the user's files.
 
-``InputError`` is bad input (a missing file, a malformed JSONL line, an unknown
-task id): the CLI prints its message as one line and exits with code 2, without
-a traceback and without writing half an output. ``IncompleteRun`` is a run that lost
-part of what it needs to an outage and says how to complete it. ``read_text`` reads a file the user
-named, with every way that can fail said as an ``InputError``.
+Every error the tool raises on purpose derives from ``CodegenTTCError``::
+
+    CodegenTTCError
+    ├── InputError          bad input: a missing file, a malformed JSONL line, an unknown
+    │                       task id (the CLI prints one line, exit 2, nothing half-written)
+    ├── IncompleteRun       part of a run was lost to an outage; the same command completes
+    │                       it (exit EXIT_INCOMPLETE)
+    ├── SandboxUnavailable  a sandbox backend cannot run on this machine (exit 2)
+    ├── InfraError          the sandbox failed, not the candidate: retried, never counted
+    │                       as the candidate's failure
+    └── ModelError          no usable sample could be had from the model (exit 2)
+        └── LocalModelError (sampling.local_model) the embedded model could not be
+                            fetched or started
+
+``SandboxUnavailable``, ``InfraError`` and ``ModelError`` are also ``RuntimeError``s.
+Exceptions a module raises and catches itself (a parse that fails over to another
+format, a retry) stay private to it. ``read_text`` reads a file the user named, with
+every way that can fail said as an ``InputError``.
 """
 
 from __future__ import annotations
@@ -14,7 +27,11 @@ import tempfile
 from pathlib import Path
 
 
-class InputError(Exception):
+class CodegenTTCError(Exception):
+    """Base of every error codegen-ttc raises on purpose (the tree: this module's docstring)."""
+
+
+class InputError(CodegenTTCError):
     """Bad input from the user; the message names the file/line/field at fault."""
 
 
@@ -22,11 +39,23 @@ class InputError(Exception):
 EXIT_INCOMPLETE = 75
 
 
-class IncompleteRun(Exception):
+class IncompleteRun(CodegenTTCError):
     """A run that could not get everything it needs (samples lost to a server outage, pairs
     lost to sandbox failures) and wrote no figures from the part it got. What it got is
     kept (sample cache, run directory): running the same command again fetches or executes
     only what is missing. The CLI prints the message as one line and exits ``EXIT_INCOMPLETE``."""
+
+
+class SandboxUnavailable(CodegenTTCError, RuntimeError):
+    """This backend cannot run on this machine (reason in the message)."""
+
+
+class InfraError(CodegenTTCError, RuntimeError):
+    """The sandbox failed, not the candidate."""
+
+
+class ModelError(CodegenTTCError, RuntimeError):
+    """No usable sample could be had from the model; the message names the server and the cause."""
 
 
 def user_file(path: Path) -> Path:

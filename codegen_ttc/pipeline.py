@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codegen_ttc.execution.batch import Batch, Limits, Outcome, candidate_key
+from codegen_ttc.execution.batch import Batch, Limits, Outcome, Outcomes, candidate_key
 from codegen_ttc.execution.judge import passes
 from codegen_ttc.problems.model import Call, Probe, Problem, Script, TestCase
 from codegen_ttc.selection.evidence import Evidence, without_slow_inputs
-
-Outcomes = Mapping[str, Mapping[str, Outcome]]  # candidate key -> probe key -> outcome
 
 # A stand-in for the candidate that ends its process at its first call: the judge then ends
 # the script uncatchably (a candidate's crash), so a script that *raises* on it raised before

@@ -33,13 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
+from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, StopRule, cluster_support, decide, run_adaptive
 from codegen_ttc.reports import curves
-from codegen_ttc.selection import calibration
 from codegen_ttc.reports.replay import ReplayEvaluator, ReplaySampler, permutation
 from codegen_ttc.reports.run import load_run
-from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, StopRule, cluster_support, decide, run_adaptive
-
-STRATEGIES = ("random", "public", "cluster", "codet", "dual", "default")
+from codegen_ttc.selection import calibration
+from codegen_ttc.selection.strategies import SCORED_BY_DEFAULT
 
 
 def _within_pools(config: AdaptiveConfig, pools) -> AdaptiveConfig:
@@ -65,7 +64,7 @@ def adaptive_block(
     config: AdaptiveConfig = AdaptiveConfig(),
     thresholds=curves.DEFAULT_THRESHOLDS,
     ns=curves.DEFAULT_NS,
-    strategies=STRATEGIES,
+    strategies=SCORED_BY_DEFAULT,
     abstain_below: float | None = None,
     shared_means: tuple[float, ...] = (),
     log=print,
@@ -361,7 +360,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--threshold", type=float, default=StopRule.threshold, help="the policy's stopping threshold")
     ap.add_argument("--thresholds", type=_floats, default=list(curves.DEFAULT_THRESHOLDS), help="curve points")
     ap.add_argument("--ns", type=_ints, default=list(curves.DEFAULT_NS), help="fixed budgets for the curve")
-    ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument("--strategies", default=",".join(SCORED_BY_DEFAULT))
     ap.add_argument("--strategy", default="default", help="the strategy the adaptive policy selects with")
     ap.add_argument("--round-size", type=int, default=AdaptiveConfig.round_size)
     ap.add_argument("--first-round", type=int, default=AdaptiveConfig.first_round)

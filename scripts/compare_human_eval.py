@@ -32,9 +32,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench_selection import DATA, PROBLEMS, SAMPLES  # noqa: E402  (the bench's data, one place)
+
 from codegen_ttc.reports.run import ScoreConfig, score  # noqa: E402
 from codegen_ttc.sampling.cleanup import clean_completion  # noqa: E402
-
 
 
 def write_inputs(data: Path, n_tasks: int, n_samples: int, out: Path) -> tuple[Path, Path]:

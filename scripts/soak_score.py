@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench_selection import DATA, PROBLEMS, SAMPLES, TESTS  # noqa: E402  (the bench's data, one place)
+
 from codegen_ttc.testing.faults import SandboxKiller  # noqa: E402
 
 
@@ -192,7 +193,8 @@ def main() -> int:
         report["first_difference"] = {"key": key, "disturbed": dict(final)[key], "undisturbed": reference[key]}
     if (disturbed / "summary.json").exists():
         summary = json.loads((disturbed / "summary.json").read_text())
-        report["final_summary"] = {"complete": summary.get("complete"), "default_pass@1": summary.get("strategies", {}).get("default", {}).get("pass@1")}
+        default = summary.get("strategies", {}).get("default", {})
+        report["final_summary"] = {"complete": summary.get("complete"), "default_pass@1": default.get("pass@1")}
     report["checks"] = checks
     print(json.dumps(report, indent=2))
     essential = ("no_pair_stored_twice", "same_pairs_as_undisturbed", "no_difference_put_down_to_the_kills")

@@ -3,8 +3,11 @@
 # (CI provides every component, so a skip there means a missing install step).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-# the package layering (pyproject.toml, [tool.importlinter]): imports only point down
-layering=$(lint-imports --no-cache 2>&1) || { printf '%s\n' "$layering" >&2; exit 1; }
+# the checks configured in pyproject.toml: the package layering ([tool.importlinter]:
+# imports only point down) and the linter; each prints only on failure
+for check in "lint-imports --no-cache" "ruff check --quiet ."; do
+    out=$($check 2>&1) || { printf '%s: failed\n%s\n' "$check" "$out" >&2; exit 1; }
+done
 args=(-q -rs)
 if [ "${CI:-}" = "true" ]; then
     python3 -m pytest "${args[@]}" -p codegen_ttc.testing.no_skips "$@"

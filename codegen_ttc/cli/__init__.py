@@ -6,9 +6,7 @@ import sys
 
 import click
 
-from codegen_ttc.errors import EXIT_INCOMPLETE, IncompleteRun, InputError
-from codegen_ttc.execution.backends.base import SandboxUnavailable
-from codegen_ttc.sampling.errors import ModelError
+from codegen_ttc.errors import EXIT_INCOMPLETE, IncompleteRun, InputError, ModelError, SandboxUnavailable
 
 # packages of the ``full`` extra (pyproject.toml): ``suggest`` runs without them, ``solve``
 # and ``score`` (and the Docker sandbox) need them
@@ -24,11 +22,7 @@ def app() -> None:
 def _register() -> None:
     # each module adds its command to ``app`` and imports ``app`` from here, so they are
     # imported after it exists (at the top they would be a cycle)
-    from codegen_ttc.cli import score  # noqa: F401
-    from codegen_ttc.cli import solve  # noqa: F401
-    from codegen_ttc.cli import sandbox  # noqa: F401
-    from codegen_ttc.cli import model  # noqa: F401
-    from codegen_ttc.cli import suggest  # noqa: F401
+    from codegen_ttc.cli import model, sandbox, score, solve, suggest  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,16 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         click.echo(f"codegen-ttc: {exc.format_message()}", err=True)
         return 2
-    except InputError as exc:
-        click.echo(f"codegen-ttc: {exc}", err=True)
-        return 2
     except IncompleteRun as exc:  # what was lost is named, and rerunning completes it
         click.echo(f"codegen-ttc: {exc}", err=True)
         return EXIT_INCOMPLETE
-    except SandboxUnavailable as exc:
-        click.echo(f"codegen-ttc: {exc}", err=True)
-        return 2
-    except ModelError as exc:  # the model could not be reached, or gave nothing usable
+    # bad input, no sandbox here, or a model that could not be reached or gave nothing usable
+    except (InputError, SandboxUnavailable, ModelError) as exc:
         click.echo(f"codegen-ttc: {exc}", err=True)
         return 2
     except OSError as exc:  # an output that cannot be written: read-only, not a directory, disk full

@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from codegen_ttc.errors import plural
+from codegen_ttc.execution.backends import NAMES
 from codegen_ttc.sampling.config import ENV_API_KEY, ENV_BASE_URL, ENV_CACHE, ENV_MODEL, LLMConfig
 
 COUNT_MAX = 100_000  # samples, tests or inputs per problem
@@ -47,7 +48,6 @@ def seconds(minimum: float = 0.0) -> Number:
 WORKERS = click.IntRange(1, WORKERS_MAX)
 PROBABILITY = Number(0.0, 1.0)
 TEMPERATURE = Number(0.0, 2.0)  # OpenAI's range; --help shows it as [0.0<=x<=2.0]
-SANDBOXES = ("auto", "bwrap", "docker", "process")
 CPU_SECONDS_PER_CALL = 1.0  # execution.batch.Limits' default, here so that --help needs no execution layer (a test checks they agree)
 
 _LLM = LLMConfig()
@@ -92,7 +92,7 @@ model_options = _apply(*MODEL_OPTIONS)
 
 # where candidates (or a repository's tests) run
 SANDBOX_OPTIONS: tuple[Decorator, ...] = (
-    click.option("--sandbox", type=click.Choice(SANDBOXES), default="auto", show_default=True,
+    click.option("--sandbox", type=click.Choice(NAMES), default="auto", show_default=True,
                  help="Sandbox backend: auto is the isolating one the command prefers (solve and score: Docker "
                       "if usable, else bwrap; suggest: bwrap; see `codegen-ttc sandbox check`); process runs "
                       "with NO isolation."),

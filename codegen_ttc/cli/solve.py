@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import math
 import sys
@@ -14,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from codegen_ttc.cli import app, params
+from codegen_ttc.cli.repair_options import budget_options, repair_options
+from codegen_ttc.engine.solve import PROPERTY_SECONDS, SolveOptions, SolveResult, solve
 from codegen_ttc.errors import InputError, decode_utf8, plural, read_text, write_text_atomic
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
@@ -21,12 +24,12 @@ from codegen_ttc.problems.contests import STATEMENT_SUFFIXES, problem_from_state
 from codegen_ttc.problems.fill import fill_in
 from codegen_ttc.problems.from_source import problem_from_source
 from codegen_ttc.problems.loaders import load_problems
-from codegen_ttc.problems.rows import defined_functions
 from codegen_ttc.problems.model import Problem
+from codegen_ttc.problems.rows import defined_functions
+from codegen_ttc.sampling.budget import SharedBudget
 from codegen_ttc.sampling.config import resolve_config
 from codegen_ttc.sampling.extract import REFUSED
 from codegen_ttc.selection.strategies import STRATEGIES
-from codegen_ttc.engine.solve import PROPERTY_SECONDS, SolveOptions, SolveResult, solve
 
 
 def resolve_problem(spec: str, *, examples: bool) -> tuple[Problem, str | None]:
@@ -166,6 +169,15 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
         why = STOP_REASONS.get(a.reason, a.reason)
         console.print(f"adaptive sampling: {plural(a.samples, 'sample')} in {plural(a.rounds, 'round')}; "
                       f"stopped: {a.reason} ({why})")
+    if result.repair is not None and result.repair.stopped != "off":
+        r = result.repair
+        console.print(f"repair: {plural(r.requested, 'request')} in {plural(r.rounds, 'round')}, "
+                      f"{plural(r.new_programs, 'new program')}; the answer: {r.selected_origin}"
+                      + (f"; {plural(r.over_budget, 'request')} left unsent by the budget" if r.over_budget else ""),
+                      highlight=False)
+    if result.tie_break is not None:
+        t = result.tie_break
+        console.print(f"tie-break (--judge pairwise, not execution evidence): {t['summary']}", highlight=False)
     console.print(f"strategy {result.selection.strategy}; {result.confidence.text()}")
     console.print(spending_line(result))
     console.print(timing_line(result))
@@ -222,14 +234,21 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
 @click.option("--ask-llm-inputs", type=params.count(0), default=SolveOptions.ask_llm_inputs, show_default=True,
               help="Samples asking the model for inputs that separate the two (each proposes up to 5; "
                    "costs tokens); with --distinguish only.")
+@repair_options
+@budget_options
+@click.option("--judge", type=click.Choice(["off", "pairwise"]), default="off", show_default=True,
+              help="Where the top clusters behave the same on every input tried, pairwise: the model compares "
+                   "their programs against the docstring (a tie-break, reported as such, never execution evidence).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON record instead of the program.")
 @click.option("-o", "--output", "output_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the solved file here (whole or not at all) instead of printing it (default: print it).")
 @click.option("--in-place", is_flag=True, help="Write the solved function back into PROBLEM's file.")
-def solve_command(problem, n_samples, n_tests, synthesise, input_generators, coverage_inputs, input_seconds, no_examples, adaptive, round_size,
+def solve_command(problem, n_samples, n_tests, synthesise, input_generators, coverage_inputs, input_seconds, no_examples,
+                  adaptive, round_size,
                   threshold, abstain_below, sandbox, workers, strategy, model, base_url, api_key, mode, temperature,
                   max_tokens, config_file, no_cache, seed, timeout, property_file, reference_file, distinguish,
-                  distinguish_pool, ask_llm_inputs, as_json, property_timeout, output_file, in_place) -> int:
+                  distinguish_pool, ask_llm_inputs, as_json, property_timeout, output_file, in_place,
+                  repair_rounds, repair_width, budget_requests, budget_tokens, judge) -> int:
     """Solve PROBLEM: a .py file with a signature and docstring, '-' for stdin, or a task id (humaneval/0).
 
     After a first selection, the selected program and its rival run on fresh inputs; those
@@ -243,16 +262,23 @@ def solve_command(problem, n_samples, n_tests, synthesise, input_generators, cov
     3 when --abstain-below refused the answer; 4 when no candidate passes all of your own
     checks (docstring examples, --property, --reference): nothing is printed or written.
     """
-    if adaptive and coverage_inputs:
-        raise InputError("--coverage-inputs needs the candidates up front: it cannot be combined with --adaptive")
-    if adaptive and input_seconds:
-        raise InputError("--input-seconds needs the candidates up front: it cannot be combined with --adaptive")
+    # the options check their own combinations; the PROBLEM's own (property, reference) come later
+    options = SolveOptions(
+        samples=n_samples, test_samples=n_tests, synthesise=synthesise, sandbox=sandbox, workers=workers,
+        input_generators=input_generators, strategy=strategy, seed=seed,
+        limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
+        distinguish=distinguish, distinguish_pool=distinguish_pool, ask_llm_inputs=ask_llm_inputs,
+        coverage_inputs=coverage_inputs, input_seconds=input_seconds, adaptive=adaptive, round_size=round_size, threshold=threshold,
+        no_cache=no_cache, repair_rounds=repair_rounds, repair_width=repair_width,
+        budget=SharedBudget(budget_requests, budget_tokens), judge=judge,
+        property_limits=Limits(cpu_seconds=property_timeout, wall_seconds=max(Limits().wall_seconds, 6 * property_timeout)),
+    )
     ctx = click.get_current_context()
-    for name in ("round_size", "threshold"):
+    if ctx.get_parameter_source("repair_width") is click.core.ParameterSource.COMMANDLINE and not repair_rounds:
+        raise InputError("--repair-width sets how many candidates each repair round fixes; give --repair-rounds too")
+    for name in ("round_size", "threshold"):  # given on the command line, not a value: the CLI's to check
         if not adaptive and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
             raise InputError(f"--{name.replace('_', '-')} sets adaptive sampling; give --adaptive too")
-    if ask_llm_inputs and not distinguish:
-        raise InputError("--ask-llm-inputs asks for distinguishing inputs; it needs --distinguish above 0")
     import scipy.special  # noqa: F401  (the full extra: say it is missing before any token is spent)
 
     if in_place and output_file is not None:
@@ -268,17 +294,11 @@ def solve_command(problem, n_samples, n_tests, synthesise, input_generators, cov
     require_backend(sandbox)  # before any token is spent
     llm = resolve_config(config_file=config_file, model=model, base_url=base_url, api_key=api_key, mode=mode,
                          temperature=temperature, max_tokens=max_tokens, seed=seed)
-    options = SolveOptions(
-        samples=n_samples, test_samples=n_tests, synthesise=synthesise, sandbox=sandbox, workers=workers,
-        input_generators=input_generators,
-        strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
+    options = dataclasses.replace(
+        options,
         property_code=_read_python(property_file, "check", "a --property file defines check(candidate)"),
         reference=_with_harness(target, _read_python(reference_file, None if target.kind == "program" else target.function_name,
                                                       "a --reference implements the problem's function")),
-        distinguish=distinguish, distinguish_pool=distinguish_pool, ask_llm_inputs=ask_llm_inputs,
-        coverage_inputs=coverage_inputs, input_seconds=input_seconds, adaptive=adaptive, round_size=round_size, threshold=threshold,
-        no_cache=no_cache,
-        property_limits=Limits(cpu_seconds=property_timeout, wall_seconds=max(Limits().wall_seconds, 6 * property_timeout)),
     )
     err = Console(stderr=True)
     started = time.perf_counter()

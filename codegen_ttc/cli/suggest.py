@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from codegen_ttc.cli import app, params
+from codegen_ttc.cli.repair_options import repair_options
 from codegen_ttc.errors import InputError
 from codegen_ttc.execution.backends.base import SandboxUnavailable
 from codegen_ttc.execution.commands import open_command_sandbox
@@ -49,10 +50,11 @@ from codegen_ttc.suggest.workspace import project_python, repo_root
 @params.renamed("--timeout", "the wall seconds per test run are --test-timeout (--timeout is CPU seconds per "
                              "call in solve and score)")
 @params.model_options
+@repair_options
 @click.option("--seed", type=int, default=None, help="Sampling seed (default: the config file's, else 0).")
 def suggest_command(repo, test_cmd, n_samples, apply_, check, as_json, sandbox, workers, python, allow_no_tests,
                     allow_test_edits, test_timeout, model, base_url, api_key, mode, temperature, max_tokens,
-                    config_file, no_cache, seed) -> int:
+                    config_file, no_cache, seed, repair_rounds, repair_width) -> int:
     """Propose a patch that makes the repository's failing tests pass (many candidates,
     run in sandboxes, clustered by behaviour, ranked)."""
     if apply_ and check:
@@ -72,7 +74,7 @@ def suggest_command(repo, test_cmd, n_samples, apply_, check, as_json, sandbox, 
         raise InputError(f"sandbox unavailable: {exc} (use --sandbox process to run without isolation)") from None
     opts = SuggestOptions(repo=root, test_cmd=test_cmd, samples=n_samples, apply=apply_,
                           allow_test_edits=allow_test_edits, timeout=test_timeout, workers=workers or 0, seed=seed,
-                          max_tokens=max_tokens,
+                          max_tokens=max_tokens, repair_rounds=repair_rounds, repair_width=repair_width,
                           allow_no_tests=allow_no_tests, python=box.python)
     log = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
     try:

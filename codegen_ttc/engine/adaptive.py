@@ -12,10 +12,10 @@ Three pure pieces and a loop:
   threshold, more samples are unlikely to move the pick. "unsolved": after some rounds
   no candidate has any test support (none passes all provided tests, or, with no
   provided tests, none passes any generated test): more samples rarely help.
-  Defaults were set by replay on a 20-problem strict subset (scripts/bench_adaptive.py).
+  How the defaults were set: docs/decisions/003-adaptive-stopping.md.
 - ``allocate(...)``: which problem gets the next round of a shared budget (the most
   uncertain first).
-- ``run_adaptive(...)``: the round loop, generic over a ``Sampler`` (the LLM, or
+- ``run_adaptive(...)``: the round loop, generic over a ``CandidateSource`` (the LLM, or
   ``reports.replay``) and an ``Evaluator`` (executes only new candidates, returns
   ``Evidence``); selection itself goes through ``selection.select`` unchanged.
 
@@ -26,17 +26,16 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows
-from codegen_ttc.pipeline import Candidates, Task
+from codegen_ttc.pipeline import Candidates
 from codegen_ttc.sampling.llm import sample_candidates
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
-
 
 # ------------------------------------------------------------------ budgets
 
@@ -91,16 +90,12 @@ class StopRule:
     unsolved_rounds: int = 3  # rounds without any test support before giving up
     unsolved_min_samples: int = 10
     # posterior over test-equivalence classes (same tests passed) instead of behaviour clusters.
-    # Off: on the full strict replay (10 orders) behaviour clusters gave more pass@1 for the
-    # samples with both default and dual (default at 0.5: 0.408 with 30.0 samples against
-    # 0.398 with 28.5 by tests at 0.6; at 0.9: 0.458 with 60.7 against 0.447 with 54.6 at 0.95),
-    # and with no generated tests every candidate is one test class, so by tests the policy
-    # stopped at min_samples whatever the samples said (selfgen-only: 0.306 with 5 samples,
-    # against 0.348 with 33 by behaviour). It was set on a 20-task subset before synthesised inputs.
+    # Off: behaviour clusters gave more pass@1 for the samples, and with no generated tests every
+    # candidate is one test class, so the policy would stop at min_samples (docs/decisions/003)
     by_tests: bool = False
     # no consensus: after this many samples the selected class still holds less than
-    # ``no_consensus_share`` of them: the model does not agree with itself (None = off; on the
-    # 20-task strict subset, 30 / 0.1 saved 40% of the samples but cost 0.02 pass@1)
+    # ``no_consensus_share`` of them: the model does not agree with itself (None = off: it saves
+    # samples but costs pass@1, docs/decisions/003)
     no_consensus_samples: int | None = None
     no_consensus_share: float = 0.1
     draws: int = 400  # Monte Carlo draws from the posterior
@@ -200,7 +195,11 @@ class Draw:
     seconds: float = 0.0
 
 
-class Sampler(Protocol):
+class CandidateSource(Protocol):
+    """Where the loop's candidates come from, ``n`` more at a time (``LLMSampler`` asks the
+    model, ``reports.replay.ReplaySampler`` draws from a stored pool). Not to be confused
+    with ``sampling.llm.Sampler``, the HTTP client."""
+
     def draw(self, task_id: str, n: int) -> Draw: ...
 
 
@@ -228,8 +227,7 @@ class ProblemRun:
         """How much the next round may still move the pick: doubt, less for a pick that held.
 
         The posterior's doubt divided by the rounds the pick has held: a pick that survived
-        several rounds of new samples rarely moves (by replay on the shared data, with one
-        budget of 25 samples per problem: pass@1 0.394 against 0.389 for the doubt alone).
+        several rounds of new samples rarely moves (docs/decisions/003).
         """
         doubt = 1.0 - (self.decision.confidence if self.decision else 0.0)
         return doubt / max(self.stable_rounds, 1)
@@ -280,7 +278,7 @@ def allocate(runs: Sequence[ProblemRun]) -> ProblemRun | None:
     return max(active, key=lambda r: (r.uncertainty, -r.spent.samples, -zlib.crc32(r.task_id.encode())))
 
 
-def _step(run: ProblemRun, n: int, sampler: Sampler, evaluate: Evaluator, config: AdaptiveConfig, total: Spent) -> None:
+def _step(run: ProblemRun, n: int, sampler: CandidateSource, evaluate: Evaluator, config: AdaptiveConfig, total: Spent) -> None:
     draw = sampler.draw(run.task_id, n)
     got = list(draw.programs)
     run.spent.add(len(got), draw.tokens, draw.seconds)
@@ -323,7 +321,7 @@ def _round_size(run: ProblemRun, config: AdaptiveConfig, total: Spent) -> int:
 
 
 def run_adaptive(
-    task_ids: Sequence[str], sampler: Sampler, evaluate: Evaluator, config: AdaptiveConfig = AdaptiveConfig()
+    task_ids: Sequence[str], sampler: CandidateSource, evaluate: Evaluator, config: AdaptiveConfig = AdaptiveConfig()
 ) -> AdaptiveResult:
     """Sample every problem in rounds until each stops (confident, unsolved, budget, pool exhausted).
 
@@ -410,7 +408,8 @@ class ExecutingEvaluator:
 
     def __call__(self, task_id: str, programs: Sequence[str]) -> Evidence:
         base = self.tasks[task_id]
-        task = Task(base.problem, Candidates.from_samples(list(programs)), base.generated, base.synthesised)
+        # the drawn programs, not the base's samples (their positions belong to its own candidates)
+        task = replace(base, candidates=Candidates.from_samples(list(programs)), samples=())
         outcomes = self.executor.run(task.batches(
             self.limits, synthesised_limits=self.synthesised_limits, script_limits=self.script_limits
         ))

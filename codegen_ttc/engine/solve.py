@@ -22,13 +22,16 @@ import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
 from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
-from codegen_ttc.errors import plural
+from codegen_ttc.engine.repair import RepairingSampler, RepairReport, RepairSettings, RepairState, origin_of, run_repair_rounds
+from codegen_ttc.engine.tie_break import judge_tie
+from codegen_ttc.errors import InputError, plural
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems import stdio
 from codegen_ttc.problems.model import Call, Equals, OutputMatches, Problem, Script, ScriptPassed, TestCase
 from codegen_ttc.sampling.accounting import Accounting
+from codegen_ttc.sampling.budget import Ledger, SharedBudget, prompt_token_bound
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_program_error
@@ -44,12 +47,14 @@ from codegen_ttc.testgen.stdin_inputs import accepted_inputs, generated_inputs
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 from codegen_ttc.testgen.time_budget import InputTimeBudget, within_time
 
-
 PROPERTY_SECONDS = 30.0  # CPU seconds of a --property check per candidate
 
 
 @dataclass(frozen=True)
 class SolveOptions:
+    """How ``solve`` works on one problem. Combinations that cannot work together raise
+    ``InputError`` when the options are made (named by the CLI flags that set them)."""
+
     samples: int = 16
     test_samples: int = 8  # test-generation requests; each gives up to 5 asserts
     synthesise: int = 20  # inputs synthesised for clustering
@@ -96,6 +101,24 @@ class SolveOptions:
     # ``GENERATOR_SEEDS`` seeds in the sandbox; inputs most candidates finish on are kept
     # for clustering (S*'s adaptive input synthesis; testgen.stdin_inputs). 0 = off
     input_generators: int = 0
+    # repair rounds (``codegen_ttc.engine.repair``): after the first selection, up to ``repair_width``
+    # candidates (one per cluster) are shown what they did and asked to fix it, per round
+    repair_rounds: int = 0
+    repair_width: int = 2
+    # requests and tokens candidate sampling and repair may spend together (``sampling.budget``)
+    budget: SharedBudget = field(default_factory=SharedBudget)
+    # "pairwise": where the top clusters behave the same on every input tried, the model
+    # compares their programs (a tie-break, never execution evidence); "off": by size
+    judge: str = "off"
+    judge_samples: int = 2  # comparisons in each presentation order
+
+    def __post_init__(self) -> None:
+        if self.adaptive and self.coverage_inputs:
+            raise InputError("--coverage-inputs needs the candidates up front: it cannot be combined with --adaptive")
+        if self.adaptive and self.input_seconds:
+            raise InputError("--input-seconds needs the candidates up front: it cannot be combined with --adaptive")
+        if self.ask_llm_inputs and not self.distinguish:
+            raise InputError("--ask-llm-inputs asks for distinguishing inputs; it needs --distinguish above 0")
 
     def sample_cache(self) -> SampleCache | None:
         """The cache the sampling calls get: None (the disk cache), or a memory one with ``no_cache``."""
@@ -213,6 +236,9 @@ class SolveResult:
     # with input_generators (whole programs): {generators, inputs, kept} of the model-written inputs
     input_generators: dict | None = None
     user_checks: UserChecks = field(default_factory=UserChecks)
+    repair: RepairReport | None = None
+    spending: dict | None = None  # sampling.budget.Ledger.to_json(): the budget and accounting per kind
+    tie_break: dict | None = None  # a --judge pairwise comparison (never execution evidence)
 
     @property
     def user_pass_rate(self) -> float | None:
@@ -235,6 +261,9 @@ class SolveResult:
         checks = self.user_checks
         if self.fails_user_checks:
             return Confidence(None, f"no candidate passes all of {checks.describe() or 'your checks'}")
+        if self.tie_break is not None and self.tie_break["changed"]:
+            return Confidence(None, "a --judge pairwise tie-break picked it over the cluster execution preferred; "
+                                    "the shipped calibration was fit without one")
         if checks.property_check or checks.reference:
             decided = " and ".join(n for n, on in (("--property", checks.property_check), ("--reference", checks.reference)) if on)
             return Confidence(None, f"your {decided} decided the pick (it passes {checks.describe()}); "
@@ -289,6 +318,9 @@ class SolveResult:
             "adaptive": None if self.adaptive is None else self.adaptive.to_json(),
             "input_budget": self.input_budget,
             "input_generators": self.input_generators,
+            "repair": None if self.repair is None else self.repair.to_json(),
+            "spending": self.spending,
+            "tie_break": self.tie_break,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
@@ -427,7 +459,7 @@ def with_provided(task: Task, cases: Sequence[TestCase]) -> Task:
     if not cases:
         return task
     problem = dataclasses.replace(task.problem, provided_tests=task.problem.provided_tests + tuple(cases))
-    return Task(problem, task.candidates, task.generated, task.synthesised)
+    return dataclasses.replace(task, problem=problem)
 
 
 def distinguishing_round(
@@ -485,7 +517,7 @@ def distinguishing_round(
     report.searched, report.found = search.searched, len(search.inputs)
     report.llm_found = sum(c.key in asked_keys for c in search.inputs)
     report.inputs = [c.render(problem.entry_point) for c in search.inputs]
-    task = Task(problem, task.candidates, task.generated, task.synthesised + search.inputs)
+    task = dataclasses.replace(task, problem=problem, synthesised=task.synthesised + search.inputs)
     if options.reference:
         # the reference's outputs on the new inputs: what says which side of the split is right
         task = with_provided(
@@ -495,19 +527,31 @@ def distinguishing_round(
 
 
 def sample_adaptively(
-    task: Task, llm: LLMConfig, options: SolveOptions, executor: Executor, stage: Callable[[str], None]
-) -> tuple[Task, dict, AdaptiveReport, LLMSampler]:
+    task: Task, llm: LLMConfig, options: SolveOptions, executor: Executor, stage: Callable[[str], None],
+    ledger: Ledger | None = None,
+) -> tuple[Task, dict, AdaptiveReport, LLMSampler | RepairingSampler]:
     """Candidates for ``task`` in rounds (``engine.adaptive``), executed as they arrive.
 
     ``task`` carries the tests and inputs; its candidates are ignored. Returns the task
     over every sample drawn, its outcomes, what was spent and the sampler (its accounting).
+    With repair rounds or a shared budget the sampler is a ``repair.RepairingSampler``: a
+    round where no candidate passes the provided tests is a repair round, and sampling and
+    repair draw on ``ledger``'s budget.
     """
     problem = task.problem
-    sampler = LLMSampler({problem.task_id: problem}, llm, options.sample_cache(), seed=options.seed)
     evaluator = ExecutingEvaluator(
         {problem.task_id: task}, executor, options.limits, synthesised_limits=options.synthesised_limits,
         script_limits=options.property_limits,
     )
+    sampler: LLMSampler | RepairingSampler
+    if options.repair_rounds or options.budget.limited:
+        sampler = RepairingSampler(
+            {problem.task_id: problem}, llm, evaluator, ledger if ledger is not None else Ledger(options.budget),
+            RepairSettings(options.repair_rounds, options.repair_width, options.seed, options.strategy),
+            cache=options.sample_cache(), seed=options.seed,
+        )
+    else:
+        sampler = LLMSampler({problem.task_id: problem}, llm, options.sample_cache(), seed=options.seed)
     config = AdaptiveConfig(
         rule=dataclasses.replace(StopRule(), threshold=options.threshold),
         strategy=options.strategy,
@@ -538,16 +582,23 @@ def solve(
 ) -> SolveResult:
     stage = on_stage or (lambda _name: None)
     t0 = time.perf_counter()
-    accounting: list[Accounting] = []
+    ledger = Ledger(options.budget)  # what sampling and repair may spend together, and accounting per kind
     extraction: dict[str, int] = {}
     programs: list[str] = []
     if not options.adaptive:  # adaptive sampling draws its candidates in rounds, once tests are known
-        stage(f"sampling {plural(options.samples, 'candidate program')}")
-        cands = sample_candidates(problem, options.samples, llm, options.sample_cache(), seed=options.seed)
+        from codegen_ttc.sampling import prompts
+
+        prompt = prompts.solution_chat_messages(problem) if llm.mode == "chat" else prompts.solution_completion_prompt(problem)
+        n = ledger.affordable(options.samples, prompt_token_bound(prompt) + llm.max_tokens)
+        if n <= 0:
+            raise InputError("the --budget-requests/--budget-tokens budget does not cover one candidate sample "
+                             f"(a request may take {prompt_token_bound(prompt) + llm.max_tokens} tokens)")
+        stage(f"sampling {plural(n, 'candidate program')}")
+        cands = sample_candidates(problem, n, llm, options.sample_cache(), seed=options.seed)
         programs = [p for p, s in zip(cands.programs, cands.statuses) if s not in REFUSED]
         for status in cands.statuses:
             extraction[status] = extraction.get(status, 0) + 1
-        accounting.append(cands.accounting)
+        ledger.charge("candidates", cands.costs, cands.accounting)
         if not programs:  # say why now, before spending requests on tests for nothing
             raise no_program_error(llm, extraction, cands.accounting)
     tests = []
@@ -555,7 +606,7 @@ def solve(
         stage(f"sampling tests ({plural(options.test_samples, 'request')})")
         generated = sample_tests(problem, options.test_samples, llm, options.sample_cache(), seed=options.seed + 1_000_003)
         tests = generated.tests
-        accounting.append(generated.accounting)
+        ledger.record("tests", generated.accounting)
     t1 = time.perf_counter()
     task = Task(problem, Candidates.from_samples(programs), WeightedTests.from_cases(tests))
     if options.synthesise and not options.coverage_inputs:
@@ -563,7 +614,7 @@ def solve(
         extra = synthesise_inputs(
             seen, prompt=problem.prompt, entry_point=problem.entry_point, count=options.synthesise, seed=options.seed
         )
-        task = Task(problem, task.candidates, task.generated, tuple(extra))
+        task = dataclasses.replace(task, synthesised=tuple(extra))
     stage(f"executing {plural(len(task.candidates), 'program')} on {plural(len(task.probes(hidden=False)), 'input')}"
           if not options.adaptive else "executing")
     adaptive = None
@@ -581,25 +632,43 @@ def solve(
             task = timed.task
             input_budget = {"pool": timed.pool, "kept": timed.kept, "call_seconds": round(timed.seconds, 3)}
         task, from_generators, gen_accounting = with_generated_inputs(task, options, llm, executor, stage)
-        accounting.extend(gen_accounting)
+        for acc in gen_accounting:
+            ledger.record("input_generators", acc)
         examples = len(task.problem.provided_tests)
         task = with_user_checks(task, options, executor)
         user_checks = UserChecks(examples, bool(options.property_code))  # reference outputs: counted at the end
-        if options.adaptive:
-            task, outcomes, adaptive, sampled = sample_adaptively(task, llm, options, executor, stage)
-            accounting.extend(sampled.accounting.values())
-            extraction = sampled.extraction
-        else:
-            outcomes = executor.run(task.batches(
+        def execute(t: Task):
+            return executor.run(t.batches(
                 options.limits, synthesised_limits=options.synthesised_limits, script_limits=options.property_limits
             ))
+
+        repair = None
+        if options.adaptive:
+            task, outcomes, adaptive, sampled = sample_adaptively(task, llm, options, executor, stage, ledger)
+            if isinstance(sampled, RepairingSampler):
+                repair = sampled.finish(problem.task_id, task)
+            else:
+                for acc in sampled.accounting.values():
+                    ledger.record("candidates", acc)
+            extraction = sampled.extraction
+        else:
+            outcomes = execute(task)
+            if options.repair_rounds:
+                state = RepairState(task, outcomes, ledger)
+                run_repair_rounds(
+                    {problem.task_id: state}, llm,
+                    RepairSettings(options.repair_rounds, options.repair_width, options.seed, options.strategy),
+                    cache=options.sample_cache(), execute=execute, stage=stage,
+                )
+                task, outcomes, repair = state.task, state.outcomes, state.report
         task, generators_report = keep_accepted_generated_inputs(task, from_generators, outcomes)
         t2 = time.perf_counter()
         ev = task.evidence(outcomes)
         selection = select(ev, options.strategy)
         t3 = time.perf_counter()
         task, report, more = distinguishing_round(task, ev, selection, options, llm, executor, stage)
-        accounting.extend(more)
+        for acc in more:
+            ledger.record("distinguishing_inputs", acc)
         if report.found:
             stage(f"executing {plural(len(task.candidates), 'program')} on {plural(report.found, 'distinguishing input')}")
             # every pair already run is in the executor's store: only the new inputs run
@@ -610,9 +679,19 @@ def solve(
             ev = task.evidence(outcomes)
             selection = select(ev, options.strategy)
             report.selection_changed = task.candidates.programs[selection.chosen] != first
+        tie_break = None
+        if options.judge == "pairwise":
+            stage("asking the model to compare the top two programs (a tie-break)")
+            selection, tie_break = judge_tie(task, ev, selection, llm, ledger, samples=options.judge_samples,
+                                             seed=options.seed, cache=options.sample_cache())
     t4 = time.perf_counter()
     disagreements = describe_disagreements(task, ev, selection, outcomes)
+    if repair is not None:
+        repair.selected_origin = origin_of(selection.chosen, repair.origins)
     return SolveResult(
+        repair=repair,
+        spending=ledger.to_json(),
+        tie_break=None if tie_break is None else tie_break.to_json(),
         disagreements=disagreements,
         problem=problem,
         program=problem.without_harness(task.candidates.programs[selection.chosen]),
@@ -622,7 +701,7 @@ def solve(
         n_unique=len(task.candidates),
         n_generated_tests=len(task.generated),
         n_inputs=ev.behaviour.shape[1],
-        accounting=Accounting.total(accounting),
+        accounting=ledger.total,
         seconds={
             "sampling": t1 - t0, "execution": t2 - t1, "selection": t3 - t2, "distinguishing": t4 - t3, "total": t4 - t0
         },

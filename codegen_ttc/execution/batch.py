@@ -7,11 +7,12 @@ anywhere; outcomes are keyed by content hash so results merge from anywhere.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call, Probe, Script, content_hash
+from codegen_ttc.runtime import wire
 
 Status = Literal["returned", "raised", "timeout", "crashed", "output_limit"]
 
@@ -236,3 +237,13 @@ class BatchResult:
     candidate_key: str
     outcomes: dict[str, Outcome]
     sandbox_seconds: float = 0.0
+
+
+Outcomes = Mapping[str, Mapping[str, Outcome]]  # candidate key -> probe key -> outcome
+
+
+class Runs(Protocol):
+    """What a step needs of an executor: the outcomes of batches (``executor.Executor`` runs
+    them; ``store.StoredRuns`` looks a finished run's up)."""
+
+    def run(self, batches: Sequence[Batch]) -> Outcomes: ...

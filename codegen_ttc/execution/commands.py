@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codegen_ttc.execution import images
+from codegen_ttc.execution.backends import NAMES
 from codegen_ttc.execution.backends.base import SandboxUnavailable
 from codegen_ttc.execution.backends.bwrap import bwrap_command, bwrap_problem, find_bwrap, python_dirs
 from codegen_ttc.execution.backends.process import kill_uid, private_uid
 from codegen_ttc.execution.backends.seccomp import build_filter
 
-BACKENDS = ("auto", "bwrap", "docker", "process")
 INSIDE_WORKDIR = "/work"
 MAX_OUTPUT_BYTES = 256 << 10  # the tail of the output is kept (tracebacks end there)
 FILE_SIZE_LIMIT = 512 << 20  # RLIMIT_FSIZE for the whole tree: a runaway test cannot fill the disk
@@ -438,4 +438,4 @@ def open_command_sandbox(name: str, **options) -> CommandSandbox:
         return ProcessCommandSandbox(**options)
     if name == "docker":
         return DockerCommandSandbox(**options)
-    raise SandboxUnavailable(f"unknown sandbox backend {name!r} (choose from {', '.join(BACKENDS)})")
+    raise SandboxUnavailable(f"unknown sandbox backend {name!r} (choose from {', '.join(NAMES)})")

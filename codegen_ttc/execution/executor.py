@@ -19,13 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from codegen_ttc.execution.backends import (
-    InfraError,
-    Sandbox,
-    SandboxUnavailable,
-    open_sandbox,
-    require_backend,
-)
+from codegen_ttc.execution.backends import Backend, InfraError, Sandbox, SandboxFactory, SandboxUnavailable
 from codegen_ttc.execution.batch import Batch, BatchResult, Outcome
 from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.problems.model import Probe
@@ -81,21 +75,25 @@ def unexecuted(batches: Sequence[Batch], outcomes: dict[str, dict[str, Outcome]]
 
 
 class Executor:
+    """``sandbox``: a backend name (``backends.NAMES``), opened with ``sandbox_options``,
+    or a ``SandboxFactory`` that opens each worker's sandbox."""
+
     def __init__(
         self,
-        backend: str = "auto",
+        sandbox: str | SandboxFactory = "auto",
         workers: int | None = None,
         store: ResultStore | None = None,
         retries: int = 2,
         on_progress: Callable[[int], None] | None = None,
         sandbox_options: dict | None = None,
     ) -> None:
-        self.backend = require_backend(backend)  # fail early with a clear reason
+        # a name is resolved and checked here: a missing backend fails early with a clear reason
+        self.open_sandbox = Backend(sandbox, **(sandbox_options or {})) if isinstance(sandbox, str) else sandbox
+        self.backend = self.open_sandbox.backend
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.store = store if store is not None else ResultStore(None)
         self.retries = max(0, retries)
         self.on_progress = on_progress
-        self.sandbox_options = dict(sandbox_options or {})
         self.executed_pairs = 0
         self.cached_pairs = 0
         self.infra_errors = 0
@@ -104,19 +102,13 @@ class Executor:
         self._sandboxes: list[Sandbox | None] = [None] * self.workers
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._opened = 0
 
     # ------------------------------------------------------------------ sandboxes
 
     def _open(self, slot: int) -> Sandbox:
         sb = self._sandboxes[slot]
         if sb is None:
-            options = dict(self.sandbox_options)
-            if self.backend == "process":
-                with self._lock:
-                    options.setdefault("warn", self._opened == 0)  # warn once, not per worker
-                    self._opened += 1
-            sb = open_sandbox(self.backend, **options)
+            sb = self.open_sandbox()
             self._sandboxes[slot] = sb
         return sb
 

@@ -18,8 +18,8 @@ import ast
 import re
 from collections.abc import Iterable
 
-from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call, Equals, Origin, Script, ScriptPassed, TestCase, Truthy
+from codegen_ttc.runtime import wire
 
 # Codex/CodeT stop sequences for generated tests (CodeT's ``_truncate``).
 CODET_STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -128,7 +128,8 @@ def _fold(node: ast.AST, depth: int = 0):
         num = (int, float, complex)
         ta, tb = type(a), type(b)
         if isinstance(node.op, ast.Pow):
-            if not (ta in num and tb in num) or (tb is int and abs(b) > 4096) or (ta is int and tb is int and b > 0 and a.bit_length() * b > _MAX_INT_BITS):
+            if (not (ta in num and tb in num) or (tb is int and abs(b) > 4096)
+                    or (ta is int and tb is int and b > 0 and a.bit_length() * b > _MAX_INT_BITS)):
                 raise _NotLiteral
         elif isinstance(node.op, ast.Mult) and (ta in (str, bytes, list, tuple) or tb in (str, bytes, list, tuple)):
             n, seq = (b, a) if tb is int else (a, b)

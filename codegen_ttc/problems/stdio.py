@@ -198,7 +198,7 @@ def run_program(code, stdin: str, cap: int) -> str:
     try:
         os.dup2(in_fd, 0)
         os.dup2(out_fd, 1)
-        sys.stdin = open(0, "r", encoding="utf-8", closefd=False)
+        sys.stdin = open(0, encoding="utf-8", closefd=False)
         ours = sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
         module = types.ModuleType("__main__")
         module.__dict__["__builtins__"] = builtins

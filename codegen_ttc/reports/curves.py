@@ -40,7 +40,7 @@ DEFAULT_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 def pool_pass_at_1(pool: ReplayPool, drawn_rows: Sequence[int], strategy: str) -> float:
     """Expected pass@1 of ``strategy`` on the samples ``drawn_rows`` of a pool."""
     ev, rows = pool.restrict(drawn_rows)
-    return ranked_pass_at_k(get_strategy(strategy)(ev), ev.multiplicity, pool.correct[rows], 1)
+    return ranked_pass_at_k(get_strategy(strategy).rank(ev), ev.multiplicity, pool.correct[rows], 1)
 
 
 def problem_curves(

@@ -18,11 +18,11 @@ import dataclasses
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.errors import IncompleteRun
+from codegen_ttc.execution.batch import Batch, Limits, Outcomes
 from codegen_ttc.execution.executor import Executor, unexecuted
 from codegen_ttc.execution.store import ResultStore
-from codegen_ttc.pipeline import Outcomes, Task
+from codegen_ttc.pipeline import Task
 from codegen_ttc.problems.evalplus import settle
 
 # the reference is trusted and may be slow on evalplus's largest inputs: generous limits

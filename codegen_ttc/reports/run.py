@@ -42,13 +42,11 @@ from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
 from codegen_ttc.sampling.files import group_samples, load_sample_rows
 from codegen_ttc.sampling.llm import sample_problems
-from codegen_ttc.selection.strategies import get_strategy
+from codegen_ttc.selection.strategies import SCORED_BY_DEFAULT, get_strategy
 from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, choices_from_store, coverage_guided
 from codegen_ttc.testgen.files import load_generated_tests
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 from codegen_ttc.testgen.time_budget import InputTimeBudget, TimedInputs, timed_from_store, within_time
-
-STRATEGIES = ("random", "public", "cluster", "codet", "dual", "default")
 
 
 @dataclass
@@ -58,7 +56,7 @@ class ScoreConfig:
     tests: str | None = None
     # asserts taken from each test sample of ``tests``: CodeT's 5, or 0 for every valid one
     tests_per_sample: int = 5
-    strategies: Sequence[str] = STRATEGIES
+    strategies: Sequence[str] = SCORED_BY_DEFAULT
     sandbox: str = "auto"
     workers: int | None = None
     examples: bool = True
@@ -94,6 +92,10 @@ class ScoreConfig:
     # LiveCodeBench's contest_date), to score beyond a model's training cut-off
     since: str | None = None
     until: str | None = None
+    # --repair-rounds/--repair-width: with ``generate``, repair rounds on the provided tests
+    # (``codegen_ttc.engine.repair``); the repaired programs join each task's samples
+    repair_rounds: int = 0
+    repair_width: int = 2
 
     @property
     def coverage(self) -> CoverageSettings | None:
@@ -127,6 +129,7 @@ class Prepared:
     tasks: list[Task]
     accounting: dict | None = None
     warnings: tuple[str, ...] = ()
+    repair: dict | None = None  # with repair rounds: what they did per task, and tokens per kind
 
 
 def coverage_warning(n_problems: int, missing: Sequence[str], source: str) -> str | None:
@@ -190,7 +193,8 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
         if whole:  # their prompt is a prelude of imports: the model would not see the problem
             raise InputError(f"--generate does not sample LeetCode problems ({whole[0]} ...); score a samples file "
                              "of their completions with --samples-file")
-        samples, generated, accounting = generate_samples(problems, config, on_sampling=on_sampling)
+        samples, generated, run_accounting, charged = generate_samples(problems, config, on_sampling=on_sampling)
+        accounting = {**run_accounting.to_json(), "charged_tokens": charged}
     else:
         rows = load_sample_rows(config.samples, everything, cleanup=config.cleanup)
         samples = group_samples(rows, everything)
@@ -214,6 +218,57 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
     source = "--generate" if config.generate is not None else str(config.samples)
     warnings = [w for w in (coverage_warning(len(problems), missing, source),) if w]
     problems = [p for p in problems if samples.get(p.task_id)]
+    tasks = _tasks(problems, samples, generated, positions, config)
+    repair = None
+    if config.generate is not None and config.repair_rounds:
+        samples, repair = repaired_samples(tasks, samples, run_accounting, config)
+        charged["repair"] = repair["charged_tokens"]
+        accounting = {**run_accounting.to_json(), "charged_tokens": charged}
+        rows = [(task_id, program) for task_id, programs in samples.items() for program in programs]
+        positions = {}
+        for position, (task_id, program) in enumerate(rows):
+            positions.setdefault(task_id, []).append((position, program))
+        tasks = _tasks(problems, samples, generated, positions, config)
+    if tuple(config.ks) != tuple(DEFAULT_KS):  # ks the user chose (the default ones are trimmed quietly, as before)
+        warnings.extend(w for w in (k_warning(config.ks, tasks),) if w)
+    return Prepared(tasks, accounting, tuple(warnings), repair)
+
+
+def repaired_samples(tasks: list[Task], samples: dict, run_accounting, config: ScoreConfig) -> tuple[dict, dict]:
+    """Each task's samples with its repair rounds' programs after them, and what the rounds did
+    (their tokens are added to ``run_accounting`` per task)."""
+    from codegen_ttc.engine.repair import RepairSettings, repair_tasks
+    from codegen_ttc.sampling.cache import SampleCache
+
+    states = repair_tasks(
+        tasks, config.generate, RepairSettings(config.repair_rounds, config.repair_width, config.seed),
+        sandbox=config.sandbox, workers=config.workers, limits=config.limits,
+        synthesised_limits=config.synthesised_limits, cache=SampleCache.memory() if config.no_cache else None,
+    )
+    out = dict(samples)
+    by_kind: dict = {}
+    per_task = {}
+    for task_id, state in states.items():
+        out[task_id] = list(samples[task_id]) + state.added
+        for kind, acc in state.ledger.by_kind.items():
+            run_accounting.add(task_id, acc)
+            by_kind.setdefault(kind, []).append(acc)
+        per_task[task_id] = state.report.to_json()
+    from codegen_ttc.sampling.accounting import Accounting
+
+    repair = {
+        "rounds": config.repair_rounds,
+        "width": config.repair_width,
+        "requested": sum(s.report.requested for s in states.values()),
+        "new_programs": sum(s.report.new_programs for s in states.values()),
+        "charged_tokens": sum(s.ledger.tokens for s in states.values()),
+        "tokens_by_kind": {k: Accounting.total(v).to_json() for k, v in by_kind.items()},
+        "per_task": per_task,
+    }
+    return out, repair
+
+
+def _tasks(problems, samples: dict, generated: dict, positions: dict, config: ScoreConfig) -> list[Task]:
     tasks = []
     for p in problems:
         tests = WeightedTests.from_cases(generated.get(p.task_id, []))
@@ -225,9 +280,7 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
             extra = synthesise_inputs(seen, prompt=p.prompt, entry_point=p.entry_point, count=count, seed=config.seed)
             task = dataclasses.replace(task, synthesised=tuple(extra))
         tasks.append(task)
-    if tuple(config.ks) != tuple(DEFAULT_KS):  # ks the user chose (the default ones are trimmed quietly, as before)
-        warnings.extend(w for w in (k_warning(config.ks, tasks),) if w)
-    return Prepared(tasks, accounting, tuple(warnings))
+    return tasks
 
 
 def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, int], None] | None = None):
@@ -254,6 +307,8 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
         on_done=on_done,
     )
     run = RunAccounting()
+    # tokens per kind, replies from the cache at what they cost when fetched (sampling.budget)
+    charged = {"candidates": 0}
     samples, tests = {}, {}
     short: dict[str, int] = {}  # task id -> samples asked for and not received
     for task_id, ps in got.items():
@@ -263,6 +318,7 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
             # a reply defining no entry point stays a (failing) sample here: dropping it would
             # flatter pass@k over samples; ``solve`` refuses it instead
             samples[task_id] = [p for p, st in zip(ps.candidates.programs, ps.candidates.statuses) if st != "empty"]
+            charged["candidates"] += sum(ps.candidates.costs)
             lost += config.generate_samples - len(ps.candidates.raw)
         if ps.tests is not None:
             tests[task_id] = ps.tests.tests
@@ -279,7 +335,7 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
             f"Nothing was scored; the samples received are cached: run the same command again to ask only for "
             f"the missing ones and score the whole set"
         )
-    return samples, tests, accounting
+    return samples, tests, run, charged
 
 
 def inputs_hash(
@@ -376,6 +432,8 @@ def _config_record(config: ScoreConfig, run_hash: str) -> dict:
         del record["input_seconds"]
     if not config.curve_orders:
         del record["curve_orders"]
+    if not config.repair_rounds:  # the same config.json as before repair rounds existed
+        del record["repair_rounds"], record["repair_width"]
     if config.tests_per_sample == 5:
         del record["tests_per_sample"]
     if not config.no_cache:
@@ -791,6 +849,8 @@ def _score(
         summary["input_time_budget"] = input_time
     if accounting is not None:
         summary["tokens"] = accounting
+    if prepared.repair is not None:
+        summary["repair"] = prepared.repair
     if warnings:
         summary["warnings"] = warnings
     if out is not None:

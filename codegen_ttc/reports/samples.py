@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from codegen_ttc.execution.batch import Outcome, candidate_key
+from codegen_ttc.execution.batch import Outcome, Outcomes, candidate_key
 from codegen_ttc.execution.judge import passes
-from codegen_ttc.runtime import wire
-from codegen_ttc.pipeline import Outcomes, Task
+from codegen_ttc.pipeline import Task
 from codegen_ttc.problems.model import Equals, TestCase, Truthy
+from codegen_ttc.runtime import wire
 
 MAX_SHOWN = 200  # characters of a returned value or message shown in a result
 

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows
-from codegen_ttc.pipeline import Outcomes, Task
+from codegen_ttc.execution.batch import Outcomes
+from codegen_ttc.pipeline import Task
 from codegen_ttc.selection.passk import pass_at_k, ranked_pass_at_k
 from codegen_ttc.selection.select import select
 

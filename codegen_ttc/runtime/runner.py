@@ -157,9 +157,9 @@ import signal
 import socket
 import stat as stat_module
 import sys
-import tempfile  # here, not first in every candidate's process (each fork inherits it)
-import types
+import tempfile  # noqa: F401  here, not first in every candidate's process (each fork inherits it)
 import time
+import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wire  # noqa: E402  (sibling module, by design)

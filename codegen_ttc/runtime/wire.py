@@ -350,7 +350,8 @@ def decode(rec, *, reduced_ok: bool = False, _depth: int = 0, _budget: _DecodeBu
         if tag == "H" and reduced_ok and _depth == 0:
             _expect(rec, 6)
             tag_, chars, digest, rounded_digest, preview = rec[1:]
-            if not (type(tag_) is str and type(chars) is int and type(digest) is str and type(rounded_digest) is str and type(preview) is str):
+            if not (type(tag_) is str and type(chars) is int and type(digest) is str
+                    and type(rounded_digest) is str and type(preview) is str):
                 raise WireError("malformed reduced record")
             return Reduced(tag_, chars, digest, rounded_digest, preview)
     except WireError:

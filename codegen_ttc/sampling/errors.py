@@ -1,4 +1,4 @@
-"""When the model gives nothing to work with: ``ModelError`` and the messages that name why.
+"""When the model gives nothing to work with: the ``ModelError`` (``codegen_ttc.errors``) that names why.
 
 An infrastructure error, not bad input and never a candidate's failure: the server could
 not be reached, refused every request, or answered without a program. The cause is the
@@ -13,12 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from codegen_ttc.errors import ModelError
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.config import LLMConfig
-
-
-class ModelError(RuntimeError):
-    """No usable sample could be had from the model; the message names the server and the cause."""
 
 
 def model_label(config: LLMConfig) -> str:

@@ -40,7 +40,7 @@ import socket
 import textwrap
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import openai
@@ -66,6 +66,10 @@ class Sample:
     completion_tokens: int = 0
     from_cache: bool = False
     error: str | None = None
+    # the request's prompt tokens, on the first sample of each request (0 on the others, and
+    # on records cached before they were kept): with ``completion_tokens``, what this sample
+    # cost, the same whether it comes from the server or the cache (``sampling.budget``)
+    prompt_tokens: int = 0
 
     @property
     def ok(self) -> bool:
@@ -246,6 +250,7 @@ class Sampler:
                 finish_reason=rec.get("finish_reason"),
                 completion_tokens=int(rec.get("completion_tokens", 0)),
                 from_cache=True,
+                prompt_tokens=int(rec.get("prompt_tokens", 0)),
             )
         acc.cache_hits = len(results)
         missing = [i for i in range(n) if i not in results]
@@ -312,6 +317,7 @@ class _Job:
                 text=sample["text"],
                 finish_reason=sample["finish_reason"],
                 completion_tokens=sample["completion_tokens"],
+                prompt_tokens=sample["prompt_tokens"],
             )
             if sample["text"].strip():  # an empty reply is not final: a rerun asks again
                 self.sampler.cache.put(self.key, idx, sample)
@@ -437,8 +443,9 @@ class _Job:
             acc.estimated_completion_tokens += completion
         acc.add_cost(cfg.price(), prompt_tokens, completion, cached)
         return [
-            {"text": t, "finish_reason": r, "completion_tokens": ct, "estimated_tokens": estimated}
-            for t, r, ct in zip(texts, reasons, per_choice)
+            {"text": t, "finish_reason": r, "completion_tokens": ct, "estimated_tokens": estimated,
+             "prompt_tokens": prompt_tokens if j == 0 else 0}
+            for j, (t, r, ct) in enumerate(zip(texts, reasons, per_choice))
         ]
 
 
@@ -546,6 +553,8 @@ class CandidateSamples:
     statuses: list[str]  # extraction status per program: full/body/completion/unparseable/empty
     accounting: Accounting
     raw: list[str]  # the model's texts, aligned with ``programs``
+    # tokens each reply cost, cached ones as when fetched (``sampling.budget``), aligned with ``programs``
+    costs: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -583,17 +592,22 @@ async def asample_candidates(problem: Problem, n: int, sampler: Sampler, *, seed
     else:
         stops = prompts.PROGRAM_STOPS if problem.kind == "program" else prompts.SOLUTION_STOPS
         batch = await sampler.sample(prompts.solution_completion_prompt(problem), n, seed=seed, stop=stops)
+    from codegen_ttc.sampling.budget import sample_cost
+
     programs, statuses, raw = [], [], []
-    for text in batch.texts:
-        ex = candidate_program(problem, text, mode)
+    for sample in batch.samples:
+        if sample.text is None:
+            continue
+        ex = candidate_program(problem, sample.text, mode)
         programs.append(ex.program)
         statuses.append(ex.status)
-        raw.append(text)
+        raw.append(sample.text)
     acc = batch.accounting
     for status in statuses:
         if status in ("unparseable", "empty"):
             acc.count_malformed(f"code_{status}")
-    return CandidateSamples(programs=programs, statuses=statuses, accounting=acc, raw=raw)
+    costs = [sample_cost(s) for s in batch.samples if s.text is not None]
+    return CandidateSamples(programs=programs, statuses=statuses, accounting=acc, raw=raw, costs=costs)
 
 
 def cases_from_test_samples(problem: Problem, texts: list[str], mode: str, per_sample: int = 5) -> list[TestCase]:

@@ -141,6 +141,83 @@ def distinguish_chat_messages(problem: Problem, program_a: str, program_b: str, 
     return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]
 
 
+def _evidence_lines(evidence) -> str:
+    """``sampling.repair.Evidence`` items as plain lines (already truncated by the caller)."""
+    lines = []
+    for item in evidence:
+        if item.expected is not None:
+            lines.append(f"- {item.test}\n  expected: {item.expected}\n  got: {item.actual}")
+        elif item.other is not None:
+            lines.append(f"- {item.test}\n  your program: {item.actual}\n  another program: {item.other}")
+        else:
+            lines.append(f"- {item.test}\n  got: {item.actual}")
+    return "\n".join(lines)
+
+
+def repair_chat_messages(problem: Problem, program: str, evidence, *, disagreement: bool = False) -> Messages:
+    """Ask for ``program`` fixed, given what it did on the trusted side (``evidence``)."""
+    name = problem.function_name
+    if disagreement:
+        ask = (
+            f"It passes the given examples, but other implementations of `{name}` behave differently "
+            "on these inputs (no expected output is known for them):\n\n"
+            f"{_evidence_lines(evidence)}\n\n"
+            "Decide from the docstring which behaviour is right on each input, and fix your program "
+            "where it is wrong (keep it as it is where it is right)."
+        )
+    else:
+        ask = (
+            f"It fails these tests:\n\n{_evidence_lines(evidence)}\n\n"
+            "Find the mistake and fix the program so that it meets the docstring."
+        )
+    user = (
+        f"Here is a Python function stub with its docstring:\n\n"
+        f"```python\n{_ensure_newline(problem.prompt)}    pass\n```\n\n"
+        f"This implementation of `{name}` was written for it:\n\n"
+        f"```python\n{_ensure_newline(program)}```\n\n{ask}\n\n"
+        "Reply with one fenced Python code block (```python ... ```) containing the complete "
+        "corrected function: its signature, its body and any imports it needs. "
+        "Do not include tests, example usage or explanations inside the code block."
+    )
+    return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]
+
+
+def repair_completion_prompt(problem: Problem, program: str, evidence, *, disagreement: bool = False) -> str:
+    """For base models: the attempt and its failures as comments, then the stub to continue."""
+    name = problem.function_name
+    said = "differs from other implementations on" if disagreement else "fails"
+    return (
+        f"# An attempt at {name}:\n{_commented(program)}"
+        f"# It {said}:\n{_commented(_evidence_lines(evidence))}"
+        f"# A corrected implementation of {name}:\n\n{problem.prompt}"
+    )
+
+
+def judge_chat_messages(problem: Problem, program_a: str, program_b: str) -> Messages:
+    """Ask which of two programs meets the docstring (S*'s pairwise comparison)."""
+    name = problem.function_name
+    user = (
+        f"Here is a Python function stub with its docstring:\n\n"
+        f"```python\n{_ensure_newline(problem.prompt)}    pass\n```\n\n"
+        f"Two implementations of `{name}` give the same results on every input tried so far.\n\n"
+        f"Implementation A:\n\n```python\n{_ensure_newline(program_a)}```\n\n"
+        f"Implementation B:\n\n```python\n{_ensure_newline(program_b)}```\n\n"
+        "Read both against the docstring, including edge cases it implies. Which one is correct? "
+        "End your reply with one line `Answer: A` or `Answer: B`."
+    )
+    return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]
+
+
+def judge_completion_prompt(problem: Problem, program_a: str, program_b: str) -> str:
+    name = problem.function_name
+    return (
+        f"{_ensure_newline(problem.prompt)}    pass\n\n\n"
+        f"# Implementation A of {name}:\n{_commented(program_a)}\n"
+        f"# Implementation B of {name}:\n{_commented(program_b)}\n"
+        f"# Of A and B, the implementation that meets the docstring is:"
+    )
+
+
 test_completion_prompt.__test__ = False  # type: ignore[attr-defined]  # not pytest tests
 test_chat_messages.__test__ = False  # type: ignore[attr-defined]
 

@@ -11,36 +11,26 @@
    (``log_likelihoods``: if it is right, the tests it passes are the right ones, every
    other program is wrong, and wrong programs pass right and wrong tests at rates of
    their own). Programs are counted as *distinct programs*, not samples: an LLM repeats
-   its most likely program verbatim, and on the shared data those repeats were more
-   often wrong (wrong samples were the more duplicated in 85 of 112 tasks), so a
-   repeat is not an independent witness. Samples only break ties.
+   its most likely program verbatim, and such repeats are not independent witnesses.
+   Samples only break ties.
 4. When no generated test passes anywhere (none were written, or all are wrong),
    candidates are ranked by their agreement with the other samples, input by input
    (``clustering.behaviour.agreement``), still below the provided tests.
 
-``dual`` is the rule step 3 replaced (score = samples x generated-test weight passed),
-kept so runs can be compared side by side. Measured on the shared CodeGen-16B data,
-strict setting, re-scored from stored outcomes (README, "Scoring and benchmarks"):
-40 synthesised inputs, input seeds 0 / 1 / 2: dual 0.441 / 0.432 / 0.440, default
-0.459 / 0.451 / 0.461; 100 inputs 0.448 -> 0.453; with examples 0.655 -> 0.657;
-selfgen-only unchanged (no generated tests: step 4). By replay, default is ahead of
-dual at every sample count from 5 to 100 (+0.004 at 5, +0.013 at 25) and level at 3.
-The form (the likelihood of B4 over distinct programs) was chosen on that data, among
-about a dozen variants, and ``BETA_PER_SAMPLE`` was read off it earlier; the tier for
-behaviours passing no test was added for a failing toy case and moved strict seed 0
-from 0.453 to 0.459. Expect less on data it was not chosen on.
+``dual``, the rule step 3 replaced, and ``likelihood``, this rule counting samples, are
+in ``selection.baselines``. Why this rule, with the measurements that chose it:
+docs/decisions/001-default-selection-rule.md.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betaln
 
 from codegen_ttc.clustering.behaviour import Clusters, agreement, cluster_rows, signatures
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.passk import RankedGroup
 
-EPS_TESTS = 0.01  # keeps cluster size the tie-breaker in dual's score where some test passes
+EPS_TESTS = 0.01  # keeps cluster size the tie-breaker in the support score where some test passes
 BETA_PER_SAMPLE = 0.1  # log-odds per program and per test passed that a written test is right
 
 
@@ -61,6 +51,10 @@ def log_likelihoods(sizes: np.ndarray, passed: np.ndarray, weight: np.ndarray) -
     that a written test is right, which grows with the programs because the first two
     terms grow with programs x tests.
     """
+    # scipy is of the full extra; ``suggest`` (core dependencies only) imports the strategy
+    # table, so it is imported where it is used
+    from scipy.special import betaln
+
     passed = passed.astype(float)
     n = sizes.sum()
     passes = sizes[:, None] * passed  # programs of each cluster passing each test
@@ -91,7 +85,7 @@ def rank(ev: Evidence, count_samples: bool = False) -> list[RankedGroup]:
     if ev.n_candidates == 0:
         return []
     if not ev.generated.any():
-        return _by_agreement(ev)
+        return by_agreement(ev)
     clusters, reps, _, scores = hypotheses(ev, count_samples)
     scores = scores - scores.min()  # non-negative, so provided tests can tier above
     # a behaviour passing no generated test is no hypothesis while another passes one: with
@@ -101,49 +95,29 @@ def rank(ev: Evidence, count_samples: bool = False) -> list[RankedGroup]:
     # samples break exact ties, far below any difference of log-likelihoods
     samples = clusters.sizes(ev.multiplicity)
     scores = scores + 1e-9 * samples / samples.sum()
-    return _tiered(clusters.members, scores, _provided_passed(ev, reps))
+    return tiered(clusters.members, scores, provided_passed(ev, reps))
 
 
-def dual(ev: Evidence) -> list[RankedGroup]:
-    """The rule before ``rank``: samples x (generated-test weight passed + eps), per cluster.
-
-    The LLM's two independent kinds of output (programs and tests) must agree; ``eps``
-    keeps cluster size as the tie-breaker when some generated test passes but not in
-    this cluster. Where no generated test passes, as ``rank``.
-    """
-    if ev.n_candidates == 0:
-        return []
-    if not ev.generated.any():
-        return _by_agreement(ev)
-    clusters = clusters_of(ev)
-    sizes = clusters.sizes(ev.multiplicity)
-    reps = np.array([m[0] for m in clusters.members])
-    # members of a cluster share every verdict (verdicts are part of the signature)
-    tests = (ev.generated[reps] * ev.generated_weight).sum(axis=1)
-    return _tiered(clusters.members, sizes * (tests + EPS_TESTS), _provided_passed(ev, reps))
-
-
-def _by_agreement(ev: Evidence) -> list[RankedGroup]:
+def by_agreement(ev: Evidence) -> list[RankedGroup]:
     """No generated test passes: each distinct behaviour scored by its agreement with the samples.
 
     Candidates with equal rows of behaviour ids (and provided verdicts) score alike,
     so they form one group. The raw behaviour ids are used, failure kinds apart:
-    agreeing with the majority on *how* out-of-domain inputs fail is agreement too
-    (merging them cost 0.01-0.02 pass@1 on the shared data). Samples, not distinct
-    programs, are counted here: with only inputs to go by, counting distinct programs
-    cost selfgen-only 0.008 on the shared data.
+    agreeing with the majority on *how* out-of-domain inputs fail is agreement too.
+    Samples, not distinct programs, are counted here: with only inputs to go by, how
+    often a behaviour was sampled is the evidence (docs/decisions/001).
     """
     clusters = cluster_rows(np.concatenate([ev.behaviour, ev.provided.astype(np.int64)], axis=1))
     reps = np.array([m[0] for m in clusters.members])
     evidence = agreement(ev.behaviour, ev.multiplicity)[reps]
-    return _tiered(clusters.members, evidence, _provided_passed(ev, reps))
+    return tiered(clusters.members, evidence, provided_passed(ev, reps))
 
 
 def agreement_confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
     """When ranked by agreement: (basis, the top group's own agreement), in [0, 1]; else None.
 
-    Its share of all groups' agreement says little (on the shared data it did not tell
-    right picks from wrong ones, AUC 0.48); the agreement itself does (AUC 0.85).
+    Its share of all groups' agreement tells right picks from wrong ones much less well
+    than the agreement itself (docs/decisions/001).
     Tests written and all failed is a harder situation than no tests (picks of equal
     agreement were right less often), so it is a basis of its own, calibrated apart.
     """
@@ -157,9 +131,8 @@ def confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
     """(basis, value): the agreement when ranked by agreement, else ("support", the top
     group's share of the samples x generated-test weight passed, over every cluster).
 
-    The hypotheses' posterior told right picks from wrong ones less well on the shared
-    data (AUC 0.59 tempered per program, 0.58 untempered, against 0.68 for the support
-    share, 4,315 replayed strict selections), so it is not what the answer reports.
+    The hypotheses' posterior tells right picks from wrong ones less well than the support
+    share (docs/decisions/001), so it is not what the answer reports.
     The shipped table (``selection.calibration``) maps the share to a probability.
     """
     if not ranking:
@@ -174,11 +147,11 @@ def confidence(ev: Evidence, ranking) -> tuple[str, float] | None:
     return "support", float(support[in_top].sum() / support.sum())
 
 
-def _provided_passed(ev: Evidence, reps: np.ndarray) -> np.ndarray:
+def provided_passed(ev: Evidence, reps: np.ndarray) -> np.ndarray:
     return ev.provided[reps].sum(axis=1) if ev.provided.shape[1] else np.zeros(len(reps))
 
 
-def _tiered(members, evidence: np.ndarray, passed: np.ndarray) -> list[RankedGroup]:
+def tiered(members, evidence: np.ndarray, passed: np.ndarray) -> list[RankedGroup]:
     # provided tests dominate: each one passed is worth more than all the evidence together
     # (a count, not a rate: with a rate, one test of n was worth only 1/n of the offset)
     tier = passed * (evidence.sum() + 1.0)

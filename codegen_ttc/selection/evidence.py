@@ -89,13 +89,7 @@ def without_slow_inputs(ev: Evidence) -> Evidence:
     real timeouts): one slow candidate would otherwise take every later input away from
     all the others. A pure function of the candidates present, so a replay that restricts
     a pool to its first draws drops what a run of those draws would (``ReplayPool``).
-
-    Measured on the shared CodeGen-16B data (strict, three input seeds): 40 inputs,
-    default pass@1 0.435 / 0.428 / 0.434 -> 0.441 / 0.432 / 0.440; 100 inputs,
-    0.442 / 0.441 / 0.437 -> 0.448 / 0.447 / 0.439; with examples 0.655 both;
-    selfgen-only (100 inputs) 0.375 -> 0.381. Dropping the never-run calls' inputs too
-    did better with 40 inputs (0.447 / 0.434 / 0.446), was mixed with 100 (0.442 / 0.447 /
-    0.445), and cost selfgen-only 0.018 (0.363), where inputs are the only evidence.
+    The measurements behind it: docs/decisions/002-slow-synthesised-inputs.md.
     """
     keep = ~ev.timed_out.any(axis=0)
     if keep.all():

@@ -8,7 +8,7 @@ import numpy as np
 
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.passk import RankedGroup, merge_ties
-from codegen_ttc.selection.strategies import get_strategy, own_confidence
+from codegen_ttc.selection.strategies import get_strategy
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Selection:
     chosen: int  # the unique candidate to answer with: the most sampled one of the top group
     confidence: float  # in [0, 1], measured as ``basis`` says
     # "share": the top group's share of the scores; else the strategy's own measure
-    # (``strategies.CONFIDENCE``, e.g. "agreement", or "support" for ``default``), calibrated apart
+    # (``Strategy.confidence``, e.g. "agreement", or "support" for ``default``), calibrated apart
     basis: str = "share"
 
     @property
@@ -29,11 +29,12 @@ class Selection:
 def select(ev: Evidence, strategy: str = "default") -> Selection:
     if ev.n_candidates == 0:
         raise ValueError("nothing to select from: no candidates")
-    ranking = tuple(merge_ties(get_strategy(strategy)(ev)))
+    rule = get_strategy(strategy)
+    ranking = tuple(merge_ties(rule.rank(ev)))
     pool = np.array(ranking[0].members if ranking else range(ev.n_candidates))
     # the most sampled member; ties -> the first sampled (stable, reproducible)
     chosen = int(pool[np.argmax(ev.multiplicity[pool])])
-    own = own_confidence(strategy, ev, ranking)
+    own = rule.confidence(ev, list(ranking))
     if own is None:
         return Selection(strategy, ranking, chosen, confidence(ev, ranking))
     basis, value = own

@@ -44,10 +44,14 @@ def render_text(result: SuggestResult, *, show_diff: bool = True) -> str:
         out.append(f"{len(result.candidates)} samples; rejected before running: "
                    + (", ".join(f"{k} {v}" for k, v in sorted(rej.items())) if rej else "none")
                    + f"; {len(result.runs)} distinct patches tested")
+    if result.repair is not None and result.repair.rounds:
+        r = result.repair
+        out.append(f"repair: {r.requested} requests in {r.rounds} rounds, {r.new_patches} new patches tested")
     if result.chosen is None:
         out.append(f"no patch: {result.message}")
         return "\n".join(out) + "\n"
-    out.append("chosen patch:")
+    origin = _chosen_origin(result)
+    out.append("chosen patch:" if origin == "sample" else f"chosen patch ({origin}):")
     out += [f"  {line}" for line in _why(result)]
     if show_diff:
         out.append("")
@@ -108,4 +112,15 @@ def to_json(result: SuggestResult) -> dict[str, Any]:
         "conflicts": list(result.applied.conflicts) if result.applied else [],
         "accounting": result.accounting.to_json() if result.accounting else None,
         "probed": [p.to_json() for p in result.probed],
+        "repair": result.repair.to_json() if result.repair else None,
+        "chosen_origin": _chosen_origin(result),
     }
+
+
+def _chosen_origin(result: SuggestResult) -> str | None:
+    """Where the chosen patch came from: "sample", or the repair round that gave it first."""
+    if result.chosen is None:
+        return None
+    samples = set(result.runs[result.chosen.index].samples)
+    origins = [c.origin for c in result.candidates if c.sample in samples]
+    return "sample" if "sample" in origins else (origins[0] if origins else None)

@@ -32,6 +32,7 @@ from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_samples_error
 from codegen_ttc.sampling.llm import open_sampler
+from codegen_ttc.sampling.repair import REPAIR_SEED
 from codegen_ttc.suggest import context as ctxmod
 from codegen_ttc.suggest import probe
 from codegen_ttc.suggest.edits import Patch, Rejected, parse_and_apply
@@ -44,6 +45,7 @@ from codegen_ttc.suggest.evaluate import (
     run_tests,
 )
 from codegen_ttc.suggest.rank import Ranked, choose, rank
+from codegen_ttc.suggest.repair import PatchRepairReport, choose_patches, follow_up, sample_patch_repairs
 from codegen_ttc.suggest.workspace import ApplyResult, apply_patch, copy_tree, git_diff, make_copy, read_text
 
 # exit codes, as pre-commit reads them
@@ -66,6 +68,9 @@ class SuggestOptions:
     seed: int | None = None
     allow_no_tests: bool = False  # a test command that runs no test is then "nothing to do", not an error
     python: str | None = None  # the interpreter the tests run with (the sandbox's), for messages
+    # repair rounds (``suggest.repair``): patches that fix not everything are shown their test run
+    repair_rounds: int = 0
+    repair_width: int = 2
 
 
 @dataclass
@@ -74,6 +79,7 @@ class Candidate:
     text: str
     patch: Patch | None = None
     rejected: Rejected | None = None
+    origin: str = "sample"  # or "repaired in round R from sample I"
 
 
 @dataclass
@@ -93,6 +99,7 @@ class SuggestResult:
     accounting: Accounting | None = None
     message: str = ""
     probed: list[probe.ProbedFunction] = field(default_factory=list)  # functions run on synthesised inputs
+    repair: PatchRepairReport | None = None
 
     @property
     def chosen_run(self) -> CandidateRun | None:
@@ -109,6 +116,54 @@ def _sample(messages: list[dict[str, str]], n: int, config: LLMConfig, cache: Sa
         raise InputError("suggest needs a chat model (mode = 'chat')")
     batch = asyncio.run(go())
     return [(s.index, s.text) for s in batch.samples if s.text is not None], batch.accounting
+
+
+def repair_patches(opts: SuggestOptions, result: SuggestResult, ctx, baseline: TestRun, config: LLMConfig,
+                   cache: SampleCache | None, max_tokens: int | None, take, evaluate, log) -> PatchRepairReport:
+    """``opts.repair_rounds`` rounds: the best patches that fix not everything are shown their test
+    run and asked for a corrected patch (``suggest.repair``); the replies are tested and ranked
+    with the rest. Stops early once a patch fixes every failing test without breaking one."""
+    report = PatchRepairReport(stopped="rounds")
+    tried: set[str] = set()
+    messages = ctxmod.edit_messages(ctx)
+    texts = {c.sample: c.text for c in result.candidates}
+    for r in range(1, opts.repair_rounds + 1):
+        if result.chosen is not None and result.chosen.score.all_fixed:
+            report.stopped = "fixed"
+            break
+        picked = choose_patches(result.ranking, result.runs, opts.repair_width, tried)
+        if not picked:
+            report.stopped = "nothing_to_repair"
+            break
+        runs = [result.runs[i] for i in picked]
+        tried.update(run.patch.key for run in runs)
+        conversations = [follow_up(messages, texts[run.samples[0]], run, baseline.outcomes or {}, result.targets)
+                         for run in runs]
+        log(f"suggest: repair round {r}: {plural(len(runs), 'request')}")
+        seed = (opts.seed or 0) + REPAIR_SEED + r
+        replies, acc = sample_patch_repairs(conversations, config, cache, max_tokens=max_tokens, seed=seed)
+        report.accounting.merge(acc)
+        if result.accounting is not None:
+            result.accounting.merge(acc)
+        report.rounds, report.requested = r, report.requested + len(runs)
+        first = max(texts) + 1 if texts else 0
+        got = []
+        for k, (run, text) in enumerate(zip(runs, replies)):
+            if text is None:
+                continue
+            index = first + k
+            texts[index] = text
+            got.append((index, text))
+            report.origins.append({"sample": index, "round": r, "parent_samples": list(run.samples)})
+        report.received += len(got)
+        before = len(result.runs)
+        new = []
+        for index, text in got:
+            parent = next(o["parent_samples"][0] for o in report.origins if o["sample"] == index)
+            new += take([(index, text)], origin=f"repaired in round {r} from sample {parent}")
+        report.new_patches += len(result.runs) - before
+        evaluate(new)
+    return report
 
 
 def _in_tree(root: Path, module: str) -> bool:
@@ -183,33 +238,51 @@ def suggest(
             raise no_samples_error(config, result.accounting)
 
         by_key: dict[str, CandidateRun] = {}
-        for index, text in texts:
-            cand = Candidate(index, text)
-            got = parse_and_apply(text, read, allow_tests=opts.allow_test_edits)
-            if isinstance(got, Rejected):
-                cand.rejected = got
-            else:
-                cand.patch = got
-                by_key.setdefault(got.key, CandidateRun(got)).samples.append(index)
-            result.candidates.append(cand)
-        result.runs = list(by_key.values())
+
+        def take(replies: list[tuple[int, str]], origin: str = "sample") -> list[CandidateRun]:
+            """Parse and apply replies; the patches not tested before, as new runs."""
+            new = []
+            for index, text in replies:
+                cand = Candidate(index, text, origin=origin)
+                got = parse_and_apply(text, read, allow_tests=opts.allow_test_edits)
+                if isinstance(got, Rejected):
+                    cand.rejected = got
+                else:
+                    cand.patch = got
+                    if got.key not in by_key:
+                        by_key[got.key] = CandidateRun(got)
+                        new.append(by_key[got.key])
+                    by_key[got.key].samples.append(index)
+                result.candidates.append(cand)
+            result.runs = list(by_key.values())
+            return new
+
+        # a patch that loops forever should not cost the full --test-timeout per run
+        cand_timeout = min(opts.timeout, max(MIN_CANDIDATE_TIMEOUT, CANDIDATE_SLOWDOWN * baseline.seconds))
+
+        def evaluate(new: list[CandidateRun]) -> None:
+            if new:
+                evaluate_patches(sandbox, snapshot, new, opts.test_cmd, timeout=cand_timeout, workers=workers,
+                                 scratch=scratch, probed=result.probed)
+            if result.runs:
+                result.ranking = rank(
+                    baseline.outcomes,
+                    result.targets,
+                    [r.run.outcomes if r.run is not None else None for r in result.runs],
+                    [len(r.samples) for r in result.runs],
+                    [r.patch.changed_lines for r in result.runs],
+                    [r.probe for r in result.runs],
+                )
+                result.chosen = choose(result.ranking)
+
+        new = take(texts)
         n_rej = sum(1 for c in result.candidates if c.rejected)
         log(f"suggest: {len(texts)} samples, {n_rej} rejected, {len(result.runs)} distinct patches to test")
         if result.runs:
-            # a patch that loops forever should not cost the full --test-timeout per run
-            cand_timeout = min(opts.timeout, max(MIN_CANDIDATE_TIMEOUT, CANDIDATE_SLOWDOWN * baseline.seconds))
             result.probed = probe.plan([r.patch for r in result.runs], seed=opts.seed or 0)
-            evaluate_patches(sandbox, snapshot, result.runs, opts.test_cmd, timeout=cand_timeout, workers=workers,
-                             scratch=scratch, probed=result.probed)
-            result.ranking = rank(
-                baseline.outcomes,
-                result.targets,
-                [r.run.outcomes if r.run is not None else None for r in result.runs],
-                [len(r.samples) for r in result.runs],
-                [r.patch.changed_lines for r in result.runs],
-                [r.probe for r in result.runs],
-            )
-            result.chosen = choose(result.ranking)
+            evaluate(new)
+        if opts.repair_rounds:
+            result.repair = repair_patches(opts, result, ctx, baseline, config, cache, max_tokens, take, evaluate, log)
         # failing tests remain either way: pre-commit must see the hook fail
         result.exit_code = EXIT_SUGGESTED
         if result.chosen is None:

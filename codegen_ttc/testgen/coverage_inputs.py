@@ -23,27 +23,18 @@ through one executor (steps 1 and 2 each in one ``Executor.run``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
-from codegen_ttc.execution.batch import Batch, Limits, Outcome, candidate_key
+from codegen_ttc.execution.batch import Batch, Limits, Outcome, Outcomes, Runs, candidate_key
 from codegen_ttc.execution.store import StoredRuns
 from codegen_ttc.pipeline import Task
 from codegen_ttc.problems.model import Call
 from codegen_ttc.testgen.coverage_choice import choose_covering_inputs, covered_weight
 from codegen_ttc.testgen.synthesis import synthesise_inputs
-
-Outcomes = Mapping[str, Mapping[str, Outcome]]  # candidate key -> probe key -> outcome
-
-
-class Runs(Protocol):
-    """What the steps need of an executor (``execution.executor.Executor``)."""
-
-    def run(self, batches: Sequence[Batch]) -> Outcomes: ...
 
 
 @dataclass(frozen=True)
@@ -161,7 +152,7 @@ def choose_for_task(task: Task, reps: Representatives, outcomes: Outcomes, setti
     behaviour = np.zeros((len(rows), len(pool)), dtype=np.int64)
     engines: dict[str, int] = {}
     unmeasured = 0
-    for r, row in enumerate(rows):
+    for row in rows:
         line: list[frozenset | None] = []
         for call in pool:
             out = row.get(call.key)

@@ -16,19 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
-from codegen_ttc.execution.batch import Batch, Limits, Outcome
+from codegen_ttc.execution.batch import Batch, Limits, Outcome, Runs
 from codegen_ttc.problems.model import Call
 from codegen_ttc.selection.passk import RankedGroup
-
-
-class Runs(Protocol):
-    """What the search needs of an executor (``execution.executor.Executor``)."""
-
-    def run(self, batches: Sequence[Batch]) -> Mapping[str, Mapping[str, Outcome]]: ...
 
 
 def rivals(

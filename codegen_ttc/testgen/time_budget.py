@@ -15,22 +15,13 @@ timing is measured once, when a pair first runs, and stored with it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from codegen_ttc.execution.batch import Batch, Limits, Outcome
+from codegen_ttc.execution.batch import Batch, Limits, Outcome, Runs
 from codegen_ttc.execution.store import StoredRuns
 from codegen_ttc.pipeline import Task
 from codegen_ttc.problems.model import Call
-
-Outcomes = Mapping[str, Mapping[str, Outcome]]
-
-
-class Runs(Protocol):
-    """What the budget needs of an executor (``execution.executor.Executor``)."""
-
-    def run(self, batches: Sequence[Batch]) -> Outcomes: ...
 
 
 @dataclass(frozen=True)

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 
 import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "suggest"))
-
-import suggest_fixtures as F  # noqa: E402
 
 from codegen_ttc.cli import main  # noqa: E402
 from codegen_ttc.sampling.cache import SampleCache  # noqa: E402
 from codegen_ttc.sampling.config import LLMConfig  # noqa: E402
 from codegen_ttc.sampling.llm import Sampler  # noqa: E402
+from tests.suggest import suggest_fixtures as F
 
 
 def answering(text: str):

@@ -156,11 +156,8 @@ def test_suggest_refuses_completion_mode_in_one_line(capsys, tmp_path):
 def test_the_model_options_reach_the_server_from_every_command(tmp_path, monkeypatch, capsys):
     """suggest's new --temperature/--max-tokens/--config, and score --generate's, are sent."""
     import json
-    import os
-    import sys
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "suggest"))
-    import suggest_fixtures as F
+    from tests.suggest import suggest_fixtures as F
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))

@@ -14,8 +14,8 @@ import textwrap
 import pytest
 
 from codegen_ttc.execution.batch import CallArcs, Limits, Outcome
-from codegen_ttc.runtime import runner, wire
 from codegen_ttc.problems.model import Call
+from codegen_ttc.runtime import runner, wire
 
 from .helpers import run_calls, values
 

@@ -6,8 +6,7 @@ import threading
 
 import pytest
 
-from codegen_ttc.execution import executor as executor_mod
-from codegen_ttc.execution.backends import InfraError, open_sandbox
+from codegen_ttc.execution.backends import Backend, InfraError, open_sandbox
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.execution.store import ResultStore
@@ -33,30 +32,38 @@ class Counting:
         self.inner.close()
 
 
+class CountingBackend:
+    """A sandbox factory handing out ``Counting`` sandboxes of a real backend; the first one
+    opened fails ``fail_first`` times."""
+
+    def __init__(self, name: str) -> None:
+        self.real = Backend(name)
+        self.backend = self.real.backend
+        self.log: list = []
+        self.fail_first = 0
+
+    def __call__(self) -> Counting:
+        fail, self.fail_first = self.fail_first, 0
+        return Counting(self.real(), self.log, fail)
+
+
 @pytest.fixture
-def counted(monkeypatch, sandbox_name):
-    log: list = []
-    state = {"fail_first": 0}
-
-    def fake_open(name, **options):
-        return Counting(open_sandbox(name, **options), log, state.pop("fail_first", 0))
-
-    monkeypatch.setattr(executor_mod, "open_sandbox", fake_open)
-    return log, state
+def counted(sandbox_name):
+    return CountingBackend(sandbox_name)
 
 
 def batches(n_candidates: int, probes: list[int]) -> list[Batch]:
     return [Batch(f"def f(x):\n    return x + {i}\n", "f", tuple(Call((p,)) for p in probes), FAST) for i in range(n_candidates)]
 
 
-def test_runs_only_missing_pairs(counted, sandbox_name, tmp_path):
-    log, _ = counted
+def test_runs_only_missing_pairs(counted, tmp_path):
+    log = counted.log
     store_path = tmp_path / "store.jsonl"
-    with Executor(sandbox_name, workers=2, store=ResultStore(store_path)) as ex:
+    with Executor(counted, workers=2, store=ResultStore(store_path)) as ex:
         res = ex.run(batches(3, [1, 2]) + batches(3, [1, 2]))  # duplicates merge
         assert len(log) == 6 and ex.executed_pairs == 6 and ex.cached_pairs == 0
         assert sorted(o.decoded() for o in res[batches(3, [1])[2].candidate_key].values()) == [3, 4]
-    with Executor(sandbox_name, workers=2, store=ResultStore(store_path)) as ex:
+    with Executor(counted, workers=2, store=ResultStore(store_path)) as ex:
         res = ex.run(batches(4, [1, 2, 3]))
         # 3 candidates x probe 3, plus candidate 4 x 3 probes
         assert len(log) == 6 + 3 + 3
@@ -64,33 +71,37 @@ def test_runs_only_missing_pairs(counted, sandbox_name, tmp_path):
         assert len(res) == 4 and all(len(v) == 3 for v in res.values())
 
 
-def test_other_limits_are_other_pairs(counted, sandbox_name):
-    log, _ = counted
+def test_other_limits_are_other_pairs(counted):
+    log = counted.log
     b = batches(1, [1])[0]
-    with Executor(sandbox_name, workers=1) as ex:
+    with Executor(counted, workers=1) as ex:
         ex.run([b])
         ex.run([Batch(b.source, b.entry_point, b.probes, Limits(cpu_seconds=2))])
     assert len(log) == 2
 
 
-def test_infra_errors_are_retried(counted, sandbox_name):
-    log, state = counted
-    state["fail_first"] = 1
+def test_infra_errors_are_retried(counted):
+    counted.fail_first = 1
     progress: list[int] = []
-    with Executor(sandbox_name, workers=1, retries=2, on_progress=progress.append) as ex:
+    with Executor(counted, workers=1, retries=2, on_progress=progress.append) as ex:
         res = ex.run(batches(2, [5]))
         assert ex.infra_errors == 1 and ex.infra_failures == []
         assert sorted(o.decoded() for r in res.values() for o in r.values()) == [5, 6]
         assert sum(progress) == 2
 
 
-def test_persistent_infra_failure_is_reported_apart(monkeypatch, tmp_path):
-    def broken(name, **options):
+class Broken:
+    """A sandbox factory whose sandboxes never start."""
+
+    backend = "broken"
+
+    def __call__(self):
         raise InfraError("no sandbox today")
 
-    monkeypatch.setattr(executor_mod, "open_sandbox", broken)
+
+def test_persistent_infra_failure_is_reported_apart(tmp_path):
     store = ResultStore(tmp_path / "s.jsonl")
-    with Executor("process", workers=1, retries=1, store=store) as ex:
+    with Executor(Broken(), workers=1, retries=1, store=store) as ex:
         res = ex.run(batches(1, [1, 2]))
     assert res == {}
     assert len(ex.infra_failures) == 2 and ex.infra_errors == 2

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (a test taking the imported fixture ``guarded`` is not a redefinition)
 """Whole programs on stdin/stdout in every sandbox backend (``problems.stdio``), and the
 attack-suite rows for programs (over the confining backends, checked by ``guarded``)."""
 
@@ -12,7 +13,8 @@ from codegen_ttc.execution.judge import passes
 from codegen_ttc.problems import stdio
 from codegen_ttc.problems.model import Call, OutputMatches
 
-from .test_attacks import guarded  # noqa: F401  (fixture: survival and leftovers checked)
+# the attack suite's fixture (survival and leftovers checked), used as a parameter name below
+from .test_attacks import guarded  # noqa: F401
 
 FAST = Limits(cpu_seconds=1.0, wall_seconds=4.0)
 TIGHT = Limits(cpu_seconds=0.5, wall_seconds=3.0)

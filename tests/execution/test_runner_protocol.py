@@ -149,3 +149,13 @@ def test_malformed_calls_are_refused_before_anything_runs(raw):
     for bad in ([], [{"args": [["zz"]], "kwargs": []}], [{"args": []}, {"args": 3, "kwargs": []}], [{"args": [], "kwargs": [[1, 2]]}]):
         assert raw.rpc({"op": "calls", "calls": bad})["op"] == "error", bad
     assert raw.rpc({"op": "calls", "calls": [{"args": [wire.encode(1)], "kwargs": []}]})["outcome"]["value"] == wire.encode(1)
+
+
+def test_runner_limit_defaults_equal_the_hosts():
+    """The runner imports nothing of ours, so it spells the defaults out again: a limit the
+    host leaves at its default must mean the same inside the sandbox."""
+    from dataclasses import asdict
+
+    from codegen_ttc.execution.batch import Limits
+
+    assert runner.limits_from({}) == asdict(Limits())

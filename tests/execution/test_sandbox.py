@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from codegen_ttc.execution.batch import Limits
-from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call
+from codegen_ttc.runtime import wire
 
 from .helpers import host_processes_with, run_calls, run_probes, values
 

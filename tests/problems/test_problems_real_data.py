@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from codegen_ttc.runtime import wire
 from codegen_ttc.problems.loaders import load_problems
 from codegen_ttc.problems.model import Call, Equals, Script, Truthy
 from codegen_ttc.problems.parsing import call_inputs
+from codegen_ttc.runtime import wire
 from codegen_ttc.sampling.files import load_samples
 from codegen_ttc.testgen.files import load_generated_tests
 

@@ -6,9 +6,9 @@ import pytest
 
 from codegen_ttc.execution.batch import Outcome
 from codegen_ttc.execution.judge import passes
-from codegen_ttc.runtime import wire
 from codegen_ttc.problems import stdio
 from codegen_ttc.problems.model import OutputMatches, Problem
+from codegen_ttc.runtime import wire
 
 ACCEPTED = [
     ("1 2\n", "1 2"),  # trailing newline

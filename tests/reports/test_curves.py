@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import subprocess
 import sys
@@ -12,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from codegen_ttc.engine.adaptive import AdaptiveConfig, StopRule
 from codegen_ttc.reports import curves
 from codegen_ttc.reports.replay import ReplayPool
-from codegen_ttc.engine.adaptive import AdaptiveConfig, StopRule
 from codegen_ttc.selection.evidence import Evidence
 
 REPO = Path(__file__).resolve().parents[2]
@@ -260,10 +259,9 @@ def first_seen_ids(behaviour: np.ndarray) -> np.ndarray:
 def test_replay_evidence_matches_the_pipeline_on_subsets(tiny_run):
     """Replay's row sub-selection gives exactly the Evidence the pipeline builds from those samples."""
     from codegen_ttc.execution.store import read_records
-    from codegen_ttc.pipeline import Candidates, Task
-    from codegen_ttc.reports.run import prepare_tasks
+    from codegen_ttc.pipeline import Candidates
     from codegen_ttc.reports.replay import ReplaySampler
-    from codegen_ttc.reports.run import config_from_run, load_run
+    from codegen_ttc.reports.run import config_from_run, load_run, prepare_tasks
 
     pools, incomplete = load_run(tiny_run)
     assert incomplete == [] and len(pools) == 5
@@ -275,7 +273,7 @@ def test_replay_evidence_matches_the_pipeline_on_subsets(tiny_run):
         order = ReplaySampler(pools, seed=1).order(task_id)
         for n in (1, 3, len(order)):
             drawn = [p.programs[r] for r in order[:n]]
-            sub = Task(task.problem, Candidates.from_samples(drawn), task.generated, task.synthesised)
+            sub = dataclasses.replace(task, candidates=Candidates.from_samples(drawn), samples=())
             outcomes = {
                 c: {pr.key: stored[(c, pr.key, config.limits.key)] for pr in sub.probes(hidden=False)}
                 for c in sub.candidate_keys()
@@ -321,8 +319,8 @@ def test_bench_adaptive_script_on_the_tiny_run(tiny_run, tmp_path):
     assert "headroom" in proc.stderr
 
     # the figures are the library's, computed here again from the same run
-    from codegen_ttc.reports.run import load_run
     from codegen_ttc.engine.adaptive import Budget
+    from codegen_ttc.reports.run import load_run
     from codegen_ttc.selection.calibration import calibrated
 
     pools, _ = load_run(tiny_run)
@@ -360,15 +358,12 @@ def test_load_run_leaves_out_incomplete_tasks_and_never_writes_to_the_store(tiny
 def test_adaptive_loop_with_real_execution_runs_each_candidate_once(tiny_run):
     """The loop over the process sandbox: rounds execute only new candidates; answers are scored
     as replay scores them."""
+    from codegen_ttc.engine.adaptive import Budget, Draw, ExecutingEvaluator, run_adaptive
     from codegen_ttc.execution.executor import Executor
     from codegen_ttc.execution.store import ResultStore
     from codegen_ttc.pipeline import Task
-    from codegen_ttc.reports.run import prepare_tasks
-    from codegen_ttc.reports.run import config_from_run
-    from codegen_ttc.engine.adaptive import Budget, Draw, ExecutingEvaluator, run_adaptive
+    from codegen_ttc.reports.run import config_from_run, load_run, prepare_tasks
     from codegen_ttc.selection.passk import ranked_pass_at_k
-
-    from codegen_ttc.reports.run import load_run
 
     config = config_from_run(tiny_run)
     pools, _ = load_run(tiny_run)

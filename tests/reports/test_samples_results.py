@@ -6,7 +6,6 @@ that cover fewer tasks than the problem set and for a k beyond the samples."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,7 @@ import pytest
 from codegen_ttc.cli import main
 from codegen_ttc.execution.backends import backend_problem
 from codegen_ttc.problems.loaders import resolve_data_file
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sampling"))
-from stub_server import Reply, StubServer, completion_body  # noqa: E402
+from tests.sampling.stub_server import Reply, StubServer, completion_body
 
 needs_bwrap = pytest.mark.skipif(
     backend_problem("bwrap") is not None, reason=f"bwrap sandbox unavailable: {backend_problem('bwrap')}"

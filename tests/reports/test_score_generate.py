@@ -8,15 +8,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from codegen_ttc.cli import main
 from codegen_ttc.errors import EXIT_INCOMPLETE
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sampling"))
-from stub_server import Reply, StubServer, completion_body  # noqa: E402
+from tests.sampling.stub_server import Reply, StubServer, completion_body
 
 # right for tiny/0 (clamp_list); other tasks get a program that fails
 RIGHT = "```python\ndef clamp_list(values, low, high):\n    return [min(max(v, low), high) for v in values]\n```"

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from codegen_ttc.cli import main
 from codegen_ttc.execution.backends import backend_problem
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "problems"))
-from test_contest_sets import APPS, APPS_PROGRAMS, WRONG_QAQ, _packed, _raw_livecodebench_row  # noqa: E402
+from tests.problems.test_contest_sets import APPS, APPS_PROGRAMS, WRONG_QAQ, _packed, _raw_livecodebench_row
 
 needs_bwrap = pytest.mark.skipif(
     backend_problem("bwrap") is not None, reason=f"bwrap sandbox unavailable: {backend_problem('bwrap')}"

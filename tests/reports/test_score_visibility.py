@@ -3,16 +3,11 @@ as a sentence, and a legend for the table's confidence column."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from codegen_ttc.cli import params
 from codegen_ttc.cli.score import strategy_table
 from codegen_ttc.reports.run import ScoreConfig, prepare
 from codegen_ttc.sampling.config import resolve_config
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sampling"))
-from stub_server import Reply, StubServer, completion_body  # noqa: E402
+from tests.sampling.stub_server import Reply, StubServer, completion_body
 
 
 def test_generate_reports_each_problem_sampled(tmp_path, monkeypatch):

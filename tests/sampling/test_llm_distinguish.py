@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(__file__))
-
-from stub_server import Reply, StubServer, completion_body  # noqa: E402
 
 from codegen_ttc.problems.model import Call, Problem  # noqa: E402
 from codegen_ttc.problems.parsing import parse_call_lines  # noqa: E402
@@ -16,6 +10,7 @@ from codegen_ttc.sampling import prompts  # noqa: E402
 from codegen_ttc.sampling.cache import SampleCache  # noqa: E402
 from codegen_ttc.sampling.config import LLMConfig  # noqa: E402
 from codegen_ttc.sampling.llm import sample_distinguishing_inputs  # noqa: E402
+from tests.sampling.stub_server import Reply, StubServer, completion_body
 
 PROBLEM = Problem(
     "t/magnitude",

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from stub_server import Call, Reply, StubServer, completion_body, echo_seed_texts, ok, script  # noqa: E402
-
 from codegen_ttc.sampling.cache import SampleCache  # noqa: E402
 from codegen_ttc.sampling.config import LLMConfig, Price  # noqa: E402
-from codegen_ttc.sampling.llm import Sampler, SampleBatch  # noqa: E402
+from codegen_ttc.sampling.llm import SampleBatch, Sampler  # noqa: E402
+from tests.sampling.stub_server import Call, Reply, StubServer, completion_body, echo_seed_texts, ok, script
 
 
 def cfg(stub: StubServer, **kw) -> LLMConfig:

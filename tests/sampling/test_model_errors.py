@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
-from stub_server import Call, Reply, StubServer, completion_body, dead_server_url  # noqa: E402
 
 from codegen_ttc.errors import InputError  # noqa: E402
 from codegen_ttc.problems.model import Problem  # noqa: E402
@@ -23,8 +18,9 @@ from codegen_ttc.sampling.accounting import Accounting, RunAccounting  # noqa: E
 from codegen_ttc.sampling.cache import SampleCache  # noqa: E402
 from codegen_ttc.sampling.config import LLMConfig, resolve_config  # noqa: E402
 from codegen_ttc.sampling.errors import ModelError, failure_note, no_program_error, no_samples_error  # noqa: E402
-from codegen_ttc.sampling.llm import Sampler, SampleBatch, sample_problems  # noqa: E402
+from codegen_ttc.sampling.llm import SampleBatch, Sampler, sample_problems  # noqa: E402
 from codegen_ttc.sampling.local_model import LocalModelError  # noqa: E402
+from tests.sampling.stub_server import Call, Reply, StubServer, completion_body, dead_server_url
 
 PROBLEMS = [
     Problem(task_id="P/inc", prompt='def inc(x):\n    """x + 1"""\n', entry_point="inc"),

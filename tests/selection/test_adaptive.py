@@ -9,7 +9,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from codegen_ttc.reports.replay import ReplayEvaluator, ReplayPool, ReplaySampler, restrict_evidence
 from codegen_ttc.engine.adaptive import (
     AdaptiveConfig,
     Budget,
@@ -19,6 +18,7 @@ from codegen_ttc.engine.adaptive import (
     has_support,
     run_adaptive,
 )
+from codegen_ttc.reports.replay import ReplayEvaluator, ReplayPool, ReplaySampler, restrict_evidence
 from codegen_ttc.selection.evidence import Evidence
 
 
@@ -306,16 +306,12 @@ def test_no_consensus_stop_is_off_by_default_and_stops_a_fragmented_problem_when
 
 def test_llm_sampler_continues_seeds_across_rounds_and_counts_tokens(tmp_path):
     """The real sampler against the scripted stub server: round 2 asks with new seeds."""
-    import os
-    import sys
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sampling"))
-    from stub_server import Reply, StubServer, completion_body
-
+    from codegen_ttc.engine.adaptive import LLMSampler
     from codegen_ttc.problems.loaders import load_problems
     from codegen_ttc.sampling.cache import SampleCache
     from codegen_ttc.sampling.config import LLMConfig
-    from codegen_ttc.engine.adaptive import LLMSampler
+    from tests.sampling.stub_server import Reply, StubServer, completion_body
 
     problem = load_problems("tiny")[0]
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from codegen_ttc.clustering.behaviour import agreement
-from codegen_ttc.selection.default import dual, rank
+from codegen_ttc.selection.baselines import dual
+from codegen_ttc.selection.default import rank
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.passk import merge_ties, ranked_pass_at_k
 

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 from scipy.special import betaln
 
-from codegen_ttc.reports.run import STRATEGIES as SCORED_BY_DEFAULT
 from codegen_ttc.selection import default
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import select
-from codegen_ttc.selection.strategies import STRATEGIES
+from codegen_ttc.selection.strategies import SCORED_BY_DEFAULT, STRATEGIES
 
 
 def reference(sizes, passed, weight):

@@ -3,13 +3,15 @@ rule on hand-made evidence, then through ``Task.evidence`` and the replay's subs
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from codegen_ttc.execution.batch import Outcome
-from codegen_ttc.runtime import wire
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.model import Call, Equals, Problem, TestCase
 from codegen_ttc.reports.replay import pools_from_outcomes
+from codegen_ttc.runtime import wire
 from codegen_ttc.selection.evidence import Evidence, without_slow_inputs
 
 
@@ -89,7 +91,7 @@ def test_a_replayed_subset_drops_what_a_run_of_those_samples_would():
     rows = {p: i for i, p in enumerate(pool.programs)}
     for drawn in ([FAST, WRONG], [FAST, SLOW, WRONG], [SLOW]):
         got, _ = pool.restrict([rows[p] for p in drawn])
-        sub = Task(task.problem, Candidates.from_samples(drawn), task.generated, task.synthesised)
+        sub = dataclasses.replace(task, candidates=Candidates.from_samples(drawn), samples=())
         want = sub.evidence(outcomes)
         assert got.behaviour.shape == want.behaviour.shape, drawn
         np.testing.assert_array_equal(got.failed, want.failed)
@@ -101,8 +103,8 @@ def test_a_replayed_subset_drops_what_a_run_of_those_samples_would():
 
 
 def test_solve_names_the_inputs_the_runner_up_differs_on_after_columns_were_left_out():
-    from codegen_ttc.selection.select import select
     from codegen_ttc.engine.solve import describe_disagreements
+    from codegen_ttc.selection.select import select
 
     task, outcomes = fib_task()
     ev = task.evidence(outcomes)

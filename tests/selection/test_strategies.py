@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
+from codegen_ttc.selection.baselines import codet, largest_cluster, public_filter, random_pick
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.passk import merge_ties, ranked_pass_at_k
-from codegen_ttc.selection.strategies import STRATEGIES, codet, largest_cluster, public_filter, random_pick
+from codegen_ttc.selection.strategies import STRATEGIES
 
 
 def evidence(mult, generated=None, weights=None, behaviour=None, provided=None):
@@ -70,4 +71,4 @@ def test_codet_ties_are_scored_by_expectation():
 def test_every_strategy_ranks_a_trivial_problem(name):
     # one candidate that passes everything: every strategy must allow picking it
     ev = evidence([3], generated=[[True]], behaviour=[[0]], provided=[[True]])
-    assert ranked_pass_at_k(STRATEGIES[name](ev), [3], [True], 1) == 1.0
+    assert ranked_pass_at_k(STRATEGIES[name].rank(ev), [3], [True], 1) == 1.0

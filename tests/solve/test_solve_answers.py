@@ -9,17 +9,13 @@ counts its stages, times distinguishing and says what was spent in words.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from codegen_ttc.cli import main
 from codegen_ttc.execution.backends import backend_problem
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sampling"))
-from stub_server import Reply, StubServer, completion_body  # noqa: E402
-from running_max_replies import CRASH, PROBLEM, RIGHT, WRONG  # noqa: E402
+from tests.sampling.stub_server import Reply, StubServer, completion_body
+from tests.solve.running_max_replies import CRASH, PROBLEM, RIGHT, WRONG
 
 pytestmark = [
     pytest.mark.bwrap,
@@ -211,10 +207,9 @@ def test_confidence_is_one_probability_with_its_basis_or_uncalibrated_with_the_r
 
 def test_the_report_names_the_model_counts_stages_and_spending_in_words(tmp_path, capsys):
     from codegen_ttc.cli.solve import model_line
-    from codegen_ttc.sampling.config import LLMConfig
     from codegen_ttc.engine.solve import SolveOptions, solve
     from codegen_ttc.problems.from_source import problem_from_source
-    from codegen_ttc.sampling.config import resolve_config
+    from codegen_ttc.sampling.config import LLMConfig, resolve_config
 
     assert "embedded SmolLM2-135M" in model_line(LLMConfig()) and "--base-url" in model_line(LLMConfig())
     with stub_answering(RIGHT, CRASH) as server:

@@ -9,8 +9,6 @@ program is the candidate's, without the wrapper that carried the values.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +17,7 @@ from codegen_ttc.errors import InputError
 from codegen_ttc.execution.backends import backend_problem
 from codegen_ttc.problems.from_source import problem_from_source
 from codegen_ttc.problems.model import Call, Equals
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sampling"))
-from stub_server import Reply, StubServer, completion_body  # noqa: E402
+from tests.sampling.stub_server import Reply, StubServer, completion_body
 
 needs_bwrap = pytest.mark.skipif(
     backend_problem("bwrap") is not None, reason=f"bwrap sandbox unavailable: {backend_problem('bwrap')}"

@@ -8,22 +8,17 @@ counts" without them, never suggest's "no patch found" (exit 1) when nothing was
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from codegen_ttc.cli import main
+from codegen_ttc.engine.solve import SolveOptions, solve
 from codegen_ttc.problems.from_source import problem_from_source
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import ModelError
-from codegen_ttc.engine.solve import SolveOptions, solve
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sampling"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "suggest"))
-from stub_server import Call, Reply, StubServer, completion_body, dead_server_url  # noqa: E402
-
-import suggest_fixtures as F  # noqa: E402
+from tests.sampling.stub_server import Call, Reply, StubServer, completion_body, dead_server_url
+from tests.suggest import suggest_fixtures as F
 
 ADD = str(Path(__file__).resolve().parents[2] / "problem_sets" / "examples" / "add.py")
 RETRIES = 2  # few and fast retries (./codegen-ttc.toml): what is said, not how long it takes

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from codegen_ttc.cli import main
 from codegen_ttc.execution.backends import backend_problem
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sampling"))
-from stub_server import Reply, StubServer, completion_body  # noqa: E402
-from running_max_replies import CRASH, PROBLEM, RIGHT, WRONG  # noqa: E402
+from tests.sampling.stub_server import Reply, StubServer, completion_body
+from tests.solve.running_max_replies import CRASH, PROBLEM, RIGHT, WRONG
 
 pytestmark = [
     pytest.mark.bwrap,

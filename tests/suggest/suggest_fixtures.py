@@ -20,9 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sampling"))
-
-from stub_server import Call, Reply, StubServer, completion_body  # noqa: E402,F401
+from tests.sampling.stub_server import Call, Reply, StubServer, completion_body  # noqa: F401
 
 # fast, and independent of plugins installed on the machine
 TEST_CMD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python -m pytest -q"

@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
-
-import suggest_fixtures as F  # noqa: E402
 
 from codegen_ttc.cli import main  # noqa: E402
 from codegen_ttc.execution.backends import backend_problem  # noqa: E402
 from codegen_ttc.suggest.edits import parse_and_apply  # noqa: E402
 from codegen_ttc.suggest.workspace import apply_patch, read_text  # noqa: E402
+from tests.suggest import suggest_fixtures as F
 
 
 @pytest.fixture

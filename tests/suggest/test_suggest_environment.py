@@ -13,12 +13,9 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-import suggest_fixtures as F  # noqa: E402
-
 from codegen_ttc.cli import main  # noqa: E402
 from codegen_ttc.execution.backends import backend_problem  # noqa: E402
+from tests.suggest import suggest_fixtures as F
 
 pytestmark = [
     pytest.mark.bwrap,

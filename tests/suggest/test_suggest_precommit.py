@@ -14,18 +14,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-import suggest_fixtures as F  # noqa: E402
-
 import codegen_ttc  # noqa: E402
 from codegen_ttc.execution.backends import backend_problem  # noqa: E402
+from tests.suggest import suggest_fixtures as F
 
 PROJECT = Path(codegen_ttc.__file__).resolve().parents[1]
 
@@ -86,15 +82,18 @@ def test_pre_commit_try_repo_end_to_end(tmp_path):
     assert F.tree_digest(repo) == before  # the hook never writes without --apply
 
 
+SUGGEST_DOC = PROJECT / "docs" / "suggest.md"  # the README's pre-commit section points here
+
+
 def readme_yaml_block(marker: str) -> dict:
-    text = (PROJECT / "README.md").read_text()
+    text = SUGGEST_DOC.read_text()
     blocks = text.split("```yaml\n")[1:]
     (block,) = [b.split("```")[0] for b in blocks if marker in b]
     return yaml.safe_load(block)
 
 
 def test_readme_snippets_name_nothing_that_does_not_exist():
-    text = (PROJECT / "README.md").read_text()
+    text = (PROJECT / "README.md").read_text() + SUGGEST_DOC.read_text()
     assert "<org>" not in text and "rev: v0.1.0" not in text
     # the default sandbox of suggest as the README says it, and as the code has it
     from codegen_ttc.cli import _register, app

@@ -8,11 +8,10 @@ import json
 
 from codegen_ttc.execution.batch import CallArcs, Limits, Outcome, candidate_key
 from codegen_ttc.execution.store import ResultStore
-from codegen_ttc.runtime import wire
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.model import Call, Equals, Problem, TestCase
-from codegen_ttc.reports.run import ScoreConfig, _config_record, inputs_hash, prepare, score
-from codegen_ttc.reports.run import load_run
+from codegen_ttc.reports.run import ScoreConfig, _config_record, inputs_hash, load_run, prepare, score
+from codegen_ttc.runtime import wire
 from codegen_ttc.testgen.coverage_inputs import (
     CoverageSettings,
     Representatives,
@@ -88,6 +87,23 @@ def test_the_choice_keeps_one_input_per_branch_then_spreads_the_rest():
     assert filled.by_coverage == 2 and len(filled.chosen) == 4 and {0, 1} <= set(filled.chosen)
     assert filled.task.synthesised == tuple(pool[j] for j in filled.chosen)
     assert filled.task.candidates == task.candidates and filled.task.problem == task.problem
+
+
+def test_separation_sees_every_representatives_behaviour():
+    # no arcs measured: inputs are chosen by the behaviour pairs they separate alone. Input 0
+    # tells NO_BRANCH from the two others, input 1 tells no one apart; with every
+    # representative's behaviour counted (not only the last one's), input 0 is taken
+    pool = (Call((0,)), Call((1,)))
+    task = make_task([RIGHT, NO_BRANCH, WRONG], pool)
+    keys = task.candidate_keys()
+    outcomes = {
+        keys[0]: {pool[0].key: returned(0), pool[1].key: returned(2)},
+        keys[1]: {pool[0].key: returned(1), pool[1].key: returned(2)},
+        keys[2]: {pool[0].key: returned(0), pool[1].key: returned(2)},
+    }
+    reps = Representatives((0, 1, 2), (1.0, 1.0, 1.0))
+    choice = choose_for_task(task, reps, outcomes, CoverageSettings(budget=2, fill=False))
+    assert choice.chosen == (0,) and choice.unmeasured == 6
 
 
 def test_calls_without_arcs_count_as_unmeasured_and_cover_nothing():

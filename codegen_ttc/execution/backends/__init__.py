@@ -1,21 +1,40 @@
-"""Sandbox backends and ``open_sandbox``.
+"""Sandbox backends, by name: the one table of them, ``open_sandbox`` and ``sandbox_factory``.
 
 - "bwrap": bubblewrap, warm runner per sandbox (``bwrap.py``)
 - "docker": long-lived container (``docker.py``, class ``DockerSandbox``; optional)
 - "process": plain subprocess, NO isolation; never chosen by "auto"
 - "auto": docker if its daemon and image are usable, else bwrap, else SandboxUnavailable
+  (for whole test commands, ``commands.open_command_sandbox``, "auto" is bwrap)
 """
 
 from __future__ import annotations
 
 import importlib
+import itertools
+import threading
+from typing import Protocol
 
 from codegen_ttc.execution.backends import bwrap, process
 from codegen_ttc.execution.backends.base import InfraError, Sandbox, SandboxUnavailable
 
-__all__ = ["InfraError", "Sandbox", "SandboxUnavailable", "open_sandbox", "resolve_backend", "backend_problem"]
+__all__ = [
+    "Backend", "InfraError", "Sandbox", "SandboxFactory", "SandboxUnavailable", "backend_problem", "open_sandbox",
+    "require_backend", "resolve_backend",
+]
 
-NAMES = ("auto", "bwrap", "docker", "process")
+BACKENDS = ("bwrap", "docker", "process")
+AUTO_ORDER = ("docker", "bwrap")  # what "auto" tries, in order: the isolating backends
+NAMES = ("auto", *BACKENDS)  # what ``--sandbox`` accepts
+
+
+
+class SandboxFactory(Protocol):
+    """Opens one sandbox: an ``Executor`` calls it once per worker, and again after an
+    InfraError. ``Backend`` opens real ones by name; tests hand in their own."""
+
+    backend: str  # the name a run records
+
+    def __call__(self) -> Sandbox: ...
 
 
 def _docker_module():
@@ -54,7 +73,7 @@ def resolve_backend(name: str) -> str:
     if name != "auto":
         return name
     reasons = []
-    for candidate in ("docker", "bwrap"):
+    for candidate in AUTO_ORDER:
         problem = backend_problem(candidate)
         if candidate == "docker" and problem is None and not hasattr(_docker_module(), "docker_available"):
             problem = "cannot tell whether Docker works (no docker_available())"  # auto never guesses
@@ -88,3 +107,22 @@ def open_sandbox(name: str, **options) -> Sandbox:
             raise SandboxUnavailable("docker backend not installed (codegen_ttc.execution.backends.docker missing)")
         return mod.DockerSandbox(**options)
     raise SandboxUnavailable(f"unknown sandbox backend {name!r} (choose from {', '.join(NAMES)})")
+
+
+class Backend:
+    """A ``SandboxFactory`` for backend ``name``, resolved and checked when made
+    (SandboxUnavailable saying why, before any work). The unisolated "process" backend
+    warns on the first sandbox only, not once per worker."""
+
+    def __init__(self, name: str, **options) -> None:
+        self.backend = require_backend(name)
+        self.options = options
+        self._opened = itertools.count()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Sandbox:
+        options = dict(self.options)
+        if self.backend == "process":
+            with self._lock:
+                options.setdefault("warn", next(self._opened) == 0)
+        return open_sandbox(self.backend, **options)

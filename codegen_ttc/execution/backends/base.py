@@ -13,15 +13,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
+from codegen_ttc.errors import InfraError, SandboxUnavailable
 from codegen_ttc.execution.batch import Batch, BatchResult
 
-
-class InfraError(RuntimeError):
-    """The sandbox failed, not the candidate."""
-
-
-class SandboxUnavailable(RuntimeError):
-    """This backend cannot run on this machine (reason in the message)."""
+__all__ = ["InfraError", "Sandbox", "SandboxUnavailable"]
 
 
 class Sandbox(ABC):
@@ -31,7 +26,7 @@ class Sandbox(ABC):
     def run(self, batch: Batch) -> BatchResult:
         """Run every probe of ``batch``; an Outcome per probe key."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional: a backend holding nothing has nothing to release)
         """Release processes/containers. Idempotent."""
 
     def __enter__(self):

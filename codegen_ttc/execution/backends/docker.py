@@ -45,8 +45,8 @@ from codegen_ttc.execution import images
 from codegen_ttc.execution.backends.base import InfraError, SandboxUnavailable
 from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES
 from codegen_ttc.execution.backends.runner_host import RUNNER_FLAGS, RUNTIME_DIR, RunnerSandbox
-from codegen_ttc.execution.batch import Limits
 from codegen_ttc.execution.backends.seccomp import docker_profile
+from codegen_ttc.execution.batch import Limits
 
 LABEL = "codegen-ttc.sandbox"  # present on everything this backend creates
 LABEL_RUN = "codegen-ttc.run"  # one id per DockerSandbox instance

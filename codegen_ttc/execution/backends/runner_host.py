@@ -21,8 +21,8 @@ from pathlib import Path
 
 from codegen_ttc.execution.backends.base import InfraError, Sandbox
 from codegen_ttc.execution.batch import Batch, BatchResult, Limits, Outcome, limits_json
-from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call, Probe, Script
+from codegen_ttc.runtime import wire
 
 RUNTIME_DIR = Path(wire.__file__).resolve().parent
 RUNNER_PATH = RUNTIME_DIR / "runner.py"

@@ -1,0 +1,64 @@
+"""``score --generate --repair-rounds``: the repaired programs join each task's pool and are scored
+like samples; the hidden tests never reach a repair prompt; a rerun sends nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codegen_ttc.cli import main
+from codegen_ttc.execution.backends import backend_problem
+from tests.sampling.stub_server import Reply, StubServer, completion_body
+
+pytestmark = [
+    pytest.mark.bwrap,
+    pytest.mark.skipif(backend_problem("bwrap") is not None, reason=f"bwrap unavailable: {backend_problem('bwrap')}"),
+]
+
+RIGHT = "```python\ndef clamp_list(values, low, high):\n    return [min(max(v, low), high) for v in values]\n```"
+WRONG = "```python\ndef clamp_list(values, low, high):\n    return list(values)\n```"
+
+
+def handler(call):
+    text = json.dumps(call.body)
+    reply = RIGHT if "It fails these tests" in text else WRONG
+    return Reply(body=completion_body(call, [reply] * call.n))
+
+
+def score(tmp_path, stub, capsys, *extra) -> dict:
+    out = tmp_path / ("run" + "".join(extra).replace("-", ""))
+    code = main(["score", "--problems", "tiny", "--tasks", "tiny/0", "--generate", "-n", "3", "--model", "stub",
+                 "--base-url", stub.base_url, "--api-key", "x", "--sandbox", "bwrap", "--out", str(out), "--json",
+                 "--strategies", "default", "--k", "1", *extra])
+    printed, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(printed)
+
+
+def test_repair_rounds_add_the_fixed_program_to_the_pool(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    with StubServer(handler) as stub:
+        plain = score(tmp_path, stub, capsys)
+        assert plain["strategies"]["default"]["pass@1"] == 0.0 and "repair" not in plain
+        repaired = score(tmp_path, stub, capsys, "--repair-rounds", "1")
+        assert repaired["strategies"]["default"]["pass@1"] == 1.0
+        assert repaired["n_samples"] == 4  # three samples, one repair (one wrong program, one cluster)
+        task = repaired["repair"]["per_task"]["tiny/0"]
+        assert task["requested"] == 1 and task["origins"][0]["kind"] == "failing"
+        assert repaired["repair"]["tokens_by_kind"]["repair"]["requests"] == 1
+        prompts = [c.body["messages"][-1]["content"] for c in stub.calls if "It fails these tests" in json.dumps(c.body)]
+        assert len(prompts) == 1
+        # the evidence is the docstring example, a provided test
+        assert "clamp_list([1, 5, 10], 2, 8)" in prompts[0] and "expected: [2, 5, 8]" in prompts[0]
+        assert "got: [1, 5, 10]" in prompts[0]
+        sent = stub.request_count
+        again = score(tmp_path, stub, capsys, "--repair-rounds", "1")
+        assert stub.request_count == sent  # samples and repairs from the cache
+        assert again["strategies"] == repaired["strategies"]
+
+
+def test_repair_options_need_generate(tmp_path, capsys):
+    code = main(["score", "--problems", "tiny", "--samples-file", "tiny_samples", "--repair-rounds", "1",
+                 "--out", str(tmp_path / "o")])
+    assert code == 2 and "--repair-rounds applies to --generate" in capsys.readouterr().err

@@ -1,0 +1,178 @@
+"""``solve --repair-rounds`` against a scripted stub: a model wrong at first and right once shown
+its failing example, in the real bwrap sandbox."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codegen_ttc.cli import main
+from codegen_ttc.execution.backends import backend_problem
+from tests.sampling.stub_server import Reply, StubServer, completion_body
+from tests.solve.running_max_replies import PROBLEM, RIGHT, WRONG
+
+pytestmark = [
+    pytest.mark.bwrap,
+    pytest.mark.skipif(backend_problem("bwrap") is not None, reason=f"bwrap unavailable: {backend_problem('bwrap')}"),
+]
+
+# two wrong programs (two clusters), both failing the docstring example
+ECHO = "```python\ndef running_max(numbers):\n    return list(numbers)\n```"
+SORTED = "```python\ndef running_max(numbers):\n    return sorted(numbers)\n```"
+
+
+def is_repair(call) -> bool:
+    return "It fails these tests" in json.dumps(call.body)
+
+
+@pytest.fixture
+def stub():
+    """Samples alternate between the two wrong programs; a repair request gets the right one."""
+
+    def handler(call):
+        if is_repair(call):
+            return Reply(body=completion_body(call, [RIGHT] * call.n))
+        first = call.seed or 0
+        return Reply(body=completion_body(call, [(ECHO, SORTED)[(first + j) % 2] for j in range(call.n)]))
+
+    with StubServer(handler) as server:
+        yield server
+
+
+def solve(tmp_path, stub, capsys, *extra, expect=0):
+    problem = tmp_path / "running_max.py"
+    problem.write_text(PROBLEM)
+    args = ["solve", str(problem), "-n", "2", "--n-tests", "0", "--synthesise", "0", "--distinguish", "0",
+            "--sandbox", "bwrap", "--json", "--base-url", stub.base_url, "--model", "stub", "--api-key", "x", *extra]
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert code == expect, err
+    return json.loads(out)
+
+
+def test_without_repair_no_candidate_passes_the_example(tmp_path, capsys, stub, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    result = solve(tmp_path, stub, capsys, expect=4)
+    assert result["fails_user_checks"]
+    assert not any(is_repair(c) for c in stub.calls)
+
+
+def test_one_repair_round_reaches_the_right_program(tmp_path, capsys, stub, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    result = solve(tmp_path, stub, capsys, "--repair-rounds", "1")
+    assert "best = x if best is None" in result["program"], result["program"]
+    repair = result["repair"]
+    assert repair["rounds"] == 1 and repair["requested"] == 2 and repair["new_programs"] == 1
+    assert repair["selected_origin"].startswith("repaired in round 1 from candidate")
+    assert [o["kind"] for o in repair["origins"]] == ["failing"]
+    assert result["samples"] == 4  # two samples and two repairs, one pool
+    by_kind = result["spending"]["by_kind"]
+    assert by_kind["repair"]["requests"] == 2 and by_kind["candidates"]["samples_returned"] == 2
+    # the repair prompts hold the failing call, its expected output and what each program returned
+    prompts = [c.body["messages"][-1]["content"] for c in stub.calls if is_repair(c)]
+    assert len(prompts) == 2
+    assert all("running_max([1, 3, 2, 5, 4])" in p and "expected: [1, 3, 3, 5, 5]" in p for p in prompts)
+    assert {"got: [1, 3, 2, 5, 4]" in p for p in prompts} == {True, False}  # the echo's
+    assert any("got: [1, 2, 3, 4, 5]" in p for p in prompts)  # the sorted one's
+
+
+def test_a_rerun_sends_no_request(tmp_path, capsys, stub, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    first = solve(tmp_path, stub, capsys, "--repair-rounds", "2")
+    sent = stub.request_count
+    again = solve(tmp_path, stub, capsys, "--repair-rounds", "2")
+    assert stub.request_count == sent
+    assert again["program"] == first["program"] and again["repair"] == first["repair"]
+    assert again["spending"]["charged"] == first["spending"]["charged"]
+
+
+def test_a_request_budget_is_shared_by_sampling_and_repair(tmp_path, capsys, stub, monkeypatch):
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    result = solve(tmp_path, stub, capsys, "--repair-rounds", "3", "--budget-requests", "3")
+    assert result["spending"]["charged"]["requests"] == 3
+    assert sum(c.n for c in stub.calls) == 3  # two samples and one repair reached the server
+    assert result["repair"]["requested"] == 1 and result["repair"]["over_budget"] == 1
+    assert result["repair"]["stopped"] == "budget"
+
+
+def test_a_token_budget_is_never_exceeded(tmp_path, capsys, stub, monkeypatch):
+    """A request goes out only when its largest possible cost fits in what is left: room for
+    two samples leaves room for at most one repair (a repair prompt holds the sample prompt
+    and more), and the tokens counted from the replies stay within the budget."""
+    from codegen_ttc.problems.from_source import problem_from_source
+    from codegen_ttc.sampling import prompts
+    from codegen_ttc.sampling.budget import prompt_token_bound
+
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    problem = problem_from_source(PROBLEM, "running_max.py", examples=True)
+    per_sample = prompt_token_bound(prompts.solution_chat_messages(problem)) + 64
+    budget = 2 * per_sample
+    result = solve(tmp_path, stub, capsys, "-n", "5", "--repair-rounds", "1", "--max-tokens", "64",
+                   "--budget-tokens", str(budget))
+    counted = sum(k["prompt_tokens"] + k["completion_tokens"] for k in result["spending"]["by_kind"].values())
+    assert result["spending"]["charged"]["tokens"] == counted <= budget
+    assert sum(c.n for c in stub.calls if not is_repair(c)) == 2  # -n 5 cut to the two that fit
+    assert result["repair"]["requested"] <= 1 and result["repair"]["over_budget"] >= 1
+    # room for one sample only: one is sent, and no repair
+    calls = stub.request_count
+    single = solve(tmp_path, stub, capsys, "--repair-rounds", "1", "--max-tokens", "64", "--seed", "1",
+                   "--budget-tokens", str(per_sample), expect=4)
+    assert sum(c.n for c in stub.calls[calls:]) == 1 and single["repair"]["requested"] == 0
+
+
+def test_adaptive_repairs_when_nothing_passes_the_examples(tmp_path, capsys, stub, monkeypatch):
+    """Round 1 samples two wrong programs; nothing passes the example, so round 2 repairs them
+    (the rest of the round sampled), and the repaired program is the answer."""
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    plain = solve(tmp_path, stub, capsys, "--adaptive", "-n", "6", "--round-size", "2", expect=4)
+    assert plain["adaptive"]["samples"] == 6 and not any(is_repair(c) for c in stub.calls)
+    result = solve(tmp_path, stub, capsys, "--adaptive", "-n", "6", "--round-size", "2", "--repair-rounds", "1")
+    assert "best = x if best is None" in result["program"], result["program"]
+    assert result["repair"]["rounds"] == 1 and result["repair"]["requested"] == 2
+    assert result["repair"]["selected_origin"].startswith("repaired in round 1")
+    assert result["adaptive"]["samples"] <= 6  # repairs count against the same -n
+    assert result["spending"]["by_kind"]["repair"]["requests"] == 2
+
+
+def judging_stub():
+    """Three samples of the 3-element window, two right ones (both pass the example); asked to
+    compare, the model prefers whichever program is the right one, in either position."""
+    texts = [WRONG, RIGHT, WRONG, RIGHT, WRONG]
+
+    def handler(call):
+        content = call.body["messages"][-1]["content"]
+        if "Which one is correct?" in content:
+            a = content.split("Implementation A:")[1].split("Implementation B:")[0]
+            return Reply(body=completion_body(call, [f"Answer: {'A' if 'best = x' in a else 'B'}"] * call.n))
+        first = call.seed or 0
+        return Reply(body=completion_body(call, [texts[(first + j) % len(texts)] for j in range(call.n)]))
+
+    return StubServer(handler)
+
+
+@pytest.mark.parametrize("judge", ["off", "pairwise"])
+def test_pairwise_judgement_breaks_a_tie_that_execution_leaves(tmp_path, capsys, monkeypatch, judge):
+    """Both clusters pass the docstring example and differ only on synthesised inputs: by size
+    the window wins; the model's comparison picks the right program, reported as a tie-break."""
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    with judging_stub() as stub:
+        problem = tmp_path / "running_max.py"
+        problem.write_text(PROBLEM)
+        code = main(["solve", str(problem), "-n", "5", "--n-tests", "0", "--synthesise", "20", "--distinguish", "0",
+                     "--sandbox", "bwrap", "--json", "--base-url", stub.base_url, "--model", "stub", "--api-key", "x",
+                     "--judge", judge])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        result = json.loads(out)
+        judged = [c for c in stub.calls if "Which one is correct?" in c.body["messages"][-1]["content"]]
+    if judge == "off":
+        assert "i - 2" in result["program"] and result["tie_break"] is None and not judged
+        return
+    assert "best = x if best is None" in result["program"], result["program"]
+    tie = result["tie_break"]
+    assert tie["changed"] and tie["votes_rival"] == 4 and tie["votes_chosen"] == 0
+    assert tie["kind"].startswith("model judgement")
+    assert result["probability_correct"] is None and "tie-break" in result["probability_basis"]
+    assert len(judged) == 2  # both presentation orders
+    assert result["spending"]["by_kind"]["judge"]["samples_returned"] == 4
