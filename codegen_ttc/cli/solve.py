@@ -214,7 +214,7 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
                    "--reference decided is kept); default: never abstain.")
 @params.sandbox_options
 @click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="default", show_default=True,
-              help="How the answer is picked among the behaviour clusters (README, \"The pipeline\").")
+              help="How the answer is picked among the behaviour clusters (docs/decisions/001-default-selection-rule.md).")
 @params.model_options
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the sampling requests and of the synthesised inputs' draw.")
