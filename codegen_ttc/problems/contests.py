@@ -188,8 +188,9 @@ def _block(lines: list[str], i: int, *, output: bool) -> tuple[str, int, bool]:
     j = i
     while j < len(lines) and not lines[j].strip():
         j += 1
-    if j < len(lines) and _FENCE.match(lines[j]):
-        fence = _FENCE.match(lines[j]).group(1)
+    opening = _FENCE.match(lines[j]) if j < len(lines) else None
+    if opening is not None:
+        fence = opening.group(1)
         end = j + 1
         while end < len(lines) and not lines[end].strip().startswith(fence):
             end += 1
@@ -346,9 +347,9 @@ def _apps(obj: dict, examples: bool) -> Problem:
     meta = {"format": "apps", "difficulty": obj.get("difficulty")}
     starter = obj.get("starter_code") or ""
     if spec.get("fn_name") or starter.strip():
-        hidden = [("\n".join(json.dumps(a) for a in i) if isinstance(i, list) else str(i), o) for i, o in pairs]
+        calls = [("\n".join(json.dumps(a) for a in i) if isinstance(i, list) else str(i), o) for i, o in pairs]
         return call_problem(task_id, statement, starter or f"def {spec['fn_name']}(*args):\n", spec.get("fn_name"),
-                            [], hidden, metadata=meta, wrapped_outputs=True)
+                            [], calls, metadata=meta, wrapped_outputs=True)
     provided = statement_examples(statement) if examples else []
     hidden = [(_text(i, "input"), _text(o, "output"), "") for i, o in pairs]
     return program_problem(task_id, statement, provided, hidden, metadata=meta)

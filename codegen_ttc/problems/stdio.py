@@ -231,14 +231,13 @@ def run_program(code, stdin: str, cap: int) -> str:
     size = os.fstat(out_fd).st_size
     if size > cap:
         raise OutputLimitExceeded(f"{size} bytes written, at most {cap}")
-    chunks = []
-    while size > 0:
-        chunk = os.pread(out_fd, size, sum(map(len, chunks)))
+    written = b""
+    while len(written) < size:  # pread may return less than asked
+        chunk = os.pread(out_fd, size - len(written), len(written))
         if not chunk:
             break
-        chunks.append(chunk)
-        size -= len(chunk)
-    return normalised_output(b"".join(chunks).decode("utf-8", "replace"))
+        written += chunk
+    return normalised_output(written.decode("utf-8", "replace"))
 
 
 def memory_files(cache={}, renew=False):  # noqa: B006  (one pair per process, reused test after test)
