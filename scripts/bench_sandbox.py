@@ -12,6 +12,11 @@ One run measures, for the same candidates and probes:
 Each is measured twice: with --probes calls per candidate, and with --many (40)
 calls per candidate (the shape of a scoring run: ~40-80 inputs per candidate).
 
+Then, per backend, the per-test overhead of a whole program on stdin/stdout
+(``problems.stdio``) beside a function's per-call overhead: the marginal cost of one more
+probe, (time at --many - time at --probes) / (--many - --probes), for the same
+computation written as a function and as a program (skip with --no-programs).
+
 Usage: python scripts/bench_sandbox.py [--candidates 40] [--probes 5] [--many 40]
 Numbers depend on the machine and its load; this is a benchmark, not a test.
 """
@@ -29,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codegen_ttc.execution.backends import backend_problem, open_sandbox  # noqa: E402
 from codegen_ttc.execution.batch import Batch  # noqa: E402
+from codegen_ttc.problems import stdio  # noqa: E402
 from codegen_ttc.problems.model import Call  # noqa: E402
 
 
@@ -68,11 +74,43 @@ def warm(name: str, batches: list[Batch]) -> tuple[list[float], float]:
     return times, cold
 
 
+def make_program_batches(n: int, k: int) -> list[Batch]:
+    """``make_batches``' computation as whole programs reading the list from stdin."""
+    out = []
+    for i in range(n):
+        src = f"# candidate {i}\nxs = list(map(int, input().split()))\nprint(*sorted(x * {i % 7 + 1} for x in xs))\n"
+        out.append(Batch(stdio.wrap(src), stdio.ENTRY_POINT, tuple(Call((f"{j} 3 1 2\n",)) for j in range(k))))
+    return out
+
+
+def per_test_overhead(name: str, candidates: int, few: int, many: int) -> tuple[float, float]:
+    """(function ms per call, program ms per test) on backend ``name``: marginal cost of a probe."""
+    marginal = []
+    for make in (make_batches, make_program_batches):
+        few_ms = statistics.median(warm(name, make(candidates, few))[0]) * 1000
+        many_ms = statistics.median(warm(name, make(candidates, many))[0]) * 1000
+        marginal.append((many_ms - few_ms) / (many - few))
+    return marginal[0], marginal[1]
+
+
+def print_program_rows(candidates: int, few: int, many: int) -> None:
+    print(f"\nper-test overhead, ms per probe beyond the first {few} (median of {candidates} candidates at {few} and {many})\n")
+    print(f"{'backend':<22}{'function/call':>15}{'program/test':>14}{'ratio':>7}")
+    for name in ("process", "bwrap", "docker"):
+        problem = backend_problem(name)
+        if problem is not None:
+            print(f"{name + ' warm':<22}skipped: {problem}")
+            continue
+        function_ms, program_ms = per_test_overhead(name, candidates, few, many)
+        print(f"{name + ' warm':<22}{function_ms:>15.3f}{program_ms:>14.3f}{program_ms / function_ms:>7.2f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--candidates", type=int, default=40)
     ap.add_argument("--probes", type=int, default=5)
     ap.add_argument("--many", type=int, default=40, help="calls per candidate for the second column (0: skip)")
+    ap.add_argument("--no-programs", action="store_true", help="skip the per-test overhead of programs")
     args = ap.parse_args()
     counts = [args.probes] + ([args.many] if args.many and args.many != args.probes else [])
     batches = {k: make_batches(args.candidates, k) for k in counts}
@@ -103,6 +141,8 @@ def main() -> int:
             line += f"{ms[k]:>13.1f}{ms[k] - base_ms[k]:>13.1f}{ms[k] / base_ms[k]:>7.2f}"
         cold_txt = f"{cold:>15.1f}" if cold is not None else f"{'':>15}"
         print(line + cold_txt)
+    if not args.no_programs and len(counts) == 2:
+        print_program_rows(args.candidates, counts[0], counts[1])
     return 0
 
 

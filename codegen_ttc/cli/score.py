@@ -104,6 +104,10 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @click.option("--no-examples", is_flag=True, help="Do not turn docstring examples into provided tests.")
 @click.option("--tasks", "task_ids", default=None, help="Comma-separated task ids to score (default: all).")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N problems (default: all).")
+@click.option("--since", default=None, metavar="YYYY-MM-DD",
+              help="Only problems whose contest date (LiveCodeBench's contest_date) is on or after this day (default: no bound).")
+@click.option("--until", default=None, metavar="YYYY-MM-DD",
+              help="Only problems whose contest date is on or before this day (default: no bound).")
 @click.option("--synthesise", type=params.count(0), default=defaults.SYNTHESISED_INPUTS, show_default=True,
               help="Inputs to synthesise per task for clustering (hypothesis, shaped like the tests' inputs), "
                    "as solve does; 0 = none.")
@@ -129,8 +133,8 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 def score_command(problems, samples_file, generate, n_samples, n_tests, model, base_url, api_key, mode, temperature, max_tokens,
                   config_file, no_cache, tests_file, tests_per_sample, strategies, sandbox, workers, executor, ray_address,
-                  no_examples, task_ids, limit, synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout, out, reuse,
-                  ks, curve_orders, as_json, repair_rounds, repair_width, budget_requests, budget_tokens) -> None:
+                  no_examples, task_ids, limit, since, until, synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout,
+                  out, reuse, ks, curve_orders, as_json, repair_rounds, repair_width, budget_requests, budget_tokens) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     params.check_executor_options(executor, ray_address)
     if generate == (samples_file is not None):
@@ -170,6 +174,8 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
         examples=not no_examples,
         task_ids=_csv(task_ids),
         limit=limit,
+        since=since,
+        until=until,
         synthesise=synthesise,
         coverage_inputs=coverage_inputs,
         input_seconds=input_seconds,

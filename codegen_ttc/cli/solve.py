@@ -21,6 +21,7 @@ from codegen_ttc.engine.solve import PROPERTY_SECONDS, SolveOptions, SolveResult
 from codegen_ttc.errors import InputError, decode_utf8, plural, read_text, write_text_atomic
 from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
+from codegen_ttc.problems.contests import STATEMENT_SUFFIXES, problem_from_statement
 from codegen_ttc.problems.fill import fill_in
 from codegen_ttc.problems.from_source import problem_from_source
 from codegen_ttc.problems.loaders import load_problems
@@ -33,8 +34,12 @@ from codegen_ttc.selection.strategies import STRATEGIES
 
 
 def resolve_problem(spec: str, *, examples: bool) -> tuple[Problem, str | None]:
-    """``-`` (stdin), a ``.py`` file, or ``SET/ID`` from a problem set (``humaneval/0``, ``tiny/2``);
-    with the user's source text (None for a task of a problem set)."""
+    """``-`` (stdin), a ``.py`` file, a statement (``.md``/``.txt``: a whole program on stdin and
+    stdout, ``problems.contests.problem_from_statement``) or ``SET/ID`` from a problem set
+    (``humaneval/0``, ``tiny/2``); with the user's source text (None for a task of a problem set
+    or a statement: the answer is printed whole)."""
+    if spec.lower().endswith(STATEMENT_SUFFIXES):
+        return problem_from_statement(read_text(Path(spec)), spec, examples=examples), None
     if spec == "-":
         text = decode_utf8(sys.stdin.buffer.read(), "<stdin>")
         return problem_from_source(text, "<stdin>", examples=examples), text
@@ -58,8 +63,9 @@ def _with_harness(problem: Problem, program: str | None) -> str | None:
     return None if program is None else problem.program(program)
 
 
-def _read_python(path: Path | None, defines: str, role: str) -> str | None:
-    """The Python source of ``path``, which must define function ``defines`` at top level."""
+def _read_python(path: Path | None, defines: str | None, role: str) -> str | None:
+    """The Python source of ``path``, which must define function ``defines`` at top level
+    (``None``: a whole program, which need only parse)."""
     if path is None:
         return None
     text = read_text(path)
@@ -67,6 +73,8 @@ def _read_python(path: Path | None, defines: str, role: str) -> str | None:
         tree = ast.parse(text, str(path))
     except SyntaxError as exc:
         raise InputError(f"{path}:{exc.lineno}: not valid Python: {exc.msg}") from None
+    if defines is None:
+        return text
     methods = [n.name for c in tree.body if isinstance(c, ast.ClassDef) for n in c.body if isinstance(n, ast.FunctionDef)]
     if defines not in defined_functions(tree) + methods:
         # without it every candidate would fail the property, or the reference would silently add nothing
@@ -188,6 +196,9 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
 @params.renamed("--tests", "give the count of test-generation samples as --n-tests")
 @click.option("--synthesise", type=params.count(0), default=defaults.SYNTHESISED_INPUTS, show_default=True,
               help="Inputs to synthesise for clustering (as score does); 0 = none.")
+@click.option("--input-generators", type=params.count(0), default=0, show_default=True,
+              help="For a statement (a whole program): samples asking the model for programs that print valid "
+                   "inputs, each run on 5 seeds in the sandbox; inputs most candidates finish on join clustering (0 = off).")
 @click.option("--coverage-inputs", type=params.count(0), default=0, show_default=True,
               help="Keep this many synthesised inputs, chosen by branch coverage from a pool of "
                    "max(--synthesise, 4x this) run on a few candidates first (0 = off).")
@@ -238,8 +249,9 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
 @click.option("-o", "--output", "output_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the solved file here (whole or not at all) instead of printing it (default: print it).")
 @click.option("--in-place", is_flag=True, help="Write the solved function back into PROBLEM's file.")
-def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, input_seconds, no_examples, adaptive, round_size,
-                  threshold, abstain_below, sandbox, workers, executor, ray_address, strategy, model, base_url, api_key, mode, temperature,
+def solve_command(problem, n_samples, n_tests, synthesise, input_generators, coverage_inputs, input_seconds, no_examples,
+                  adaptive, round_size, threshold, abstain_below, sandbox, workers, executor, ray_address, strategy, model,
+                  base_url, api_key, mode, temperature,
                   max_tokens, config_file, no_cache, seed, timeout, property_file, reference_file, distinguish,
                   distinguish_pool, ask_llm_inputs, as_json, property_timeout, output_file, in_place,
                   repair_rounds, repair_width, budget_requests, budget_tokens, judge) -> int:
@@ -260,7 +272,8 @@ def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, inpu
     # the options check their own combinations; the PROBLEM's own (property, reference) come later
     options = SolveOptions(
         samples=n_samples, test_samples=n_tests, synthesise=synthesise, sandbox=sandbox, workers=workers,
-        strategy=strategy, seed=seed, limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
+        input_generators=input_generators, strategy=strategy, seed=seed,
+        limits=Limits(cpu_seconds=timeout, wall_seconds=max(Limits().wall_seconds, 6 * timeout)),
         distinguish=distinguish, distinguish_pool=distinguish_pool, ask_llm_inputs=ask_llm_inputs,
         coverage_inputs=coverage_inputs, input_seconds=input_seconds, adaptive=adaptive, round_size=round_size, threshold=threshold,
         no_cache=no_cache, repair_rounds=repair_rounds, repair_width=repair_width,
@@ -277,9 +290,13 @@ def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, inpu
 
     if in_place and output_file is not None:
         raise InputError("-o/--output and --in-place exclude each other")
-    if in_place and (problem == "-" or not (problem.endswith(".py") or Path(problem).exists())):
+    if in_place and (problem == "-" or problem.lower().endswith(STATEMENT_SUFFIXES)
+                     or not (problem.endswith(".py") or Path(problem).exists())):
         raise InputError("--in-place writes back into PROBLEM's file: give a .py file, not a task id or '-'")
     target, source = resolve_problem(problem, examples=not no_examples)
+    if input_generators and target.kind != "program":
+        raise InputError("--input-generators writes stdin inputs: it applies to a statement (a whole program), "
+                         "not to a function")
     destination = Path(problem) if in_place else output_file
     require_backend(sandbox)  # before any token is spent
     llm = resolve_config(config_file=config_file, model=model, base_url=base_url, api_key=api_key, mode=mode,
@@ -287,7 +304,7 @@ def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, inpu
     options = dataclasses.replace(
         options,
         property_code=_read_python(property_file, "check", "a --property file defines check(candidate)"),
-        reference=_with_harness(target, _read_python(reference_file, target.function_name,
+        reference=_with_harness(target, _read_python(reference_file, None if target.kind == "program" else target.function_name,
                                                       "a --reference implements the problem's function")),
     )
     err = Console(stderr=True)

@@ -29,20 +29,22 @@ from codegen_ttc.errors import InputError, plural
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.executor import Executor, open_executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
-from codegen_ttc.problems.model import Call, Equals, Problem, Script, ScriptPassed, TestCase
+from codegen_ttc.problems import stdio
+from codegen_ttc.problems.model import Call, Equals, OutputMatches, Problem, Script, ScriptPassed, TestCase
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.budget import Ledger, SharedBudget, prompt_token_bound
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_program_error
 from codegen_ttc.sampling.extract import REFUSED
-from codegen_ttc.sampling.llm import sample_candidates, sample_distinguishing_inputs, sample_tests
+from codegen_ttc.sampling.llm import sample_candidates, sample_distinguishing_inputs, sample_input_generators, sample_tests
 from codegen_ttc.selection.calibration import probability_correct
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
 from codegen_ttc.testgen.choice import separating_inputs
 from codegen_ttc.testgen.coverage_inputs import coverage_guided_task
 from codegen_ttc.testgen.distinguish import rivals, search_distinguishing_inputs
+from codegen_ttc.testgen.stdin_inputs import accepted_inputs, generated_inputs
 from codegen_ttc.testgen.synthesis import synthesise_inputs
 from codegen_ttc.testgen.time_budget import InputTimeBudget, within_time
 
@@ -96,6 +98,10 @@ class SolveOptions:
     threshold: float = StopRule.threshold
     # neither reuse nor store samples in the disk cache (``--no-cache``)
     no_cache: bool = False
+    # a whole program: samples asking the model for input-generator programs, each run on
+    # ``GENERATOR_SEEDS`` seeds in the sandbox; inputs most candidates finish on are kept
+    # for clustering (S*'s adaptive input synthesis; testgen.stdin_inputs). 0 = off
+    input_generators: int = 0
     # repair rounds (``codegen_ttc.engine.repair``): after the first selection, up to ``repair_width``
     # candidates (one per cluster) are shown what they did and asked to fix it, per round
     repair_rounds: int = 0
@@ -121,6 +127,8 @@ class SolveOptions:
 
 
 DISTINGUISH_SEED = 7_000_001  # pool seed offset: fresh inputs, not a replay of the first draw
+GENERATOR_SEED = 3_000_017  # seed offset of the input-generator samples
+GENERATOR_SEEDS = 5  # runs of each input generator (one input per seed)
 LLM_INPUTS_SEED = 2_000_003  # seed offset of the input-proposing samples (tests use 1_000_003)
 
 
@@ -226,6 +234,8 @@ class SolveResult:
     distinguishing: DistinguishReport = field(default_factory=DistinguishReport)
     adaptive: AdaptiveReport | None = None
     input_budget: dict | None = None  # with input_seconds: {pool, kept, call_seconds} of the synthesised inputs
+    # with input_generators (whole programs): {generators, inputs, kept} of the model-written inputs
+    input_generators: dict | None = None
     user_checks: UserChecks = field(default_factory=UserChecks)
     repair: RepairReport | None = None
     spending: dict | None = None  # sampling.budget.Ledger.to_json(): the budget and accounting per kind
@@ -316,6 +326,7 @@ class SolveResult:
             "distinguishing": self.distinguishing.to_json(),
             "adaptive": None if self.adaptive is None else self.adaptive.to_json(),
             "input_budget": self.input_budget,
+            "input_generators": self.input_generators,
             "repair": None if self.repair is None else self.repair.to_json(),
             "spending": self.spending,
             "tie_break": self.tie_break_json(),
@@ -355,13 +366,19 @@ def describe_disagreements(task: Task, ev: Evidence, selection: Selection, outco
         call = by_key[ev.input_keys[j]]  # columns some candidate ran out of time on are gone
         mine = outcomes.get(keys[selection.chosen], {}).get(call.key)
         theirs = outcomes.get(keys[other], {}).get(call.key)
-        lines.append(f"{call.render(task.problem.entry_point)}: selected {_shown(mine)}, runner-up {_shown(theirs)}")
+        if task.problem.kind == "program":  # stdin shown as text; a failure with its reason
+            where = f"stdin {call.args[0][:60]!r}"
+            lines.append(f"{where}: selected {_shown(mine, program=True)}, runner-up {_shown(theirs, program=True)}")
+        else:
+            lines.append(f"{call.render(task.problem.entry_point)}: selected {_shown(mine)}, runner-up {_shown(theirs)}")
     return lines
 
 
-def _shown(outcome) -> str:
+def _shown(outcome, *, program: bool = False) -> str:
     if outcome is None:
         return "?"
+    if program and outcome.status != "returned":
+        return stdio.failure_reason(outcome)
     if outcome.status == "returned":
         try:
             return repr(outcome.decoded())[:80]
@@ -391,8 +408,49 @@ def reference_cases(
                 expected = outcome.decoded()
             except Exception:
                 continue
-            cases.append(TestCase(call, Equals(expected), "provided", f"reference: {call.render(entry_point)}"))
+            # a whole program's output is judged as stdout, a function's value as a value
+            check = OutputMatches(expected) if entry_point == stdio.ENTRY_POINT and type(expected) is str else Equals(expected)
+            cases.append(TestCase(call, check, "provided", f"reference: {call.render(entry_point)}"))
     return cases
+
+
+def with_generated_inputs(
+    task: Task, options: SolveOptions, llm: LLMConfig, executor: Executor, stage: Callable[[str], None]
+) -> tuple[Task, GeneratorRun, list[Accounting]]:
+    """For a whole program with ``options.input_generators``: the task with the inputs that
+    model-written generator programs print added as synthesised inputs (S*)."""
+    if not options.input_generators or task.problem.kind != "program" or options.adaptive:
+        return task, GeneratorRun(), []
+    stage(f"sampling {plural(options.input_generators, 'input generator')}")
+    generators = sample_input_generators(
+        task.problem, options.input_generators, llm, options.sample_cache(), seed=options.seed + GENERATOR_SEED
+    )
+    stage(f"running {plural(len(generators.programs), 'input generator')} on {plural(GENERATOR_SEEDS, 'seed')}")
+    texts = generated_inputs(executor, generators.programs, GENERATOR_SEEDS, options.synthesised_limits)
+    known = {c.key for c in task.clustering_inputs}
+    calls = tuple(c for c in (Call((t,)) for t in texts) if c.key not in known)
+    task = dataclasses.replace(task, synthesised=task.synthesised + calls)
+    return task, GeneratorRun(len(generators.programs), calls), [generators.accounting]
+
+
+@dataclass(frozen=True)
+class GeneratorRun:
+    """What the input generators gave: how many programs, and the new inputs they printed."""
+
+    generators: int = 0
+    calls: tuple[Call, ...] = ()
+
+
+def keep_accepted_generated_inputs(task: Task, run: GeneratorRun, outcomes) -> tuple[Task, dict | None]:
+    """The task without the generated inputs most candidates did not finish on (probably not
+    valid inputs: S* keeps only the others), and a report of the counts."""
+    if not run.generators:
+        return task, None
+    rows = [outcomes.get(k, {}) for k in task.candidate_keys()]
+    kept = {c.key for c in accepted_inputs(run.calls, rows, task.candidates.multiplicity)}
+    dropped = {c.key for c in run.calls} - kept
+    task = dataclasses.replace(task, synthesised=tuple(c for c in task.synthesised if c.key not in dropped))
+    return task, {"generators": run.generators, "inputs": len(run.calls), "kept": len(kept)}
 
 
 def with_user_checks(task: Task, options: SolveOptions, executor: Executor) -> Task:
@@ -440,7 +498,7 @@ def distinguishing_round(
     known = {c.key for c in task.clustering_inputs}
     accounting: list[Accounting] = []
     asked: list[Call] = []
-    if options.ask_llm_inputs:
+    if options.ask_llm_inputs and problem.kind != "program":  # the prompt asks for calls of a function
         stage(f"asking the model for inputs separating the top 2 programs ({plural(options.ask_llm_inputs, 'request')})")
         got = sample_distinguishing_inputs(
             problem, programs, options.ask_llm_inputs, llm, options.sample_cache(), seed=options.seed + LLM_INPUTS_SEED
@@ -582,6 +640,9 @@ def solve(
             )
             task = timed.task
             input_budget = {"pool": timed.pool, "kept": timed.kept, "call_seconds": round(timed.seconds, 3)}
+        task, from_generators, gen_accounting = with_generated_inputs(task, options, llm, executor, stage)
+        for acc in gen_accounting:
+            ledger.record("input_generators", acc)
         examples = len(task.problem.provided_tests)
         task = with_user_checks(task, options, executor)
         user_checks = UserChecks(examples, bool(options.property_code))  # reference outputs: counted at the end
@@ -609,6 +670,7 @@ def solve(
                     cache=options.sample_cache(), execute=execute, stage=stage,
                 )
                 task, outcomes, repair = state.task, state.outcomes, state.report
+        task, generators_report = keep_accepted_generated_inputs(task, from_generators, outcomes)
         t2 = time.perf_counter()
         ev = task.evidence(outcomes)
         selection = select(ev, options.strategy)
@@ -657,6 +719,7 @@ def solve(
         distinguishing=report,
         adaptive=adaptive,
         input_budget=input_budget,
+        input_generators=generators_report,
         # the reference's outputs, on the first inputs and on the distinguishing ones
         user_checks=dataclasses.replace(
             user_checks, reference=len(task.problem.provided_tests) - user_checks.examples - int(user_checks.property_check)

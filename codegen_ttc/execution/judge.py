@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 
 from codegen_ttc.execution.batch import Outcome
-from codegen_ttc.problems.model import Check, Equals, MatchesReference, ScriptPassed, Truthy
+from codegen_ttc.problems import stdio
+from codegen_ttc.problems.model import Check, Equals, MatchesReference, OutputMatches, ScriptPassed, Truthy
 from codegen_ttc.runtime import wire
 
 
@@ -28,6 +29,8 @@ def passes(check: Check, outcome: Outcome | None) -> bool:
         return False
     if isinstance(check, Equals):
         return wire.values_equal(value, check.expected)
+    if isinstance(check, OutputMatches):
+        return stdio.output_passes(value, check.expected)
     if isinstance(check, MatchesReference):
         try:
             return matches_reference(value, check)

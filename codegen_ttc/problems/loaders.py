@@ -8,6 +8,7 @@ Every input problem is reported as an ``InputError`` naming ``file:line``.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import gzip
 import json
 from collections.abc import Iterable, Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from codegen_ttc.errors import InputError, decode_utf8, user_file
+from codegen_ttc.problems.contests import contest_problem, row_format, unsupported, within_dates
 from codegen_ttc.problems.evalplus import evalplus_problem, is_evalplus_row, resolve_evalplus_name
 from codegen_ttc.problems.leetcode import is_leetcode_row, load_leetcode
 from codegen_ttc.problems.mbpp import mbpp_problem
@@ -160,29 +162,50 @@ def _check_prompt(prompt: str, entry_point: str, where: str) -> None:
         raise InputError(f"{where}: the prompt defines no function {entry_point!r} (entry_point)")
 
 
-def load_problems(name_or_path: str, *, examples: bool = True) -> list[Problem]:
+# a row with none of these is not HumanEval-format: refused as an unsupported format, not
+# with a hint about the one field it lacks
+_HUMANEVAL_FIELDS = ("task_id", "prompt", "entry_point", "test")
+
+
+def load_problems(
+    name_or_path: str, *, examples: bool = True, since: dt.date | None = None, until: dt.date | None = None
+) -> list[Problem]:
     """Problems from ``humaneval``, a bundled set name (``tiny``) or a JSONL(.gz) path.
 
     Each row is evalplus (``base_input, plus_input``: ``problems.evalplus``), HumanEval-format
-    (``task_id, prompt, entry_point, test``) or MBPP-style
-    (``task_id, text, test_list, code``), told apart by its fields.
+    (``task_id, prompt, entry_point, test``), MBPP-style (``task_id, text, test_list, code``)
+    or competitive programming (APPS, CodeContests, LiveCodeBench: ``problems.contests``),
+    told apart by its fields. ``since``/``until`` keep the rows whose contest date lies in
+    that window (LiveCodeBench's ``contest_date``); a row repeated identically is read once.
     """
     path = resolve_problem_set(str(name_or_path))
     if is_leetcode_row(next(read_jsonl(path))[1]):  # LeetCodeDataset: class-based, problems.leetcode
         return load_leetcode(path, read_jsonl(path), examples=examples)
     problems: list[Problem] = []
     first_line: dict[str, int] = {}
+    first_row: dict[str, Problem] = {}
     for lineno, obj in read_jsonl(path):
         where = f"{path}:{lineno}"
         if is_evalplus_row(obj):
             problem = evalplus_problem(obj, where, examples)
+        elif row_format(obj) is not None:
+            problem = contest_problem(obj, where, examples=examples)
+            if not within_dates(problem, since, until, where):
+                continue
+            if problem.task_id in first_line and problem == first_row[problem.task_id]:
+                continue  # the same row again (MapCoder's APPS selection repeats some)
         elif "test_list" in obj or ("text" in obj and "prompt" not in obj):
             problem = mbpp_problem(obj, where, examples)
+        elif not any(name in obj for name in _HUMANEVAL_FIELDS):
+            raise unsupported(obj, where)
         else:
             problem = _humaneval_problem(obj, where, examples)
+        if since is not None or until is not None:
+            within_dates(problem, since, until, where)  # refuses a row without a contest date
         if problem.task_id in first_line:
             raise InputError(f"{where}: duplicate task_id {problem.task_id!r} (first at line {first_line[problem.task_id]})")
         first_line[problem.task_id] = lineno
+        first_row[problem.task_id] = problem
         problem.metadata.update(source=str(path), line=lineno)
         problems.append(problem)
     return problems

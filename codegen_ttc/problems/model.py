@@ -109,7 +109,17 @@ class MatchesReference:
     oracle_data: Any = None
 
 
-Check = Equals | Truthy | ScriptPassed | MatchesReference
+@dataclass(frozen=True)
+class OutputMatches:
+    """Passes when a whole program's stdout matches ``expected`` as LiveCodeBench and
+    CodeContests judge it (``problems.stdio.outputs_match``: blank lines and spacing
+    ignored, tokens compared in order, numbers as numbers)."""
+
+    expected: str
+
+
+Check = Equals | Truthy | ScriptPassed | MatchesReference | OutputMatches
+Kind = Literal["function", "program"]
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,8 @@ class TestCase:
         elif isinstance(self.check, MatchesReference):
             c = self.check
             check_text = f"ref:{c.atol!r}:{c.oracle}:" + wire.canonical(c.expected) + ":" + wire.canonical(c.oracle_data)
+        elif isinstance(self.check, OutputMatches):
+            check_text = "stdout:" + self.check.expected
         else:
             check_text = "script"
         return content_hash(self.probe.key, check_text)
@@ -185,6 +197,15 @@ class Problem:
     # the name the candidate's code defines (a function, or a method of a class) when the
     # entry point is a harness wrapper around it; prompts and reply extraction use it
     function: str = ""
+    # "program": a whole program reading stdin and writing stdout (``problems.stdio``); its
+    # tests are calls of ``stdio.ENTRY_POINT`` with the stdin text, checked by ``OutputMatches``
+    kind: Kind = "function"
+    # the benchmark's limits per test, where its data gives them (CodeContests). The time limit
+    # is each hidden test's CPU limit (``TestCase.cpu_seconds``); the memory limit is kept as
+    # data, not applied: the sandbox's RLIMIT_AS counts virtual memory, which a Python
+    # program's imports and thread stacks inflate far past a judge's resident-memory limit
+    time_limit_seconds: float | None = None
+    memory_limit_bytes: int | None = None
 
     @property
     def function_name(self) -> str:
@@ -193,12 +214,21 @@ class Problem:
 
     def without_harness(self, program: str) -> str:
         """``program`` as the candidate wrote it (the harness cut off), for printing."""
+        if self.kind == "program":
+            from codegen_ttc.problems import stdio
+
+            return stdio.unwrap(program)
         if self.harness and program.endswith(self.harness):
             return program[: -len(self.harness)]
         return program
 
     def program(self, code: str) -> str:
-        """The program that runs: ``code`` (the candidate's full text) with the harness after it."""
+        """The program that runs: ``code`` (the candidate's full text) with the harness after it
+        (a whole program: inside the harness that runs it on stdin, ``problems.stdio.wrap``)."""
+        if self.kind == "program":
+            from codegen_ttc.problems import stdio
+
+            return stdio.wrap(code)
         if not self.harness:
             return code
         return (code if code.endswith("\n") else code + "\n") + self.harness

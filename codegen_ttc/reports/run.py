@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import platform
@@ -27,6 +28,7 @@ from codegen_ttc.execution.batch import Batch, Limits, limits_json
 from codegen_ttc.execution.executor import Executor, open_executor, unexecuted
 from codegen_ttc.execution.store import ResultStore, read_records
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
+from codegen_ttc.problems.contests import within_dates
 from codegen_ttc.problems.loaders import load_problems, select_tasks
 from codegen_ttc.problems.model import Call
 from codegen_ttc.reports import curves
@@ -91,6 +93,10 @@ class ScoreConfig:
     curve_orders: int = 0
     # --no-cache: with ``generate``, neither reuse nor store samples in the disk cache
     no_cache: bool = False
+    # --since/--until: only problems whose contest date lies in this window (ISO dates;
+    # LiveCodeBench's contest_date), to score beyond a model's training cut-off
+    since: str | None = None
+    until: str | None = None
     # --repair-rounds/--repair-width: with ``generate``, repair rounds on the provided tests
     # (``codegen_ttc.engine.repair``); the repaired programs join each task's samples
     repair_rounds: int = 0
@@ -165,6 +171,15 @@ def prepare(
     return prepared.tasks, prepared.accounting
 
 
+def _date(text: str | None, flag: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{flag}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] | None = None) -> Prepared:
     """The tasks, ``--generate``'s accounting and the run's warnings; InputError on bad input
     (``on_sampling(done, total)``: problems sampled so far, for progress)."""
@@ -173,12 +188,15 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
     for d in config.reuse:
         if not (Path(d) / "results.jsonl").is_file():
             raise InputError(f"--reuse {d}: not a run directory (no results.jsonl)")
+    since, until = _date(config.since, "--since"), _date(config.until, "--until")
     everything = load_problems(config.problems, examples=config.examples)
     problems = select_tasks(everything, config.task_ids) if config.task_ids else everything
+    if since is not None or until is not None:
+        problems = [p for p in problems if within_dates(p, since, until, p.task_id)]
     if config.limit is not None:
         problems = problems[: config.limit]
     # sample and test files are matched against the whole set: rows of tasks left out
-    # by --tasks/--limit are not errors
+    # by --tasks/--limit/--since/--until are not errors
     if config.generate is not None:
         whole = [p.task_id for p in problems if p.whole_completions]
         if whole:  # their prompt is a prelude of imports: the model would not see the problem
@@ -470,6 +488,9 @@ def _config_record(config: ScoreConfig, run_hash: str) -> dict:
         del record["tests_per_sample"]
     if not config.no_cache:
         del record["no_cache"]
+    for name in ("since", "until"):
+        if record[name] is None:
+            del record[name]
     if not config.reuse:
         del record["reuse"]
     else:

@@ -86,7 +86,7 @@ def samples_rows(tasks: Iterable[Task]) -> list[dict]:
     for task in tasks:
         p = task.problem
         for position, program in task.samples:
-            body = program[: -len(p.harness)] if p.harness and program.endswith(p.harness) else program
+            body = p.without_harness(program)
             if p.prompt and body.startswith(p.prompt):
                 rows.append((position, {"task_id": p.task_id, "completion": body[len(p.prompt):]}))
             else:

@@ -221,6 +221,16 @@ def program_from_chat_reply(prompt: str, entry_point: str, reply: str) -> Extrac
     return Extraction(program=program, status="unparseable")
 
 
+def whole_program_from_reply(reply: str) -> Extraction:
+    """A whole program (stdin to stdout) from a chat reply: its code block, kept whole, as a
+    judge would run it ("full"; "unparseable" when it does not parse, "empty" without code)."""
+    code = textwrap.dedent(code_from_reply(reply))
+    if not code.strip():
+        return Extraction(program="", status="empty")
+    code = code if code.endswith("\n") else code + "\n"
+    return Extraction(program=code, status="full" if _parses(code) else "unparseable")
+
+
 def assert_text_from_reply(reply: str) -> str:
     """The assert statements of a chat reply to a test prompt, as text for
     ``parsing.parse_assert_lines``: every fenced block (or the whole reply if it has

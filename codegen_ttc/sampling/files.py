@@ -73,6 +73,8 @@ def load_sample_rows(
         problem = by_id[task_id]
         if isinstance(row.get("solution"), str):
             program = program_from_solution(row["solution"])
+        elif isinstance(row.get("completion"), str) and problem.kind == "program":
+            program = program_from_solution(row["completion"])  # a whole program, as it runs on stdin
         elif isinstance(row.get("completion"), str) and problem.whole_completions:
             completion = row["completion"]
             program = program_from_solution(completion if completion.startswith(problem.prompt) else problem.prompt + completion)

@@ -568,6 +568,15 @@ class TestSamples:
 
 def candidate_program(problem: Problem, text: str, mode: str) -> extract.Extraction:
     """The full program for one solution sample."""
+    if problem.kind == "program":  # a whole program: the reply's code as it is (after the prompt's start)
+        if mode == "completion":
+            code = prompts.PROGRAM_START + text
+            if not code.endswith("\n"):
+                code += "\n"
+            ex = extract.Extraction(program=code, status="completion" if extract._parses(code) else "unparseable")
+        else:
+            ex = extract.whole_program_from_reply(text)
+        return extract.Extraction(program=problem.program(ex.program), status=ex.status) if ex.status != "empty" else ex
     if mode == "completion":
         program = program_from_completion(problem.prompt, text)
         status = "completion" if extract._parses(program) else "unparseable"
@@ -581,9 +590,8 @@ async def asample_candidates(problem: Problem, n: int, sampler: Sampler, *, seed
     if mode == "chat":
         batch = await sampler.sample(prompts.solution_chat_messages(problem), n, seed=seed)
     else:
-        batch = await sampler.sample(
-            prompts.solution_completion_prompt(problem), n, seed=seed, stop=prompts.SOLUTION_STOPS
-        )
+        stops = prompts.PROGRAM_STOPS if problem.kind == "program" else prompts.SOLUTION_STOPS
+        batch = await sampler.sample(prompts.solution_completion_prompt(problem), n, seed=seed, stop=stops)
     from codegen_ttc.sampling.budget import sample_cost
 
     programs, statuses, raw = [], [], []
@@ -625,7 +633,10 @@ def cases_from_test_samples(problem: Problem, texts: list[str], mode: str, per_s
 async def asample_tests(
     problem: Problem, n: int, sampler: Sampler, *, seed: int | None = None, per_sample: int = 5
 ) -> TestSamples:
-    """``n`` test-generation samples; each gives up to ``per_sample`` asserts."""
+    """``n`` test-generation samples; each gives up to ``per_sample`` asserts. None for a whole
+    program: asserts are about a function (its inputs come from ``testgen.stdin_inputs``)."""
+    if problem.kind == "program":
+        return TestSamples(tests=[], accounting=Accounting(), raw=[])
     mode = sampler.config.mode
     if mode == "chat":
         batch = await sampler.sample(prompts.test_chat_messages(problem, per_sample), n, seed=seed)
@@ -633,6 +644,34 @@ async def asample_tests(
         batch = await sampler.sample(prompts.test_completion_prompt(problem), n, seed=seed, stop=prompts.TEST_STOPS)
     tests = cases_from_test_samples(problem, batch.texts, mode, per_sample)
     return TestSamples(tests=tests, accounting=batch.accounting, raw=batch.texts)
+
+
+@dataclass
+class GeneratorSamples:
+    programs: list[str]  # whole programs printing one input per seed (unparseable ones left out)
+    accounting: Accounting
+
+
+async def asample_input_generators(problem: Problem, n: int, sampler: Sampler, *, seed: int | None = None) -> GeneratorSamples:
+    """``n`` input-generator programs for a whole-program ``problem`` (``prompts.input_generator_*``)."""
+    if sampler.config.mode == "chat":
+        batch = await sampler.sample(prompts.input_generator_chat_messages(problem), n, seed=seed)
+        extracted = [extract.whole_program_from_reply(text) for text in batch.texts]
+    else:
+        batch = await sampler.sample(prompts.input_generator_completion_prompt(problem), n, seed=seed,
+                                     stop=prompts.PROGRAM_STOPS)
+        extracted = [extract.Extraction(prompts.GENERATOR_START + text + "\n", "completion") for text in batch.texts]
+    programs = [ex.program for ex in extracted if ex.status != "empty" and extract._parses(ex.program)]
+    for _ in range(len(batch.texts) - len(programs)):
+        batch.accounting.count_malformed("generator_unparseable")
+    return GeneratorSamples(list(dict.fromkeys(programs)), batch.accounting)
+
+
+def sample_input_generators(
+    problem: Problem, n: int, config: LLMConfig, cache: SampleCache | None = None, *, seed: int | None = None
+) -> GeneratorSamples:
+    """Input-generator programs for ``problem`` (sync; ``cache=None``: the tool's disk cache)."""
+    return _with_sampler(config, cache, lambda s: asample_input_generators(problem, n, s, seed=seed))
 
 
 def sample_candidates(

@@ -6,6 +6,15 @@ Solutions
   - chat: a user message asking for one fenced Python code block with the complete
     function.
 
+Whole programs (``Problem.kind == "program"``: a statement, stdin to stdout)
+  - completion: the statement in a docstring, then a comment saying a program follows and
+    its first line (``PROGRAM_START``); stops: ``PROGRAM_STOPS``.
+  - chat: a user message with the statement asking for one fenced block holding a complete
+    program that reads standard input and writes standard output.
+  Tests and distinguishing inputs are not asked for (their prompts are about a function);
+  *input generators* are: programs printing one valid input per seed read from stdin
+  (S*'s adaptive input synthesis; ``input_generator_*``).
+
 Tests
   - completion: CodeT's prompt -- the signature and docstring with body ``pass``, then
     ``# check the correctness of NAME`` and ``assert ``; the model continues with asserts.
@@ -39,11 +48,32 @@ def _ensure_newline(text: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+# a base model writing a whole program: it ends where the model turns to another problem
+PROGRAM_STOPS = ('\n"""', "\n```", "\n# Problem", "\n# Example")
+PROGRAM_START = "import sys\n"
+
+
 def solution_completion_prompt(problem: Problem) -> str:
+    if problem.kind == "program":
+        statement = problem.prompt.replace("\\", "\\\\").replace('"""', "'''")
+        return (
+            f'"""\n{_ensure_newline(statement)}"""\n\n'
+            "# A complete Python 3 program: it reads the input from standard input and prints the answer.\n"
+            + PROGRAM_START
+        )
     return problem.prompt
 
 
 def solution_chat_messages(problem: Problem) -> Messages:
+    if problem.kind == "program":
+        user = (
+            "Solve the following programming problem with a complete Python 3 program.\n\n"
+            f"{_ensure_newline(problem.prompt)}\n"
+            "The program reads the input from standard input and writes the answer to standard "
+            "output, exactly in the format the problem asks for. Reply with one fenced Python code "
+            "block (```python ... ```) containing the whole program; no explanations inside it."
+        )
+        return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]
     user = (
         f"Complete the following Python function `{problem.function_name}`.\n\n"
         f"```python\n{_ensure_newline(problem.prompt)}```\n\n"
@@ -190,3 +220,32 @@ def judge_completion_prompt(problem: Problem, program_a: str, program_b: str) ->
 
 test_completion_prompt.__test__ = False  # type: ignore[attr-defined]  # not pytest tests
 test_chat_messages.__test__ = False  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ input generators (whole programs)
+
+GENERATOR_START = "import random\nrandom.seed(int(input()))\n"
+
+
+def input_generator_completion_prompt(problem: Problem) -> str:
+    """For base models: the statement, then the start of a generator program (``GENERATOR_START``)."""
+    statement = problem.prompt.replace("\\", "\\\\").replace('"""', "'''")
+    return (
+        f'"""\n{_ensure_newline(statement)}"""\n\n'
+        "# A Python 3 program that prints ONE small random valid input for the problem above.\n"
+        "# It reads a seed from standard input and keeps every size small.\n" + GENERATOR_START
+    )
+
+
+def input_generator_chat_messages(problem: Problem) -> Messages:
+    """S*'s adaptive input synthesis: ask for a program that prints one valid input of the problem."""
+    user = (
+        "Here is a programming problem whose programs read their input from standard input.\n\n"
+        f"{_ensure_newline(problem.prompt)}\n"
+        "Write a Python 3 program that prints ONE random, valid input for this problem, exactly in "
+        "the input format the problem describes. It reads an integer seed from standard input and "
+        "calls random.seed with it, so that each seed gives another input. Keep the input small "
+        "(few test cases, numbers and lengths below 20) but include edge cases sometimes. Do not "
+        "solve the problem. Reply with one fenced Python code block containing the whole program."
+    )
+    return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]

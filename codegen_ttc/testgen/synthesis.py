@@ -291,7 +291,17 @@ def synthesise_inputs(
     count: int = 30,
     seed: int = 0,
 ) -> list[Call]:
-    """Up to ``count`` new calls shaped like ``examples`` (and the type hints), none repeating them."""
+    """Up to ``count`` new calls shaped like ``examples`` (and the type hints), none repeating them.
+
+    For a whole program (``entry_point`` is ``problems.stdio.ENTRY_POINT``) the examples are
+    stdin texts: new ones keep their shape (``testgen.stdin_inputs``)."""
+    from codegen_ttc.problems import stdio
+
+    if entry_point == stdio.ENTRY_POINT:
+        from codegen_ttc.testgen.stdin_inputs import mutate_stdin
+
+        texts = [c.args[0] for c in _distinct(examples) if len(c.args) == 1 and type(c.args[0]) is str]
+        return [Call((text,)) for text in mutate_stdin(texts, count, seed=seed)]
     parts = [like_call(c) for c in _distinct(examples)]
     if prompt is not None and entry_point is not None:
         hinted = from_hints(prompt, entry_point)
