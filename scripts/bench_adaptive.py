@@ -35,8 +35,9 @@ import numpy as np
 
 from codegen_ttc.reports import curves
 from codegen_ttc.selection import calibration
-from codegen_ttc.sampling.replay import ReplayEvaluator, ReplaySampler, load_run, permutation
-from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, StopRule, cluster_support, decide, run_adaptive
+from codegen_ttc.reports.replay import ReplayEvaluator, ReplaySampler, permutation
+from codegen_ttc.reports.run import load_run
+from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, StopRule, cluster_support, decide, run_adaptive
 
 STRATEGIES = ("random", "public", "cluster", "codet", "dual", "default")
 

@@ -22,8 +22,8 @@ def app() -> None:
 
 
 def _register() -> None:
-    # each module adds its command to ``app``; imported lazily so a broken optional
-    # part cannot take the whole CLI down
+    # each module adds its command to ``app`` and imports ``app`` from here, so they are
+    # imported after it exists (at the top they would be a cycle)
     from codegen_ttc.cli import score  # noqa: F401
     from codegen_ttc.cli import solve  # noqa: F401
     from codegen_ttc.cli import sandbox  # noqa: F401

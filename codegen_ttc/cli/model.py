@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import time
+import urllib.request
 
 import click
 
 from codegen_ttc.cli import app
+from codegen_ttc.sampling import local_model
 
 
 @app.group("model")
@@ -23,8 +26,6 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.option("--force", is_flag=True, help="Fetch again even if the file is there.")
 def fetch(force: bool) -> None:
     """Fetch the model file into the cache dir (done automatically on first use)."""
-    from codegen_ttc.sampling import local_model
-
     try:
         path = local_model.fetch_model(force=force)
     except local_model.LocalModelError as exc:
@@ -35,8 +36,6 @@ def fetch(force: bool) -> None:
 @model.command("path")
 def path() -> None:
     """Print where the model file is (or would be) kept."""
-    from codegen_ttc.sampling import local_model
-
     click.echo(str(local_model.model_path()))
 
 
@@ -51,8 +50,6 @@ def serve(parallel: int, ctx_per_slot: int, port: int, threads: int) -> None:
     Point any OpenAI client at the printed URL, e.g.
     OPENAI_BASE_URL=<url> CODEGEN_TTC_MODEL=smollm2-135m-instruct.
     """
-    from codegen_ttc.sampling import local_model
-
     server = local_model.LocalServer(n_parallel=parallel, ctx_per_slot=ctx_per_slot, port=port, threads=threads or None)
     try:
         server.start()
@@ -74,11 +71,6 @@ def serve(parallel: int, ctx_per_slot: int, port: int, threads: int) -> None:
 @click.option("--threads", default=0, help="CPU threads (default: $CODEGEN_TTC_LOCAL_THREADS or half the cores).")
 def bench(n_requests: int, max_tokens: int, parallel: int, threads: int) -> None:
     """Time the local server: start-up, and tokens/s per slot and in all (JSON)."""
-    import concurrent.futures
-    import urllib.request
-
-    from codegen_ttc.sampling import local_model
-
     def one(i: int) -> dict:
         body = {
             "model": local_model.MODEL_NAME,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from codegen_ttc.errors import plural
 from codegen_ttc.sampling.config import ENV_API_KEY, ENV_BASE_URL, ENV_CACHE, ENV_MODEL, LLMConfig
 
 COUNT_MAX = 100_000  # samples, tests or inputs per problem
@@ -121,8 +122,6 @@ def renamed(old: str, instead: str) -> Decorator:
 
 def spending(accounting: dict) -> str:
     """What sampling cost, as a sentence: ``accounting`` is ``Accounting.to_json()``."""
-    from codegen_ttc.errors import plural
-
     text = (f"{plural(accounting.get('prompt_tokens', 0), 'prompt token')} and "
             f"{plural(accounting.get('completion_tokens', 0), 'completion token')} "
             f"in {plural(accounting.get('requests', 0), 'request')}")

@@ -7,6 +7,9 @@ import time
 import click
 
 from codegen_ttc.cli import app
+from codegen_ttc.execution import images
+from codegen_ttc.execution.backends import backend_problem
+from codegen_ttc.execution.backends.base import SandboxUnavailable
 
 BACKENDS = ("bwrap", "docker", "process")
 
@@ -25,8 +28,7 @@ def sandbox() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even if the image exists.")
 def build(offline: bool, force: bool) -> None:
     """Build the Docker sandbox image (default: docker build of sandboxes/python, which pulls python:3.11-slim)."""
-    from codegen_ttc.execution import images
-    from codegen_ttc.execution.backends.base import SandboxUnavailable
+    # the Docker backend module is optional (see execution.backends._docker_module)
     from codegen_ttc.execution.backends.docker import _client
 
     try:
@@ -58,8 +60,6 @@ def build(offline: bool, force: bool) -> None:
 @click.option("--require", "required", multiple=True, type=click.Choice(BACKENDS), help="Fail unless this backend is usable.")
 def check(required: tuple[str, ...]) -> None:
     """Report each sandbox backend as usable or not, with the reason."""
-    from codegen_ttc.execution.backends import backend_problem
-
     problems = {name: backend_problem(name) for name in BACKENDS}
     for name in BACKENDS:
         problem = problems[name]

@@ -16,6 +16,7 @@ from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
 from codegen_ttc.reports.run import STRATEGIES, ScoreConfig, prepare_run, score, total_pairs
 from codegen_ttc.reports.scoring import DEFAULT_KS
+from codegen_ttc.sampling.config import resolve_config
 
 
 
@@ -139,8 +140,6 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
                 raise InputError(f"{flag} applies to --generate (sampling from a model); with --samples-file leave it out")
     llm = None
     if generate:
-        from codegen_ttc.sampling.config import resolve_config
-
         llm = resolve_config(config_file=config_file, model=model, base_url=base_url, api_key=api_key, mode=mode,
                              temperature=temperature, max_tokens=max_tokens)
     config = ScoreConfig(

@@ -19,11 +19,13 @@ from codegen_ttc.execution.backends import require_backend
 from codegen_ttc.execution.batch import Limits
 from codegen_ttc.problems.fill import fill_in
 from codegen_ttc.problems.from_source import problem_from_source
-from codegen_ttc.problems.loaders import defined_functions, load_problems
+from codegen_ttc.problems.loaders import load_problems
+from codegen_ttc.problems.rows import defined_functions
 from codegen_ttc.problems.model import Problem
+from codegen_ttc.sampling.config import resolve_config
 from codegen_ttc.sampling.extract import REFUSED
 from codegen_ttc.selection.strategies import STRATEGIES
-from codegen_ttc.solver import PROPERTY_SECONDS, SolveOptions, SolveResult, solve
+from codegen_ttc.engine.solve import PROPERTY_SECONDS, SolveOptions, SolveResult, solve
 
 
 def resolve_problem(spec: str, *, examples: bool) -> tuple[Problem, str | None]:
@@ -240,8 +242,6 @@ def solve_command(problem, n_samples, n_tests, synthesise, coverage_inputs, inpu
             raise InputError(f"--{name.replace('_', '-')} sets adaptive sampling; give --adaptive too")
     if ask_llm_inputs and not distinguish:
         raise InputError("--ask-llm-inputs asks for distinguishing inputs; it needs --distinguish above 0")
-    from codegen_ttc.sampling.config import resolve_config
-
     import scipy.special  # noqa: F401  (the full extra: say it is missing before any token is spent)
 
     if in_place and output_file is not None:

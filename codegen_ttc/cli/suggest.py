@@ -17,6 +17,14 @@ import click
 
 from codegen_ttc.cli import app, params
 from codegen_ttc.errors import InputError
+from codegen_ttc.execution.backends.base import SandboxUnavailable
+from codegen_ttc.execution.commands import open_command_sandbox
+from codegen_ttc.sampling.cache import SampleCache
+from codegen_ttc.sampling.config import resolve_config
+from codegen_ttc.sampling.errors import ModelError
+from codegen_ttc.suggest.report import render_text, to_json
+from codegen_ttc.suggest.run import SuggestOptions, suggest
+from codegen_ttc.suggest.workspace import project_python, repo_root
 
 
 @app.command("suggest")
@@ -47,15 +55,6 @@ def suggest_command(repo, test_cmd, n_samples, apply_, check, as_json, sandbox, 
                     config_file, no_cache, seed) -> int:
     """Propose a patch that makes the repository's failing tests pass (many candidates,
     run in sandboxes, clustered by behaviour, ranked)."""
-    from codegen_ttc.execution.backends.base import SandboxUnavailable
-    from codegen_ttc.execution.commands import open_command_sandbox
-    from codegen_ttc.sampling.cache import SampleCache
-    from codegen_ttc.sampling.config import resolve_config
-    from codegen_ttc.sampling.errors import ModelError
-    from codegen_ttc.suggest.report import render_text, to_json
-    from codegen_ttc.suggest.run import SuggestOptions, suggest
-    from codegen_ttc.suggest.workspace import project_python, repo_root
-
     if apply_ and check:
         raise InputError("--apply and --check exclude each other")
     root = repo_root(repo)

@@ -34,7 +34,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from codegen_ttc.execution import images
 from codegen_ttc.execution.backends.base import SandboxUnavailable
+from codegen_ttc.execution.backends.bwrap import bwrap_command, bwrap_problem, find_bwrap, python_dirs
+from codegen_ttc.execution.backends.process import kill_uid, private_uid
+from codegen_ttc.execution.backends.seccomp import build_filter
 
 BACKENDS = ("auto", "bwrap", "docker", "process")
 INSIDE_WORKDIR = "/work"
@@ -169,9 +173,7 @@ def venv_dirs(python: str) -> list[str]:
 
 def interpreter_dirs(python: str) -> list[str]:
     """Every directory to bind read-only for ``python``: bwrap.py's, plus its virtual environment's."""
-    from codegen_ttc.execution.backends.bwrap import _python_dirs
-
-    dirs = _python_dirs(python)
+    dirs = python_dirs(python)
     for d in venv_dirs(python):
         if not any(d == b or d.startswith(b + "/") for b in dirs):
             dirs.append(d)
@@ -214,9 +216,6 @@ class BwrapCommandSandbox(CommandSandbox):
 
     def __init__(self, *, python: str | None = None, seccomp: bool = True) -> None:
         super().__init__()
-        from codegen_ttc.execution.backends.bwrap import bwrap_problem, find_bwrap
-        from codegen_ttc.execution.backends.seccomp import build_filter
-
         self.bwrap = find_bwrap()
         problem = bwrap_problem(self.bwrap)
         if problem:
@@ -230,8 +229,6 @@ class BwrapCommandSandbox(CommandSandbox):
 
     def prefix(self, uid: int | None, seccomp_fd: int | None) -> list[str]:
         """bwrap.py's command line up to (not including) the ``--`` that starts the runner."""
-        from codegen_ttc.execution.backends.bwrap import bwrap_command
-
         # packages=None: a repository's tests need every installed dependency
         cmd = bwrap_command(self.bwrap, self.python, uid=uid, seccomp_fd=seccomp_fd, packages=None)
         cmd = cmd[: cmd.index("--")]
@@ -242,9 +239,7 @@ class BwrapCommandSandbox(CommandSandbox):
         """Binds bwrap.py's command line lacks: the interpreter's directories under /tmp
         (bwrap.py binds them, then mounts a tmpfs on /tmp: a virtualenv there, as pre-commit's
         try-repo makes, would vanish) and a project's virtual environment (``venv_dirs``)."""
-        from codegen_ttc.execution.backends.bwrap import _python_dirs
-
-        bound = [d for d in _python_dirs(self.python) if not d.startswith("/tmp/")]
+        bound = [d for d in python_dirs(self.python) if not d.startswith("/tmp/")]
         out: list[str] = []
         made: set[str] = set()
         for d in interpreter_dirs(self.python):
@@ -262,7 +257,6 @@ class BwrapCommandSandbox(CommandSandbox):
         return out
 
     def run(self, command: str, workdir: Path, *, timeout: float, env: dict[str, str] | None = None) -> CommandResult:
-        from codegen_ttc.execution.backends.process import kill_uid, private_uid
 
         uid = private_uid() if self.root else None
         if uid is not None:
@@ -310,7 +304,7 @@ class DockerCommandSandbox(CommandSandbox):
 
     def __init__(self, *, python: str | None = None, image: str | None = None, limits=None) -> None:
         super().__init__()
-        from codegen_ttc.execution import images
+        # the Docker backend module is optional (see backends._docker_module): imported here
         from codegen_ttc.execution.backends.docker import ContainerLimits, _client
 
         host = os.environ.get("DOCKER_HOST", "")
@@ -335,6 +329,7 @@ class DockerCommandSandbox(CommandSandbox):
     def _container_kwargs(self, command: str, workdir: Path, scratch: Path, uid: int, env: dict[str, str]) -> dict:
         from docker.types import Ulimit
 
+        # the Docker backend module is optional (see backends._docker_module)
         from codegen_ttc.execution.backends.docker import LABEL, LABEL_OWNER, LABEL_ROLE, WORK_DIR, _owner_tag, hardened
 
         lim = self.limits
@@ -365,7 +360,7 @@ class DockerCommandSandbox(CommandSandbox):
         )
 
     def run(self, command: str, workdir: Path, *, timeout: float, env: dict[str, str] | None = None) -> CommandResult:
-        from codegen_ttc.execution import images
+        # the Docker backend module is optional (see backends._docker_module)
         from codegen_ttc.execution.backends.docker import _force_remove
 
         workdir = Path(workdir).resolve()

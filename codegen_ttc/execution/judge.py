@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from codegen_ttc.execution.batch import Outcome
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Check, Equals, MatchesReference, ScriptPassed, Truthy
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from codegen_ttc.execution.batch import Batch, Outcome
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 
 Key = tuple[str, str, str]  # (candidate_key, probe_key, limits_key)
 

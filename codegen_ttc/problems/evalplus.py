@@ -29,14 +29,15 @@ import os
 import re
 import textwrap
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from codegen_ttc.errors import InputError
-from codegen_ttc.execution.batch import Outcome
-from codegen_ttc.execution.runtime import wire
 from codegen_ttc.problems.model import Call, MatchesReference, Problem, ReferenceTests, TestCase
 from codegen_ttc.problems.parsing import parse_assert_lines, parse_docstring_examples
+from codegen_ttc.problems.rows import required_field, row_task_id
+from codegen_ttc.runtime import wire
 
 HUMANEVAL_PLUS_NAMES = ("humaneval+", "humanevalplus", "humaneval-plus")
 MBPP_PLUS_NAMES = ("mbpp+", "mbppplus", "mbpp-plus")
@@ -193,13 +194,11 @@ def _dataset(task_id: str) -> str:
 
 def evalplus_problem(obj: dict, where: str, examples: bool) -> Problem:
     """A Problem whose hidden tests are still to be made from the reference (``settle``)."""
-    from codegen_ttc.problems.loaders import _field, _task_id
-
-    task_id = _task_id(obj, where)
+    task_id = row_task_id(obj, where)
     where = f"{where} ({task_id})"
-    prompt = _field(obj, "prompt", where)
-    entry_point = _field(obj, "entry_point", where).strip()
-    canonical = _field(obj, "canonical_solution", where)
+    prompt = required_field(obj, "prompt", where)
+    entry_point = required_field(obj, "entry_point", where).strip()
+    canonical = required_field(obj, "canonical_solution", where)
     contract = obj.get("contract") or ""
     if not isinstance(contract, str):
         raise InputError(f"{where}: field 'contract' must be str")
@@ -211,7 +210,7 @@ def evalplus_problem(obj: dict, where: str, examples: bool) -> Problem:
     dataset = _dataset(task_id)
     suites = []
     for suite in ("base", "plus"):
-        rows = _field(obj, f"{suite}_input", where, (list, dict))
+        rows = required_field(obj, f"{suite}_input", where, (list, dict))
         if isinstance(rows, dict):
             if rows:
                 raise InputError(f"{where}: field '{suite}_input' must be a list of inputs")
@@ -291,7 +290,23 @@ def contract_program(prompt: str, canonical: str, entry_point: str, contract: st
 # --------------------------------------------------------------------------- settling
 
 
-def settle(problem: Problem, outcomes: dict[str, Outcome], floor: float) -> tuple[Problem, list[str]]:
+class ReferenceOutcome(Protocol):
+    """What ``settle`` reads of the reference's outcome on one input: ``execution.batch.Outcome``
+    is one (problems sit below execution, so they name the fields, not the class)."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def error(self) -> str: ...
+
+    @property
+    def seconds(self) -> float: ...
+
+    def decoded(self) -> Any: ...
+
+
+def settle(problem: Problem, outcomes: dict[str, ReferenceOutcome], floor: float) -> tuple[Problem, list[str]]:
     """The problem with hidden tests made from the reference's ``outcomes`` (probe key ->
     outcome), and a note for each input dropped because the reference did not return on it.
     Pure."""
@@ -323,8 +338,6 @@ def settle(problem: Problem, outcomes: dict[str, Outcome], floor: float) -> tupl
             if case.key not in seen:  # a plus input repeating a base one stays in base
                 seen.add(case.key)
                 hidden.append(case)
-    from dataclasses import replace
-
     return replace(problem, hidden_tests=tuple(hidden)), dropped
 
 

@@ -18,8 +18,9 @@ from codegen_ttc.errors import InputError, decode_utf8, user_file
 from codegen_ttc.problems.evalplus import evalplus_problem, is_evalplus_row, resolve_evalplus_name
 from codegen_ttc.problems.leetcode import is_leetcode_row, load_leetcode
 from codegen_ttc.problems.mbpp import mbpp_problem
-from codegen_ttc.problems.model import Problem, TestCase
-from codegen_ttc.problems.parsing import TestParseError, parse_assert_lines, parse_check_function, parse_docstring_examples
+from codegen_ttc.problems.model import Problem
+from codegen_ttc.problems.parsing import TestParseError, parse_check_function, parse_docstring_examples
+from codegen_ttc.problems.rows import defined_functions, required_field, row_task_id
 
 HUMANEVAL_NAMES = ("humaneval", "human-eval", "human_eval")
 
@@ -112,29 +113,12 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise InputError(f"{path}: empty file (no JSON lines)")
 
 
-def _field(obj: dict, name: str, where: str, kind: type | tuple[type, ...] = str) -> Any:
-    if name not in obj:
-        raise InputError(f"{where}: missing field {name!r}")
-    value = obj[name]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        raise InputError(f"{where}: field {name!r} must be {' or '.join(k.__name__ for k in kinds)}")
-    return value
-
-
-def _task_id(obj: dict, where: str) -> str:
-    value = _field(obj, "task_id", where, (str, int))
-    if not str(value).strip():
-        raise InputError(f"{where}: empty task_id")
-    return str(value)
-
-
 def _humaneval_problem(obj: dict, where: str, examples: bool) -> Problem:
-    task_id = _task_id(obj, where)
+    task_id = row_task_id(obj, where)
     where = f"{where} ({task_id})"
-    prompt = _field(obj, "prompt", where)
-    entry_point = _field(obj, "entry_point", where).strip()
-    test = _field(obj, "test", where)
+    prompt = required_field(obj, "prompt", where)
+    entry_point = required_field(obj, "entry_point", where).strip()
+    test = required_field(obj, "test", where)
     if not entry_point:
         raise InputError(f"{where}: problem has no entry point")
     canonical = obj.get("canonical_solution")
@@ -155,11 +139,6 @@ def _humaneval_problem(obj: dict, where: str, examples: bool) -> Problem:
         canonical_solution=canonical,
         metadata={"format": "humaneval"},
     )
-
-
-def defined_functions(tree: ast.Module) -> list[str]:
-    """Names of the module's top-level functions, in order."""
-    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
 
 def _check_prompt(prompt: str, entry_point: str, where: str) -> None:

@@ -21,21 +21,16 @@ from collections.abc import Iterable
 from codegen_ttc.errors import InputError
 from codegen_ttc.problems.model import Problem, TestCase
 from codegen_ttc.problems.parsing import parse_assert_lines
+from codegen_ttc.problems.rows import defined_functions, required_field, row_task_id
 
 # asserts of test_list shown in the prompt as examples (and given to selection as provided tests)
 SHOWN_TESTS = 1
 
 
-def _defined_functions(tree: ast.Module) -> list[str]:
-    from codegen_ttc.problems.loaders import defined_functions
-
-    return defined_functions(tree)
-
-
 def mbpp_entry_point(code: str, tests: Iterable[str]) -> str | None:
     """The function of ``code`` that the tests call (the first one called), or None."""
     try:
-        defined = _defined_functions(ast.parse(code))
+        defined = defined_functions(ast.parse(code))
     except (SyntaxError, ValueError):
         return None
     for test in tests:
@@ -81,13 +76,11 @@ def _string_list(obj: dict, name: str, where: str, *, required: bool) -> list[st
 
 
 def mbpp_problem(obj: dict, where: str, examples: bool) -> Problem:
-    from codegen_ttc.problems.loaders import _field, _task_id
-
-    task_id = _task_id(obj, where)
+    task_id = row_task_id(obj, where)
     where = f"{where} ({task_id})"
     sanitized = "text" not in obj and "prompt" in obj
-    text = _field(obj, "prompt" if sanitized else "text", where)
-    code = _field(obj, "code", where)
+    text = required_field(obj, "prompt" if sanitized else "text", where)
+    code = required_field(obj, "code", where)
     tests = _string_list(obj, "test_list", where, required=True)
     challenge = _string_list(obj, "challenge_test_list", where, required=False)
     if sanitized:

@@ -22,7 +22,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 
 Origin = Literal["provided", "hidden", "generated", "docstring", "synthesised"]
 

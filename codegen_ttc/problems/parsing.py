@@ -18,7 +18,7 @@ import ast
 import re
 from collections.abc import Iterable
 
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call, Equals, Origin, Script, ScriptPassed, TestCase, Truthy
 
 # Codex/CodeT stop sequences for generated tests (CodeT's ``_truncate``).

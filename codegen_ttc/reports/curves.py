@@ -3,7 +3,7 @@
 - ``fixed_curve``: selected pass@1 of each strategy versus samples per problem
   (the first n draws of a seeded random order), with the oracle pass@n and the
   random pass@1, averaged over tasks and seeds.
-- ``adaptive_points``: the adaptive policy (``selection.adaptive``) at several
+- ``adaptive_points``: the adaptive policy (``engine.adaptive``) at several
   thresholds: (mean samples used, pass@1).
 - ``calibration``: expected calibration error and a reliability table of the
   selected cluster's confidence; ``coverage_curve``: accuracy when answering only
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen_ttc.sampling.replay import ReplayEvaluator, ReplayPool, ReplaySampler, permutation
-from codegen_ttc.selection.adaptive import AdaptiveConfig, StopRule, decide, run_adaptive
+from codegen_ttc.engine.adaptive import AdaptiveConfig, StopRule, decide, run_adaptive
+from codegen_ttc.reports.replay import ReplayEvaluator, ReplayPool, ReplaySampler, permutation
 from codegen_ttc.selection.calibration import bin_index, fit_binning
 from codegen_ttc.selection.passk import pass_at_k, ranked_pass_at_k
 from codegen_ttc.selection.select import select

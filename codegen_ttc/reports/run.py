@@ -25,22 +25,27 @@ from codegen_ttc import __version__
 from codegen_ttc.errors import IncompleteRun, InputError
 from codegen_ttc.execution.batch import Batch, Limits, limits_json
 from codegen_ttc.execution.executor import Executor, unexecuted
-from codegen_ttc.execution.store import ResultStore
+from codegen_ttc.execution.store import ResultStore, read_records
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.loaders import load_problems, select_tasks
 from codegen_ttc.problems.model import Call
+from codegen_ttc.reports import curves
 from codegen_ttc.reports.references import run_truth, settle_references
+from codegen_ttc.reports.replay import ReplayPool, pools_from_outcomes
 from codegen_ttc.reports.run_dir import RunDirLock, foreign_entries, named_os_error, remove_temporary, write_atomic
 from codegen_ttc.reports.samples import sample_results, samples_rows
 from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summarise
+from codegen_ttc.sampling.accounting import RunAccounting
+from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
 from codegen_ttc.sampling.files import group_samples, load_sample_rows
+from codegen_ttc.sampling.llm import sample_problems
 from codegen_ttc.selection.strategies import get_strategy
-from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, coverage_guided
+from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, choices_from_store, coverage_guided
 from codegen_ttc.testgen.files import load_generated_tests
 from codegen_ttc.testgen.synthesis import synthesise_inputs
-from codegen_ttc.testgen.time_budget import InputTimeBudget, TimedInputs, within_time
+from codegen_ttc.testgen.time_budget import InputTimeBudget, TimedInputs, timed_from_store, within_time
 
 STRATEGIES = ("random", "public", "cluster", "codet", "dual", "default")
 
@@ -217,9 +222,6 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
     received ones are cached, so the same command again asks only for the rest. (When none
     came at all, ``prepare`` raises ``ModelError`` naming the cause.)
     """
-    from codegen_ttc.sampling.accounting import RunAccounting
-    from codegen_ttc.sampling.cache import SampleCache
-    from codegen_ttc.sampling.llm import sample_problems
 
     done = 0
 
@@ -289,8 +291,6 @@ def inputs_hash(
 
 def reused_outcomes(dirs: Sequence[str]) -> dict:
     """The stored outcomes of the ``--reuse`` run directories (checked by ``prepare``)."""
-    from codegen_ttc.execution.store import read_records
-
     records: dict = {}
     for d in dirs:
         records.update(read_records(Path(d) / "results.jsonl"))
@@ -585,9 +585,6 @@ def write_curve(tasks: Sequence[Task], outcomes: dict, truth: dict, config: Scor
     """``curve.png`` and ``curve.csv``: selected pass@1 per strategy versus samples per task,
     replayed from the run's outcomes over ``config.curve_orders`` random sample orders, at
     the sample counts every task has. What was drawn, or why nothing was."""
-    from codegen_ttc.reports import curves
-    from codegen_ttc.sampling.replay import pools_from_outcomes
-
     least = min((t.candidates.n_samples for t in tasks), default=0)
     ns = [n for n in curves.DEFAULT_NS if n <= least]
     if len(ns) < 2:
@@ -601,6 +598,49 @@ def write_curve(tasks: Sequence[Task], outcomes: dict, truth: dict, config: Scor
              f"(mean over {config.curve_orders} random sample orders)")
     curves.plot_curves(out / "curve.png", rows, [], title)
     return {"written": True, "png": str(out / "curve.png"), "csv": str(out / "curve.csv"), "ns": ns}
+
+
+def config_from_run(run_dir: Path) -> ScoreConfig:
+    """The ``ScoreConfig`` a run directory was made with (its config.json)."""
+    record = json.loads((Path(run_dir) / "config.json").read_text())
+    fields = set(ScoreConfig.__dataclass_fields__)
+    kwargs = {k: v for k, v in record.items() if k in fields}
+    kwargs["limits"] = Limits(**record.get("limits", {}))
+    if "synthesised_limits" in record:
+        kwargs["synthesised_limits"] = Limits(**record["synthesised_limits"])
+    kwargs.pop("generate", None)
+    return ScoreConfig(**kwargs)
+
+
+def load_run(run_dir: Path) -> tuple[dict[str, ReplayPool], list[str]]:
+    """Pools for every task of a scoring run whose outcomes are all stored (complete or not)."""
+    config = config_from_run(run_dir)
+    tasks = prepare_tasks(config)
+    stored = read_records(Path(run_dir) / "results.jsonl")
+
+    def lookup(candidate: str, probe: str, limits: str):
+        return stored.get((candidate, probe, limits))
+
+    if config.coverage is not None:
+        # --coverage-inputs: the run kept only the inputs coverage chose from the pool; choose
+        # them again from the stored arcs (nothing runs), or every task looks incomplete
+        choices = choices_from_store(
+            tasks, config.coverage, limits=config.limits, synthesised_limits=config.synthesised_limits, lookup=lookup
+        )
+        tasks = [choice.task for choice in choices]
+    if config.time_budget is not None:
+        # --input-seconds: the cut follows from the stored call seconds, so it is made again
+        timed = timed_from_store(tasks, config.time_budget, synthesised_limits=config.synthesised_limits, lookup=lookup)
+        tasks = [t.task for t in timed]
+    # selection's outcomes: tests under the run's limits, synthesised inputs under theirs;
+    # the hidden tests' outcomes under the ground-truth limits (see Task.truth_batches)
+    tests, synthesised = config.limits.key, config.synthesised_limits.key
+    truth = dataclasses.replace(config.limits, max_timeouts=1).key
+    return pools_from_outcomes(
+        tasks,
+        lambda c, p: stored.get((c, p, tests)) or stored.get((c, p, synthesised)),
+        lambda c, p: stored.get((c, p, truth)),
+    )
 
 
 def score(

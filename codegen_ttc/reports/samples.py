@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from codegen_ttc.execution.batch import Outcome, candidate_key
 from codegen_ttc.execution.judge import passes
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.pipeline import Outcomes, Task
 from codegen_ttc.problems.model import Equals, TestCase, Truthy
 

@@ -11,11 +11,10 @@ catch ``ModelError`` without loading the HTTP client.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from codegen_ttc.sampling.accounting import Accounting
-    from codegen_ttc.sampling.config import LLMConfig
+from codegen_ttc.sampling.accounting import Accounting
+from codegen_ttc.sampling.config import LLMConfig
 
 
 class ModelError(RuntimeError):

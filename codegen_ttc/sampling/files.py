@@ -6,7 +6,7 @@ Formats (told apart per row by their fields):
   appended to the problem's prompt and cleaned) or ``{"task_id", "solution"}``
   (a full program, kept whole). One row per sample.
 - CodeT: ``{"prompt", "samples": [completion, ...]}``, matched to a problem by its
-  prompt (see ``match_prompt``); each completion continues *that row's* prompt, which
+  prompt (see ``problems.prompt_match``); each completion continues *that row's* prompt, which
   is the text the model saw, so the program is row prompt + cleaned completion.
 
 Output: ``{task_id: [program, ...]}`` in problem order, samples in file order,
@@ -15,62 +15,13 @@ duplicates kept (multiplicity is evidence). Problems without samples are absent.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from codegen_ttc.errors import InputError
 from codegen_ttc.problems.loaders import read_jsonl, resolve_data_file
 from codegen_ttc.problems.model import Problem
+from codegen_ttc.problems.prompt_match import PromptMatcher, first_line
 from codegen_ttc.sampling.cleanup import CleanupMode, program_from_completion, program_from_solution
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _content_lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def _is_subsequence(small: list[str], big: list[str]) -> bool:
-    it = iter(big)
-    return all(any(x == y for y in it) for x in small)
-
-
-class PromptMatcher:
-    """Match a row's prompt to a problem: exact text, then whitespace-normalised text,
-    then "the row's lines are the problem's lines with some removed" (CodeT's prompts
-    are HumanEval's with the docstring examples cut out, so they match the original
-    prompts this way), provided that match is unique and keeps every ``def`` line."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        self.exact: dict[str, list[Problem]] = {}
-        self.normalised: dict[str, list[Problem]] = {}
-        for p in problems:
-            self.exact.setdefault(p.prompt, []).append(p)
-            self.normalised.setdefault(_normalise(p.prompt), []).append(p)
-        self.lines = {p.task_id: _content_lines(p.prompt) for p in problems}
-
-    def match(self, prompt: str) -> Problem | None:
-        for table, key in ((self.exact, prompt), (self.normalised, _normalise(prompt))):
-            found = table.get(key, [])
-            if len(found) == 1:
-                return found[0]
-            if len(found) > 1:
-                return None  # ambiguous: two problems share the prompt
-        lines = _content_lines(prompt)
-        if not lines:
-            return None
-        defs = [line for line in lines if re.match(r"(async\s+)?def\s", line)]
-        hits = []
-        for p in self.problems:
-            plines = self.lines[p.task_id]
-            if [line for line in plines if re.match(r"(async\s+)?def\s", line)] != defs:
-                continue
-            if _is_subsequence(lines, plines):
-                hits.append(p)
-        return hits[0] if len(hits) == 1 else None
 
 
 def load_samples(
@@ -111,7 +62,7 @@ def load_sample_rows(
             matcher = matcher or PromptMatcher(problems)
             problem = matcher.match(prompt)
             if problem is None:
-                raise InputError(f"{where}: prompt matches no problem (or several): {_first_line(prompt)!r}")
+                raise InputError(f"{where}: prompt matches no problem (or several): {first_line(prompt)!r}")
             out.extend((problem.task_id, problem.program(program_from_completion(prompt, s, cleanup))) for s in samples)
             continue
         if "task_id" not in row:
@@ -131,10 +82,3 @@ def load_sample_rows(
             raise InputError(f"{where}: missing field 'completion' or 'solution' (a string)")
         out.append((task_id, problem.program(program)))
     return out
-
-
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip() and not line.startswith(("from ", "import ")):
-            return line.strip()[:80]
-    return text[:80]

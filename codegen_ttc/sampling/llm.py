@@ -45,10 +45,12 @@ from typing import Any, TypeVar
 
 import openai
 
+from codegen_ttc.problems import parsing
 from codegen_ttc.problems.model import Call, Problem, TestCase
-from codegen_ttc.sampling import extract, prompts
+from codegen_ttc.sampling import extract, local_model, prompts
 from codegen_ttc.sampling.accounting import Accounting, split_completion_tokens
 from codegen_ttc.sampling.cache import SampleCache, request_key
+from codegen_ttc.sampling.cleanup import program_from_completion
 from codegen_ttc.sampling.config import LLMConfig
 
 Prompt = str | list[dict[str, str]]
@@ -504,8 +506,6 @@ async def open_sampler(config: LLMConfig, cache: SampleCache | None = None) -> A
     """A ``Sampler`` for ``config``; for the local model, on the shared embedded server
     (started on first use, fetched on first use, stopped at exit)."""
     if config.is_local:
-        from codegen_ttc.sampling import local_model
-
         server = await asyncio.to_thread(local_model.shared_server)
         # one sample per request, as many requests as slots: continuous batching keeps
         # every slot busy (a request with n = 4 would wait for its longest choice), and
@@ -560,8 +560,6 @@ class TestSamples:
 def candidate_program(problem: Problem, text: str, mode: str) -> extract.Extraction:
     """The full program for one solution sample."""
     if mode == "completion":
-        from codegen_ttc.sampling.cleanup import program_from_completion
-
         program = program_from_completion(problem.prompt, text)
         status = "completion" if extract._parses(program) else "unparseable"
         return extract.Extraction(program=problem.program(program), status=status)  # type: ignore[arg-type]
@@ -592,8 +590,6 @@ async def asample_candidates(problem: Problem, n: int, sampler: Sampler, *, seed
 
 def cases_from_test_samples(problem: Problem, texts: list[str], mode: str, per_sample: int = 5) -> list[TestCase]:
     """Test cases from test-generation samples (deduplicated by key)."""
-    from codegen_ttc.problems import parsing
-
     if mode == "completion":
         return parsing.codet_test_cases(texts, problem.function_name, per_sample, origin="generated", prelude=problem.prompt)
     cases: list[TestCase] = []
@@ -666,8 +662,6 @@ def calls_from_input_samples(
     prompt ended with ``NAME(``, so the sample continues the first call. At most
     ``per_sample`` calls from each sample.
     """
-    from codegen_ttc.problems import parsing
-
     name = problem.function_name
     calls: dict[str, Call] = {}
     malformed = 0

@@ -119,7 +119,7 @@ DUAL_SHARE = Binning(
     source="dual strategy, HumanEval x CodeGen-16B samples + CodeT tests, strict setting, 5-100 samples",
 )
 
-# Answers of adaptive sampling (selection.adaptive, default settings: behaviour classes,
+# Answers of adaptive sampling (engine.adaptive, default settings: behaviour classes,
 # threshold 0.6, up to 100 samples), 10 replay orders of the same two runs. The policy stops
 # when the pick first looks settled, and such answers were right less often than fixed-budget
 # picks of the same confidence: through the fixed-budget tables, ECE 0.075 on the strict run's

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows
+from codegen_ttc.errors import InputError
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.passk import RankedGroup
 
@@ -72,6 +73,8 @@ def codet(ev: Evidence) -> list[RankedGroup]:
     return ranking
 
 
+# ``default`` (and ``likelihood``, built on it) need scipy, of the full extra: imported when
+# used, so that ``suggest``, which installs only the core dependencies, can import this module
 def _default(ev: Evidence) -> list[RankedGroup]:
     from codegen_ttc.selection.default import rank
 
@@ -138,6 +141,4 @@ def get_strategy(name: str) -> Strategy:
     try:
         return STRATEGIES[name]
     except KeyError:
-        from codegen_ttc.errors import InputError
-
         raise InputError(f"unknown strategy {name!r} (known: {', '.join(STRATEGIES)})") from None

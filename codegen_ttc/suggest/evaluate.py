@@ -7,7 +7,6 @@ following symlinks and parsed defensively (``junit.py``).
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
@@ -19,7 +18,8 @@ from pathlib import Path
 from codegen_ttc.execution.commands import CommandSandbox
 from codegen_ttc.suggest.edits import Patch
 from codegen_ttc.suggest.junit import MAX_XML_BYTES, PASSED, SKIPPED, TestOutcome, parse_junit
-from codegen_ttc.suggest.workspace import make_copy, write_patch
+from codegen_ttc.suggest.probe import run_probe
+from codegen_ttc.suggest.workspace import make_copy, read_report, write_patch
 
 REPORT_NAME = ".codegen-ttc-junit.xml"
 # a test module that fails to import (kept going so one such file hides no other test)
@@ -48,19 +48,6 @@ class TestRun:
         return {t for t, o in (self.outcomes or {}).items() if o.status == PASSED}
 
 
-def read_report(copy: Path, name: str = REPORT_NAME, limit: int = MAX_XML_BYTES) -> bytes:
-    """A file the command wrote into ``copy``: untrusted, so no symlink followed, regular files only, capped."""
-    path = copy / name
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return b""
-    with os.fdopen(fd, "rb") as f:
-        if not os.fstat(f.fileno()).st_mode & 0o100000:  # not a regular file
-            return b""
-        return f.read(limit + 1)
-
-
 def run_tests(sandbox: CommandSandbox, copy: Path, test_cmd: str, timeout: float) -> TestRun:
     """Run ``test_cmd`` in ``copy`` (which it may change: copies are throwaway)."""
     report = f"{sandbox.inside(copy)}/{REPORT_NAME}"
@@ -70,7 +57,7 @@ def run_tests(sandbox: CommandSandbox, copy: Path, test_cmd: str, timeout: float
         pass
     addopts = f"--junitxml={shlex.quote(report)} {PYTEST_ADDOPTS}"
     res = sandbox.run(test_cmd, copy, timeout=timeout, env={"PYTEST_ADDOPTS": addopts})
-    outcomes = None if res.timed_out else parse_junit(read_report(copy))
+    outcomes = None if res.timed_out else parse_junit(read_report(copy, REPORT_NAME, MAX_XML_BYTES))
     return TestRun(outcomes, res.exit_code, res.output, res.seconds, res.timed_out)
 
 
@@ -120,8 +107,6 @@ def evaluate_patches(
 ) -> None:
     """Run the tests for every candidate, each in its own copy of ``snapshot`` (fills ``.run``),
     then, in the same copy, the ``probed`` functions on their inputs (fills ``.probe``)."""
-    from codegen_ttc.suggest.probe import run_probe
-
     def one(cand: CandidateRun) -> None:
         copy = None
         try:

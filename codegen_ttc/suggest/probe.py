@@ -23,6 +23,8 @@ from pathlib import Path
 
 from codegen_ttc.execution.commands import CommandSandbox
 from codegen_ttc.suggest.edits import Patch
+from codegen_ttc.suggest.workspace import read_report
+from codegen_ttc.testgen.synthesis import synthesise_inputs
 
 PLAN_NAME = ".codegen-ttc-probe-plan.json"
 SCRIPT_NAME = ".codegen-ttc-probe.py"
@@ -120,8 +122,6 @@ def changed_functions(patch: Patch) -> list[tuple[str, str, str]]:
 
 def plan(patches: list[Patch], *, seed: int = 0) -> list[ProbedFunction]:
     """The functions any of ``patches`` changes, each with inputs synthesised from its signature."""
-    from codegen_ttc.testgen.synthesis import synthesise_inputs
-
     seen: dict[tuple[str, str], str] = {}
     for patch in patches:
         for module, name, source in changed_functions(patch):
@@ -146,8 +146,6 @@ def plan(patches: list[Patch], *, seed: int = 0) -> list[ProbedFunction]:
 
 def run_probe(sandbox: CommandSandbox, copy: Path, probed: list[ProbedFunction], timeout: float) -> dict[str, str] | None:
     """What each probed function did on each input in ``copy`` (None: the probe gave no result)."""
-    from codegen_ttc.suggest.evaluate import read_report
-
     if not probed:
         return {}
     (copy / PLAN_NAME).write_text(json.dumps([p.to_json() for p in probed]))

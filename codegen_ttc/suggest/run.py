@@ -31,6 +31,7 @@ from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_samples_error
+from codegen_ttc.sampling.llm import open_sampler
 from codegen_ttc.suggest import context as ctxmod
 from codegen_ttc.suggest import probe
 from codegen_ttc.suggest.edits import Patch, Rejected, parse_and_apply
@@ -100,8 +101,6 @@ class SuggestResult:
 
 def _sample(messages: list[dict[str, str]], n: int, config: LLMConfig, cache: SampleCache | None,
             max_tokens: int | None, seed: int | None) -> tuple[list[tuple[int, str]], Accounting]:
-    from codegen_ttc.sampling.llm import open_sampler
-
     async def go():
         async with open_sampler(config, cache if cache is not None else SampleCache.default()) as sampler:
             return await sampler.sample(messages, n, seed=seed, max_tokens=max_tokens)

@@ -200,3 +200,16 @@ def apply_patch(root: Path, patch: Patch) -> ApplyResult:
             if tmp.exists():
                 tmp.unlink()
     return ApplyResult(True, ())
+
+
+def read_report(copy: Path, name: str, limit: int) -> bytes:
+    """A file the command wrote into ``copy``: untrusted, so no symlink followed, regular files only, capped."""
+    path = copy / name
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return b""
+    with os.fdopen(fd, "rb") as f:
+        if not os.fstat(f.fileno()).st_mode & 0o100000:  # not a regular file
+            return b""
+        return f.read(limit + 1)

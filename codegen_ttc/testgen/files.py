@@ -17,7 +17,7 @@ from codegen_ttc.errors import InputError
 from codegen_ttc.problems.loaders import read_jsonl, resolve_data_file
 from codegen_ttc.problems.model import Problem, TestCase
 from codegen_ttc.problems.parsing import codet_test_cases
-from codegen_ttc.sampling.files import PromptMatcher, _first_line
+from codegen_ttc.problems.prompt_match import PromptMatcher, first_line
 
 _TEST_TAIL = re.compile(r"\n[ \t]*pass[ \t]*\n\s*#\s*check the correctness of\s+(\w+)\s*\n\s*assert\s*$")
 
@@ -49,7 +49,7 @@ def load_generated_tests(
         fn_prompt, named = function_prompt(prompt)
         problem = matcher.match(fn_prompt) or matcher.match(prompt)
         if problem is None:
-            raise InputError(f"{where}: prompt matches no problem (or several): {_first_line(prompt)!r}")
+            raise InputError(f"{where}: prompt matches no problem (or several): {first_line(prompt)!r}")
         if named is not None and named != problem.entry_point:
             raise InputError(f"{where}: tests are for {named!r} but the matching problem's entry point is {problem.entry_point!r}")
         samples_by_task.setdefault(problem.task_id, []).extend(samples)

@@ -31,7 +31,7 @@ import pytest
 
 from codegen_ttc.execution.batch import Batch, Limits, Outcome
 from codegen_ttc.execution.judge import passes
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call, Equals, ScriptPassed
 
 from .helpers import host_processes_with, run_calls, run_probes, script

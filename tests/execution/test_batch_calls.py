@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from codegen_ttc.execution.batch import Limits
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 
 from .helpers import run_calls, values
 
@@ -128,7 +128,7 @@ def test_sys_exit_is_a_crash_and_the_process_goes_on(sandbox):
 
 
 def test_after_a_few_timeouts_the_rest_of_the_batch_is_not_run(sandbox):
-    from codegen_ttc.execution.runtime.runner import MAX_TIMEOUTS_PER_BATCH
+    from codegen_ttc.runtime.runner import MAX_TIMEOUTS_PER_BATCH
 
     src = "def f(x):\n    if x > 0:\n        while True:\n            pass\n    return x\n"
     args = [0] + list(range(1, MAX_TIMEOUTS_PER_BATCH + 3))

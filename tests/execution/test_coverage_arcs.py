@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 from codegen_ttc.execution.batch import CallArcs, Limits, Outcome
-from codegen_ttc.execution.runtime import runner, wire
+from codegen_ttc.runtime import runner, wire
 from codegen_ttc.problems.model import Call
 
 from .helpers import run_calls, values

@@ -182,7 +182,7 @@ def test_a_script_passes_only_by_the_judges_own_report():
     # one, so wherever it came from, it is no script's pass
     from codegen_ttc.execution.batch import Outcome
     from codegen_ttc.execution.judge import passes
-    from codegen_ttc.execution.runtime import wire
+    from codegen_ttc.runtime import wire
     from codegen_ttc.problems.model import ScriptPassed
 
     assert passes(ScriptPassed(), Outcome("returned"))

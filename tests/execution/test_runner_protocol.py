@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from codegen_ttc.execution.backends.runner_host import RUNNER_PATH
-from codegen_ttc.execution.runtime import runner, wire
+from codegen_ttc.runtime import runner, wire
 
 
 class Raw:

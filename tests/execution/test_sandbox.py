@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from codegen_ttc.execution.batch import Limits
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call
 
 from .helpers import host_processes_with, run_calls, run_probes, values
@@ -407,3 +407,22 @@ def test_forks_of_the_call_do_not_report(sandbox, sandbox_name):
     """
     [out] = run_calls(sandbox, src, 1)
     assert (out.status, out.error) == ("raised", "ValueError")
+
+
+HASHING = """
+def f():
+    words = {"apple", "pear", "fig", "plum", "kiwi", "lime", "date", "yuzu"}
+    return hash("codegen-ttc"), "".join(w[0] for w in words)
+"""
+
+
+def test_string_hashes_and_set_order_are_the_same_in_every_fresh_sandbox(sandbox_name):
+    # each run starts its own runners: were the hash seed random per runner, a set's
+    # iteration order (so a candidate's output) would differ between two runs of one pair
+    from codegen_ttc.execution.backends import open_sandbox
+
+    seen = []
+    for _ in range(2):
+        with open_sandbox(sandbox_name, **({"warn": False} if sandbox_name == "process" else {})) as fresh:
+            seen.append(values(run_calls(fresh, HASHING, ())))
+    assert seen[0] == seen[1], f"two fresh {sandbox_name} sandboxes hashed differently: {seen}"

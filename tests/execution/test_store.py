@@ -99,7 +99,7 @@ def test_lone_surrogates_are_stored_and_read_back_exactly(tmp_path):
 
 def test_large_values_take_a_bounded_line_and_old_records_read_back_reduced(tmp_path):
     from codegen_ttc.execution.judge import passes
-    from codegen_ttc.execution.runtime import wire
+    from codegen_ttc.runtime import wire
     from codegen_ttc.execution.store import format_line
     from codegen_ttc.problems.model import Equals
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 
 VALUES = [
     None, True, False, 0, -1, 10**40, 0.1, -0.0, math.inf, 1 + 2j, "", "héllo\n", b"\x00\xff",

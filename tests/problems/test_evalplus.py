@@ -14,7 +14,7 @@ from codegen_ttc.errors import InputError
 from codegen_ttc.execution.backends import backend_problem
 from codegen_ttc.execution.batch import Outcome
 from codegen_ttc.execution.judge import matches_reference, passes
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.problems.evalplus import settle, time_limit
 from codegen_ttc.problems.loaders import load_problems, resolve_problem_set
 from codegen_ttc.problems.model import MatchesReference

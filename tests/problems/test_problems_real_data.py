@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.problems.loaders import load_problems
 from codegen_ttc.problems.model import Call, Equals, Script, Truthy
 from codegen_ttc.problems.parsing import call_inputs

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from codegen_ttc.reports import curves
-from codegen_ttc.sampling.replay import ReplayPool
-from codegen_ttc.selection.adaptive import AdaptiveConfig, StopRule
+from codegen_ttc.reports.replay import ReplayPool
+from codegen_ttc.engine.adaptive import AdaptiveConfig, StopRule
 from codegen_ttc.selection.evidence import Evidence
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,7 +88,7 @@ def test_adaptive_outcomes_record_what_each_run_did(pools):
 
 
 def test_problem_curves_are_each_tasks_pass_at_1_averaged_over_orders(pools):
-    from codegen_ttc.sampling.replay import permutation
+    from codegen_ttc.reports.replay import permutation
 
     per_problem = curves.problem_curves(pools, ["default"], (1, 3), seeds=range(4))["default"]
     assert per_problem.shape == (3, 2)
@@ -262,7 +262,8 @@ def test_replay_evidence_matches_the_pipeline_on_subsets(tiny_run):
     from codegen_ttc.execution.store import read_records
     from codegen_ttc.pipeline import Candidates, Task
     from codegen_ttc.reports.run import prepare_tasks
-    from codegen_ttc.sampling.replay import ReplaySampler, config_from_run, load_run
+    from codegen_ttc.reports.replay import ReplaySampler
+    from codegen_ttc.reports.run import config_from_run, load_run
 
     pools, incomplete = load_run(tiny_run)
     assert incomplete == [] and len(pools) == 5
@@ -320,8 +321,8 @@ def test_bench_adaptive_script_on_the_tiny_run(tiny_run, tmp_path):
     assert "headroom" in proc.stderr
 
     # the figures are the library's, computed here again from the same run
-    from codegen_ttc.sampling.replay import load_run
-    from codegen_ttc.selection.adaptive import Budget
+    from codegen_ttc.reports.run import load_run
+    from codegen_ttc.engine.adaptive import Budget
     from codegen_ttc.selection.calibration import calibrated
 
     pools, _ = load_run(tiny_run)
@@ -344,7 +345,7 @@ def test_load_run_leaves_out_incomplete_tasks_and_never_writes_to_the_store(tiny
     """A store still being written (another run appending, last line cut) is read as is."""
     import shutil
 
-    from codegen_ttc.sampling.replay import load_run
+    from codegen_ttc.reports.run import load_run
 
     copy = tmp_path / "run"
     shutil.copytree(tiny_run, copy)
@@ -363,11 +364,11 @@ def test_adaptive_loop_with_real_execution_runs_each_candidate_once(tiny_run):
     from codegen_ttc.execution.store import ResultStore
     from codegen_ttc.pipeline import Task
     from codegen_ttc.reports.run import prepare_tasks
-    from codegen_ttc.sampling.replay import config_from_run
-    from codegen_ttc.selection.adaptive import Budget, Draw, ExecutingEvaluator, run_adaptive
+    from codegen_ttc.reports.run import config_from_run
+    from codegen_ttc.engine.adaptive import Budget, Draw, ExecutingEvaluator, run_adaptive
     from codegen_ttc.selection.passk import ranked_pass_at_k
 
-    from codegen_ttc.sampling.replay import load_run
+    from codegen_ttc.reports.run import load_run
 
     config = config_from_run(tiny_run)
     pools, _ = load_run(tiny_run)

@@ -10,7 +10,8 @@ import pytest
 from codegen_ttc.errors import InputError
 from codegen_ttc.problems.loaders import load_problems
 from codegen_ttc.problems.model import Call, Equals, Problem
-from codegen_ttc.sampling.files import PromptMatcher, load_samples
+from codegen_ttc.problems.prompt_match import PromptMatcher
+from codegen_ttc.sampling.files import load_samples
 from codegen_ttc.testgen.files import function_prompt, load_generated_tests
 
 ORIGINAL = 'from typing import List\n\n\ndef add(a: int, b: int) -> int:\n    """Add.\n    >>> add(1, 2)\n    3\n    """\n'

@@ -9,8 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from codegen_ttc.sampling.replay import ReplayEvaluator, ReplayPool, ReplaySampler, restrict_evidence
-from codegen_ttc.selection.adaptive import (
+from codegen_ttc.reports.replay import ReplayEvaluator, ReplayPool, ReplaySampler, restrict_evidence
+from codegen_ttc.engine.adaptive import (
     AdaptiveConfig,
     Budget,
     Draw,
@@ -315,7 +315,7 @@ def test_llm_sampler_continues_seeds_across_rounds_and_counts_tokens(tmp_path):
     from codegen_ttc.problems.loaders import load_problems
     from codegen_ttc.sampling.cache import SampleCache
     from codegen_ttc.sampling.config import LLMConfig
-    from codegen_ttc.selection.adaptive import LLMSampler
+    from codegen_ttc.engine.adaptive import LLMSampler
 
     problem = load_problems("tiny")[0]
 

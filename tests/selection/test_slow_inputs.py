@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from codegen_ttc.execution.batch import Outcome
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.model import Call, Equals, Problem, TestCase
-from codegen_ttc.sampling.replay import pools_from_outcomes
+from codegen_ttc.reports.replay import pools_from_outcomes
 from codegen_ttc.selection.evidence import Evidence, without_slow_inputs
 
 
@@ -102,7 +102,7 @@ def test_a_replayed_subset_drops_what_a_run_of_those_samples_would():
 
 def test_solve_names_the_inputs_the_runner_up_differs_on_after_columns_were_left_out():
     from codegen_ttc.selection.select import select
-    from codegen_ttc.solver import describe_disagreements
+    from codegen_ttc.engine.solve import describe_disagreements
 
     task, outcomes = fib_task()
     ev = task.evidence(outcomes)

@@ -212,7 +212,7 @@ def test_confidence_is_one_probability_with_its_basis_or_uncalibrated_with_the_r
 def test_the_report_names_the_model_counts_stages_and_spending_in_words(tmp_path, capsys):
     from codegen_ttc.cli.solve import model_line
     from codegen_ttc.sampling.config import LLMConfig
-    from codegen_ttc.solver import SolveOptions, solve
+    from codegen_ttc.engine.solve import SolveOptions, solve
     from codegen_ttc.problems.from_source import problem_from_source
     from codegen_ttc.sampling.config import resolve_config
 

@@ -17,7 +17,7 @@ from codegen_ttc.cli import main
 from codegen_ttc.problems.from_source import problem_from_source
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import ModelError
-from codegen_ttc.solver import SolveOptions, solve
+from codegen_ttc.engine.solve import SolveOptions, solve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sampling"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "suggest"))

@@ -8,11 +8,11 @@ import json
 
 from codegen_ttc.execution.batch import CallArcs, Limits, Outcome, candidate_key
 from codegen_ttc.execution.store import ResultStore
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.model import Call, Equals, Problem, TestCase
 from codegen_ttc.reports.run import ScoreConfig, _config_record, inputs_hash, prepare, score
-from codegen_ttc.sampling.replay import load_run
+from codegen_ttc.reports.run import load_run
 from codegen_ttc.testgen.coverage_inputs import (
     CoverageSettings,
     Representatives,

@@ -7,7 +7,7 @@ import pytest
 
 from codegen_ttc.execution.batch import Batch, Limits, Outcome
 from codegen_ttc.execution.executor import Executor
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call
 from codegen_ttc.problems.parsing import parse_docstring_examples
 from codegen_ttc.selection.passk import RankedGroup

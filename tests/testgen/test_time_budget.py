@@ -9,12 +9,12 @@ import json
 import pytest
 
 from codegen_ttc.execution.batch import Limits, Outcome
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.model import Call, Equals, Problem, TestCase
 from codegen_ttc.reports.run import ScoreConfig, _config_record, inputs_hash, prepare, score
-from codegen_ttc.sampling.replay import load_run
+from codegen_ttc.reports.run import load_run
 from codegen_ttc.testgen.time_budget import InputTimeBudget, timed_from_store, within_time
 
 SYNTH = Limits(cpu_seconds=0.2, wall_seconds=2.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 
+from codegen_ttc.execution.backends import bwrap, process
 from codegen_ttc.execution.backends.base import InfraError, Sandbox, SandboxUnavailable
 
 __all__ = ["InfraError", "Sandbox", "SandboxUnavailable", "open_sandbox", "resolve_backend", "backend_problem"]
@@ -18,6 +19,8 @@ NAMES = ("auto", "bwrap", "docker", "process")
 
 
 def _docker_module():
+    # imported by name, not at the top: an install without the Docker backend module still
+    # runs bwrap and process, and reports docker as unavailable
     try:
         return importlib.import_module("codegen_ttc.execution.backends.docker")
     except ModuleNotFoundError as exc:
@@ -31,9 +34,7 @@ def backend_problem(name: str) -> str | None:
     if name == "process":
         return None
     if name == "bwrap":
-        from codegen_ttc.execution.backends.bwrap import bwrap_problem, find_bwrap
-
-        return bwrap_problem(find_bwrap())
+        return bwrap.bwrap_problem(bwrap.find_bwrap())
     if name == "docker":
         mod = _docker_module()
         if mod is None:
@@ -78,13 +79,9 @@ def open_sandbox(name: str, **options) -> Sandbox:
     """Open a sandbox by backend name ("bwrap", "process", "docker", "auto")."""
     name = resolve_backend(name)
     if name == "bwrap":
-        from codegen_ttc.execution.backends.bwrap import BwrapSandbox
-
-        return BwrapSandbox(**options)
+        return bwrap.BwrapSandbox(**options)
     if name == "process":
-        from codegen_ttc.execution.backends.process import ProcessSandbox
-
-        return ProcessSandbox(**options)
+        return process.ProcessSandbox(**options)
     if name == "docker":
         mod = _docker_module()
         if mod is None or not hasattr(mod, "DockerSandbox"):

@@ -34,7 +34,7 @@ from codegen_ttc.execution.backends import site_packages
 from codegen_ttc.execution.backends.base import InfraError, SandboxUnavailable
 from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES, MemoryCgroup, wrapped
 from codegen_ttc.execution.backends.process import private_uid
-from codegen_ttc.execution.backends.runner_host import RUNTIME_DIR, RunnerSandbox
+from codegen_ttc.execution.backends.runner_host import RUNNER_FLAGS, RUNTIME_DIR, RunnerSandbox
 from codegen_ttc.execution.backends.seccomp import build_filter
 from codegen_ttc.execution.batch import Limits
 
@@ -81,7 +81,7 @@ def bwrap_version(bwrap: str) -> tuple[int, ...]:
         return (0,)
 
 
-def _python_dirs(python: str) -> list[str]:
+def python_dirs(python: str) -> list[str]:
     """Directories the interpreter needs, beyond the system ones."""
     dirs = {sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(python))}
     out = []
@@ -167,7 +167,7 @@ def bwrap_command(
         if os.path.exists(f):
             cmd += ["--ro-bind", f, f]
     made: set[str] = set()
-    for d in _python_dirs(python):
+    for d in python_dirs(python):
         # bwrap would create the missing parents 0700: the unprivileged uid could not traverse them
         parents = []
         p = os.path.dirname(d)
@@ -189,7 +189,7 @@ def bwrap_command(
             "--setenv", "PYTHONHASHSEED", "0"]
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
-    cmd += ["--", os.path.realpath(python), "-I", f"{SANDBOX_RUNTIME}/runner.py", "--tmp", "/tmp"]
+    cmd += ["--", os.path.realpath(python), *RUNNER_FLAGS, f"{SANDBOX_RUNTIME}/runner.py", "--tmp", "/tmp"]
     if root:
         cmd += ["--uid", str(uid), "--gid", str(uid)]
     return cmd

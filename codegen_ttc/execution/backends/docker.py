@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from codegen_ttc.execution import images
 from codegen_ttc.execution.backends.base import InfraError, SandboxUnavailable
 from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES
-from codegen_ttc.execution.backends.runner_host import RUNTIME_DIR, RunnerSandbox
+from codegen_ttc.execution.backends.runner_host import RUNNER_FLAGS, RUNTIME_DIR, RunnerSandbox
 from codegen_ttc.execution.batch import Limits
 from codegen_ttc.execution.backends.seccomp import docker_profile
 
@@ -414,7 +414,7 @@ class DockerSandbox(RunnerSandbox):
             # candidate's sleeping children make fork fail in every other container;
             # the container's pids limit bounds the processes instead
             command=[
-                self.python, "-I", f"{RUNTIME_MOUNT}/runner.py", "--tmp", WORK_DIR,
+                self.python, *RUNNER_FLAGS, f"{RUNTIME_MOUNT}/runner.py", "--tmp", WORK_DIR,
                 "--uid", uid, "--gid", uid, "--no-nproc",
             ],
             stdin_open=True,  # the SDK then sets StdinOnce: our half-close is EOF

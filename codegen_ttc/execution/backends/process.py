@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-from codegen_ttc.execution.backends.runner_host import RUNNER_PATH, RunnerSandbox
+from codegen_ttc.execution.backends.runner_host import RUNNER_FLAGS, RUNNER_PATH, RunnerSandbox
 
 
 def private_uid() -> int:
@@ -101,7 +101,7 @@ class ProcessSandbox(RunnerSandbox):
 
     def _spawn(self, role: str):
         tmp = tempfile.mkdtemp(prefix=f"ttc-{role}-")
-        cmd = [self.python, "-I", str(RUNNER_PATH), "--tmp", tmp]
+        cmd = [self.python, *RUNNER_FLAGS, str(RUNNER_PATH), "--tmp", tmp]
         uid = None
         if self.drops_privileges:
             uid = private_uid()

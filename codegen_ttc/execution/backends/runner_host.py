@@ -24,11 +24,16 @@ from pathlib import Path
 
 from codegen_ttc.execution.backends.base import InfraError, Sandbox
 from codegen_ttc.execution.batch import Batch, BatchResult, Limits, Outcome, limits_json
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call, Probe, Script
 
 RUNTIME_DIR = Path(wire.__file__).resolve().parent
 RUNNER_PATH = RUNTIME_DIR / "runner.py"
+# How every backend starts the runner: -I without its -E, because -E would also ignore
+# the PYTHONHASHSEED=0 each backend sets, and a per-runner hash seed makes set and
+# dict-of-str iteration (and so a candidate's outputs) differ from one run to the next.
+# The environment is ours alone (bwrap --clearenv, docker's and process's explicit env).
+RUNNER_FLAGS = ("-s", "-P")
 PROTOCOL_VERSION = 1
 START_TIMEOUT = 30.0  # a cold bwrap/python start; far above normal
 HOST_GRACE = 10.0  # beyond the runner's own backstops before the host kills it

@@ -4,7 +4,7 @@ The same ``Task`` pipeline as ``score``; the only differences are that samples
 and tests come live from an LLM and that there is no ground truth. After the first
 selection, one round of distinguishing inputs (``testgen.distinguish``) looks for
 inputs where the chosen program and its rival differ, adds them, and selects again.
-With ``adaptive``, candidates come in rounds through ``selection.adaptive`` (each
+With ``adaptive``, candidates come in rounds through ``engine.adaptive`` (each
 round executed as it arrives) until the stopping rule says the selection is settled.
 The answer's confidence is also given as a calibrated probability of being right
 (``selection.calibration``), which ``--abstain-below`` compares against.
@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
+from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
 from codegen_ttc.errors import plural
-from codegen_ttc.execution.batch import Limits
+from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems.model import Call, Equals, Problem, Script, ScriptPassed, TestCase
@@ -32,7 +33,6 @@ from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_program_error
 from codegen_ttc.sampling.extract import REFUSED
 from codegen_ttc.sampling.llm import sample_candidates, sample_distinguishing_inputs, sample_tests
-from codegen_ttc.selection.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
 from codegen_ttc.selection.calibration import probability_correct
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
@@ -338,8 +338,6 @@ def reference_cases(
     inputs: Sequence[Call], entry_point: str, reference: str, limits: Limits, executor: Executor
 ) -> list[TestCase]:
     """Expected outputs from a trusted reference, on each of ``inputs`` where it returns."""
-    from codegen_ttc.execution.batch import Batch
-
     if not inputs:
         return []
     batch = Batch(reference, entry_point, tuple(inputs), limits)
@@ -441,7 +439,7 @@ def distinguishing_round(
 def sample_adaptively(
     task: Task, llm: LLMConfig, options: SolveOptions, executor: Executor, stage: Callable[[str], None]
 ) -> tuple[Task, dict, AdaptiveReport, LLMSampler]:
-    """Candidates for ``task`` in rounds (``selection.adaptive``), executed as they arrive.
+    """Candidates for ``task`` in rounds (``engine.adaptive``), executed as they arrive.
 
     ``task`` carries the tests and inputs; its candidates are ignored. Returns the task
     over every sample drawn, its outcomes, what was spent and the sampler (its accounting).

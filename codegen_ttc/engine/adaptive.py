@@ -16,7 +16,7 @@ Three pure pieces and a loop:
 - ``allocate(...)``: which problem gets the next round of a shared budget (the most
   uncertain first).
 - ``run_adaptive(...)``: the round loop, generic over a ``Sampler`` (the LLM, or
-  ``sampling.replay``) and an ``Evaluator`` (executes only new candidates, returns
+  ``reports.replay``) and an ``Evaluator`` (executes only new candidates, returns
   ``Evidence``); selection itself goes through ``selection.select`` unchanged.
 
 Budgets count samples, tokens and seconds; the result says what was spent where.
@@ -32,6 +32,8 @@ from typing import Protocol
 import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows
+from codegen_ttc.pipeline import Candidates, Task
+from codegen_ttc.sampling.llm import sample_candidates
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
 
@@ -378,8 +380,6 @@ class LLMSampler:
         self.extraction: dict[str, int] = {}  # how programs came out of replies (sampling.extract), all rounds
 
     def draw(self, task_id: str, n: int) -> Draw:
-        from codegen_ttc.sampling.llm import sample_candidates
-
         start = self.drawn.get(task_id, 0)
         got = sample_candidates(self.problems[task_id], n, self.config, self.cache, seed=self.seed + start)
         self.drawn[task_id] = start + n
@@ -409,8 +409,6 @@ class ExecutingEvaluator:
         self.truth: dict = {}  # task id -> outcomes of the hidden tests (when ``hidden``)
 
     def __call__(self, task_id: str, programs: Sequence[str]) -> Evidence:
-        from codegen_ttc.pipeline import Candidates, Task
-
         base = self.tasks[task_id]
         task = Task(base.problem, Candidates.from_samples(list(programs)), base.generated, base.synthesised)
         outcomes = self.executor.run(task.batches(

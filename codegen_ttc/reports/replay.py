@@ -10,21 +10,15 @@ rows of the pool's full matrix (no execution, no judging: fast enough for many s
 
 from __future__ import annotations
 
-import dataclasses
-
-import json
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from codegen_ttc.execution.batch import Limits
-from codegen_ttc.execution.store import read_records
+from codegen_ttc.engine.adaptive import Draw
 from codegen_ttc.pipeline import Task
 from codegen_ttc.sampling.accounting import estimate_tokens
-from codegen_ttc.selection.adaptive import Draw
 from codegen_ttc.selection.evidence import Evidence, without_slow_inputs
 
 
@@ -173,54 +167,3 @@ def pools_from_outcomes(tasks: Sequence[Task], lookup, truth_lookup=None) -> tup
             full=None if evidence is full else full,
         )
     return pools, incomplete
-
-
-def config_from_run(run_dir: Path):
-    """The ``ScoreConfig`` a run directory was made with (its config.json)."""
-    from codegen_ttc.reports.run import ScoreConfig
-
-    record = json.loads((Path(run_dir) / "config.json").read_text())
-    fields = set(ScoreConfig.__dataclass_fields__)
-    kwargs = {k: v for k, v in record.items() if k in fields}
-    kwargs["limits"] = Limits(**record.get("limits", {}))
-    if "synthesised_limits" in record:
-        kwargs["synthesised_limits"] = Limits(**record["synthesised_limits"])
-    kwargs.pop("generate", None)
-    return ScoreConfig(**kwargs)
-
-
-def load_run(run_dir: Path) -> tuple[dict[str, ReplayPool], list[str]]:
-    """Pools for every task of a scoring run whose outcomes are all stored (complete or not)."""
-    from codegen_ttc.reports.run import prepare_tasks
-
-    config = config_from_run(run_dir)
-    tasks = prepare_tasks(config)
-    stored = read_records(Path(run_dir) / "results.jsonl")
-
-    def lookup(candidate: str, probe: str, limits: str):
-        return stored.get((candidate, probe, limits))
-
-    if config.coverage is not None:
-        # --coverage-inputs: the run kept only the inputs coverage chose from the pool; choose
-        # them again from the stored arcs (nothing runs), or every task looks incomplete
-        from codegen_ttc.testgen.coverage_inputs import choices_from_store
-
-        choices = choices_from_store(
-            tasks, config.coverage, limits=config.limits, synthesised_limits=config.synthesised_limits, lookup=lookup
-        )
-        tasks = [choice.task for choice in choices]
-    if config.time_budget is not None:
-        # --input-seconds: the cut follows from the stored call seconds, so it is made again
-        from codegen_ttc.testgen.time_budget import timed_from_store
-
-        timed = timed_from_store(tasks, config.time_budget, synthesised_limits=config.synthesised_limits, lookup=lookup)
-        tasks = [t.task for t in timed]
-    # selection's outcomes: tests under the run's limits, synthesised inputs under theirs;
-    # the hidden tests' outcomes under the ground-truth limits (see Task.truth_batches)
-    tests, synthesised = config.limits.key, config.synthesised_limits.key
-    truth = dataclasses.replace(config.limits, max_timeouts=1).key
-    return pools_from_outcomes(
-        tasks,
-        lambda c, p: stored.get((c, p, tests)) or stored.get((c, p, synthesised)),
-        lambda c, p: stored.get((c, p, truth)),
-    )
