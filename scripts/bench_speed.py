@@ -135,7 +135,7 @@ def instrument(timings: Timings, batches: list, *, stages: bool) -> None:
     from the records) tell its work from the transport's."""
     from codegen_ttc.execution import executor, store
     from codegen_ttc.execution.backends import runner_host
-    from codegen_ttc.execution.runtime import wire
+    from codegen_ttc.runtime import wire
 
     record_batches(runner_host, batches)
     if not stages:

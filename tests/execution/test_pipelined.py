@@ -8,7 +8,7 @@ import json
 
 from codegen_ttc.execution.backends import runner_host
 from codegen_ttc.execution.batch import Batch, Limits
-from codegen_ttc.execution.runtime import wire
+from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call
 
 from .helpers import FAST
