@@ -988,16 +988,51 @@ def _judge_main(rt: Runtime, code: str, lim: dict, sock) -> None:
 # --------------------------------------------------------------------------- trusted side
 
 
-def _checked_calls(req) -> list[dict]:
-    """The "calls" of a request, checked (ValueError if malformed)."""
-    calls = req.get("calls")
-    if type(calls) is not list or not calls:
-        raise ValueError("calls needs a non-empty list")
-    return [_checked_call(c) for c in calls]
+MAX_CHECKED_BYTES = 64 << 20  # calls remembered as checked (``CheckedCalls``), in encoded bytes
+
+
+class CheckedCalls:
+    """Calls from the host, checked (structure and wire values) once each.
+
+    The candidates of one task get the same calls, candidate after candidate: a call whose
+    encoded text was checked before is not decoded again to be checked (an evalplus input
+    can be a list of thousands of items). Keyed by the exact text, so it changes nothing
+    but the time; forgotten all at once past ``MAX_CHECKED_BYTES``.
+    """
+
+    def __init__(self) -> None:
+        self.seen: set[bytes] = set()
+        self.size = 0
+
+    def calls(self, req) -> list[tuple[dict, bytes]]:
+        """The "calls" of a request, checked (ValueError if malformed), each with its text."""
+        calls = req.get("calls")
+        if type(calls) is not list or not calls:
+            raise ValueError("calls needs a non-empty list")
+        return [self.call(c) for c in calls]
+
+    def call(self, req) -> tuple[dict, bytes]:
+        call = _call_shape(req)
+        text = _dumps(call)[:-1]
+        if text in self.seen:
+            return call, text
+        _check_values(call)
+        if self.size + len(text) > MAX_CHECKED_BYTES:
+            self.seen.clear()
+            self.size = 0
+        self.seen.add(text)
+        self.size += len(text)
+        return call, text
 
 
 def _checked_call(req) -> dict:
     """A call from the host, checked (structure and wire values); ValueError if malformed."""
+    call = _call_shape(req)
+    _check_values(call)
+    return call
+
+
+def _call_shape(req) -> dict:
     if type(req) is not dict:
         raise ValueError("a call must be an object")
     args, kwargs = req.get("args"), req.get("kwargs", [])
@@ -1006,14 +1041,17 @@ def _checked_call(req) -> dict:
     for k in kwargs:
         if type(k) is not list or len(k) != 2 or type(k[0]) is not str:
             raise ValueError("malformed kwargs")
+    return {"args": args, "kwargs": kwargs}
+
+
+def _check_values(call: dict) -> None:
     try:
-        for a in args:
+        for a in call["args"]:
             wire.decode(a)
-        for _, v in kwargs:
+        for _, v in call["kwargs"]:
             wire.decode(v)
     except RecursionError:
         raise ValueError("argument nested too deeply") from None
-    return {"args": args, "kwargs": kwargs}
 
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -1274,6 +1312,7 @@ class Runtime:
         self.held: list[bytes] = []  # results of the running batch not sent yet
         self.held_since = 0.0
         self.confine_seconds = 0.0
+        self.checked = CheckedCalls()
         self.tmp_keep: frozenset[str] = frozenset()
         try:
             self.last_pid_fd = os.open("/proc/sys/kernel/ns_last_pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -1693,7 +1732,7 @@ class Runtime:
 
     def op_run(self, req: dict) -> dict:
         """load, calls and reset in one request: no round trip to the host between them."""
-        checked = _checked_calls(req)  # before anything runs: a malformed request changes nothing
+        checked = self.checked.calls(req)  # before anything runs: a malformed request changes nothing
         loaded = self.op_load(req)
         self.send(loaded)
         if loaded["ok"]:
@@ -1701,7 +1740,7 @@ class Runtime:
         return self.op_reset()
 
     def calls_checked(self, req_or_calls, *, final: bool) -> None:
-        checked = req_or_calls if type(req_or_calls) is list else _checked_calls(req_or_calls)
+        checked = req_or_calls if type(req_or_calls) is list else self.checked.calls(req_or_calls)
         held = self.held
 
         def emit(i: int, out: dict) -> None:
@@ -1710,7 +1749,7 @@ class Runtime:
             held.append(_dumps({"op": "result", "index": i, "outcome": out}))
 
         try:
-            self.run_batch(checked, emit, final=final)
+            self.run_batch([c for c, _ in checked], emit, final=final, encoded=[t for _, t in checked])
         finally:
             self.flush_held()
 
@@ -1721,7 +1760,7 @@ class Runtime:
             self.held.clear()
             _write_all(self.proto_out, data)
 
-    def run_batch(self, calls: list[dict], emit, *, final: bool = False) -> None:
+    def run_batch(self, calls: list[dict], emit, *, final: bool = False, encoded: list[bytes] | None = None) -> None:
         """Run ``calls`` in order; ``emit(index, outcome)`` for each, as soon as it is known.
 
         All calls go to one child forked from the loaded server; when a child dies or is
@@ -1730,7 +1769,8 @@ class Runtime:
         directory wiped and output drained once, after the whole batch; ``final``: a
         reset follows at once (``op_run``), which does all that, so it is left to it.
         """
-        encoded = [_dumps(c)[:-1] for c in calls]
+        if encoded is None:
+            encoded = [_dumps(c)[:-1] for c in calls]
         n = len(encoded)
         i = 0
         timeouts = 0

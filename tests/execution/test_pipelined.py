@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from codegen_ttc.execution.backends import runner_host
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.runtime import wire
@@ -98,3 +100,26 @@ def test_run_request_protocol(raw):  # noqa: F811
     assert raw.rpc({"op": "run", "source": src, "entry_point": "f", "limits": {}, "calls": [{"args": 3}]})["op"] == "error"
     assert raw.rpc({"op": "run", "source": src, "entry_point": "f", "limits": {}, "calls": []})["op"] == "error"
     assert raw.rpc({"op": "ping"}) == {"op": "pong"}
+
+
+def test_a_call_checked_once_is_not_decoded_again_and_malformed_ones_always_fail(monkeypatch):
+    from codegen_ttc.runtime import runner
+
+    decoded = []
+    real = runner.wire.decode
+    monkeypatch.setattr(runner.wire, "decode", lambda rec, *a, **k: decoded.append(1) or real(rec, *a, **k))
+    checked = runner.CheckedCalls()
+    call = {"args": [wire.encode([1, 2, 3])], "kwargs": [["k", wire.encode("x")]]}
+    assert [c for c, _ in checked.calls({"calls": [call, call]})] == [call, call]
+    first = len(decoded)
+    assert first > 0
+    checked.call(dict(call))
+    assert len(decoded) == first  # the same text: not decoded again
+    bad = {"args": [["l", "not a list"]], "kwargs": []}
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            checked.call(bad)
+    # past its bound it forgets everything, and checks again
+    monkeypatch.setattr(runner, "MAX_CHECKED_BYTES", 1)
+    checked.call(call)
+    assert len(decoded) > first

@@ -283,10 +283,11 @@ class RunnerSandbox(Sandbox):
     def _run_request(self, batch: Batch, probes: list[tuple[str, Probe]]) -> bytes | None:
         if not probes or not all(isinstance(p, Call) for _, p in probes):
             return None
-        return RunnerProcess.encode({
-            "op": "run", "source": batch.source, "entry_point": batch.entry_point,
-            "limits": _limits_json(batch.limits), "calls": [p.to_wire() for _, p in probes],
+        head = RunnerProcess.encode({
+            "op": "run", "source": batch.source, "entry_point": batch.entry_point, "limits": _limits_json(batch.limits),
         })
+        # the calls' text is each probe's own, encoded once (``Call.wire_json``)
+        return head[:-2] + b',"calls":[' + b",".join(p.wire_json for _, p in probes) + b"]}\n"
 
     def _send_run(self, sent: _Sent, *, queued: bool) -> _Sent:
         """Send ``sent``'s request, to the runner of the requests in flight when ``queued``
