@@ -16,7 +16,8 @@ cell is the median over rounds of wall ms per candidate; from the two call count
 t(k) = per-candidate + k x per-call gives each backend's constant per candidate and its
 cost per call; "overhead per call" is that minus the baseline's in-process call. The same
 in CPU milliseconds of every process involved (a cpuacct cgroup, where we are root on
-cgroup v1): CPU time moves far less with the machine's load than wall time does.
+cgroup v1; not Docker's, whose containers are dockerd's): CPU time moves far less with
+the machine's load than wall time does.
 
 Usage: python scripts/bench_sandbox.py [--candidates 100] [--probes 5] [--many 40] [--rounds 3]
 Numbers depend on the machine and its load; this is a benchmark, not a test.
@@ -125,6 +126,10 @@ def main() -> int:
         print(f"{'backend':<10}{f'/cand@{ks[0]}':>11}{f'/cand@{ks[1]}':>11}{'per cand':>10}{'per call':>10}"
               f"{'overhead/call':>15}")
         for name in names:
+            if label == "CPU" and name == "docker":
+                # the container's processes belong to dockerd's cgroups, not to ours
+                print(f"{name:<10}not measured (its processes are outside this cgroup)")
+                continue
             at = {k: med[(name, k)] for k in ks}
             per_cand, per_call = fit(at, *ks)
             print(f"{name:<10}{at[ks[0]]:>11.2f}{at[ks[1]]:>11.2f}{per_cand:>10.2f}{per_call:>10.3f}"
