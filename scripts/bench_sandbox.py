@@ -1,29 +1,36 @@
 #!/usr/bin/env python
-"""Per-candidate overhead of each sandbox backend, against a plain `python -c` baseline.
+"""Per-candidate and per-call cost of each sandbox backend, against a bare `python -c` baseline.
 
-One run measures, for the same candidates and probes:
+For the same trivial candidates (a sorted() of 4 ints per call), each measured at
+``--probes`` (5) and ``--many`` (40) calls per candidate:
+
   baseline  one `python -c` subprocess per candidate running all its calls in-process
-            (no isolation between probes, no limits: the floor any per-candidate
-            interpreter start pays)
-  process   warm runner in a plain subprocess (one fork per candidate's batch, no isolation)
+            (no isolation, no limits: the floor any per-candidate interpreter start pays)
+  process   warm runner in a plain subprocess (no isolation)
   bwrap     warm runner inside bubblewrap
-  docker    warm container, if codegen_ttc.execution.backends.docker exists and works
+  docker    warm container, if Docker works here
 
-Each is measured twice: with --probes calls per candidate, and with --many (40)
-calls per candidate (the shape of a scoring run: ~40-80 inputs per candidate).
+Backends run interleaved (baseline, process, bwrap, docker, baseline, ... for ``--rounds``
+rounds), candidates streamed through ``Sandbox.run_many`` as a scoring run sends them. Each
+cell is the median over rounds of wall ms per candidate; from the two call counts, a line
+t(k) = per-candidate + k x per-call gives each backend's constant per candidate and its
+cost per call; "overhead per call" is that minus the baseline's in-process call. The same
+in CPU milliseconds of every process involved (a cpuacct cgroup, where we are root on
+cgroup v1; not Docker's, whose containers are dockerd's): CPU time moves far less with
+the machine's load than wall time does.
 
-Then, per backend, the per-test overhead of a whole program on stdin/stdout
-(``problems.stdio``) beside a function's per-call overhead: the marginal cost of one more
-probe, (time at --many - time at --probes) / (--many - --probes), for the same
-computation written as a function and as a program (skip with --no-programs).
+Then, per backend, the per-test cost of a whole program on stdin/stdout
+(``problems.stdio``) beside a function's per-call cost: the same computation written as a
+function and as a program, measured in the same rounds (skip with --no-programs).
 
-Usage: python scripts/bench_sandbox.py [--candidates 40] [--probes 5] [--many 40]
+Usage: python scripts/bench_sandbox.py [--candidates 100] [--probes 5] [--many 40] [--rounds 3]
 Numbers depend on the machine and its load; this is a benchmark, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -31,118 +38,137 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_speed import group_cpu, join_cpu_group, leave_cpu_group  # noqa: E402
 
 from codegen_ttc.execution.backends import backend_problem, open_sandbox  # noqa: E402
 from codegen_ttc.execution.batch import Batch  # noqa: E402
 from codegen_ttc.problems import stdio  # noqa: E402
 from codegen_ttc.problems.model import Call  # noqa: E402
 
+BACKENDS = ("process", "bwrap", "docker")
 
-def make_batches(n: int, k: int) -> list[Batch]:
+
+def make_batches(n: int, k: int, salt: str) -> list[Batch]:
     out = []
     for i in range(n):
-        src = f"def f(xs):\n    # candidate {i}\n    return sorted(x * {i % 7 + 1} for x in xs)\n"
+        src = f"def f(xs):\n    # candidate {i} {salt}\n    return sorted(x * {i % 7 + 1} for x in xs)\n"
         out.append(Batch(src, "f", tuple(Call(([j, 3, 1, 2],)) for j in range(k))))
     return out
 
 
-def baseline(batches: list[Batch]) -> list[float]:
-    times = []
+def baseline(batches: list[Batch]) -> None:
     for b in batches:
         calls = "; ".join(f"print(repr(f({list(p.args[0])!r})))" for p in b.probes)
-        code = b.source + "\n" + calls + "\n"
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t0)
-    return times
+        subprocess.run([sys.executable, "-c", b.source + "\n" + calls + "\n"], check=True, stdout=subprocess.DEVNULL)
 
 
-def warm(name: str, batches: list[Batch]) -> tuple[list[float], float]:
-    options = {"warn": False} if name == "process" else {}
-    with open_sandbox(name, **options) as sb:
-        t0 = time.perf_counter()
-        sb.run(Batch("def f(xs):\n    return xs\n", "f", (Call(([1],)),)))  # start + warm up
-        cold = time.perf_counter() - t0
-        times = []
-        for b in batches:
-            t0 = time.perf_counter()
-            res = sb.run(b)
-            times.append(time.perf_counter() - t0)
-            bad = [o for o in res.outcomes.values() if o.status != "returned"]
-            if bad:
-                raise SystemExit(f"{name}: unexpected outcome {bad[0]}")
-    return times, cold
-
-
-def make_program_batches(n: int, k: int) -> list[Batch]:
+def make_program_batches(n: int, k: int, salt: str) -> list[Batch]:
     """``make_batches``' computation as whole programs reading the list from stdin."""
     out = []
     for i in range(n):
-        src = f"# candidate {i}\nxs = list(map(int, input().split()))\nprint(*sorted(x * {i % 7 + 1} for x in xs))\n"
+        src = f"# candidate {i} {salt}\nxs = list(map(int, input().split()))\nprint(*sorted(x * {i % 7 + 1} for x in xs))\n"
         out.append(Batch(stdio.wrap(src), stdio.ENTRY_POINT, tuple(Call((f"{j} 3 1 2\n",)) for j in range(k))))
     return out
 
 
-def per_test_overhead(name: str, candidates: int, few: int, many: int) -> tuple[float, float]:
-    """(function ms per call, program ms per test) on backend ``name``: marginal cost of a probe."""
-    marginal = []
-    for make in (make_batches, make_program_batches):
-        few_ms = statistics.median(warm(name, make(candidates, few))[0]) * 1000
-        many_ms = statistics.median(warm(name, make(candidates, many))[0]) * 1000
-        marginal.append((many_ms - few_ms) / (many - few))
-    return marginal[0], marginal[1]
+def warm(sb, batches: list[Batch]) -> None:
+    for res in sb.run_many(batches):
+        bad = [o for o in res.outcomes.values() if o.status != "returned"]
+        if bad:
+            raise SystemExit(f"{sb.name}: unexpected outcome {bad[0]}")
 
 
-def print_program_rows(candidates: int, few: int, many: int) -> None:
-    print(f"\nper-test overhead, ms per probe beyond the first {few} (median of {candidates} candidates at {few} and {many})\n")
-    print(f"{'backend':<22}{'function/call':>15}{'program/test':>14}{'ratio':>7}")
-    for name in ("process", "bwrap", "docker"):
-        problem = backend_problem(name)
-        if problem is not None:
-            print(f"{name + ' warm':<22}skipped: {problem}")
-            continue
-        function_ms, program_ms = per_test_overhead(name, candidates, few, many)
-        print(f"{name + ' warm':<22}{function_ms:>15.3f}{program_ms:>14.3f}{program_ms / function_ms:>7.2f}")
+def timed(fn, n: int, group) -> tuple[float, float | None]:
+    """(wall ms, CPU ms) per candidate of ``fn()`` over ``n`` candidates."""
+    c0, t0 = group_cpu(group), time.perf_counter()
+    fn()
+    wall, c1 = time.perf_counter() - t0, group_cpu(group)
+    return 1000 * wall / n, (1000 * (c1 - c0) / n if c0 is not None and c1 is not None else None)
+
+
+def fit(at: dict[int, float], k1: int, k2: int) -> tuple[float, float]:
+    """(per candidate, per call) of the line through the two call counts."""
+    per_call = (at[k2] - at[k1]) / (k2 - k1)
+    return at[k1] - k1 * per_call, per_call
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--candidates", type=int, default=40)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--candidates", type=int, default=100)
     ap.add_argument("--probes", type=int, default=5)
-    ap.add_argument("--many", type=int, default=40, help="calls per candidate for the second column (0: skip)")
-    ap.add_argument("--no-programs", action="store_true", help="skip the per-test overhead of programs")
+    ap.add_argument("--many", type=int, default=40)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--backends", default=",".join(BACKENDS))
+    ap.add_argument("--no-programs", action="store_true", help="skip the whole-program rows")
     args = ap.parse_args()
-    counts = [args.probes] + ([args.many] if args.many and args.many != args.probes else [])
-    batches = {k: make_batches(args.candidates, k) for k in counts}
-    base_ms = {k: statistics.median(baseline(batches[k])) * 1000 for k in counts}
-    rows: list[tuple[str, dict[int, float], float | None, str]] = [("baseline python -c", base_ms, None, "")]
-    for name in ("process", "bwrap", "docker"):
+    ks = (args.probes, args.many)
+    group = join_cpu_group()
+    names = ["baseline"]
+    skipped = {}
+    for name in args.backends.split(","):
         problem = backend_problem(name)
-        if problem is not None:
-            rows.append((f"{name} warm", {}, None, f"skipped: {problem}"))
+        if problem is None:
+            names.append(name)
+        else:
+            skipped[name] = problem
+    wall: dict[tuple[str, int], list[float]] = {}
+    cpu: dict[tuple[str, int], list[float]] = {}
+    loads = [os.getloadavg()[0]]
+    for r in range(args.rounds):
+        for name in names:
+            for k in ks:
+                batches = make_batches(args.candidates, k, f"{r} {time.time()}")
+                if name == "baseline":
+                    w, c = timed(lambda: baseline(batches), len(batches), group)
+                else:
+                    with open_sandbox(name, **({"warn": False} if name == "process" else {})) as sb:
+                        warm(sb, make_batches(1, 1, f"warm {time.time()}"))  # started and warm
+                        w, c = timed(lambda: warm(sb, batches), len(batches), group)
+                wall.setdefault((name, k), []).append(w)
+                if c is not None:
+                    cpu.setdefault((name, k), []).append(c)
+                if name != "baseline" and not args.no_programs:
+                    programs = make_program_batches(args.candidates, k, f"{r} {time.time()}")
+                    with open_sandbox(name, **({"warn": False} if name == "process" else {})) as sb:
+                        warm(sb, make_program_batches(1, 1, f"warm {time.time()}"))
+                        w, c = timed(lambda: warm(sb, programs), len(programs), group)
+                    wall.setdefault((f"{name} program", k), []).append(w)
+                    if c is not None:
+                        cpu.setdefault((f"{name} program", k), []).append(c)
+            loads.append(os.getloadavg()[0])
+    print(f"{args.candidates} candidates x {ks[0]} and {ks[1]} calls, {args.rounds} rounds interleaved; "
+          f"1-minute load average {min(loads):.1f} to {max(loads):.1f}")
+    for label, table in (("wall", wall), ("CPU", cpu)):
+        if not table:
+            print(f"{label}: not measured (no cpuacct cgroup here)")
             continue
-        ms, cold = {}, None
-        for k in counts:
-            times, c = warm(name, batches[k])
-            ms[k] = statistics.median(times) * 1000
-            cold = c if cold is None else cold
-        rows.append((f"{name} warm", ms, cold * 1000, ""))
-    print(f"{args.candidates} candidates; median per candidate, at {' and '.join(map(str, counts))} call probes each\n")
-    head = f"{'backend':<22}"
-    for k in counts:
-        head += f"{f'ms/cand@{k}':>13}{f'overhead@{k}':>13}{'ratio':>7}"
-    print(head + f"{'cold start ms':>15}")
-    for name, ms, cold, note in rows:
-        if note:
-            print(f"{name:<22}{note}")
-            continue
-        line = f"{name:<22}"
-        for k in counts:
-            line += f"{ms[k]:>13.1f}{ms[k] - base_ms[k]:>13.1f}{ms[k] / base_ms[k]:>7.2f}"
-        cold_txt = f"{cold:>15.1f}" if cold is not None else f"{'':>15}"
-        print(line + cold_txt)
-    if not args.no_programs and len(counts) == 2:
-        print_program_rows(args.candidates, counts[0], counts[1])
+        med = {key: statistics.median(v) for key, v in table.items()}
+        base_call = fit({k: med[("baseline", k)] for k in ks}, *ks)[1]
+        print(f"\n{label} ms, median over rounds")
+        print(f"{'backend':<10}{f'/cand@{ks[0]}':>11}{f'/cand@{ks[1]}':>11}{'per cand':>10}{'per call':>10}"
+              f"{'overhead/call':>15}")
+        for name in names:
+            if label == "CPU" and name == "docker":
+                # the container's processes belong to dockerd's cgroups, not to ours
+                print(f"{name:<10}not measured (its processes are outside this cgroup)")
+                continue
+            at = {k: med[(name, k)] for k in ks}
+            per_cand, per_call = fit(at, *ks)
+            print(f"{name:<10}{at[ks[0]]:>11.2f}{at[ks[1]]:>11.2f}{per_cand:>10.2f}{per_call:>10.3f}"
+                  f"{per_call - base_call:>15.3f}")
+    if not args.no_programs:
+        med = {key: statistics.median(v) for key, v in wall.items()}
+        print("\nwhole programs (wall ms): per-test cost of a program against per-call cost of a function")
+        print(f"{'backend':<10}{'function/call':>15}{'program/test':>14}{'ratio':>7}")
+        for name in names[1:]:
+            function = fit({k: med[(name, k)] for k in ks}, *ks)[1]
+            program = fit({k: med[(f"{name} program", k)] for k in ks}, *ks)[1]
+            print(f"{name:<10}{function:>15.3f}{program:>14.3f}{program / function if function > 0 else float('nan'):>7.2f}")
+    for name, problem in skipped.items():
+        print(f"{name}: skipped ({problem})")
+    leave_cpu_group(group)
     return 0
 
 

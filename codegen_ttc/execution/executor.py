@@ -76,6 +76,14 @@ def unexecuted(batches: Sequence[Batch], outcomes: dict[str, dict[str, Outcome]]
     return left
 
 
+def _run_many(sandbox: Sandbox, batches):
+    """``sandbox.run_many``, or ``run`` batch by batch for an object that has only that."""
+    run_many = getattr(sandbox, "run_many", None)
+    if run_many is not None:
+        return run_many(batches)
+    return (sandbox.run(b) for b in batches)
+
+
 class Executor:
     """``sandbox``: a backend name (``backends.NAMES``), opened with ``sandbox_options``,
     or a ``SandboxFactory`` that opens each worker's sandbox."""
@@ -168,26 +176,64 @@ class Executor:
         return results
 
     def _worker(self, slot: int, work: queue.Queue, results: dict, errors: list) -> None:
+        """Batches from ``work`` streamed through this slot's sandbox (``Sandbox.run_many``:
+        the next one goes out while the last one runs). When the sandbox fails, the batches
+        it had taken and not finished run one by one with the retries of ``_run_one``."""
         while not self._stop.is_set():
+            taken: list[Batch] = []
+
+            def pull():
+                while not self._stop.is_set():
+                    try:
+                        batch = work.get_nowait()
+                    except queue.Empty:
+                        return
+                    taken.append(batch)
+                    yield batch
+
+            done = 0
             try:
-                batch = work.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                res = self._run_one(slot, batch)
-                if res is None or self._stop.is_set():
-                    continue
-                self.store.put_many(batch.candidate_key, batch.limits.key, res.outcomes)
+                try:
+                    sandbox = self._open(slot)
+                except (InfraError, SandboxUnavailable):
+                    sandbox = None  # it would not start: one batch with the retries of ``_run_one``
+                if sandbox is not None:
+                    try:
+                        for res in _run_many(sandbox, pull()):
+                            if self._stop.is_set():
+                                return
+                            self._record(taken[done], res, results)
+                            done += 1
+                        return  # nothing left to take
+                    except (InfraError, SandboxUnavailable):
+                        with self._lock:
+                            self.infra_errors += 1
+                        self._drop(slot)
+                        if self._stop.is_set():
+                            return
+                if not taken[done:]:
+                    try:
+                        taken.append(work.get_nowait())
+                    except queue.Empty:
+                        return
+                for batch in taken[done:]:
+                    res = self._run_one(slot, batch)
+                    if res is None or self._stop.is_set():
+                        continue
+                    self._record(batch, res, results)
             except BaseException as exc:  # a bug, or a store that cannot be written: raised in the caller's thread
                 errors.append(exc)
                 self._stop.set()
                 return
-            with self._lock:
-                results.setdefault(batch.candidate_key, {}).update(res.outcomes)
-                self.executed_pairs += len(res.outcomes)
-                self.sandbox_seconds += res.sandbox_seconds
-            if self.on_progress:
-                self.on_progress(len(res.outcomes))
+
+    def _record(self, batch: Batch, res: BatchResult, results: dict) -> None:
+        self.store.put_many(batch.candidate_key, batch.limits.key, res.outcomes)
+        with self._lock:
+            results.setdefault(batch.candidate_key, {}).update(res.outcomes)
+            self.executed_pairs += len(res.outcomes)
+            self.sandbox_seconds += res.sandbox_seconds
+        if self.on_progress:
+            self.on_progress(len(res.outcomes))
 
     def _run_one(self, slot: int, batch: Batch) -> BatchResult | None:
         reason = ""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -48,6 +49,13 @@ class Call:
             "args": [wire.encode(a) for a in self.args],
             "kwargs": [[k, wire.encode(v)] for k, v in self.kwargs],
         }
+
+    @functools.cached_property
+    def wire_json(self) -> bytes:
+        """``to_wire()`` as a runner request holds it (JSON, UTF-8): encoded once, however many
+        candidates are sent this call (an evalplus input can be a list of thousands of items)."""
+        text = json.dumps(self.to_wire(), separators=(",", ":"), ensure_ascii=False)
+        return text.encode("utf-8", "surrogatepass")
 
     @functools.cached_property
     def key(self) -> str:

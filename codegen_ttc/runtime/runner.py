@@ -35,6 +35,13 @@ Candidate side (one candidate loaded at a time):
               (an outcome is the load's failure if a needed reload failed)
     host -> {"op": "reset"}       (kill every process of the candidate, wipe --tmp)
     runner -> {"op": "clean", "seconds": float}
+    host -> {"op": "run", "source", "entry_point", "limits", "calls": [...]}   load, calls
+              and reset in one request (one round trip per candidate; the host may send the
+              next one before this one is answered): the runner answers as to the three,
+              "loaded" (then, if ok, one "result" per call, "index"ed) and "clean". The
+              calls are checked before anything runs (a malformed request: one "error").
+              Since reset follows, the batch's own sweep and wipe and the wait for its
+              child's exit are left to reset, which does them anyway.
 
 Judge side (runs test scripts; use a SEPARATE runner/sandbox from the candidate's):
     host -> {"op": "script", "code": str, "limits": {...}}
@@ -981,8 +988,51 @@ def _judge_main(rt: Runtime, code: str, lim: dict, sock) -> None:
 # --------------------------------------------------------------------------- trusted side
 
 
+MAX_CHECKED_BYTES = 64 << 20  # calls remembered as checked (``CheckedCalls``), in encoded bytes
+
+
+class CheckedCalls:
+    """Calls from the host, checked (structure and wire values) once each.
+
+    The candidates of one task get the same calls, candidate after candidate: a call whose
+    encoded text was checked before is not decoded again to be checked (an evalplus input
+    can be a list of thousands of items). Keyed by the exact text, so it changes nothing
+    but the time; forgotten all at once past ``MAX_CHECKED_BYTES``.
+    """
+
+    def __init__(self) -> None:
+        self.seen: set[bytes] = set()
+        self.size = 0
+
+    def calls(self, req) -> list[tuple[dict, bytes]]:
+        """The "calls" of a request, checked (ValueError if malformed), each with its text."""
+        calls = req.get("calls")
+        if type(calls) is not list or not calls:
+            raise ValueError("calls needs a non-empty list")
+        return [self.call(c) for c in calls]
+
+    def call(self, req) -> tuple[dict, bytes]:
+        call = _call_shape(req)
+        text = _dumps(call)[:-1]
+        if text in self.seen:
+            return call, text
+        _check_values(call)
+        if self.size + len(text) > MAX_CHECKED_BYTES:
+            self.seen.clear()
+            self.size = 0
+        self.seen.add(text)
+        self.size += len(text)
+        return call, text
+
+
 def _checked_call(req) -> dict:
     """A call from the host, checked (structure and wire values); ValueError if malformed."""
+    call = _call_shape(req)
+    _check_values(call)
+    return call
+
+
+def _call_shape(req) -> dict:
     if type(req) is not dict:
         raise ValueError("a call must be an object")
     args, kwargs = req.get("args"), req.get("kwargs", [])
@@ -991,14 +1041,17 @@ def _checked_call(req) -> dict:
     for k in kwargs:
         if type(k) is not list or len(k) != 2 or type(k[0]) is not str:
             raise ValueError("malformed kwargs")
+    return {"args": args, "kwargs": kwargs}
+
+
+def _check_values(call: dict) -> None:
     try:
-        for a in args:
+        for a in call["args"]:
             wire.decode(a)
-        for _, v in kwargs:
+        for _, v in call["kwargs"]:
             wire.decode(v)
     except RecursionError:
         raise ValueError("argument nested too deeply") from None
-    return {"args": args, "kwargs": kwargs}
 
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -1258,6 +1311,8 @@ class Runtime:
         self.output = 0
         self.held: list[bytes] = []  # results of the running batch not sent yet
         self.held_since = 0.0
+        self.confine_seconds = 0.0
+        self.checked = CheckedCalls()
         self.tmp_keep: frozenset[str] = frozenset()
         try:
             self.last_pid_fd = os.open("/proc/sys/kernel/ns_last_pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -1529,7 +1584,9 @@ class Runtime:
         self.load_req = req
         ok, out, seconds = self.start_server()
         if ok:
-            return {"op": "loaded", "ok": True, "seconds": round(seconds, 6)}
+            # confine_seconds: of ``seconds``, the fork and confinement before module code (a profile's figure)
+            return {"op": "loaded", "ok": True, "seconds": round(seconds, 6),
+                    "confine_seconds": round(self.confine_seconds, 6)}
         return {"op": "loaded", "ok": False, "outcome": out}
 
     def start_server(self) -> tuple[bool, dict | None, float]:
@@ -1579,6 +1636,7 @@ class Runtime:
                 if rec.get("op") != "confined":
                     raise Malformed("expected confined")
                 confined = True
+                self.confine_seconds = time.monotonic() - t0
                 got = self.wait_record(srv.rep, deadline)
             seconds = time.monotonic() - t0
             if isinstance(got, bytes):
@@ -1666,14 +1724,23 @@ class Runtime:
         self.run_batch([call], lambda i, out: got.append(out))
         return {"op": "result", "outcome": got[0]}
 
-    def op_calls(self, req: dict) -> None:
+    def op_calls(self, req: dict, *, final: bool = False) -> None:
         """A batch: one {"op": "result", "index": i, "outcome": ...} per call, in call order."""
         if self.load_req is None:
             raise ValueError("calls before load")
-        calls = req.get("calls")
-        if type(calls) is not list or not calls:
-            raise ValueError("calls needs a non-empty list")
-        checked = [_checked_call(c) for c in calls]
+        self.calls_checked(req, final=final)
+
+    def op_run(self, req: dict) -> dict:
+        """load, calls and reset in one request: no round trip to the host between them."""
+        checked = self.checked.calls(req)  # before anything runs: a malformed request changes nothing
+        loaded = self.op_load(req)
+        self.send(loaded)
+        if loaded["ok"]:
+            self.calls_checked(checked, final=True)
+        return self.op_reset()
+
+    def calls_checked(self, req_or_calls, *, final: bool) -> None:
+        checked = req_or_calls if type(req_or_calls) is list else self.checked.calls(req_or_calls)
         held = self.held
 
         def emit(i: int, out: dict) -> None:
@@ -1682,7 +1749,7 @@ class Runtime:
             held.append(_dumps({"op": "result", "index": i, "outcome": out}))
 
         try:
-            self.run_batch(checked, emit)
+            self.run_batch([c for c, _ in checked], emit, final=final, encoded=[t for _, t in checked])
         finally:
             self.flush_held()
 
@@ -1693,15 +1760,17 @@ class Runtime:
             self.held.clear()
             _write_all(self.proto_out, data)
 
-    def run_batch(self, calls: list[dict], emit) -> None:
+    def run_batch(self, calls: list[dict], emit, *, final: bool = False, encoded: list[bytes] | None = None) -> None:
         """Run ``calls`` in order; ``emit(index, outcome)`` for each, as soon as it is known.
 
         All calls go to one child forked from the loaded server; when a child dies or is
         killed, the call it was in gets that outcome and the rest go to a new child (the
         server reloaded first if it died). Leftover processes are swept, the scratch
-        directory wiped and output drained once, after the whole batch.
+        directory wiped and output drained once, after the whole batch; ``final``: a
+        reset follows at once (``op_run``), which does all that, so it is left to it.
         """
-        encoded = [_dumps(c)[:-1] for c in calls]
+        if encoded is None:
+            encoded = [_dumps(c)[:-1] for c in calls]
         n = len(encoded)
         i = 0
         timeouts = 0
@@ -1729,8 +1798,10 @@ class Runtime:
                     for j in range(i, n):
                         emit(j, dict(failure))
                     break
-            i = self._run_child(encoded, i, counted)
+            i = self._run_child(encoded, i, counted, final=final)
         self.flush_held()  # the host can go on while we clean up
+        if final:
+            return
         self.sweep(self.server.pid if self.server is not None else None)
         self.wipe_tmp(keep=self.tmp_keep)  # no batch may see another batch's files
         self.drain_output()
@@ -1739,7 +1810,7 @@ class Runtime:
         if self.server is not None and self.server.status is not None:
             self.kill_server()
 
-    def _run_child(self, encoded: list[bytes], start: int, emit) -> int:
+    def _run_child(self, encoded: list[bytes], start: int, emit, *, final: bool = False) -> int:
         """Calls ``start``.. in one new child of the server; the index of the first call not done.
 
         A call's outcome is what happens to the child while it runs: if the server dies
@@ -1917,6 +1988,8 @@ class Runtime:
         self.flush_held()  # before anything that may wait
         keep = None if server_lost else srv.pid
         if end == "done":
+            if final:
+                return n  # every call has its outcome; the reset that follows kills the rest
             # the child exits by itself after its last record; make sure, and keep in step
             if server_lost:
                 self.sweep(None)
@@ -2171,6 +2244,8 @@ class Runtime:
                     reply = self.op_call(req)
                 elif op == "calls":
                     reply = self.op_calls(req)  # results already sent, one per call
+                elif op == "run":
+                    reply = self.op_run(req)  # "loaded" and the results already sent
                 elif op == "script":
                     reply = self.op_script(req)
                 elif op == "reset":

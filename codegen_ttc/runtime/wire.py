@@ -55,7 +55,6 @@ which reads the store, could then judge differently.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -239,6 +238,10 @@ class Reduced:
 
 
 def _digest(text: str) -> str:
+    # imported here: only the trusted side digests, and the runner, which imports this module,
+    # forks twice per candidate, at a cost that grows with its size (hashlib maps libcrypto)
+    import hashlib
+
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -11,6 +11,7 @@ candidate): the caller retries those and never counts them as a candidate's fail
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from typing import ClassVar
 
 from codegen_ttc.errors import InfraError, SandboxUnavailable
@@ -25,6 +26,13 @@ class Sandbox(ABC):
     @abstractmethod
     def run(self, batch: Batch) -> BatchResult:
         """Run every probe of ``batch``; an Outcome per probe key."""
+
+    def run_many(self, batches: Iterable[Batch]) -> Iterator[BatchResult]:
+        """``run`` for each batch, results in order. A backend may overlap them (send the
+        next batch before the last one is answered); ``batches`` is consumed lazily, one
+        or two ahead of the results."""
+        for batch in batches:
+            yield self.run(batch)
 
     def close(self) -> None:  # noqa: B027  (optional: a backend holding nothing has nothing to release)
         """Release processes/containers. Idempotent."""

