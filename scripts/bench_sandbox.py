@@ -30,6 +30,7 @@ Numbers depend on the machine and its load; this is a benchmark, not a test.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
@@ -121,11 +122,11 @@ def main() -> int:
             for k in ks:
                 batches = make_batches(args.candidates, k, f"{r} {time.time()}")
                 if name == "baseline":
-                    w, c = timed(lambda: baseline(batches), len(batches), group)
+                    w, c = timed(functools.partial(baseline, batches), len(batches), group)
                 else:
                     with open_sandbox(name, **({"warn": False} if name == "process" else {})) as sb:
                         warm(sb, make_batches(1, 1, f"warm {time.time()}"))  # started and warm
-                        w, c = timed(lambda: warm(sb, batches), len(batches), group)
+                        w, c = timed(functools.partial(warm, sb, batches), len(batches), group)
                 wall.setdefault((name, k), []).append(w)
                 if c is not None:
                     cpu.setdefault((name, k), []).append(c)
@@ -133,7 +134,7 @@ def main() -> int:
                     programs = make_program_batches(args.candidates, k, f"{r} {time.time()}")
                     with open_sandbox(name, **({"warn": False} if name == "process" else {})) as sb:
                         warm(sb, make_program_batches(1, 1, f"warm {time.time()}"))
-                        w, c = timed(lambda: warm(sb, programs), len(programs), group)
+                        w, c = timed(functools.partial(warm, sb, programs), len(programs), group)
                     wall.setdefault((f"{name} program", k), []).append(w)
                     if c is not None:
                         cpu.setdefault((f"{name} program", k), []).append(c)

@@ -182,7 +182,7 @@ class Executor:
         while not self._stop.is_set():
             taken: list[Batch] = []
 
-            def pull():
+            def pull(taken: list[Batch] = taken):  # bound now: consumed within this round
                 while not self._stop.is_set():
                     try:
                         batch = work.get_nowait()

@@ -10,8 +10,8 @@ import pytest
 
 from codegen_ttc.execution.backends import runner_host
 from codegen_ttc.execution.batch import Batch, Limits
-from codegen_ttc.runtime import wire
 from codegen_ttc.problems.model import Call
+from codegen_ttc.runtime import wire
 
 from .helpers import FAST
 from .test_runner_protocol import Raw, raw  # noqa: F401  (fixture)
