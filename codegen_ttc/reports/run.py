@@ -36,6 +36,7 @@ from codegen_ttc.reports.samples import sample_results, samples_rows
 from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summarise
 from codegen_ttc.sampling.accounting import RunAccounting
 from codegen_ttc.sampling.cache import SampleCache
+from codegen_ttc.sampling.cleanup import CleanupMode
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
 from codegen_ttc.sampling.files import group_samples, load_sample_rows
@@ -61,7 +62,7 @@ class ScoreConfig:
     task_ids: Sequence[str] | None = None
     limit: int | None = None
     synthesise: int = 0  # inputs synthesised per task for clustering (0 = none)
-    cleanup: str = "toplevel"  # completion clean-up: "toplevel" or CodeT's stop sequences ("codet")
+    cleanup: CleanupMode = "toplevel"  # completion clean-up: "toplevel" or CodeT's stop sequences ("codet")
     seed: int = 0
     limits: Limits = field(default_factory=Limits)
     # synthesised inputs have no expected output, a timeout there is just a behaviour
@@ -222,6 +223,7 @@ def repaired_samples(tasks: list[Task], samples: dict, run_accounting, config: S
     from codegen_ttc.engine.repair import RepairSettings, repair_tasks
     from codegen_ttc.sampling.cache import SampleCache
 
+    assert config.generate is not None  # repair samples live: only with --generate
     states = repair_tasks(
         tasks, config.generate, RepairSettings(config.repair_rounds, config.repair_width, config.seed),
         sandbox=config.sandbox, workers=config.workers, limits=config.limits,
@@ -275,6 +277,7 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
     came at all, ``prepare`` raises ``ModelError`` naming the cause.)
     """
 
+    assert config.generate is not None
     done = 0
 
     def on_done(_problem, _samples) -> None:
@@ -592,7 +595,7 @@ def _prompt_program(prompt: str) -> str | None:
 
 
 def _imported_modules(tree: ast.Module) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name.split(".")[0] for alias in node.names)
@@ -609,7 +612,7 @@ def prompts_missing_modules(tasks: Sequence[Task], config: ScoreConfig) -> tuple
     that says nothing of the candidates (LeetCode's prelude imports ``sortedcontainers``,
     which the Docker image does not have). Each distinct prompt is loaded once, in the sandbox.
     """
-    programs = {}
+    programs: dict[str, list[str]] = {}
     for t in tasks:
         program = _prompt_program(t.problem.prompt)
         if program is not None:
