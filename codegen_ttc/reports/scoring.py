@@ -144,7 +144,9 @@ def summarise(scores: Sequence[TaskScore], ks: Sequence[int] = DEFAULT_KS) -> di
     for name in names:
         common = set.intersection(*(set(s.strategies[name].pass_at) for s in scores))
         keys = sorted(common, key=lambda key: int(key.split("@")[1]))
-        entry: dict[str, float | dict[str, list[float]]] = {key: float(np.mean([s.strategies[name].pass_at[key] for s in scores])) for key in keys}
+        entry: dict[str, float | dict[str, list[float]]] = {
+            key: float(np.mean([s.strategies[name].pass_at[key] for s in scores])) for key in keys
+        }
         entry["mean_confidence"] = float(np.mean([s.strategies[name].confidence for s in scores]))
         entry["interval95"] = {"pass@1": list(mean_interval(_pass1(scores, name)))}
         strategies[name] = entry
