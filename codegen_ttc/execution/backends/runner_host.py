@@ -18,6 +18,7 @@ import subprocess
 import time
 from abc import abstractmethod
 from pathlib import Path
+from typing import IO
 
 from codegen_ttc.execution.backends.base import InfraError, Sandbox
 from codegen_ttc.execution.batch import Batch, BatchResult, Limits, Outcome, limits_json
@@ -46,7 +47,11 @@ class RunnerProcess:
     """One runner process and its JSON-lines channel."""
 
     def __init__(self, proc: subprocess.Popen, on_kill=None) -> None:
+        if proc.stdin is None or proc.stdout is None:
+            raise ValueError("the runner process needs pipes for stdin and stdout")
         self.proc = proc
+        self.stdin: IO[bytes] = proc.stdin
+        self.stdout: IO[bytes] = proc.stdout
         self.fd = proc.stdout.fileno()
         os.set_blocking(self.fd, False)
         self.buf = bytearray()
@@ -56,8 +61,8 @@ class RunnerProcess:
     def send(self, obj: dict) -> None:
         data = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
         try:
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
+            self.stdin.write(data)
+            self.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as exc:
             raise RunnerDied(f"runner stdin closed: {exc}") from None
 
@@ -95,7 +100,7 @@ class RunnerProcess:
         """EOF lets the runner clean up and exit; otherwise (or if it lingers) kill its group."""
         if graceful and self.alive():
             try:
-                self.proc.stdin.close()
+                self.stdin.close()
                 self.proc.wait(timeout=2.0)
             except (OSError, ValueError, subprocess.TimeoutExpired):
                 pass
@@ -112,7 +117,7 @@ class RunnerProcess:
             self.proc.wait(timeout=5.0)
         except subprocess.TimeoutExpired:
             pass
-        for f in (self.proc.stdin, self.proc.stdout):
+        for f in (self.stdin, self.stdout):
             try:
                 f.close()
             except (OSError, ValueError):
