@@ -165,8 +165,8 @@ class Task:
                 truth_limits = dataclasses.replace(
                     truth_limits, cpu_seconds=cpu, wall_seconds=max(limits.wall_seconds, 6 * cpu)
                 )
-            group = _unique_probes(group)
-            batches += [Batch(program, self.problem.entry_point, group, truth_limits) for program in self.candidates.programs]
+            unique = _unique_probes(group)
+            batches += [Batch(program, self.problem.entry_point, unique, truth_limits) for program in self.candidates.programs]
         return batches
 
     def stand_in_batches(self, limits: Limits) -> list[Batch]:
@@ -234,7 +234,7 @@ class Task:
         rows = [outcomes.get(k, {}) for k in self.candidate_keys()]
         if not hidden:
             return np.zeros(len(rows), dtype=bool)
-        return _verdicts(hidden, rows).all(axis=1)
+        return np.asarray(_verdicts(hidden, rows).all(axis=1))
 
 
 def _verdicts(cases: Sequence[TestCase], rows: Sequence[Mapping[str, Outcome]]) -> np.ndarray:

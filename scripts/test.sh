@@ -4,8 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # the checks configured in pyproject.toml: the package layering ([tool.importlinter]:
-# imports only point down) and the linter; each prints only on failure
-for check in "lint-imports --no-cache" "ruff check --quiet ."; do
+# imports only point down), the linter and the type checker; each prints only on failure
+for check in "lint-imports --no-cache" "ruff check --quiet ." "mypy"; do
     out=$($check 2>&1) || { printf '%s: failed\n%s\n' "$check" "$out" >&2; exit 1; }
 done
 args=(-q -rs)

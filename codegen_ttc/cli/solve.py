@@ -167,9 +167,9 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
                       f"{b['call_seconds']:.2f} call seconds on them")
     if result.adaptive is not None:
         a = result.adaptive
-        why = STOP_REASONS.get(a.reason, a.reason)
+        stop_note = STOP_REASONS.get(a.reason, a.reason)
         console.print(f"adaptive sampling: {plural(a.samples, 'sample')} in {plural(a.rounds, 'round')}; "
-                      f"stopped: {a.reason} ({why})")
+                      f"stopped: {a.reason} ({stop_note})")
     if result.repair is not None and result.repair.stopped != "off":
         r = result.repair
         console.print(f"repair: {plural(r.requested, 'request')} in {plural(r.rounds, 'round')}, "

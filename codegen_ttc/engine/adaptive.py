@@ -345,11 +345,11 @@ def run_adaptive(
             while run.active:
                 _step(run, _round_size(run, config, total), sampler, evaluate, config, total)
     else:
-        while (run := allocate(list(runs.values()))) is not None:
-            n = _round_size(run, config, total)
+        while (most_uncertain := allocate(list(runs.values()))) is not None:
+            n = _round_size(most_uncertain, config, total)
             if n <= 0 or shared_spent():
                 break
-            _step(run, n, sampler, evaluate, config, total)
+            _step(most_uncertain, n, sampler, evaluate, config, total)
         for run in runs.values():
             if run.active:
                 run.reason = "shared_budget"

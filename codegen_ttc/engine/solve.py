@@ -26,7 +26,7 @@ from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, ExecutingEvaluat
 from codegen_ttc.engine.repair import RepairingSampler, RepairReport, RepairSettings, RepairState, origin_of, run_repair_rounds
 from codegen_ttc.engine.tie_break import UNCALIBRATED, judge_tie
 from codegen_ttc.errors import InputError, plural
-from codegen_ttc.execution.batch import Batch, Limits
+from codegen_ttc.execution.batch import Batch, Limits, Outcomes
 from codegen_ttc.execution.executor import Executor, open_executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems import stdio
@@ -652,6 +652,7 @@ def solve(
             ))
 
         repair = None
+        outcomes: Outcomes
         if options.adaptive:
             task, outcomes, adaptive, sampled = sample_adaptively(task, llm, options, executor, stage, ledger)
             if isinstance(sampled, RepairingSampler):

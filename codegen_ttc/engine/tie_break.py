@@ -81,7 +81,8 @@ def judge_tie(
     if rival is None:
         return selection, None
     problem = task.problem
-    programs = tuple(problem.without_harness(task.candidates.programs[i]) for i in (selection.chosen, rival))
+    chosen_program, rival_program = (problem.without_harness(task.candidates.programs[i]) for i in (selection.chosen, rival))
+    programs = (chosen_program, rival_program)
     judgement = _with_sampler(llm, cache, lambda s: ajudge_pair(
         problem, programs, s, ledger, samples=samples, seed=seed + JUDGE_SEED))
     changed = judgement.winner == 1

@@ -33,6 +33,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from codegen_ttc.execution import images
 from codegen_ttc.execution.backends import NAMES
@@ -89,6 +90,7 @@ class CommandSandbox:
     """
 
     name = "base"
+    python: str  # the interpreter the commands run with (each kind sets it)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -216,10 +218,12 @@ class BwrapCommandSandbox(CommandSandbox):
 
     def __init__(self, *, python: str | None = None, seccomp: bool = True) -> None:
         super().__init__()
-        self.bwrap = find_bwrap()
-        problem = bwrap_problem(self.bwrap)
+        bwrap = find_bwrap()
+        problem = bwrap_problem(bwrap)
         if problem:
             raise SandboxUnavailable(problem)
+        assert bwrap is not None  # bwrap_problem names a missing bwrap
+        self.bwrap = bwrap
         self.python = python or sys.executable
         self.seccomp = build_filter() if seccomp else None
         self.root = os.geteuid() == 0
@@ -321,7 +325,7 @@ class DockerCommandSandbox(CommandSandbox):
         # a test suite may use every core; memory and processes as for candidates
         self.limits = limits or ContainerLimits(cpus=float(os.cpu_count() or 1), tmpfs_bytes=256 << 20)
         self.root = os.geteuid() == 0
-        self._containers: dict[str, object] = {}
+        self._containers: dict[str, Any] = {}  # docker's Container objects (the package has no type hints)
 
     def inside(self, workdir: Path) -> str:
         return INSIDE_WORKDIR

@@ -13,6 +13,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from codegen_ttc.execution.batch import Batch, Outcome
 from codegen_ttc.runtime import wire
@@ -75,7 +76,7 @@ class ResultStore:
         self._data: dict[Key, Outcome] = {}
         self._reuse = reuse or {}
         self._lock = threading.Lock()
-        self._file = None
+        self._file: TextIO | None = None
         self.skipped_lines = 0
         self.reused = 0  # outcomes taken from ``reuse`` so far
         self._unwritten: list[str] = []  # their lines, until ``flush``
@@ -98,11 +99,11 @@ class ResultStore:
                     self.skipped_lines += 1
                     continue
                 self._data[parsed[0]] = parsed[1]
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = file = open(self.path, "a", encoding="utf-8")
         if needs_newline:
             # a crash cut the last line: start clean so the next record parses
-            self._file.write("\n")
-            self._file.flush()
+            file.write("\n")
+            file.flush()
 
     def __len__(self) -> int:
         return len(self._data)

@@ -28,7 +28,7 @@ import math
 import os
 import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -306,7 +306,7 @@ class ReferenceOutcome(Protocol):
     def decoded(self) -> Any: ...
 
 
-def settle(problem: Problem, outcomes: dict[str, ReferenceOutcome], floor: float) -> tuple[Problem, list[str]]:
+def settle(problem: Problem, outcomes: Mapping[str, ReferenceOutcome], floor: float) -> tuple[Problem, list[str]]:
     """The problem with hidden tests made from the reference's ``outcomes`` (probe key ->
     outcome), and a note for each input dropped because the reference did not return on it.
     Pure."""

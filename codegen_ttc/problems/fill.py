@@ -43,12 +43,18 @@ def _function(tree: ast.Module, name: str) -> ast.FunctionDef | ast.AsyncFunctio
     return found[-1] if found else None
 
 
+def _end_line(node: ast.stmt) -> int:
+    """The node's last line: ``ast.parse`` sets it on every statement (the stubs allow None)."""
+    assert node.end_lineno is not None
+    return node.end_lineno
+
+
 def _body_text(lines: list[str], fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     """The function's body without its docstring, dedented (comments between kept)."""
     body = fn.body[1:] if _is_docstring(fn.body[0]) and len(fn.body) > 1 else fn.body
     if body[0].lineno == fn.lineno:  # ``def f(x): return x``: nothing to slice by lines
         return "\n".join(ast.unparse(s) for s in body) + "\n"
-    start = fn.body[0].end_lineno + 1 if body is not fn.body else body[0].lineno
+    start = _end_line(fn.body[0]) + 1 if body is not fn.body else body[0].lineno
     text = "".join(lines[start - 1 : fn.end_lineno])
     return textwrap.dedent(text).strip("\n") + "\n"
 
@@ -92,8 +98,8 @@ def fill_in(source: str, entry_point: str, program: str) -> str:
         before += ["\n\n".join(helpers), "\n\n"]
     out = before + user_lines[stub_start - 1 : docstring.end_lineno] + [body] + user_lines[stub.end_lineno :]
     if imports:
-        last_import = max((n.end_lineno for n in user_tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
-                           and n.end_lineno < stub_start), default=None)
+        last_import = max((_end_line(n) for n in user_tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+                           and _end_line(n) < stub_start), default=None)
         if last_import is None:  # after the module docstring, if any
             first = user_tree.body[0]
             last_import = first.end_lineno if _is_docstring(first) and first is not stub else 0

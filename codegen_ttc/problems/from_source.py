@@ -36,6 +36,7 @@ def problem_from_source(text: str, name: str, *, examples: bool = True) -> Probl
         tree = ast.parse(text)
     except SyntaxError as exc:
         raise InputError(f"{name}:{exc.lineno}: not valid Python: {exc.msg}") from None
+    stubs: list[tuple[ast.ClassDef | None, ast.FunctionDef]]
     stubs = [(None, n) for n in tree.body if isinstance(n, ast.FunctionDef) and _is_stub(n)]
     stubs += [(c, n) for c in tree.body if isinstance(c, ast.ClassDef)
               for n in c.body if isinstance(n, ast.FunctionDef) and _is_stub(n)]
@@ -109,7 +110,7 @@ def _boundary(fn: ast.FunctionDef, owner: ast.ClassDef | None, classes: dict[str
     kinds: dict = {}
     for arg in arguments:
         used = _names(arg.annotation) & set(classes)
-        if not used:
+        if not used or arg.annotation is None:
             continue
         hint = ast.unparse(arg.annotation)
         if len(used) > 1 or hint not in used | {f"'{u}'" for u in used} | {f'"{u}"' for u in used}:
@@ -120,7 +121,8 @@ def _boundary(fn: ast.FunctionDef, owner: ast.ClassDef | None, classes: dict[str
     returned = _names(fn.returns) & set(classes)
     for cls in returned:
         if not _is_dataclass(classes[cls]):
-            raise InputError(f"{name}: {fn.name} returns {ast.unparse(fn.returns)}, an instance of a class that is "
+            hint = ast.unparse(fn.returns) if fn.returns is not None else cls
+            raise InputError(f"{name}: {fn.name} returns {hint}, an instance of a class that is "
                              f"not a dataclass: its value cannot be compared outside the candidate's process")
     if owner is None and not kinds and not returned:
         return None

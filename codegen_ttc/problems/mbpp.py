@@ -38,13 +38,13 @@ def mbpp_entry_point(code: str, tests: Iterable[str]) -> str | None:
             tree = ast.parse(test)
         except (SyntaxError, ValueError):
             continue
-        calls = sorted(
-            (n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)),
-            key=lambda n: (n.lineno, n.col_offset),
+        calls = sorted(  # (line, column, name) of each call of a plain name, in source order
+            (n.lineno, n.col_offset, n.func.id)
+            for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
         )
-        for call in calls:
-            if call.func.id in defined:
-                return call.func.id
+        for _, _, called in calls:
+            if called in defined:
+                return called
     return None
 
 

@@ -112,10 +112,11 @@ def _fold(node: ast.AST, depth: int = 0):
         except TypeError:  # unhashable element
             raise _NotLiteral from None
     if isinstance(node, ast.Dict):
-        if any(k is None for k in node.keys):  # {**x}
+        keys = [k for k in node.keys if k is not None]
+        if len(keys) < len(node.keys):  # {**x}
             raise _NotLiteral
         try:
-            return {_fold(k, d): _fold(v, d) for k, v in zip(node.keys, node.values)}
+            return {_fold(k, d): _fold(v, d) for k, v in zip(keys, node.values)}
         except TypeError:
             raise _NotLiteral from None
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -691,7 +692,8 @@ def _prose_items(lines: list[str], entry_point: str) -> list[tuple[list[int], st
         if line.lstrip().startswith(">>>"):
             i += 1
             continue
-        lead = _LEADERS.match(line).end()
+        leader = _LEADERS.match(line)  # every part optional: it matches every line
+        lead = leader.end() if leader else 0
         m = pat.match(line, lead)
         if not m:
             i += 1

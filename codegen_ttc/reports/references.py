@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from codegen_ttc.errors import IncompleteRun
-from codegen_ttc.execution.batch import Batch, Limits, Outcomes
+from codegen_ttc.execution.batch import Batch, Limits, Outcome, Outcomes
 from codegen_ttc.execution.executor import open_executor, unexecuted
 from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.pipeline import Task
@@ -53,8 +53,11 @@ def settle_references(
         return list(tasks), None
     ref_limits = reference_limits(limits)
     batches = []
+    n_inputs = 0
     for t in with_ref:
         ref = t.problem.reference
+        assert ref is not None  # with_ref holds only tasks with a reference
+        n_inputs += len(ref.calls)
         batches.append(Batch(ref.program, t.problem.entry_point, ref.calls, ref_limits))
         if ref.contract and t.synthesised:
             batches.append(Batch(ref.contract, t.problem.entry_point, t.synthesised, synthesised_limits))
@@ -87,7 +90,7 @@ def settle_references(
         out.append(settled)
     summary = {
         "tasks": len(with_ref),
-        "inputs": sum(len(t.problem.reference.calls) for t in with_ref),
+        "inputs": n_inputs,
         "dropped_inputs": len(dropped),
         "dropped_by_task": dict(Counter(note.split(" ")[0] for note in dropped)),
         "dropped": dropped[:50],
@@ -104,6 +107,7 @@ def _settled(task: Task, outcomes: Outcomes, limits: Limits) -> tuple[Task, list
     """``task`` with the hidden tests its reference's outcomes make, and its synthesised inputs
     within the contract (those the contract program returned on); notes of inputs dropped."""
     ref = task.problem.reference
+    assert ref is not None  # only tasks settled by their reference come here
     ref_outcomes = outcomes.get(Batch(ref.program, task.problem.entry_point, ()).candidate_key, {})
     problem, notes = settle(task.problem, ref_outcomes, limits.cpu_seconds)
     synthesised = task.synthesised
@@ -132,7 +136,9 @@ def settled_from_store(tasks: Sequence[Task], stored, limits: Limits, synthesise
     return out
 
 
-def run_truth(tasks: Sequence[Task], run: Callable[[list[Batch]], Outcomes], limits: Limits) -> Outcomes:
+def run_truth(
+    tasks: Sequence[Task], run: Callable[[list[Batch]], Outcomes], limits: Limits
+) -> dict[str, dict[str, Outcome]]:
     """The hidden tests' outcomes, executed by ``run`` (an ``Executor.run``). Problems whose
     hidden tests come in suites (evalplus's base, then plus) run suite by suite, each only
     for the candidates passing every earlier one: a candidate left out has failed already,
@@ -140,7 +146,7 @@ def run_truth(tasks: Sequence[Task], run: Callable[[list[Batch]], Outcomes], lim
     staged = [t for t in tasks if len(_suites(t)) > 1]
     staged_ids = {id(t) for t in staged}
     plain = [b for t in tasks if id(t) not in staged_ids for b in t.truth_batches(limits)]
-    outcomes: dict = {}
+    outcomes: dict[str, dict[str, Outcome]] = {}
     _merge(outcomes, run(plain))
     if not staged:
         return outcomes

@@ -152,7 +152,8 @@ def pools_from_outcomes(
         truth: dict[str, dict] = {}
         complete = True
         for ckey in task.candidate_keys():
-            row, truth_row = {}, {}
+            row: dict = {}
+            truth_row: dict = {}
             for pkey, get in wanted:
                 outcome = get(ckey, pkey)
                 if outcome is None:

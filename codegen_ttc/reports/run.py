@@ -42,6 +42,7 @@ from codegen_ttc.sampling import prompts
 from codegen_ttc.sampling.accounting import Accounting, RunAccounting
 from codegen_ttc.sampling.budget import KINDS, Ledger, SharedBudget, prompt_token_bound
 from codegen_ttc.sampling.cache import SampleCache
+from codegen_ttc.sampling.cleanup import CleanupMode
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
 from codegen_ttc.sampling.files import group_samples, load_sample_rows
@@ -69,7 +70,7 @@ class ScoreConfig:
     # inputs synthesised per task for clustering (0 = none; the command's default is
     # ``engine.defaults.SYNTHESISED_INPUTS``, as ``solve``'s)
     synthesise: int = 0
-    cleanup: str = "toplevel"  # completion clean-up: "toplevel" or CodeT's stop sequences ("codet")
+    cleanup: CleanupMode = "toplevel"  # completion clean-up: "toplevel" or CodeT's stop sequences ("codet")
     seed: int = 0
     limits: Limits = field(default_factory=Limits)
     # synthesised inputs have no expected output, a timeout there is just a behaviour
@@ -273,6 +274,7 @@ def repaired_samples(tasks: list[Task], samples: dict, run_accounting, config: S
     from codegen_ttc.engine.repair import RepairSettings, repair_tasks
     from codegen_ttc.sampling.cache import SampleCache
 
+    assert config.generate is not None  # repair samples live: only with --generate
     sampled = {t: ledger.tokens for t, ledger in ledgers.items()}  # charged before repair
     states = repair_tasks(
         tasks, config.generate, RepairSettings(config.repair_rounds, config.repair_width, config.seed),
@@ -329,6 +331,7 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
     came at all, ``prepare`` raises ``ModelError`` naming the cause.)
     """
 
+    assert config.generate is not None
     # each problem's shared budget (sampling.budget): the candidates it affords go out first
     ledgers = {p.task_id: Ledger(config.budget) for p in problems}
     counts = {}
@@ -664,7 +667,7 @@ def _prompt_program(prompt: str) -> str | None:
 
 
 def _imported_modules(tree: ast.Module) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name.split(".")[0] for alias in node.names)
@@ -681,7 +684,7 @@ def prompts_missing_modules(tasks: Sequence[Task], config: ScoreConfig) -> tuple
     that says nothing of the candidates (LeetCode's prelude imports ``sortedcontainers``,
     which the Docker image does not have). Each distinct prompt is loaded once, in the sandbox.
     """
-    programs = {}
+    programs: dict[str, list[str]] = {}
     for t in tasks:
         program = _prompt_program(t.problem.prompt)
         if program is not None:

@@ -9,7 +9,7 @@ Verdicts come from the hidden tests' outcomes on the trusted side, as for scorin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from codegen_ttc.execution.batch import Outcome, Outcomes, candidate_key
 from codegen_ttc.execution.judge import passes
@@ -49,7 +49,7 @@ def _how(case: TestCase, outcome: Outcome | None) -> str:
     return _shown(outcome.status)
 
 
-def verdict(hidden: Sequence[TestCase], row: dict[str, Outcome]) -> tuple[bool, str]:
+def verdict(hidden: Sequence[TestCase], row: Mapping[str, Outcome]) -> tuple[bool, str]:
     """(passed, result text) of one program from its hidden tests' outcomes, tests in order."""
     if not hidden:
         return False, "failed: the problem has no hidden tests"

@@ -142,9 +142,11 @@ def summarise(scores: Sequence[TaskScore], ks: Sequence[int] = DEFAULT_KS) -> di
     names = list(scores[0].strategies)
     strategies = {}
     for name in names:
-        keys = set.intersection(*(set(s.strategies[name].pass_at) for s in scores))
-        keys = sorted(keys, key=lambda key: int(key.split("@")[1]))
-        entry = {key: float(np.mean([s.strategies[name].pass_at[key] for s in scores])) for key in keys}
+        common = set.intersection(*(set(s.strategies[name].pass_at) for s in scores))
+        keys = sorted(common, key=lambda key: int(key.split("@")[1]))
+        entry: dict[str, float | dict[str, list[float]]] = {
+            key: float(np.mean([s.strategies[name].pass_at[key] for s in scores])) for key in keys
+        }
         entry["mean_confidence"] = float(np.mean([s.strategies[name].confidence for s in scores]))
         entry["interval95"] = {"pass@1": list(mean_interval(_pass1(scores, name)))}
         strategies[name] = entry

@@ -501,6 +501,7 @@ def _become_untrusted(rt: Runtime, keep: tuple[int, ...]) -> None:
         pass
     if rt.uid is not None:
         os.setgroups([])
+        assert rt.gid is not None  # set whenever uid is (Runtime.__init__)
         os.setgid(rt.gid)
         os.setuid(rt.uid)
 
@@ -900,7 +901,7 @@ def _exception_for(error: str, message: str, bases=()) -> BaseException:
     import builtins
 
     text = f"{error}: {message}" if message else str(error)
-    classes = []
+    classes: list[type[Exception]] = []
     for name in bases if type(bases) is list else ():
         cls = getattr(builtins, name, None) if type(name) is str and name.isidentifier() else None
         if isinstance(cls, type) and issubclass(cls, Exception) and not any(issubclass(c, cls) for c in classes):
@@ -914,7 +915,7 @@ def _exception_for(error: str, message: str, bases=()) -> BaseException:
             pass
     name = error if type(error) is str and error.isidentifier() else "CandidateException"
     body = {"__module__": "candidate", "__init__": lambda self, *args: BaseException.__init__(self, *args)}
-    for parents in (tuple(classes), classes[:1]):
+    for parents in (tuple(classes), tuple(classes[:1])):
         try:  # several builtin parents may not combine (OSError and ValueError do not)
             return type(name, parents, body)(text)
         except TypeError:
@@ -969,7 +970,7 @@ def _judge_main(rt: Runtime, code: str, lim: dict, sock) -> None:
     _start_cpu_limit(lim["cpu_seconds"])
     try:
         judge = types.ModuleType("judge")  # a real module, as for the candidate (@dataclass in a test)
-        judge.candidate = candidate
+        judge.__dict__["candidate"] = candidate
         sys.modules["judge"] = judge
         exec(compile(code, "<judge>", "exec"), judge.__dict__)
         rec = {"status": "returned"}
@@ -1795,6 +1796,7 @@ class Runtime:
                 self.flush_held()
                 ok, failure, _ = self.start_server()
                 if not ok:
+                    assert failure is not None  # start_server names why it failed
                     for j in range(i, n):
                         emit(j, dict(failure))
                     break
@@ -2237,13 +2239,14 @@ class Runtime:
             if req is None:
                 break
             op = req.get("op")
+            reply: dict | None = None
             try:
                 if op == "load":
                     reply = self.op_load(req)
                 elif op == "call":
                     reply = self.op_call(req)
                 elif op == "calls":
-                    reply = self.op_calls(req)  # results already sent, one per call
+                    self.op_calls(req)  # results already sent, one per call
                 elif op == "run":
                     reply = self.op_run(req)  # "loaded" and the results already sent
                 elif op == "script":

@@ -343,6 +343,7 @@ class _Job:
         kwargs["seed"] = self.seed + first
         if k > 1:
             kwargs["n"] = k
+        create: Callable[..., Any]
         if cfg.mode == "chat":
             kwargs["messages"] = self.prompt
             create = self.sampler._client.chat.completions.with_raw_response.create
@@ -594,7 +595,9 @@ async def asample_candidates(problem: Problem, n: int, sampler: Sampler, *, seed
         batch = await sampler.sample(prompts.solution_completion_prompt(problem), n, seed=seed, stop=stops)
     from codegen_ttc.sampling.budget import sample_cost
 
-    programs, statuses, raw = [], [], []
+    programs: list[str] = []
+    statuses: list[str] = []
+    raw: list[str] = []
     for sample in batch.samples:
         if sample.text is None:
             continue

@@ -38,7 +38,7 @@ def bin_index(confidence: Sequence[float] | np.ndarray, bins: int) -> np.ndarray
     return np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
 
 
-def pool_adjacent_violators(values: Sequence[float], weights: Sequence[float]) -> np.ndarray:
+def pool_adjacent_violators(values: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray) -> np.ndarray:
     """The non-decreasing sequence closest to ``values`` in weighted least squares."""
     blocks: list[list[float]] = []  # [mean, weight, length]
     for v, w in zip(values, weights):
@@ -173,7 +173,7 @@ def calibrated(
     tables = [table_for(strategy, b, adaptive) for b in bases]
     if any(t is None for t in tables):
         return None
-    return np.array([t(c) for t, c in zip(tables, confidence)])
+    return np.array([t(c) for t, c in zip(tables, confidence) if t is not None])
 
 
 def table_key(strategy: str, basis: str = "share", adaptive: bool = False) -> str:
@@ -204,7 +204,8 @@ SHIPPED.update(load_tables())
 MIN_TABLE_POINTS = 100  # fewer answers of a basis in the training sources: no table for it
 
 
-def expected_calibration_error(probability: Sequence[float], correct: Sequence[float], bins: int = 10) -> float:
+def expected_calibration_error(probability: Sequence[float] | np.ndarray, correct: Sequence[float] | np.ndarray,
+                               bins: int = 10) -> float:
     """Sum over equal-width bins of (share of answers) x |mean correctness - mean probability|."""
     p = np.asarray(probability, dtype=np.float64)
     ok = np.asarray(correct, dtype=np.float64)

@@ -37,10 +37,10 @@ class Evidence:
     generated: np.ndarray
     generated_weight: np.ndarray
     behaviour: np.ndarray
-    input_weight: np.ndarray = field(default=None)  # type: ignore[assignment]
-    failed: np.ndarray = field(default=None)  # type: ignore[assignment]
-    test_input: np.ndarray = field(default=None)  # type: ignore[assignment]
-    timed_out: np.ndarray = field(default=None)  # type: ignore[assignment]
+    input_weight: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: __post_init__ fills it
+    failed: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: __post_init__ fills it
+    test_input: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: __post_init__ fills it
+    timed_out: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: __post_init__ fills it
     input_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -91,7 +91,7 @@ def without_slow_inputs(ev: Evidence) -> Evidence:
     a pool to its first draws drops what a run of those draws would (``ReplayPool``).
     The measurements behind it: docs/decisions/002-slow-synthesised-inputs.md.
     """
-    keep = ~ev.timed_out.any(axis=0)
+    keep = ~np.asarray(ev.timed_out.any(axis=0))
     if keep.all():
         return ev
     new_column = np.where(keep, np.cumsum(keep) - 1, -1)

@@ -73,8 +73,8 @@ def draws_per_group(n_groups: int, k: int) -> list[int]:
 
 def ranked_pass_at_k(
     ranking: Ranking,
-    multiplicity: Sequence[int],
-    correct: Sequence[bool],
+    multiplicity: Sequence[int] | np.ndarray,
+    correct: Sequence[bool] | np.ndarray,
     k: int,
 ) -> float:
     """Expected pass@k when picking by ``ranking``, ties broken uniformly.

@@ -58,8 +58,8 @@ def parse_junit(data: bytes) -> dict[str, TestOutcome] | None:
             if tag in ("failure", "error"):
                 # an error in teardown after a failure: the test still did not pass
                 status = FAILED if tag == "failure" else ERROR
-                message = (child.get("message") or "").strip().splitlines()[0:1]
-                message = message[0][:300] if message else ""
+                first_line = (child.get("message") or "").strip().splitlines()[0:1]
+                message = first_line[0][:300] if first_line else ""
                 detail = (child.text or "")[-MAX_DETAIL_CHARS:]
                 break
             if tag == "skipped":

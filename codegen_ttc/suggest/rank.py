@@ -62,7 +62,8 @@ class Ranked:
 def score_candidate(baseline: dict[str, TestOutcome], targets: list[str], run: dict[str, TestOutcome] | None) -> Score:
     if run is None:
         return Score((), tuple(targets), tuple(t for t, o in baseline.items() if o.status == PASSED), (), False)
-    fixed, still = [], []
+    fixed: list[str] = []
+    still: list[str] = []
     for t in targets:
         o = run.get(t)
         ok = (o is None) if baseline[t].collection else (o is not None and o.status == PASSED)

@@ -233,6 +233,7 @@ def suggest(
         if baseline.outcomes is None:
             raise InputError(f"the test command produced no pytest report (exit {baseline.exit_code}): "
                              f"{pytest_error(baseline.output)}")
+        baseline_outcomes = baseline.outcomes  # not None from here on (the closures below need the name)
         if not baseline.outcomes and baseline.exit_code not in (0, 5):  # 5: pytest collected nothing
             raise InputError(f"the test command failed (exit {baseline.exit_code}) without running tests: "
                              f"{pytest_error(baseline.output)}")
@@ -301,7 +302,7 @@ def suggest(
                                  scratch=scratch, probed=result.probed)
             if result.runs:
                 result.ranking = rank(
-                    baseline.outcomes,
+                    baseline_outcomes,
                     result.targets,
                     [r.run.outcomes if r.run is not None else None for r in result.runs],
                     [len(r.samples) for r in result.runs],

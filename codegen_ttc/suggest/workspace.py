@@ -188,11 +188,11 @@ def apply_patch(root: Path, patch: Patch) -> ApplyResult:
             assert target is not None
             target.parent.mkdir(parents=True, exist_ok=True)
             mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".ttc", dir=target.parent)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".ttc", dir=target.parent)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
                 f.write(change.new)
-            os.chmod(tmp, mode)
-            staged.append((Path(tmp), target))
+            os.chmod(tmp_name, mode)
+            staged.append((Path(tmp_name), target))
         for tmp, target in staged:
             os.replace(tmp, target)  # atomic per file
     finally:

@@ -61,7 +61,7 @@ def coverage_units(arcs_by_input: Sequence[Collection[Arc] | None]) -> list[froz
 
 
 def _unit_matrix(
-    arcs: Sequence[Sequence[Collection[Arc] | None]], weights: Sequence[float], m: int
+    arcs: Sequence[Sequence[Collection[Arc] | None]], weights: Sequence[float] | np.ndarray, m: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(units x inputs incidence, weight per unit) over every candidate."""
     rows: list[np.ndarray] = []

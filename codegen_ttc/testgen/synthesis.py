@@ -248,7 +248,7 @@ def _without_local_constants() -> Iterator[None]:
     original = providers._get_local_constants
     # the allowed-constants cache holds local constants too: empty it on the way in and out
     cache = getattr(getattr(providers, "CONSTANTS_CACHE", None), "cache", None)
-    clear = cache.clear if hasattr(cache, "clear") else (lambda: None)
+    clear = getattr(cache, "clear", None) or (lambda: None)
     providers._get_local_constants = lambda *args, **kwargs: providers.Constants()
     clear()
     try:

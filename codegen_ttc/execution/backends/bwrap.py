@@ -226,10 +226,12 @@ class BwrapSandbox(RunnerSandbox):
         packages: tuple[str, ...] = CANDIDATE_PACKAGES,
     ) -> None:
         super().__init__()
-        self.bwrap = find_bwrap()
-        problem = bwrap_problem(self.bwrap)
+        bwrap = find_bwrap()
+        problem = bwrap_problem(bwrap)
         if problem:
             raise SandboxUnavailable(problem)
+        assert bwrap is not None  # bwrap_problem names a missing bwrap
+        self.bwrap = bwrap
         self.python = python or sys.executable
         self.tmp_bytes = tmp_bytes
         self.packages = tuple(packages)

@@ -40,6 +40,7 @@ import threading
 import uuid
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 from codegen_ttc.execution import images
 from codegen_ttc.execution.backends.base import InfraError, SandboxUnavailable
@@ -386,7 +387,7 @@ class DockerSandbox(RunnerSandbox):
         self.run_id = uuid.uuid4().hex[:12]
         self._owner = _owner_tag() or f"{socket.gethostname()}:{os.getpid()}:?"
         self._containers: dict[str, object] = {}  # id -> container, for close()
-        self._memory: dict[str, tuple[object, int]] = {}  # role -> (container, its memory limit)
+        self._memory: dict[str, tuple[Any, int]] = {}  # role -> (docker's Container, its memory limit)
         self._lock = threading.Lock()
         self.client = _client()
         if not images.image_present(self.client, self.image):

@@ -18,9 +18,10 @@ import subprocess
 import time
 from abc import abstractmethod
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from codegen_ttc.execution.backends.base import InfraError, Sandbox
 from codegen_ttc.execution.batch import Batch, BatchResult, Limits, Outcome, limits_json
@@ -53,7 +54,11 @@ class RunnerProcess:
     """One runner process and its JSON-lines channel."""
 
     def __init__(self, proc: subprocess.Popen, on_kill=None) -> None:
+        if proc.stdin is None or proc.stdout is None:
+            raise ValueError("the runner process needs pipes for stdin and stdout")
         self.proc = proc
+        self.stdin: IO[bytes] = proc.stdin
+        self.stdout: IO[bytes] = proc.stdout
         self.fd = proc.stdout.fileno()
         os.set_blocking(self.fd, False)
         self.buf = bytearray()
@@ -69,8 +74,8 @@ class RunnerProcess:
 
     def send_bytes(self, data: bytes) -> None:
         try:
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
+            self.stdin.write(data)
+            self.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as exc:
             raise RunnerDied(f"runner stdin closed: {exc}") from None
 
@@ -108,7 +113,7 @@ class RunnerProcess:
         """EOF lets the runner clean up and exit; otherwise (or if it lingers) kill its group."""
         if graceful and self.alive():
             try:
-                self.proc.stdin.close()
+                self.stdin.close()
                 self.proc.wait(timeout=2.0)
             except (OSError, ValueError, subprocess.TimeoutExpired):
                 pass
@@ -125,7 +130,7 @@ class RunnerProcess:
             self.proc.wait(timeout=5.0)
         except subprocess.TimeoutExpired:
             pass
-        for f in (self.proc.stdin, self.proc.stdout):
+        for f in (self.stdin, self.stdout):
             try:
                 f.close()
             except (OSError, ValueError):
@@ -268,26 +273,27 @@ class RunnerSandbox(Sandbox):
                     yield self._receive(in_flight)
                 yield self._finish(batch, probes, {}, 0, time.monotonic())
                 continue
-            while in_flight and (
-                len(in_flight) >= 2
-                or len(request) > PIPELINE_BYTES
-                or in_flight[-1].batch.limits != batch.limits
-                or in_flight[-1].runner is not self._cand
-                or not in_flight[-1].runner.alive()
-            ):
+            while in_flight and self._must_wait(in_flight, batch, request):
                 yield self._receive(in_flight)
             in_flight.append(self._send_run(_Sent(batch, probes, request), queued=bool(in_flight)))
         while in_flight:
             yield self._receive(in_flight)
 
+    def _must_wait(self, in_flight: Sequence[_Sent], batch: Batch, request: bytes) -> bool:
+        """Whether ``batch`` must wait for an answer before it is sent behind ``in_flight``."""
+        last = in_flight[-1]
+        return (len(in_flight) >= 2 or len(request) > PIPELINE_BYTES or last.batch.limits != batch.limits
+                or last.runner is None or last.runner is not self._cand or not last.runner.alive())
+
     def _run_request(self, batch: Batch, probes: list[tuple[str, Probe]]) -> bytes | None:
-        if not probes or not all(isinstance(p, Call) for _, p in probes):
+        calls = [p for _, p in probes if isinstance(p, Call)]
+        if not probes or len(calls) != len(probes):
             return None
         head = RunnerProcess.encode({
             "op": "run", "source": batch.source, "entry_point": batch.entry_point, "limits": _limits_json(batch.limits),
         })
         # the calls' text is each probe's own, encoded once (``Call.wire_json``)
-        return head[:-2] + b',"calls":[' + b",".join(p.wire_json for _, p in probes) + b"]}\n"
+        return head[:-2] + b',"calls":[' + b",".join(c.wire_json for c in calls) + b"]}\n"
 
     def _send_run(self, sent: _Sent, *, queued: bool) -> _Sent:
         """Send ``sent``'s request, to the runner of the requests in flight when ``queued``

@@ -41,9 +41,9 @@ def layout(packages) -> dict[str, list[str]]:
         except md.PackageNotFoundError:
             continue
         for req in dist.requires or ():
-            if "extra" not in req.partition(";")[2]:
-                todo.append(re.match(r"[A-Za-z0-9._-]+", req).group())
-        base = os.path.realpath(dist.locate_file(""))
+            if "extra" not in req.partition(";")[2] and (project := re.match(r"[A-Za-z0-9._-]+", req)):
+                todo.append(project.group())
+        base = os.path.realpath(str(dist.locate_file("")))
         if base not in dirs:
             continue  # e.g. an editable install: its files are not in a site directory
         for f in dist.files or ():
