@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from codegen_ttc.errors import InfraError
 from codegen_ttc.execution.backends import runner_host
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.problems.model import Call
@@ -62,15 +63,20 @@ def test_a_runner_dying_in_the_stream_costs_no_candidate_its_own_outcomes(sandbo
     with open_sandbox(sandbox_name, **({"warn": False} if sandbox_name == "process" else {})) as sb:
         sb.warm_up()
         t = _kill_runner_when_busy(sb, times=2)
-        got = list(sb.run_many(batches))
+        got, gave_up = [], False
+        try:
+            for res in sb.run_many(batches):
+                got.append(res)
+        except InfraError:
+            # both kills hit one candidate: the infrastructure's failure, for the caller to
+            # retry, never an outcome of the candidate's
+            gave_up = True
         t.join()
-    assert [r.candidate_key for r in got] == [b.candidate_key for b in batches]
+    assert gave_up or len(got) == len(batches)
+    assert [r.candidate_key for r in got] == [b.candidate_key for b in batches][: len(got)]
     for i, res in enumerate(got):
         for k, o in enumerate(res.outcomes.values()):
-            # killed twice in one candidate at most makes it "crashed" (sandbox); never another's value
-            assert (o.status, o.decoded() if o.status == "returned" else o.error) in (
-                ("returned", (i, k + 1)), ("crashed", "sandbox"))
-    assert sum(o.status == "returned" for r in got for o in r.outcomes.values()) >= 12
+            assert (o.status, o.decoded() if o.status == "returned" else None) == ("returned", (i, k + 1)), o
 
 
 def test_large_requests_are_not_sent_ahead(sandbox, monkeypatch):

@@ -365,14 +365,15 @@ class RunnerSandbox(Sandbox):
                 self._run_probes(batch, pending, results)
                 break
             except RunnerDied as exc:
-                # restart and retry the rest once; dying twice on one candidate is its doing
+                # restart and retry the rest once. The candidate runs in children of the
+                # runner, never as it, so a runner that dies again is the infrastructure's
+                # (a kill from outside, the OOM killer): the caller retries, and never
+                # counts it as the candidate's failure
                 self._discard("candidate")
                 self._discard("judge")
                 deaths += 1
                 if deaths >= 2:
-                    for k, _ in pending:
-                        results.setdefault(k, Outcome("crashed", error="sandbox", message=str(exc)[:200]))
-                    break
+                    raise InfraError(f"{self.name}: the runner died twice on one candidate ({str(exc)[:200]})") from exc
         self._reset()
         results = {k: results[k] for k, _ in probes if k in results}  # probe order, whatever ran first
         return BatchResult(batch.candidate_key, results, time.monotonic() - t0)
