@@ -177,7 +177,7 @@ def test_seed_draws_other_synthesised_inputs_and_is_a_run_of_its_own(tmp_path, c
 def test_input_seconds_needs_synthesised_inputs(tmp_path, capsys):
     out = tmp_path / "out"
     code, _, err = run(capsys, "score", "--problems", "tiny", "--samples-file", "tiny_samples", "--input-seconds", "2",
-                       "--sandbox", "process", "--out", str(out))
+                       "--synthesise", "0", "--sandbox", "process", "--out", str(out))
     assert code == 2 and "--input-seconds" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
 

@@ -30,7 +30,7 @@ def score(tmp_path, stub, capsys, *extra) -> dict:
     out = tmp_path / ("run" + "".join(extra).replace("-", ""))
     code = main(["score", "--problems", "tiny", "--tasks", "tiny/0", "--generate", "-n", "3", "--model", "stub",
                  "--base-url", stub.base_url, "--api-key", "x", "--sandbox", "bwrap", "--out", str(out), "--json",
-                 "--strategies", "default", "--k", "1", *extra])
+                 "--strategies", "default", "--k", "1", "--n-tests", "0", *extra])
     printed, err = capsys.readouterr()
     assert code == 0, err
     return json.loads(printed)

