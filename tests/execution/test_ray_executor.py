@@ -126,6 +126,21 @@ def test_outcomes_equal_the_local_executor(ray_address, tmp_path, backend):
     assert remote.executed_pairs == 25 and remote.infra_failures == []
 
 
+def _described_once_restarted(actor, deadline: float = 120.0) -> dict:
+    """The actor's ``describe()``; while it is still restarting Ray refuses the call
+    (ActorUnavailableError), so ask again until it answers."""
+    from ray.exceptions import ActorUnavailableError
+
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            return ray.get(actor.describe.remote(), timeout=deadline)
+        except ActorUnavailableError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.5)
+
+
 def test_a_killed_actor_is_replaced_and_nothing_is_stored_twice(ray_address, tmp_path):
     work = slow_batches(24)
     killed = []
@@ -138,7 +153,7 @@ def test_a_killed_actor_is_replaced_and_nothing_is_stored_twice(ray_address, tmp
         ex = DistributedExecutor(engine, store=store, on_progress=kill_once)
         got = ex.run(work)
         assert killed and ex.infra_errors >= 1  # the batches it held were lost, and run again
-        replacement = ray.get(engine.actors[0].describe.remote(), timeout=120)
+        replacement = _described_once_restarted(engine.actors[0])
         assert replacement["pid"] != killed[0]  # max_restarts=-1: a fresh actor, a fresh sandbox
     assert ex.infra_failures == []
     counts = stored(tmp_path / "ray.jsonl")
