@@ -6,19 +6,8 @@ import json
 
 import pytest
 
-from codegen_ttc.cli import main
-from codegen_ttc.execution.backends import backend_problem
 from tests.problems.test_contest_sets import APPS, APPS_PROGRAMS, WRONG_QAQ, _packed, _raw_livecodebench_row
-
-needs_bwrap = pytest.mark.skipif(
-    backend_problem("bwrap") is not None, reason=f"bwrap sandbox unavailable: {backend_problem('bwrap')}"
-)
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.reports.test_score_cli import needs_bwrap, run
 
 
 @needs_bwrap

@@ -20,15 +20,6 @@ from codegen_ttc.suggest.workspace import apply_patch, read_text  # noqa: E402
 from tests.suggest import suggest_fixtures as F
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # no codegen-ttc.toml from the developer's cwd
-    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("OPENAI_API_KEY", "k")
-    monkeypatch.setenv("CODEGEN_TTC_MODEL", "stub-model")
-    return monkeypatch
-
-
 def run(env, stub, repo, *args, sandbox="process", samples=None, texts=None):
     env.setenv("OPENAI_BASE_URL", stub.base_url)
     argv = ["suggest", "--repo", str(repo), "--test-cmd", F.TEST_CMD, "--sandbox", sandbox, "--no-cache", "--test-timeout", "120"]

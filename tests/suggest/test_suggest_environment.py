@@ -23,15 +23,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("OPENAI_API_KEY", "k")
-    monkeypatch.setenv("CODEGEN_TTC_MODEL", "stub-model")
-    return monkeypatch
-
-
 @pytest.fixture(scope="module")
 def venv_python(tmp_path_factory):
     """One environment with calcdep for the module (making it takes seconds)."""

@@ -26,15 +26,6 @@ def wrong_then_right(call):
     return F.Reply(body=F.completion_body(call, [text] * call.n))
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("OPENAI_API_KEY", "k")
-    monkeypatch.setenv("CODEGEN_TTC_MODEL", "stub-model")
-    return monkeypatch
-
-
 def suggest(env, stub, repo, capsys, *args) -> tuple[int, dict]:
     env.setenv("OPENAI_BASE_URL", stub.base_url)
     code = main(["suggest", "--repo", str(repo), "--test-cmd", F.TEST_CMD, "--sandbox", "bwrap", "--test-timeout", "120",
