@@ -141,8 +141,6 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
         raise InputError("give either --samples-file PATH or --generate")
     if tests_per_sample != 5 and not tests_file:
         raise InputError("--tests-per-sample applies to a --tests-file; give --tests-file too")
-    if input_seconds and not (synthesise or coverage_inputs):
-        raise InputError("--input-seconds budgets synthesised inputs; give --synthesise or --coverage-inputs too")
     if generate and tests_file:
         raise InputError("--tests-file reads generated tests from a file; with --generate use --n-tests")
     if not generate:

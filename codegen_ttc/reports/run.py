@@ -24,6 +24,7 @@ from pathlib import Path
 
 from codegen_ttc import __version__
 from codegen_ttc.engine import defaults
+from codegen_ttc.engine.stages import ExecutionOptions, InputOptions, Pipeline, StageEnv, run_stages
 from codegen_ttc.errors import IncompleteRun, InputError
 from codegen_ttc.execution.batch import Batch, Limits, limits_json
 from codegen_ttc.execution.executor import Executor, open_executor, unexecuted
@@ -48,10 +49,9 @@ from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
 from codegen_ttc.sampling.files import group_samples, load_sample_rows
 from codegen_ttc.sampling.llm import sample_problems
 from codegen_ttc.selection.strategies import SCORED_BY_DEFAULT, get_strategy
-from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, choices_from_store, coverage_guided
+from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, choices_from_store
 from codegen_ttc.testgen.files import load_generated_tests
-from codegen_ttc.testgen.synthesis import synthesise_inputs
-from codegen_ttc.testgen.time_budget import InputTimeBudget, TimedInputs, timed_from_store, within_time
+from codegen_ttc.testgen.time_budget import InputTimeBudget, TimedInputs, timed_from_store
 
 
 @dataclass
@@ -107,15 +107,26 @@ class ScoreConfig:
     # candidate sampling and repair share (``sampling.budget``), as ``solve``'s
     budget: SharedBudget = field(default_factory=SharedBudget)
 
+    def __post_init__(self) -> None:
+        self.pipeline  # noqa: B018  (made now: its stages' options check their own combinations)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The stages before execution, as ``solve`` and the adaptive loop run them."""
+        return Pipeline(InputOptions(self.synthesise, self.seed, self.coverage_inputs, self.coverage_candidates,
+                                     self.input_seconds))
+
+    @property
+    def execution(self) -> ExecutionOptions:
+        return ExecutionOptions(self.limits, self.synthesised_limits)
+
     @property
     def coverage(self) -> CoverageSettings | None:
-        if not self.coverage_inputs:
-            return None
-        return CoverageSettings(self.coverage_inputs, candidates=self.coverage_candidates)
+        return self.pipeline.inputs.coverage
 
     @property
     def time_budget(self) -> InputTimeBudget | None:
-        return InputTimeBudget(self.input_seconds) if self.input_seconds else None
+        return self.pipeline.inputs.time_budget
 
 
 @dataclass
@@ -307,18 +318,14 @@ def repaired_samples(tasks: list[Task], samples: dict, run_accounting, config: S
 
 
 def _tasks(problems, samples: dict, generated: dict, positions: dict, config: ScoreConfig) -> list[Task]:
-    tasks = []
-    for p in problems:
-        tests = WeightedTests.from_cases(generated.get(p.task_id, []))
-        task = Task(p, Candidates.from_samples(samples[p.task_id]), tests, samples=tuple(positions[p.task_id]))
-        # with --coverage-inputs the synthesised inputs are the pool that ``score`` chooses from
-        count = config.coverage.pool_size(config.synthesise) if config.coverage else config.synthesise
-        if count:
-            seen = [c for c in task.clustering_inputs if isinstance(c, Call)]
-            extra = synthesise_inputs(seen, prompt=p.prompt, entry_point=p.entry_point, count=count, seed=config.seed)
-            task = dataclasses.replace(task, synthesised=tuple(extra))
-        tasks.append(task)
-    return tasks
+    """The tasks through the pipeline's stages that execute nothing (``engine.stages``): with
+    --coverage-inputs their synthesised inputs are the pool that ``_score`` chooses from."""
+    tasks = [
+        Task(p, Candidates.from_samples(samples[p.task_id]), WeightedTests.from_cases(generated.get(p.task_id, [])),
+             samples=tuple(positions[p.task_id]))
+        for p in problems
+    ]
+    return run_stages(tasks, config.pipeline.pure_stages(), StageEnv(config.execution))
 
 
 def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, int], None] | None = None):
@@ -543,9 +550,7 @@ def execute(
             lost.extend(unexecuted(batches, got))
             return got
 
-        outcomes = run_retrying(
-            [b for t in tasks for b in t.batches(config.limits, synthesised_limits=config.synthesised_limits)]
-        )
+        outcomes = run_retrying([b for t in tasks for b in config.execution.batches(t)])
         truth = run_truth(tasks, run_retrying, config.limits)
         for key, row in run_retrying([b for t in tasks for b in t.stand_in_batches(config.limits)]).items():
             truth.setdefault(key, {}).update(row)
@@ -580,34 +585,6 @@ def total_pairs(tasks: Sequence[Task], coverage: CoverageSettings | None = None)
         total += len(t.candidates) * tests + min(coverage.candidates, len(t.candidates)) * len(t.synthesised)
         total += len(t.candidates) * (tests + kept + len(t.hidden_probes))
     return total
-
-
-def choose_inputs_by_coverage(
-    tasks: Sequence[Task],
-    config: ScoreConfig,
-    store: ResultStore,
-    on_progress: Callable[[int], None] | None = None,
-) -> tuple[list[CoverageChoice], Executor]:
-    """--coverage-inputs: each task with only the pool inputs chosen by coverage (outcomes in ``store``)."""
-    assert config.coverage is not None
-    with open_executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
-        choices = coverage_guided(
-            tasks, executor, config.coverage, limits=config.limits, synthesised_limits=config.synthesised_limits
-        )
-    return choices, executor
-
-
-def cut_inputs_by_time(
-    tasks: Sequence[Task],
-    config: ScoreConfig,
-    store: ResultStore,
-    on_progress: Callable[[int], None] | None = None,
-) -> tuple[list[TimedInputs], Executor]:
-    """--input-seconds: each task with the synthesised inputs its time budget affords (outcomes in ``store``)."""
-    assert config.time_budget is not None
-    with open_executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
-        timed = within_time(tasks, executor, config.time_budget, synthesised_limits=config.synthesised_limits)
-    return timed, executor
 
 
 def time_budget_summary(timed: Sequence[TimedInputs], budget: InputTimeBudget, executor: Executor) -> dict:
@@ -843,18 +820,19 @@ def _score(
         warnings.append(unimportable_warning(unimportable, backend))
         if not tasks:
             raise InputError(warnings[-1])
-    coverage = None
+    # the stages that execute (coverage, a time budget), each on an executor of its own over the store
+    env = StageEnv(config.execution, lambda: open_executor(config.sandbox, workers=config.workers, store=store,
+                                                           on_progress=on_progress), config.generate)
+    tasks = run_stages(tasks, config.pipeline.executing_stages(), env)
+    coverage = input_time = None
     lost_choosing = []  # infrastructure failures of the steps that choose inputs from outcomes
-    if config.coverage is not None:
-        choices, coverage_executor = choose_inputs_by_coverage(tasks, config, store, on_progress)
-        tasks = [c.task for c in choices]
+    if "coverage" in env.reports:
+        choices, coverage_executor = env.reports["coverage"]
         coverage = coverage_summary(choices, coverage_executor)
         lost_choosing += coverage_executor.infra_failures
-    input_time = None
-    if config.time_budget is not None:
-        timed, timed_executor = cut_inputs_by_time(tasks, config, store, on_progress)
-        tasks = [t.task for t in timed]
-        input_time = time_budget_summary(timed, config.time_budget, timed_executor)
+    if "input time" in env.reports:
+        timed, timed_executor = env.reports["input time"]
+        input_time = time_budget_summary(timed, InputTimeBudget(config.input_seconds), timed_executor)
         lost_choosing += timed_executor.infra_failures
     run = execute(tasks, config, store, on_progress)
     executor = run.executor
