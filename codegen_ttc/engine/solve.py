@@ -31,13 +31,20 @@ from codegen_ttc.execution.executor import Executor, open_executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems import stdio
 from codegen_ttc.problems.model import Call, Equals, OutputMatches, Problem, Script, ScriptPassed, TestCase
+from codegen_ttc.sampling import prompts
 from codegen_ttc.sampling.accounting import Accounting
-from codegen_ttc.sampling.budget import Ledger, SharedBudget, prompt_token_bound
+from codegen_ttc.sampling.budget import Ledger, SharedBudget
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_program_error
 from codegen_ttc.sampling.extract import REFUSED
-from codegen_ttc.sampling.llm import sample_candidates, sample_distinguishing_inputs, sample_input_generators, sample_tests
+from codegen_ttc.sampling.llm import (
+    request_bound,
+    sample_candidates,
+    sample_distinguishing_inputs,
+    sample_input_generators,
+    sample_tests,
+)
 from codegen_ttc.selection.calibration import probability_correct
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
@@ -415,22 +422,27 @@ def reference_cases(
 
 
 def with_generated_inputs(
-    task: Task, options: SolveOptions, llm: LLMConfig, executor: Executor, stage: Callable[[str], None]
-) -> tuple[Task, GeneratorRun, list[Accounting]]:
+    task: Task, options: SolveOptions, llm: LLMConfig, executor: Executor, stage: Callable[[str], None], ledger: Ledger,
+) -> tuple[Task, GeneratorRun]:
     """For a whole program with ``options.input_generators``: the task with the inputs that
-    model-written generator programs print added as synthesised inputs (S*)."""
+    model-written generator programs print added as synthesised inputs (S*), their requests
+    charged to ``ledger``."""
     if not options.input_generators or task.problem.kind != "program" or options.adaptive:
-        return task, GeneratorRun(), []
-    stage(f"sampling {plural(options.input_generators, 'input generator')}")
-    generators = sample_input_generators(
-        task.problem, options.input_generators, llm, options.sample_cache(), seed=options.seed + GENERATOR_SEED
-    )
+        return task, GeneratorRun()
+    problem = task.problem
+    n = ledger.affordable(options.input_generators, request_bound(
+        llm, prompts.input_generator_chat_messages(problem), prompts.input_generator_completion_prompt(problem)))
+    if not n:
+        return task, GeneratorRun()
+    stage(f"sampling {plural(n, 'input generator')}")
+    generators = sample_input_generators(problem, n, llm, options.sample_cache(), seed=options.seed + GENERATOR_SEED)
+    ledger.charge("input_generators", generators.costs, generators.accounting)
     stage(f"running {plural(len(generators.programs), 'input generator')} on {plural(GENERATOR_SEEDS, 'seed')}")
     texts = generated_inputs(executor, generators.programs, GENERATOR_SEEDS, options.synthesised_limits)
     known = {c.key for c in task.clustering_inputs}
     calls = tuple(c for c in (Call((t,)) for t in texts) if c.key not in known)
     task = dataclasses.replace(task, synthesised=task.synthesised + calls)
-    return task, GeneratorRun(len(generators.programs), calls), [generators.accounting]
+    return task, GeneratorRun(len(generators.programs), calls)
 
 
 @dataclass(frozen=True)
@@ -479,33 +491,38 @@ def distinguishing_round(
     llm: LLMConfig,
     executor: Executor,
     stage: Callable[[str], None],
-) -> tuple[Task, DistinguishReport, list[Accounting]]:
+    ledger: Ledger,
+) -> tuple[Task, DistinguishReport]:
     """The task with inputs added on which the chosen program and its rival differ.
 
     The rival is the best-ranked program of another cluster (``testgen.distinguish.rivals``);
     only those two run on the pool (fresh synthesised inputs, after the LLM's proposals if
-    asked). The caller runs every candidate on the added inputs and selects again.
+    asked, their requests charged to ``ledger``). The caller runs every candidate on the added
+    inputs and selects again.
     """
     report = DistinguishReport()
     if options.distinguish <= 0:
-        return task, report, []
+        return task, report
     labels = cluster_rows(signatures(ev.behaviour, ev.failed, ev.provided, ev.generated)).labels
     rival = rivals(selection.ranking, selection.chosen, labels, ev.multiplicity)
     if rival is None:
-        return task, report, []
+        return task, report
     problem = task.problem
     programs = (task.candidates.programs[selection.chosen], task.candidates.programs[rival])
     known = {c.key for c in task.clustering_inputs}
-    accounting: list[Accounting] = []
     asked: list[Call] = []
+    n_asks = 0
     if options.ask_llm_inputs and problem.kind != "program":  # the prompt asks for calls of a function
-        stage(f"asking the model for inputs separating the top 2 programs ({plural(options.ask_llm_inputs, 'request')})")
+        n_asks = ledger.affordable(options.ask_llm_inputs, request_bound(
+            llm, prompts.distinguish_chat_messages(problem, *programs), prompts.distinguish_completion_prompt(problem, *programs)))
+    if n_asks:
+        stage(f"asking the model for inputs separating the top 2 programs ({plural(n_asks, 'request')})")
         got = sample_distinguishing_inputs(
-            problem, programs, options.ask_llm_inputs, llm, options.sample_cache(), seed=options.seed + LLM_INPUTS_SEED
+            problem, programs, n_asks, llm, options.sample_cache(), seed=options.seed + LLM_INPUTS_SEED
         )
-        accounting.append(got.accounting)
+        ledger.charge("distinguishing_inputs", got.costs, got.accounting)
         asked = [c for c in got.calls if c.key not in known]
-        report.llm_requested, report.llm_calls, report.llm_malformed = options.ask_llm_inputs, len(asked), got.malformed
+        report.llm_requested, report.llm_calls, report.llm_malformed = n_asks, len(asked), got.malformed
     pool: list[Call] = []
     if options.distinguish_pool:
         # shaped like the first round's examples (not its synthesised inputs); known ones dropped
@@ -532,7 +549,7 @@ def distinguishing_round(
         task = with_provided(
             task, reference_cases(search.inputs, problem.entry_point, options.reference, options.limits, executor)
         )
-    return task, report, accounting
+    return task, report
 
 
 def sample_adaptively(
@@ -582,6 +599,21 @@ def sample_adaptively(
     return adaptive_task, outcomes, report, sampler
 
 
+def candidate_bound(problem: Problem, llm: LLMConfig) -> int:
+    """The most tokens one candidate request for ``problem`` may cost (``sampling.budget``)."""
+    return request_bound(llm, prompts.solution_chat_messages(problem), prompts.solution_completion_prompt(problem))
+
+
+def tests_affordable(problem: Problem, llm: LLMConfig, options: SolveOptions, ledger: Ledger) -> int:
+    """Test-generation requests the shared budget leaves room for: after the candidates
+    already charged or, when sampling adaptively, after a first round of them."""
+    if not options.test_samples or problem.kind == "program":  # a program's inputs are not asserts
+        return 0
+    planned = ledger.reserved(options.round_size, candidate_bound(problem, llm)) if options.adaptive else ledger
+    return planned.affordable(options.test_samples, request_bound(
+        llm, prompts.test_chat_messages(problem), prompts.test_completion_prompt(problem)))
+
+
 def solve(
     problem: Problem,
     llm: LLMConfig,
@@ -595,13 +627,11 @@ def solve(
     extraction: dict[str, int] = {}
     programs: list[str] = []
     if not options.adaptive:  # adaptive sampling draws its candidates in rounds, once tests are known
-        from codegen_ttc.sampling import prompts
-
-        prompt = prompts.solution_chat_messages(problem) if llm.mode == "chat" else prompts.solution_completion_prompt(problem)
-        n = ledger.affordable(options.samples, prompt_token_bound(prompt) + llm.max_tokens)
+        bound = candidate_bound(problem, llm)
+        n = ledger.affordable(options.samples, bound)
         if n <= 0:
             raise InputError("the --budget-requests/--budget-tokens budget does not cover one candidate sample "
-                             f"(a request may take {prompt_token_bound(prompt) + llm.max_tokens} tokens)")
+                             f"(a request may take {bound} tokens)")
         stage(f"sampling {plural(n, 'candidate program')}")
         cands = sample_candidates(problem, n, llm, options.sample_cache(), seed=options.seed)
         programs = [p for p, s in zip(cands.programs, cands.statuses) if s not in REFUSED]
@@ -611,11 +641,12 @@ def solve(
         if not programs:  # say why now, before spending requests on tests for nothing
             raise no_program_error(llm, extraction, cands.accounting)
     tests = []
-    if options.test_samples:
-        stage(f"sampling tests ({plural(options.test_samples, 'request')})")
-        generated = sample_tests(problem, options.test_samples, llm, options.sample_cache(), seed=options.seed + 1_000_003)
+    n_tests = tests_affordable(problem, llm, options, ledger)
+    if n_tests:
+        stage(f"sampling tests ({plural(n_tests, 'request')})")
+        generated = sample_tests(problem, n_tests, llm, options.sample_cache(), seed=options.seed + 1_000_003)
         tests = generated.tests
-        ledger.record("tests", generated.accounting)
+        ledger.charge("tests", generated.costs, generated.accounting)
     t1 = time.perf_counter()
     task = Task(problem, Candidates.from_samples(programs), WeightedTests.from_cases(tests))
     if options.synthesise and not options.coverage_inputs:
@@ -640,9 +671,7 @@ def solve(
             )
             task = timed.task
             input_budget = {"pool": timed.pool, "kept": timed.kept, "call_seconds": round(timed.seconds, 3)}
-        task, from_generators, gen_accounting = with_generated_inputs(task, options, llm, executor, stage)
-        for acc in gen_accounting:
-            ledger.record("input_generators", acc)
+        task, from_generators = with_generated_inputs(task, options, llm, executor, stage, ledger)
         examples = len(task.problem.provided_tests)
         task = with_user_checks(task, options, executor)
         user_checks = UserChecks(examples, bool(options.property_code))  # reference outputs: counted at the end
@@ -676,9 +705,7 @@ def solve(
         ev = task.evidence(outcomes)
         selection = select(ev, options.strategy)
         t3 = time.perf_counter()
-        task, report, more = distinguishing_round(task, ev, selection, options, llm, executor, stage)
-        for acc in more:
-            ledger.record("distinguishing_inputs", acc)
+        task, report = distinguishing_round(task, ev, selection, options, llm, executor, stage, ledger)
         if report.found:
             stage(f"executing {plural(len(task.candidates), 'program')} on {plural(report.found, 'distinguishing input')}")
             # every pair already run is in the executor's store: only the new inputs run
