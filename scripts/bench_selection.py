@@ -16,7 +16,7 @@ Sets (``--sets``, all by default), each scored with every strategy:
 
 Per set, by replay of its stored outcomes (nothing executed): the curve of selected pass@1
 versus samples per task for ``default``, ``dual``, ``public`` and ``random`` (5 .. 100
-samples, or 1 .. 13 for MapCoder) with its standard error over replay orders and a
+samples, or 1 .. 13 for MapCoder) with its standard error over tasks (and over replay orders) and a
 monotonicity check (``curves.monotonicity``), and the adaptive policy at several
 thresholds beside that fixed curve (``curves.against_fixed``). Then the reported
 probability's calibration, leave-one-source-out (``calibration.leave_one_source_out``:
@@ -206,8 +206,9 @@ def replay_ns(n_max: int) -> list[int]:
 
 def replay_block(loaded: tuple[dict, list], seeds: int, strategies=REPLAY_STRATEGIES) -> dict:
     """The replay curve of each strategy on one finished run (``load_run``'s pools): mean pass@1
-    over tasks at each sample count, its standard error over ``seeds`` replay orders, the oracle
-    pass@n, and whether each curve is monotone within its standard error (``curves.monotonicity``)."""
+    over tasks at each sample count, its standard error over tasks (and over the ``seeds``
+    replay orders alone), the oracle pass@n, and whether each curve is monotone within the
+    paired standard error of each drop (``curves.monotonicity``)."""
     pools, incomplete = loaded
     n_max = max(int(p.evidence.n_samples) for p in pools.values())
     ns = replay_ns(n_max)
@@ -215,16 +216,20 @@ def replay_block(loaded: tuple[dict, list], seeds: int, strategies=REPLAY_STRATE
     block: dict = {"ns": ns, "seeds": seeds, "n_tasks": len(pools), "incomplete_tasks": len(incomplete), "curves": {}}
     for name, values in matrix.items():
         per_seed = values.mean(axis=1)  # (seeds x ns)
-        se = per_seed.std(axis=0, ddof=1) / np.sqrt(seeds) if seeds > 1 else np.zeros(len(ns))
-        check = curves.monotonicity(per_seed, ns)
+        order_se = per_seed.std(axis=0, ddof=1) / np.sqrt(seeds) if seeds > 1 else np.zeros(len(ns))
+        check = curves.monotonicity(values, ns)
+        if name == "default":  # each task's curve, for the paired adaptive-versus-fixed gaps (not written)
+            block["_per_task"] = values.mean(axis=0)
         block["curves"][name] = {
             "pass@1": [round(float(v), 4) for v in per_seed.mean(axis=0)],
-            "se": [round(float(v), 4) for v in se],
+            "se": [round(float(v), 4) for v in curves.point_se(values)],  # over tasks
+            "order_se": [round(float(v), 4) for v in order_se],  # over replay orders only
             "monotone": check.monotone,
             "worst_drop": round(check.worst_drop, 4),
             "worst_drop_at": list(check.at),
             "worst_drop_se": round(check.se, 4),
             "violations": [list(v) for v in check.violations],
+            "order_violations": [list(v) for v in check.order_violations],
         }
     block["oracle_pass@n"] = [round(r["oracle_pass@n"], 4)
                               for r in curves.fixed_curve(pools, [], ns, range(1), per_problem={})]
@@ -234,7 +239,7 @@ def replay_block(loaded: tuple[dict, list], seeds: int, strategies=REPLAY_STRATE
 ADAPTIVE_THRESHOLDS = (0.5, 0.6, 0.8, 0.9, 0.99)
 
 
-def adaptive_block_of(loaded: tuple[dict, list], replay: dict, seeds: int) -> dict:
+def adaptive_block_of(loaded: tuple[dict, list], replay: dict, seeds: int, fixed_per_task: np.ndarray) -> dict:
     """The adaptive policy (``default`` selection, default stopping rule, per-problem budget of
     the whole pool) at several thresholds, each beside the fixed curve of ``replay`` at its mean
     samples (``curves.against_fixed``)."""
@@ -243,15 +248,15 @@ def adaptive_block_of(loaded: tuple[dict, list], replay: dict, seeds: int) -> di
     pools, _ = loaded
     n_max = max(int(p.evidence.n_samples) for p in pools.values())
     config = AdaptiveConfig(first_round=min(5, n_max), round_size=min(5, n_max), per_problem=Budget(samples=n_max))
-    points = curves.adaptive_points(pools, ADAPTIVE_THRESHOLDS, range(seeds), config)
+    points = curves.adaptive_points(pools, ADAPTIVE_THRESHOLDS, range(seeds), config, per_task=True)
     default = replay["curves"]["default"]
-    rows = curves.against_fixed(points, replay["ns"], default["pass@1"], default["se"])
+    rows = curves.against_fixed(points, replay["ns"], default["pass@1"], default["se"], fixed_per_task=fixed_per_task)
     return {"points": rows, "below_fixed": [r["threshold"] for r in rows if r["below"]], "seeds": seeds}
 
 
 def replay_lines(name: str, block: dict) -> list[str]:
     ns = block["ns"]
-    lines = [f"{name}: replayed pass@1 by samples per task ({block['seeds']} orders, +- standard error)"]
+    lines = [f"{name}: replayed pass@1 by samples per task ({block['seeds']} orders, +- standard error over tasks)"]
     lines.append(f"{'n':>9} " + " ".join(f"{n:>7}" for n in ns))
     for strategy, c in block["curves"].items():
         lines.append(f"{strategy:>9} " + " ".join(f"{v:7.3f}" for v in c["pass@1"]))
@@ -261,6 +266,7 @@ def replay_lines(name: str, block: dict) -> list[str]:
     for strategy, c in block["curves"].items():
         m, n = c["worst_drop_at"]
         verdict = "monotone" if c["monotone"] else f"NOT monotone ({len(c['violations'])} pairs beyond their se)"
+        verdict += f"; {len(c['order_violations'])} pairs drop beyond the se over orders alone"
         lines.append(f"  {strategy}: {verdict}; worst drop {c['worst_drop']:+.4f} from {m} to {n} samples "
                      f"(se {c['worst_drop_se']:.4f})")
     return lines
@@ -487,13 +493,14 @@ def main() -> int:
         if args.replay_seeds:
             started = time.perf_counter()
             out[name]["replay"] = replay_block(pools_of(name), args.replay_seeds)
+            fixed_per_task = out[name]["replay"].pop("_per_task")
             out["seconds"][f"{name}_replay"] = round(time.perf_counter() - started, 1)
             console.print("\n".join(replay_lines(name, out[name]["replay"])))
             save()
             if not args.skip_adaptive:
                 started = time.perf_counter()
                 out[name]["adaptive_vs_fixed"] = block = adaptive_block_of(pools_of(name), out[name]["replay"],
-                                                                           args.replay_seeds)
+                                                                           args.replay_seeds, fixed_per_task)
                 out["seconds"][f"{name}_adaptive"] = round(time.perf_counter() - started, 1)
                 for r in block["points"]:
                     console.print(f"  adaptive, threshold {r['threshold']:g}: pass@1 {r['pass@1']:.3f} with "

@@ -20,9 +20,9 @@ repair_options = _apply(
 
 budget_options = _apply(
     click.option("--budget-requests", type=count(1), default=None,
-                 help="The most model replies candidate sampling and repair may ask for together "
-                      "(default: no limit beyond -n and the repair rounds)."),
+                 help="The most model replies every request (candidates first, then tests, input generators, repair, "
+                      "distinguishing inputs, the judge) may ask for together (default: no limit beyond the counts)."),
     click.option("--budget-tokens", type=click.IntRange(1, TOKENS_MAX), default=None,
-                 help="The most tokens (prompt + completion) candidate sampling and repair may spend together; a "
+                 help="The most tokens (prompt + completion) every request to the model may spend together; a "
                       "request goes out only when its largest possible cost fits (default: no limit)."),
 )

@@ -29,12 +29,12 @@ from codegen_ttc.pipeline import Task
 from codegen_ttc.problems.model import Problem
 from codegen_ttc.sampling import prompts
 from codegen_ttc.sampling.accounting import Accounting
-from codegen_ttc.sampling.budget import Ledger, SharedBudget, prompt_token_bound
+from codegen_ttc.sampling.budget import Ledger, SharedBudget
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_program_error
 from codegen_ttc.sampling.extract import REFUSED
-from codegen_ttc.sampling.llm import sample_candidates
+from codegen_ttc.sampling.llm import request_bound, sample_candidates
 from codegen_ttc.selection.evidence import Evidence
 
 
@@ -66,6 +66,11 @@ class CandidateOptions:
 
     def driver(self) -> CandidateDriver:
         return Adaptive(self) if self.adaptive else UpFront(self)
+
+
+def candidate_bound(problem: Problem, llm: LLMConfig) -> int:
+    """The most tokens one candidate request for ``problem`` may cost (``sampling.budget``)."""
+    return request_bound(llm, prompts.solution_chat_messages(problem), prompts.solution_completion_prompt(problem))
 
 
 @dataclass
@@ -103,6 +108,11 @@ class Executed:
 class CandidateDriver(Protocol):
     def draw(self, problem: Problem, llm: LLMConfig, ledger: Ledger, progress: Callable[[str], None]) -> Drawn: ...
 
+    def planned(self, ledger: Ledger, problem: Problem, llm: LLMConfig) -> Ledger:
+        """``ledger`` as the requests after the candidates' see it: with the candidates still
+        to be drawn reserved."""
+        ...
+
     def execute(self, task: Task, drawn: Drawn, llm: LLMConfig, env: DriverEnv) -> Executed: ...
 
 
@@ -119,8 +129,7 @@ class UpFront:
     options: CandidateOptions
 
     def draw(self, problem: Problem, llm: LLMConfig, ledger: Ledger, progress: Callable[[str], None]) -> Drawn:
-        prompt = prompts.solution_chat_messages(problem) if llm.mode == "chat" else prompts.solution_completion_prompt(problem)
-        bound = prompt_token_bound(prompt) + llm.max_tokens
+        bound = candidate_bound(problem, llm)
         n = ledger.affordable(self.options.samples, bound)
         if n <= 0:
             raise InputError("the --budget-requests/--budget-tokens budget does not cover one candidate sample "
@@ -134,6 +143,9 @@ class UpFront:
         if not drawn.programs:  # say why now, before spending requests on tests for nothing
             raise no_program_error(llm, drawn.extraction, cands.accounting)
         return drawn
+
+    def planned(self, ledger: Ledger, problem: Problem, llm: LLMConfig) -> Ledger:
+        return ledger  # the candidates are charged already
 
     def execute(self, task: Task, drawn: Drawn, llm: LLMConfig, env: DriverEnv) -> Executed:
         env.progress(f"executing {plural(len(task.candidates), 'program')} on {plural(len(task.probes(hidden=False)), 'input')}")
@@ -157,6 +169,9 @@ class Adaptive:
 
     def draw(self, problem: Problem, llm: LLMConfig, ledger: Ledger, progress: Callable[[str], None]) -> Drawn:
         return Drawn()  # drawn in rounds, once the tests are known
+
+    def planned(self, ledger: Ledger, problem: Problem, llm: LLMConfig) -> Ledger:
+        return ledger.reserved(self.options.round_size, candidate_bound(problem, llm))  # a first round
 
     def execute(self, task: Task, drawn: Drawn, llm: LLMConfig, env: DriverEnv) -> Executed:
         """Candidates for ``task`` in rounds, each executed as it arrives (``task`` carries the

@@ -48,11 +48,12 @@ from codegen_ttc.execution.executor import open_executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems import stdio
 from codegen_ttc.problems.model import Call, Problem
+from codegen_ttc.sampling import prompts
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.budget import Ledger, SharedBudget
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
-from codegen_ttc.sampling.llm import sample_distinguishing_inputs, sample_tests
+from codegen_ttc.sampling.llm import request_bound, sample_distinguishing_inputs, sample_tests
 from codegen_ttc.selection.calibration import probability_correct
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
@@ -431,33 +432,38 @@ def distinguishing_round(
     checks: CheckOptions,
     llm: LLMConfig,
     env: StageEnv,
-) -> tuple[Task, DistinguishReport, list[Accounting]]:
+    ledger: Ledger,
+) -> tuple[Task, DistinguishReport]:
     """The task with inputs added on which the chosen program and its rival differ.
 
     The rival is the best-ranked program of another cluster (``testgen.distinguish.rivals``);
     only those two run on the pool (fresh synthesised inputs, after the LLM's proposals if
-    asked). With a reference, its outputs on the added inputs join the provided tests. The
-    caller runs every candidate on the added inputs and selects again.
+    asked, their requests charged to ``ledger``). With a reference, its outputs on the added
+    inputs join the provided tests. The caller runs every candidate on the added inputs and
+    selects again.
     """
     report = DistinguishReport()
     if options.count <= 0:
-        return task, report, []
+        return task, report
     labels = cluster_rows(signatures(ev.behaviour, ev.failed, ev.provided, ev.generated)).labels
     rival = rivals(selection.ranking, selection.chosen, labels, ev.multiplicity)
     if rival is None:
-        return task, report, []
+        return task, report
     problem = task.problem
     programs = (task.candidates.programs[selection.chosen], task.candidates.programs[rival])
     known = {c.key for c in task.clustering_inputs}
-    accounting: list[Accounting] = []
     asked: list[Call] = []
+    n_asks = 0
     if options.ask_llm and problem.kind != "program":  # the prompt asks for calls of a function
-        env.progress(f"asking the model for inputs separating the top 2 programs ({plural(options.ask_llm, 'request')})")
+        n_asks = ledger.affordable(options.ask_llm, request_bound(
+            llm, prompts.distinguish_chat_messages(problem, *programs), prompts.distinguish_completion_prompt(problem, *programs)))
+    if n_asks:
+        env.progress(f"asking the model for inputs separating the top 2 programs ({plural(n_asks, 'request')})")
         cache = SampleCache.memory() if options.no_cache else None
-        got = sample_distinguishing_inputs(problem, programs, options.ask_llm, llm, cache, seed=options.seed + LLM_INPUTS_SEED)
-        accounting.append(got.accounting)
+        got = sample_distinguishing_inputs(problem, programs, n_asks, llm, cache, seed=options.seed + LLM_INPUTS_SEED)
+        ledger.charge("distinguishing_inputs", got.costs, got.accounting)
         asked = [c for c in got.calls if c.key not in known]
-        report.llm_requested, report.llm_calls, report.llm_malformed = options.ask_llm, len(asked), got.malformed
+        report.llm_requested, report.llm_calls, report.llm_malformed = n_asks, len(asked), got.malformed
     pool: list[Call] = []
     if options.pool:
         # shaped like the first round's examples (not its synthesised inputs); known ones dropped
@@ -485,7 +491,15 @@ def distinguishing_round(
             task = with_provided(
                 task, reference_cases(search.inputs, problem.entry_point, checks.reference, env.execution.limits, executor)
             )
-    return task, report, accounting
+    return task, report
+
+
+def tests_affordable(problem: Problem, llm: LLMConfig, wanted: int, planned: Ledger) -> int:
+    """Test-generation requests the shared budget leaves room for, in ``planned`` (the
+    driver's view: after the candidates already charged, or a first round of them reserved)."""
+    if not wanted or problem.kind == "program":  # a program's inputs are not asserts
+        return 0
+    return planned.affordable(wanted, request_bound(llm, prompts.test_chat_messages(problem), prompts.test_completion_prompt(problem)))
 
 
 def solve(
@@ -504,27 +518,25 @@ def solve(
     driver = options.candidates.driver()
     drawn = driver.draw(problem, llm, ledger, stage)
     tests = []
-    if options.test_samples:
-        stage(f"sampling tests ({plural(options.test_samples, 'request')})")
-        generated = sample_tests(problem, options.test_samples, llm, options.sample_cache(), seed=options.seed + 1_000_003)
+    n_tests = tests_affordable(problem, llm, options.test_samples, driver.planned(ledger, problem, llm))
+    if n_tests:
+        stage(f"sampling tests ({plural(n_tests, 'request')})")
+        generated = sample_tests(problem, n_tests, llm, options.sample_cache(), seed=options.seed + 1_000_003)
         tests = generated.tests
-        ledger.record("tests", generated.accounting)
+        ledger.charge("tests", generated.costs, generated.accounting)
     t1 = time.perf_counter()
     pipeline, execution = options.pipeline, options.execution
     [task] = run_stages([Task(problem, Candidates.from_samples(drawn.programs), WeightedTests.from_cases(tests))],
                         pipeline.pure_stages(), StageEnv(execution))
     examples = len(task.problem.provided_tests)
     with open_executor(options.sandbox, workers=options.workers) as executor:
-        env = StageEnv(execution, lambda: contextlib.nullcontext(executor), llm, stage)
+        env = StageEnv(execution, lambda: contextlib.nullcontext(executor), llm, stage, {problem.task_id: ledger})
         [task] = run_stages([task], pipeline.executing_stages(), env)
         input_budget = None
         if "input time" in env.reports:
             [timed] = env.reports["input time"][0]
             input_budget = {"pool": timed.pool, "kept": timed.kept, "call_seconds": round(timed.seconds, 3)}
-        generators_run, generators_accounting = env.reports.get(GenerateInputs.name, {}).get(
-            problem.task_id, (GeneratorRun(), None))
-        if generators_accounting is not None:
-            ledger.record("input_generators", generators_accounting)
+        generators_run = env.reports.get(GenerateInputs.name, {}).get(problem.task_id, GeneratorRun())
         user_checks = UserChecks(examples, bool(options.property_code))  # reference outputs: counted at the end
         executed = driver.execute(task, drawn, llm, DriverEnv(executor, execution, ledger, stage))
         task, outcomes = executed.task, executed.outcomes
@@ -533,10 +545,7 @@ def solve(
         ev = task.evidence(outcomes)
         selection = select(ev, options.strategy)
         t3 = time.perf_counter()
-        task, report, more = distinguishing_round(task, ev, selection, options.distinguishing,
-                                                  pipeline.checks, llm, env)
-        for acc in more:
-            ledger.record("distinguishing_inputs", acc)
+        task, report = distinguishing_round(task, ev, selection, options.distinguishing, pipeline.checks, llm, env, ledger)
         if report.found:
             stage(f"executing {plural(len(task.candidates), 'program')} on {plural(report.found, 'distinguishing input')}")
             # every pair already run is in the executor's store: only the new inputs run

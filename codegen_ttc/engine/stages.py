@@ -26,7 +26,7 @@ named by the CLI flags, so the CLI only forwards the message.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -38,10 +38,11 @@ from codegen_ttc.execution.executor import Executor
 from codegen_ttc.pipeline import Task
 from codegen_ttc.problems import stdio
 from codegen_ttc.problems.model import Call, Equals, OutputMatches, Script, ScriptPassed, TestCase
-from codegen_ttc.sampling.accounting import Accounting
+from codegen_ttc.sampling import prompts
+from codegen_ttc.sampling.budget import Ledger, SharedBudget
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
-from codegen_ttc.sampling.llm import sample_input_generators
+from codegen_ttc.sampling.llm import request_bound, sample_input_generators
 from codegen_ttc.testgen.coverage_inputs import CoverageSettings, coverage_guided
 from codegen_ttc.testgen.stdin_inputs import accepted_inputs, generated_inputs
 from codegen_ttc.testgen.synthesis import synthesise_inputs
@@ -147,6 +148,8 @@ class StageEnv:
     executor: Callable[[], AbstractContextManager[Executor]] | None = None
     llm: LLMConfig | None = None
     progress: Callable[[str], None] = _quiet
+    # task id -> what its requests to the model may spend (``sampling.budget``); none: unlimited
+    ledgers: Mapping[str, Ledger] = field(default_factory=dict)
     reports: dict[str, Any] = field(default_factory=dict)
 
     def open_executor(self) -> AbstractContextManager[Executor]:
@@ -230,8 +233,8 @@ class GeneratorRun:
 @dataclass(frozen=True)
 class GenerateInputs:
     """For a whole program: inputs that model-written generator programs print, added as
-    synthesised inputs (S*). Reports task id -> (``GeneratorRun``, accounting) under
-    "input generators"; after execution ``keep_accepted_generated_inputs`` drops those most
+    synthesised inputs (S*), their requests charged to the task's ledger in ``env.ledgers``.
+    Reports task id -> ``GeneratorRun`` under "input generators"; after execution ``keep_accepted_generated_inputs`` drops those most
     candidates did not finish on."""
 
     options: GeneratorOptions
@@ -246,26 +249,31 @@ class GenerateInputs:
         out = []
         with env.open_executor() as executor:
             for task in tasks:
-                task, run, accounting = self.one(task, env.llm, executor, env.progress, env.execution)
-                if run.generators or accounting is not None:
-                    env.reports.setdefault(self.name, {})[task.problem.task_id] = (run, accounting)
+                ledger = env.ledgers.get(task.problem.task_id) or Ledger(SharedBudget())
+                task, run = self.one(task, env.llm, executor, env.progress, env.execution, ledger)
+                env.reports.setdefault(self.name, {})[task.problem.task_id] = run
                 out.append(task)
         return out
 
     def one(self, task: Task, llm: LLMConfig, executor: Executor, progress: Callable[[str], None],
-            execution: ExecutionOptions) -> tuple[Task, GeneratorRun, Accounting | None]:
+            execution: ExecutionOptions, ledger: Ledger) -> tuple[Task, GeneratorRun]:
         if task.problem.kind != "program":
-            return task, GeneratorRun(), None
-        count = self.options.count
+            return task, GeneratorRun()
+        problem = task.problem
+        count = ledger.affordable(self.options.count, request_bound(
+            llm, prompts.input_generator_chat_messages(problem), prompts.input_generator_completion_prompt(problem)))
+        if not count:
+            return task, GeneratorRun()
         progress(f"sampling {plural(count, 'input generator')}")
         cache = SampleCache.memory() if self.options.no_cache else None
-        generators = sample_input_generators(task.problem, count, llm, cache, seed=self.options.seed + GENERATOR_SEED)
+        generators = sample_input_generators(problem, count, llm, cache, seed=self.options.seed + GENERATOR_SEED)
+        ledger.charge("input_generators", generators.costs, generators.accounting)
         progress(f"running {plural(len(generators.programs), 'input generator')} on {plural(GENERATOR_SEEDS, 'seed')}")
         texts = generated_inputs(executor, generators.programs, GENERATOR_SEEDS, execution.synthesised_limits)
         known = {c.key for c in task.clustering_inputs}
         calls = tuple(c for c in (Call((t,)) for t in texts) if c.key not in known)
         task = dataclasses.replace(task, synthesised=task.synthesised + calls)
-        return task, GeneratorRun(len(generators.programs), calls), generators.accounting
+        return task, GeneratorRun(len(generators.programs), calls)
 
 
 def keep_accepted_generated_inputs(task: Task, run: GeneratorRun, outcomes: Outcomes) -> tuple[Task, dict | None]:

@@ -75,9 +75,12 @@ class Monotonicity:
     """Whether a replayed pass@1 curve ever falls with more samples by more than its noise.
 
     ``worst_drop``: the largest mean(pass@1 at m) - mean(pass@1 at n) over m < n, at
-    ``at`` = (m, n); ``se``: the standard error of that difference over the replay orders
-    (paired: both ends come from the same orders); ``monotone``: no pair drops by more than
-    its own standard error.
+    ``at`` = (m, n); ``se``: the standard error of that difference over tasks (paired: both
+    ends are the same tasks in the same replay orders; each task's difference averaged over
+    the orders first), the noise of a mean over a task set; ``monotone``: no pair drops by
+    more than its own standard error. ``order_violations``: the pairs dropping by more than
+    the standard error over replay orders alone (which ignores that the tasks are a sample,
+    and is zero at the full pool, where every order draws the same set).
     """
 
     monotone: bool
@@ -85,31 +88,40 @@ class Monotonicity:
     at: tuple[int, int]
     se: float
     violations: tuple[tuple[int, int, float, float], ...] = ()  # (m, n, drop, se) beyond the se
+    order_violations: tuple[tuple[int, int, float, float], ...] = ()  # (m, n, drop, se over orders)
 
 
-def monotonicity(per_seed: np.ndarray, ns: Sequence[int]) -> Monotonicity:
-    """``per_seed``: (seeds x ns) mean pass@1 over tasks for each replay order. Pure.
+def point_se(values: np.ndarray) -> np.ndarray:
+    """Standard error over tasks of each point of a (seeds x tasks x ns) replay. Pure."""
+    per_task = np.asarray(values, dtype=np.float64).mean(axis=0)
+    return per_task.std(axis=0, ddof=1) / np.sqrt(per_task.shape[0]) if per_task.shape[0] > 1 else np.zeros(per_task.shape[1])
 
-    For every m < n the drop mean_s(c_s(m) - c_s(n)) is compared with its standard error
-    over orders (std / sqrt(orders)); a drop within one standard error is noise.
-    """
-    curve = np.asarray(per_seed, dtype=np.float64)
-    if curve.ndim != 2 or curve.shape[1] != len(ns):
-        raise ValueError("per_seed must be (orders x ns)")
-    n_orders = curve.shape[0]
+
+def monotonicity(values: np.ndarray, ns: Sequence[int]) -> Monotonicity:
+    """``values``: (seeds x tasks x ns) selected pass@1 of each task in each replay order. Pure."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 3 or v.shape[2] != len(ns):
+        raise ValueError("values must be (orders x tasks x ns)")
+    n_orders, n_tasks = v.shape[0], v.shape[1]
+    per_task = v.mean(axis=0)  # tasks x ns
+    per_seed = v.mean(axis=1)  # orders x ns
     worst = (-np.inf, (int(ns[0]), int(ns[0])), 0.0)
-    violations = []
+    violations, by_orders = [], []
     for j in range(1, len(ns)):
         for i in range(j):
-            diff = curve[:, i] - curve[:, j]
+            diff = per_task[:, i] - per_task[:, j]
             drop = float(diff.mean())
-            se = float(diff.std(ddof=1) / np.sqrt(n_orders)) if n_orders > 1 else 0.0
+            se = float(diff.std(ddof=1) / np.sqrt(n_tasks)) if n_tasks > 1 else 0.0
+            order_diff = per_seed[:, i] - per_seed[:, j]
+            order_se = float(order_diff.std(ddof=1) / np.sqrt(n_orders)) if n_orders > 1 else 0.0
             if drop > worst[0]:
                 worst = (drop, (int(ns[i]), int(ns[j])), se)
             if drop > se + 1e-12:
                 violations.append((int(ns[i]), int(ns[j]), round(drop, 4), round(se, 4)))
+            if drop > order_se + 1e-12:
+                by_orders.append((int(ns[i]), int(ns[j]), round(drop, 4), round(order_se, 4)))
     drop, at, se = worst if len(ns) > 1 else (0.0, worst[1], 0.0)
-    return Monotonicity(not violations, float(drop), at, float(se), tuple(violations))
+    return Monotonicity(not violations, float(drop), at, float(se), tuple(violations), tuple(by_orders))
 
 
 def fixed_curve(
@@ -224,27 +236,48 @@ def adaptive_points(
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     seeds: Sequence[int] = range(20),
     config: AdaptiveConfig = AdaptiveConfig(),
+    per_task: bool = False,
 ) -> list[dict]:
-    """(threshold, mean samples, pass@1) of the adaptive policy at each threshold."""
+    """(threshold, mean samples, pass@1) of the adaptive policy at each threshold; with
+    ``per_task``, also each task's pass@1 over the seeds (``"per_task"``, in ``pools`` order)."""
     points = []
+    index = {task_id: i for i, task_id in enumerate(pools)}
     for t in thresholds:
         cfg = replace(config, rule=replace(config.rule, threshold=t))
-        points.append({"threshold": t, **summarise_outcomes(adaptive_outcomes(pools, cfg, seeds))})
+        outcomes = adaptive_outcomes(pools, cfg, seeds)
+        point = {"threshold": t, **summarise_outcomes(outcomes)}
+        if per_task:
+            sums, counts = np.zeros(len(index)), np.zeros(len(index))
+            for o in outcomes:
+                sums[index[o.task_id]] += o.pass_at_1
+                counts[index[o.task_id]] += 1
+            point["per_task"] = sums / np.maximum(counts, 1)
+        points.append(point)
     return points
 
 
-def against_fixed(points: Sequence[Mapping], ns: Sequence[int], fixed: Sequence[float], fixed_se: Sequence[float]) -> list[dict]:
+def against_fixed(
+    points: Sequence[Mapping], ns: Sequence[int], fixed: Sequence[float], fixed_se: Sequence[float],
+    fixed_per_task: np.ndarray | None = None,
+) -> list[dict]:
     """Each adaptive point (``adaptive_points``) beside the fixed-budget curve at its mean samples.
 
     The fixed curve (``fixed`` pass@1 at ``ns`` samples, standard error ``fixed_se``) is read
     by linear interpolation; beyond its ends, its end values. A point is ``below`` when its
-    pass@1 falls short of the curve by more than the two standard errors combined. Pure.
+    pass@1 falls short of the curve by more than the standard error of the gap: paired over
+    tasks when both sides come per task (``fixed_per_task``, tasks x ns, and the point's
+    ``per_task``, the same tasks in the same order), else the two standard errors combined. Pure.
     """
     x = np.asarray(ns, dtype=np.float64)
     out = []
     for p in points:
         at = float(np.interp(p["mean_samples"], x, np.asarray(fixed, dtype=np.float64)))
-        se = float(np.hypot(np.interp(p["mean_samples"], x, np.asarray(fixed_se, dtype=np.float64)), p.get("pass@1_se", 0.0)))
+        if fixed_per_task is not None and "per_task" in p and len(p["per_task"]) > 1:
+            fixed_t = np.array([np.interp(p["mean_samples"], x, row) for row in np.asarray(fixed_per_task, dtype=np.float64)])
+            gaps = np.asarray(p["per_task"], dtype=np.float64) - fixed_t
+            se = float(gaps.std(ddof=1) / np.sqrt(len(gaps)))
+        else:
+            se = float(np.hypot(np.interp(p["mean_samples"], x, np.asarray(fixed_se, dtype=np.float64)), p.get("pass@1_se", 0.0)))
         gap = p["pass@1"] - at
         out.append({"threshold": p["threshold"], "mean_samples": round(p["mean_samples"], 2),
                     "pass@1": round(p["pass@1"], 4), "fixed_pass@1": round(at, 4), "gap": round(gap, 4),

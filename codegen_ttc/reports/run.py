@@ -41,13 +41,13 @@ from codegen_ttc.reports.samples import sample_results, samples_rows
 from codegen_ttc.reports.scoring import DEFAULT_KS, TaskScore, score_task, summarise
 from codegen_ttc.sampling import prompts
 from codegen_ttc.sampling.accounting import Accounting, RunAccounting
-from codegen_ttc.sampling.budget import KINDS, Ledger, SharedBudget, prompt_token_bound
+from codegen_ttc.sampling.budget import KINDS, Ledger, SharedBudget
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.cleanup import CleanupMode
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
 from codegen_ttc.sampling.files import group_samples, load_sample_rows
-from codegen_ttc.sampling.llm import sample_problems
+from codegen_ttc.sampling.llm import request_bound, sample_problems
 from codegen_ttc.selection.strategies import SCORED_BY_DEFAULT, get_strategy
 from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, choices_from_store
 from codegen_ttc.testgen.files import load_generated_tests
@@ -339,17 +339,21 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
     """
 
     assert config.generate is not None
-    # each problem's shared budget (sampling.budget): the candidates it affords go out first
+    # each problem's shared budget (sampling.budget): the candidates it affords go out first,
+    # test generation gets what is left after them
     ledgers = {p.task_id: Ledger(config.budget) for p in problems}
-    counts = {}
+    counts, test_counts = {}, {}
     for p in problems:
-        prompt = (prompts.solution_chat_messages(p) if config.generate.mode == "chat"
-                  else prompts.solution_completion_prompt(p))
-        bound = prompt_token_bound(prompt) + config.generate.max_tokens
+        bound = request_bound(config.generate, prompts.solution_chat_messages(p), prompts.solution_completion_prompt(p))
         counts[p.task_id] = ledgers[p.task_id].affordable(config.generate_samples, bound)
         if counts[p.task_id] <= 0:
             raise InputError(f"the --budget-requests/--budget-tokens budget does not cover one candidate sample of "
                              f"{p.task_id} (a request may take {bound} tokens)")
+        test_counts[p.task_id] = 0  # a whole program's inputs come from testgen.stdin_inputs, not asserts
+        if p.kind != "program" and config.generate_tests:
+            test_bound = request_bound(config.generate, prompts.test_chat_messages(p), prompts.test_completion_prompt(p))
+            test_counts[p.task_id] = ledgers[p.task_id].reserved(counts[p.task_id], bound).affordable(
+                config.generate_tests, test_bound)
     done = 0
 
     def on_done(_problem, _samples) -> None:
@@ -361,7 +365,7 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
     got = sample_problems(
         problems, config.generate, n_candidates=config.generate_samples, n_tests=config.generate_tests, seed=config.seed,
         cache=SampleCache.memory() if config.no_cache else None,
-        on_done=on_done, counts=counts,
+        on_done=on_done, counts=counts, test_counts=test_counts,
     )
     run = RunAccounting()
     # tokens per kind, replies from the cache at what they cost when fetched (sampling.budget)
@@ -380,13 +384,13 @@ def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, 
             lost += counts[task_id] - len(ps.candidates.raw)
         if ps.tests is not None:
             tests[task_id] = ps.tests.tests
-            ledgers[task_id].record("tests", ps.tests.accounting)
-            lost += config.generate_tests - len(ps.tests.raw)
+            ledgers[task_id].charge("tests", ps.tests.costs, ps.tests.accounting)
+            lost += test_counts[task_id] - len(ps.tests.raw)
         if lost:
             short[task_id] = lost
     accounting = run.to_json()
     if short and any(ps.candidates is not None and ps.candidates.raw for ps in got.values()):
-        asked = sum(counts.values()) + len(problems) * config.generate_tests
+        asked = sum(counts.values()) + sum(test_counts.values())
         names = ", ".join(list(short)[:5]) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
         raise IncompleteRun(
             f"{model_label(config.generate)}: {sum(short.values())} of {asked} samples not received"

@@ -49,6 +49,7 @@ from codegen_ttc.problems import parsing
 from codegen_ttc.problems.model import Call, Problem, TestCase
 from codegen_ttc.sampling import extract, local_model, prompts
 from codegen_ttc.sampling.accounting import Accounting, split_completion_tokens
+from codegen_ttc.sampling.budget import prompt_token_bound, reply_costs
 from codegen_ttc.sampling.cache import SampleCache, request_key
 from codegen_ttc.sampling.cleanup import program_from_completion
 from codegen_ttc.sampling.config import LLMConfig
@@ -563,8 +564,15 @@ class TestSamples:
     tests: list[TestCase]  # deduplicated by key, first occurrence order
     accounting: Accounting
     raw: list[str]  # the model's texts
+    costs: list[int] = field(default_factory=list)  # tokens each reply cost (``sampling.budget``)
 
     __test__ = False
+
+
+def request_bound(config: LLMConfig, chat: prompts.Messages, completion: str) -> int:
+    """The most tokens one request may cost (``sampling.budget``): its prompt in ``config``'s
+    mode, ``chat`` or ``completion``, plus ``max_tokens``."""
+    return prompt_token_bound(chat if config.mode == "chat" else completion) + config.max_tokens
 
 
 def candidate_program(problem: Problem, text: str, mode: str) -> extract.Extraction:
@@ -593,7 +601,6 @@ async def asample_candidates(problem: Problem, n: int, sampler: Sampler, *, seed
     else:
         stops = prompts.PROGRAM_STOPS if problem.kind == "program" else prompts.SOLUTION_STOPS
         batch = await sampler.sample(prompts.solution_completion_prompt(problem), n, seed=seed, stop=stops)
-    from codegen_ttc.sampling.budget import sample_cost
 
     programs: list[str] = []
     statuses: list[str] = []
@@ -609,8 +616,7 @@ async def asample_candidates(problem: Problem, n: int, sampler: Sampler, *, seed
     for status in statuses:
         if status in ("unparseable", "empty"):
             acc.count_malformed(f"code_{status}")
-    costs = [sample_cost(s) for s in batch.samples if s.text is not None]
-    return CandidateSamples(programs=programs, statuses=statuses, accounting=acc, raw=raw, costs=costs)
+    return CandidateSamples(programs=programs, statuses=statuses, accounting=acc, raw=raw, costs=reply_costs(batch))
 
 
 def cases_from_test_samples(problem: Problem, texts: list[str], mode: str, per_sample: int = 5) -> list[TestCase]:
@@ -646,13 +652,14 @@ async def asample_tests(
     else:
         batch = await sampler.sample(prompts.test_completion_prompt(problem), n, seed=seed, stop=prompts.TEST_STOPS)
     tests = cases_from_test_samples(problem, batch.texts, mode, per_sample)
-    return TestSamples(tests=tests, accounting=batch.accounting, raw=batch.texts)
+    return TestSamples(tests=tests, accounting=batch.accounting, raw=batch.texts, costs=reply_costs(batch))
 
 
 @dataclass
 class GeneratorSamples:
     programs: list[str]  # whole programs printing one input per seed (unparseable ones left out)
     accounting: Accounting
+    costs: list[int] = field(default_factory=list)  # tokens each reply cost (``sampling.budget``)
 
 
 async def asample_input_generators(problem: Problem, n: int, sampler: Sampler, *, seed: int | None = None) -> GeneratorSamples:
@@ -667,7 +674,7 @@ async def asample_input_generators(problem: Problem, n: int, sampler: Sampler, *
     programs = [ex.program for ex in extracted if ex.status != "empty" and extract._parses(ex.program)]
     for _ in range(len(batch.texts) - len(programs)):
         batch.accounting.count_malformed("generator_unparseable")
-    return GeneratorSamples(list(dict.fromkeys(programs)), batch.accounting)
+    return GeneratorSamples(list(dict.fromkeys(programs)), batch.accounting, reply_costs(batch))
 
 
 def sample_input_generators(
@@ -707,6 +714,7 @@ class InputSamples:
     malformed: int  # lines that tried to call the entry point without a literal call
     accounting: Accounting
     raw: list[str]  # the model's texts
+    costs: list[int] = field(default_factory=list)  # tokens each reply cost (``sampling.budget``)
 
 
 def calls_from_input_samples(
@@ -761,7 +769,7 @@ async def asample_distinguishing_inputs(
     acc = batch.accounting
     for _ in range(malformed):
         acc.count_malformed("input_malformed")
-    return InputSamples(calls=calls, malformed=malformed, accounting=acc, raw=batch.texts)
+    return InputSamples(calls=calls, malformed=malformed, accounting=acc, raw=batch.texts, costs=reply_costs(batch))
 
 
 def sample_distinguishing_inputs(
@@ -807,16 +815,19 @@ async def asample_problems(
     per_sample: int = 5,
     on_done: Callable[[Problem, ProblemSamples], None] | None = None,
     counts: Mapping[str, int] | None = None,
+    test_counts: Mapping[str, int] | None = None,
 ) -> dict[str, ProblemSamples]:
     """Candidates (and generated tests if ``n_tests``) for many problems at once on one
     sampler: requests of all problems share its concurrency limit. ``on_done`` is called
-    as each problem completes (progress reports). ``counts``: candidates per task id where
-    they differ from ``n_candidates`` (what a shared budget affords)."""
+    as each problem completes (progress reports). ``counts``/``test_counts``: candidates and
+    test samples per task id where they differ from ``n_candidates``/``n_tests`` (what a
+    shared budget affords)."""
 
     async def one(problem: Problem) -> tuple[str, ProblemSamples]:
         n = n_candidates if counts is None else counts.get(problem.task_id, n_candidates)
+        t = n_tests if test_counts is None else test_counts.get(problem.task_id, n_tests)
         cand_task = asample_candidates(problem, n, sampler, seed=seed) if n else None
-        test_task = asample_tests(problem, n_tests, sampler, seed=seed, per_sample=per_sample) if n_tests else None
+        test_task = asample_tests(problem, t, sampler, seed=seed, per_sample=per_sample) if t else None
         cands, tests = await asyncio.gather(
             cand_task if cand_task is not None else _none(), test_task if test_task is not None else _none()
         )
@@ -843,6 +854,7 @@ def sample_problems(
     per_sample: int = 5,
     on_done: Callable[[Problem, ProblemSamples], None] | None = None,
     counts: Mapping[str, int] | None = None,
+    test_counts: Mapping[str, int] | None = None,
 ) -> dict[str, ProblemSamples]:
     """Sync wrapper of ``asample_problems`` (one server session for all problems)."""
 
@@ -850,6 +862,6 @@ def sample_problems(
         config, cache,
         lambda s: asample_problems(
             problems, s, n_candidates=n_candidates, n_tests=n_tests, seed=seed, per_sample=per_sample, on_done=on_done,
-            counts=counts,
+            counts=counts, test_counts=test_counts,
         ),
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from codegen_ttc.problems.model import Problem
 from codegen_ttc.sampling import prompts
 from codegen_ttc.sampling.accounting import Accounting
-from codegen_ttc.sampling.budget import Ledger, prompt_token_bound, sample_cost
+from codegen_ttc.sampling.budget import Ledger, prompt_token_bound, reply_costs, sample_cost
 from codegen_ttc.sampling.extract import REFUSED
 from codegen_ttc.sampling.llm import Sampler, candidate_program
 
@@ -169,13 +169,17 @@ async def ajudge_pair(
     a, b = programs
     out = Judgement()
     orders = ((a, b, False), (b, a, True))
+    prompts_in_order = [(swapped, prompts.judge_chat_messages(problem, first, second) if mode == "chat"
+                         else prompts.judge_completion_prompt(problem, first, second)) for first, second, swapped in orders]
+    # as many comparisons in each order as the shared budget affords for both (the A/B balance)
+    bound = max(prompt_token_bound(prompt) for _, prompt in prompts_in_order) + sampler.config.max_tokens
+    per_order = min(samples, ledger.affordable(2 * samples, bound) // 2)
     batches = []
-    for first, second, swapped in orders:
-        prompt = (prompts.judge_chat_messages(problem, first, second) if mode == "chat"
-                  else prompts.judge_completion_prompt(problem, first, second))
-        batches.append((swapped, await sampler.sample(prompt, samples, seed=seed)))
+    for swapped, prompt in prompts_in_order:
+        if per_order:
+            batches.append((swapped, await sampler.sample(prompt, per_order, seed=seed)))
     for swapped, batch in batches:
-        ledger.record("judge", batch.accounting)
+        ledger.charge("judge", reply_costs(batch), batch.accounting)
         out.accounting.merge(batch.accounting)
         for text in batch.texts:
             letter = judged_letter(text, mode)

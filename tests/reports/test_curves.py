@@ -408,32 +408,41 @@ def test_replay_matrix_keeps_each_order_apart_and_averages_to_problem_curves(poo
     np.testing.assert_allclose(matrix.mean(axis=0), curves.problem_curves(pools, ["default"], [1, 3], range(3))["default"])
 
 
+def replayed(per_task: list[list[float]], orders: int = 3) -> np.ndarray:
+    """(orders x tasks x ns): the same per-task curves in every replay order."""
+    return np.repeat(np.asarray(per_task, dtype=np.float64)[None], orders, axis=0)
+
+
 def test_a_curve_that_rises_is_monotone_and_one_that_falls_beyond_its_noise_is_not():
     ns = [5, 10, 20]
-    rising = np.array([[0.40, 0.45, 0.50], [0.42, 0.44, 0.51], [0.41, 0.46, 0.49]])
+    rising = replayed([[0, 0, 1], [0, 1, 1], [1, 1, 1], [0, 0, 0]] * 10)
     check = curves.monotonicity(rising, ns)
-    assert check.monotone and not check.violations
-    assert check.worst_drop < 0
-    # from 10 to 20 samples every order loses 0.05: far beyond the spread over orders
+    assert check.monotone and not check.violations and check.worst_drop < 0
+    # from 10 to 20 samples a quarter of the tasks lose their right pick and none gains one
     falling = rising.copy()
-    falling[:, 2] = falling[:, 1] - 0.05
+    falling[:, :, 2] = falling[:, :, 1]
+    falling[:, 1::4, 2] = 0.0
     check = curves.monotonicity(falling, ns)
     assert not check.monotone
     assert (10, 20) in [(m, n) for m, n, _, _ in check.violations]
-    assert check.at == (10, 20) and check.worst_drop == pytest.approx(0.05)
+    assert check.at == (10, 20) and check.worst_drop == pytest.approx(0.25)
 
 
-def test_a_drop_within_the_spread_over_orders_is_noise():
-    ns = [5, 10]
-    # one order drops by 0.03, another rises by 0.03 and a third by 0.01: the mean drop, -0.0033, is noise
-    noisy = np.array([[0.50, 0.47], [0.50, 0.53], [0.50, 0.49]])
-    noisy[2, 1] = 0.51
-    check = curves.monotonicity(noisy, ns)
-    assert check.monotone
-    # a mean drop of 0.01 with a spread of 0.02 over three orders (se 0.0115) is noise too
-    assert curves.monotonicity(np.array([[0.5, 0.47], [0.5, 0.51], [0.5, 0.49]]), ns).monotone
-    # the same mean drop with every order agreeing is not
-    assert not curves.monotonicity(np.array([[0.5, 0.49], [0.5, 0.49], [0.5, 0.49]]), ns).monotone
+def test_a_drop_within_the_noise_of_a_task_set_is_noise():
+    ns = [12, 13]
+    # 100 tasks: 3 lose their right pick at 13 samples, 2 gain one: a net drop of 0.01 is noise
+    # (five tasks flip), though every replay order agrees on it (the full pool is one draw)
+    per_task = [[1, 1]] * 90 + [[1, 0]] * 3 + [[0, 1]] * 2 + [[0, 0]] * 5
+    check = curves.monotonicity(replayed(per_task), ns)
+    assert check.monotone and check.worst_drop == pytest.approx(0.01)
+    assert check.order_violations == ((12, 13, 0.01, 0.0),)
+    # 10 losses and no gain are not noise
+    assert not curves.monotonicity(replayed([[1, 1]] * 90 + [[1, 0]] * 10), ns).monotone
+
+
+def test_point_standard_errors_are_over_tasks():
+    values = replayed([[1.0], [0.0]] * 50)
+    assert curves.point_se(values)[0] == pytest.approx(np.std([1.0, 0.0] * 50, ddof=1) / 10)
 
 
 def test_adaptive_points_are_read_against_the_fixed_curve_at_their_mean_samples():
@@ -444,3 +453,15 @@ def test_adaptive_points_are_read_against_the_fixed_curve_at_their_mean_samples(
     rows = curves.against_fixed(points, ns, fixed, se)
     assert [r["fixed_pass@1"] for r in rows] == [0.45, 0.55, 0.6]
     assert [r["below"] for r in rows] == [False, True, False]  # 0.595 is within its standard error of 0.60
+
+
+def test_adaptive_against_fixed_is_paired_over_tasks_when_both_come_per_task():
+    ns = [5, 10]
+    fixed_per_task = np.array([[0.0, 1.0]] * 60 + [[0.0, 0.0]] * 40)  # fixed: 0.6 at 10 samples
+    adaptive = np.array([1.0] * 55 + [0.0] * 45)  # the same tasks but five lost: 0.55
+    point = {"threshold": 0.9, "mean_samples": 10.0, "pass@1": 0.55, "pass@1_se": 0.05, "per_task": adaptive}
+    [row] = curves.against_fixed([point], ns, [0.0, 0.6], [0.05, 0.05], fixed_per_task=fixed_per_task)
+    # unpaired, 0.05 short is within hypot(0.05, 0.05); paired, five tasks lost and none gained is not
+    assert row["below"] and row["se"] == pytest.approx(np.std([-1.0] * 5 + [0.0] * 95, ddof=1) / 10, abs=1e-4)
+    [unpaired] = curves.against_fixed([point], ns, [0.0, 0.6], [0.05, 0.05])
+    assert not unpaired["below"]

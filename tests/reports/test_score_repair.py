@@ -90,3 +90,17 @@ def test_a_budget_below_one_sample_is_refused(tmp_path, capsys):
                  "http://127.0.0.1:9", "--api-key", "x", "--budget-tokens", "10", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and "does not cover one candidate sample of tiny/0" in err and not (tmp_path / "o").exists()
+
+
+def test_test_generation_draws_on_the_same_budget(tmp_path, capsys, monkeypatch):
+    """Every request counts: the three candidates go first, test generation gets what is left."""
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    with StubServer(handler) as stub:
+        result = score(tmp_path, stub, capsys, "--n-tests", "8", "--budget-requests", "5")
+        assert sum(c.n for c in stub.calls) == 5
+        charged = result["spending"]["by_kind"]
+        assert charged["candidates"]["samples_returned"] == 3 and charged["tests"]["samples_returned"] == 2
+        assert result["spending"]["most_charged_problem"]["requests"] == 5
+        sent = len(stub.calls)
+        only_candidates = score(tmp_path, stub, capsys, "--n-tests", "8", "--budget-requests", "3")
+        assert "tests" not in only_candidates["spending"]["by_kind"] and len(stub.calls) == sent  # all cached

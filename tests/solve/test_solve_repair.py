@@ -237,3 +237,30 @@ def test_adaptive_does_not_repair_a_settled_pick(tmp_path, capsys, monkeypatch):
     assert result["adaptive"]["reason"] == "confident" and result["adaptive"]["rounds"] == 1
     assert not asked and result["repair"]["requested"] == 0
     assert len(result["clusters"]) == 2
+
+
+def test_every_kind_of_request_draws_on_the_budget(tmp_path, capsys, stub, monkeypatch):
+    """Candidates first; test generation gets what they leave (one of the four asked for)."""
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    result = solve(tmp_path, stub, capsys, "--n-tests", "4", "--budget-requests", "3", expect=4)
+    assert sum(c.n for c in stub.calls) == 3
+    by_kind = result["spending"]["by_kind"]
+    assert by_kind["candidates"]["samples_returned"] == 2 and by_kind["tests"]["samples_returned"] == 1
+    assert result["spending"]["charged"]["requests"] == 3
+
+
+def test_the_judge_draws_on_the_budget(tmp_path, capsys, monkeypatch):
+    """Five candidates and a budget of seven: one comparison in each order, not two."""
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    with judging_stub() as stub:
+        problem = tmp_path / "running_max.py"
+        problem.write_text(PROBLEM)
+        code = main(["solve", str(problem), "-n", "5", "--n-tests", "0", "--synthesise", "20", "--distinguish", "0",
+                     "--sandbox", "bwrap", "--json", "--base-url", stub.base_url, "--model", "stub", "--api-key", "x",
+                     "--judge", "pairwise", "--budget-requests", "7"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        result = json.loads(out)
+        assert sum(c.n for c in stub.calls) == 7
+    assert result["spending"]["by_kind"]["judge"]["samples_returned"] == 2
+    assert result["spending"]["charged"]["requests"] == 7
