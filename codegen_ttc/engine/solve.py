@@ -26,7 +26,7 @@ from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, ExecutingEvaluat
 from codegen_ttc.engine.repair import RepairingSampler, RepairReport, RepairSettings, RepairState, origin_of, run_repair_rounds
 from codegen_ttc.engine.tie_break import UNCALIBRATED, judge_tie
 from codegen_ttc.errors import InputError, plural
-from codegen_ttc.execution.batch import Batch, Limits, Outcomes
+from codegen_ttc.execution.batch import Batch, Limits, Outcomes, for_problem
 from codegen_ttc.execution.executor import Executor, open_executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems import stdio
@@ -520,7 +520,7 @@ def distinguishing_round(
     # the synthesised inputs' limits: the same runs are then free when every candidate runs them
     search = search_distinguishing_inputs(
         executor, programs, problem.entry_point, [*asked, *pool],
-        limits=options.synthesised_limits, limit=options.distinguish,
+        limits=for_problem(options.synthesised_limits, problem), limit=options.distinguish,
     )
     asked_keys = {c.key for c in asked}
     report.searched, report.found = search.searched, len(search.inputs)

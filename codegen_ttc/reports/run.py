@@ -768,17 +768,19 @@ def load_run(run_dir: Path, tasks: Sequence[Task] | None = None) -> tuple[dict[s
         # --input-seconds: the cut follows from the stored call seconds, so it is made again
         timed = timed_from_store(tasks, config.time_budget, synthesised_limits=config.synthesised_limits, lookup=lookup)
         tasks = [t.task for t in timed]
-    tests, synthesised = config.limits.key, config.synthesised_limits.key
-    selection = lambda c, p: stored.get((c, p, tests)) or stored.get((c, p, synthesised))  # noqa: E731
+    # each pair under the limits its batch ran with: tests under the run's limits, synthesised
+    # inputs under theirs, a problem's memory limit (``for_problem``) and a test's own time limit added
+    ran_under = {(b.candidate_key, p.key): b.limits.key for t in tasks
+                 for b in t.batches(config.limits, synthesised_limits=config.synthesised_limits) for p in b.probes}
+    selection = lambda c, p: stored.get((c, p, ran_under.get((c, p), "")))  # noqa: E731
     if any(t.problem.reference is not None for t in tasks):
         # evalplus: the hidden tests are made from the reference's stored outcomes, then run in
         # suites under limits of their own, so the truth is read batch by batch
         tasks = settled_from_store(tasks, stored, config.limits, config.synthesised_limits)
         return pools_from_outcomes(tasks, selection, correct_of=lambda t: stored_truth(t, stored, config.limits))
-    # selection's outcomes: tests under the run's limits, synthesised inputs under theirs;
     # the hidden tests' outcomes under the ground-truth limits (see Task.truth_batches)
-    truth = dataclasses.replace(config.limits, max_timeouts=1).key
-    return pools_from_outcomes(tasks, selection, lambda c, p: stored.get((c, p, truth)))
+    truth = {(b.candidate_key, p.key): b.limits.key for t in tasks for b in t.truth_batches(config.limits) for p in b.probes}
+    return pools_from_outcomes(tasks, selection, lambda c, p: stored.get((c, p, truth.get((c, p), ""))))
 
 
 def score(
