@@ -12,7 +12,7 @@ import pytest
 
 from codegen_ttc.execution.backends import backend_problem, open_sandbox
 from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES, MemoryCgroup
-from codegen_ttc.execution.batch import Limits
+from codegen_ttc.execution.batch import Limits, for_problem, limits_json
 from codegen_ttc.execution.judge import passes
 from codegen_ttc.pipeline import Candidates, Task
 from codegen_ttc.problems import stdio
@@ -152,3 +152,14 @@ def test_without_a_memory_limit_the_same_program_passes_under_the_default_bound(
     finally:
         sb.close()
     assert passes(case.check, out), out
+
+
+def test_a_problems_memory_limit_reaches_its_limits_and_nothing_else_changes():
+    """Pure: ``for_problem`` adds the limit (and keeps RLIMIT_AS at least twice it); a problem
+    without one, and the limits' key and wire form without it, stay as they were."""
+    plain = Limits()
+    assert "resident_bytes" not in limits_json(plain)
+    assert for_problem(plain, Problem("t", "p", "f")) is plain
+    big = for_problem(plain, Problem("t", "p", "f", memory_limit_bytes=1 << 30))
+    assert (big.resident_bytes, big.memory_bytes, big.bound_bytes) == (1 << 30, 2 << 30, 1 << 30)
+    assert big.key != plain.key and limits_json(big)["resident_bytes"] == 1 << 30
