@@ -37,7 +37,13 @@ from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_program_error
 from codegen_ttc.sampling.extract import REFUSED
-from codegen_ttc.sampling.llm import sample_candidates, sample_distinguishing_inputs, sample_input_generators, sample_tests
+from codegen_ttc.sampling.llm import (
+    GeneratorSamples,
+    sample_candidates,
+    sample_distinguishing_inputs,
+    sample_input_generators,
+    sample_tests,
+)
 from codegen_ttc.selection.calibration import probability_correct
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
@@ -421,23 +427,24 @@ def with_generated_inputs(
     model-written generator programs print added as synthesised inputs (S*)."""
     if options.adaptive:
         return task, GeneratorRun(), []
-    return add_generated_inputs(
+    task, run, samples = add_generated_inputs(
         task, options.input_generators, llm, executor, limits=options.synthesised_limits, seed=options.seed,
         cache=options.sample_cache(), stage=stage,
     )
+    return task, run, [samples.accounting] if samples is not None else []
 
 
 def add_generated_inputs(
     task: Task, n: int, llm: LLMConfig, executor: Runs, *, limits: Limits, seed: int,
     cache: SampleCache | None = None, stage: Callable[[str], None] = lambda _: None,
-) -> tuple[Task, GeneratorRun, list[Accounting]]:
+) -> tuple[Task, GeneratorRun, GeneratorSamples | None]:
     """``task`` with the inputs ``n`` model-written generator programs print (each run on
     ``GENERATOR_SEEDS`` seeds in the sandbox, under ``limits``) added as synthesised inputs,
-    what they gave, and the sampling's accounting; unchanged for a function or ``n == 0``.
+    what they gave, and the samples (their accounting); unchanged for a function or ``n == 0``.
     ``solve`` and ``score`` both: keep then only the inputs most candidates finish on
     (``keep_accepted_generated_inputs``)."""
     if not n or task.problem.kind != "program":
-        return task, GeneratorRun(), []
+        return task, GeneratorRun(), None
     stage(f"sampling {plural(n, 'input generator')}")
     generators = sample_input_generators(task.problem, n, llm, cache, seed=seed + GENERATOR_SEED)
     stage(f"running {plural(len(generators.programs), 'input generator')} on {plural(GENERATOR_SEEDS, 'seed')}")
@@ -445,7 +452,7 @@ def add_generated_inputs(
     known = {c.key for c in task.clustering_inputs}
     calls = tuple(c for c in (Call((t,)) for t in texts) if c.key not in known)
     task = dataclasses.replace(task, synthesised=task.synthesised + calls)
-    return task, GeneratorRun(len(generators.programs), calls), [generators.accounting]
+    return task, GeneratorRun(len(generators.programs), calls), generators
 
 
 @dataclass(frozen=True)

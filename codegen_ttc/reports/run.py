@@ -855,13 +855,14 @@ def with_input_generators(
     out, runs, accounting = [], {}, []
     with open_executor(config.sandbox, workers=config.workers, store=store) as executor:
         for task in tasks:
-            task, run, acc = add_generated_inputs(
+            task, run, samples = add_generated_inputs(
                 task, config.input_generators, llm, executor, limits=config.synthesised_limits, seed=config.seed,
                 cache=cache,
             )
             out.append(task)
             runs[task.problem.task_id] = run
-            accounting += acc
+            if samples is not None:
+                accounting.append(samples.accounting)
     return out, runs, accounting
 
 

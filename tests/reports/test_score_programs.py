@@ -10,7 +10,6 @@ from unittest import mock
 import pytest
 
 from codegen_ttc.problems.model import Call
-
 from tests.problems.test_contest_sets import APPS, APPS_PROGRAMS, WRONG_QAQ, _packed, _raw_livecodebench_row
 from tests.reports.test_score_cli import needs_bwrap, run
 
