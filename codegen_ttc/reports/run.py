@@ -796,9 +796,12 @@ def load_run(run_dir: Path, tasks: Sequence[Task] | None = None) -> tuple[dict[s
                  for b in t.batches(config.limits, synthesised_limits=config.synthesised_limits) for p in b.probes}
     selection = lambda c, p: stored.get((c, p, ran_under.get((c, p), "")))  # noqa: E731
     if any(t.problem.reference is not None for t in tasks):
-        # evalplus: the hidden tests are made from the reference's stored outcomes, then run in
-        # suites under limits of their own, so the truth is read batch by batch
+        # evalplus: the hidden tests are made from the reference's stored outcomes
         tasks = settled_from_store(tasks, stored, config.limits, config.synthesised_limits)
+    if any(t.problem.reference is not None or len({c.suite for c in t.problem.hidden_tests}) > 1 for t in tasks):
+        # hidden tests in suites (evalplus, CodeContests, LiveCodeBench) ran suite by suite
+        # (``references.run_truth``): a candidate failing one never ran the next, so the truth
+        # is read batch by batch, an outcome not stored failing
         return pools_from_outcomes(tasks, selection, correct_of=lambda t: stored_truth(t, stored, config.limits))
     # the hidden tests' outcomes under the ground-truth limits (see Task.truth_batches)
     truth = {(b.candidate_key, p.key): b.limits.key for t in tasks for b in t.truth_batches(config.limits) for p in b.probes}

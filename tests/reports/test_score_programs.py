@@ -163,3 +163,43 @@ def test_score_generate_runs_the_same_generators_with_its_model(tmp_path, capsys
     assert {k: summary["input_generators"][k] for k in ("generators", "inputs", "kept")} == {
         "generators": 2, "inputs": 10, "kept": 5}
     assert summary["input_generators"]["tokens"]["requests"] >= 1
+
+
+@needs_bwrap
+@pytest.mark.bwrap
+def test_score_code_contests_enforces_the_memory_limit_and_replays_from_the_run(tmp_path, capsys):
+    """A CodeContests row's memory limit holds in ``score`` (a right answer that holds 300 MiB
+    under a 96 MiB limit fails) and ``load_run`` finds every stored outcome again, under the
+    limits each batch ran with (the row's time limit per hidden test, its memory limit)."""
+    import os
+
+    from codegen_ttc.execution.backends.cgroup import MemoryCgroup
+    from codegen_ttc.reports.run import load_run
+
+    probe = MemoryCgroup.create() if os.geteuid() == 0 else None
+    if probe is None:
+        pytest.skip("no writable memory cgroup here (needs root and cgroup v1 memory, or v2 delegating it)")
+    probe.remove()
+    row = {
+        "name": "1_A. Theatre Square", "description": "Input\n\nn m a\n\nOutput\n\nthe count",
+        "public_tests": {"input": ["6 6 4\n"], "output": ["4\n"]},
+        "private_tests": {"input": ["1 1 1\n"], "output": ["1\n"]},
+        "generated_tests": {"input": ["2 1 1\n", "1 2 1\n"], "output": ["2\n", "2\n"]},
+        "time_limit": {"seconds": 2, "nanos": 0}, "memory_limit_bytes": 96 << 20, "source": 2, "difficulty": 7,
+    }
+    problems = tmp_path / "cc.jsonl"
+    problems.write_text(json.dumps(row) + "\n")
+    right = "n, m, a = map(int, input().split())\nprint(-(-n // a) * -(-m // a))\n"
+    hog = "held = bytearray(300 << 20)\nfor i in range(0, len(held), 4096):\n    held[i] = 1\n" + right
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "code_contests/1_A. Theatre Square", "solution": p}) + "\n"
+                               for p in (right, hog)))
+    out = tmp_path / "run"
+    code, stdout, err = run(capsys, "score", "--problems", str(problems), "--samples-file", str(samples),
+                            "--synthesise", "0", "--sandbox", "bwrap", "--out", str(out), "--k", "1", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["pass_at_k"]["1"] == 0.5
+    results = [json.loads(line) for line in (out / "samples_results.jsonl").read_text().splitlines()]
+    assert [r["passed"] for r in results] == [True, False], results
+    pools, incomplete = load_run(out)
+    assert not incomplete and list(pools["code_contests/1_A. Theatre Square"].correct) == [True, False]
