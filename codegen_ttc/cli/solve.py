@@ -196,7 +196,7 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
 @params.renamed("--tests", "give the count of test-generation samples as --n-tests")
 @click.option("--synthesise", type=params.count(0), default=defaults.SYNTHESISED_INPUTS, show_default=True,
               help="Inputs to synthesise for clustering (as score does); 0 = none.")
-@click.option("--input-generators", type=params.count(0), default=0, show_default=True,
+@click.option("--input-generators", type=params.count(0), default=defaults.INPUT_GENERATORS, show_default=True,
               help="For a statement (a whole program): samples asking the model for programs that print valid "
                    "inputs, each run on 5 seeds in the sandbox; inputs most candidates finish on join clustering (0 = off).")
 @click.option("--coverage-inputs", type=params.count(0), default=0, show_default=True,

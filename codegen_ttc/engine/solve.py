@@ -26,7 +26,7 @@ from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, ExecutingEvaluat
 from codegen_ttc.engine.repair import RepairingSampler, RepairReport, RepairSettings, RepairState, origin_of, run_repair_rounds
 from codegen_ttc.engine.tie_break import UNCALIBRATED, judge_tie
 from codegen_ttc.errors import InputError, plural
-from codegen_ttc.execution.batch import Batch, Limits, Outcomes
+from codegen_ttc.execution.batch import Batch, Limits, Outcomes, Runs, for_problem
 from codegen_ttc.execution.executor import Executor, open_executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems import stdio
@@ -39,6 +39,7 @@ from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.errors import no_program_error
 from codegen_ttc.sampling.extract import REFUSED
 from codegen_ttc.sampling.llm import (
+    GeneratorSamples,
     request_bound,
     sample_candidates,
     sample_distinguishing_inputs,
@@ -108,7 +109,7 @@ class SolveOptions:
     # a whole program: samples asking the model for input-generator programs, each run on
     # ``GENERATOR_SEEDS`` seeds in the sandbox; inputs most candidates finish on are kept
     # for clustering (S*'s adaptive input synthesis; testgen.stdin_inputs). 0 = off
-    input_generators: int = 0
+    input_generators: int = defaults.INPUT_GENERATORS
     # repair rounds (``codegen_ttc.engine.repair``): after the first selection, up to ``repair_width``
     # candidates (one per cluster) are shown what they did and asked to fix it, per round
     repair_rounds: int = 0
@@ -427,22 +428,45 @@ def with_generated_inputs(
     """For a whole program with ``options.input_generators``: the task with the inputs that
     model-written generator programs print added as synthesised inputs (S*), their requests
     charged to ``ledger``."""
-    if not options.input_generators or task.problem.kind != "program" or options.adaptive:
+    if options.adaptive:
         return task, GeneratorRun()
-    problem = task.problem
-    n = ledger.affordable(options.input_generators, request_bound(
+    n = generators_affordable(task.problem, options.input_generators, llm, ledger)
+    task, run, samples = add_generated_inputs(
+        task, n, llm, executor, limits=options.synthesised_limits, seed=options.seed,
+        cache=options.sample_cache(), stage=stage,
+    )
+    if samples is not None:
+        ledger.charge("input_generators", samples.costs, samples.accounting)
+    return task, run
+
+
+def generators_affordable(problem: Problem, wanted: int, llm: LLMConfig, ledger: Ledger) -> int:
+    """Input-generator requests for a whole program that the shared budget leaves room for."""
+    if not wanted or problem.kind != "program":
+        return 0
+    return ledger.affordable(wanted, request_bound(
         llm, prompts.input_generator_chat_messages(problem), prompts.input_generator_completion_prompt(problem)))
-    if not n:
-        return task, GeneratorRun()
+
+
+def add_generated_inputs(
+    task: Task, n: int, llm: LLMConfig, executor: Runs, *, limits: Limits, seed: int,
+    cache: SampleCache | None = None, stage: Callable[[str], None] = lambda _: None,
+) -> tuple[Task, GeneratorRun, GeneratorSamples | None]:
+    """``task`` with the inputs ``n`` model-written generator programs print (each run on
+    ``GENERATOR_SEEDS`` seeds in the sandbox, under ``limits``) added as synthesised inputs,
+    what they gave, and the samples (their accounting); unchanged for a function or ``n == 0``.
+    ``solve`` and ``score`` both: keep then only the inputs most candidates finish on
+    (``keep_accepted_generated_inputs``)."""
+    if not n or task.problem.kind != "program":
+        return task, GeneratorRun(), None
     stage(f"sampling {plural(n, 'input generator')}")
-    generators = sample_input_generators(problem, n, llm, options.sample_cache(), seed=options.seed + GENERATOR_SEED)
-    ledger.charge("input_generators", generators.costs, generators.accounting)
+    generators = sample_input_generators(task.problem, n, llm, cache, seed=seed + GENERATOR_SEED)
     stage(f"running {plural(len(generators.programs), 'input generator')} on {plural(GENERATOR_SEEDS, 'seed')}")
-    texts = generated_inputs(executor, generators.programs, GENERATOR_SEEDS, options.synthesised_limits)
+    texts = generated_inputs(executor, generators.programs, GENERATOR_SEEDS, limits)
     known = {c.key for c in task.clustering_inputs}
     calls = tuple(c for c in (Call((t,)) for t in texts) if c.key not in known)
     task = dataclasses.replace(task, synthesised=task.synthesised + calls)
-    return task, GeneratorRun(len(generators.programs), calls)
+    return task, GeneratorRun(len(generators.programs), calls), generators
 
 
 @dataclass(frozen=True)
@@ -537,7 +561,7 @@ def distinguishing_round(
     # the synthesised inputs' limits: the same runs are then free when every candidate runs them
     search = search_distinguishing_inputs(
         executor, programs, problem.entry_point, [*asked, *pool],
-        limits=options.synthesised_limits, limit=options.distinguish,
+        limits=for_problem(options.synthesised_limits, problem), limit=options.distinguish,
     )
     asked_keys = {c.key for c in asked}
     report.searched, report.found = search.searched, len(search.inputs)
