@@ -1918,16 +1918,16 @@ class Runtime:
                             clock.read()
                             cpu0 = clock.own
                             base = self._tree_cpu(srv, child, clock)
+                    reaped: int | None = None
                     try:
-                        pid, st, ru = os.wait4(child, os.WNOHANG)
+                        pid, reaped, ru = os.wait4(child, os.WNOHANG)
+                        cpu = ru.ru_utime + ru.ru_stime
                     except ChildProcessError:
                         pid = 0  # not re-parented to us yet
                         if direct:  # our own child, reaped already (its status kept)
-                            pid, st, cpu = srv.pid, srv.status, srv.clock.last if srv.clock is not None else 0.0
-                    else:
-                        cpu = ru.ru_utime + ru.ru_stime if pid else 0.0
+                            pid, reaped, cpu = srv.pid, srv.status, srv.clock.last if srv.clock is not None else 0.0
                     if pid:
-                        status, cpu_end = st, cpu
+                        status, cpu_end = reaped, cpu
                         end = "exited"
                         break
                     timeout = min(timeout, 0.01)
