@@ -12,7 +12,7 @@ from codegen_ttc.execution.batch import Limits
 from codegen_ttc.problems.model import Call
 from codegen_ttc.runtime import wire
 
-from .helpers import host_processes_with, run_calls, run_probes, values
+from .helpers import host_processes_with, run_calls, run_probes, script, values
 
 ADD = """
 def f(a, b=0):
@@ -282,21 +282,33 @@ def test_background_process_does_not_survive_the_batch(sandbox):
     assert host_processes_with("1000" + token[-6:]) == []
 
 
-def test_killing_the_parent_costs_no_call(sandbox):
-    """The server is only a fork source: its death is not the call's; the child carries on."""
-    src = """
-    import os
-    def f(x):
-        if x == 1:
+KILLS_ITS_PARENT = """
+import os
+def f(x):
+    if x == 1:
+        try:
             os.kill(os.getppid(), 9)
-            import time; time.sleep(0.5)
-        if x == 2:
-            os.kill(os.getpid(), 9)
-        return 'alive'
-    """
-    outs = run_calls(sandbox, src, 1, 0, 2, 0)
+        except PermissionError:
+            pass  # the runner, another uid: where the calls run in the loading process itself
+        import time; time.sleep(0.5)
+    if x == 2:
+        os.kill(os.getpid(), 9)
+    return 'alive'
+"""
+
+
+def test_killing_the_parent_costs_no_call(sandbox):
+    """Calls alone run in the server that loaded the candidate (its parent is the runner);
+    with a judge script they run in a child of the server (the step-by-step path), which
+    is only a fork source: its death is not the call's, the child carries on. Either way
+    every call gets its own outcome."""
+    outs = run_calls(sandbox, KILLS_ITS_PARENT, 1, 0, 2, 0)
     assert values(outs) == ["alive", "alive", "crashed", "alive"]
     assert outs[2].error == "SIGKILL"
+    probes = [Call((1,)), Call((0,)), Call((2,)), Call((0,)), script("assert candidate(0) == 'alive'")]
+    outs = run_probes(sandbox, KILLS_ITS_PARENT, probes)
+    assert values(outs[:4]) == ["alive", "alive", "crashed", "alive"]
+    assert outs[4].status == "returned"
     assert values(run_calls(sandbox, ADD, (1, 2))) == [3]
 
 
