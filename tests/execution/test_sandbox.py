@@ -312,6 +312,12 @@ def test_killing_the_parent_costs_no_call(sandbox):
     assert values(run_calls(sandbox, ADD, (1, 2))) == [3]
 
 
+def on_the_forking_path(sandbox, src: str, *args) -> list:
+    """``run_calls``' outcomes with the calls in a batch child forked from the server: a judge
+    script beside them takes the step-by-step path (calls alone run in the server itself)."""
+    return run_probes(sandbox, src, [Call((a,)) for a in args] + [script("pass")])[:-1]
+
+
 def test_parent_killed_before_it_names_the_child(sandbox):
     """The race, made certain: the server is slow to report its child (an at-fork hook of the
     candidate's own sleeps in it), and the child kills it first. The orphan is adopted."""
@@ -324,7 +330,7 @@ def test_parent_killed_before_it_names_the_child(sandbox):
             time.sleep(0.05)
         return x * 10
     """
-    outs = run_calls(sandbox, src, 1, 2, 3)
+    outs = on_the_forking_path(sandbox, src, 1, 2, 3)
     assert values(outs) == [10, 20, 30]
     assert values(run_calls(sandbox, ADD, (1, 2))) == [3]
 
@@ -353,7 +359,7 @@ def test_orphan_that_cannot_be_told_apart_fails_closed(sandbox):
             time.sleep(0.05)
         return x * 10
     """
-    outs = run_calls(sandbox, src, 1, 2)
+    outs = on_the_forking_path(sandbox, src, 1, 2)
     assert values(outs) == ["crashed", 20]
     assert outs[0].error == "server"
 
@@ -369,7 +375,7 @@ def test_kill_minus_one(confined_sandbox):
             subprocess.run(["sh", "-c", "kill -9 -1"])  # the shell builtin: no procps needed
         return 'alive'
     """
-    outs = run_calls(sandbox, src, 1, 2, 0)
+    outs = on_the_forking_path(sandbox, src, 1, 2, 0)
     # kill(-1) spares the caller (the server goes; the call's own process carries on);
     # the shell's kill -1 takes the call's process too
     assert [o.status for o in outs[:2]] == ["returned", "crashed"]
