@@ -123,11 +123,10 @@ def timing_line(result: SolveResult) -> str:
     return f"time: {t['total']:.1f} s ({parts})"
 
 
-# why adaptive sampling stopped, in words: "unsolved" next to a probability needs saying
+# why adaptive sampling stopped, in words (one problem alone never gives up as "unsolved":
+# engine.adaptive.decide)
 STOP_REASONS = {
     "confident": "the pick looked settled",
-    "unsolved": "no candidate had test support after several rounds and more samples rarely help: "
-                "the answer is a guess, whatever its probability",
     "budget": "the -n budget was spent",
     "exhausted": "the model gave no more samples",
 }
