@@ -360,9 +360,7 @@ class RunnerSandbox(Sandbox):
         lim = batch.limits
         rec = self._check(cand.recv(lim.wall_seconds + lim.load_cpu_seconds + self.host_grace), "loaded")
         if rec.get("ok") is not True:
-            failed = self._over_memory("candidate", lim, outcome_from_record(rec.get("outcome")))
-            if failed.status == "returned":
-                raise RunnerDied("a failed load reported as returned")
+            failed = self._load_failure(lim, rec)
             for k, _ in probes:
                 results[k] = failed
         else:
@@ -412,6 +410,14 @@ class RunnerSandbox(Sandbox):
             except RunnerDied:
                 self._discard(role)
 
+    def _load_failure(self, lim: Limits, rec: dict) -> Outcome:
+        """The outcome of a candidate whose load failed: every pending probe's failure, never
+        a pass (a judge script's verdict comes only from the judge runner)."""
+        failed = self._over_memory("candidate", lim, outcome_from_record(rec.get("outcome")))
+        if failed.status == "returned":
+            raise RunnerDied("a failed load reported as returned")
+        return failed
+
     def _check(self, rec: dict, op: str) -> dict:
         if rec.get("op") == "error":
             raise InfraError(f"{self.name}: runner rejected a request: {rec.get('message')}")
@@ -427,11 +433,7 @@ class RunnerSandbox(Sandbox):
         cand.send({"op": "load", "source": batch.source, "entry_point": batch.entry_point, "limits": limits})
         rec = self._check(cand.recv(lim.wall_seconds + self.host_grace), "loaded")
         if rec.get("ok") is not True:
-            failed = self._over_memory("candidate", lim, outcome_from_record(rec.get("outcome")))
-            if failed.status == "returned":
-                # a load that failed is every pending probe's failure, never a pass (a judge
-                # script's verdict comes only from the judge runner)
-                raise RunnerDied("a failed load reported as returned")
+            failed = self._load_failure(lim, rec)
             for k, _ in pending:
                 results[k] = failed
             return
