@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codegen_ttc.execution.batch import Batch, Limits, Outcome, Outcomes, candidate_key
+from codegen_ttc.execution.batch import Batch, Limits, Outcome, Outcomes, candidate_key, for_problem
 from codegen_ttc.execution.judge import passes
 from codegen_ttc.problems.model import Call, Probe, Problem, Script, TestCase
 from codegen_ttc.selection.evidence import Evidence, without_slow_inputs
@@ -120,6 +120,9 @@ class Task:
         (a user's property: importing hypothesis and running a hundred examples) runs on
         ``script_limits`` when given, a budget of its own.
         """
+        # a benchmark's memory limit holds for every run of the problem's candidates
+        limits = for_problem(limits, self.problem)
+        synthesised_limits = synthesised_limits and for_problem(synthesised_limits, self.problem)
         probes = self.probes(hidden=False)
         tests = self.test_keys
         if synthesised_limits is None:
@@ -155,6 +158,7 @@ class Task:
             return []
         # tests with a CPU limit of their own (evalplus: from the reference's time) run in
         # a batch per limit
+        limits = for_problem(limits, self.problem)
         by_limit: dict[float, list[Probe]] = {}
         for case in self.problem.hidden_tests:
             by_limit.setdefault(case.cpu_seconds or limits.cpu_seconds, []).append(case.probe)

@@ -16,14 +16,19 @@ cell is the median over rounds of wall ms per candidate; from the two call count
 t(k) = per-candidate + k x per-call gives each backend's constant per candidate and its
 cost per call; "overhead per call" is that minus the baseline's in-process call. The same
 in CPU milliseconds of every process involved (a cpuacct cgroup, where we are root on
-cgroup v1; not Docker's, whose containers are dockerd's): CPU time moves far less with
+cgroup v1; for Docker ours plus its containers' own, not dockerd's relaying): CPU time moves far less with
 the machine's load than wall time does.
+
+``--against DIR`` adds the same backends of another checkout of the code (``git archive
+BASE | tar -x -C DIR``) to the same rounds, named ``bwrap@base`` and so on: before and
+after a change, interleaved in one invocation. Each of their cells runs in a child
+interpreter importing DIR's code, and measures only the candidates (as here).
 
 Then, per backend, the per-test cost of a whole program on stdin/stdout
 (``problems.stdio``) beside a function's per-call cost: the same computation written as a
 function and as a program, measured in the same rounds (skip with --no-programs).
 
-Usage: python scripts/bench_sandbox.py [--candidates 100] [--probes 5] [--many 40] [--rounds 3]
+Usage: python scripts/bench_sandbox.py [--candidates 100] [--probes 5] [--many 40] [--rounds 3] [--against DIR]
 Numbers depend on the machine and its load; this is a benchmark, not a test.
 """
 
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import statistics
 import subprocess
@@ -38,8 +44,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# ``--tree DIR`` (a cell of ``--against``): the code measured is DIR's
+_TREE = next((sys.argv[i + 1] for i, arg in enumerate(sys.argv[:-1]) if arg == "--tree"), None)
+sys.path.insert(0, _TREE or str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 from bench_speed import group_cpu, join_cpu_group, leave_cpu_group  # noqa: E402
 
@@ -49,6 +57,7 @@ from codegen_ttc.problems import stdio  # noqa: E402
 from codegen_ttc.problems.model import Call  # noqa: E402
 
 BACKENDS = ("process", "bwrap", "docker")
+DOCKER_CPUACCT = Path("/sys/fs/cgroup/cpuacct/docker")
 
 
 def make_batches(n: int, k: int, salt: str) -> list[Batch]:
@@ -89,6 +98,39 @@ def timed(fn, n: int, group) -> tuple[float, float | None]:
     return 1000 * wall / n, (1000 * (c1 - c0) / n if c0 is not None and c1 is not None else None)
 
 
+def container_cpu(sb) -> float | None:
+    """CPU seconds of a Docker sandbox's containers so far (their cpuacct cgroups, v1), or None."""
+    ids = getattr(sb, "container_ids", lambda: [])()
+    try:
+        return sum(int((DOCKER_CPUACCT / i / "cpuacct.usage").read_text()) for i in ids) / 1e9 if ids else None
+    except (OSError, ValueError):
+        return None
+
+
+def measure_cell(name: str, k: int, n: int, salt: str, group, *, programs: bool = False) -> tuple[float, float | None]:
+    """(wall ms, CPU ms) per candidate of ``n`` candidates of ``k`` calls on a warm ``name`` sandbox.
+    Docker's containers run outside our cgroup: their own CPU is added (not dockerd's relaying)."""
+    make = make_program_batches if programs else make_batches
+    with open_sandbox(name, **({"warn": False} if name == "process" else {})) as sb:
+        warm(sb, make(1, 1, f"warm {time.time()}"))  # started and warm
+        inside = container_cpu(sb)
+        wall, cpu = timed(functools.partial(warm, sb, make(n, k, salt)), n, group)
+        if name == "docker":
+            after = container_cpu(sb)
+            cpu = cpu + 1000 * (after - inside) / n if cpu is not None and inside is not None and after is not None else None
+        return wall, cpu
+
+
+def measure_elsewhere(tree: str, name: str, k: int, n: int, salt: str, group) -> tuple[float, float | None]:
+    """``measure_cell`` on the code of ``tree``, in a child interpreter (same cgroup)."""
+    cmd = [sys.executable, __file__, "--tree", tree, "--cell", json.dumps([name, k, n, salt, str(group or "")])]
+    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": tree})
+    if res.returncode != 0:
+        raise SystemExit(f"bench_sandbox: the {name} cell of {tree} failed:\n{res.stderr[-2000:]}")
+    wall, cpu = json.loads(res.stdout.strip().splitlines()[-1])
+    return wall, cpu
+
+
 def fit(at: dict[int, float], k1: int, k2: int) -> tuple[float, float]:
     """(per candidate, per call) of the line through the two call counts."""
     per_call = (at[k2] - at[k1]) / (k2 - k1)
@@ -103,7 +145,14 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--backends", default=",".join(BACKENDS))
     ap.add_argument("--no-programs", action="store_true", help="skip the whole-program rows")
+    ap.add_argument("--against", metavar="DIR", help="also measure the backends of the code in DIR (another checkout)")
+    ap.add_argument("--tree", help=argparse.SUPPRESS)  # read before the imports, above
+    ap.add_argument("--cell", help=argparse.SUPPRESS)  # one cell of --against, in a child
     args = ap.parse_args()
+    if args.cell:
+        name, k, n, salt, group_path = json.loads(args.cell)
+        print(json.dumps(measure_cell(name, k, n, salt, Path(group_path) if group_path else None)))
+        return 0
     ks = (args.probes, args.many)
     group = join_cpu_group()
     names = ["baseline"]
@@ -112,6 +161,8 @@ def main() -> int:
         problem = backend_problem(name)
         if problem is None:
             names.append(name)
+            if args.against:
+                names.append(f"{name}@base")
         else:
             skipped[name] = problem
     wall: dict[tuple[str, int], list[float]] = {}
@@ -121,16 +172,17 @@ def main() -> int:
         for name in names:
             for k in ks:
                 batches = make_batches(args.candidates, k, f"{r} {time.time()}")
+                salt = f"{r} {time.time()}"
                 if name == "baseline":
                     w, c = timed(functools.partial(baseline, batches), len(batches), group)
+                elif name.endswith("@base"):
+                    w, c = measure_elsewhere(args.against, name.split("@")[0], k, args.candidates, salt, group)
                 else:
-                    with open_sandbox(name, **({"warn": False} if name == "process" else {})) as sb:
-                        warm(sb, make_batches(1, 1, f"warm {time.time()}"))  # started and warm
-                        w, c = timed(functools.partial(warm, sb, batches), len(batches), group)
+                    w, c = measure_cell(name, k, args.candidates, salt, group)
                 wall.setdefault((name, k), []).append(w)
                 if c is not None:
                     cpu.setdefault((name, k), []).append(c)
-                if name != "baseline" and not args.no_programs:
+                if name != "baseline" and "@" not in name and not args.no_programs:
                     programs = make_program_batches(args.candidates, k, f"{r} {time.time()}")
                     with open_sandbox(name, **({"warn": False} if name == "process" else {})) as sb:
                         warm(sb, make_program_batches(1, 1, f"warm {time.time()}"))
@@ -151,9 +203,8 @@ def main() -> int:
         print(f"{'backend':<10}{f'/cand@{ks[0]}':>11}{f'/cand@{ks[1]}':>11}{'per cand':>10}{'per call':>10}"
               f"{'overhead/call':>15}")
         for name in names:
-            if label == "CPU" and name == "docker":
-                # the container's processes belong to dockerd's cgroups, not to ours
-                print(f"{name:<10}not measured (its processes are outside this cgroup)")
+            if (name, ks[0]) not in med or (name, ks[1]) not in med:
+                print(f"{name:<10}not measured (no cpuacct cgroup of its containers here)")
                 continue
             at = {k: med[(name, k)] for k in ks}
             per_cand, per_call = fit(at, *ks)
@@ -163,7 +214,7 @@ def main() -> int:
         med = {key: statistics.median(v) for key, v in wall.items()}
         print("\nwhole programs (wall ms): per-test cost of a program against per-call cost of a function")
         print(f"{'backend':<10}{'function/call':>15}{'program/test':>14}{'ratio':>7}")
-        for name in names[1:]:
+        for name in [n for n in names[1:] if "@" not in n]:
             function = fit({k: med[(name, k)] for k in ks}, *ks)[1]
             program = fit({k: med[(f"{name} program", k)] for k in ks}, *ks)[1]
             print(f"{name:<10}{function:>15.3f}{program:>14.3f}{program / function if function > 0 else float('nan'):>7.2f}")

@@ -217,13 +217,16 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
         times["evalplus"].append(run_evalplus(args.evalplus_python, dataset, problem_file, samples, cache, args.workers))
         print(f"{name} round {round_no + 1}: evalplus {times['evalplus'][-1]:.1f} s", flush=True)
         theirs_v = evalplus_verdicts(samples)
+    # our per-sample result line ("failed: <test>: <what it raised>") says why we judged so
+    our_results = {(r["task_id"], r["sample"]): r["result"] for r in read_rows(out / "samples_results.jsonl")}
     differences = []
     for task_id, ours in ours_v.items():
         theirs = theirs_v.get(task_id, [])
         for i, (a, b) in enumerate(zip(ours, theirs)):
             if a != b:
                 differences.append({"task_id": task_id, "sample": i, "ours": {"base": a[0], "plus": a[1]},
-                                    "evalplus": {"base": b[0], "plus": b[1]}})
+                                    "evalplus": {"base": b[0], "plus": b[1]},
+                                    "our_result": our_results.get((task_id, i))})
     ratio = sum(times["evalplus"]) / sum(times["ours"])
     report = {
         "tasks": len(ours_v),
@@ -242,7 +245,8 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
               f"wall seconds {secs}")
     print(f"  ours is {ratio:.2f}x faster (sandbox {args.sandbox}); {len(differences)} samples judged differently")
     for d in differences:
-        print(f"    {d['task_id']} sample {d['sample']}: ours {d['ours']}, evalplus {d['evalplus']}")
+        print(f"    {d['task_id']} sample {d['sample']}: ours {d['ours']}, evalplus {d['evalplus']}; "
+              f"ours: {d['our_result']}")
     return report
 
 

@@ -111,6 +111,10 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @click.option("--synthesise", type=params.count(0), default=defaults.SYNTHESISED_INPUTS, show_default=True,
               help="Inputs to synthesise per task for clustering (hypothesis, shaped like the tests' inputs), "
                    "as solve does; 0 = none.")
+@click.option("--input-generators", type=params.count(0), default=defaults.INPUT_GENERATORS, show_default=True,
+              help="For whole-program problems, as solve: samples asking the model (the model options; with "
+                   "--samples-file too) for programs that print valid inputs, each run on 5 seeds in the sandbox; "
+                   "inputs most candidates finish on join clustering (0 = off).")
 @click.option("--coverage-inputs", type=params.count(0), default=0, show_default=True,
               help="Keep this many synthesised inputs per task, chosen by branch coverage: a pool of "
                    "max(--synthesise, 4x this) runs on a few candidates under coverage first (0 = off).")
@@ -133,7 +137,8 @@ def parse_ks(text: str) -> tuple[int, ...]:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of a table.")
 def score_command(problems, samples_file, generate, n_samples, n_tests, model, base_url, api_key, mode, temperature, max_tokens,
                   config_file, no_cache, tests_file, tests_per_sample, strategies, sandbox, workers, executor, ray_address,
-                  no_examples, task_ids, limit, since, until, synthesise, coverage_inputs, input_seconds, seed, cleanup, timeout,
+                  no_examples, task_ids, limit, since, until, synthesise, input_generators, coverage_inputs, input_seconds, seed,
+                  cleanup, timeout,
                   out, reuse, ks, curve_orders, as_json, repair_rounds, repair_width, budget_requests, budget_tokens) -> None:
     """Score selection strategies against hidden tests: pass@k, selected pass@1 per strategy, oracle."""
     params.check_executor_options(executor, ray_address)
@@ -145,17 +150,23 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
         raise InputError("--tests-file reads generated tests from a file; with --generate use --n-tests")
     if not generate:
         ctx = click.get_current_context()
-        for name in ("n_samples", "n_tests", "model", "base_url", "api_key", "mode", "temperature", "max_tokens",
-                     "config_file", "no_cache", "repair_rounds", "repair_width", "budget_requests", "budget_tokens"):
+        # the model options also serve --input-generators' samples
+        model_options = ("model", "base_url", "api_key", "mode", "temperature", "max_tokens", "config_file", "no_cache")
+        for name in ("n_samples", "n_tests", *model_options, "repair_rounds", "repair_width", "budget_requests",
+                     "budget_tokens"):
+            if input_generators and name in model_options:
+                continue
             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
                 flag = next(o for o in ctx.command.params if o.name == name).opts[-1]
                 raise InputError(f"{flag} applies to --generate (sampling from a model); with --samples-file leave it out")
     llm = None
-    if generate:
+    if generate or input_generators:
         llm = resolve_config(config_file=config_file, model=model, base_url=base_url, api_key=api_key, mode=mode,
                              temperature=temperature, max_tokens=max_tokens)
     config = ScoreConfig(
-        generate=llm,
+        generate=llm if generate else None,
+        input_generators=input_generators,
+        generator_model=None if generate else llm,
         generate_samples=n_samples,
         generate_tests=n_tests,
         no_cache=no_cache,
@@ -248,6 +259,10 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
             spent = run.summary.get("spending")
             if spent and spent["by_kind"]:
                 err.print(params.spending_by_kind(spent), highlight=False)
+        gen = run.summary.get("input_generators")
+        if gen:
+            err.print(f"input generators: {gen['generators']} programs printed {gen['inputs']} new inputs, "
+                      f"{gen['kept']} kept (most candidates finish on them)", highlight=False)
         repair = run.summary.get("repair")
         if repair:
             err.print(f"repair: {repair['requested']} requests in at most {repair['rounds']} rounds, "

@@ -123,11 +123,10 @@ def timing_line(result: SolveResult) -> str:
     return f"time: {t['total']:.1f} s ({parts})"
 
 
-# why adaptive sampling stopped, in words: "unsolved" next to a probability needs saying
+# why adaptive sampling stopped, in words (one problem alone never gives up as "unsolved":
+# engine.adaptive.decide)
 STOP_REASONS = {
     "confident": "the pick looked settled",
-    "unsolved": "no candidate had test support after several rounds and more samples rarely help: "
-                "the answer is a guess, whatever its probability",
     "budget": "the -n budget was spent",
     "exhausted": "the model gave no more samples",
 }
@@ -196,7 +195,7 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
 @params.renamed("--tests", "give the count of test-generation samples as --n-tests")
 @click.option("--synthesise", type=params.count(0), default=defaults.SYNTHESISED_INPUTS, show_default=True,
               help="Inputs to synthesise for clustering (as score does); 0 = none.")
-@click.option("--input-generators", type=params.count(0), default=0, show_default=True,
+@click.option("--input-generators", type=params.count(0), default=defaults.INPUT_GENERATORS, show_default=True,
               help="For a statement (a whole program): samples asking the model for programs that print valid "
                    "inputs, each run on 5 seeds in the sandbox; inputs most candidates finish on join clustering (0 = off).")
 @click.option("--coverage-inputs", type=params.count(0), default=0, show_default=True,

@@ -165,13 +165,19 @@ def has_support(ev: Evidence) -> bool:
     return True  # no tests at all: nothing says the problem is hopeless
 
 
-def decide(ev: Evidence, rule: StopRule, strategy: str = "default", rounds: int = 1) -> Decision:
-    """Stop or continue after ``rounds`` rounds, given the evidence so far. Pure."""
+def decide(ev: Evidence, rule: StopRule, strategy: str = "default", rounds: int = 1, can_give_up: bool = True) -> Decision:
+    """Stop or continue after ``rounds`` rounds, given the evidence so far. Pure.
+
+    ``can_give_up``: whether "unsolved" may stop a problem. Giving up moves samples to other
+    problems, so it pays only where problems share a budget; a problem alone spends its own
+    (the samples it saves buy nothing, and problems with no support after 10 samples are
+    often solved by more: docs/decisions/005).
+    """
     sel = select(ev, strategy)
     labels, sizes, tier, support = cluster_support(ev, rule.test_eps, rule.by_tests)
     conf = leader_probability(sizes, tier, support, int(labels[sel.chosen]), rule)
     n = ev.n_samples
-    if n >= rule.unsolved_min_samples and rounds >= rule.unsolved_rounds and not has_support(ev):
+    if can_give_up and n >= rule.unsolved_min_samples and rounds >= rule.unsolved_rounds and not has_support(ev):
         return Decision(True, "unsolved", conf, sel)
     leader = labels[sel.chosen]
     if rule.no_consensus_samples is not None and n >= rule.no_consensus_samples and conf < rule.threshold:
@@ -290,7 +296,8 @@ def _step(run: ProblemRun, n: int, sampler: CandidateSource, evaluate: Evaluator
     if got or run.evidence is None:
         before = run.decision
         run.evidence = evaluate(run.task_id, run.programs)
-        run.decision = decide(run.evidence, config.rule, config.strategy, run.spent.rounds)
+        run.decision = decide(run.evidence, config.rule, config.strategy, run.spent.rounds,
+                              can_give_up=config.shared is not None)
         run.history.append((run.spent.samples, run.decision.confidence))
         run.stable_rounds = run.stable_rounds + 1 if _pick_held(before, run.decision, run.programs) else 1
     assert run.decision is not None

@@ -18,6 +18,8 @@ from codegen_ttc.execution.batch import Limits
 N_SAMPLES = 16  # candidate programs sampled per problem
 N_TEST_SAMPLES = 8  # test-generation samples per problem, each up to 5 asserts
 SYNTHESISED_INPUTS = 40  # inputs synthesised per problem for clustering
+# whole programs: samples asking the model for input-generator programs (S*), 0 = none
+INPUT_GENERATORS = 0
 
 
 def synthesised_limits() -> Limits:

@@ -43,7 +43,7 @@ from codegen_ttc.engine.stages import (
 )
 from codegen_ttc.engine.tie_break import UNCALIBRATED, judge_tie
 from codegen_ttc.errors import InputError, plural
-from codegen_ttc.execution.batch import Limits
+from codegen_ttc.execution.batch import Limits, for_problem
 from codegen_ttc.execution.executor import open_executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems import stdio
@@ -116,7 +116,7 @@ class SolveOptions:
     # a whole program: samples asking the model for input-generator programs, each run on
     # ``GENERATOR_SEEDS`` seeds in the sandbox; inputs most candidates finish on are kept
     # for clustering (S*'s adaptive input synthesis; testgen.stdin_inputs). 0 = off
-    input_generators: int = 0
+    input_generators: int = defaults.INPUT_GENERATORS
     # repair rounds (``codegen_ttc.engine.repair``): after the first selection, up to ``repair_width``
     # candidates (one per cluster) are shown what they did and asked to fix it, per round
     repair_rounds: int = 0
@@ -479,7 +479,7 @@ def distinguishing_round(
         # the synthesised inputs' limits: the same runs are then free when every candidate runs them
         search = search_distinguishing_inputs(
             executor, programs, problem.entry_point, [*asked, *pool],
-            limits=env.execution.synthesised_limits, limit=options.count,
+            limits=for_problem(env.execution.synthesised_limits, problem), limit=options.count,
         )
         asked_keys = {c.key for c in asked}
         report.searched, report.found = search.searched, len(search.inputs)

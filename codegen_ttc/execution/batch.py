@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-from codegen_ttc.problems.model import Call, Probe, Script, content_hash
+from codegen_ttc.problems.model import Call, Probe, Problem, Script, content_hash
 from codegen_ttc.runtime import wire
 
 Status = Literal["returned", "raised", "timeout", "crashed", "output_limit"]
@@ -59,19 +59,42 @@ class Limits:
     # call also reports the branch arcs it executed in the candidate's code (Outcome.arcs),
     # measured in the sandbox; tracing slows calls down, so outcomes are stored apart
     coverage: bool = False
+    # the benchmark's memory limit (``Problem.memory_limit_bytes``, ``for_problem``): what the
+    # candidate's processes together may hold, bounded by the sandbox from outside (a memory
+    # cgroup, a container's memory) and judged "memory limit" when it kills for it; None: only
+    # the per-process ``memory_bytes`` (RLIMIT_AS, which counts reserved address space too)
+    resident_bytes: int | None = None
 
     @property
     def key(self) -> str:
         return content_hash("limits", repr(sorted(limits_json(self).items())))
 
+    @property
+    def bound_bytes(self) -> int:
+        """What the sandbox bounds the candidate's processes to together (before the runner's share)."""
+        return self.resident_bytes if self.resident_bytes is not None else self.memory_bytes
+
 
 def limits_json(limits: Limits) -> dict:
-    """The limits as sent and hashed: ``coverage`` only when on, so that everything measured
-    and stored before it existed keeps its key (and the runner sees the same requests)."""
+    """The limits as sent and hashed: ``coverage`` only when on and ``resident_bytes`` only when
+    set, so that everything measured and stored before they existed keeps its key (and the
+    runner sees the same requests; it ignores ``resident_bytes``, which the host applies)."""
     data = asdict(limits)
     if not data["coverage"]:
         del data["coverage"]
+    if data["resident_bytes"] is None:
+        del data["resident_bytes"]
     return data
+
+
+def for_problem(limits: Limits, problem: Problem) -> Limits:
+    """``limits`` for running candidates of ``problem``: with the benchmark's memory limit, where
+    its data gives one, as ``resident_bytes`` (RLIMIT_AS raised to twice it if lower, so that
+    address space a Python program reserves does not fail it first). Pure."""
+    memory = problem.memory_limit_bytes
+    if memory is None or limits.resident_bytes == memory:
+        return limits
+    return replace(limits, resident_bytes=memory, memory_bytes=max(limits.memory_bytes, 2 * memory))
 
 
 @dataclass(frozen=True)

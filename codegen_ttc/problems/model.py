@@ -209,9 +209,10 @@ class Problem:
     # tests are calls of ``stdio.ENTRY_POINT`` with the stdin text, checked by ``OutputMatches``
     kind: Kind = "function"
     # the benchmark's limits per test, where its data gives them (CodeContests). The time limit
-    # is each hidden test's CPU limit (``TestCase.cpu_seconds``); the memory limit is kept as
-    # data, not applied: the sandbox's RLIMIT_AS counts virtual memory, which a Python
-    # program's imports and thread stacks inflate far past a judge's resident-memory limit
+    # is each hidden test's CPU limit (``TestCase.cpu_seconds``); the memory limit bounds the
+    # memory the candidate's processes hold, from outside the sandbox where the backend can
+    # (``execution.batch.for_problem``; not RLIMIT_AS, which counts the address space a Python
+    # program's imports and thread stacks reserve, far past a judge's resident-memory limit)
     time_limit_seconds: float | None = None
     memory_limit_bytes: int | None = None
 

@@ -17,7 +17,8 @@ verdict; expected outputs stay on the trusted side, which judges with ``outputs_
 A program fails a test, with its reason (``failure_reason``), when it raises (runtime
 error), exits with a non-zero status (``ProgramExit``), writes more than ``OUTPUT_CAP``
 bytes to stdout (``OutputLimitExceeded``; beyond the sandbox's file-size limit it is
-killed), runs out of time, or crashes.
+killed), runs out of time, goes over the memory limit ("memory limit": killed by the
+sandbox's memory bound, or a ``MemoryError``), or crashes.
 
 The comparison (``outputs_match``), as LiveCodeBench and CodeContests judge:
 
@@ -49,6 +50,9 @@ from codegen_ttc.runtime import wire
 ENTRY_POINT = "stdin_stdout"
 OUTPUT_CAP = 4 << 20  # bytes of stdout per test; the harness refuses more (OutputLimitExceeded)
 FLOAT_TOLERANCE = 1e-6
+# the error of a "crashed" outcome the sandbox's memory bound ended (the host's
+# ``RunnerSandbox._over_memory``, from the kernel's OOM-kill counter: never the candidate's word)
+MEMORY_KILLED = "memory"
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -124,11 +128,15 @@ def failure_reason(outcome) -> str:
             return outcome.message or "non-zero exit status"
         if outcome.error == "OutputLimitExceeded" or (outcome.error == "OSError" and "File too large" in outcome.message):
             return f"output over the cap{detail}"  # past the sandbox's file-size limit, a write fails
+        if outcome.error == "MemoryError":  # an allocation the address-space limit refused
+            return f"memory limit (MemoryError){detail}"
         return f"runtime error {outcome.error}{detail}"
     if outcome.status == "timeout":
         return f"time limit exceeded ({outcome.error or 'cpu'})"
     if outcome.status == "output_limit":
         return "too much output on stderr"
+    if outcome.error == MEMORY_KILLED:  # the sandbox's memory bound killed it (judged on the host)
+        return f"memory limit{detail}"
     return f"crashed ({outcome.error or 'killed'}){detail}"
 
 

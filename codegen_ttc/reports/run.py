@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -24,7 +23,16 @@ from pathlib import Path
 
 from codegen_ttc import __version__
 from codegen_ttc.engine import defaults
-from codegen_ttc.engine.stages import ExecutionOptions, InputOptions, Pipeline, StageEnv, run_stages
+from codegen_ttc.engine.stages import (
+    ExecutionOptions,
+    GeneratorOptions,
+    GeneratorRun,
+    InputOptions,
+    Pipeline,
+    StageEnv,
+    keep_accepted_generated_inputs,
+    run_stages,
+)
 from codegen_ttc.errors import IncompleteRun, InputError
 from codegen_ttc.execution.batch import Batch, Limits, limits_json
 from codegen_ttc.execution.executor import Executor, open_executor, unexecuted
@@ -106,6 +114,16 @@ class ScoreConfig:
     # --budget-requests/--budget-tokens: with ``generate``, one budget per problem that its
     # candidate sampling and repair share (``sampling.budget``), as ``solve``'s
     budget: SharedBudget = field(default_factory=SharedBudget)
+    # --input-generators: for whole-program problems, samples asking the model for programs
+    # that print inputs, run in the sandbox; the inputs most candidates finish on join
+    # clustering, as solve's (``engine.stages.GenerateInputs``), charged to each problem's
+    # budget. The model is ``generate``'s, else ``generator_model`` (a samples file's run)
+    input_generators: int = defaults.INPUT_GENERATORS
+    generator_model: LLMConfig | None = None
+
+    @property
+    def generator_llm(self) -> LLMConfig | None:
+        return self.generate or self.generator_model
 
     def __post_init__(self) -> None:
         self.pipeline  # noqa: B018  (made now: its stages' options check their own combinations)
@@ -113,8 +131,10 @@ class ScoreConfig:
     @property
     def pipeline(self) -> Pipeline:
         """The stages before execution, as ``solve`` and the adaptive loop run them."""
+        # input generators need a model: without one (a samples file and no model) there are none
+        generators = self.input_generators if self.generator_llm is not None else 0
         return Pipeline(InputOptions(self.synthesise, self.seed, self.coverage_inputs, self.coverage_candidates,
-                                     self.input_seconds))
+                                     self.input_seconds), GeneratorOptions(generators, self.seed, self.no_cache))
 
     @property
     def execution(self) -> ExecutionOptions:
@@ -152,6 +172,8 @@ class Prepared:
     warnings: tuple[str, ...] = ()
     repair: dict | None = None  # with repair rounds: what they did per task, and tokens per kind
     spending: dict | None = None  # with --generate: the shared budget, what it was charged, tokens per kind
+    # with --generate: each task's ledger (``sampling.budget``), which later stages charge too
+    ledgers: dict[str, Ledger] = field(default_factory=dict)
 
 
 def coverage_warning(n_problems: int, missing: Sequence[str], source: str) -> str | None:
@@ -242,6 +264,7 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
     problems = [p for p in problems if samples.get(p.task_id)]
     tasks = _tasks(problems, samples, generated, positions, config)
     repair = spending = None
+    ledgers_used: dict[str, Ledger] = {}
     if config.generate is not None and config.repair_rounds:
         samples, repair = repaired_samples(tasks, samples, run_accounting, config, ledgers)
         charged["repair"] = repair["charged_tokens"]
@@ -254,8 +277,9 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
     if tuple(config.ks) != tuple(DEFAULT_KS):  # ks the user chose (the default ones are trimmed quietly, as before)
         warnings.extend(w for w in (k_warning(config.ks, tasks),) if w)
     if config.generate is not None:
-        spending = spending_report(config.budget, {t.problem.task_id: ledgers[t.problem.task_id] for t in tasks})
-    return Prepared(tasks, accounting, tuple(warnings), repair, spending)
+        ledgers_used = {t.problem.task_id: ledgers[t.problem.task_id] for t in tasks}
+        spending = spending_report(config.budget, ledgers_used)
+    return Prepared(tasks, accounting, tuple(warnings), repair, spending, ledgers_used)
 
 
 def spending_report(budget: SharedBudget, ledgers: dict[str, Ledger]) -> dict:
@@ -406,11 +430,15 @@ def inputs_hash(
     limits: Limits,
     coverage: CoverageSettings | None = None,
     time_budget: InputTimeBudget | None = None,
+    input_generators: int = 0,
 ) -> str:
     """Content hash of what gets executed: candidates, probes, limits (and, with coverage-guided
     inputs or a time budget, the pool and how it is chosen from: the choice itself follows
-    from stored outcomes)."""
+    from stored outcomes; with input generators, how many: their inputs follow from the
+    cached samples and stored outcomes)."""
     h = hashlib.sha256(limits.key.encode())
+    if input_generators:
+        h.update(f"input_generators:{input_generators}".encode())
     for choice in (coverage, time_budget):
         if choice is not None:
             h.update(choice.key.encode())
@@ -499,6 +527,12 @@ def _config_record(config: ScoreConfig, run_hash: str) -> dict:
         del record["repair_rounds"], record["repair_width"]
     if not config.budget.limited:
         del record["budget"]
+    if not config.input_generators:  # the same config.json as before input generators existed
+        del record["input_generators"]
+    if record["generator_model"] is None:
+        del record["generator_model"]
+    else:
+        record["generator_model"] = {k: v for k, v in record["generator_model"].items() if k not in ("api_key", "prices")}
     if config.tests_per_sample == 5:
         del record["tests_per_sample"]
     if not config.no_cache:
@@ -722,6 +756,7 @@ def config_from_run(run_dir: Path) -> ScoreConfig:
     if "synthesised_limits" in record:
         kwargs["synthesised_limits"] = Limits(**record["synthesised_limits"])
     kwargs.pop("generate", None)
+    kwargs.pop("generator_model", None)
     return ScoreConfig(**kwargs)
 
 
@@ -749,17 +784,22 @@ def load_run(run_dir: Path, tasks: Sequence[Task] | None = None) -> tuple[dict[s
         # --input-seconds: the cut follows from the stored call seconds, so it is made again
         timed = timed_from_store(tasks, config.time_budget, synthesised_limits=config.synthesised_limits, lookup=lookup)
         tasks = [t.task for t in timed]
-    tests, synthesised = config.limits.key, config.synthesised_limits.key
-    selection = lambda c, p: stored.get((c, p, tests)) or stored.get((c, p, synthesised))  # noqa: E731
+    # each pair under the limits its batch ran with: tests under the run's limits, synthesised
+    # inputs under theirs, a problem's memory limit (``for_problem``) and a test's own time limit added
+    ran_under = {(b.candidate_key, p.key): b.limits.key for t in tasks
+                 for b in t.batches(config.limits, synthesised_limits=config.synthesised_limits) for p in b.probes}
+    selection = lambda c, p: stored.get((c, p, ran_under.get((c, p), "")))  # noqa: E731
     if any(t.problem.reference is not None for t in tasks):
-        # evalplus: the hidden tests are made from the reference's stored outcomes, then run in
-        # suites under limits of their own, so the truth is read batch by batch
+        # evalplus: the hidden tests are made from the reference's stored outcomes
         tasks = settled_from_store(tasks, stored, config.limits, config.synthesised_limits)
+    if any(t.problem.reference is not None or len({c.suite for c in t.problem.hidden_tests}) > 1 for t in tasks):
+        # hidden tests in suites (evalplus, CodeContests, LiveCodeBench) ran suite by suite
+        # (``references.run_truth``): a candidate failing one never ran the next, so the truth
+        # is read batch by batch, an outcome not stored failing
         return pools_from_outcomes(tasks, selection, correct_of=lambda t: stored_truth(t, stored, config.limits))
-    # selection's outcomes: tests under the run's limits, synthesised inputs under theirs;
     # the hidden tests' outcomes under the ground-truth limits (see Task.truth_batches)
-    truth = dataclasses.replace(config.limits, max_timeouts=1).key
-    return pools_from_outcomes(tasks, selection, lambda c, p: stored.get((c, p, truth)))
+    truth = {(b.candidate_key, p.key): b.limits.key for t in tasks for b in t.truth_batches(config.limits) for p in b.probes}
+    return pools_from_outcomes(tasks, selection, lambda c, p: stored.get((c, p, truth.get((c, p), ""))))
 
 
 def score(
@@ -787,13 +827,17 @@ def score(
         prepared = Prepared(*prepared)
     if out is None:
         return _score(config, None, on_progress, prepared, t0)
-    check_run_dir(out, config, inputs_hash(prepared.tasks, config.limits, config.coverage, config.time_budget))  # before creating anything
+    check_run_dir(out, config, _run_hash(prepared.tasks, config))  # before creating anything
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise named_os_error(exc, out) from exc
     with RunDirLock(out):
         return _score(config, out, on_progress, prepared, t0)
+
+
+def _run_hash(tasks: Sequence[Task], config: ScoreConfig) -> str:
+    return inputs_hash(tasks, config.limits, config.coverage, config.time_budget, config.input_generators)
 
 
 def _preload(module: str) -> None:
@@ -809,7 +853,7 @@ def _score(
     t0: float,
 ) -> ScoreRun:
     tasks, accounting = prepared.tasks, prepared.accounting
-    run_hash = inputs_hash(tasks, config.limits, config.coverage, config.time_budget)
+    run_hash = _run_hash(tasks, config)
     reuse = reused_outcomes(config.reuse) if config.reuse else None  # read before anything is written
     store = open_run_dir(out, run_hash, config, reuse) if out is not None else ResultStore(None, reuse=reuse)
     tasks, references = settle_references(
@@ -824,9 +868,12 @@ def _score(
         warnings.append(unimportable_warning(unimportable, backend))
         if not tasks:
             raise InputError(warnings[-1])
-    # the stages that execute (coverage, a time budget), each on an executor of its own over the store
+    # the stages that execute (coverage, a time budget, input generators), each on an executor of its
+    # own over the store; generators' requests go to each problem's ledger (unlimited from a samples file)
+    ledgers = {t.problem.task_id: prepared.ledgers.get(t.problem.task_id) or Ledger(SharedBudget()) for t in tasks}
     env = StageEnv(config.execution, lambda: open_executor(config.sandbox, workers=config.workers, store=store,
-                                                           on_progress=on_progress), config.generate)
+                                                           on_progress=on_progress), config.generator_llm,
+                   ledgers=ledgers)
     tasks = run_stages(tasks, config.pipeline.executing_stages(), env)
     coverage = input_time = None
     lost_choosing = []  # infrastructure failures of the steps that choose inputs from outcomes
@@ -838,8 +885,20 @@ def _score(
         timed, timed_executor = env.reports["input time"]
         input_time = time_budget_summary(timed, InputTimeBudget(config.input_seconds), timed_executor)
         lost_choosing += timed_executor.infra_failures
+    generator_runs: dict[str, GeneratorRun] = env.reports.get("input generators", {})
+    generator_accounting = [x.by_kind["input_generators"] for x in ledgers.values() if "input_generators" in x.by_kind]
     run = execute(tasks, config, store, on_progress)
     executor = run.executor
+    generators = None
+    if generator_runs:  # S*: the generated inputs most candidates did not finish on are left out
+        kept_tasks, counts = [], {"generators": 0, "inputs": 0, "kept": 0}
+        for task in tasks:
+            task, report = keep_accepted_generated_inputs(task, generator_runs.get(task.problem.task_id, GeneratorRun()), run.outcomes)
+            kept_tasks.append(task)
+            for name, n in (report or {}).items():
+                counts[name] += n
+        tasks = kept_tasks
+        generators = {**counts, "tokens": Accounting.total(generator_accounting).to_json()}
     t2 = time.perf_counter()
     execution = {
         "backend": executor.backend,
@@ -897,12 +956,14 @@ def _score(
         summary["coverage_inputs"] = coverage
     if input_time is not None:
         summary["input_time_budget"] = input_time
+    if generators is not None:
+        summary["input_generators"] = generators
     if accounting is not None:
         summary["tokens"] = accounting
     if prepared.repair is not None:
         summary["repair"] = prepared.repair
-    if prepared.spending is not None:
-        summary["spending"] = prepared.spending
+    if prepared.spending is not None:  # again: later stages charged the same ledgers
+        summary["spending"] = spending_report(config.budget, prepared.ledgers)
     if warnings:
         summary["warnings"] = warnings
     if out is not None:

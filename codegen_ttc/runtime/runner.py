@@ -77,7 +77,10 @@ module code once. A batch (``calls``; ``call`` is a batch of one) is run by ONE 
 fork of that server, the *batch child*, which runs the calls in sequence in its one
 process, the way HumanEval's harness runs all asserts of a check in one process:
 calls of a batch share module state and --tmp files, each call gets its arguments
-decoded fresh. A call that crashes, hangs or floods output costs only that call:
+decoded fresh. The calls of a "run" request, the load's last batch, skip that second fork:
+the server runs them itself (it was forked for this candidate alone, and the reset that
+follows kills it), watched by the runner as it watches a batch child; if a call ends it,
+the next calls go to a server loaded afresh, as after any server's death. A call that crashes, hangs or floods output costs only that call:
 its child dies or is killed, the call gets the outcome (crashed / timeout /
 output_limit, classified as for a single call) and the remaining calls go to a new
 batch child of the same server (the server is reloaded first if it died). The
@@ -588,8 +591,16 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
                 _exit(0)
             continue
         # only the runner writes here, and it checked every call (structure and wire)
-        calls = loads(line)["calls"]
+        req = loads(line)
+        calls = req["calls"]
         flush()
+        if req.get("direct"):
+            # the last batch of this load: its calls run here, in this process forked for
+            # this candidate alone, with no second fork; the runner watches this process as
+            # the batch child and reloads a fresh server should a call end it
+            _close(cmd_r)
+            _close(rep_w)
+            _batch_child(fn, calls, chan, lim, meter)
         pid = _fork()
         if pid == 0:
             _close(cmd_r)
@@ -626,14 +637,20 @@ def _batch_child(fn, calls: list, chan: int, lim: dict, meter: _ArcMeter | None 
     ITIMER_PROF = signal.ITIMER_PROF
     cpu = lim["cpu_seconds"]
     secs = max(1, math.ceil(cpu))
-    # RLIMIT_CPU counts the whole process: the hard cap allows every call its share,
-    # the soft limit (SIGXCPU) is moved up before each call
-    cap = len(calls) * (secs + 1) + 2
+    # RLIMIT_CPU counts the whole process, from its start (in the server itself, module
+    # code's time too): the hard cap allows every call its share on top of what it has
+    # used, the soft limit (SIGXCPU) is moved up before each call
+    try:
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        used = math.ceil(ru.ru_utime + ru.ru_stime)
+    except (ValueError, OSError):
+        used = 0
+    cap = used + len(calls) * (secs + 1) + 2
     try:
         old_hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
         if old_hard != resource.RLIM_INFINITY:
             cap = min(cap, old_hard)
-        resource.setrlimit(resource.RLIMIT_CPU, (min(cap, secs + 1), cap))
+        resource.setrlimit(resource.RLIMIT_CPU, (min(cap, used + secs + 1), cap))
     except (ValueError, OSError):
         pass
     if meter is not None:
@@ -1842,8 +1859,13 @@ class Runtime:
         server0 = srv.cpu()
         slack = max(0.0, server0 - srv.mark)  # CPU already charged to call i at t_call
         t_call = time.monotonic()  # the first call's clock includes the fork, as before
+        # ``final`` (the load's last batch, a reset follows): the server runs the calls itself,
+        # no batch child forked; it is then watched as the child (wait4, its own clock), and
+        # anything it writes on its report pipe meanwhile is the candidate's
+        direct = final
+        head = b'{"op":"calls","direct":true,"calls":[' if direct else b'{"op":"calls","calls":['
         try:
-            _write_all(srv.cmd_w, b'{"op":"calls","calls":[' + b",".join(encoded[start:]) + b"]}\n")
+            _write_all(srv.cmd_w, head + b",".join(encoded[start:]) + b"]}\n")
         except OSError:
             self.kill_server()
             self.sweep(None)
@@ -1857,6 +1879,11 @@ class Runtime:
         end = None  # "done" | "exited" | "wall" | "cpu" | "output" | "malformed" | "lost"
         status, cpu_end = None, 0.0
         server_lost = False  # died or broke the protocol: no more reports from it
+        if direct:
+            # the server is the child: no reports to await, its exit seen through wait4 (its
+            # CPU is the server's own figure, in ``_tree_cpu`` without a child clock)
+            child, server_lost = srv.pid, True
+            cpu0 = srv.clock.own if srv.clock is not None else 0.0
         chan, rep, out_r = srv.chan, srv.rep, self.out_r
         try:
             while end is None:
@@ -1891,12 +1918,16 @@ class Runtime:
                             clock.read()
                             cpu0 = clock.own
                             base = self._tree_cpu(srv, child, clock)
+                    reaped: int | None = None
                     try:
-                        pid, st, ru = os.wait4(child, os.WNOHANG)
+                        pid, reaped, ru = os.wait4(child, os.WNOHANG)
+                        cpu = ru.ru_utime + ru.ru_stime
                     except ChildProcessError:
                         pid = 0  # not re-parented to us yet
+                        if direct:  # our own child, reaped already (its status kept)
+                            pid, reaped, cpu = srv.pid, srv.status, srv.clock.last if srv.clock is not None else 0.0
                     if pid:
-                        status, cpu_end = st, ru.ru_utime + ru.ru_stime
+                        status, cpu_end = reaped, cpu
                         end = "exited"
                         break
                     timeout = min(timeout, 0.01)
@@ -1942,8 +1973,13 @@ class Runtime:
                             # it left processes running, which then count in full at the next
                             # look, as does whatever the server ran since the child started
                             tree = server0 + clock.last
+                        elif tree is None and direct and self._last_pid() == srv.pid:
+                            tree = srv.cpu()  # no process or thread made since the server: it is the tree
                         base = tree if tree is not None else self._tree_cpu(srv, child, clock)
-                        cpu0 = clock.own if clock is not None else cpu0
+                        if direct:  # the server's own part, as of the tree read just now
+                            cpu0 = srv.clock.own if srv.clock is not None else cpu0
+                        else:
+                            cpu0 = clock.own if clock is not None else cpu0
                         slack = 0.0
                         t_call = now
                         next_cpu = now + budget / self.cpus
@@ -2026,7 +2062,8 @@ class Runtime:
                         rec = outcome("output_limit", error="output")
                     if slack + self.cpus * (time.monotonic() - t_call) >= budget:
                         # the child is reaped: by the server (in its figure) or by us (cpu_end)
-                        tree = self._tree_cpu(srv, child, None) + (cpu_end if server_lost else 0.0)
+                        tree = (self._tree_cpu(srv, child, None, reaped=cpu_end) if direct
+                                else self._tree_cpu(srv, child, None) + (cpu_end if server_lost else 0.0))
                         if tree - base >= budget:
                             rec = outcome("timeout", error="cpu")
                     out = rec
@@ -2055,15 +2092,16 @@ class Runtime:
         emit(i, self._stamped(out, seconds))
         return i + 1
 
-    def _tree_cpu(self, srv: Server, child: int | None, clock: TreeClock | None) -> float:
+    def _tree_cpu(self, srv: Server, child: int | None, clock: TreeClock | None, reaped: float | None = None) -> float:
         """CPU seconds of the candidate's whole tree: the server, the batch child ``child``
         (its ``clock``), and every other process it has made since the server was forked.
+        ``reaped``: the server's whole figure from wait4, once we have reaped it ourselves.
 
         Each figure includes the children the process reaped, and a zombie keeps its
         own until reaped, so the work of forked helpers and of threads counts wherever it
         ran. A child the server has just reaped is in the server's figure, read again.
         """
-        total = srv.cpu()
+        total = srv.cpu() if reaped is None else reaped
         if clock is not None:
             mine = clock.read()
             total = srv.cpu() if mine is None else total + mine

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
-from codegen_ttc.execution.batch import Batch, Limits, Outcome, Outcomes, Runs, candidate_key
+from codegen_ttc.execution.batch import Batch, Limits, Outcome, Outcomes, Runs, candidate_key, for_problem
 from codegen_ttc.execution.store import StoredRuns
 from codegen_ttc.pipeline import Task
 from codegen_ttc.problems.model import Call
@@ -124,6 +124,7 @@ def coverage_batches(task: Task, reps: Representatives, limits: Limits) -> list[
     if not pool:
         return []
     programs = task.candidates.programs
+    limits = for_problem(limits, task.problem)
     return [Batch(programs[i], task.problem.entry_point, pool, limits) for i in reps.indices]
 
 

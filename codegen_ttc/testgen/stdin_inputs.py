@@ -23,9 +23,8 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from codegen_ttc.execution.batch import Batch, Limits, Outcome
+from codegen_ttc.execution.batch import Batch, Limits, Outcome, Runs
 from codegen_ttc.problems import stdio
 from codegen_ttc.problems.model import Call
 
@@ -121,10 +120,6 @@ def mutate_stdin(examples: Sequence[str], count: int, *, seed: int = 0) -> list[
 
 
 # ------------------------------------------------------------------ model-written input generators
-
-
-class Runs(Protocol):
-    def run(self, batches: Sequence[Batch]) -> dict[str, dict[str, Outcome]]: ...
 
 
 def generated_inputs(executor: Runs, generators: Sequence[str], per_generator: int, limits: Limits) -> list[str]:

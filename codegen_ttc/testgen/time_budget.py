@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from codegen_ttc.execution.batch import Batch, Limits, Outcome, Runs
+from codegen_ttc.execution.batch import Batch, Limits, Outcome, Runs, for_problem
 from codegen_ttc.execution.store import StoredRuns
 from codegen_ttc.pipeline import Task
 from codegen_ttc.problems.model import Call
@@ -75,7 +75,7 @@ def within_time(
         if not running:
             break
         batches = {
-            i: [Batch(p, tasks[i].problem.entry_point, chunks[i][round_], synthesised_limits)
+            i: [Batch(p, tasks[i].problem.entry_point, chunks[i][round_], for_problem(synthesised_limits, tasks[i].problem))
                 for p in tasks[i].candidates.programs]
             for i in running
         }

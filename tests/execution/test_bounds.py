@@ -4,6 +4,7 @@ they stop; these show where they live and that they follow the batch and go away
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -11,7 +12,11 @@ import pytest
 
 from codegen_ttc.execution.backends import backend_problem, open_sandbox
 from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES, MemoryCgroup
-from codegen_ttc.execution.batch import Limits
+from codegen_ttc.execution.batch import Limits, for_problem, limits_json
+from codegen_ttc.execution.judge import passes
+from codegen_ttc.pipeline import Candidates, Task
+from codegen_ttc.problems import stdio
+from codegen_ttc.problems.model import Call, OutputMatches, Problem, TestCase
 
 from .helpers import run_calls
 
@@ -87,3 +92,74 @@ def test_bwrap_judge_scripts_keep_installed_packages_the_candidate_does_not_see(
         sb.close()
     assert call.status == "returned" and call.decoded() is False, call
     assert passes(ScriptPassed(), judged), judged
+
+
+# ---------------------------------------------------------------- a benchmark's memory limit
+
+# a whole program touching every page of N MiB (resident, not only reserved), then printing N
+HOG = "n = int(input())\nb = bytearray(n << 20)\nfor i in range(0, len(b), 4096):\n    b[i] = 1\nprint(n)\n"
+MEMORY_LIMIT = 96 << 20
+
+
+def _memory_limited(name: str):
+    """A sandbox whose backend bounds a candidate's memory from outside: bwrap as root (its
+    memory cgroup; skipped where this machine gives none), docker (the container's memory)."""
+    _usable(name)
+    if name == "bwrap":
+        probe = MemoryCgroup.create() if os.geteuid() == 0 else None
+        if probe is None:
+            pytest.skip("no writable memory cgroup here (needs root and cgroup v1 memory, or v2 delegating it)")
+        probe.remove()
+    return open_sandbox(name)
+
+
+@pytest.mark.parametrize("name", [pytest.param("bwrap", marks=pytest.mark.bwrap), pytest.param("docker", marks=pytest.mark.docker)])
+def test_a_program_over_the_problems_memory_limit_fails_with_memory_limit(name):
+    """The problem's memory limit (CodeContests' memory_limit_bytes) bounds the candidate's
+    processes; a run the kernel kills for it is judged "memory limit" on the host (from the
+    OOM-kill counter), one below it passes; an allocation past the address-space backstop is
+    a MemoryError, also "memory limit". The whole path: problem -> batch limits -> sandbox -> verdict."""
+    problem = Problem("cc/1", "statement", stdio.ENTRY_POINT, kind="program", memory_limit_bytes=MEMORY_LIMIT)
+    tests = {mb: TestCase(Call((f"{mb}\n",)), OutputMatches(str(mb)), "hidden") for mb in (24, 400, 8, 4000)}
+    task = Task(dataclasses.replace(problem, hidden_tests=tuple(tests.values())), Candidates.from_samples([problem.program(HOG)]))
+    [batch] = task.truth_batches(Limits(cpu_seconds=2.0, wall_seconds=10.0))
+    assert batch.limits.resident_bytes == MEMORY_LIMIT
+    sb = _memory_limited(name)
+    try:
+        outcomes = sb.run(batch).outcomes
+    finally:
+        sb.close()
+    small, over, after, huge = (outcomes[case.probe.key] for case in tests.values())
+    assert stdio.failure_reason(over) == f"memory limit: killed at the memory limit of {MEMORY_LIMIT >> 20} MiB", over
+    assert not passes(tests[400].check, over)
+    assert stdio.failure_reason(huge).startswith("memory limit"), huge
+    assert not passes(tests[4000].check, huge)
+    # below the limit, before and after a run killed for memory: passed
+    assert passes(tests[24].check, small) and passes(tests[8].check, after), (small, after)
+
+
+def test_without_a_memory_limit_the_same_program_passes_under_the_default_bound():
+    """The bound above comes from the problem: the same run with no memory limit on the
+    problem holds 400 MiB and passes (the default bound is Limits.memory_bytes, 1 GiB)."""
+    problem = Problem("cc/1", "statement", stdio.ENTRY_POINT, kind="program")
+    case = TestCase(Call(("400\n",)), OutputMatches("400"), "hidden")
+    task = Task(dataclasses.replace(problem, hidden_tests=(case,)), Candidates.from_samples([problem.program(HOG)]))
+    [batch] = task.truth_batches(Limits(cpu_seconds=2.0, wall_seconds=10.0))
+    assert batch.limits.resident_bytes is None
+    sb = _memory_limited("bwrap")
+    try:
+        [out] = sb.run(batch).outcomes.values()
+    finally:
+        sb.close()
+    assert passes(case.check, out), out
+
+
+def test_a_problems_memory_limit_reaches_its_limits_and_nothing_else_changes():
+    """Pure: ``for_problem`` adds the limit (and keeps RLIMIT_AS at least twice it); a problem
+    without one, and the limits' key and wire form without it, stay as they were."""
+    plain = Limits()
+    assert "resident_bytes" not in limits_json(plain)
+    assert for_problem(plain, Problem("t", "p", "f")) is plain
+    big = for_problem(plain, Problem("t", "p", "f", memory_limit_bytes=1 << 30))
+    assert (big.resident_bytes, big.memory_bytes, big.bound_bytes) == (1 << 30, 2 << 30, 1 << 30)
+    assert big.key != plain.key and limits_json(big)["resident_bytes"] == 1 << 30

@@ -12,7 +12,7 @@ from codegen_ttc.execution.batch import Limits
 from codegen_ttc.problems.model import Call
 from codegen_ttc.runtime import wire
 
-from .helpers import host_processes_with, run_calls, run_probes, values
+from .helpers import host_processes_with, run_calls, run_probes, script, values
 
 ADD = """
 def f(a, b=0):
@@ -282,22 +282,40 @@ def test_background_process_does_not_survive_the_batch(sandbox):
     assert host_processes_with("1000" + token[-6:]) == []
 
 
-def test_killing_the_parent_costs_no_call(sandbox):
-    """The server is only a fork source: its death is not the call's; the child carries on."""
-    src = """
-    import os
-    def f(x):
-        if x == 1:
+KILLS_ITS_PARENT = """
+import os
+def f(x):
+    if x == 1:
+        try:
             os.kill(os.getppid(), 9)
-            import time; time.sleep(0.5)
-        if x == 2:
-            os.kill(os.getpid(), 9)
-        return 'alive'
-    """
-    outs = run_calls(sandbox, src, 1, 0, 2, 0)
+        except PermissionError:
+            pass  # the runner, another uid: where the calls run in the loading process itself
+        import time; time.sleep(0.5)
+    if x == 2:
+        os.kill(os.getpid(), 9)
+    return 'alive'
+"""
+
+
+def test_killing_the_parent_costs_no_call(sandbox):
+    """Calls alone run in the server that loaded the candidate (its parent is the runner);
+    with a judge script they run in a child of the server (the step-by-step path), which
+    is only a fork source: its death is not the call's, the child carries on. Either way
+    every call gets its own outcome."""
+    outs = run_calls(sandbox, KILLS_ITS_PARENT, 1, 0, 2, 0)
     assert values(outs) == ["alive", "alive", "crashed", "alive"]
     assert outs[2].error == "SIGKILL"
+    probes = [Call((1,)), Call((0,)), Call((2,)), Call((0,)), script("assert candidate(0) == 'alive'")]
+    outs = run_probes(sandbox, KILLS_ITS_PARENT, probes)
+    assert values(outs[:4]) == ["alive", "alive", "crashed", "alive"]
+    assert outs[4].status == "returned"
     assert values(run_calls(sandbox, ADD, (1, 2))) == [3]
+
+
+def on_the_forking_path(sandbox, src: str, *args) -> list:
+    """``run_calls``' outcomes with the calls in a batch child forked from the server: a judge
+    script beside them takes the step-by-step path (calls alone run in the server itself)."""
+    return run_probes(sandbox, src, [Call((a,)) for a in args] + [script("pass")])[:-1]
 
 
 def test_parent_killed_before_it_names_the_child(sandbox):
@@ -312,7 +330,7 @@ def test_parent_killed_before_it_names_the_child(sandbox):
             time.sleep(0.05)
         return x * 10
     """
-    outs = run_calls(sandbox, src, 1, 2, 3)
+    outs = on_the_forking_path(sandbox, src, 1, 2, 3)
     assert values(outs) == [10, 20, 30]
     assert values(run_calls(sandbox, ADD, (1, 2))) == [3]
 
@@ -341,7 +359,7 @@ def test_orphan_that_cannot_be_told_apart_fails_closed(sandbox):
             time.sleep(0.05)
         return x * 10
     """
-    outs = run_calls(sandbox, src, 1, 2)
+    outs = on_the_forking_path(sandbox, src, 1, 2)
     assert values(outs) == ["crashed", 20]
     assert outs[0].error == "server"
 
@@ -357,7 +375,7 @@ def test_kill_minus_one(confined_sandbox):
             subprocess.run(["sh", "-c", "kill -9 -1"])  # the shell builtin: no procps needed
         return 'alive'
     """
-    outs = run_calls(sandbox, src, 1, 2, 0)
+    outs = on_the_forking_path(sandbox, src, 1, 2, 0)
     # kill(-1) spares the caller (the server goes; the call's own process carries on);
     # the shell's kill -1 takes the call's process too
     assert [o.status for o in outs[:2]] == ["returned", "crashed"]

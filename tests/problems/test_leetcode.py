@@ -222,6 +222,25 @@ def test_real_references_pass_their_own_tests_in_bwrap():
 @needs_data
 @needs_bwrap
 @pytest.mark.bwrap
+def test_a_prelude_importing_sortedcontainers_runs_in_bwrap():
+    """19 of the 228 preludes import sortedcontainers (LeetCode's judge provides it): with
+    site-packages hidden but for the candidates' allow-list, every test of their references
+    failed at that import."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from check_leetcode import check_references
+
+    task = "find-x-sum-of-all-k-long-subarrays-i"
+    [problem] = [p for p in read_leetcode(DATA, read_jsonl(DATA)).problems if p.task_id == task]
+    assert "sortedcontainers" in problem.prompt
+    failures = check_references([problem], "bwrap", Limits(cpu_seconds=5.0, wall_seconds=30.0), workers=1)
+    assert [f for f in failures if f.origin == "hidden"] == []
+
+
+@needs_data
+@needs_bwrap
+@pytest.mark.bwrap
 def test_score_reads_leetcode_completions_as_whole_programs(tmp_path, capsys):
     from codegen_ttc.cli import main
 

@@ -104,3 +104,4 @@ def test_test_generation_draws_on_the_same_budget(tmp_path, capsys, monkeypatch)
         sent = len(stub.calls)
         only_candidates = score(tmp_path, stub, capsys, "--n-tests", "8", "--budget-requests", "3")
         assert "tests" not in only_candidates["spending"]["by_kind"] and len(stub.calls) == sent  # all cached
+

@@ -185,12 +185,18 @@ def test_loop_stops_an_easy_problem_early_and_spends_the_budget_on_a_split_one()
     assert report["mean_samples"] == result.spent.samples / 2
 
 
-def test_split_problem_where_nothing_passes_is_reported_unsolved():
-    sampler = ScriptedSampler({"hopeless": ["a", "b", "c", "d", "e"]})
-    config = AdaptiveConfig(rule=StopRule(unsolved_rounds=3, unsolved_min_samples=10), per_problem=Budget(samples=100))
-    run = run_adaptive(["hopeless"], sampler, by_text, config).problems["hopeless"]
+def test_a_problem_where_nothing_passes_is_given_up_only_when_problems_share_a_budget():
+    rule = StopRule(unsolved_rounds=3, unsolved_min_samples=10)
+    shared = AdaptiveConfig(rule=rule, per_problem=Budget(samples=40), shared=Budget(samples=1000))
+    run = run_adaptive(["hopeless"], ScriptedSampler({"hopeless": ["a", "b", "c", "d", "e"] * 8}), by_text,
+                       shared).problems["hopeless"]
     assert run.reason == "unsolved"
     assert run.spent.samples == 15 and run.spent.rounds == 3
+    # alone, the samples it would save buy nothing elsewhere: it spends its own budget
+    alone = AdaptiveConfig(rule=rule, per_problem=Budget(samples=40))
+    run = run_adaptive(["hopeless"], ScriptedSampler({"hopeless": ["a", "b", "c", "d", "e"] * 8}), by_text,
+                       alone).problems["hopeless"]
+    assert run.reason == "budget" and run.spent.samples == 40
 
 
 def test_token_and_seconds_budgets_stop_the_loop():

@@ -228,10 +228,12 @@ def test_the_report_names_the_model_counts_stages_and_spending_in_words(tmp_path
     assert any(s.startswith("executing ") and " programs on " in s for s in stages), stages
 
 
-def test_stopped_unsolved_is_explained_next_to_the_probability(tmp_path, capsys):
+def test_with_no_test_support_adaptive_sampling_spends_its_budget(tmp_path, capsys):
+    """One problem alone never gives up: the samples it would save buy nothing elsewhere."""
     with stub_answering(CRASH) as server:  # fails the generated test: no candidate ever has test support
         code = run(tmp_path, server, "-n", "16", "--adaptive", "--round-size", "4", "--n-tests", "1",
                    "--synthesise", "3", "--no-examples")
     err = said(capsys)
     assert code == 0
-    assert "stopped: unsolved (no candidate had test support" in err and "the answer is a guess" in err, err
+    assert "stopped: budget (the -n budget was spent)" in err and "unsolved" not in err, err
+    assert "every generated test failed" in err  # the basis says the pick has no test support

@@ -151,20 +151,26 @@ def judging_stub():
     return StubServer(handler)
 
 
+def solve_tied(tmp_path, stub, capsys, *extra) -> dict:
+    """``solve --json`` on the tie ``judging_stub`` scripts: five candidates, no tests."""
+    problem = tmp_path / "running_max.py"
+    problem.write_text(PROBLEM)
+    code = main(["solve", str(problem), "-n", "5", "--n-tests", "0", "--synthesise", "20", "--distinguish", "0",
+                 "--sandbox", "bwrap", "--json", "--base-url", stub.base_url, "--model", "stub", "--api-key", "x",
+                 *extra])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
 @pytest.mark.parametrize("judge", ["off", "pairwise"])
 def test_pairwise_judgement_breaks_a_tie_that_execution_leaves(tmp_path, capsys, monkeypatch, judge):
     """Both clusters pass the docstring example and differ only on synthesised inputs: by size
     the window wins; the model's comparison picks the right program, reported as a tie-break."""
     monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    problem = tmp_path / "running_max.py"
     with judging_stub() as stub:
-        problem = tmp_path / "running_max.py"
-        problem.write_text(PROBLEM)
-        code = main(["solve", str(problem), "-n", "5", "--n-tests", "0", "--synthesise", "20", "--distinguish", "0",
-                     "--sandbox", "bwrap", "--json", "--base-url", stub.base_url, "--model", "stub", "--api-key", "x",
-                     "--judge", judge])
-        out, err = capsys.readouterr()
-        assert code == 0, err
-        result = json.loads(out)
+        result = solve_tied(tmp_path, stub, capsys, "--judge", judge)
         judged = [c for c in stub.calls if "Which one is correct?" in c.body["messages"][-1]["content"]]
     if judge == "off":
         assert "i - 2" in result["program"] and result["tie_break"] is None and not judged
@@ -253,14 +259,7 @@ def test_the_judge_draws_on_the_budget(tmp_path, capsys, monkeypatch):
     """Five candidates and a budget of seven: one comparison in each order, not two."""
     monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
     with judging_stub() as stub:
-        problem = tmp_path / "running_max.py"
-        problem.write_text(PROBLEM)
-        code = main(["solve", str(problem), "-n", "5", "--n-tests", "0", "--synthesise", "20", "--distinguish", "0",
-                     "--sandbox", "bwrap", "--json", "--base-url", stub.base_url, "--model", "stub", "--api-key", "x",
-                     "--judge", "pairwise", "--budget-requests", "7"])
-        out, err = capsys.readouterr()
-        assert code == 0, err
-        result = json.loads(out)
+        result = solve_tied(tmp_path, stub, capsys, "--judge", "pairwise", "--budget-requests", "7")
         assert sum(c.n for c in stub.calls) == 7
     assert result["spending"]["by_kind"]["judge"]["samples_returned"] == 2
     assert result["spending"]["charged"]["requests"] == 7

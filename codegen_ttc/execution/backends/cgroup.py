@@ -4,7 +4,9 @@ RLIMIT_AS bounds each process, and a candidate may have ``Limits.processes`` of 
 three children under a 1 GiB limit held 2.4 GB. A runner started inside its own memory
 cgroup (a child of ours) shares one limit with everything it forks; the kernel's OOM
 killer then ends the largest process in it (the candidate's, which the runner reports
-as crashed). Files a candidate writes to its tmpfs /tmp are charged there too.
+as crashed). Files a candidate writes to its tmpfs /tmp are charged there too. The
+group's OOM-kill counter (``oom_kills``) tells the host, on its side, that a candidate's
+process was killed for memory (``RunnerSandbox``: judged "memory limit").
 
 Needs write access to the memory controller: root with cgroup v1 (``/sys/fs/cgroup/
 memory``), or a cgroup v2 whose subtree delegates ``memory``. ``MemoryCgroup.create``
@@ -17,12 +19,16 @@ import errno
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 PREFIX = "codegen-ttc-"
 # the trusted runner's own share of its cgroup (an interpreter with the runtime loaded)
 RUNNER_BYTES = 64 << 20
+# above a benchmark's memory limit, for what the idle runner takes on for a batch (its request,
+# the harness's copy of a test's stdin): see ``BwrapSandbox._bound``
+RUNNER_SLACK_BYTES = 16 << 20
 
 
 def _under(mount: list[str], path: str) -> Path:
@@ -34,10 +40,11 @@ def _under(mount: list[str], path: str) -> Path:
     return Path(point + path)
 
 
-def _memory_parent() -> tuple[Path, int] | None:
-    """Our own memory cgroup directory and the cgroup version, if we can find it."""
+def _memory_group(pid: int | str = "self") -> tuple[Path, int] | None:
+    """The memory cgroup directory of process ``pid`` and the cgroup version, if we can find it
+    (through our own mounts: a process on this machine)."""
     try:
-        with open("/proc/self/cgroup") as f:
+        with open(f"/proc/{pid}/cgroup") as f:
             lines = f.read().splitlines()
         with open("/proc/self/mountinfo") as f:
             mounts = [line.split() for line in f]
@@ -56,13 +63,44 @@ def _memory_parent() -> tuple[Path, int] | None:
             for m in mounts:
                 sep = m.index("-")
                 if m[sep + 1] == "cgroup2":
-                    parent = _under(m, line[3:])
-                    try:
-                        if "memory" in (parent / "cgroup.subtree_control").read_text().split():
-                            return parent, 2
-                    except OSError:
-                        return None
+                    return _under(m, line[3:]), 2
     return None
+
+
+def _memory_parent() -> tuple[Path, int] | None:
+    """Our own memory cgroup directory and the cgroup version, if we may make groups under it."""
+    found = _memory_group()
+    if found is None or found[1] == 1:
+        return found
+    try:
+        return found if "memory" in (found[0] / "cgroup.subtree_control").read_text().split() else None
+    except OSError:
+        return None
+
+
+def oom_kills(group: Path, version: int) -> int | None:
+    """How many processes the kernel's OOM killer has ended in the memory cgroup ``group`` so far
+    (its ``oom_kill`` counter: cgroup v1's memory.oom_control, v2's memory.events); None where
+    the kernel does not count them or the group is gone."""
+    try:
+        text = (group / ("memory.events" if version == 2 else "memory.oom_control")).read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == "oom_kill" and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def oom_kills_of(pid: int) -> Callable[[], int | None] | None:
+    """A reader of the OOM-kill counter of process ``pid``'s memory cgroup (a container's
+    init, seen from the host), or None when it cannot be found from here."""
+    found = _memory_group(pid)
+    if found is None or found[0] == Path("/") or oom_kills(*found) is None:
+        return None
+    group, version = found
+    return lambda: oom_kills(group, version)
 
 
 def _owner_alive(name: str) -> bool:
@@ -124,6 +162,14 @@ class MemoryCgroup:
             if target.exists():
                 target.write_text(str(value))
         self.limit = nbytes
+
+    def usage(self) -> int:
+        """Bytes the group's processes hold now (charged pages: memory, tmpfs files, page cache)."""
+        return int((self.path / ("memory.current" if self.version == 2 else "memory.usage_in_bytes")).read_text())
+
+    def oom_kills(self) -> int | None:
+        """Processes the kernel's OOM killer has ended in the group so far (``oom_kills``)."""
+        return oom_kills(self.path, self.version)
 
     def remove(self) -> None:
         """Remove the group once its processes are gone (they die asynchronously)."""

@@ -39,12 +39,13 @@ import sys
 import threading
 import uuid
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from codegen_ttc.execution import images
 from codegen_ttc.execution.backends.base import InfraError, SandboxUnavailable
-from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES
+from codegen_ttc.execution.backends.cgroup import RUNNER_BYTES, oom_kills_of
 from codegen_ttc.execution.backends.runner_host import RUNNER_FLAGS, RUNTIME_DIR, RunnerSandbox
 from codegen_ttc.execution.backends.seccomp import docker_profile
 from codegen_ttc.execution.batch import Limits
@@ -388,6 +389,7 @@ class DockerSandbox(RunnerSandbox):
         self._owner = _owner_tag() or f"{socket.gethostname()}:{os.getpid()}:?"
         self._containers: dict[str, object] = {}  # id -> container, for close()
         self._memory: dict[str, tuple[Any, int]] = {}  # role -> (docker's Container, its memory limit)
+        self._oom_readers: dict[str, Callable[[], int | None]] = {}  # container id -> its OOM-kill counter
         self._lock = threading.Lock()
         self.client = _client()
         if not images.image_present(self.client, self.image):
@@ -442,15 +444,16 @@ class DockerSandbox(RunnerSandbox):
         )
 
     def _bound(self, role: str, lim: Limits) -> None:
-        """The container's memory follows the batch's ``memory_bytes`` (plus the runner's
-        share, within the container ceiling): with one candidate per container, that bounds
-        the candidate's processes together, as bwrap's memory cgroup does."""
+        """The container's memory follows the batch's ``bound_bytes`` (the benchmark's memory
+        limit, else ``memory_bytes``; plus the runner's share, within the container ceiling):
+        with one candidate per container, that bounds the candidate's processes together, as
+        bwrap's memory cgroup does."""
         import docker.errors
 
         container, current = self._memory.get(role, (None, None))
         if container is None:
             return
-        want = min(lim.memory_bytes + RUNNER_BYTES, self.limits.memory_bytes)
+        want = min(lim.bound_bytes + RUNNER_BYTES, self.limits.memory_bytes)
         if want == current:
             return
         try:
@@ -458,6 +461,25 @@ class DockerSandbox(RunnerSandbox):
         except docker.errors.DockerException as exc:
             raise InfraError(f"docker: cannot bound the container's memory: {exc}") from None
         self._memory[role] = (container, want)
+
+    def _oom_kills(self, role: str) -> int | None:
+        """The OOM-kill counter of the container's memory cgroup, read from the host (found
+        through its init's pid: a daemon on this machine); None for a remote daemon."""
+        container, _ = self._memory.get(role, (None, None))
+        if container is None:
+            return None
+        reader = self._oom_readers.get(container.id)
+        if reader is None:
+            try:
+                container.reload()
+                pid = int(container.attrs["State"]["Pid"])
+            except Exception:
+                return None
+            reader = oom_kills_of(pid) if pid > 0 else None
+            if reader is None:
+                return None
+            self._oom_readers[container.id] = reader
+        return reader()
 
     def _spawn(self, role: str):
         import docker.errors
@@ -486,6 +508,7 @@ class DockerSandbox(RunnerSandbox):
     def _forget(self, container) -> None:
         with self._lock:
             self._containers.pop(container.id, None)
+        self._oom_readers.pop(container.id, None)
         try:
             _force_remove(container)
         except Exception:

@@ -26,6 +26,7 @@ from typing import IO
 from codegen_ttc.execution.backends.base import InfraError, Sandbox
 from codegen_ttc.execution.batch import Batch, BatchResult, Limits, Outcome, limits_json
 from codegen_ttc.problems.model import Call, Probe, Script
+from codegen_ttc.problems.stdio import MEMORY_KILLED
 from codegen_ttc.runtime import wire
 
 RUNTIME_DIR = Path(wire.__file__).resolve().parent
@@ -186,6 +187,7 @@ class RunnerSandbox(Sandbox):
         self._cand: RunnerProcess | None = None
         self._judge: RunnerProcess | None = None
         self._closed = False
+        self._oom_seen: dict[str, int] = {}  # role -> OOM kills of its runner's memory bound judged so far
 
     @abstractmethod
     def _spawn(self, role: str) -> tuple[subprocess.Popen, object]:
@@ -210,6 +212,7 @@ class RunnerSandbox(Sandbox):
             runner.close(graceful=False)
             raise InfraError(f"{self.name}: unexpected hello {ready!r:.200}")
         runner.info = ready
+        self._oom_seen[role] = self._oom_kills(role) or 0
         return runner
 
     def _candidate(self) -> RunnerProcess:
@@ -236,6 +239,25 @@ class RunnerSandbox(Sandbox):
     def _bound(self, role: str, lim: Limits) -> None:
         """Apply the batch's limits that hold for ``role``'s whole runner (a memory cgroup,
         a container's memory); the runner applies the rest per process. Default: none."""
+
+    def _oom_kills(self, role: str) -> int | None:
+        """How many processes the kernel's OOM killer has ended under ``role``'s runner's memory
+        bound (``_bound``), read from outside the sandbox; None where nothing counts them."""
+        return None
+
+    def _over_memory(self, role: str, lim: Limits, out: Outcome) -> Outcome:
+        """``out``, or a "memory limit" failure when the OOM killer ended it: a process killed by
+        SIGKILL while the OOM-kill counter of its runner's memory bound rose. The counter is the
+        kernel's, read here on the trusted side; nothing the candidate reports decides it (a
+        SIGKILL it sent itself after such a kill is labelled so too: a failure either way)."""
+        if out.status != "crashed" or out.error != "SIGKILL":
+            return out
+        kills = self._oom_kills(role)
+        if kills is None or kills <= self._oom_seen.get(role, 0):
+            return out
+        self._oom_seen[role] = kills
+        return Outcome("crashed", error=MEMORY_KILLED, seconds=out.seconds,
+                       message=f"killed at the memory limit of {lim.bound_bytes >> 20} MiB")
 
     def warm_up(self) -> None:
         """Start the candidate runner now (raises InfraError if it cannot start)."""
@@ -338,9 +360,7 @@ class RunnerSandbox(Sandbox):
         lim = batch.limits
         rec = self._check(cand.recv(lim.wall_seconds + lim.load_cpu_seconds + self.host_grace), "loaded")
         if rec.get("ok") is not True:
-            failed = outcome_from_record(rec.get("outcome"))
-            if failed.status == "returned":
-                raise RunnerDied("a failed load reported as returned")
+            failed = self._load_failure(lim, rec)
             for k, _ in probes:
                 results[k] = failed
         else:
@@ -348,7 +368,7 @@ class RunnerSandbox(Sandbox):
                 rec = self._check(cand.recv(2 * lim.wall_seconds + self.host_grace), "result")
                 if rec.get("index") != index:
                     raise RunnerDied(f"result {rec.get('index')!r} where {index} was due")
-                results[key] = outcome_from_record(rec.get("outcome")).reduced()
+                results[key] = self._over_memory("candidate", lim, outcome_from_record(rec.get("outcome"))).reduced()
         rec = cand.recv(self.host_grace + 5.0)
         if rec.get("op") != "clean":
             raise RunnerDied(f"unexpected {rec!r:.200}")
@@ -390,6 +410,14 @@ class RunnerSandbox(Sandbox):
             except RunnerDied:
                 self._discard(role)
 
+    def _load_failure(self, lim: Limits, rec: dict) -> Outcome:
+        """The outcome of a candidate whose load failed: every pending probe's failure, never
+        a pass (a judge script's verdict comes only from the judge runner)."""
+        failed = self._over_memory("candidate", lim, outcome_from_record(rec.get("outcome")))
+        if failed.status == "returned":
+            raise RunnerDied("a failed load reported as returned")
+        return failed
+
     def _check(self, rec: dict, op: str) -> dict:
         if rec.get("op") == "error":
             raise InfraError(f"{self.name}: runner rejected a request: {rec.get('message')}")
@@ -405,11 +433,7 @@ class RunnerSandbox(Sandbox):
         cand.send({"op": "load", "source": batch.source, "entry_point": batch.entry_point, "limits": limits})
         rec = self._check(cand.recv(lim.wall_seconds + self.host_grace), "loaded")
         if rec.get("ok") is not True:
-            failed = outcome_from_record(rec.get("outcome"))
-            if failed.status == "returned":
-                # a load that failed is every pending probe's failure, never a pass (a judge
-                # script's verdict comes only from the judge runner)
-                raise RunnerDied("a failed load reported as returned")
+            failed = self._load_failure(lim, rec)
             for k, _ in pending:
                 results[k] = failed
             return
@@ -437,14 +461,14 @@ class RunnerSandbox(Sandbox):
                 raise RunnerDied(f"result {rec.get('index')!r} where {index} was due")
             # reduced as it arrives (a large value becomes its digests): a batch of 8 MB values
             # must not be held whole, nor stored (the judge relay, ``_call``, gets values whole)
-            results[key] = outcome_from_record(rec.get("outcome")).reduced()
+            results[key] = self._over_memory("candidate", lim, outcome_from_record(rec.get("outcome"))).reduced()
 
     def _call(self, cand: RunnerProcess, call: dict, lim: Limits) -> Outcome:
         """One call on its own (the judge relay): its own child, like a batch of one."""
         cand.send({"op": "call", "args": call["args"], "kwargs": call["kwargs"]})
         # the runner may reload a killed server first: two wall budgets
         rec = self._check(cand.recv(2 * lim.wall_seconds + self.host_grace), "result")
-        return outcome_from_record(rec.get("outcome"))
+        return self._over_memory("candidate", lim, outcome_from_record(rec.get("outcome")))
 
     def _script(self, cand: RunnerProcess, probe: Script, lim: Limits, limits: dict) -> Outcome:
         judge = self._judge_runner()

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Which features of the evidence could calibrate ``default``'s pick across sample sources?
+
+Reads the runs of a ``scripts/bench_selection.py --runs DIR`` (CodeGen-16B strict and with
+examples, replayed at 5 .. 100 samples; MapCoder's ChatGPT, GPT-4 and Gemini programs, each
+family's own pool), computes candidate features of each pick, fits a logistic model of
+"the pick is right" on every source but one and reports the held-out source's expected
+calibration error (leave-one-source-out), per feature set. Exploration, not the shipped
+calibration: it says whether a feature transfers before a table is built on it.
+
+Features (each of the pick's group, over the samples of the pool):
+- ``share``: its share of the samples;
+- ``share_ok``: its share of the samples that fail (raise, time out) on fewer than half of
+  the inputs, 0 when the pick itself fails that often (broken samples are not votes);
+- ``agreement_ok``: the mean over inputs of the share of those samples behaving as it does;
+- ``working``: the share of samples that fail on fewer than half of the inputs;
+- ``log_n``: log of the samples in the pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+import bench_selection as bench  # noqa: E402
+
+from codegen_ttc.clustering.behaviour import agreement  # noqa: E402
+from codegen_ttc.reports.curves import permutation  # noqa: E402
+from codegen_ttc.reports.run import load_run  # noqa: E402
+from codegen_ttc.selection.calibration import expected_calibration_error  # noqa: E402
+from codegen_ttc.selection.passk import ranked_pass_at_k  # noqa: E402
+from codegen_ttc.selection.select import select  # noqa: E402
+
+FEATURE_SETS = (("share",), ("share_ok",), ("share_ok", "agreement_ok"), ("share_ok", "agreement_ok", "working"),
+                ("share", "share_ok", "agreement_ok", "working"), ("share", "log_n"))
+LOGIT = {"share", "share_ok", "agreement_ok", "working"}
+
+
+def features(ev, sel) -> dict[str, float]:
+    m = ev.multiplicity.astype(np.float64)
+    top = list(sel.ranking[0].members)
+    working = ev.failed.mean(axis=1) < 0.5 if ev.failed.shape[1] else np.ones(len(m), dtype=bool)
+    voters = m * working
+    pick_works = bool(working[top[0]])
+    share_ok = float(m[top].sum() / voters.sum()) if pick_works and voters.sum() else 0.0
+    agree = 0.0
+    if pick_works and ev.behaviour.shape[1]:
+        rows = np.flatnonzero(working)
+        agree = float(agreement(ev.behaviour[rows], ev.multiplicity[rows], power=1,
+                                rows=[int(np.searchsorted(rows, top[0]))])[0])
+    return {"share": float(m[top].sum() / m.sum()), "share_ok": share_ok, "agreement_ok": agree,
+            "working": float(voters.sum() / m.sum()), "log_n": float(np.log(m.sum()))}
+
+
+def point(ev, sel, correct) -> dict[str, float]:
+    return {**features(ev, sel), "right": ranked_pass_at_k(sel.ranking, ev.multiplicity, correct, 1)}
+
+
+def replayed_points(pools, source: str, ns, seeds) -> list[dict]:
+    out = []
+    for seed in seeds:
+        for task_id, pool in pools.items():
+            order = pool.draws[permutation(task_id, int(pool.evidence.n_samples), seed)]
+            for n in ns:
+                ev, rows = pool.restrict(order[:n])
+                out.append({**point(ev, select(ev, "default"), pool.correct[rows]), "source": source})
+    return out
+
+
+def family_points(pools, args) -> list[dict]:
+    config = bench.mapcoder_settings(args)["mapcoder"]
+    out = []
+    for family, by_task in bench.family_rows(pools, config, args.mapcoder).items():
+        for task_id, rows in by_task.items():
+            ev, kept = pools[task_id].restrict(rows)
+            out.append({**point(ev, select(ev, "default"), pools[task_id].correct[kept]), "source": f"mapcoder {family}"})
+    return out
+
+
+def design(points: list[dict], names) -> np.ndarray:
+    cols = []
+    for name in names:
+        v = np.array([p[name] for p in points], dtype=np.float64)
+        if name in LOGIT:
+            v = np.clip(v, 0.02, 0.98)
+            v = np.log(v / (1 - v))
+        cols.append(v)
+    return np.column_stack([np.ones(len(points)), *cols])
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
+    """Weights of a ridge-penalised logistic regression (Newton steps); ``y`` may be fractional."""
+    w = np.zeros(x.shape[1])
+    penalty = l2 * np.diag(np.r_[0.0, np.ones(x.shape[1] - 1)])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-x @ w))
+        grad = x.T @ (p - y) + penalty @ w
+        hess = (x * (p * (1 - p) + 1e-9)[:, None]).T @ x + penalty
+        w -= np.linalg.solve(hess, grad)
+    return w
+
+
+def leave_one_source_out(points: list[dict], names) -> dict[str, dict]:
+    out = {}
+    for held in dict.fromkeys(p["source"] for p in points):
+        train = [p for p in points if p["source"] != held]
+        test = [p for p in points if p["source"] == held]
+        w = fit_logistic(design(train, names), np.array([p["right"] for p in train]))
+        prob = 1 / (1 + np.exp(-design(test, names) @ w))
+        right = np.array([p["right"] for p in test])
+        out[held] = {"ece": round(expected_calibration_error(prob, right), 3),
+                     "right": round(float(right.mean()), 3), "said": round(float(prob.mean()), 3)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, required=True, help="a bench_selection --runs directory")
+    parser.add_argument("--data", type=Path, default=bench.DATA)
+    parser.add_argument("--seeds", type=int, default=2)
+    args = parser.parse_args()
+    args.mapcoder = args.data.parent / bench.MAPCODER
+    args.plus_data = args.data.parent / "evalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
+    args.sandbox, args.workers, args.limit, args.synthesise, args.reuse_runs = "bwrap", None, None, 40, None
+    points: list[dict] = []
+    for name, source in (("strict", "codegen16b strict"), ("with_examples", "codegen16b with examples")):
+        if (args.runs / name / "summary.json").is_file():
+            pools, _ = load_run(args.runs / name)
+            points += replayed_points(pools, source, (5, 10, 25, 50, 100), range(args.seeds))
+    if (args.runs / "mapcoder" / "summary.json").is_file():
+        pools, _ = load_run(args.runs / "mapcoder")
+        points += family_points(pools, args)
+    print(f"{len(points)} picks from {len({p['source'] for p in points})} sources; held-out ECE (right / said):")
+    for names in FEATURE_SETS:
+        row = leave_one_source_out(points, names)
+        print(f"  {' + '.join(names)}: " + "; ".join(
+            f"{s} {r['ece']:.3f} ({r['right']:.2f}/{r['said']:.2f})" for s, r in row.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""One process per candidate, forked from the warm runner: what a candidate does to its
+process (module state, builtins, environment, files, its own death) never reaches the next
+candidate of the same runner, and the calls of one batch still share their process (real
+sandboxes, every backend; streamed as a scoring run streams them). Never asserts on speed."""
+
+from __future__ import annotations
+
+import textwrap
+
+from codegen_ttc.execution.backends import Backend
+from codegen_ttc.execution.batch import Batch, Limits
+from codegen_ttc.execution.executor import Executor
+from codegen_ttc.problems.model import Call
+
+from .helpers import FAST, run_calls, values
+
+# module code and calls both leave marks, where a later candidate could look for them
+POLLUTER = textwrap.dedent("""
+    import builtins, json, os, sys, tempfile, types
+    json.LEAKED_AT_LOAD = 1
+    def f(x):
+        if x == 0:
+            json.LEAKED = 1
+            builtins.LEAKED = 1
+            os.environ["LEAKED"] = "1"
+            sys.modules["leaked_module"] = types.ModuleType("leaked_module")
+            with open(os.path.join(tempfile.gettempdir(), "leaked"), "w") as fh:
+                fh.write("x")
+            return "set"
+        # the batch's own later call sees what its earlier call did (one process per batch)
+        return [hasattr(json, "LEAKED"), hasattr(builtins, "LEAKED"), os.environ.get("LEAKED"),
+                "leaked_module" in sys.modules, os.path.exists(os.path.join(tempfile.gettempdir(), "leaked"))]
+""")
+
+LOOKER = textwrap.dedent("""
+    import builtins, json, os, sys, tempfile
+    def f(x):
+        return [hasattr(json, "LEAKED_AT_LOAD"), hasattr(json, "LEAKED"), hasattr(builtins, "LEAKED"),
+                os.environ.get("LEAKED"), "leaked_module" in sys.modules,
+                sorted(os.listdir(tempfile.gettempdir())), x]
+""")
+
+
+def test_no_state_crosses_from_one_candidate_to_the_next(sandbox):
+    batches = []
+    for i in range(3):
+        batches.append(Batch(POLLUTER + f"# {i}\n", "f", (Call((0,)), Call((1,))), FAST))
+        batches.append(Batch(LOOKER + f"# {i}\n", "f", (Call((i,)),), FAST))
+    got = list(sandbox.run_many(batches))
+    for i in range(3):
+        assert values(list(got[2 * i].outcomes.values())) == ["set", [True, True, "1", True, True]]
+        assert values(list(got[2 * i + 1].outcomes.values())) == [[False, False, False, None, False, [], i]]
+
+
+COUNTER = """
+import os, signal
+count = 0
+def f(x):
+    global count
+    count += 1
+    if x == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return count
+"""
+
+
+def test_a_call_that_kills_its_process_leaves_the_next_calls_a_fresh_load(sandbox):
+    """The calls after a call that killed its own process run on the module as loaded: the
+    dead process's state is gone with it, and the batch goes on."""
+    outs = run_calls(sandbox, COUNTER, "a", "b", "die", "c", "d")
+    assert values(outs) == [1, 2, "crashed", 1, 2]
+    assert outs[2].error == "SIGKILL"
+
+
+KILLER = """
+import os, signal
+def f(x):
+    tried = []
+    for pid in {os.getppid(), 1}:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            tried.append("killed")
+        except OSError as exc:
+            tried.append(type(exc).__name__)
+    return x
+"""
+
+
+def test_a_candidate_aiming_at_the_runner_costs_no_other_candidate_anything(sandbox_name):
+    """A candidate that tries to kill its parent and pid 1: whatever it reaches, its
+    neighbours get their own outcomes (were the runner killed, that is an infrastructure
+    error the executor retries, never a candidate's failure)."""
+    own = "def f(x):\n    return ({i}, x)\n"
+    batches = [Batch(own.format(i=i), "f", (Call((1,)),), FAST) for i in range(4)]
+    batches.insert(2, Batch(KILLER, "f", (Call((7,)), Call((8,))), FAST))
+    options = {"warn": False} if sandbox_name == "process" else {}
+    with Executor(Backend(sandbox_name, **options), workers=1) as ex:
+        got = ex.run(batches)
+    for i, b in enumerate(b for b in batches if b.source != KILLER):
+        assert [o.decoded() for o in got[b.candidate_key].values()] == [(i, 1)]
+    killer = batches[2].candidate_key
+    reported = {o.status for o in got.get(killer, {}).values()}
+    assert reported <= {"returned", "crashed"}
+    assert len(got.get(killer, {})) + sum(f.candidate_key == killer for f in ex.infra_failures) == 2
+
+
+SLOW_LOAD = """
+import time
+def spin(seconds):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+spin(1.6)  # module code's CPU, within load_cpu_seconds
+def f(x):
+    spin(x)
+    return x
+"""
+
+
+def test_module_codes_cpu_is_not_taken_from_the_calls_budget(sandbox):
+    """The calls may run in the process that ran module code: each call still gets its own
+    cpu_seconds, however long module code ran (its rlimits count from there)."""
+    outs = run_calls(sandbox, SLOW_LOAD, 0.6, 0.0, limits=Limits(cpu_seconds=1.0, wall_seconds=20.0, load_cpu_seconds=5.0))
+    assert values(outs) == [0.6, 0.0]
