@@ -23,6 +23,7 @@ from pathlib import Path
 
 from codegen_ttc import __version__
 from codegen_ttc.engine import defaults
+from codegen_ttc.engine.repair import RepairSettings, repair_tasks
 from codegen_ttc.engine.stages import (
     ExecutionOptions,
     GeneratorOptions,
@@ -306,9 +307,6 @@ def repaired_samples(tasks: list[Task], samples: dict, run_accounting, config: S
     """Each task's samples with its repair rounds' programs after them, and what the rounds did
     (their tokens are added to ``run_accounting`` per task). ``ledgers`` hold each task's
     candidate sampling already: repair spends what the shared budget has left."""
-    from codegen_ttc.engine.repair import RepairSettings, repair_tasks
-    from codegen_ttc.sampling.cache import SampleCache
-
     assert config.generate is not None  # repair samples live: only with --generate
     sampled = {t: ledger.tokens for t, ledger in ledgers.items()}  # charged before repair
     states = repair_tasks(
