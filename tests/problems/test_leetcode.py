@@ -273,26 +273,32 @@ def test_score_reads_leetcode_completions_as_whole_programs(tmp_path, capsys):
 
 
 @needs_data
-@pytest.mark.docker
-def test_a_prelude_the_sandbox_cannot_import_is_left_out_in_words(tmp_path, capsys):
-    """LeetCode's prelude imports sortedcontainers, which the Docker image lacks: every candidate
-    would fail at import. The run leaves the problem out and says why, rather than score it 0."""
+@pytest.mark.parametrize("backend", [pytest.param("bwrap", marks=pytest.mark.bwrap),
+                                     pytest.param("docker", marks=pytest.mark.docker)])
+def test_a_prelude_the_sandbox_cannot_import_is_left_out_in_words(tmp_path, capsys, backend):
+    """A prelude importing a module the sandbox lacks would fail every candidate at import: the
+    run leaves the problem out and says why, rather than score it 0. (Both sandboxes have what
+    the real preludes import, sortedcontainers included: the module here is made up.)"""
     from codegen_ttc.cli import main
-    if backend_problem("docker") is not None:
-        pytest.skip(f"docker sandbox unavailable: {backend_problem('docker')}")
+    if backend_problem(backend) is not None:
+        pytest.skip(f"{backend} sandbox unavailable: {backend_problem(backend)}")
     rows = {obj["task_id"]: obj for _, obj in read_jsonl(DATA)}
     chosen = ("find-x-sum-of-all-k-long-subarrays-i", SAMPLE[0])
-    assert "sortedcontainers" in rows[chosen[0]]["prompt"] and "sortedcontainers" not in rows[chosen[1]]["prompt"]
+    unimportable = dict(rows[chosen[0]])
+    unimportable["prompt"] = unimportable["prompt"].replace("from sortedcontainers import", "from ttc_no_such_module import")
+    assert unimportable["prompt"] != rows[chosen[0]]["prompt"]
+    problems = tmp_path / "leetcode.jsonl"
+    problems.write_text(json.dumps(unimportable) + "\n" + json.dumps(rows[chosen[1]]) + "\n")
     samples = tmp_path / "samples.jsonl"
     samples.write_text("".join(json.dumps({"task_id": t, "completion": rows[t]["completion"]}) + "\n" for t in chosen))
     out = tmp_path / "run"
-    code = main(["score", "--problems", str(DATA), "--samples-file", str(samples), "--tasks", ",".join(chosen),
-                 "--sandbox", "docker", "--strategies", "random", "--out", str(out)])
+    code = main(["score", "--problems", str(problems), "--samples-file", str(samples),
+                 "--sandbox", backend, "--strategies", "random", "--out", str(out)])
     _, err = capsys.readouterr()
     assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_tasks"] == 1 and summary["pass_at_k"]["1"] == 1.0
     [warning] = summary["warnings"]
-    assert warning.startswith("1 problems left out: their prompt cannot be imported in the docker sandbox "
-                              "(No module named 'sortedcontainers')") and chosen[0] in warning
+    assert warning.startswith(f"1 problems left out: their prompt cannot be imported in the {backend} sandbox "
+                              "(No module named 'ttc_no_such_module')") and chosen[0] in warning
     assert f"warning: {warning}" in " ".join(err.split())
