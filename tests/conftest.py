@@ -8,7 +8,8 @@ image). Params carry the matching marker (``-m "not docker"`` deselects them).
 
 ``sandbox``: one warm sandbox of that backend, shared by a test module (reusing it
 across tests is itself part of what is tested). ``confined_sandbox``: the same over
-``CONFINING_BACKENDS`` (candidate under its own uid: kill -1, fork bombs, root files).
+``CONFINING_BACKENDS`` (candidate under its own uid: kill -1, fork bombs, root files);
+``isolated_sandbox`` over ``ISOLATING_BACKENDS`` (the attack suite: not ``process``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def _confines(name: str) -> bool:
 # property of the backend on this machine (root? Python reachable by any uid, not a
 # pyenv under /root?), not a missing component, so left out rather than skipped
 CONFINING_BACKENDS = [p for p in SANDBOX_BACKENDS if _confines(p.values[0])]
+# of those, the ones that isolate too (namespaces, a read-only root, no network): what the
+# attack suite holds to. ``process`` is never one, even when it drops to a throwaway uid.
+ISOLATING_BACKENDS = [p for p in CONFINING_BACKENDS if p.values[0] != "process"]
 
 
 def _usable(name: str) -> str:
@@ -70,6 +74,14 @@ def sandbox(sandbox_name):
 @pytest.fixture(scope="module", params=CONFINING_BACKENDS)
 def confined_sandbox(request):
     """A sandbox of a backend that runs the candidate as its own unprivileged uid."""
+    sb = _opened(_usable(request.param))
+    yield sb
+    sb.close()
+
+
+@pytest.fixture(scope="module", params=ISOLATING_BACKENDS)
+def isolated_sandbox(request):
+    """A sandbox of a backend that confines and isolates the candidate (bwrap as root, docker)."""
     sb = _opened(_usable(request.param))
     yield sb
     sb.close()

@@ -1,7 +1,7 @@
-"""The attack suite: one test per row, over every backend that confines the candidate.
+"""The attack suite: one test per row, over every backend that isolates the candidate.
 
-Each row runs a candidate doing the attack through ``confined_sandbox`` (bwrap and
-docker when run as root) and asserts, on the trusted side:
+Each row runs a candidate doing the attack through ``isolated_sandbox`` (bwrap and
+docker when run as root; never ``process``, which has no isolation even under its own uid) and asserts, on the trusted side:
 
 1. the verdict: ``passes(check, outcome)`` against a plain check (``Equals`` on the
    host, or a judge ``Script``) is a FAIL, or the outcome is a timeout / crash /
@@ -143,9 +143,9 @@ def _settles(predicate, seconds: float = 10.0) -> bool:
 
 
 @pytest.fixture
-def guarded(confined_sandbox):
+def guarded(isolated_sandbox):
     """The sandbox, with survival and leftovers checked after the test body."""
-    sb = confined_sandbox
+    sb = isolated_sandbox
     ledger = Ledger(sb)
     honest_run_works(sb)  # warm: candidate and judge runners both started
     before_procs = len(ledger.processes())
