@@ -116,6 +116,20 @@ class MatchesReference:
     oracle: str = ""
     oracle_data: Any = None
 
+    @functools.cached_property
+    def identical_wire(self) -> Any:
+        """The wire encoding of ``expected`` when an output encoded identically is equal to
+        it: the judge then passes that output without decoding it (every candidate of a task
+        returns the same values on hundreds of inputs). None where identical text does not
+        decode to an equal value (a nan: nan != nan; an opaque value, which encodes as an
+        object of its own) or cannot be encoded. Computed once per test."""
+        try:
+            tagged = wire.encode(self.expected)
+            equal = bool(wire.decode(tagged, reduced_ok=True) == self.expected)
+        except Exception:  # unencodable, or an == that raises: decoded and compared each time
+            return None
+        return tagged if equal else None
+
 
 @dataclass(frozen=True)
 class OutputMatches:
@@ -144,9 +158,10 @@ class TestCase:
 
     __test__ = False  # not a pytest test class
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
-        """Identity of the case: its probe plus its check (two asserts on one input differ)."""
+        """Identity of the case: its probe plus its check (two asserts on one input differ).
+        Computed once: an evalplus task has hundreds of cases, each keyed several times."""
         if isinstance(self.check, Equals):
             check_text = "eq:" + wire.canonical(self.check.expected)
         elif isinstance(self.check, Truthy):
