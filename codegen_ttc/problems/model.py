@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -51,17 +50,23 @@ class Call:
         }
 
     @functools.cached_property
+    def _wire_text(self) -> str:
+        """``to_wire()`` as JSON text, dict items in insertion order (``wire.dumps(...,
+        canonical=False)``): encoded once for the key and the runner's requests alike (an
+        evalplus input can be a list of thousands of items). WireError if unencodable."""
+        return wire.dumps(self.to_wire(), canonical=False)
+
+    @functools.cached_property
     def wire_json(self) -> bytes:
         """``to_wire()`` as a runner request holds it (JSON, UTF-8): encoded once, however many
-        candidates are sent this call (an evalplus input can be a list of thousands of items)."""
-        text = json.dumps(self.to_wire(), separators=(",", ":"), ensure_ascii=False)
-        return text.encode("utf-8", "surrogatepass")
+        candidates are sent this call."""
+        return self._wire_text.encode("utf-8", "surrogatepass")
 
     @functools.cached_property
     def key(self) -> str:
         # computed once: an evalplus task has hundreds of inputs, keyed many times over a run
         # exact: calls whose dict arguments differ only in order are different probes
-        return content_hash("call", wire.dumps(self.to_wire(), canonical=False))
+        return content_hash("call", self._wire_text)
 
     def render(self, entry_point: str) -> str:
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs]
