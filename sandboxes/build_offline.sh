@@ -2,9 +2,12 @@
 # Build the sandbox image without any image registry: debootstrap a minimal
 # Debian bookworm root with python3 (and procps: candidates shell out to kill,
 # ps...; python3-coverage: the runner measures branch arcs with it when asked,
-# else with its stdlib fallback) from the Debian mirror, add a non-root user,
+# else with its stdlib fallback; python3-numpy and python3-sortedcontainers:
+# samples import numpy, LeetCode preludes import sortedcontainers, as bwrap
+# lets them) from the Debian mirror, add a non-root user,
 # and `docker import` it.  Idempotent: does nothing when the image exists
-# (unless --force), and reuses a cached rootfs tarball when there is one.
+# (unless --force, or this script built it from an older recipe), and reuses
+# a cached rootfs tarball when there is one.
 #
 # usage: sandboxes/build_offline.sh [--force] [--rebuild-rootfs]
 # env:   CODEGEN_TTC_SANDBOX_IMAGE  image tag (default codegen-ttc-sandbox:py3)
@@ -18,7 +21,7 @@ CACHE="${CODEGEN_TTC_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/codegen-ttc
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
 # bump when the recipe below changes, so a stale cached rootfs is not reused
-RECIPE=5
+RECIPE=6
 TARBALL="$CACHE/sandbox-rootfs-$SUITE-r$RECIPE.tar"
 SANDBOX_UID=10001
 
@@ -39,7 +42,13 @@ if ! docker info >/dev/null 2>&1; then
     log "no Docker engine answers (start one: scripts/setup_docker.sh)"; exit 1
 fi
 if [ "$force" = 0 ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
-    log "$IMAGE already present"; exit 0
+    # an image this script built from an older recipe lacks what the recipe added: rebuild it
+    built="$(docker image inspect --format '{{index .Config.Labels "org.codegen-ttc.recipe"}}' "$IMAGE" 2>/dev/null || true)"
+    case "$built" in
+        offline-r"$RECIPE"|dockerfile-*) log "$IMAGE already present"; exit 0 ;;
+        offline-r*) log "$IMAGE was built from recipe ${built#offline-r}, this is $RECIPE: rebuilding"; force=1 ;;
+        *) log "$IMAGE already present"; exit 0 ;;
+    esac
 fi
 
 if [ "$rebuild" = 1 ] || [ ! -s "$TARBALL" ]; then
@@ -53,8 +62,8 @@ if [ "$rebuild" = 1 ] || [ ! -s "$TARBALL" ]; then
         rm -rf --one-file-system "$root"
     }
     trap cleanup EXIT
-    log "debootstrap $SUITE (minbase + python3, procps, python3-coverage) from $MIRROR"
-    debootstrap --variant=minbase --include=python3,procps,python3-coverage "$SUITE" "$root" "$MIRROR" >&2
+    log "debootstrap $SUITE (minbase + python3, procps, python3-coverage, python3-numpy, python3-sortedcontainers) from $MIRROR"
+    debootstrap --variant=minbase --include=python3,procps,python3-coverage,python3-numpy,python3-sortedcontainers "$SUITE" "$root" "$MIRROR" >&2
     # the non-root user the runner drops to; no home, no shell
     grep -q "^sandbox:" "$root/etc/passwd" || {
         echo "sandbox:x:$SANDBOX_UID:$SANDBOX_UID:codegen-ttc sandbox:/nonexistent:/usr/sbin/nologin" >>"$root/etc/passwd"

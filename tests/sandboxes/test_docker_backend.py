@@ -83,6 +83,14 @@ def test_correct_and_wrong_candidates(sb):
     assert [value(o) for o in run(sb, "def f(a, b=0):\n    return a - b\n", *calls)] == [-1, -3]
 
 
+
+def test_numpy_and_sortedcontainers_import_as_in_bwrap(sb):
+    """HumanEval samples import numpy and LeetCode preludes sortedcontainers: the image has both,
+    so the same program gets the same verdict on either backend."""
+    source = "import numpy as np\nfrom sortedcontainers import SortedList\n" \
+             "def f(a, b=0):\n    return int(np.sum(a)) + len(SortedList(a)) + b\n"
+    assert [value(o) for o in run(sb, source, Call(([1, 2, 3],)))] == [9]
+
 def test_judge_scripts_pass_and_fail(sb):
     passed, failed = run(sb, ADD, Script("assert candidate(2, 3) == 5"), Script("assert candidate(2, 3) == 6"))
     assert passed.status == "returned"

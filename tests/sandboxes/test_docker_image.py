@@ -99,6 +99,42 @@ def test_offline_build_makes_a_working_image_and_is_idempotent():
         client.close()
 
 
+
+@needs_docker
+def test_offline_build_replaces_an_image_of_an_older_recipe():
+    """An image the script built from an older recipe lacks what was added since (numpy,
+    sortedcontainers): the script rebuilds it instead of calling it present."""
+    import io
+    import tarfile
+
+    import docker
+
+    tag = f"codegen-ttc-sandbox:test-{uuid.uuid4().hex[:8]}"
+    client = docker.from_env()
+    empty = io.BytesIO()
+    tarfile.open(fileobj=empty, mode="w").close()
+    try:
+        client.api.import_image_from_data(
+            empty.getvalue(), repository=tag.split(":")[0], tag=tag.split(":")[1],
+            changes=["LABEL org.codegen-ttc.sandbox=py3 org.codegen-ttc.recipe=offline-r1"],
+        )
+        env = {**os.environ, "CODEGEN_TTC_SANDBOX_IMAGE": tag}
+        res = subprocess.run([str(REPO / "sandboxes" / "build_offline.sh")], env=env, capture_output=True, text=True,
+                             timeout=900)
+        assert res.returncode == 0, res.stderr
+        assert "was built from recipe 1" in res.stderr and "rebuilding" in res.stderr
+        recipe = client.images.get(tag).labels.get("org.codegen-ttc.recipe")
+        assert recipe is not None and recipe != "offline-r1" and recipe.startswith("offline-r")
+        out = client.containers.run(tag, ["python3", "-c", "import numpy, sortedcontainers; print('ok')"],
+                                    network_mode="none", remove=True)
+        assert out.decode().strip() == "ok"
+    finally:
+        try:
+            client.images.remove(tag, force=True)
+        except docker.errors.ImageNotFound:
+            pass
+        client.close()
+
 def test_setup_script_is_idempotent_when_everything_is_there():
     if _problem is not None:
         pytest.skip(f"docker sandbox unavailable: {_problem}")
