@@ -238,7 +238,12 @@ class Task:
         rows = [outcomes.get(k, {}) for k in self.candidate_keys()]
         if not hidden:
             return np.zeros(len(rows), dtype=bool)
-        return np.asarray(_verdicts(hidden, rows).all(axis=1))
+        # each candidate judged up to its first failed test: that decides it (an evalplus task
+        # has hundreds of hidden tests)
+        checks = [(c.probe.key, c.check) for c in hidden]
+        return np.fromiter(
+            (all(passes(check, row.get(key)) for key, check in checks) for row in rows), dtype=bool, count=len(rows)
+        )
 
 
 def _verdicts(cases: Sequence[TestCase], rows: Sequence[Mapping[str, Outcome]]) -> np.ndarray:

@@ -9,7 +9,9 @@
   deterministically (``planted_bugs``: an operator, a comparison, a constant, the result).
 
 Each round runs, one after the other on the same machine: ``codegen-ttc score`` (a fresh
-run directory, the sandbox of ``--sandbox``, hidden tests only) and evalplus's
+run directory, the sandbox of ``--sandbox``, hidden tests only; ``--synthesise 0`` by
+default: no inputs synthesised for selection, so that it computes what evalplus computes,
+the ground truth, while ``--synthesise 40`` adds ``score``'s default selection work) and evalplus's
 ``evalplus.evaluate`` (a fresh cache folder, so it also computes its expected outputs,
 as ours does; ``--parallel`` = cores, as many processes as our sandboxes). ``--rounds 2``
 interleaves them twice. Printed: base and base + plus pass@1 of each, every sample whose
@@ -138,20 +140,21 @@ def mbpp_samples(problem_file: Path) -> list[dict]:
 # --------------------------------------------------------------------------- the two evaluators
 
 
-def run_ours(problem_file: Path, samples: Path, out: Path, sandbox: str) -> float:
+def run_ours(problem_file: Path, samples: Path, out: Path, sandbox: str, synthesise: int) -> float:
     command = [sys.executable, "-m", "codegen_ttc.cli", "score", "--problems", str(problem_file), "--samples-file",
                str(samples), "--out", str(out), "--sandbox", sandbox, "--no-examples", "--strategies", "random",
-               "--json"]
+               "--synthesise", str(synthesise), "--json"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
 
 
-def our_verdicts(problem_file: Path, samples: Path, out: Path, sandbox: str) -> dict[str, list[tuple[bool, bool]]]:
+def our_verdicts(problem_file: Path, samples: Path, out: Path, sandbox: str,
+                 synthesise: int) -> dict[str, list[tuple[bool, bool]]]:
     """(base, base + plus) per sample, in file order, from the run directory (nothing re-executes)."""
     config = ScoreConfig(problems=str(problem_file), samples=str(samples), examples=False, strategies=["random"],
-                         sandbox=sandbox)
+                         sandbox=sandbox, synthesise=synthesise)
     tasks = prepare_tasks(config)
     store = ResultStore(out / "results.jsonl")
     tasks, _ = settle_references(tasks, store, sandbox=sandbox, workers=None, limits=config.limits,
@@ -205,15 +208,18 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
         for row in rows:
             f.write(json.dumps(row) + "\n")
     times = {"ours": [], "evalplus": []}
+    loads = {"ours": [], "evalplus": []}  # 1-minute load average as each one starts
     ours_v = theirs_v = None
     for round_no in range(args.rounds):
         out = workdir / f"{dataset}_run{round_no}"
         shutil.rmtree(out, ignore_errors=True)
-        times["ours"].append(run_ours(problem_file, samples, out, args.sandbox))
+        loads["ours"].append(os.getloadavg()[0])
+        times["ours"].append(run_ours(problem_file, samples, out, args.sandbox, args.synthesise))
         print(f"{name} round {round_no + 1}: codegen-ttc score {times['ours'][-1]:.1f} s", flush=True)
-        ours_v = our_verdicts(problem_file, samples, out, args.sandbox)
+        ours_v = our_verdicts(problem_file, samples, out, args.sandbox, args.synthesise)
         cache = workdir / f"evalplus_cache{round_no}"
         shutil.rmtree(cache, ignore_errors=True)
+        loads["evalplus"].append(os.getloadavg()[0])
         times["evalplus"].append(run_evalplus(args.evalplus_python, dataset, problem_file, samples, cache, args.workers))
         print(f"{name} round {round_no + 1}: evalplus {times['evalplus'][-1]:.1f} s", flush=True)
         theirs_v = evalplus_verdicts(samples)
@@ -235,6 +241,8 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
         "evalplus": {"base_pass@1": pass1(theirs_v, 0), "base+plus_pass@1": pass1(theirs_v, 1),
                      "seconds": times["evalplus"]},
         "speedup": round(ratio, 2),
+        "synthesise": args.synthesise,
+        "load_at_start": loads,
         "differences": differences,
     }
     print(f"{name}: {report['tasks']} tasks, {report['samples']} samples")
@@ -257,6 +265,8 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N tasks only (a cut release file for both)")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of ours then evalplus")
     parser.add_argument("--sandbox", default="bwrap")
+    parser.add_argument("--synthesise", type=int, default=0,
+                        help="score's --synthesise: 0 = the ground truth alone, as evalplus; 40 = score's default")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="evalplus --parallel")
     parser.add_argument("--evalplus-python", default=sys.executable, help="an interpreter with evalplus installed")
     parser.add_argument("--workdir", type=Path, default=None, help="keep samples, runs and results here")

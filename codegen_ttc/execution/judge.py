@@ -19,6 +19,12 @@ def passes(check: Check, outcome: Outcome | None) -> bool:
     """True when ``outcome`` satisfies ``check``; missing or malformed outcomes fail (fail closed)."""
     if outcome is None or outcome.status != "returned":
         return False
+    if type(check) is MatchesReference and check.oracle in _EQUALITY_ORACLES:
+        # an output encoded exactly as the reference's value is equal to it (identical_wire
+        # is None where identical is not equal): passed without decoding, the common case
+        expected = check.identical_wire
+        if expected is not None and outcome.value == expected:
+            return True
     if isinstance(check, ScriptPassed):
         # the judge runner reports a pass without a value; an outcome carrying one is a
         # call's (whatever its status), never a script's verdict
@@ -44,6 +50,10 @@ def passes(check: Check, outcome: Outcome | None) -> bool:
         except Exception:
             return False
     return False
+
+
+# the oracles under which an output equal to the reference's value passes (``matches_reference``)
+_EQUALITY_ORACLES = ("", "or_zero", "or_value")
 
 
 def _is_floats(value) -> bool:

@@ -330,14 +330,15 @@ def settle(problem: Problem, outcomes: Mapping[str, ReferenceOutcome], floor: fl
             except wire.WireError:
                 dropped.append(f"{problem.task_id} {label}: the reference's value is malformed")
                 continue
+            if call.key in seen:  # a plus input repeating a base one stays in base (its check, made
+                continue  # from the same outcome, is the same: keyed by the input, not the case)
+            seen.add(call.key)
             check = _check(ref, problem.entry_point, call, value, dataset)
             case = TestCase(
                 call, check, "hidden", f"{label}: {call.render(problem.entry_point)[:300]}",
                 suite=suite, cpu_seconds=time_limit(out.seconds, floor),
             )
-            if case.key not in seen:  # a plus input repeating a base one stays in base
-                seen.add(case.key)
-                hidden.append(case)
+            hidden.append(case)
     return replace(problem, hidden_tests=tuple(hidden)), dropped
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -52,17 +51,23 @@ class Call:
         }
 
     @functools.cached_property
+    def _wire_text(self) -> str:
+        """``to_wire()`` as JSON text, dict items in insertion order (``wire.dumps(...,
+        canonical=False)``): encoded once for the key and the runner's requests alike (an
+        evalplus input can be a list of thousands of items). WireError if unencodable."""
+        return wire.dumps(self.to_wire(), canonical=False)
+
+    @functools.cached_property
     def wire_json(self) -> bytes:
         """``to_wire()`` as a runner request holds it (JSON, UTF-8): encoded once, however many
-        candidates are sent this call (an evalplus input can be a list of thousands of items)."""
-        text = json.dumps(self.to_wire(), separators=(",", ":"), ensure_ascii=False)
-        return text.encode("utf-8", "surrogatepass")
+        candidates are sent this call."""
+        return self._wire_text.encode("utf-8", "surrogatepass")
 
     @functools.cached_property
     def key(self) -> str:
         # computed once: an evalplus task has hundreds of inputs, keyed many times over a run
         # exact: calls whose dict arguments differ only in order are different probes
-        return content_hash("call", wire.dumps(self.to_wire(), canonical=False))
+        return content_hash("call", self._wire_text)
 
     def render(self, entry_point: str) -> str:
         parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs]
@@ -117,6 +122,20 @@ class MatchesReference:
     oracle: str = ""
     oracle_data: Any = None
 
+    @functools.cached_property
+    def identical_wire(self) -> Any:
+        """The wire encoding of ``expected`` when an output encoded identically is equal to
+        it: the judge then passes that output without decoding it (every candidate of a task
+        returns the same values on hundreds of inputs). None where identical text does not
+        decode to an equal value (a nan: nan != nan; an opaque value, which encodes as an
+        object of its own) or cannot be encoded. Computed once per test."""
+        try:
+            tagged = wire.encode(self.expected)
+            equal = bool(wire.decode(tagged, reduced_ok=True) == self.expected)
+        except Exception:  # unencodable, or an == that raises: decoded and compared each time
+            return None
+        return tagged if equal else None
+
 
 @dataclass(frozen=True)
 class OutputMatches:
@@ -145,9 +164,10 @@ class TestCase:
 
     __test__ = False  # not a pytest test class
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
-        """Identity of the case: its probe plus its check (two asserts on one input differ)."""
+        """Identity of the case: its probe plus its check (two asserts on one input differ).
+        Computed once: an evalplus task has hundreds of cases, each keyed several times."""
         if isinstance(self.check, Equals):
             check_text = "eq:" + wire.canonical(self.check.expected)
         elif isinstance(self.check, Truthy):

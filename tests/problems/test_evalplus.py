@@ -166,6 +166,53 @@ def test_verdicts_fail_closed():
     assert not passes(MatchesReference([1, 2], atol=1), Outcome("returned", wire.encode("ab")))
 
 
+# values whose encoding is identical to the expected one's, and what evalplus's rule says of them
+IDENTICAL = [
+    ([1, 2], "", True),
+    ({"b": 1, "a": (2.5, None)}, "", True),
+    ({3, 1, 2}, "", True),
+    (math.nan, "", False),  # nan != nan: identical text is no pass
+    ([1.0, math.nan], "", False),
+    ({"x": complex(1, math.nan)}, "", False),
+    (frozenset({math.nan}), "", False),
+    ([[1], [2]], "set", False),  # the set oracle cannot hash lists: fails closed
+    (8, "or_zero", True),
+    (8, "or_value", True),
+    (wire.Opaque("Thing", "<Thing>"), "", False),  # it encodes as an object named Opaque
+    (wire.Reduced("l", 20000, "d1", "d2", "[..."), "", True),  # a large value, by its digest
+]
+
+
+@pytest.mark.parametrize("value,oracle,verdict", IDENTICAL)
+def test_an_identically_encoded_output_gets_the_full_rules_verdict(value, oracle, verdict):
+    # the judge passes an output encoded as the expected value is without decoding it:
+    # the same verdict as decoding and comparing, nan and the set oracle included
+    check = MatchesReference(value, oracle=oracle, oracle_data=7 if oracle == "or_value" else None)
+    tagged = wire.encode(value)
+    if type(value) is wire.Opaque:  # what a candidate's object of a class named Opaque sends
+        assert tagged == ["obj", "Opaque", "<Thing <Thing>>"]
+    try:
+        decoded_verdict = matches_reference(wire.decode(tagged, reduced_ok=True), check)
+    except TypeError:  # what the comparison cannot take fails (``passes``)
+        decoded_verdict = False
+    assert decoded_verdict is verdict
+    assert passes(check, Outcome("returned", tagged)) is verdict
+
+
+def test_an_identical_output_passes_without_being_decoded(monkeypatch):
+    check = MatchesReference(list(range(1000)))
+    tagged = wire.encode(list(range(1000)))
+    assert check.identical_wire == tagged  # made once per test, before any output is judged
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(wire, "decode", no_decoding)
+    assert passes(check, Outcome("returned", tagged))
+    with pytest.raises(AssertionError, match="decoded"):  # another output is decoded and compared
+        passes(check, Outcome("returned", wire.encode(list(range(999)))))
+
+
 def test_time_limit_is_a_floor_or_four_times_the_reference():
     assert time_limit(0.001, 1.0) == 1.0
     assert time_limit(0.25, 1.0) == 1.0
