@@ -19,8 +19,9 @@ from pathlib import Path
 
 import click
 
-from codegen_ttc.errors import plural
+from codegen_ttc.errors import InputError, plural
 from codegen_ttc.execution.backends import NAMES
+from codegen_ttc.execution.executor import use_engine
 from codegen_ttc.sampling.config import ENV_API_KEY, ENV_BASE_URL, ENV_CACHE, ENV_MODEL, LLMConfig
 
 COUNT_MAX = 100_000  # samples, tests or inputs per problem
@@ -116,8 +117,6 @@ executor_options = _apply(*EXECUTOR_OPTIONS)
 
 def check_executor_options(executor: str, ray_address: str | None) -> None:
     """InputError for ``--executor``/``--ray-address`` that cannot work, before anything is sampled or written."""
-    from codegen_ttc.errors import InputError
-
     if executor == "local":
         if ray_address is not None:
             raise InputError("--ray-address applies to --executor ray; give --executor ray too")
@@ -135,8 +134,7 @@ def execution_engine(executor: str, ray_address: str | None, sandbox: str, worke
     if executor == "local":
         yield
         return
-    from codegen_ttc.execution import ray_executor
-    from codegen_ttc.execution.executor import use_engine
+    from codegen_ttc.execution import ray_executor  # imports ray: an optional dependency
 
     with ray_executor.ray_session(ray_address, workers), ray_executor.RayEngine(sandbox, workers) as engine, \
             use_engine(engine):

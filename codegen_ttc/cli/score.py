@@ -146,14 +146,8 @@ def score_command(problems, samples_file, generate, n_samples, n_tests, model, b
         raise InputError("give either --samples-file PATH or --generate")
     if tests_per_sample != 5 and not tests_file:
         raise InputError("--tests-per-sample applies to a --tests-file; give --tests-file too")
-    if input_seconds and not (synthesise or coverage_inputs):
-        raise InputError("--input-seconds budgets synthesised inputs; give --synthesise or --coverage-inputs too")
     if generate and tests_file:
         raise InputError("--tests-file reads generated tests from a file; with --generate use --n-tests")
-    if input_generators and (budget_requests is not None or budget_tokens is not None):
-        # score runs its generators after the budget's accounting is closed: refused, never exceeded
-        raise InputError("--input-generators is not yet covered by --budget-requests/--budget-tokens in score; "
-                         "leave one of them out (solve charges its generators to the budget)")
     if not generate:
         ctx = click.get_current_context()
         # the model options also serve --input-generators' samples

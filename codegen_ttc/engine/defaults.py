@@ -6,9 +6,8 @@ same number of candidate programs and test-generation samples (with ``score
 budget per synthesised call. Both commands take their defaults from here, and
 ``scripts/bench_selection.py`` measures with ``SYNTHESISED_INPUTS`` too.
 
-``SYNTHESISED_INPUTS`` is 40: the count every figure of the README's selection table
-was measured with (on the shared CodeGen-16B data, strict, 100 inputs gave ``default``
-0.453 against 0.459 with 40, and cost 2.5x the sandbox time).
+``SYNTHESISED_INPUTS`` is 40: the count the selection figures of docs/benchmarks.md were
+measured with; more inputs did not pick better there and cost more sandbox time.
 """
 
 from __future__ import annotations

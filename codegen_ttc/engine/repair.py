@@ -30,12 +30,16 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
+from codegen_ttc.engine.adaptive import Draw
 from codegen_ttc.execution.batch import Limits, Outcome
+from codegen_ttc.execution.executor import open_executor
 from codegen_ttc.pipeline import Candidates, Outcomes, Task
 from codegen_ttc.problems.model import Call, Equals, MatchesReference, Script, TestCase, Truthy
-from codegen_ttc.sampling.budget import Ledger
+from codegen_ttc.sampling import prompts
+from codegen_ttc.sampling.budget import Ledger, prompt_token_bound
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
+from codegen_ttc.sampling.llm import sample_candidates, with_sampler
 from codegen_ttc.sampling.repair import MAX_EVIDENCE, REPAIR_SEED, Evidence, RepairRequest, asample_repairs, shorten
 from codegen_ttc.selection.evidence import Evidence as SelectionEvidence
 from codegen_ttc.selection.select import Selection, select
@@ -251,8 +255,6 @@ def run_repair_rounds(
     ``execute(task)`` runs a task's selection batches (only new pairs run when the executor
     keeps a store); all problems' requests of a round share one sampler session.
     """
-    from codegen_ttc.sampling.llm import _with_sampler
-
     for state in states.values():
         state.report.stopped = "rounds" if settings.rounds else "off"
     for r in range(1, settings.rounds + 1):
@@ -278,7 +280,7 @@ def run_repair_rounds(
                                     seed=settings.seed + REPAIR_SEED + r) for t, reqs in wanted.items()]
             return dict(zip(wanted, await asyncio.gather(*jobs)))
 
-        replies = _with_sampler(llm, cache, ask)
+        replies = with_sampler(llm, cache, ask)
         for task_id, got in replies.items():
             state = states[task_id]
             report = state.report
@@ -355,8 +357,6 @@ class RepairingSampler:
             self.accounting[task_id] = acc
 
     def draw(self, task_id: str, n: int):
-        from codegen_ttc.engine.adaptive import Draw
-
         report = self.reports.setdefault(task_id, RepairReport(stopped="rounds" if self.settings.rounds else "off"))
         current = self.evaluator.current.get(task_id)
         if current is not None and report.rounds < self.settings.rounds:
@@ -376,10 +376,6 @@ class RepairingSampler:
         return self._sample(task_id, n, Draw)
 
     def _sample(self, task_id: str, n: int, draw_type):
-        from codegen_ttc.sampling import prompts
-        from codegen_ttc.sampling.budget import prompt_token_bound
-        from codegen_ttc.sampling.llm import sample_candidates
-
         problem = self.problems[task_id]
         prompt = (prompts.solution_chat_messages(problem) if self.config.mode == "chat"
                   else prompts.solution_completion_prompt(problem))
@@ -398,9 +394,6 @@ class RepairingSampler:
 
     def _repair(self, task_id: str, task: Task, outcomes: Outcomes, ev: SelectionEvidence, n: int,
                 report: RepairReport):
-        from codegen_ttc.engine.adaptive import Draw
-        from codegen_ttc.sampling.llm import _with_sampler
-
         tried = self.tried.setdefault(task_id, set())
         selection = select(ev, self.settings.strategy)
         requests = choose_repairs(task, ev, selection, outcomes, min(self.settings.width, n), frozenset(tried))
@@ -408,7 +401,7 @@ class RepairingSampler:
             return None
         r = report.rounds + 1
         problem = task.problem
-        got = _with_sampler(self.config, self.cache, lambda s: asample_repairs(
+        got = with_sampler(self.config, self.cache, lambda s: asample_repairs(
             problem, requests, s, self.ledger, seed=self.settings.seed + REPAIR_SEED + r))
         sent = [x for x in got.replies if x.status != "over_budget"]
         report.over_budget += len(got.replies) - len(sent)
@@ -466,8 +459,6 @@ def repair_tasks(
     each task's samples, so the run scores the whole pool like any samples. ``ledgers``: each
     task's shared budget, its candidate sampling already charged.
     """
-    from codegen_ttc.execution.executor import open_executor
-
     with open_executor(sandbox, workers=workers) as executor:
         def execute(task: Task) -> Outcomes:
             return executor.run(task.batches(limits, synthesised_limits=synthesised_limits))

@@ -1,68 +1,75 @@
-"""Solve one problem end to end: sample, generate tests, synthesise inputs, execute, select.
+"""Solve one problem end to end: sample, run the pipeline's stages, execute, select.
 
-The same ``Task`` pipeline as ``score``; the only differences are that samples
-and tests come live from an LLM and that there is no ground truth. After the first
-selection, one round of distinguishing inputs (``testgen.distinguish``) looks for
+The stages before execution are ``score``'s and the adaptive loop's (``engine.stages``);
+the differences are that samples and tests come live from an LLM and that there is no
+ground truth. Candidates come from a driver (``engine.drivers``): sampled up front, or
+in adaptive rounds until the stopping rule says the selection is settled. After the
+first selection, one round of distinguishing inputs (``testgen.distinguish``) looks for
 inputs where the chosen program and its rival differ, adds them, and selects again.
-With ``adaptive``, candidates come in rounds through ``engine.adaptive`` (each
-round executed as it arrives) until the stopping rule says the selection is settled.
 The answer's confidence is also given as a calibrated probability of being right
 (``selection.calibration``), which ``--abstain-below`` compares against.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from codegen_ttc.clustering.behaviour import cluster_rows, signatures
 from codegen_ttc.engine import defaults
-from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
-from codegen_ttc.engine.repair import RepairingSampler, RepairReport, RepairSettings, RepairState, origin_of, run_repair_rounds
+from codegen_ttc.engine.adaptive import StopRule
+from codegen_ttc.engine.drivers import AdaptiveReport, CandidateOptions, DriverEnv
+from codegen_ttc.engine.repair import RepairReport, origin_of
+from codegen_ttc.engine.stages import (
+    CheckOptions,
+    ExecutionOptions,
+    GenerateInputs,
+    GeneratorOptions,
+    GeneratorRun,
+    InputOptions,
+    Pipeline,
+    StageEnv,
+    keep_accepted_generated_inputs,
+    reference_cases,
+    run_stages,
+    with_provided,
+)
 from codegen_ttc.engine.tie_break import UNCALIBRATED, judge_tie
 from codegen_ttc.errors import InputError, plural
-from codegen_ttc.execution.batch import Batch, Limits, Outcomes, Runs, for_problem
-from codegen_ttc.execution.executor import Executor, open_executor
+from codegen_ttc.execution.batch import Limits, for_problem
+from codegen_ttc.execution.executor import open_executor
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
 from codegen_ttc.problems import stdio
-from codegen_ttc.problems.model import Call, Equals, OutputMatches, Problem, Script, ScriptPassed, TestCase
+from codegen_ttc.problems.model import Call, Problem
 from codegen_ttc.sampling import prompts
 from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.budget import Ledger, SharedBudget
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
-from codegen_ttc.sampling.errors import no_program_error
-from codegen_ttc.sampling.extract import REFUSED
-from codegen_ttc.sampling.llm import (
-    GeneratorSamples,
-    request_bound,
-    sample_candidates,
-    sample_distinguishing_inputs,
-    sample_input_generators,
-    sample_tests,
-)
+from codegen_ttc.sampling.llm import request_bound, sample_distinguishing_inputs, sample_tests
 from codegen_ttc.selection.calibration import probability_correct
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
 from codegen_ttc.testgen.choice import separating_inputs
-from codegen_ttc.testgen.coverage_inputs import coverage_guided_task
 from codegen_ttc.testgen.distinguish import rivals, search_distinguishing_inputs
-from codegen_ttc.testgen.stdin_inputs import accepted_inputs, generated_inputs
 from codegen_ttc.testgen.synthesis import synthesise_inputs
-from codegen_ttc.testgen.time_budget import InputTimeBudget, within_time
 
 PROPERTY_SECONDS = 30.0  # CPU seconds of a --property check per candidate
 
 
 @dataclass(frozen=True)
 class SolveOptions:
-    """How ``solve`` works on one problem. Combinations that cannot work together raise
-    ``InputError`` when the options are made (named by the CLI flags that set them)."""
+    """How ``solve`` works on one problem, as the CLI's flags set it. Each stage's options are
+    made from these (``pipeline``, ``execution``, ``candidates``, ``distinguishing``) when
+    the options are made, and check their own combinations; what crosses stages is checked
+    here. Either way a clash raises ``InputError`` named by the CLI flags that set it."""
 
     samples: int = defaults.N_SAMPLES
     test_samples: int = defaults.N_TEST_SAMPLES  # test-generation requests; each gives up to 5 asserts
@@ -122,21 +129,56 @@ class SolveOptions:
     judge_samples: int = 2  # comparisons in each presentation order
 
     def __post_init__(self) -> None:
-        if self.adaptive and self.coverage_inputs:
-            raise InputError("--coverage-inputs needs the candidates up front: it cannot be combined with --adaptive")
-        if self.adaptive and self.input_seconds:
-            raise InputError("--input-seconds needs the candidates up front: it cannot be combined with --adaptive")
-        if self.ask_llm_inputs and not self.distinguish:
-            raise InputError("--ask-llm-inputs asks for distinguishing inputs; it needs --distinguish above 0")
+        # what crosses two stages' options; each stage's own are checked as they are made, below
+        for flag, on in (("--coverage-inputs", self.coverage_inputs), ("--input-seconds", self.input_seconds),
+                         ("--input-generators", self.input_generators)):
+            if self.adaptive and on:
+                raise InputError(f"{flag} needs the candidates up front: it cannot be combined with --adaptive")
+        self.pipeline, self.candidates, self.distinguishing  # noqa: B018  (made now: they check themselves)
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        """The stages before execution, as ``score`` and the adaptive loop run them."""
+        return Pipeline(
+            InputOptions(self.synthesise, self.seed, self.coverage_inputs, input_seconds=self.input_seconds),
+            GeneratorOptions(self.input_generators, self.seed, self.no_cache),
+            CheckOptions(self.property_code, self.reference),
+        )
+
+    @cached_property
+    def execution(self) -> ExecutionOptions:
+        return ExecutionOptions(self.limits, self.synthesised_limits, self.property_limits)
+
+    @cached_property
+    def candidates(self) -> CandidateOptions:
+        return CandidateOptions(self.samples, self.seed, self.strategy, self.no_cache, self.adaptive, self.round_size,
+                                self.threshold, self.repair_rounds, self.repair_width, self.budget)
+
+    @cached_property
+    def distinguishing(self) -> DistinguishOptions:
+        return DistinguishOptions(self.distinguish, self.distinguish_pool, self.ask_llm_inputs, self.seed, self.no_cache)
 
     def sample_cache(self) -> SampleCache | None:
         """The cache the sampling calls get: None (the disk cache), or a memory one with ``no_cache``."""
         return SampleCache.memory() if self.no_cache else None
 
 
+@dataclass(frozen=True)
+class DistinguishOptions:
+    """The distinguishing round after the first selection (``distinguishing_round``)."""
+
+    count: int = 5  # inputs kept where the chosen program and its rival differ (0 = off)
+    pool: int = 200  # fresh synthesised inputs they run on
+    ask_llm: int = 0  # samples asking the model for such inputs too
+    seed: int = 0
+    no_cache: bool = False
+
+    def __post_init__(self) -> None:
+        if self.ask_llm and not self.count:
+            raise InputError("--ask-llm-inputs asks for distinguishing inputs; it needs --distinguish above 0")
+
+
 DISTINGUISH_SEED = 7_000_001  # pool seed offset: fresh inputs, not a replay of the first draw
-GENERATOR_SEED = 3_000_017  # seed offset of the input-generator samples
-GENERATOR_SEEDS = 5  # runs of each input generator (one input per seed)
 LLM_INPUTS_SEED = 2_000_003  # seed offset of the input-proposing samples (tests use 1_000_003)
 
 
@@ -164,19 +206,6 @@ class DistinguishReport:
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-@dataclass
-class AdaptiveReport:
-    """What adaptive sampling spent and why it stopped."""
-
-    reason: str  # confident / unsolved / budget / exhausted
-    samples: int
-    rounds: int
-    history: list[tuple[int, float]]  # (samples so far, stopping-rule posterior) per round
-
-    def to_json(self) -> dict:
-        return {**asdict(self), "history": [[n, round(c, 4)] for n, c in self.history]}
 
 
 @dataclass(frozen=True)
@@ -395,137 +424,26 @@ def _shown(outcome, *, program: bool = False) -> str:
     return f"{outcome.status} {outcome.error}".strip()
 
 
-def property_case(code: str) -> TestCase:
-    """The user's ``check(candidate)`` as a judge script (a provided test)."""
-    return TestCase(Script(code.rstrip() + "\n\ncheck(candidate)\n"), ScriptPassed(), "provided", code)
-
-
-def reference_cases(
-    inputs: Sequence[Call], entry_point: str, reference: str, limits: Limits, executor: Executor
-) -> list[TestCase]:
-    """Expected outputs from a trusted reference, on each of ``inputs`` where it returns."""
-    if not inputs:
-        return []
-    batch = Batch(reference, entry_point, tuple(inputs), limits)
-    outcomes = executor.run([batch]).get(batch.candidate_key, {})
-    cases = []
-    for call in inputs:
-        outcome = outcomes.get(call.key)
-        if outcome is not None and outcome.status == "returned":
-            try:
-                expected = outcome.decoded()
-            except Exception:
-                continue
-            # a whole program's output is judged as stdout, a function's value as a value
-            check = OutputMatches(expected) if entry_point == stdio.ENTRY_POINT and type(expected) is str else Equals(expected)
-            cases.append(TestCase(call, check, "provided", f"reference: {call.render(entry_point)}"))
-    return cases
-
-
-def with_generated_inputs(
-    task: Task, options: SolveOptions, llm: LLMConfig, executor: Executor, stage: Callable[[str], None], ledger: Ledger,
-) -> tuple[Task, GeneratorRun]:
-    """For a whole program with ``options.input_generators``: the task with the inputs that
-    model-written generator programs print added as synthesised inputs (S*), their requests
-    charged to ``ledger``."""
-    if options.adaptive:
-        return task, GeneratorRun()
-    n = generators_affordable(task.problem, options.input_generators, llm, ledger)
-    task, run, samples = add_generated_inputs(
-        task, n, llm, executor, limits=options.synthesised_limits, seed=options.seed,
-        cache=options.sample_cache(), stage=stage,
-    )
-    if samples is not None:
-        ledger.charge("input_generators", samples.costs, samples.accounting)
-    return task, run
-
-
-def generators_affordable(problem: Problem, wanted: int, llm: LLMConfig, ledger: Ledger) -> int:
-    """Input-generator requests for a whole program that the shared budget leaves room for."""
-    if not wanted or problem.kind != "program":
-        return 0
-    return ledger.affordable(wanted, request_bound(
-        llm, prompts.input_generator_chat_messages(problem), prompts.input_generator_completion_prompt(problem)))
-
-
-def add_generated_inputs(
-    task: Task, n: int, llm: LLMConfig, executor: Runs, *, limits: Limits, seed: int,
-    cache: SampleCache | None = None, stage: Callable[[str], None] = lambda _: None,
-) -> tuple[Task, GeneratorRun, GeneratorSamples | None]:
-    """``task`` with the inputs ``n`` model-written generator programs print (each run on
-    ``GENERATOR_SEEDS`` seeds in the sandbox, under ``limits``) added as synthesised inputs,
-    what they gave, and the samples (their accounting); unchanged for a function or ``n == 0``.
-    ``solve`` and ``score`` both: keep then only the inputs most candidates finish on
-    (``keep_accepted_generated_inputs``)."""
-    if not n or task.problem.kind != "program":
-        return task, GeneratorRun(), None
-    stage(f"sampling {plural(n, 'input generator')}")
-    generators = sample_input_generators(task.problem, n, llm, cache, seed=seed + GENERATOR_SEED)
-    stage(f"running {plural(len(generators.programs), 'input generator')} on {plural(GENERATOR_SEEDS, 'seed')}")
-    texts = generated_inputs(executor, generators.programs, GENERATOR_SEEDS, limits)
-    known = {c.key for c in task.clustering_inputs}
-    calls = tuple(c for c in (Call((t,)) for t in texts) if c.key not in known)
-    task = dataclasses.replace(task, synthesised=task.synthesised + calls)
-    return task, GeneratorRun(len(generators.programs), calls), generators
-
-
-@dataclass(frozen=True)
-class GeneratorRun:
-    """What the input generators gave: how many programs, and the new inputs they printed."""
-
-    generators: int = 0
-    calls: tuple[Call, ...] = ()
-
-
-def keep_accepted_generated_inputs(task: Task, run: GeneratorRun, outcomes) -> tuple[Task, dict | None]:
-    """The task without the generated inputs most candidates did not finish on (probably not
-    valid inputs: S* keeps only the others), and a report of the counts."""
-    if not run.generators:
-        return task, None
-    rows = [outcomes.get(k, {}) for k in task.candidate_keys()]
-    kept = {c.key for c in accepted_inputs(run.calls, rows, task.candidates.multiplicity)}
-    dropped = {c.key for c in run.calls} - kept
-    task = dataclasses.replace(task, synthesised=tuple(c for c in task.synthesised if c.key not in dropped))
-    return task, {"generators": run.generators, "inputs": len(run.calls), "kept": len(kept)}
-
-
-def with_user_checks(task: Task, options: SolveOptions, executor: Executor) -> Task:
-    """The task with the user's property and reference outputs added as provided tests."""
-    extra: list[TestCase] = []
-    if options.property_code:
-        extra.append(property_case(options.property_code))
-    if options.reference:
-        inputs = task.clustering_inputs
-        extra.extend(reference_cases(inputs, task.problem.entry_point, options.reference, options.limits, executor))
-    return with_provided(task, extra)
-
-
-def with_provided(task: Task, cases: Sequence[TestCase]) -> Task:
-    if not cases:
-        return task
-    problem = dataclasses.replace(task.problem, provided_tests=task.problem.provided_tests + tuple(cases))
-    return dataclasses.replace(task, problem=problem)
-
-
 def distinguishing_round(
     task: Task,
     ev: Evidence,
     selection: Selection,
-    options: SolveOptions,
+    options: DistinguishOptions,
+    checks: CheckOptions,
     llm: LLMConfig,
-    executor: Executor,
-    stage: Callable[[str], None],
+    env: StageEnv,
     ledger: Ledger,
 ) -> tuple[Task, DistinguishReport]:
     """The task with inputs added on which the chosen program and its rival differ.
 
     The rival is the best-ranked program of another cluster (``testgen.distinguish.rivals``);
     only those two run on the pool (fresh synthesised inputs, after the LLM's proposals if
-    asked, their requests charged to ``ledger``). The caller runs every candidate on the added
-    inputs and selects again.
+    asked, their requests charged to ``ledger``). With a reference, its outputs on the added
+    inputs join the provided tests. The caller runs every candidate on the added inputs and
+    selects again.
     """
     report = DistinguishReport()
-    if options.distinguish <= 0:
+    if options.count <= 0:
         return task, report
     labels = cluster_rows(signatures(ev.behaviour, ev.failed, ev.provided, ev.generated)).labels
     rival = rivals(selection.ranking, selection.chosen, labels, ev.multiplicity)
@@ -536,106 +454,52 @@ def distinguishing_round(
     known = {c.key for c in task.clustering_inputs}
     asked: list[Call] = []
     n_asks = 0
-    if options.ask_llm_inputs and problem.kind != "program":  # the prompt asks for calls of a function
-        n_asks = ledger.affordable(options.ask_llm_inputs, request_bound(
+    if options.ask_llm and problem.kind != "program":  # the prompt asks for calls of a function
+        n_asks = ledger.affordable(options.ask_llm, request_bound(
             llm, prompts.distinguish_chat_messages(problem, *programs), prompts.distinguish_completion_prompt(problem, *programs)))
     if n_asks:
-        stage(f"asking the model for inputs separating the top 2 programs ({plural(n_asks, 'request')})")
-        got = sample_distinguishing_inputs(
-            problem, programs, n_asks, llm, options.sample_cache(), seed=options.seed + LLM_INPUTS_SEED
-        )
+        env.progress(f"asking the model for inputs separating the top 2 programs ({plural(n_asks, 'request')})")
+        cache = SampleCache.memory() if options.no_cache else None
+        got = sample_distinguishing_inputs(problem, programs, n_asks, llm, cache, seed=options.seed + LLM_INPUTS_SEED)
         ledger.charge("distinguishing_inputs", got.costs, got.accounting)
         asked = [c for c in got.calls if c.key not in known]
         report.llm_requested, report.llm_calls, report.llm_malformed = n_asks, len(asked), got.malformed
     pool: list[Call] = []
-    if options.distinguish_pool:
+    if options.pool:
         # shaped like the first round's examples (not its synthesised inputs); known ones dropped
         synthesised = {c.key for c in task.synthesised}
         examples = [c for c in task.clustering_inputs if c.key not in synthesised]
         drawn = synthesise_inputs(
             examples, prompt=problem.prompt, entry_point=problem.entry_point,
-            count=options.distinguish_pool, seed=options.seed + DISTINGUISH_SEED,
+            count=options.pool, seed=options.seed + DISTINGUISH_SEED,
         )
         pool = [c for c in drawn if c.key not in known]
-    stage(f"running the top 2 programs on {plural(len(asked) + len(pool), 'fresh input')} to tell them apart")
-    # the synthesised inputs' limits: the same runs are then free when every candidate runs them
-    search = search_distinguishing_inputs(
-        executor, programs, problem.entry_point, [*asked, *pool],
-        limits=for_problem(options.synthesised_limits, problem), limit=options.distinguish,
-    )
-    asked_keys = {c.key for c in asked}
-    report.searched, report.found = search.searched, len(search.inputs)
-    report.llm_found = sum(c.key in asked_keys for c in search.inputs)
-    report.inputs = [c.render(problem.entry_point) for c in search.inputs]
-    task = dataclasses.replace(task, problem=problem, synthesised=task.synthesised + search.inputs)
-    if options.reference:
-        # the reference's outputs on the new inputs: what says which side of the split is right
-        task = with_provided(
-            task, reference_cases(search.inputs, problem.entry_point, options.reference, options.limits, executor)
+    env.progress(f"running the top 2 programs on {plural(len(asked) + len(pool), 'fresh input')} to tell them apart")
+    with env.open_executor() as executor:
+        # the synthesised inputs' limits: the same runs are then free when every candidate runs them
+        search = search_distinguishing_inputs(
+            executor, programs, problem.entry_point, [*asked, *pool],
+            limits=for_problem(env.execution.synthesised_limits, problem), limit=options.count,
         )
+        asked_keys = {c.key for c in asked}
+        report.searched, report.found = search.searched, len(search.inputs)
+        report.llm_found = sum(c.key in asked_keys for c in search.inputs)
+        report.inputs = [c.render(problem.entry_point) for c in search.inputs]
+        task = dataclasses.replace(task, problem=problem, synthesised=task.synthesised + search.inputs)
+        if checks.reference:
+            # the reference's outputs on the new inputs: what says which side of the split is right
+            task = with_provided(
+                task, reference_cases(search.inputs, problem.entry_point, checks.reference, env.execution.limits, executor)
+            )
     return task, report
 
 
-def sample_adaptively(
-    task: Task, llm: LLMConfig, options: SolveOptions, executor: Executor, stage: Callable[[str], None],
-    ledger: Ledger | None = None,
-) -> tuple[Task, dict, AdaptiveReport, LLMSampler | RepairingSampler]:
-    """Candidates for ``task`` in rounds (``engine.adaptive``), executed as they arrive.
-
-    ``task`` carries the tests and inputs; its candidates are ignored. Returns the task
-    over every sample drawn, its outcomes, what was spent and the sampler (its accounting).
-    With repair rounds or a shared budget the sampler is a ``repair.RepairingSampler``: a
-    round where no candidate passes the provided tests, or all pass and the leading clusters
-    disagree, is a repair round, and sampling and repair draw on ``ledger``'s budget.
-    """
-    problem = task.problem
-    evaluator = ExecutingEvaluator(
-        {problem.task_id: task}, executor, options.limits, synthesised_limits=options.synthesised_limits,
-        script_limits=options.property_limits,
-    )
-    sampler: LLMSampler | RepairingSampler
-    if options.repair_rounds or options.budget.limited:
-        sampler = RepairingSampler(
-            {problem.task_id: problem}, llm, evaluator, ledger if ledger is not None else Ledger(options.budget),
-            RepairSettings(options.repair_rounds, options.repair_width, options.seed, options.strategy),
-            cache=options.sample_cache(), seed=options.seed,
-        )
-    else:
-        sampler = LLMSampler({problem.task_id: problem}, llm, options.sample_cache(), seed=options.seed)
-    config = AdaptiveConfig(
-        rule=dataclasses.replace(StopRule(), threshold=options.threshold),
-        strategy=options.strategy,
-        first_round=options.round_size,
-        round_size=options.round_size,
-        per_problem=Budget(samples=options.samples),
-    )
-
-    def evaluate(task_id: str, programs: Sequence[str]) -> Evidence:
-        stage(f"sampling adaptively: {plural(len(programs), 'sample')} so far, at most {options.samples}")
-        return evaluator(task_id, programs)
-
-    run = run_adaptive([problem.task_id], sampler, evaluate, config).problems[problem.task_id]
-    # the sampler keeps the prompt of an empty reply as a program: code must have come back
-    if problem.task_id not in evaluator.current or all(s in REFUSED for s in sampler.extraction):
-        raise no_program_error(llm, sampler.extraction, Accounting.total(sampler.accounting.values()))
-    adaptive_task, outcomes = evaluator.current[problem.task_id]
-    report = AdaptiveReport(run.reason, run.spent.samples, run.spent.rounds, list(run.history))
-    return adaptive_task, outcomes, report, sampler
-
-
-def candidate_bound(problem: Problem, llm: LLMConfig) -> int:
-    """The most tokens one candidate request for ``problem`` may cost (``sampling.budget``)."""
-    return request_bound(llm, prompts.solution_chat_messages(problem), prompts.solution_completion_prompt(problem))
-
-
-def tests_affordable(problem: Problem, llm: LLMConfig, options: SolveOptions, ledger: Ledger) -> int:
-    """Test-generation requests the shared budget leaves room for: after the candidates
-    already charged or, when sampling adaptively, after a first round of them."""
-    if not options.test_samples or problem.kind == "program":  # a program's inputs are not asserts
+def tests_affordable(problem: Problem, llm: LLMConfig, wanted: int, planned: Ledger) -> int:
+    """Test-generation requests the shared budget leaves room for, in ``planned`` (the
+    driver's view: after the candidates already charged, or a first round of them reserved)."""
+    if not wanted or problem.kind == "program":  # a program's inputs are not asserts
         return 0
-    planned = ledger.reserved(options.round_size, candidate_bound(problem, llm)) if options.adaptive else ledger
-    return planned.affordable(options.test_samples, request_bound(
-        llm, prompts.test_chat_messages(problem), prompts.test_completion_prompt(problem)))
+    return planned.affordable(wanted, request_bound(llm, prompts.test_chat_messages(problem), prompts.test_completion_prompt(problem)))
 
 
 def solve(
@@ -645,97 +509,47 @@ def solve(
     *,
     on_stage: Callable[[str], None] | None = None,
 ) -> SolveResult:
+    """Sample, run the pipeline's stages (``engine.stages``), execute, select, then one
+    distinguishing round and an optional tie-break. Where candidates come from (up front or
+    in adaptive rounds) is the driver's business (``engine.drivers``)."""
     stage = on_stage or (lambda _name: None)
     t0 = time.perf_counter()
     ledger = Ledger(options.budget)  # what sampling and repair may spend together, and accounting per kind
-    extraction: dict[str, int] = {}
-    programs: list[str] = []
-    if not options.adaptive:  # adaptive sampling draws its candidates in rounds, once tests are known
-        bound = candidate_bound(problem, llm)
-        n = ledger.affordable(options.samples, bound)
-        if n <= 0:
-            raise InputError("the --budget-requests/--budget-tokens budget does not cover one candidate sample "
-                             f"(a request may take {bound} tokens)")
-        stage(f"sampling {plural(n, 'candidate program')}")
-        cands = sample_candidates(problem, n, llm, options.sample_cache(), seed=options.seed)
-        programs = [p for p, s in zip(cands.programs, cands.statuses) if s not in REFUSED]
-        for status in cands.statuses:
-            extraction[status] = extraction.get(status, 0) + 1
-        ledger.charge("candidates", cands.costs, cands.accounting)
-        if not programs:  # say why now, before spending requests on tests for nothing
-            raise no_program_error(llm, extraction, cands.accounting)
+    driver = options.candidates.driver()
+    drawn = driver.draw(problem, llm, ledger, stage)
     tests = []
-    n_tests = tests_affordable(problem, llm, options, ledger)
+    n_tests = tests_affordable(problem, llm, options.test_samples, driver.planned(ledger, problem, llm))
     if n_tests:
         stage(f"sampling tests ({plural(n_tests, 'request')})")
         generated = sample_tests(problem, n_tests, llm, options.sample_cache(), seed=options.seed + 1_000_003)
         tests = generated.tests
         ledger.charge("tests", generated.costs, generated.accounting)
     t1 = time.perf_counter()
-    task = Task(problem, Candidates.from_samples(programs), WeightedTests.from_cases(tests))
-    if options.synthesise and not options.coverage_inputs:
-        seen = [c for c in task.clustering_inputs if isinstance(c, Call)]
-        extra = synthesise_inputs(
-            seen, prompt=problem.prompt, entry_point=problem.entry_point, count=options.synthesise, seed=options.seed
-        )
-        task = dataclasses.replace(task, synthesised=tuple(extra))
-    stage(f"executing {plural(len(task.candidates), 'program')} on {plural(len(task.probes(hidden=False)), 'input')}"
-          if not options.adaptive else "executing")
-    adaptive = None
-    input_budget = None
+    pipeline, execution = options.pipeline, options.execution
+    [task] = run_stages([Task(problem, Candidates.from_samples(drawn.programs), WeightedTests.from_cases(tests))],
+                        pipeline.pure_stages(), StageEnv(execution))
+    examples = len(task.problem.provided_tests)
     with open_executor(options.sandbox, workers=options.workers) as executor:
-        if options.coverage_inputs and not options.adaptive:
-            task = coverage_guided_task(
-                task, executor, options.coverage_inputs, synthesise=options.synthesise, seed=options.seed,
-                limits=options.limits, synthesised_limits=options.synthesised_limits,
-            ).task
-        if options.input_seconds and not options.adaptive:
-            [timed] = within_time(
-                [task], executor, InputTimeBudget(options.input_seconds), synthesised_limits=options.synthesised_limits
-            )
-            task = timed.task
+        env = StageEnv(execution, lambda: contextlib.nullcontext(executor), llm, stage, {problem.task_id: ledger})
+        [task] = run_stages([task], pipeline.executing_stages(), env)
+        input_budget = None
+        if "input time" in env.reports:
+            [timed] = env.reports["input time"][0]
             input_budget = {"pool": timed.pool, "kept": timed.kept, "call_seconds": round(timed.seconds, 3)}
-        task, from_generators = with_generated_inputs(task, options, llm, executor, stage, ledger)
-        examples = len(task.problem.provided_tests)
-        task = with_user_checks(task, options, executor)
+        generators_run = env.reports.get(GenerateInputs.name, {}).get(problem.task_id, GeneratorRun())
         user_checks = UserChecks(examples, bool(options.property_code))  # reference outputs: counted at the end
-        def execute(t: Task):
-            return executor.run(t.batches(
-                options.limits, synthesised_limits=options.synthesised_limits, script_limits=options.property_limits
-            ))
-
-        repair = None
-        outcomes: Outcomes
-        if options.adaptive:
-            task, outcomes, adaptive, sampled = sample_adaptively(task, llm, options, executor, stage, ledger)
-            if isinstance(sampled, RepairingSampler):
-                repair = sampled.finish(problem.task_id, task)
-            else:
-                for acc in sampled.accounting.values():
-                    ledger.record("candidates", acc)
-            extraction = sampled.extraction
-        else:
-            outcomes = execute(task)
-            if options.repair_rounds:
-                state = RepairState(task, outcomes, ledger)
-                run_repair_rounds(
-                    {problem.task_id: state}, llm,
-                    RepairSettings(options.repair_rounds, options.repair_width, options.seed, options.strategy),
-                    cache=options.sample_cache(), execute=execute, stage=stage,
-                )
-                task, outcomes, repair = state.task, state.outcomes, state.report
-        task, generators_report = keep_accepted_generated_inputs(task, from_generators, outcomes)
+        executed = driver.execute(task, drawn, llm, DriverEnv(executor, execution, ledger, stage))
+        task, outcomes = executed.task, executed.outcomes
+        task, generators_report = keep_accepted_generated_inputs(task, generators_run, outcomes)
         t2 = time.perf_counter()
         ev = task.evidence(outcomes)
         selection = select(ev, options.strategy)
         t3 = time.perf_counter()
-        task, report = distinguishing_round(task, ev, selection, options, llm, executor, stage, ledger)
+        task, report = distinguishing_round(task, ev, selection, options.distinguishing, pipeline.checks, llm, env, ledger)
         if report.found:
             stage(f"executing {plural(len(task.candidates), 'program')} on {plural(report.found, 'distinguishing input')}")
             # every pair already run is in the executor's store: only the new inputs run
-            outcomes = executor.run(task.batches(
-                options.limits, synthesised_limits=options.synthesised_limits, script_limits=options.property_limits
-            ))
+            outcomes = executor.run(execution.batches(task))
             first = task.candidates.programs[selection.chosen]
             ev = task.evidence(outcomes)
             selection = select(ev, options.strategy)
@@ -747,6 +561,7 @@ def solve(
                                              seed=options.seed, cache=options.sample_cache())
     t4 = time.perf_counter()
     disagreements = describe_disagreements(task, ev, selection, outcomes)
+    repair = executed.repair
     if repair is not None:
         repair.selected_origin = origin_of(selection.chosen, repair.origins)
     return SolveResult(
@@ -767,9 +582,9 @@ def solve(
             "sampling": t1 - t0, "execution": t2 - t1, "selection": t3 - t2, "distinguishing": t4 - t3, "total": t4 - t0
         },
         infra_errors=executor.infra_errors,
-        extraction=extraction,
+        extraction=executed.extraction,
         distinguishing=report,
-        adaptive=adaptive,
+        adaptive=executed.adaptive,
         input_budget=input_budget,
         input_generators=generators_report,
         # the reference's outputs, on the first inputs and on the distinguishing ones

@@ -23,6 +23,7 @@ from codegen_ttc.pipeline import Task
 from codegen_ttc.sampling.budget import Ledger
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
+from codegen_ttc.sampling.llm import with_sampler
 from codegen_ttc.sampling.repair import JUDGE_SEED, ajudge_pair
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection
@@ -75,15 +76,13 @@ def judge_tie(
     cache: SampleCache | None,
 ) -> tuple[Selection, TieBreak | None]:
     """The selection after a pairwise tie-break (unchanged when there is no tie to break)."""
-    from codegen_ttc.sampling.llm import _with_sampler
-
     rival = tied_rival(ev, selection)
     if rival is None:
         return selection, None
     problem = task.problem
     chosen_program, rival_program = (problem.without_harness(task.candidates.programs[i]) for i in (selection.chosen, rival))
     programs = (chosen_program, rival_program)
-    judgement = _with_sampler(llm, cache, lambda s: ajudge_pair(
+    judgement = with_sampler(llm, cache, lambda s: ajudge_pair(
         problem, programs, s, ledger, samples=samples, seed=seed + JUDGE_SEED))
     changed = judgement.winner == 1
     report = TieBreak(selection.chosen, rival, judgement.votes_first, judgement.votes_second, judgement.unreadable, changed)

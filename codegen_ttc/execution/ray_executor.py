@@ -50,6 +50,7 @@ from codegen_ttc.execution.backends import (
     open_sandbox,
     resolve_backend,
 )
+from codegen_ttc.execution.backends.process import NO_ISOLATION
 from codegen_ttc.execution.batch import Batch
 from codegen_ttc.execution.distributed import (
     Event,
@@ -126,8 +127,6 @@ class RayEngine:
         n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         options = {**(sandbox_options or {})}
         if self.backend == "process":
-            from codegen_ttc.execution.backends.process import NO_ISOLATION
-
             print(NO_ISOLATION, file=sys.stderr)  # once, here, not by every actor into Ray's logs
             options["warn"] = False
         # .options is added by @ray.remote

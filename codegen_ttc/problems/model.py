@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from codegen_ttc.problems import stdio
 from codegen_ttc.runtime import wire
 
 Origin = Literal["provided", "hidden", "generated", "docstring", "synthesised"]
@@ -224,8 +225,6 @@ class Problem:
     def without_harness(self, program: str) -> str:
         """``program`` as the candidate wrote it (the harness cut off), for printing."""
         if self.kind == "program":
-            from codegen_ttc.problems import stdio
-
             return stdio.unwrap(program)
         if self.harness and program.endswith(self.harness):
             return program[: -len(self.harness)]
@@ -235,8 +234,6 @@ class Problem:
         """The program that runs: ``code`` (the candidate's full text) with the harness after it
         (a whole program: inside the harness that runs it on stdin, ``problems.stdio.wrap``)."""
         if self.kind == "program":
-            from codegen_ttc.problems import stdio
-
             return stdio.wrap(code)
         if not self.harness:
             return code

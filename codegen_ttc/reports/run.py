@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -24,7 +23,17 @@ from pathlib import Path
 
 from codegen_ttc import __version__
 from codegen_ttc.engine import defaults
-from codegen_ttc.engine.solve import GeneratorRun, add_generated_inputs, keep_accepted_generated_inputs
+from codegen_ttc.engine.repair import RepairSettings, repair_tasks
+from codegen_ttc.engine.stages import (
+    ExecutionOptions,
+    GeneratorOptions,
+    GeneratorRun,
+    InputOptions,
+    Pipeline,
+    StageEnv,
+    keep_accepted_generated_inputs,
+    run_stages,
+)
 from codegen_ttc.errors import IncompleteRun, InputError
 from codegen_ttc.execution.batch import Batch, Limits, limits_json
 from codegen_ttc.execution.executor import Executor, open_executor, unexecuted
@@ -49,10 +58,9 @@ from codegen_ttc.sampling.errors import ModelError, failure_note, model_label
 from codegen_ttc.sampling.files import group_samples, load_sample_rows
 from codegen_ttc.sampling.llm import request_bound, sample_problems
 from codegen_ttc.selection.strategies import SCORED_BY_DEFAULT, get_strategy
-from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, choices_from_store, coverage_guided
+from codegen_ttc.testgen.coverage_inputs import CoverageChoice, CoverageSettings, choices_from_store
 from codegen_ttc.testgen.files import load_generated_tests
-from codegen_ttc.testgen.synthesis import synthesise_inputs
-from codegen_ttc.testgen.time_budget import InputTimeBudget, TimedInputs, timed_from_store, within_time
+from codegen_ttc.testgen.time_budget import InputTimeBudget, TimedInputs, timed_from_store
 
 
 @dataclass
@@ -109,8 +117,8 @@ class ScoreConfig:
     budget: SharedBudget = field(default_factory=SharedBudget)
     # --input-generators: for whole-program problems, samples asking the model for programs
     # that print inputs, run in the sandbox; the inputs most candidates finish on join
-    # clustering, as solve's (``engine.solve.add_generated_inputs``). The model is
-    # ``generate``'s, else ``generator_model`` (a samples file's run)
+    # clustering, as solve's (``engine.stages.GenerateInputs``), charged to each problem's
+    # budget. The model is ``generate``'s, else ``generator_model`` (a samples file's run)
     input_generators: int = defaults.INPUT_GENERATORS
     generator_model: LLMConfig | None = None
 
@@ -118,15 +126,28 @@ class ScoreConfig:
     def generator_llm(self) -> LLMConfig | None:
         return self.generate or self.generator_model
 
+    def __post_init__(self) -> None:
+        self.pipeline  # noqa: B018  (made now: its stages' options check their own combinations)
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The stages before execution, as ``solve`` and the adaptive loop run them."""
+        # input generators need a model: without one (a samples file and no model) there are none
+        generators = self.input_generators if self.generator_llm is not None else 0
+        return Pipeline(InputOptions(self.synthesise, self.seed, self.coverage_inputs, self.coverage_candidates,
+                                     self.input_seconds), GeneratorOptions(generators, self.seed, self.no_cache))
+
+    @property
+    def execution(self) -> ExecutionOptions:
+        return ExecutionOptions(self.limits, self.synthesised_limits)
+
     @property
     def coverage(self) -> CoverageSettings | None:
-        if not self.coverage_inputs:
-            return None
-        return CoverageSettings(self.coverage_inputs, candidates=self.coverage_candidates)
+        return self.pipeline.inputs.coverage
 
     @property
     def time_budget(self) -> InputTimeBudget | None:
-        return InputTimeBudget(self.input_seconds) if self.input_seconds else None
+        return self.pipeline.inputs.time_budget
 
 
 @dataclass
@@ -152,6 +173,8 @@ class Prepared:
     warnings: tuple[str, ...] = ()
     repair: dict | None = None  # with repair rounds: what they did per task, and tokens per kind
     spending: dict | None = None  # with --generate: the shared budget, what it was charged, tokens per kind
+    # with --generate: each task's ledger (``sampling.budget``), which later stages charge too
+    ledgers: dict[str, Ledger] = field(default_factory=dict)
 
 
 def coverage_warning(n_problems: int, missing: Sequence[str], source: str) -> str | None:
@@ -242,6 +265,7 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
     problems = [p for p in problems if samples.get(p.task_id)]
     tasks = _tasks(problems, samples, generated, positions, config)
     repair = spending = None
+    ledgers_used: dict[str, Ledger] = {}
     if config.generate is not None and config.repair_rounds:
         samples, repair = repaired_samples(tasks, samples, run_accounting, config, ledgers)
         charged["repair"] = repair["charged_tokens"]
@@ -254,8 +278,9 @@ def prepare_run(config: ScoreConfig, *, on_sampling: Callable[[int, int], None] 
     if tuple(config.ks) != tuple(DEFAULT_KS):  # ks the user chose (the default ones are trimmed quietly, as before)
         warnings.extend(w for w in (k_warning(config.ks, tasks),) if w)
     if config.generate is not None:
-        spending = spending_report(config.budget, {t.problem.task_id: ledgers[t.problem.task_id] for t in tasks})
-    return Prepared(tasks, accounting, tuple(warnings), repair, spending)
+        ledgers_used = {t.problem.task_id: ledgers[t.problem.task_id] for t in tasks}
+        spending = spending_report(config.budget, ledgers_used)
+    return Prepared(tasks, accounting, tuple(warnings), repair, spending, ledgers_used)
 
 
 def spending_report(budget: SharedBudget, ledgers: dict[str, Ledger]) -> dict:
@@ -282,9 +307,6 @@ def repaired_samples(tasks: list[Task], samples: dict, run_accounting, config: S
     """Each task's samples with its repair rounds' programs after them, and what the rounds did
     (their tokens are added to ``run_accounting`` per task). ``ledgers`` hold each task's
     candidate sampling already: repair spends what the shared budget has left."""
-    from codegen_ttc.engine.repair import RepairSettings, repair_tasks
-    from codegen_ttc.sampling.cache import SampleCache
-
     assert config.generate is not None  # repair samples live: only with --generate
     sampled = {t: ledger.tokens for t, ledger in ledgers.items()}  # charged before repair
     states = repair_tasks(
@@ -318,18 +340,14 @@ def repaired_samples(tasks: list[Task], samples: dict, run_accounting, config: S
 
 
 def _tasks(problems, samples: dict, generated: dict, positions: dict, config: ScoreConfig) -> list[Task]:
-    tasks = []
-    for p in problems:
-        tests = WeightedTests.from_cases(generated.get(p.task_id, []))
-        task = Task(p, Candidates.from_samples(samples[p.task_id]), tests, samples=tuple(positions[p.task_id]))
-        # with --coverage-inputs the synthesised inputs are the pool that ``score`` chooses from
-        count = config.coverage.pool_size(config.synthesise) if config.coverage else config.synthesise
-        if count:
-            seen = [c for c in task.clustering_inputs if isinstance(c, Call)]
-            extra = synthesise_inputs(seen, prompt=p.prompt, entry_point=p.entry_point, count=count, seed=config.seed)
-            task = dataclasses.replace(task, synthesised=tuple(extra))
-        tasks.append(task)
-    return tasks
+    """The tasks through the pipeline's stages that execute nothing (``engine.stages``): with
+    --coverage-inputs their synthesised inputs are the pool that ``_score`` chooses from."""
+    tasks = [
+        Task(p, Candidates.from_samples(samples[p.task_id]), WeightedTests.from_cases(generated.get(p.task_id, [])),
+             samples=tuple(positions[p.task_id]))
+        for p in problems
+    ]
+    return run_stages(tasks, config.pipeline.pure_stages(), StageEnv(config.execution))
 
 
 def generate_samples(problems, config: ScoreConfig, on_sampling: Callable[[int, int], None] | None = None):
@@ -568,9 +586,7 @@ def execute(
             lost.extend(unexecuted(batches, got))
             return got
 
-        outcomes = run_retrying(
-            [b for t in tasks for b in t.batches(config.limits, synthesised_limits=config.synthesised_limits)]
-        )
+        outcomes = run_retrying([b for t in tasks for b in config.execution.batches(t)])
         truth = run_truth(tasks, run_retrying, config.limits)
         for key, row in run_retrying([b for t in tasks for b in t.stand_in_batches(config.limits)]).items():
             truth.setdefault(key, {}).update(row)
@@ -605,34 +621,6 @@ def total_pairs(tasks: Sequence[Task], coverage: CoverageSettings | None = None)
         total += len(t.candidates) * tests + min(coverage.candidates, len(t.candidates)) * len(t.synthesised)
         total += len(t.candidates) * (tests + kept + len(t.hidden_probes))
     return total
-
-
-def choose_inputs_by_coverage(
-    tasks: Sequence[Task],
-    config: ScoreConfig,
-    store: ResultStore,
-    on_progress: Callable[[int], None] | None = None,
-) -> tuple[list[CoverageChoice], Executor]:
-    """--coverage-inputs: each task with only the pool inputs chosen by coverage (outcomes in ``store``)."""
-    assert config.coverage is not None
-    with open_executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
-        choices = coverage_guided(
-            tasks, executor, config.coverage, limits=config.limits, synthesised_limits=config.synthesised_limits
-        )
-    return choices, executor
-
-
-def cut_inputs_by_time(
-    tasks: Sequence[Task],
-    config: ScoreConfig,
-    store: ResultStore,
-    on_progress: Callable[[int], None] | None = None,
-) -> tuple[list[TimedInputs], Executor]:
-    """--input-seconds: each task with the synthesised inputs its time budget affords (outcomes in ``store``)."""
-    assert config.time_budget is not None
-    with open_executor(config.sandbox, workers=config.workers, store=store, on_progress=on_progress) as executor:
-        timed = within_time(tasks, executor, config.time_budget, synthesised_limits=config.synthesised_limits)
-    return timed, executor
 
 
 def time_budget_summary(timed: Sequence[TimedInputs], budget: InputTimeBudget, executor: Executor) -> dict:
@@ -850,29 +838,6 @@ def _run_hash(tasks: Sequence[Task], config: ScoreConfig) -> str:
     return inputs_hash(tasks, config.limits, config.coverage, config.time_budget, config.input_generators)
 
 
-def with_input_generators(
-    tasks: Sequence[Task], config: ScoreConfig, store: ResultStore
-) -> tuple[list[Task], dict[str, GeneratorRun], list[Accounting]]:
-    """--input-generators: each whole-program task with the inputs its model-written generators
-    print (as ``solve``: ``engine.solve.add_generated_inputs``); the generators' runs go through
-    the run's store, so a resumed run gets the same inputs back without running them again."""
-    llm = config.generator_llm
-    assert llm is not None  # the command resolves a model for --input-generators
-    cache = SampleCache.memory() if config.no_cache else None
-    out, runs, accounting = [], {}, []
-    with open_executor(config.sandbox, workers=config.workers, store=store) as executor:
-        for task in tasks:
-            task, run, samples = add_generated_inputs(
-                task, config.input_generators, llm, executor, limits=config.synthesised_limits, seed=config.seed,
-                cache=cache,
-            )
-            out.append(task)
-            runs[task.problem.task_id] = run
-            if samples is not None:
-                accounting.append(samples.accounting)
-    return out, runs, accounting
-
-
 def _preload(module: str) -> None:
     with contextlib.suppress(ImportError):  # the import that needs it says what is missing
         __import__(module)
@@ -901,30 +866,32 @@ def _score(
         warnings.append(unimportable_warning(unimportable, backend))
         if not tasks:
             raise InputError(warnings[-1])
-    coverage = None
+    # the stages that execute (coverage, a time budget, input generators), each on an executor of its
+    # own over the store; generators' requests go to each problem's ledger (unlimited from a samples file)
+    ledgers = {t.problem.task_id: prepared.ledgers.get(t.problem.task_id) or Ledger(SharedBudget()) for t in tasks}
+    env = StageEnv(config.execution, lambda: open_executor(config.sandbox, workers=config.workers, store=store,
+                                                           on_progress=on_progress), config.generator_llm,
+                   ledgers=ledgers)
+    tasks = run_stages(tasks, config.pipeline.executing_stages(), env)
+    coverage = input_time = None
     lost_choosing = []  # infrastructure failures of the steps that choose inputs from outcomes
-    if config.coverage is not None:
-        choices, coverage_executor = choose_inputs_by_coverage(tasks, config, store, on_progress)
-        tasks = [c.task for c in choices]
+    if "coverage" in env.reports:
+        choices, coverage_executor = env.reports["coverage"]
         coverage = coverage_summary(choices, coverage_executor)
         lost_choosing += coverage_executor.infra_failures
-    input_time = None
-    if config.time_budget is not None:
-        timed, timed_executor = cut_inputs_by_time(tasks, config, store, on_progress)
-        tasks = [t.task for t in timed]
-        input_time = time_budget_summary(timed, config.time_budget, timed_executor)
+    if "input time" in env.reports:
+        timed, timed_executor = env.reports["input time"]
+        input_time = time_budget_summary(timed, InputTimeBudget(config.input_seconds), timed_executor)
         lost_choosing += timed_executor.infra_failures
-    generator_runs: dict[str, GeneratorRun] = {}
-    generator_accounting: list[Accounting] = []
-    if config.input_generators and config.generator_llm is not None:
-        tasks, generator_runs, generator_accounting = with_input_generators(tasks, config, store)
+    generator_runs: dict[str, GeneratorRun] = env.reports.get("input generators", {})
+    generator_accounting = [x.by_kind["input_generators"] for x in ledgers.values() if "input_generators" in x.by_kind]
     run = execute(tasks, config, store, on_progress)
     executor = run.executor
     generators = None
     if generator_runs:  # S*: the generated inputs most candidates did not finish on are left out
         kept_tasks, counts = [], {"generators": 0, "inputs": 0, "kept": 0}
         for task in tasks:
-            task, report = keep_accepted_generated_inputs(task, generator_runs[task.problem.task_id], run.outcomes)
+            task, report = keep_accepted_generated_inputs(task, generator_runs.get(task.problem.task_id, GeneratorRun()), run.outcomes)
             kept_tasks.append(task)
             for name, n in (report or {}).items():
                 counts[name] += n
@@ -993,8 +960,8 @@ def _score(
         summary["tokens"] = accounting
     if prepared.repair is not None:
         summary["repair"] = prepared.repair
-    if prepared.spending is not None:
-        summary["spending"] = prepared.spending
+    if prepared.spending is not None:  # again: later stages charged the same ledgers
+        summary["spending"] = spending_report(config.budget, prepared.ledgers)
     if warnings:
         summary["warnings"] = warnings
     if out is not None:

@@ -536,7 +536,7 @@ async def open_sampler(config: LLMConfig, cache: SampleCache | None = None) -> A
         await sampler.aclose()
 
 
-def _with_sampler(config: LLMConfig, cache: SampleCache | None, use: Callable[[Sampler], Awaitable[T]]) -> T:
+def with_sampler(config: LLMConfig, cache: SampleCache | None, use: Callable[[Sampler], Awaitable[T]]) -> T:
     """Run ``use(sampler)`` to completion: the sync face of the async API (``cache=None``: the disk cache)."""
 
     async def go() -> T:
@@ -681,7 +681,7 @@ def sample_input_generators(
     problem: Problem, n: int, config: LLMConfig, cache: SampleCache | None = None, *, seed: int | None = None
 ) -> GeneratorSamples:
     """Input-generator programs for ``problem`` (sync; ``cache=None``: the tool's disk cache)."""
-    return _with_sampler(config, cache, lambda s: asample_input_generators(problem, n, s, seed=seed))
+    return with_sampler(config, cache, lambda s: asample_input_generators(problem, n, s, seed=seed))
 
 
 def sample_candidates(
@@ -689,7 +689,7 @@ def sample_candidates(
 ) -> CandidateSamples:
     """``n`` candidate programs for ``problem`` (sync; ``cache=None``: the tool's disk cache)."""
 
-    return _with_sampler(config, cache, lambda s: asample_candidates(problem, n, s, seed=seed))
+    return with_sampler(config, cache, lambda s: asample_candidates(problem, n, s, seed=seed))
 
 
 def sample_tests(
@@ -703,7 +703,7 @@ def sample_tests(
 ) -> TestSamples:
     """Generated test cases for ``problem`` from ``n`` samples (sync)."""
 
-    return _with_sampler(config, cache, lambda s: asample_tests(problem, n, s, seed=seed, per_sample=per_sample))
+    return with_sampler(config, cache, lambda s: asample_tests(problem, n, s, seed=seed, per_sample=per_sample))
 
 
 @dataclass
@@ -784,7 +784,7 @@ def sample_distinguishing_inputs(
 ) -> InputSamples:
     """Inputs on which ``programs`` may differ, from ``n`` samples (sync)."""
 
-    return _with_sampler(
+    return with_sampler(
         config, cache, lambda s: asample_distinguishing_inputs(problem, programs, n, s, seed=seed, per_sample=per_sample)
     )
 
@@ -858,7 +858,7 @@ def sample_problems(
 ) -> dict[str, ProblemSamples]:
     """Sync wrapper of ``asample_problems`` (one server session for all problems)."""
 
-    return _with_sampler(
+    return with_sampler(
         config, cache,
         lambda s: asample_problems(
             problems, s, n_candidates=n_candidates, n_tests=n_tests, seed=seed, per_sample=per_sample, on_done=on_done,

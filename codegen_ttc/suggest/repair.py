@@ -18,6 +18,7 @@ from codegen_ttc.sampling.accounting import Accounting
 from codegen_ttc.sampling.budget import sample_cost
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
+from codegen_ttc.sampling.llm import open_sampler
 from codegen_ttc.sampling.repair import shorten
 from codegen_ttc.suggest.evaluate import CandidateRun
 from codegen_ttc.suggest.junit import PASSED, SKIPPED
@@ -98,8 +99,6 @@ def sample_patch_repairs(
 ) -> tuple[list[str | None], Accounting, list[int]]:
     """One reply per conversation (None where it was lost), what they cost, and the tokens each
     received reply is charged to the shared budget (``sampling.budget.sample_cost``)."""
-    from codegen_ttc.sampling.llm import open_sampler
-
     async def go():
         async with open_sampler(config, cache if cache is not None else SampleCache.default()) as sampler:
             return await asyncio.gather(*(sampler.sample(c, 1, seed=seed, max_tokens=max_tokens) for c in conversations))

@@ -20,7 +20,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
+from codegen_ttc.problems import stdio
 from codegen_ttc.problems.model import Call
+from codegen_ttc.testgen.stdin_inputs import mutate_stdin
 
 MAX_COLLECTION = 12  # elements per synthesised list/str/dict: keeps candidate runs cheap
 MAX_DEPTH = 3
@@ -295,11 +297,7 @@ def synthesise_inputs(
 
     For a whole program (``entry_point`` is ``problems.stdio.ENTRY_POINT``) the examples are
     stdin texts: new ones keep their shape (``testgen.stdin_inputs``)."""
-    from codegen_ttc.problems import stdio
-
     if entry_point == stdio.ENTRY_POINT:
-        from codegen_ttc.testgen.stdin_inputs import mutate_stdin
-
         texts = [c.args[0] for c in _distinct(examples) if len(c.args) == 1 and type(c.args[0]) is str]
         return [Call((text,)) for text in mutate_stdin(texts, count, seed=seed)]
     parts = [like_call(c) for c in _distinct(examples)]

@@ -36,12 +36,15 @@ def child_processes(pid: int) -> list[int]:
 @dataclass
 class SandboxKiller:
     """A thread that SIGKILLs one child process of ``pid``, chosen at random, every ``every``
-    seconds (0: as fast as it can find one), until ``stop``. ``spare``: pids never killed."""
+    seconds (0: as fast as it can find one), until ``stop``. ``spare``: pids never killed.
+    ``everyone``: every child found each time, so that no sandbox outlives a round even when a
+    busy machine runs the thread late."""
 
     pid: int
     every: float = 0.1
     seed: int = 0
     spare: frozenset[int] = frozenset()
+    everyone: bool = False
     killed: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -57,11 +60,12 @@ class SandboxKiller:
             victims = [p for p in child_processes(self.pid) if p not in self.spare]
             if not victims:
                 continue
-            try:
-                os.kill(rng.choice(victims), signal.SIGKILL)
-                self.killed += 1
-            except ProcessLookupError:
-                pass
+            for victim in victims if self.everyone else [rng.choice(victims)]:
+                try:
+                    os.kill(victim, signal.SIGKILL)
+                    self.killed += 1
+                except ProcessLookupError:
+                    pass
 
     def stop(self) -> int:
         """Stop killing; the number of processes killed."""

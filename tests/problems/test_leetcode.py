@@ -4,6 +4,7 @@ TreeNode values across the sandbox as plain lists, and the references on the rea
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -200,14 +201,25 @@ SAMPLE = ("shortest-distance-after-road-addition-queries-i", "k-th-largest-perfe
           "find-maximum-removals-from-source-string", "identify-the-largest-outlier-in-an-array")
 
 
+
+@functools.cache
+def check_leetcode_script():
+    """``scripts/check_leetcode.py`` as a module (scripts are not a package: no sys.path edit)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("check_leetcode", REPO / "scripts" / "check_leetcode.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["check_leetcode"] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
 @needs_data
 @needs_bwrap
 @pytest.mark.bwrap
 def test_real_references_pass_their_own_tests_in_bwrap():
-    import sys
-
-    sys.path.insert(0, str(REPO / "scripts"))
-    from check_leetcode import check_references
+    check_references = check_leetcode_script().check_references
 
     problems = [p for p in read_leetcode(DATA, read_jsonl(DATA)).problems if p.task_id in SAMPLE]
     assert len(problems) == len(SAMPLE)
@@ -226,10 +238,7 @@ def test_a_prelude_importing_sortedcontainers_runs_in_bwrap():
     """19 of the 228 preludes import sortedcontainers (LeetCode's judge provides it): with
     site-packages hidden but for the candidates' allow-list, every test of their references
     failed at that import."""
-    import sys
-
-    sys.path.insert(0, str(REPO / "scripts"))
-    from check_leetcode import check_references
+    check_references = check_leetcode_script().check_references
 
     task = "find-x-sum-of-all-k-long-subarrays-i"
     [problem] = [p for p in read_leetcode(DATA, read_jsonl(DATA)).problems if p.task_id == task]

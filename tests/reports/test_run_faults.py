@@ -56,11 +56,11 @@ def test_killed_sandboxes_leave_no_figures_and_a_rerun_completes_them(tmp_path, 
     out = tmp_path / "killed"
     proc = score_process(out)
     # once the run has checked its sandbox works and begun, every sandbox it starts is
-    # killed as soon as it shows: pairs are lost for good
+    # killed as soon as it shows (all of them, each round): pairs are lost for good
     deadline = time.monotonic() + 120
     while not (out / "config.json").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    with SandboxKiller(proc.pid, every=0.005):
+    with SandboxKiller(proc.pid, every=0.005, everyone=True):
         _, err = proc.communicate(timeout=600)
     assert proc.returncode == EXIT_INCOMPLETE, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err

@@ -165,6 +165,45 @@ def test_score_generate_runs_the_same_generators_with_its_model(tmp_path, capsys
     assert summary["input_generators"]["tokens"]["requests"] >= 1
 
 
+
+@needs_bwrap
+@pytest.mark.bwrap
+def test_score_charges_input_generators_to_each_problems_budget(tmp_path, capsys, monkeypatch):
+    """--input-generators under --budget-requests: the candidates go first, the generators get what
+    is left of the problem's budget, and the spending report shows them."""
+    from tests.sampling.stub_server import Reply, StubServer, completion_body
+    from tests.solve.test_solve_statement import GARBAGE_GENERATOR, GENERATOR, RIGHT, WRONG
+
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    problems = tmp_path / "lcb.jsonl"
+    problems.write_text(json.dumps(_sum_row()) + "\n")
+    texts = RIGHT + WRONG
+
+    def handler(call):
+        pool = [GENERATOR, GARBAGE_GENERATOR] if "prints ONE random, valid input" in json.dumps(call.body) else texts
+        return Reply(body=completion_body(call, [pool[j % len(pool)] for j in range(call.n)]))
+
+    def score(out: str, budget: int) -> dict:
+        code, stdout, err = run(capsys, "score", "--problems", str(problems), "--generate", "-n", "5", "--n-tests", "0",
+                                "--synthesise", "0", "--input-generators", "2", "--budget-requests", str(budget),
+                                "--model", "stub", "--base-url", stub.base_url, "--api-key", "x", "--sandbox", "bwrap",
+                                "--out", str(tmp_path / out), "--k", "1", "--json")
+        assert code == 0, err
+        return json.loads(stdout)
+
+    with StubServer(handler) as stub:
+        summary = score("six", 6)
+        assert sum(c.n for c in stub.calls) == 6  # five candidates, one of the two generators asked for
+        by_kind = summary["spending"]["by_kind"]
+        assert by_kind["candidates"]["samples_returned"] == 5 and by_kind["input_generators"]["samples_returned"] == 1
+        assert summary["spending"]["most_charged_problem"]["requests"] == 6
+        assert summary["input_generators"]["generators"] == 1
+        sent = len(stub.calls)
+        tight = score("five", 5)
+        assert len(stub.calls) == sent  # the candidates from the cache, no generator asked for
+        assert "input_generators" not in tight["spending"]["by_kind"]
+        assert tight["spending"]["most_charged_problem"]["requests"] == 5
+
 @needs_bwrap
 @pytest.mark.bwrap
 def test_score_code_contests_enforces_the_memory_limit_and_replays_from_the_run(tmp_path, capsys):

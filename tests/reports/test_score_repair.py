@@ -105,10 +105,3 @@ def test_test_generation_draws_on_the_same_budget(tmp_path, capsys, monkeypatch)
         only_candidates = score(tmp_path, stub, capsys, "--n-tests", "8", "--budget-requests", "3")
         assert "tests" not in only_candidates["spending"]["by_kind"] and len(stub.calls) == sent  # all cached
 
-
-def test_input_generators_with_a_budget_are_refused_rather_than_exceeded(tmp_path, capsys):
-    code = main(["score", "--problems", "tiny", "--generate", "--model", "stub", "--base-url", "http://127.0.0.1:9",
-                 "--api-key", "x", "--input-generators", "2", "--budget-requests", "4", "--out", str(tmp_path / "o")])
-    err = capsys.readouterr().err
-    assert code == 2 and "--input-generators is not yet covered by --budget-requests" in err
-    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
