@@ -152,6 +152,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, required=True, help="a bench_selection --runs directory")
     parser.add_argument("--data", type=Path, default=bench.DATA)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--skip-strict", action="store_true",
+                        help="leave out the strict set (it has no examples to hold out)")
     parser.add_argument("--points", type=Path, default=None,
                         help="a JSON file of the computed picks: read when it exists, else written")
     args = parser.parse_args()
@@ -163,7 +165,7 @@ def main() -> None:
     args.sandbox, args.workers, args.limit, args.synthesise, args.reuse_runs = "bwrap", None, None, 40, None
     points: list[dict] = []
     for name, source in (("strict", "codegen16b strict"), ("with_examples", "codegen16b with examples")):
-        if (args.runs / name / "summary.json").is_file():
+        if (args.runs / name / "summary.json").is_file() and not (args.skip_strict and name == "strict"):
             pools, _ = load_run(args.runs / name)
             points += replayed_points(pools, source, (5, 10, 25, 50, 100), range(args.seeds))
     if (args.runs / "mapcoder" / "summary.json").is_file():
