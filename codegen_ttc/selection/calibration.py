@@ -22,8 +22,8 @@ other half).
 
 A table holds only where it was fit: ``calibrate`` gives no number (None and the reason,
 "uncalibrated") for a basis without a table, an adaptive answer without an adaptive table,
-a sample count outside the fit's, a confidence bin the fit had no answer in, or an answer
-whose samples ran on no input.
+a sample count outside the fit's, a confidence bin the fit had no answer in, or an agreement
+over no input at all.
 """
 
 from __future__ import annotations
@@ -209,8 +209,8 @@ def calibrate(
     the table was fit on (its samples per task, a confidence bin with no answer, no input run at
     all). ``samples``/``inputs`` None: not checked. Pure."""
     kind = f"strategy {strategy}" + ("" if basis == "share" else f" ranked by {basis}")
-    if inputs == 0:
-        return Calibrated(None, "the samples ran on no input at all: nothing was measured")
+    if inputs == 0 and basis.startswith("agreement"):  # a test's verdict needs no shared input; agreement does
+        return Calibrated(None, "the samples ran on no input at all, so their agreement measured nothing")
     table = SHIPPED.get(table_key(strategy, basis, adaptive))
     if table is None:
         if adaptive and SHIPPED.get(table_key(strategy, basis)) is not None:

@@ -98,6 +98,8 @@ def test_an_answer_outside_what_the_table_was_fit_on_is_uncalibrated(monkeypatch
     assert calibrate("s", 0.7, "agreement", samples=400, inputs=3).probability is None
     nothing_run = calibrate("s", 1.0, "agreement", samples=16, inputs=0)
     assert nothing_run.probability is None and "no input" in nothing_run.reason
+    monkeypatch.setitem(SHIPPED, "s/support", table)  # generated tests' verdicts need no shared input
+    assert calibrate("s", 0.7, "support", samples=16, inputs=0).probability == 0.8
     unseen = calibrate("s", 0.95, "agreement", samples=16, inputs=3)  # the fit had no answer in that bin
     assert unseen.probability is None and "near 0.95" in unseen.reason
     assert calibrate("s", 0.85, "agreement", samples=16, inputs=3).probability == 0.8
