@@ -253,9 +253,10 @@ def test_no_cache_neither_reuses_nor_stores_samples(tmp_path, capsys, stub, monk
     assert stub.request_count == 3 * asked
 
 
-def solve_uncalibrated(tmp_path, capsys, monkeypatch, problem: str, *extra: str) -> tuple[int, dict]:
-    """``solve --json`` on the stub whose samples all agree on the right program and whose one
-    generated test expects a wrong value (every candidate fails it)."""
+def solve_uncalibrated(tmp_path, capsys, monkeypatch, problem: str, *extra: str, as_json: bool = True):
+    """``solve --json`` (exit code and the record) on the stub whose samples all agree on the right
+    program and whose one generated test expects a wrong value (every candidate fails it); without
+    ``as_json``, the exit code and stderr."""
     monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
 
     def handler(call):
@@ -266,9 +267,10 @@ def solve_uncalibrated(tmp_path, capsys, monkeypatch, problem: str, *extra: str)
     path = tmp_path / "running_max.py"
     path.write_text(problem)
     with StubServer(handler) as server:
-        code = main(["solve", str(path), "--sandbox", "bwrap", "--json", "--distinguish", "0",
+        code = main(["solve", str(path), "--sandbox", "bwrap", "--distinguish", "0", *(["--json"] if as_json else []),
                      "--base-url", server.base_url, "--model", "stub", "--api-key", "x", *extra])
-    return code, json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    return (code, json.loads(out)) if as_json else (code, err)
 
 
 def test_an_adaptive_answer_with_no_adaptive_table_for_its_basis_is_uncalibrated(tmp_path, capsys, monkeypatch):
@@ -298,3 +300,6 @@ def test_an_answer_no_input_was_run_on_is_uncalibrated_and_abstain_below_refuses
     assert result["probability_correct"] is None and "no input" in result["probability_basis"]
     code, result = solve_uncalibrated(tmp_path, capsys, monkeypatch, no_examples, *args, "--abstain-below", "0.1")
     assert code == 3 and result["abstained"] is True  # no probability to compare: refused, not waved through
+    code, err = solve_uncalibrated(tmp_path, capsys, monkeypatch, no_examples, *args, "--abstain-below", "0.1",
+                                   as_json=False)
+    assert code == 3 and "abstained: no probability to compare" in err and "no input" in err
