@@ -296,10 +296,11 @@ def family_rows(pools: dict, config: ScoreConfig, samples: Path) -> dict[str, di
     return out
 
 
-def calibration_points(args, sets: list[str], pools_of, strategy: str = "default") -> list[tuple[str, str, float, float, str]]:
-    """(source, task id, confidence, expected pass@1, basis) of ``strategy``'s picks on every set:
-    replayed at ``CALIBRATION_NS`` samples for the 100-sample sets, and each MapCoder family's
-    own samples (all of them) as a source of its own."""
+def calibration_points(args, sets: list[str], pools_of,
+                       strategy: str = "default") -> list[tuple[str, str, float, float, str, int]]:
+    """(source, task id, confidence, expected pass@1, basis, samples) of ``strategy``'s picks on
+    every set: replayed at ``CALIBRATION_NS`` samples for the 100-sample sets, and each MapCoder
+    family's own samples (all of them) as a source of its own."""
     from codegen_ttc.selection.passk import ranked_pass_at_k
     from codegen_ttc.selection.select import select
 
@@ -309,9 +310,11 @@ def calibration_points(args, sets: list[str], pools_of, strategy: str = "default
     for name in sets:
         if name in sources and (args.runs / name / "summary.json").is_file():
             pools, _ = pools_of(name)
-            for task_id, conf, p1, basis in curves.confidence_points(pools, strategy, CALIBRATION_NS,
-                                                                      range(CALIBRATION_SEEDS)):
-                points.append((sources[name], task_id, conf, p1, basis))
+            for n in CALIBRATION_NS:
+                for task_id, conf, p1, basis in curves.confidence_points(pools, strategy, [n],
+                                                                          range(CALIBRATION_SEEDS)):
+                    samples = min(n, int(pools[task_id].evidence.n_samples))
+                    points.append((sources[name], task_id, conf, p1, basis, samples))
     for name in ("mapcoder", "mapcoder_humaneval+"):
         if name not in sets or not (args.runs / name / "summary.json").is_file():
             continue
@@ -323,18 +326,21 @@ def calibration_points(args, sets: list[str], pools_of, strategy: str = "default
                 sel = select(ev, strategy)
                 p1 = ranked_pass_at_k(sel.ranking, ev.multiplicity, pool.correct[kept], 1)
                 source = f"mapcoder {family}" if name == "mapcoder" else "humaneval+ truth"
-                points.append((source, task_id, sel.confidence, p1, sel.basis))
+                points.append((source, task_id, sel.confidence, p1, sel.basis, int(ev.multiplicity.sum())))
     return points
 
 
-def write_tables(path: Path, tables: dict, sets: list[str]) -> None:
-    """The shipped calibration, as data: one table per basis and how it was made."""
+def write_tables(path: Path, block: dict, sets: list[str]) -> None:
+    """The shipped calibration, as data: one table per basis, the support it was fit on (samples
+    per task, answers per bin: outside it the package says "uncalibrated") and how it was made."""
     path.write_text(json.dumps({
         "strategy": "default",
         "fit_on": sets,
         "command": "python scripts/bench_selection.py " + " ".join(sys.argv[1:]),
         "bins": "equal-width over [0, 1], monotone (selection.calibration.fit_binning)",
-        "tables": tables,
+        "tables": block["tables"],
+        "counts": block["counts"],
+        "samples": block["samples"],
     }, indent=1) + "\n")
 
 
@@ -343,7 +349,7 @@ def calibration_block(points) -> dict:
     tables fit on every source (what ``--fit-calibration`` ships)."""
     from codegen_ttc.selection import calibration
 
-    sources, _, conf, ok, bases = zip(*points)
+    sources, _, conf, ok, bases, samples = zip(*points)
     held = calibration.leave_one_source_out(sources, conf, ok, bases)
     raw = {s: calibration.expected_calibration_error(
         [c for c, src in zip(conf, sources) if src == s], [o for o, src in zip(ok, sources) if src == s])
@@ -356,6 +362,8 @@ def calibration_block(points) -> dict:
                                 "uncalibrated_bases": list(h.uncalibrated_bases),
                                 "raw_confidence_ece": round(raw[h.source], 4)} for h in held},
         "tables": {b: list(t.accuracy) for b, t in tables.items()},
+        "counts": {b: list(t.counts) for b, t in tables.items()},
+        "samples": [min(samples), max(samples)],
     }
 
 
@@ -567,7 +575,7 @@ def main() -> int:
             for held in out["calibration"]["held_out"].values():
                 console.print(f"  {held['text']} (raw confidence: ECE {held['raw_confidence_ece']:.3f})")
             if args.fit_calibration:
-                write_tables(args.fit_calibration, out["calibration"]["tables"], sets)
+                write_tables(args.fit_calibration, out["calibration"], sets)
                 console.print(f"wrote {args.fit_calibration}")
 
     save()

@@ -14,12 +14,18 @@ Features (each of the pick's group, over the samples of the pool):
   the inputs, 0 when the pick itself fails that often (broken samples are not votes);
 - ``agreement_ok``: the mean over inputs of the share of those samples behaving as it does;
 - ``working``: the share of samples that fail on fewer than half of the inputs;
-- ``log_n``: log of the samples in the pool.
+- ``log_n``: log of the samples in the pool;
+- ``heldout``: how the pick does on the user's own examples when those are held out in turn:
+  for each docstring example, the pick of ``default`` without that example's verdicts, and
+  whether it passes it (tie-aware); the mean over examples. Only where a task has examples
+  (the with-examples sets): elsewhere the point is left out of feature sets using it;
+- ``distinct``: the share of distinct programs among the samples.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -39,8 +45,26 @@ from codegen_ttc.selection.passk import ranked_pass_at_k  # noqa: E402
 from codegen_ttc.selection.select import select  # noqa: E402
 
 FEATURE_SETS = (("share",), ("share_ok",), ("share_ok", "agreement_ok"), ("share_ok", "agreement_ok", "working"),
-                ("share", "share_ok", "agreement_ok", "working"), ("share", "log_n"))
-LOGIT = {"share", "share_ok", "agreement_ok", "working"}
+                ("share", "share_ok", "agreement_ok", "working"), ("share", "log_n"),
+                ("heldout",), ("share", "heldout"), ("distinct",), ("share", "distinct"),
+                ("share", "heldout", "distinct"), ("share_ok", "agreement_ok", "heldout", "distinct"))
+LOGIT = {"share", "share_ok", "agreement_ok", "working", "distinct"}
+
+
+def held_out_examples(ev) -> float:
+    """The mean over the user's examples of whether ``default``'s pick, chosen without that
+    example's verdicts, passes it (expected over tied picks); NaN where there are no examples."""
+    from codegen_ttc.selection.evidence import Evidence
+
+    n_examples = ev.provided.shape[1]
+    if n_examples == 0:
+        return float("nan")
+    passed = []
+    for j in range(n_examples):
+        without = Evidence(ev.multiplicity, np.delete(ev.provided, j, axis=1), ev.generated, ev.generated_weight,
+                           ev.behaviour, ev.input_weight, ev.failed, ev.test_input, ev.timed_out, ev.input_keys)
+        passed.append(ranked_pass_at_k(select(without, "default").ranking, ev.multiplicity, ev.provided[:, j], 1))
+    return float(np.mean(passed))
 
 
 def features(ev, sel) -> dict[str, float]:
@@ -56,7 +80,8 @@ def features(ev, sel) -> dict[str, float]:
         agree = float(agreement(ev.behaviour[rows], ev.multiplicity[rows], power=1,
                                 rows=[int(np.searchsorted(rows, top[0]))])[0])
     return {"share": float(m[top].sum() / m.sum()), "share_ok": share_ok, "agreement_ok": agree,
-            "working": float(voters.sum() / m.sum()), "log_n": float(np.log(m.sum()))}
+            "working": float(voters.sum() / m.sum()), "log_n": float(np.log(m.sum())),
+            "heldout": held_out_examples(ev), "distinct": float(len(m) / m.sum())}
 
 
 def point(ev, sel, correct) -> dict[str, float]:
@@ -109,6 +134,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
 
 def leave_one_source_out(points: list[dict], names) -> dict[str, dict]:
     out = {}
+    points = [p for p in points if not any(np.isnan(p[name]) for name in names)]
     for held in dict.fromkeys(p["source"] for p in points):
         train = [p for p in points if p["source"] != held]
         test = [p for p in points if p["source"] == held]
@@ -116,7 +142,8 @@ def leave_one_source_out(points: list[dict], names) -> dict[str, dict]:
         prob = 1 / (1 + np.exp(-design(test, names) @ w))
         right = np.array([p["right"] for p in test])
         out[held] = {"ece": round(expected_calibration_error(prob, right), 3),
-                     "right": round(float(right.mean()), 3), "said": round(float(prob.mean()), 3)}
+                     "right": round(float(right.mean()), 3), "said": round(float(prob.mean()), 3),
+                     "points": len(test)}
     return out
 
 
@@ -125,23 +152,36 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, required=True, help="a bench_selection --runs directory")
     parser.add_argument("--data", type=Path, default=bench.DATA)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--skip-strict", action="store_true",
+                        help="leave out the strict set (it has no examples to hold out)")
+    parser.add_argument("--points", type=Path, default=None,
+                        help="a JSON file of the computed picks: read when it exists, else written")
     args = parser.parse_args()
+    if args.points is not None and args.points.is_file():
+        report(json.loads(args.points.read_text()))
+        return
     args.mapcoder = args.data.parent / bench.MAPCODER
     args.plus_data = args.data.parent / "evalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
     args.sandbox, args.workers, args.limit, args.synthesise, args.reuse_runs = "bwrap", None, None, 40, None
     points: list[dict] = []
     for name, source in (("strict", "codegen16b strict"), ("with_examples", "codegen16b with examples")):
-        if (args.runs / name / "summary.json").is_file():
+        if (args.runs / name / "summary.json").is_file() and not (args.skip_strict and name == "strict"):
             pools, _ = load_run(args.runs / name)
             points += replayed_points(pools, source, (5, 10, 25, 50, 100), range(args.seeds))
     if (args.runs / "mapcoder" / "summary.json").is_file():
         pools, _ = load_run(args.runs / "mapcoder")
         points += family_points(pools, args)
+    if args.points is not None:
+        args.points.write_text(json.dumps(points))
+    report(points)
+
+
+def report(points: list[dict]) -> None:
     print(f"{len(points)} picks from {len({p['source'] for p in points})} sources; held-out ECE (right / said):")
     for names in FEATURE_SETS:
         row = leave_one_source_out(points, names)
         print(f"  {' + '.join(names)}: " + "; ".join(
-            f"{s} {r['ece']:.3f} ({r['right']:.2f}/{r['said']:.2f})" for s, r in row.items()))
+            f"{s} {r['ece']:.3f} ({r['right']:.2f}/{r['said']:.2f}, {r['points']})" for s, r in row.items()))
 
 
 if __name__ == "__main__":

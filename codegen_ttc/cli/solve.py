@@ -335,8 +335,11 @@ def solve_command(problem, n_samples, n_tests, synthesise, input_generators, cov
         err.print(f"no answer: no candidate passes all of {result.user_checks.describe()} "
                   f"(the best passes {passed:.0%}); nothing printed or written", highlight=False)
     elif abstained:
-        shown = "unknown" if p is None else f"{p:.2f}"
-        err.print(f"abstained: probability of a right answer {shown}, below {abstain_below:g}")
+        if p is None:
+            err.print(f"abstained: no probability to compare with --abstain-below {abstain_below:g} "
+                      f"({confidence.text()})", highlight=False)
+        else:
+            err.print(f"abstained: probability of a right answer {p:.2f}, below {abstain_below:g}")
     elif destination is not None:
         write_text_atomic(destination, filled)
         err.print(f"wrote {destination}", highlight=False)

@@ -54,7 +54,7 @@ from codegen_ttc.sampling.budget import Ledger, SharedBudget
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.llm import request_bound, sample_distinguishing_inputs, sample_tests
-from codegen_ttc.selection.calibration import probability_correct
+from codegen_ttc.selection.calibration import Calibrated, calibrate
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
 from codegen_ttc.testgen.choice import separating_inputs
@@ -306,9 +306,10 @@ class SolveResult:
             decided = " and ".join(n for n, on in (("--property", checks.property_check), ("--reference", checks.reference)) if on)
             return Confidence(None, f"your {decided} decided the pick (it passes {checks.describe()}); "
                                     "the shipped calibration was fit without such checks")
-        p = self.probability_correct
-        if p is None:
-            return Confidence(None, f"no calibration for strategy {self.selection.strategy}")
+        calibrated = self.calibration
+        if calibrated.probability is None:
+            return Confidence(None, calibrated.reason)
+        p = calibrated.probability
         words = BASIS_WORDS.get(self.selection.basis, self.selection.basis)
         kind = "adaptive answers" if self.adaptive is not None else "answers"
         basis = f"calibrated on HumanEval {kind}, from {words}"
@@ -318,7 +319,7 @@ class SolveResult:
 
     @property
     def probability_correct(self) -> float | None:
-        """The selection's confidence through the shipped calibration (None: none for this strategy).
+        """The selection's confidence through the shipped calibration (None: uncalibrated, see ``calibration``).
 
         0 when the selected program fails one of the user's own tests (docstring examples,
         property, reference): the calibration was fit where there were none, and a failed
@@ -327,9 +328,14 @@ class SolveResult:
         selected = [c for c in self.clusters if c.selected]
         if selected and not math.isnan(selected[0].provided_pass_rate) and selected[0].provided_pass_rate < 1.0:
             return 0.0
-        return probability_correct(
-            self.selection.strategy, self.selection.confidence, self.selection.basis, adaptive=self.adaptive is not None
-        )
+        return self.calibration.probability
+
+    @property
+    def calibration(self) -> Calibrated:
+        """The selection's confidence through the shipped tables, checked against what they were
+        fit on (the samples per task, the inputs run): outside it, no probability and why."""
+        return calibrate(self.selection.strategy, self.selection.confidence, self.selection.basis,
+                         adaptive=self.adaptive is not None, samples=self.n_samples, inputs=self.n_inputs)
 
     def tie_break_json(self) -> dict | None:
         """The tie-break, apart from the execution evidence; where it changed the pick, the

@@ -19,6 +19,11 @@ equal confidence); other models and problem sets may be
 calibrated differently, so the scripts report the calibration error of each run
 (and an honest, cross-fitted estimate: fit on half the problems, measured on the
 other half).
+
+A table holds only where it was fit: ``calibrate`` gives no number (None and the reason,
+"uncalibrated") for a basis without a table, an adaptive answer without an adaptive table,
+a sample count outside the fit's, a confidence bin the fit had no answer in, or an agreement
+over no input at all.
 """
 
 from __future__ import annotations
@@ -54,10 +59,13 @@ def pool_adjacent_violators(values: Sequence[float] | np.ndarray, weights: Seque
 
 @dataclass(frozen=True)
 class Binning:
-    """Probability of a right answer per equal-width confidence bin (non-decreasing)."""
+    """Probability of a right answer per equal-width confidence bin (non-decreasing), and the
+    support it was fit on: outside it the table's figure is an extrapolation, not a measurement."""
 
     accuracy: tuple[float, ...]
     source: str = ""
+    samples: tuple[int, int] | None = None  # fewest and most samples per task of the answers fit on
+    counts: tuple[int, ...] | None = None  # answers per bin in the fit (None: not recorded)
 
     def __call__(self, confidence: float) -> float:
         return float(self.apply([confidence])[0])
@@ -83,8 +91,10 @@ def fit_binning(confidence: Sequence[float], correct: Sequence[float], bins: int
     centres = (np.arange(bins) + 0.5) / bins
     raw = np.where(counts > 0, sums / np.maximum(counts, 1.0), centres)
     monotone = pool_adjacent_violators(raw, np.maximum(counts, 1e-9))
-    return Binning(tuple(round(float(a), 4) for a in monotone), source)
+    return Binning(tuple(round(float(a), 4) for a in monotone), source, counts=tuple(int(c) for c in counts))
 
+
+FIT_SAMPLES = (5, 100)  # samples per task of the replayed answers every in-code table was fit on
 
 # Fit by replay (10 orders x 5, 10, ..., 100 samples per task) with
 #   scripts/bench_adaptive.py --run runs/bench_selection/strict \
@@ -99,6 +109,7 @@ def fit_binning(confidence: Sequence[float], correct: Sequence[float], bins: int
 DEFAULT_SUPPORT = Binning(
     (0.2096, 0.2574, 0.3204, 0.3934, 0.3934, 0.3934, 0.6058, 0.612, 0.7095, 0.7685),
     source="default strategy, HumanEval x CodeGen-16B samples + CodeT tests, strict setting, 5-100 samples",
+    samples=FIT_SAMPLES,
 )
 # Ranked by agreement (confidence = the pick's agreement) with no generated test at all:
 # 34,800 selections (the selfgen-only run, and 10 strict tasks whose tests did not parse).
@@ -106,12 +117,14 @@ DEFAULT_SUPPORT = Binning(
 DEFAULT_AGREEMENT = Binning(
     (0.3131, 0.6711, 0.8966, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445, 0.9445),
     source="default strategy ranked by agreement, no generated tests, HumanEval x CodeGen-16B, 5-100 samples",
+    samples=FIT_SAMPLES,
 )
 # Ranked by agreement because every generated test failed: 1,935 strict selections, right
 # less often than picks of equal agreement with no tests at all.
 DEFAULT_AGREEMENT_TESTS_FAILED = Binning(
     (0.1947, 0.3793, 0.7059, 0.8962, 0.9339, 0.9339, 0.9339, 0.9339, 0.9339, 0.9339),
     source="default strategy ranked by agreement, every CodeT test failed, HumanEval x CodeGen-16B, 5-100 samples",
+    samples=FIT_SAMPLES,
 )
 # ``dual`` (samples x tests passed, the default until 2026-12-05) where some generated test
 # backs the pick: confidence = share of the scores. Fit 2026-11-30; cross-fitted ECE 0.033
@@ -119,6 +132,7 @@ DEFAULT_AGREEMENT_TESTS_FAILED = Binning(
 DUAL_SHARE = Binning(
     (0.1423, 0.1423, 0.2262, 0.3798, 0.3798, 0.3798, 0.5261, 0.6024, 0.678, 0.7472),
     source="dual strategy, HumanEval x CodeGen-16B samples + CodeT tests, strict setting, 5-100 samples",
+    samples=FIT_SAMPLES,
 )
 
 # Answers of adaptive sampling (engine.adaptive, default settings: behaviour classes,
@@ -130,10 +144,12 @@ DUAL_SHARE = Binning(
 DEFAULT_SUPPORT_ADAPTIVE = Binning(
     (0.2545, 0.2545, 0.3416, 0.3944, 0.3944, 0.4355, 0.5726, 0.5913, 0.6615, 0.6989),
     source="default strategy, adaptive sampling's answers, HumanEval x CodeGen-16B + CodeT tests, strict setting",
+    samples=FIT_SAMPLES,
 )
 DEFAULT_AGREEMENT_ADAPTIVE = Binning(
     (0.297, 0.5748, 0.5748, 0.6598, 0.6598, 0.6598, 0.6598, 0.6598, 0.7143, 0.8095),
     source="default strategy ranked by agreement, adaptive sampling's answers, HumanEval x CodeGen-16B",
+    samples=FIT_SAMPLES,
 )
 
 SHIPPED: dict[str, Binning] = {
@@ -162,18 +178,61 @@ def load_tables(path: Path = TABLES_FILE) -> dict[str, Binning]:
         return {}
     data = json.loads(path.read_text())
     source = f"{data['strategy']} strategy, fit on {', '.join(data['fit_on'])}"
-    return {table_key(data["strategy"], basis): Binning(tuple(float(a) for a in accuracy), source)
+    samples = tuple(data["samples"]) if data.get("samples") else None
+    counts = data.get("counts", {})
+    return {table_key(data["strategy"], basis): Binning(
+                tuple(float(a) for a in accuracy), source, samples,
+                tuple(int(c) for c in counts[basis]) if basis in counts else None)
             for basis, accuracy in data["tables"].items()}
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """A confidence through the shipped tables: the probability, or None and why there is none."""
+
+    probability: float | None
+    reason: str = ""  # why uncalibrated; empty when there is a probability
+    table: Binning | None = None
+
+
+def calibrate(
+    strategy: str,
+    confidence: float,
+    basis: str = "share",
+    adaptive: bool = False,
+    samples: int | None = None,
+    inputs: int | None = None,
+) -> Calibrated:
+    """The calibrated probability of a right answer, or "uncalibrated" with the reason: where no
+    table was fit for the strategy's basis (for an adaptive answer: on adaptive answers, which are
+    right less often than fixed-budget ones of equal confidence), or the answer lies outside what
+    the table was fit on (its samples per task, a confidence bin with no answer, no input run at
+    all). ``samples``/``inputs`` None: not checked. Pure."""
+    kind = f"strategy {strategy}" + ("" if basis == "share" else f" ranked by {basis}")
+    if inputs == 0 and basis.startswith("agreement"):  # a test's verdict needs no shared input; agreement does
+        return Calibrated(None, "the samples ran on no input at all, so their agreement measured nothing")
+    table = SHIPPED.get(table_key(strategy, basis, adaptive))
+    if table is None:
+        if adaptive and SHIPPED.get(table_key(strategy, basis)) is not None:
+            return Calibrated(None, f"no calibration of adaptive sampling's answers for {kind} (its fixed-budget "
+                                    "table overstates them: adaptive answers stop when the pick first looks settled)")
+        return Calibrated(None, f"no calibration for {kind}")
+    if samples is not None and table.samples is not None and not table.samples[0] <= samples <= table.samples[1]:
+        low, high = table.samples
+        return Calibrated(None, f"the calibration of {kind} was fit on {low} to {high} samples per task, "
+                                f"this answer rests on {samples}", table)
+    if table.counts is not None and table.counts[int(bin_index([confidence], len(table.counts))[0])] == 0:
+        return Calibrated(None, f"no answer of {kind} with confidence near {confidence:.2f} in the data "
+                                "its calibration was fit on", table)
+    return Calibrated(table(confidence), "", table)
 
 
 def calibrated(
     strategy: str, confidence: Sequence[float], bases: Sequence[str], adaptive: bool = False
 ) -> np.ndarray | None:
-    """Many confidences through the shipped tables; None when a basis has no table."""
-    tables = [table_for(strategy, b, adaptive) for b in bases]
-    if any(t is None for t in tables):
-        return None
-    return np.array([t(c) for t, c in zip(tables, confidence) if t is not None])
+    """Many confidences through the shipped tables; None when one of them is uncalibrated."""
+    out = [calibrate(strategy, c, b, adaptive).probability for c, b in zip(confidence, bases)]
+    return None if any(p is None for p in out) else np.array(out, dtype=np.float64)
 
 
 def table_key(strategy: str, basis: str = "share", adaptive: bool = False) -> str:
@@ -183,16 +242,10 @@ def table_key(strategy: str, basis: str = "share", adaptive: bool = False) -> st
     return f"{key}@adaptive" if adaptive else key
 
 
-def table_for(strategy: str, basis: str = "share", adaptive: bool = False) -> Binning | None:
-    """The shipped table: for an adaptive answer its own when shipped, else the fixed-budget one."""
-    table = SHIPPED.get(table_key(strategy, basis, adaptive=True)) if adaptive else None
-    return table or SHIPPED.get(table_key(strategy, basis))
-
-
 def probability_correct(strategy: str, confidence: float, basis: str = "share", adaptive: bool = False) -> float | None:
-    """The calibrated probability for a strategy's confidence, or None when none is shipped."""
-    table = table_for(strategy, basis, adaptive)
-    return None if table is None else table(confidence)
+    """The calibrated probability for a strategy's confidence, or None when it is uncalibrated
+    (``calibrate`` says why)."""
+    return calibrate(strategy, confidence, basis, adaptive).probability
 
 
 SHIPPED.update(load_tables())

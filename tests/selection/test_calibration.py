@@ -4,7 +4,9 @@ import pytest
 from codegen_ttc.selection.calibration import (
     SHIPPED,
     Binning,
+    Calibrated,
     bin_index,
+    calibrate,
     calibrated,
     fit_binning,
     pool_adjacent_violators,
@@ -78,10 +80,41 @@ def test_adaptive_answers_use_their_own_table_where_one_is_shipped(monkeypatch):
     monkeypatch.setitem(SHIPPED, "s/agreement", fixed)
     assert probability_correct("s", 0.7, "support") == 0.6
     assert probability_correct("s", 0.7, "support", adaptive=True) == 0.4
-    # no adaptive table for this basis: the fixed-budget one, not none at all
-    assert probability_correct("s", 0.7, "agreement", adaptive=True) == 0.6
-    assert calibrated("s", [0.7, 0.7], ["support", "agreement"], adaptive=True).tolist() == [0.4, 0.6]
+    # no adaptive table for this basis: uncalibrated, not the fixed-budget table (it overstates them)
+    assert probability_correct("s", 0.7, "agreement", adaptive=True) is None
+    assert "adaptive" in calibrate("s", 0.7, "agreement", adaptive=True).reason
+    assert calibrated("s", [0.7], ["support"], adaptive=True).tolist() == [0.4]
+    assert calibrated("s", [0.7, 0.7], ["support", "agreement"], adaptive=True) is None
     assert probability_correct("s", 0.7, "no-such-basis", adaptive=True) is None
+
+
+def test_an_answer_outside_what_the_table_was_fit_on_is_uncalibrated(monkeypatch):
+    table = Binning(tuple([0.3] * 5 + [0.8] * 5), "fit", samples=(5, 100), counts=(9, 9, 9, 9, 9, 9, 9, 9, 9, 0))
+    monkeypatch.setitem(SHIPPED, "s/agreement", table)
+    assert calibrate("s", 0.7, "agreement", samples=16, inputs=3) == Calibrated(0.8, "", table)
+    assert calibrate("s", 0.7, "agreement").probability == 0.8  # nothing to check against
+    one = calibrate("s", 0.7, "agreement", samples=1, inputs=3)  # one sample always agrees with itself
+    assert one.probability is None and "5 to 100 samples per task" in one.reason and "rests on 1" in one.reason
+    assert calibrate("s", 0.7, "agreement", samples=400, inputs=3).probability is None
+    nothing_run = calibrate("s", 1.0, "agreement", samples=16, inputs=0)
+    assert nothing_run.probability is None and "no input" in nothing_run.reason
+    monkeypatch.setitem(SHIPPED, "s/support", table)  # generated tests' verdicts need no shared input
+    assert calibrate("s", 0.7, "support", samples=16, inputs=0).probability == 0.8
+    unseen = calibrate("s", 0.95, "agreement", samples=16, inputs=3)  # the fit had no answer in that bin
+    assert unseen.probability is None and "near 0.95" in unseen.reason
+    assert calibrate("s", 0.85, "agreement", samples=16, inputs=3).probability == 0.8
+
+
+def test_the_in_code_tables_say_which_samples_they_were_fit_on():
+    for key, table in SHIPPED.items():
+        assert table.samples is not None, key
+    assert calibrate("default", 1.0, "agreement", samples=4).probability is None
+    assert calibrate("default", 1.0, "agreement", samples=5).probability == SHIPPED["default/agreement"](1.0)
+
+
+def test_fit_binning_records_the_answers_per_bin():
+    assert fit_binning([0.05, 0.05, 0.95], [1, 0, 1], bins=2).counts == (2, 1)
+    assert fit_binning([0.05], [1], bins=2).counts == (1, 0)
 
 
 def test_expected_calibration_error_of_a_hand_made_example():
@@ -138,3 +171,10 @@ def test_shipped_tables_load_from_their_data_file(tmp_path):
     tables = load_tables(path)
     assert list(tables) == ["default/agreement"]
     assert tables["default/agreement"](0.95) == 0.9 and "fit on a, b" in tables["default/agreement"].source
+    assert tables["default/agreement"].samples is None and tables["default/agreement"].counts is None
+    # a file written by --fit-calibration records its support, which then bounds the table
+    path.write_text(json.dumps({"strategy": "default", "fit_on": ["a"], "command": "x",
+                                "tables": {"agreement": [0.1] * 5 + [0.9] * 5},
+                                "counts": {"agreement": [3] * 9 + [0]}, "samples": [4, 100]}))
+    table = load_tables(path)["default/agreement"]
+    assert table.samples == (4, 100) and table.counts == tuple([3] * 9 + [0])

@@ -251,3 +251,55 @@ def test_no_cache_neither_reuses_nor_stores_samples(tmp_path, capsys, stub, monk
     solve(tmp_path, capsys, stub)  # the disk cache, as before
     solve(tmp_path, capsys, stub)
     assert stub.request_count == 3 * asked
+
+
+def solve_uncalibrated(tmp_path, capsys, monkeypatch, problem: str, *extra: str, as_json: bool = True):
+    """``solve --json`` (exit code and the record) on the stub whose samples all agree on the right
+    program and whose one generated test expects a wrong value (every candidate fails it); without
+    ``as_json``, the exit code and stderr."""
+    monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+
+    def handler(call):
+        if "assert" in json.dumps(call.body):
+            return Reply(body=completion_body(call, ["assert running_max([1]) == [7]"] * call.n))
+        return Reply(body=completion_body(call, [RIGHT] * call.n))
+
+    path = tmp_path / "running_max.py"
+    path.write_text(problem)
+    with StubServer(handler) as server:
+        code = main(["solve", str(path), "--sandbox", "bwrap", "--distinguish", "0", *(["--json"] if as_json else []),
+                     "--base-url", server.base_url, "--model", "stub", "--api-key", "x", *extra])
+    out, err = capsys.readouterr()
+    return (code, json.loads(out)) if as_json else (code, err)
+
+
+def test_an_adaptive_answer_with_no_adaptive_table_for_its_basis_is_uncalibrated(tmp_path, capsys, monkeypatch):
+    # every generated test failed: ranked by agreement, a basis no adaptive table was fit for (the
+    # fixed-budget table, 0.93 at full agreement, overstates adaptive answers)
+    code, result = solve_uncalibrated(tmp_path, capsys, monkeypatch, PROBLEM, "-n", "40", "--adaptive",
+                                      "--n-tests", "1", "--synthesise", "5")
+    assert code == 0 and result["adaptive"] is not None
+    assert result["confidence_basis"] == "agreement-tests-failed"
+    assert result["probability_correct"] is None
+    assert result["probability_basis"].startswith("uncalibrated:") and "adaptive" in result["probability_basis"]
+
+
+def test_fewer_samples_than_the_calibration_was_fit_on_is_uncalibrated(tmp_path, capsys, monkeypatch):
+    code, result = solve_uncalibrated(tmp_path, capsys, monkeypatch, PROBLEM, "-n", "1", "--n-tests", "0",
+                                      "--synthesise", "5")
+    assert code == 0 and result["samples"] == 1 and result["confidence"] == 1.0  # one sample agrees with itself
+    assert result["probability_correct"] is None
+    assert "samples per task" in result["probability_basis"] and "rests on 1" in result["probability_basis"]
+
+
+def test_an_answer_no_input_was_run_on_is_uncalibrated_and_abstain_below_refuses_it(tmp_path, capsys, monkeypatch):
+    no_examples = PROBLEM.replace("    >>> running_max([1, 3, 2, 5, 4])\n    [1, 3, 3, 5, 5]\n", "")
+    args = ["-n", "6", "--n-tests", "0", "--synthesise", "0"]
+    code, result = solve_uncalibrated(tmp_path, capsys, monkeypatch, no_examples, *args)
+    assert code == 0 and result["inputs"] == 0
+    assert result["probability_correct"] is None and "no input" in result["probability_basis"]
+    code, result = solve_uncalibrated(tmp_path, capsys, monkeypatch, no_examples, *args, "--abstain-below", "0.1")
+    assert code == 3 and result["abstained"] is True  # no probability to compare: refused, not waved through
+    code, err = solve_uncalibrated(tmp_path, capsys, monkeypatch, no_examples, *args, "--abstain-below", "0.1",
+                                   as_json=False)
+    assert code == 3 and "abstained: no probability to compare" in err and "no input" in err
