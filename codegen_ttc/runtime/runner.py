@@ -162,6 +162,7 @@ full. Module code's tree has load_cpu_seconds likewise (checked when it ends).
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import math
 import os
@@ -2298,6 +2299,11 @@ class Runtime:
         return {"op": "clean", "seconds": round(time.monotonic() - t0, 6)}
 
     def serve(self) -> None:
+        # everything the runner holds now (its modules, typing's included) out of the
+        # collector's reach: a collection in a candidate's fork would otherwise touch, and
+        # so copy, the pages of objects the fork shares with us
+        gc.collect()
+        gc.freeze()
         self.send({"op": "ready", "version": PROTOCOL_VERSION, "pid": os.getpid(), "pid1": self.pid1, "uid": self.uid})
         while True:
             try:
