@@ -30,9 +30,6 @@ Candidate side (one candidate loaded at a time):
               call order (i = 0, 1, ...) as calls end (held back at most RESULT_DELAY to
               go out several per write, never across a wait); a malformed request is refused
               with one {"op": "error"} before anything runs
-    host -> {"op": "calls", "calls": [...], "reset": true}   the load's last batch, then a
-              reset: its calls run in the server itself (no batch child), as a "run"
-              request's do; the results, then {"op": "clean"}
     host -> {"op": "call", "args": [wire...], "kwargs": [[name, wire], ...]}
     runner -> {"op": "result", "outcome": OUTCOME}     a batch of one (the judge relay's path)
               (an outcome is the load's failure if a needed reload failed)
@@ -80,8 +77,7 @@ module code once. A batch (``calls``; ``call`` is a batch of one) is run by ONE 
 fork of that server, the *batch child*, which runs the calls in sequence in its one
 process, the way HumanEval's harness runs all asserts of a check in one process:
 calls of a batch share module state and --tmp files, each call gets its arguments
-decoded fresh. The calls of the load's last batch (a "run" request's, or "calls" with
-"reset") skip that second fork:
+decoded fresh. The calls of a "run" request, the load's last batch, skip that second fork:
 the server runs them itself (it was forked for this candidate alone, and the reset that
 follows kills it), watched by the runner as it watches a batch child; if a call ends it,
 the next calls go to a server loaded afresh, as after any server's death. A call that crashes, hangs or floods output costs only that call:
@@ -1764,21 +1760,11 @@ class Runtime:
         self.run_batch([call], lambda i, out: got.append(out))
         return {"op": "result", "outcome": got[0]}
 
-    def op_calls(self, req: dict) -> dict | None:
-        """A batch: one {"op": "result", "index": i, "outcome": ...} per call, in call order.
-
-        With ``"reset": true`` the batch is the load's last and a reset follows in the same
-        request (the answer ends with "clean"): its calls run in the server itself, as a
-        "run" request's do, with no batch child forked.
-        """
+    def op_calls(self, req: dict, *, final: bool = False) -> None:
+        """A batch: one {"op": "result", "index": i, "outcome": ...} per call, in call order."""
         if self.load_req is None:
             raise ValueError("calls before load")
-        then_reset = req.get("reset", False)
-        if type(then_reset) is not bool:
-            raise ValueError("calls' reset must be a boolean")
-        checked = self.checked.calls(req)  # before anything runs: a malformed request changes nothing
-        self.calls_checked(checked, final=then_reset)
-        return self.op_reset() if then_reset else None
+        self.calls_checked(req, final=final)
 
     def op_run(self, req: dict) -> dict:
         """load, calls and reset in one request: no round trip to the host between them."""
@@ -2321,7 +2307,7 @@ class Runtime:
                 elif op == "call":
                     reply = self.op_call(req)
                 elif op == "calls":
-                    reply = self.op_calls(req)  # results already sent, one per call; "clean" with reset
+                    self.op_calls(req)  # results already sent, one per call
                 elif op == "run":
                     reply = self.op_run(req)  # "loaded" and the results already sent
                 elif op == "script":

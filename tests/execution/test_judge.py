@@ -188,21 +188,3 @@ def test_a_script_passes_only_by_the_judges_own_report():
     assert passes(ScriptPassed(), Outcome("returned"))
     assert not passes(ScriptPassed(), Outcome("returned", value=wire.encode(None)))
     assert not passes(ScriptPassed(), Outcome("raised", error="AssertionError"))
-
-
-def test_scripts_and_calls_of_one_candidate_each_start_from_module_state(sandbox):
-    """A batch with scripts runs them first (each relayed call in a child of the loaded
-    server) and its calls last, in the server itself: each batch starts from the state
-    module code left whatever the order, and the calls share theirs, as in a batch of
-    calls alone."""
-    counter = "n = 0\ndef f(x):\n    global n\n    n += x\n    return n\n"
-    outs = run_probes(
-        sandbox,
-        counter,
-        [Call((1,)), script("assert candidate(1) == 1\nassert candidate(1) == 1"), Call((10,)),
-         script("assert candidate(5) == 5")],
-    )
-    assert [o.status for o in outs] == ["returned"] * 4
-    assert [outs[0].decoded(), outs[2].decoded()] == [1, 11]
-    again = run_probes(sandbox, counter, [Call((1,)), Call((10,))])  # the same calls, no script
-    assert [o.decoded() for o in again] == [1, 11]

@@ -182,22 +182,3 @@ def test_runner_limit_defaults_equal_the_hosts():
     host_only = {"resident_bytes"}
     assert runner.limits_from({}) == {k: v for k, v in asdict(Limits()).items() if k not in host_only}
     assert Limits().resident_bytes is None
-
-
-def test_calls_with_reset_run_in_the_server_itself_then_clean(raw):
-    """"calls" with "reset": the load's last batch runs in the loaded server (no batch child:
-    the calls' parent is the runner), then the runner resets and answers "clean"; without
-    it, a batch child of the server runs them."""
-    src = "import os\ndef f():\n    return os.getppid()\n"
-    assert raw.rpc({"op": "load", "source": src, "entry_point": "f", "limits": {}})["ok"]
-    call = {"args": [], "kwargs": []}
-    forked = raw.rpc({"op": "calls", "calls": [call]})
-    assert forked["op"] == "result" and wire.decode(forked["outcome"]["value"]) != raw.hello["pid"]
-    raw.p.stdin.write((json.dumps({"op": "calls", "calls": [call, call], "reset": True}) + "\n").encode())
-    raw.p.stdin.flush()
-    got = [raw.read() for _ in range(2)]
-    assert [wire.decode(r["outcome"]["value"]) for r in got] == [raw.hello["pid"]] * 2
-    assert raw.read()["op"] == "clean"
-    assert raw.rpc({"op": "call", "args": [], "kwargs": []})["op"] == "error"  # reset: nothing loaded
-    assert raw.rpc({"op": "load", "source": src, "entry_point": "f", "limits": {}})["ok"]
-    assert raw.rpc({"op": "calls", "calls": [call], "reset": 1})["op"] == "error"

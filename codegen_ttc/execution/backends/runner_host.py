@@ -377,13 +377,12 @@ class RunnerSandbox(Sandbox):
         self, batch: Batch, probes: list[tuple[str, Probe]], results: dict[str, Outcome], deaths: int, t0: float
     ) -> BatchResult:
         """Run what of ``batch`` has no result yet, after ``deaths`` deaths of its runner."""
-        candidate_reset = False  # by the runner itself, after the batch's last request
         while True:
             pending = [(k, p) for k, p in probes if k not in results]
             if not pending:
                 break
             try:
-                candidate_reset = self._run_probes(batch, pending, results)
+                self._run_probes(batch, pending, results)
                 break
             except RunnerDied as exc:
                 # restart and retry the rest once. The candidate runs in children of the
@@ -395,14 +394,13 @@ class RunnerSandbox(Sandbox):
                 deaths += 1
                 if deaths >= 2:
                     raise InfraError(f"{self.name}: the runner died twice on one candidate ({str(exc)[:200]})") from exc
-        self._reset(candidate=not candidate_reset)
+        self._reset()
         results = {k: results[k] for k, _ in probes if k in results}  # probe order, whatever ran first
         return BatchResult(batch.candidate_key, results, time.monotonic() - t0)
 
-    def _reset(self, *, candidate: bool = True) -> None:
-        """Reset the runners (``candidate``: the candidate's too; False when its last request did)."""
+    def _reset(self) -> None:
         for role, runner in (("candidate", self._cand), ("judge", self._judge)):
-            if runner is None or (role == "candidate" and not candidate):
+            if runner is None:
                 continue
             try:
                 runner.send({"op": "reset"})
@@ -427,12 +425,7 @@ class RunnerSandbox(Sandbox):
             raise RunnerDied(f"expected {op!r}, got {rec!r:.200}")
         return rec
 
-    def _run_probes(self, batch: Batch, pending: list[tuple[str, Probe]], results: dict[str, Outcome]) -> bool:
-        """Load, then ``pending``'s scripts (each relayed call its own batch child of the loaded
-        server), then its calls as the load's last batch, run in the server itself and followed
-        by the runner's reset in the same request: one fork fewer than calls first. Every batch
-        starts from the state module code left, so the order changes no outcome. True when the
-        candidate's runner has been reset (its calls ran last)."""
+    def _run_probes(self, batch: Batch, pending: list[tuple[str, Probe]], results: dict[str, Outcome]) -> None:
         lim = batch.limits
         limits = _limits_json(lim)
         cand = self._candidate()
@@ -443,27 +436,24 @@ class RunnerSandbox(Sandbox):
             failed = self._load_failure(lim, rec)
             for k, _ in pending:
                 results[k] = failed
-            return False
+            return
         for _, probe in pending:
             if not isinstance(probe, (Call, Script)):
                 raise TypeError(f"unknown probe {probe!r}")
+        calls = [(key, probe) for key, probe in pending if isinstance(probe, Call)]
+        if calls:
+            self._calls(cand, calls, lim, results)
         for key, probe in pending:
             if isinstance(probe, Script):
                 results[key] = self._script(cand, probe, lim, limits)
-        calls = [(key, probe) for key, probe in pending if isinstance(probe, Call)]
-        if not calls:
-            return False
-        self._calls(cand, calls, lim, results)
-        return True
 
     def _calls(self, cand: RunnerProcess, calls: list[tuple[str, Call]], lim: Limits, results: dict[str, Outcome]) -> None:
-        """All call probes in one request, the load's last, with the reset after them; the
-        runner streams one result per call, in order, then "clean".
+        """All call probes in one request; the runner streams one result per call, in order.
 
         Each result lands in ``results`` as it arrives, so a runner that dies mid-batch
         costs only the calls it had not answered (``run`` retries those).
         """
-        cand.send({"op": "calls", "calls": [probe.to_wire() for _, probe in calls], "reset": True})
+        cand.send({"op": "calls", "calls": [probe.to_wire() for _, probe in calls]})
         for index, (key, _) in enumerate(calls):
             # per result: the runner may reload a killed server first, hence two wall budgets
             rec = self._check(cand.recv(2 * lim.wall_seconds + self.host_grace), "result")
@@ -472,7 +462,6 @@ class RunnerSandbox(Sandbox):
             # reduced as it arrives (a large value becomes its digests): a batch of 8 MB values
             # must not be held whole, nor stored (the judge relay, ``_call``, gets values whole)
             results[key] = self._over_memory("candidate", lim, outcome_from_record(rec.get("outcome"))).reduced()
-        self._check(cand.recv(self.host_grace + 5.0), "clean")
 
     def _call(self, cand: RunnerProcess, call: dict, lim: Limits) -> Outcome:
         """One call on its own (the judge relay): its own child, like a batch of one."""
