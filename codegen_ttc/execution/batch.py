@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 from codegen_ttc.problems.model import Call, Probe, Problem, Script, content_hash
@@ -65,7 +66,7 @@ class Limits:
     # the per-process ``memory_bytes`` (RLIMIT_AS, which counts reserved address space too)
     resident_bytes: int | None = None
 
-    @property
+    @cached_property  # frozen: computed once (planning and every store write ask for it)
     def key(self) -> str:
         return content_hash("limits", repr(sorted(limits_json(self).items())))
 
@@ -231,7 +232,7 @@ class Batch:
     probes: tuple[Probe, ...]
     limits: Limits = field(default_factory=Limits)
 
-    @property
+    @cached_property  # frozen: hashed once, not at every look-up
     def candidate_key(self) -> str:
         return candidate_key(self.source, self.entry_point)
 

@@ -16,11 +16,13 @@ from .helpers import FAST, run_calls, values
 
 # module code and calls both leave marks, where a later candidate could look for them
 POLLUTER = textwrap.dedent("""
-    import builtins, json, os, sys, tempfile, types
+    import builtins, json, os, sys, tempfile, types, typing
     json.LEAKED_AT_LOAD = 1
+    typing.LEAKED_AT_LOAD = 1  # a module the runner imported before forking
     def f(x):
         if x == 0:
             json.LEAKED = 1
+            typing.LEAKED = 1
             builtins.LEAKED = 1
             os.environ["LEAKED"] = "1"
             sys.modules["leaked_module"] = types.ModuleType("leaked_module")
@@ -33,9 +35,10 @@ POLLUTER = textwrap.dedent("""
 """)
 
 LOOKER = textwrap.dedent("""
-    import builtins, json, os, sys, tempfile
+    import builtins, json, os, sys, tempfile, typing
     def f(x):
-        return [hasattr(json, "LEAKED_AT_LOAD"), hasattr(json, "LEAKED"), hasattr(builtins, "LEAKED"),
+        return [hasattr(json, "LEAKED_AT_LOAD") or hasattr(typing, "LEAKED_AT_LOAD"),
+                hasattr(json, "LEAKED") or hasattr(typing, "LEAKED"), hasattr(builtins, "LEAKED"),
                 os.environ.get("LEAKED"), "leaked_module" in sys.modules,
                 sorted(os.listdir(tempfile.gettempdir())), x]
 """)

@@ -128,6 +128,26 @@ def test_load_without_reset_still_starts_clean(raw):
     assert res["outcome"]["value"] == wire.encode(False)
 
 
+def test_untrusted_code_sees_only_the_candidate_environment(tmp_path, monkeypatch):
+    """The runner makes its own environment the candidate's once, at start (forks inherit
+    it): whatever the runner was started with (here, this test's variables and a secret)
+    reaches neither a candidate's module code, nor its calls, nor a judge script."""
+    monkeypatch.setenv("TTC_RUNNER_SECRET", "never for candidates")
+    r = Raw(tmp=str(tmp_path))
+    try:
+        wanted = runner.candidate_environment(str(tmp_path))
+        src = "import os\nAT_LOAD = dict(os.environ)\ndef f():\n    return [AT_LOAD, dict(os.environ)]\n"
+        assert r.rpc({"op": "load", "source": src, "entry_point": "f", "limits": {}})["ok"]
+        got = wire.decode(r.rpc({"op": "call", "args": [], "kwargs": []})["outcome"]["value"])
+        assert got == [wanted, wanted]
+        assert r.rpc({"op": "reset"})["op"] == "clean"
+        script = f"import os\nassert dict(os.environ) == {wanted!r}, sorted(os.environ)\n"
+        assert r.rpc({"op": "script", "code": script, "limits": {}})["outcome"]["status"] == "returned"
+    finally:
+        os.killpg(r.p.pid, signal.SIGKILL)
+        r.p.wait()
+
+
 def test_calls_stream_one_result_per_call_in_order(raw):
     src = "def f(x, y=1):\n    if x == 0:\n        import os; os._exit(5)\n    return x * y\n"
     assert raw.rpc({"op": "load", "source": src, "entry_point": "f", "limits": {}})["ok"] is True

@@ -10,6 +10,7 @@ subclass this too and start the same runner in a container with attached stdio.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import select
@@ -311,11 +312,10 @@ class RunnerSandbox(Sandbox):
         calls = [p for _, p in probes if isinstance(p, Call)]
         if not probes or len(calls) != len(probes):
             return None
-        head = RunnerProcess.encode({
-            "op": "run", "source": batch.source, "entry_point": batch.entry_point, "limits": _limits_json(batch.limits),
-        })
-        # the calls' text is each probe's own, encoded once (``Call.wire_json``)
-        return head[:-2] + b',"calls":[' + b",".join(c.wire_json for c in calls) + b"]}\n"
+        head = RunnerProcess.encode({"op": "run", "source": batch.source, "entry_point": batch.entry_point})
+        # the limits' and the calls' text are encoded once (``_limits_text``, ``Call.wire_json``)
+        return (head[:-2] + b',"limits":' + _limits_text(batch.limits) + b',"calls":['
+                + b",".join(c.wire_json for c in calls) + b"]}\n")
 
     def _send_run(self, sent: _Sent, *, queued: bool) -> _Sent:
         """Send ``sent``'s request, to the runner of the requests in flight when ``queued``
@@ -491,3 +491,9 @@ class RunnerSandbox(Sandbox):
 
 def _limits_json(lim: Limits) -> dict:
     return limits_json(lim)
+
+
+@functools.lru_cache(maxsize=64)
+def _limits_text(lim: Limits) -> bytes:
+    """``lim`` as a request carries it, encoded once per distinct limits (a run has a few)."""
+    return RunnerProcess.encode(limits_json(lim))[:-1]
