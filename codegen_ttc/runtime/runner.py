@@ -171,8 +171,10 @@ import sys
 import tempfile  # noqa: F401  here, not first in every candidate's process (each fork inherits it)
 import time
 import types
-import typing  # noqa: F401  inherited by every fork: 13% of HumanEval programs import it (their
-# prompt's `from typing import List`), which cost each of them 3 to 5 ms of CPU and 105 page faults
+
+# inherited by every fork: many programs import typing (HumanEval's prompts do), which would
+# otherwise cost each of them a fresh import (docs/benchmarks.md, speed)
+import typing  # noqa: F401
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wire  # noqa: E402  (sibling module, by design)
