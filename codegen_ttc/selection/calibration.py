@@ -100,9 +100,8 @@ FIT_SAMPLES = (5, 100)  # samples per task of the replayed answers every in-code
 #   scripts/bench_adaptive.py --run runs/bench_selection/strict \
 #       --run runs/bench_selection/selfgen_only_100 --fit-calibration --seeds 10
 # pooling the strict run (CodeT's tests) and the selfgen-only run (no LLM tests, 100
-# synthesised inputs), all fit 2026-12-05 on runs made from scratch that day: 65,600
-# selections, cross-fitted ECE 0.036 with one table per basis (0.020 with one table for all,
-# which however puts the bases' scales on one axis).
+# synthesised inputs); one table per basis, since one for all would put the bases' scales
+# on one axis. Their cross-fitted and held-out ECE: docs/benchmarks.md.
 # Selections that generated tests decide, by ``default``: confidence = the top group's
 # share of samples x generated-test weight passed (selection.default.confidence): 28,865
 # selections.
@@ -126,9 +125,8 @@ DEFAULT_AGREEMENT_TESTS_FAILED = Binning(
     source="default strategy ranked by agreement, every CodeT test failed, HumanEval x CodeGen-16B, 5-100 samples",
     samples=FIT_SAMPLES,
 )
-# ``dual`` (samples x tests passed, the default until 2026-12-05) where some generated test
-# backs the pick: confidence = share of the scores. Fit 2026-11-30; cross-fitted ECE 0.033
-# pooled with the agreement tables.
+# ``dual`` (samples x tests passed) where some generated test backs the pick: confidence =
+# share of the scores, fit the same way.
 DUAL_SHARE = Binning(
     (0.1423, 0.1423, 0.2262, 0.3798, 0.3798, 0.3798, 0.5261, 0.6024, 0.678, 0.7472),
     source="dual strategy, HumanEval x CodeGen-16B samples + CodeT tests, strict setting, 5-100 samples",
@@ -137,10 +135,9 @@ DUAL_SHARE = Binning(
 
 # Answers of adaptive sampling (engine.adaptive, default settings: behaviour classes,
 # threshold 0.6, up to 100 samples), 10 replay orders of the same two runs. The policy stops
-# when the pick first looks settled, and such answers were right less often than fixed-budget
-# picks of the same confidence: through the fixed-budget tables, ECE 0.075 on the strict run's
-# answers (with the earlier test classes). Cross-fitted ECE of these tables: 0.045 (3,280
-# answers). "agreement-tests-failed" (112 answers) keeps the fixed-budget table.
+# when the pick first looks settled, and such answers are right less often than fixed-budget
+# picks of the same confidence, so they have tables of their own (docs/benchmarks.md).
+# "agreement-tests-failed" had too few adaptive answers for one: such answers are uncalibrated.
 DEFAULT_SUPPORT_ADAPTIVE = Binning(
     (0.2545, 0.2545, 0.3416, 0.3944, 0.3944, 0.4355, 0.5726, 0.5913, 0.6615, 0.6989),
     source="default strategy, adaptive sampling's answers, HumanEval x CodeGen-16B + CodeT tests, strict setting",
