@@ -192,6 +192,14 @@ class Calibrated:
     table: Binning | None = None
 
 
+# how each basis (``Selection.basis``) ranks, in the words a reason for "uncalibrated" uses
+BASIS_PHRASES = {
+    "support": "ranked by generated tests' support",
+    "agreement": "ranked by agreement (no generated test)",
+    "agreement-tests-failed": "ranked by agreement (every generated test failed)",
+}
+
+
 def calibrate(
     strategy: str,
     confidence: float,
@@ -205,7 +213,7 @@ def calibrate(
     right less often than fixed-budget ones of equal confidence), or the answer lies outside what
     the table was fit on (its samples per task, a confidence bin with no answer, no input run at
     all). ``samples``/``inputs`` None: not checked. Pure."""
-    kind = f"strategy {strategy}" + ("" if basis == "share" else f" ranked by {basis}")
+    kind = f"strategy {strategy}" + ("" if basis == "share" else f" {BASIS_PHRASES.get(basis, f'ranked by {basis}')}")
     if inputs == 0 and basis.startswith("agreement"):  # a test's verdict needs no shared input; agreement does
         return Calibrated(None, "the samples ran on no input at all, so their agreement measured nothing")
     table = SHIPPED.get(table_key(strategy, basis, adaptive))
