@@ -137,21 +137,26 @@ def test_score_runs_model_written_input_generators_on_programs(tmp_path, capsys,
     assert summary["strategies"]["default"]["pass@1"] == 1.0
 
 
+def programs_and_generators(call):
+    """The stub model: input generators (one good, one garbage) when asked for them, else the
+    statement tests' right and wrong programs in turn."""
+    from tests.sampling.stub_server import Reply, completion_body
+    from tests.solve.test_solve_statement import GARBAGE_GENERATOR, GENERATOR, RIGHT, WRONG
+
+    pool = [GENERATOR, GARBAGE_GENERATOR] if "prints ONE random, valid input" in json.dumps(call.body) else RIGHT + WRONG
+    return Reply(body=completion_body(call, [pool[j % len(pool)] for j in range(call.n)]))
+
+
 @needs_bwrap
 @pytest.mark.bwrap
 def test_score_generate_runs_the_same_generators_with_its_model(tmp_path, capsys, monkeypatch):
     """With --generate the generators are asked of the model that writes the candidates."""
-    from tests.sampling.stub_server import Reply, StubServer, completion_body
-    from tests.solve.test_solve_statement import GARBAGE_GENERATOR, GENERATOR, RIGHT, WRONG
+    from tests.sampling.stub_server import StubServer
 
     monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
     problems = tmp_path / "lcb.jsonl"
     problems.write_text(json.dumps(_sum_row()) + "\n")
-    texts = RIGHT + WRONG
-
-    def handler(call):
-        pool = [GENERATOR, GARBAGE_GENERATOR] if "prints ONE random, valid input" in json.dumps(call.body) else texts
-        return Reply(body=completion_body(call, [pool[j % len(pool)] for j in range(call.n)]))
+    handler = programs_and_generators
 
     with StubServer(handler) as stub:
         code, stdout, err = run(capsys, "score", "--problems", str(problems), "--generate", "-n", "5", "--n-tests", "0",
@@ -165,23 +170,17 @@ def test_score_generate_runs_the_same_generators_with_its_model(tmp_path, capsys
     assert summary["input_generators"]["tokens"]["requests"] >= 1
 
 
-
 @needs_bwrap
 @pytest.mark.bwrap
 def test_score_charges_input_generators_to_each_problems_budget(tmp_path, capsys, monkeypatch):
     """--input-generators under --budget-requests: the candidates go first, the generators get what
     is left of the problem's budget, and the spending report shows them."""
-    from tests.sampling.stub_server import Reply, StubServer, completion_body
-    from tests.solve.test_solve_statement import GARBAGE_GENERATOR, GENERATOR, RIGHT, WRONG
+    from tests.sampling.stub_server import StubServer
 
     monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
     problems = tmp_path / "lcb.jsonl"
     problems.write_text(json.dumps(_sum_row()) + "\n")
-    texts = RIGHT + WRONG
-
-    def handler(call):
-        pool = [GENERATOR, GARBAGE_GENERATOR] if "prints ONE random, valid input" in json.dumps(call.body) else texts
-        return Reply(body=completion_body(call, [pool[j % len(pool)] for j in range(call.n)]))
+    handler = programs_and_generators
 
     def score(out: str, budget: int) -> dict:
         code, stdout, err = run(capsys, "score", "--problems", str(problems), "--generate", "-n", "5", "--n-tests", "0",
