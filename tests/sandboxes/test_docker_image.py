@@ -67,30 +67,15 @@ def _cached_rootfs() -> bool:
     return any(cache.glob("sandbox-rootfs-*.tar"))
 
 
-@needs_docker
-@pytest.mark.skipif(os.geteuid() != 0, reason="the offline build needs root")
-@pytest.mark.skipif(not _cached_rootfs(), reason="no cached rootfs (scripts/setup_docker.sh makes one); a cold debootstrap takes minutes")
-def test_offline_build_makes_a_working_image_and_is_idempotent():
+@pytest.fixture
+def scratch_image():
+    """(a fresh image tag, a Docker client); the image, if made, is removed afterwards."""
     import docker
 
     tag = f"codegen-ttc-sandbox:test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "CODEGEN_TTC_SANDBOX_IMAGE": tag}
-    script = REPO / "sandboxes" / "build_offline.sh"
     client = docker.from_env()
     try:
-        first = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=600)
-        assert first.returncode == 0, first.stderr
-        image = client.images.get(tag)
-        assert image.labels.get("org.codegen-ttc.sandbox") == "py3"
-        out = client.containers.run(
-            tag,
-            ["python3", "-c", "import os, sys; print(sys.version_info[:2], os.getuid(), os.readlink('/tmp'))"],
-            network_mode="none", remove=True,
-        )
-        assert out.decode().split() == ["(3,", "11)", "10001", "/sandbox"]
-        second = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=600)
-        assert second.returncode == 0
-        assert f"{tag} already present" in second.stderr
+        yield tag, client
     finally:
         try:
             client.images.remove(tag, force=True)
@@ -99,41 +84,55 @@ def test_offline_build_makes_a_working_image_and_is_idempotent():
         client.close()
 
 
+@needs_docker
+@pytest.mark.skipif(os.geteuid() != 0, reason="the offline build needs root")
+@pytest.mark.skipif(not _cached_rootfs(), reason="no cached rootfs (scripts/setup_docker.sh makes one); a cold debootstrap takes minutes")
+def test_offline_build_makes_a_working_image_and_is_idempotent(scratch_image):
+    tag, client = scratch_image
+    env = {**os.environ, "CODEGEN_TTC_SANDBOX_IMAGE": tag}
+    script = REPO / "sandboxes" / "build_offline.sh"
+    first = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    image = client.images.get(tag)
+    assert image.labels.get("org.codegen-ttc.sandbox") == "py3"
+    out = client.containers.run(
+        tag,
+        ["python3", "-c", "import os, sys; print(sys.version_info[:2], os.getuid(), os.readlink('/tmp'))"],
+        network_mode="none", remove=True,
+    )
+    assert out.decode().split() == ["(3,", "11)", "10001", "/sandbox"]
+    second = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0
+    assert f"{tag} already present" in second.stderr
+
 
 @needs_docker
-def test_offline_build_replaces_an_image_of_an_older_recipe():
+@pytest.mark.skipif(os.geteuid() != 0, reason="the offline build needs root")
+@pytest.mark.skipif(not _cached_rootfs(), reason="no cached rootfs (scripts/setup_docker.sh makes one); a cold debootstrap takes minutes")
+def test_offline_build_replaces_an_image_of_an_older_recipe(scratch_image):
     """An image the script built from an older recipe lacks what was added since (numpy,
     sortedcontainers): the script rebuilds it instead of calling it present."""
     import io
     import tarfile
 
-    import docker
-
-    tag = f"codegen-ttc-sandbox:test-{uuid.uuid4().hex[:8]}"
-    client = docker.from_env()
+    tag, client = scratch_image
     empty = io.BytesIO()
     tarfile.open(fileobj=empty, mode="w").close()
-    try:
-        client.api.import_image_from_data(
-            empty.getvalue(), repository=tag.split(":")[0], tag=tag.split(":")[1],
-            changes=["LABEL org.codegen-ttc.sandbox=py3 org.codegen-ttc.recipe=offline-r1"],
-        )
-        env = {**os.environ, "CODEGEN_TTC_SANDBOX_IMAGE": tag}
-        res = subprocess.run([str(REPO / "sandboxes" / "build_offline.sh")], env=env, capture_output=True, text=True,
-                             timeout=900)
-        assert res.returncode == 0, res.stderr
-        assert "was built from recipe 1" in res.stderr and "rebuilding" in res.stderr
-        recipe = client.images.get(tag).labels.get("org.codegen-ttc.recipe")
-        assert recipe is not None and recipe != "offline-r1" and recipe.startswith("offline-r")
-        out = client.containers.run(tag, ["python3", "-c", "import numpy, sortedcontainers; print('ok')"],
-                                    network_mode="none", remove=True)
-        assert out.decode().strip() == "ok"
-    finally:
-        try:
-            client.images.remove(tag, force=True)
-        except docker.errors.ImageNotFound:
-            pass
-        client.close()
+    client.api.import_image_from_data(
+        empty.getvalue(), repository=tag.split(":")[0], tag=tag.split(":")[1],
+        changes=["LABEL org.codegen-ttc.sandbox=py3 org.codegen-ttc.recipe=offline-r1"],
+    )
+    env = {**os.environ, "CODEGEN_TTC_SANDBOX_IMAGE": tag}
+    res = subprocess.run([str(REPO / "sandboxes" / "build_offline.sh")], env=env, capture_output=True, text=True,
+                         timeout=900)
+    assert res.returncode == 0, res.stderr
+    assert "was built from recipe 1" in res.stderr and "rebuilding" in res.stderr
+    recipe = client.images.get(tag).labels.get("org.codegen-ttc.recipe")
+    assert recipe is not None and recipe != "offline-r1" and recipe.startswith("offline-r")
+    out = client.containers.run(tag, ["python3", "-c", "import numpy, sortedcontainers; print('ok')"],
+                                network_mode="none", remove=True)
+    assert out.decode().strip() == "ok"
+
 
 def test_setup_script_is_idempotent_when_everything_is_there():
     if _problem is not None:
