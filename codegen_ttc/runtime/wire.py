@@ -289,11 +289,13 @@ class _DecodeBudget:
         self.items = 0
 
 
-def decode(rec, *, reduced_ok: bool = False, _depth: int = 0, _budget: _DecodeBudget | None = None):
+def decode(rec, *, reduced_ok: bool = False, sets=None, _depth: int = 0, _budget: _DecodeBudget | None = None):
     """Decode tagged data back to plain Python values. Raises WireError when malformed.
 
     ``reduced_ok``: a top-level ``Reduced`` record (the host's own store) decodes to a
     ``Reduced``; anywhere else, and in anything a sandbox sends, it is malformed.
+    ``sets(tag, items)``, if given, builds each set ("S") and frozenset ("F") from its items
+    in wire order (checked as for ``set``/``frozenset``), instead of ``set(items)``.
     """
     if _depth > MAX_DEPTH + 1:
         raise WireError("record nested too deeply")
@@ -329,12 +331,14 @@ def decode(rec, *, reduced_ok: bool = False, _depth: int = 0, _budget: _DecodeBu
             return bytes.fromhex(rec[1])
         if tag in ("l", "t", "S", "F"):
             _expect(rec, 2, list)
-            items = [decode(v, _depth=d, _budget=budget) for v in rec[1]]
+            items = [decode(v, sets=sets, _depth=d, _budget=budget) for v in rec[1]]
             if tag == "l":
                 return items
             if tag == "t":
                 return tuple(items)
             _check_hashes(items)
+            if sets is not None:
+                return sets(tag, items)
             return set(items) if tag == "S" else frozenset(items)
         if tag == "d":
             _expect(rec, 2, list)
@@ -342,7 +346,8 @@ def decode(rec, *, reduced_ok: bool = False, _depth: int = 0, _budget: _DecodeBu
             for pair in rec[1]:
                 if type(pair) is not list or len(pair) != 2:
                     raise WireError("malformed dict item")
-                pairs.append((decode(pair[0], _depth=d, _budget=budget), decode(pair[1], _depth=d, _budget=budget)))
+                pairs.append((decode(pair[0], sets=sets, _depth=d, _budget=budget),
+                              decode(pair[1], sets=sets, _depth=d, _budget=budget)))
             _check_hashes([k for k, _ in pairs])
             return dict(pairs)
         if tag == "obj":
