@@ -285,6 +285,16 @@ def _dumps(obj) -> bytes:
     return _encode_json(obj).encode("utf-8", "surrogatepass") + b"\n"
 
 
+def result_line(index: int, out: dict) -> bytes:
+    """``{"op": "result", "index": index, "outcome": out}`` as a protocol line; the value of a
+    ``Returned`` is its text as checked, not encoded again (the same JSON value)."""
+    if type(out) is not Returned:
+        return _dumps({"op": "result", "index": index, "outcome": out})
+    rest = {k: v for k, v in out.items() if k != "status" and k != "value"}  # stdout_bytes, seconds
+    tail = b"," + _encode_json(rest)[1:].encode() if rest else b"}"
+    return b'{"op":"result","index":%d,"outcome":%s%s%s}\n' % (index, _RETURNED, out.text, tail)
+
+
 def _truncate(text, n: int = MAX_MESSAGE_CHARS) -> str:
     if type(text) is not str:
         return ""
@@ -302,17 +312,46 @@ def outcome(status: str, **fields) -> dict:
     return out
 
 
+class Returned(dict):
+    """A "returned" outcome that keeps its value's JSON text as the record had it (``text``):
+    checked, and sent on to the host as it came (``result_line``) rather than encoded again."""
+
+    __slots__ = ("text",)
+    text: bytes
+
+
+_RETURNED = b'{"status":"returned","value":'  # how ``_report`` writes a returned value
+_scan_json = json.JSONDecoder().raw_decode
+
+
 def validate_child_record(text: bytes | None, *, script: bool = False, coverage: bool = False) -> dict | None:
     """A result record written by untrusted code, checked; None when absent/malformed.
 
     ``script``: a judge verdict, where "returned" (passed) carries no value.
     ``coverage``: the call ran under ``limits.coverage``; its "cov" part is kept only when
     well-formed (``wire.checked_coverage``) and otherwise dropped, never the outcome with it.
+    A record that is exactly ``{"status":"returned","value":V}`` becomes a ``Returned``.
     """
     if not text:
         return None
+    max_bytes = MAX_RESULT_BYTES + 1024 + (wire.MAX_COVERAGE_BYTES if coverage else 0)
+    if text.startswith(_RETURNED) and text.endswith(b"}") and not script and len(text) <= max_bytes:
+        try:
+            line = text.decode("utf-8", "surrogatepass")  # as json.loads reads bytes
+            value, end = _scan_json(line, len(_RETURNED))
+            whole = end == len(line) - 1  # V is all there is between the prefix and the last brace
+        except (ValueError, RecursionError):
+            whole = False  # e.g. a space before the value: read the general way
+        if whole:
+            try:
+                wire.decode(value)  # structure check only
+            except (wire.WireError, RecursionError):
+                return None
+            returned = Returned(status="returned", value=value)
+            returned.text = text[len(_RETURNED) : -1]
+            return returned
     try:
-        rec = wire.loads_line(text, max_bytes=MAX_RESULT_BYTES + 1024 + (wire.MAX_COVERAGE_BYTES if coverage else 0))
+        rec = wire.loads_line(text, max_bytes=max_bytes)
     except wire.WireError:
         return None
     status = rec.get("status")
@@ -1857,7 +1896,7 @@ class Runtime:
         def emit(i: int, out: dict) -> None:
             if not held:
                 self.held_since = time.monotonic()
-            held.append(_dumps({"op": "result", "index": i, "outcome": out}))
+            held.append(result_line(i, out))
 
         try:
             self.run_batch(prepared, emit, final=final)
