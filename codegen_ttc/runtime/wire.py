@@ -77,8 +77,8 @@ class WireError(ValueError):
     """Raised when a value cannot be encoded or a record is malformed."""
 
 
-def _key(tagged) -> str:
-    return json.dumps(tagged, separators=(",", ":"), ensure_ascii=False)
+# built once: json.dumps with these options builds an encoder at every call
+_key = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class _Budget:
@@ -265,9 +265,9 @@ def reduced(tagged):
         if tag == "obj":
             return ["obj", str(tagged[1])[:100], str(tagged[2])[:OPAQUE_REPR_CHARS]]
         tagged = encode(decode(tagged))  # canonical: short unless a really large int
-    text = dumps(tagged)
-    if len(text) <= MAX_KEPT_CHARS:
+    if len(_key(tagged)) <= MAX_KEPT_CHARS:  # as long as ``dumps``' text, which only reorders dict items
         return tagged
+    text = dumps(tagged)
     rounded_text = dumps(rounded(tagged))
     return Reduced(str(tag), len(text), _digest(text), _digest(rounded_text), text[:PREVIEW_CHARS]).record()
 
