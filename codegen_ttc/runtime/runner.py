@@ -288,11 +288,17 @@ def _dumps(obj) -> bytes:
 def result_line(index: int, out: dict) -> bytes:
     """``{"op": "result", "index": index, "outcome": out}`` as a protocol line; the value of a
     ``Returned`` is its text as checked, not encoded again (the same JSON value)."""
-    if type(out) is not Returned:
+    if type(out) is not Returned or not out.keys() <= _RETURNED_KEYS:
         return _dumps({"op": "result", "index": index, "outcome": out})
-    rest = {k: v for k, v in out.items() if k != "status" and k != "value"}  # stdout_bytes, seconds
-    tail = b"," + _encode_json(rest)[1:].encode() if rest else b"}"
-    return b'{"op":"result","index":%d,"outcome":%s%s%s}\n' % (index, _RETURNED, out.text, tail)
+    tail = b""
+    if "stdout_bytes" in out:
+        tail += b',"stdout_bytes":%d' % out["stdout_bytes"]
+    if "seconds" in out:  # a float, as json writes it (its repr)
+        tail += b',"seconds":' + repr(out["seconds"]).encode()
+    return b'{"op":"result","index":%d,"outcome":%s%s%s}}\n' % (index, _RETURNED, out.text, tail)
+
+
+_RETURNED_KEYS = frozenset(("status", "value", "stdout_bytes", "seconds"))
 
 
 def _truncate(text, n: int = MAX_MESSAGE_CHARS) -> str:
