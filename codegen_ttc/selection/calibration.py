@@ -439,7 +439,7 @@ class RunCalibration:
     def run_probability(self, rate: float) -> float:
         return float(_sigmoid(self.intercept + self.rate_slope * _logit(rate)))
 
-    def probabilities(self, shares: Sequence[float], held_out: Sequence[Sequence[float]],
+    def probabilities(self, shares: Sequence[float] | np.ndarray, held_out: Sequence[Sequence[float]],
                       samples: Sequence[int] | None = None) -> tuple[np.ndarray | None, str]:
         """Per task, the probability its pick is right, or None and why the run is uncalibrated.
         ``held_out``: ``held_out_examples`` of each task (empty where it has no example). Pure."""
@@ -487,43 +487,62 @@ def _fit_logistic(x: np.ndarray, y: np.ndarray, penalised: np.ndarray, l2: float
     return w
 
 
-def fit_run_calibration(runs: Sequence[str], shares: Sequence[float], held_out: Sequence[Sequence[float]],
-                        correct: Sequence[float], samples: Sequence[int] | None = None,
+Numbers = Sequence[float] | np.ndarray
+Labels = Sequence[str] | np.ndarray
+
+
+def fit_run_calibration(runs: Labels, shares: Numbers, held_out: Sequence[Sequence[float]],
+                        correct: Numbers, samples: Sequence[int] | None = None,
                         source: str = "") -> RunCalibration:
     """``RunCalibration`` from picks labelled by run (a model's pool at one budget): the run-level
-    fit on each pick with its run's ``example_rate``, the share's slope with one intercept per run. Pure."""
+    fit on each pick with its run's ``example_rate``, the share's slope with one intercept per run.
+    Runs with fewer than ``MIN_RUN_EXAMPLES`` held-out examples are left out (they get no
+    probability either). Pure."""
     run = np.asarray(list(runs))
-    ok = np.asarray(correct, dtype=np.float64)
-    names = list(dict.fromkeys(run.tolist()))
-    rate = {r: example_rate([held_out[i] for i in np.flatnonzero(run == r)])[0] for r in names}
+    rates = {r: example_rate([held_out[int(i)] for i in np.flatnonzero(run == r)]) for r in dict.fromkeys(run.tolist())}
+    names = [r for r, (_, examples) in rates.items() if examples >= MIN_RUN_EXAMPLES]  # others are uncalibrated
+    keep = np.isin(run, names)
+    run = run[keep]
+    ok = np.asarray(correct, dtype=np.float64)[keep]
+    share = np.asarray(shares, dtype=np.float64)[keep]
+    budget = None if samples is None else np.asarray(samples)[keep]
+    rate = {r: rates[r][0] for r in names}
     x_run = np.column_stack([np.ones(len(run)), _logit(np.array([rate[r] for r in run]))])
     intercept, rate_slope = _fit_logistic(x_run, ok, np.array([0, 1]))
     dummies = (run[:, None] == np.array(names)[None, :]).astype(np.float64)
-    x_task = np.column_stack([dummies, _logit(np.asarray(shares, dtype=np.float64))])
+    x_task = np.column_stack([dummies, _logit(share)])
     share_slope = _fit_logistic(x_task, ok, np.r_[np.zeros(len(names)), 1.0])[-1]
-    span = (int(min(samples)), int(max(samples))) if samples is not None and len(samples) else None
+    span = (int(budget.min()), int(budget.max())) if budget is not None and len(budget) else None
     return RunCalibration(round(float(intercept), 4), round(float(rate_slope), 4), round(float(share_slope), 4),
                           source, span)
 
 
 @dataclass(frozen=True)
 class HeldOutRunSource:
-    """``RunCalibration`` fit on every other source, on one source's runs: its ECE and noise floor."""
+    """``RunCalibration`` fit on every other source, on one source's runs: its ECE and noise floor
+    over the runs it calibrates (a run with too few held-out examples is uncalibrated)."""
 
     source: str
     points: int
-    ece: float | None  # None: uncalibrated (too few held-out examples in its runs)
-    right: float
+    calibrated_points: int
+    ece: float | None  # None: no run of the source is calibrated
+    right: float  # over the calibrated points (over all when none is)
     said: float | None
     equal_mass: float | None = None
     floor: NoiseFloor | None = None
-    reason: str = ""
+    reason: str = ""  # why some or all of its runs are uncalibrated
+
+    def text(self) -> str:
+        if self.ece is None or self.floor is None:
+            return f"{self.source}: uncalibrated ({self.reason})"
+        left = f"; {self.points - self.calibrated_points} uncalibrated ({self.reason})" if self.reason else ""
+        return (f"{self.source}: ECE {self.ece:.3f} (chance alone {self.floor.ece:.3f}, 95th pct "
+                f"{self.floor.ece_p95:.3f}), equal-mass {self.equal_mass:.3f}, right {self.right:.3f}, "
+                f"said {self.said:.3f}, over {self.calibrated_points} picks{left}")
 
 
-def leave_one_source_out_runs(sources: Sequence[str], runs: Sequence[str], shares: Sequence[float],
-                              held_out: Sequence[Sequence[float]], correct: Sequence[float],
-                              samples: Sequence[int] | None = None,
-                              draws: int = 1000) -> list[HeldOutRunSource]:
+def leave_one_source_out_runs(sources: Labels, runs: Labels, shares: Numbers, held_out: Sequence[Sequence[float]],
+                              correct: Numbers, draws: int = 1000) -> list[HeldOutRunSource]:
     """For each source: a ``RunCalibration`` fit on every other source's picks, applied run by run
     to this source's, and the ECE, equal-mass ECE and noise floor of the result. Pure (seeded)."""
     src = np.asarray(list(sources))
@@ -533,24 +552,26 @@ def leave_one_source_out_runs(sources: Sequence[str], runs: Sequence[str], share
     out = []
     for held in dict.fromkeys(src.tolist()):
         train = np.flatnonzero(src != held)
-        model = fit_run_calibration(run[train], share[train], [held_out[i] for i in train], ok[train],
-                                    None if samples is None else [samples[i] for i in train])
-        model = replace(model, samples=None)  # the held-out source's budgets are its own
+        # no check of samples per task: the held-out source's budgets are its own
+        model = fit_run_calibration(run[train], share[train], [held_out[int(i)] for i in train], ok[train])
         test = np.flatnonzero(src == held)
-        prob = np.zeros(len(test))
+        prob = np.full(len(test), np.nan)
         reasons = []
         for r in dict.fromkeys(run[test].tolist()):
             at = np.flatnonzero(run[test] == r)
-            p, why = model.probabilities(share[test][at], [held_out[i] for i in test[at]])
+            p, why = model.probabilities(share[test][at], [held_out[int(i)] for i in test[at]])
             if p is None:
                 reasons.append(why)
             else:
                 prob[at] = p
-        y = ok[test]
-        if reasons:
-            out.append(HeldOutRunSource(held, len(test), None, float(y.mean()), None, reason=reasons[0]))
+        covered = ~np.isnan(prob)
+        y = ok[test][covered]
+        reason = reasons[0] + (f" ({len(reasons)} runs)" if len(reasons) > 1 else "") if reasons else ""
+        if not covered.any():
+            out.append(HeldOutRunSource(held, len(test), 0, None, float(ok[test].mean()), None, reason=reason))
             continue
-        out.append(HeldOutRunSource(held, len(test), expected_calibration_error(prob, y), float(y.mean()),
-                                    float(prob.mean()), equal_mass_calibration_error(prob, y),
-                                    noise_floor(prob, draws=draws)))
+        p = prob[covered]
+        out.append(HeldOutRunSource(held, len(test), int(covered.sum()), expected_calibration_error(p, y),
+                                    float(y.mean()), float(p.mean()), equal_mass_calibration_error(p, y),
+                                    noise_floor(p, draws=draws), reason))
     return out
