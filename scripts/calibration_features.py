@@ -195,16 +195,19 @@ def main() -> None:
     report(points, args.fit)
 
 
-def run_level(points: list[dict]) -> None:
-    """The shipped kind, held out in turn: fit on every other source with HumanEval's truth."""
-    print("run-level (RunCalibration), held out in turn:")
+def run_level(points: list[dict], by_share: bool = True) -> None:
+    """The shipped kind, held out in turn: fit on every other source with HumanEval's truth
+    (``by_share`` False: the run's probability for each of its picks)."""
+    print(f"run-level (RunCalibration{'' if by_share else ', the run probability alone'}), held out in turn:")
     train = [p for p in points if fits(p)]
     for held in dict.fromkeys(p["source"] for p in points):
         use = [p for p in train if p["source"] != held] + [p for p in points if p["source"] == held]
         columns = ([p["source"] for p in use], [p["run"] for p in use], [p["share"] for p in use],
                    [p["heldout_list"] for p in use], [p["right"] for p in use])
-        result = next(h for h in leave_one_source_out_runs(*columns, draws=300) if h.source == held)
+        result = next(h for h in leave_one_source_out_runs(*columns, draws=300, by_share=by_share) if h.source == held)
         print(f"  {result.text()}")
+        if len(result.by_run) > 1:
+            print("    by run (right / said): " + "; ".join(f"{r} {right:.3f} / {said:.3f}" for r, right, said in result.by_run))
 
 
 def report(points: list[dict], fit: bool = False) -> None:
@@ -216,6 +219,7 @@ def report(points: list[dict], fit: bool = False) -> None:
             f"{s} {r['ece']:.3f} ({r['floor']:.3f}/{r['floor_p95']:.3f}; {r['equal_mass']:.3f}; "
             f"{r['right']:.2f}/{r['said']:.2f}, {r['points']})" for s, r in row.items()))
     run_level(points)
+    run_level(points, by_share=False)
     if fit:
         train = [p for p in points if fits(p)]
         model = fit_run_calibration([p["run"] for p in train], [p["share"] for p in train],

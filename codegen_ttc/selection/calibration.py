@@ -531,6 +531,8 @@ class HeldOutRunSource:
     equal_mass: float | None = None
     floor: NoiseFloor | None = None
     reason: str = ""  # why some or all of its runs are uncalibrated
+    brier: float | None = None  # mean squared error: rewards telling right picks from wrong ones, as ECE does not
+    by_run: tuple[tuple[str, float, float], ...] = ()  # (run, right, said) of each calibrated run
 
     def text(self) -> str:
         if self.ece is None or self.floor is None:
@@ -538,13 +540,14 @@ class HeldOutRunSource:
         left = f"; {self.points - self.calibrated_points} uncalibrated ({self.reason})" if self.reason else ""
         return (f"{self.source}: ECE {self.ece:.3f} (chance alone {self.floor.ece:.3f}, 95th pct "
                 f"{self.floor.ece_p95:.3f}), equal-mass {self.equal_mass:.3f}, right {self.right:.3f}, "
-                f"said {self.said:.3f}, over {self.calibrated_points} picks{left}")
+                f"said {self.said:.3f}, Brier {self.brier:.3f}, over {self.calibrated_points} picks{left}")
 
 
 def leave_one_source_out_runs(sources: Labels, runs: Labels, shares: Numbers, held_out: Sequence[Sequence[float]],
-                              correct: Numbers, draws: int = 1000) -> list[HeldOutRunSource]:
+                              correct: Numbers, draws: int = 1000, by_share: bool = True) -> list[HeldOutRunSource]:
     """For each source: a ``RunCalibration`` fit on every other source's picks, applied run by run
-    to this source's, and the ECE, equal-mass ECE and noise floor of the result. Pure (seeded)."""
+    to this source's, and the ECE, equal-mass ECE and noise floor of the result (``by_share``
+    False: every pick of a run gets the run's probability). Pure (seeded)."""
     src = np.asarray(list(sources))
     run = np.asarray(list(runs))
     ok = np.asarray(correct, dtype=np.float64)
@@ -554,9 +557,11 @@ def leave_one_source_out_runs(sources: Labels, runs: Labels, shares: Numbers, he
         train = np.flatnonzero(src != held)
         # no check of samples per task: the held-out source's budgets are its own
         model = fit_run_calibration(run[train], share[train], [held_out[int(i)] for i in train], ok[train])
+        model = model if by_share else replace(model, share_slope=0.0)
         test = np.flatnonzero(src == held)
         prob = np.full(len(test), np.nan)
         reasons = []
+        by_run = []
         for r in dict.fromkeys(run[test].tolist()):
             at = np.flatnonzero(run[test] == r)
             p, why = model.probabilities(share[test][at], [held_out[int(i)] for i in test[at]])
@@ -564,6 +569,7 @@ def leave_one_source_out_runs(sources: Labels, runs: Labels, shares: Numbers, he
                 reasons.append(why)
             else:
                 prob[at] = p
+                by_run.append((str(r), float(ok[test][at].mean()), float(p.mean())))
         covered = ~np.isnan(prob)
         y = ok[test][covered]
         reason = reasons[0] + (f" ({len(reasons)} runs)" if len(reasons) > 1 else "") if reasons else ""
@@ -573,5 +579,5 @@ def leave_one_source_out_runs(sources: Labels, runs: Labels, shares: Numbers, he
         p = prob[covered]
         out.append(HeldOutRunSource(held, len(test), int(covered.sum()), expected_calibration_error(p, y),
                                     float(y.mean()), float(p.mean()), equal_mass_calibration_error(p, y),
-                                    noise_floor(p, draws=draws), reason))
+                                    noise_floor(p, draws=draws), reason, float(np.mean((p - y) ** 2)), tuple(by_run)))
     return out
