@@ -354,7 +354,8 @@ def calibration_points(args, sets: list[str], pools_of, strategy: str = "default
 
 def write_tables(path: Path, block: dict, sets: list[str]) -> None:
     """The shipped calibration, as data: one table per basis, the support it was fit on (samples
-    per task, answers per bin: outside it the package says "uncalibrated") and how it was made."""
+    per task, answers per bin: outside it the package says "uncalibrated") and how it was made, and
+    the run-level calibration ``score`` reports (``RunCalibration``)."""
     path.write_text(json.dumps({
         "strategy": "default",
         "fit_on": sets,
@@ -363,6 +364,7 @@ def write_tables(path: Path, block: dict, sets: list[str]) -> None:
         "tables": block["tables"],
         "counts": block["counts"],
         "samples": block["samples"],
+        "run_level": block["run_level_fit"],  # selection.calibration.RunCalibration, what score reports
     }, indent=1) + "\n")
 
 
@@ -397,8 +399,15 @@ def calibration_block(points: list[CalibrationPoint]) -> dict:
                 "equal_mass_ece": round(result.equal_mass or 0.0, 4), "noise_floor": round(result.floor.ece, 4),
                 "noise_floor_p95": round(result.floor.ece_p95, 4), "right": round(result.right, 4),
                 "said": round(result.said or 0.0, 4)})
+    fit_on = [p for p in points if p.source != "humaneval+ truth"]
+    run_fit = calibration.fit_run_calibration(
+        [p.run for p in fit_on], [p.share for p in fit_on], [p.held_out for p in fit_on], [p.right for p in fit_on],
+        [p.samples for p in fit_on],
+        source="default strategy, held-out examples' rate then the share, fit on " + ", ".join(dict.fromkeys(
+            p.source for p in fit_on)))
     return {
         "points": len(points),
+        "run_level_fit": dataclasses.asdict(run_fit),
         "held_out": {h.source: {"ece": None if h.ece is None else round(h.ece, 4),
                                 "text": h.text(), "points": h.points, "calibrated_points": h.calibrated_points,
                                 "uncalibrated_bases": list(h.uncalibrated_bases),

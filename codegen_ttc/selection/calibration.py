@@ -475,6 +475,21 @@ RUN_CALIBRATION = RunCalibration(
 )
 
 
+def load_run_calibration(path: Path = TABLES_FILE) -> RunCalibration | None:
+    """The ``RunCalibration`` a tables file holds (``bench_selection --fit-calibration``); None
+    when there is no file or it holds none."""
+    if not path.is_file():
+        return None
+    fit = json.loads(path.read_text()).get("run_level")
+    if not fit:
+        return None
+    return RunCalibration(float(fit["intercept"]), float(fit["rate_slope"]), float(fit["share_slope"]),
+                          str(fit.get("source", "")), tuple(fit["samples"]) if fit.get("samples") else None)
+
+
+RUN_CALIBRATION = load_run_calibration() or RUN_CALIBRATION
+
+
 def _fit_logistic(x: np.ndarray, y: np.ndarray, penalised: np.ndarray, l2: float = 1.0) -> np.ndarray:
     """Weights of a logistic regression (Newton steps), ridge penalty on the ``penalised`` columns;
     ``y`` may be fractional (expected pass@1)."""

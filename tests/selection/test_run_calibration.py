@@ -1,5 +1,7 @@
 """The run-level calibration: a run's base rate from the user's examples held out in turn."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,7 @@ from codegen_ttc.selection.calibration import (
     fit_run_calibration,
     held_out_examples,
     leave_one_source_out_runs,
+    load_run_calibration,
     noise_floor,
 )
 from codegen_ttc.selection.evidence import Evidence
@@ -128,3 +131,13 @@ def test_equal_mass_bins_hold_equal_counts():
     with pytest.raises(ValueError):
         equal_mass_calibration_error([0.5], [1, 0])
 
+
+
+def test_a_tables_file_may_carry_the_run_level_fit(tmp_path):
+    path = tmp_path / "tables.json"
+    assert load_run_calibration(path) is None
+    path.write_text(json.dumps({"strategy": "default", "fit_on": ["x"], "tables": {}}))
+    assert load_run_calibration(path) is None
+    path.write_text(json.dumps({"strategy": "default", "fit_on": ["x"], "tables": {}, "run_level": {
+        "intercept": -0.5, "rate_slope": 1.0, "share_slope": 0.6, "source": "fit on x", "samples": [3, 100]}}))
+    assert load_run_calibration(path) == RunCalibration(-0.5, 1.0, 0.6, "fit on x", (3, 100))
