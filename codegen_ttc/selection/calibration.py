@@ -587,7 +587,7 @@ def leave_one_source_out_runs(sources: Labels, runs: Labels, shares: Numbers, he
                 by_run.append((str(r), float(ok[test][at].mean()), float(p.mean())))
         covered = ~np.isnan(prob)
         y = ok[test][covered]
-        reason = reasons[0] + (f" ({len(reasons)} runs)" if len(reasons) > 1 else "") if reasons else ""
+        reason = (f"{len(reasons)} runs: " if len(reasons) > 1 else "") + reasons[0] if reasons else ""
         if not covered.any():
             out.append(HeldOutRunSource(held, len(test), 0, None, float(ok[test].mean()), None, reason=reason))
             continue
