@@ -179,6 +179,11 @@ import typing  # noqa: F401
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wire  # noqa: E402  (sibling module, by design)
 
+# compile() of a string first builds the interpreter's AST types (over a hundred classes), once
+# per interpreter: done here, every fork inherits them instead of building them for its own
+# candidate's compile (without site's .pth files, as in the sandboxes, nothing else does it)
+compile("", "<runner>", "exec")
+
 # bound before any candidate code runs: module code that replaces sys.settrace does not get
 # called by the arc meter (it can still disturb its own measurement, which decides nothing)
 _settrace = sys.settrace
