@@ -168,7 +168,7 @@ import signal
 import socket
 import stat as stat_module
 import sys
-import tempfile  # here, not first in every candidate's process (each fork inherits it)
+import tempfile  # noqa: F401  here, not first in every candidate's process (each fork inherits it)
 import time
 import types
 
@@ -509,7 +509,9 @@ def _become_untrusted(rt: Runtime, keep: tuple[int, ...]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # the environment is already the candidate's (Runtime.__init__ set the runner's own,
     # which every fork inherits): rebuilding it here cost each candidate ~0.5 ms of CPU
-    tempfile.tempdir = None  # a directory the runner's own use cached: the candidate's is TMPDIR
+    tempfile = sys.modules.get("tempfile")
+    if tempfile is not None:
+        tempfile.tempdir = None
     try:
         os.chdir(rt.tmp)
     except OSError:
@@ -521,14 +523,8 @@ def _become_untrusted(rt: Runtime, keep: tuple[int, ...]) -> None:
         os.setuid(rt.uid)
 
 
-def _server_main(
-    rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: int, rep_w: int, chan: int,
-    reader: LineReader | None = None,
-) -> None:
-    """The loaded candidate process: runs module code once, then forks one child per batch of calls.
-
-    ``reader``: the one on ``cmd_r`` that read the load request (a server the zygote made).
-    """
+def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: int, rep_w: int, chan: int) -> None:
+    """The loaded candidate process: runs module code once, then forks one child per batch of calls."""
     _write = os.write
     _fork = os.fork
     _wait4 = os.wait4
@@ -599,8 +595,7 @@ def _server_main(
     send({"op": "loaded", "ok": True} if failure is None else {"op": "loaded", "ok": False, **failure})
     if failure is not None:
         _exit(0)
-    if reader is None:
-        reader = LineReader(cmd_r, MAX_REQUEST_BYTES)
+    reader = LineReader(cmd_r, MAX_REQUEST_BYTES)
     while True:
         line = reader.pop_line()
         if line is None:
@@ -1261,138 +1256,6 @@ def _wipe_entries(top: int, names: list[str], taken: set[str]) -> None:
                 todo.append(name)  # filled again meanwhile: once more
 
 
-# --------------------------------------------------------------------------- the zygote
-
-CLONE_PARENT = 0x00008000
-_SYS_CLONE = {"x86_64": 56, "aarch64": 220}  # the clone syscall's number (flags come first on both)
-ZYGOTE_SECONDS = 5.0  # wall seconds the runner waits for a server's pid before forking it itself
-
-
-class Zygote:
-    """The runner's handle on its zygote: a process, forked from the runner before its first
-    candidate, that forks every candidate's server so that the runner itself never forks.
-
-    Why: a fork shares every page of its parent, and each page either side then writes is
-    copied, a page fault each. The runner writes hundreds of pages per candidate (requests,
-    records, bookkeeping) while that candidate's server lives, and paid for every one; the
-    zygote only waits and forks. Its servers are still the runner's children (``clone`` with
-    CLONE_PARENT), so the runner waits for, watches, accounts and kills them as before.
-
-    Over a SOCK_SEQPACKET pair: the runner sends one byte with the server's fds (cmd_r, rep_w,
-    chan, out_w: SCM_RIGHTS), the zygote answers the server's pid (4 bytes, 0 if it could not
-    make one); the server then reads its load request on cmd_r. Any failure (the zygote died,
-    hangs, cannot clone) and the runner forks servers itself from then on.
-    """
-
-    def __init__(self, pid: int, sock: socket.socket) -> None:
-        self.pid = pid
-        self.sock = sock
-
-    @classmethod
-    def start(cls, rt: Runtime) -> Zygote | None:
-        """Fork the zygote from the runner (None where ``clone`` cannot be called: no ctypes,
-        an unknown machine)."""
-        try:
-            import ctypes
-
-            number = _SYS_CLONE[os.uname().machine]
-            api = ctypes.pythonapi  # a PyDLL: called with the GIL held, as the PyOS_* hooks need
-            syscall = api.syscall
-            syscall.restype = ctypes.c_long
-            hooks = (api.PyOS_BeforeFork, api.PyOS_AfterFork_Parent, api.PyOS_AfterFork_Child)
-        except (ImportError, KeyError, AttributeError, OSError):
-            return None
-        args = [ctypes.c_long(number), ctypes.c_long(CLONE_PARENT | signal.SIGCHLD)] + [ctypes.c_long(0)] * 4
-
-        def clone() -> int:
-            # what os.fork does around fork(), with the runner as the new process's parent
-            hooks[0]()
-            pid = syscall(*args)
-            hooks[2]() if pid == 0 else hooks[1]()
-            return pid
-
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                mine.close()
-                _zygote_main(rt, theirs, clone)
-            finally:
-                os._exit(0)
-        theirs.close()
-        mine.settimeout(ZYGOTE_SECONDS)
-        return cls(pid, mine)
-
-    def spawn(self, fds: tuple[int, int, int, int]) -> int | None:
-        """A new server holding ``fds`` (cmd_r, rep_w, chan, out_w), the runner's child; None on failure."""
-        try:
-            socket.send_fds(self.sock, [b"s"], list(fds))
-            data = self.sock.recv(8)
-        except OSError:  # gone, or no answer in time
-            return None
-        pid = int.from_bytes(data, "little") if len(data) == 4 else 0
-        return pid or None
-
-    def stop(self) -> None:
-        """Kill the zygote (the runner forks servers itself from now on)."""
-        self.sock.close()
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except OSError:
-            pass
-
-
-def _zygote_main(rt: Runtime, sock: socket.socket, clone) -> None:
-    """The zygote's loop: one server per request, until the runner goes. Runs no candidate code."""
-    keep = sock.fileno()
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd > 2 and fd != keep:
-            try:
-                os.close(fd)
-            except OSError:  # the listing's own fd
-                pass
-    # what the servers' confinement would close, already closed here
-    rt.proto_in = rt.proto_out = rt.out_r = rt.out_w = rt.last_pid_fd = -1
-    rt.server, rt.zygote = None, None
-    while True:
-        try:
-            msg, fds, _, _ = socket.recv_fds(sock, 1, 4)
-        except OSError:
-            os._exit(0)
-        if not msg:
-            os._exit(0)  # the runner has gone
-        pid = clone() if len(fds) == 4 else -1
-        if pid == 0:
-            try:
-                sock.close()
-                _cloned_server(rt, *fds)
-            finally:
-                os._exit(70)
-        for fd in fds:
-            os.close(fd)
-        try:
-            sock.send(max(pid, 0).to_bytes(4, "little"))
-        except OSError:
-            os._exit(0)
-
-
-def _cloned_server(rt: Runtime, cmd_r: int, rep_w: int, chan: int, out_w: int) -> None:
-    """A server the zygote made: its load request comes first on ``cmd_r``, from the runner."""
-    rt.out_w = out_w
-    reader = LineReader(cmd_r, MAX_REQUEST_BYTES)
-    line = reader.pop_line()
-    while line is None:
-        reader.feed()  # a blocking read
-        if reader.eof:
-            os._exit(0)
-        line = reader.pop_line()
-    req = json.loads(line)
-    _server_main(rt, req["source"], req["entry_point"], req["limits"], cmd_r, rep_w, chan, reader)
-
-
-
 class Server:
     """The runner's handles on one loaded server.
 
@@ -1486,10 +1349,6 @@ class Runtime:
         self.held_since = 0.0
         self.confine_seconds = 0.0
         self.checked = CheckedCalls()
-        # forks the candidates' servers (see Zygote); started with the first load, so that a
-        # judge's runner has none
-        self.zygote: Zygote | None = None
-        self.zygote_tried = False
         self.tmp_keep: frozenset[str] = frozenset()
         try:
             self.last_pid_fd = os.open("/proc/sys/kernel/ns_last_pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -1519,17 +1378,7 @@ class Runtime:
         fds = [self.out_r, self.proto_in, self.proto_out, self.last_pid_fd]
         if self.server is not None:
             fds += self.server.fds()
-        if self.zygote is not None:
-            fds.append(self.zygote.sock.fileno())
         return fds
-
-    def zygote_pid(self) -> int | None:
-        return self.zygote.pid if self.zygote is not None else None
-
-    def stop_zygote(self) -> None:
-        if self.zygote is not None:
-            self.zygote.stop()
-            self.zygote = None
 
     def fresh_output(self) -> None:
         """A new pipe for the candidate's stdout/stderr.
@@ -1604,9 +1453,6 @@ class Runtime:
                 return
             if self.server is not None and pid == self.server.pid:
                 self.server.status = status
-            elif self.zygote is not None and pid == self.zygote.pid:  # killed: we fork servers ourselves
-                self.zygote.sock.close()
-                self.zygote = None
 
     def _all_pids(self) -> list[int]:
         return [int(n) for n in os.listdir("/proc") if n.isdigit()]
@@ -1662,8 +1508,7 @@ class Runtime:
         # pids count up from the server's until the counter wraps; unreadable or wrapped: read all
         window = (server, hi) if hi is not None and hi >= server else None
         stats = self._stats(window)
-        ours = (server, self.zygote_pid())
-        return {pid: stats[pid] for pid in self._below(stats, (os.getpid(), server)) if pid not in ours}
+        return {pid: stats[pid] for pid in self._below(stats, (os.getpid(), server)) if pid != server}
 
     def sweep(self, keep: int | None) -> None:
         """Kill every process of the candidate except ``keep`` (the loaded server).
@@ -1676,17 +1521,16 @@ class Runtime:
         me = os.getpid()
         lo = self.swept_to
         hi = None
-        spare = (keep, self.zygote_pid())
         for _ in range(5):
             if self.pid1:
-                victims = [p for p in self._all_pids() if p != 1 and p not in spare]
+                victims = [p for p in self._all_pids() if p not in (1, keep)]
             else:
                 hi = self._last_pid()
                 if lo is None or hi is None or hi < lo:
-                    victims = [p for p in self._descendants(me) if p not in spare]
+                    victims = [p for p in self._descendants(me) if p != keep]
                 else:
                     roots = (me,) if keep is None else (me, keep)
-                    victims = [p for p in self._descendants(*roots, window=(lo, hi)) if p not in spare]
+                    victims = [p for p in self._descendants(*roots, window=(lo, hi)) if p != keep]
             if not victims:
                 self.swept_to = hi
                 break
@@ -1791,9 +1635,6 @@ class Runtime:
         """
         req = self.load_req
         assert req is not None
-        if not self.zygote_tried:  # before this load's fds exist: the zygote holds none of them
-            self.zygote_tried = True
-            self.zygote = Zygote.start(self)
         cmd_r, cmd_w = os.pipe()
         rep_r, rep_w = os.pipe()
         os.set_blocking(rep_r, False)
@@ -1803,25 +1644,15 @@ class Runtime:
         self.fresh_output()  # nothing the last candidate did to its output channel reaches this one
         self.output = 0
         t0 = time.monotonic()
-        pid = self.zygote.spawn((cmd_r, rep_w, chan_child, self.out_w)) if self.zygote is not None else None
-        if pid is not None:
-            # ASCII, so that any lone surrogate of the source comes back as it went
-            load = json.dumps({"source": req["source"], "entry_point": req["entry_point"], "limits": self.lim})
+        pid = os.fork()
+        if pid == 0:
             try:
-                _write_all(cmd_w, load.encode() + b"\n")
-            except OSError:
-                pass  # the server is gone before its confinement: the wait below says so
-        else:
-            self.stop_zygote()  # if it failed: from now on the runner forks its servers itself
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    os.close(cmd_w)
-                    os.close(rep_r)
-                    os.close(chan)
-                    _server_main(self, req["source"], req["entry_point"], self.lim, cmd_r, rep_w, chan_child)
-                finally:
-                    os._exit(70)
+                os.close(cmd_w)
+                os.close(rep_r)
+                os.close(chan)
+                _server_main(self, req["source"], req["entry_point"], self.lim, cmd_r, rep_w, chan_child)
+            finally:
+                os._exit(70)
         os.close(cmd_r)
         os.close(rep_w)
         os.set_blocking(chan, False)  # only the runner holds this end: the children's stays blocking
@@ -2322,7 +2153,7 @@ class Runtime:
         for pid in self._all_pids():
             try:
                 with open(f"/proc/{pid}/stat", "rb") as f:
-                    if _ppid_in(f.read()) == me and pid not in (srv.pid, self.zygote_pid()):
+                    if _ppid_in(f.read()) == me and pid != srv.pid:
                         ours.append(pid)
             except (OSError, ValueError, IndexError):
                 continue
@@ -2443,37 +2274,15 @@ class Runtime:
         self.kill_server()
         self.load_req = None
         if self.pid1:
-            self._kill_all_but_zygote()
+            try:
+                os.kill(-1, signal.SIGKILL)  # everything in our pid namespace but us
+            except OSError:
+                pass
         self.sweep(None)
         self.wipe_tmp()
         self.drain_output()
         self.output = 0
         return {"op": "clean", "seconds": round(time.monotonic() - t0, 6)}
-
-    def _kill_all_but_zygote(self) -> None:
-        """Kill everything in our pid namespace but us (we are its PID 1) and the zygote.
-
-        ``kill(-1)`` reaches every process at once, so none can fork its way out between a
-        listing and the kills; with a zygote it is SIGSTOP that goes to all (a stopped process
-        forks no more), then SIGKILL to each but the zygote, which is let go on.
-        """
-        zygote = self.zygote_pid()
-        try:
-            os.kill(-1, signal.SIGKILL if zygote is None else signal.SIGSTOP)
-        except OSError:
-            pass
-        if zygote is None:
-            return
-        for pid in self._all_pids():
-            if pid not in (1, zygote):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-        try:
-            os.kill(zygote, signal.SIGCONT)
-        except OSError:
-            pass
 
     def serve(self) -> None:
         # everything the runner holds now (its modules, typing's included) out of the
