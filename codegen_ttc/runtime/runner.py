@@ -168,7 +168,7 @@ import signal
 import socket
 import stat as stat_module
 import sys
-import tempfile  # noqa: F401  here, not first in every candidate's process (each fork inherits it)
+import tempfile  # here, not first in every candidate's process (each fork inherits it)
 import time
 import types
 
@@ -509,9 +509,7 @@ def _become_untrusted(rt: Runtime, keep: tuple[int, ...]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # the environment is already the candidate's (Runtime.__init__ set the runner's own,
     # which every fork inherits): rebuilding it here cost each candidate ~0.5 ms of CPU
-    tempfile = sys.modules.get("tempfile")
-    if tempfile is not None:
-        tempfile.tempdir = None
+    tempfile.tempdir = None  # a directory the runner's own use cached: the candidate's is TMPDIR
     try:
         os.chdir(rt.tmp)
     except OSError:
