@@ -49,7 +49,8 @@ _TREE = next((sys.argv[i + 1] for i, arg in enumerate(sys.argv[:-1]) if arg == "
 sys.path.insert(0, _TREE or str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 
-from bench_speed import group_cpu, join_cpu_group, leave_cpu_group  # noqa: E402
+# not bench_speed's: importing it imports this checkout's codegen_ttc, whatever --tree says
+from cpu_group import group_cpu, join_cpu_group, leave_cpu_group  # noqa: E402
 
 from codegen_ttc.execution.backends import backend_problem, open_sandbox  # noqa: E402
 from codegen_ttc.execution.batch import Batch  # noqa: E402
