@@ -168,7 +168,6 @@ import signal
 import socket
 import stat as stat_module
 import sys
-import tempfile  # here, not first in every candidate's process (each fork inherits it)
 import time
 import types
 
@@ -509,7 +508,9 @@ def _become_untrusted(rt: Runtime, keep: tuple[int, ...]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # the environment is already the candidate's (Runtime.__init__ set the runner's own,
     # which every fork inherits): rebuilding it here cost each candidate ~0.5 ms of CPU
-    tempfile.tempdir = None  # a directory the runner's own use cached: the candidate's is TMPDIR
+    cached = sys.modules.get("tempfile")  # not imported by the runner but to make its --tmp
+    if cached is not None:
+        cached.tempdir = None  # the directory that cached: the candidate's is TMPDIR
     try:
         os.chdir(rt.tmp)
     except OSError:
