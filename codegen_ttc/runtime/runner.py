@@ -508,9 +508,10 @@ def _become_untrusted(rt: Runtime, keep: tuple[int, ...]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # the environment is already the candidate's (Runtime.__init__ set the runner's own,
     # which every fork inherits): rebuilding it here cost each candidate ~0.5 ms of CPU
-    cached = sys.modules.get("tempfile")  # not imported by the runner but to make its --tmp
-    if cached is not None:
-        cached.tempdir = None  # the directory that cached: the candidate's is TMPDIR
+    # the directory tempfile cached, if the runner imported it (only to make its --tmp): the
+    # candidate's is TMPDIR
+    if "tempfile" in sys.modules:
+        sys.modules["tempfile"].tempdir = None  # type: ignore[attr-defined]
     try:
         os.chdir(rt.tmp)
     except OSError:
