@@ -493,7 +493,7 @@ def candidate_environment(tmp: str) -> dict[str, str]:
 
 def _become_untrusted(rt: Runtime, keep: tuple[int, ...]) -> None:
     """Common setup of every process that will run untrusted code (after fork)."""
-    # each fd once, none already closed (-1): the first OSError a fork raises costs it ~50 us
+    # each fd once, none already closed (-1): a fork pays dearly for its first OSError (docs/benchmarks.md)
     for fd in set(rt.runner_only_fds()):
         if fd >= 0 and fd not in keep:
             try:
