@@ -28,7 +28,14 @@ Then, per backend, the per-test cost of a whole program on stdin/stdout
 (``problems.stdio``) beside a function's per-call cost: the same computation written as a
 function and as a program, measured in the same rounds (skip with --no-programs).
 
+``--by-process`` instead splits the CPU per candidate (``--probes`` calls each) by process,
+for the backends whose runner is a process of ours (process, bwrap): the host (this
+interpreter), the runner's own, and the candidates' processes (the runner's reaped
+children), with the page faults of the runner and of the candidates: a fork's cost is
+mostly faults, each page either side writes being copied.
+
 Usage: python scripts/bench_sandbox.py [--candidates 100] [--probes 5] [--many 40] [--rounds 3] [--against DIR]
+       [--by-process]
 Numbers depend on the machine and its load; this is a benchmark, not a test.
 """
 
@@ -38,6 +45,7 @@ import argparse
 import functools
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,7 +57,8 @@ _TREE = next((sys.argv[i + 1] for i, arg in enumerate(sys.argv[:-1]) if arg == "
 sys.path.insert(0, _TREE or str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 
-from bench_speed import group_cpu, join_cpu_group, leave_cpu_group  # noqa: E402
+# not bench_speed's: importing it imports this checkout's codegen_ttc, whatever --tree says
+from cpu_group import group_cpu, join_cpu_group, leave_cpu_group  # noqa: E402
 
 from codegen_ttc.execution.backends import backend_problem, open_sandbox  # noqa: E402
 from codegen_ttc.execution.batch import Batch  # noqa: E402
@@ -121,14 +130,88 @@ def measure_cell(name: str, k: int, n: int, salt: str, group, *, programs: bool 
         return wall, cpu
 
 
-def measure_elsewhere(tree: str, name: str, k: int, n: int, salt: str, group) -> tuple[float, float | None]:
-    """``measure_cell`` on the code of ``tree``, in a child interpreter (same cgroup)."""
-    cmd = [sys.executable, __file__, "--tree", tree, "--cell", json.dumps([name, k, n, salt, str(group or "")])]
-    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": tree})
+def measure_elsewhere(tree: str, name: str, k: int, n: int, salt: str, group, *, split: bool = False):
+    """``measure_cell`` (``measure_split``) on the code of ``tree``, in a child interpreter (same cgroup)."""
+    cell = json.dumps([name, k, n, salt, str(group or ""), split])
+    res = subprocess.run([sys.executable, __file__, "--tree", tree, "--cell", cell], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": tree})
     if res.returncode != 0:
         raise SystemExit(f"bench_sandbox: the {name} cell of {tree} failed:\n{res.stderr[-2000:]}")
-    wall, cpu = json.loads(res.stdout.strip().splitlines()[-1])
-    return wall, cpu
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    return got if split else tuple(got)
+
+
+SPLIT_FIELDS = ("total", "host", "runner", "candidates", "runner faults", "candidate faults")
+
+
+def runner_figures(root: int) -> dict[int, list[int]]:
+    """Each runner process below ``root``: its utime, stime, cutime, cstime (clock ticks), own
+    and reaped children's minor page faults (/proc/PID/stat)."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{name}/cmdline").read_bytes().split(b"\0")
+            if not (os.path.basename(argv[0]).startswith(b"python") and any(a.endswith(b"runner.py") for a in argv)):
+                continue
+            pid, fields = int(name), []
+            ancestor = pid
+            while ancestor not in (root, 0, 1):
+                stat = Path(f"/proc/{ancestor}/stat").read_bytes()
+                fields = fields or stat[stat.rindex(b")") + 2 :].split()
+                ancestor = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ancestor == root:
+            out[pid] = [int(fields[i]) for i in (11, 12, 13, 14, 7, 8)]
+    return out
+
+
+def measure_split(name: str, k: int, n: int, salt: str, group) -> dict[str, float]:
+    """CPU ms and page faults per candidate, by process (``SPLIT_FIELDS``), of ``n`` candidates
+    of ``k`` calls on a warm ``name`` sandbox."""
+    tick = os.sysconf("SC_CLK_TCK")
+    with open_sandbox(name, **({"warn": False} if name == "process" else {})) as sb:
+        warm(sb, make_batches(1, 1, f"warm {time.time()}"))
+        before = runner_figures(os.getpid())
+        host0, cpu0 = resource.getrusage(resource.RUSAGE_SELF), group_cpu(group)
+        warm(sb, make_batches(n, k, salt))
+        host1, cpu1 = resource.getrusage(resource.RUSAGE_SELF), group_cpu(group)
+        after = runner_figures(os.getpid())
+    grew = [[b - a for a, b in zip(before[pid], after[pid])] for pid in before if pid in after]
+    return {
+        "total": 1000 * (cpu1 - cpu0) / n if cpu0 is not None and cpu1 is not None else float("nan"),
+        "host": 1000 * (host1.ru_utime + host1.ru_stime - host0.ru_utime - host0.ru_stime) / n,
+        "runner": 1000 * sum(g[0] + g[1] for g in grew) / tick / n,
+        "candidates": 1000 * sum(g[2] + g[3] for g in grew) / tick / n,
+        "runner faults": sum(g[4] for g in grew) / n,
+        "candidate faults": sum(g[5] for g in grew) / n,
+    }
+
+
+def by_process(args, group) -> None:
+    """``--by-process``: the split of ``measure_split``, backends (and --against's) interleaved."""
+    names = [n for n in args.backends.split(",") if n in ("process", "bwrap") and backend_problem(n) is None]
+    names = [m for n in names for m in ((n, f"{n}@base") if args.against else (n,))]
+    got: dict[str, list[dict[str, float]]] = {}
+    loads = [os.getloadavg()[0]]
+    for r in range(args.rounds):
+        for name in names:
+            salt = f"{r} {time.time()}"
+            if name.endswith("@base"):
+                fig = measure_elsewhere(args.against, name.split("@")[0], args.probes, args.candidates, salt, group,
+                                        split=True)
+            else:
+                fig = measure_split(name, args.probes, args.candidates, salt, group)
+            got.setdefault(name, []).append(fig)
+            loads.append(os.getloadavg()[0])
+    print(f"{args.candidates} candidates x {args.probes} calls, {args.rounds} rounds interleaved; "
+          f"1-minute load average {min(loads):.1f} to {max(loads):.1f}")
+    print("CPU ms and page faults per candidate by process, median over rounds (total: every process, cpuacct)")
+    print(f"{'backend':<12}" + "".join(f"{f:>18}" for f in SPLIT_FIELDS))
+    for name, figs in got.items():
+        print(f"{name:<12}" + "".join(f"{statistics.median(f[field] for f in figs):>18.2f}" for field in SPLIT_FIELDS))
 
 
 def fit(at: dict[int, float], k1: int, k2: int) -> tuple[float, float]:
@@ -146,15 +229,21 @@ def main() -> int:
     ap.add_argument("--backends", default=",".join(BACKENDS))
     ap.add_argument("--no-programs", action="store_true", help="skip the whole-program rows")
     ap.add_argument("--against", metavar="DIR", help="also measure the backends of the code in DIR (another checkout)")
+    ap.add_argument("--by-process", action="store_true", help="split the CPU per candidate by process (see above)")
     ap.add_argument("--tree", help=argparse.SUPPRESS)  # read before the imports, above
     ap.add_argument("--cell", help=argparse.SUPPRESS)  # one cell of --against, in a child
     args = ap.parse_args()
     if args.cell:
-        name, k, n, salt, group_path = json.loads(args.cell)
-        print(json.dumps(measure_cell(name, k, n, salt, Path(group_path) if group_path else None)))
+        name, k, n, salt, group_path, split = json.loads(args.cell)
+        measure = measure_split if split else measure_cell
+        print(json.dumps(measure(name, k, n, salt, Path(group_path) if group_path else None)))
         return 0
     ks = (args.probes, args.many)
     group = join_cpu_group()
+    if args.by_process:
+        by_process(args, group)
+        leave_cpu_group(group)
+        return 0
     names = ["baseline"]
     skipped = {}
     for name in args.backends.split(","):

@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from bench_selection import DATA, PROBLEMS, SAMPLES, human_eval_pass  # noqa: E402
+from cpu_group import group_cpu, join_cpu_group, remove_cpu_group  # noqa: E402
 
 from codegen_ttc.reports.run import ScoreConfig, prepare_run, score  # noqa: E402
 
@@ -52,55 +53,6 @@ def truth_config(args) -> ScoreConfig:
     return ScoreConfig(problems=str(args.data / PROBLEMS), samples=str(args.data / SAMPLES), cleanup="codet",
                        examples=False, strategies=["random"], sandbox=args.sandbox, workers=args.workers,
                        limit=args.tasks)
-
-
-# --------------------------------------------------------------------------- CPU of a process tree
-
-CPUACCT = Path("/sys/fs/cgroup/cpuacct")
-
-
-def join_cpu_group() -> Path | None:
-    """Move this process into a cpuacct cgroup of its own (cgroup v1, root): everything it
-    starts from now on, sandboxes included, is counted there (``group_cpu``), a figure the
-    machine's load hardly moves. None where that cannot be done (then no CPU figure)."""
-    group = CPUACCT / f"codegen-ttc-bench-{os.getpid()}"
-    try:
-        group.mkdir()
-        (group / "cgroup.procs").write_text(str(os.getpid()))
-    except OSError:
-        return None
-    return group
-
-
-def group_cpu(group: Path | None) -> float | None:
-    try:
-        return int((group / "cpuacct.usage").read_text()) / 1e9 if group is not None else None
-    except (OSError, ValueError):
-        return None
-
-
-def leave_cpu_group(group: Path | None) -> None:
-    """Move this process back to the root cgroup and remove ``group`` (its other processes
-    have ended)."""
-    if group is not None:
-        try:
-            (CPUACCT / "cgroup.procs").write_text(str(os.getpid()))
-        except OSError:
-            return
-        remove_cpu_group(str(group))
-
-
-def remove_cpu_group(path: str | None) -> None:
-    """Remove a group ``join_cpu_group`` made, once its processes have ended."""
-    if path:
-        for _ in range(50):
-            try:
-                os.rmdir(path)
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.1)
 
 
 # --------------------------------------------------------------------------- one run, in a child

@@ -173,7 +173,6 @@ import signal
 import socket
 import stat as stat_module
 import sys
-import tempfile  # noqa: F401  here, not first in every candidate's process (each fork inherits it)
 import time
 import types
 
@@ -183,6 +182,11 @@ import typing  # noqa: F401
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wire  # noqa: E402  (sibling module, by design)
+
+# compile() of a string first builds the interpreter's AST types (over a hundred classes), once
+# per interpreter: done here, every fork inherits them instead of building them for its own
+# candidate's compile (without site's .pth files, as in the sandboxes, nothing else does it)
+compile("", "<runner>", "exec")
 
 # bound before any candidate code runs: module code that replaces sys.settrace does not get
 # called by the arc meter (it can still disturb its own measurement, which decides nothing)
@@ -542,13 +546,9 @@ def candidate_environment(tmp: str) -> dict[str, str]:
 
 def _become_untrusted(rt: Runtime, keep: tuple[int, ...]) -> None:
     """Common setup of every process that will run untrusted code (after fork)."""
-    for fd in (rt.proto_in, rt.proto_out):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    for fd in rt.runner_only_fds():
-        if fd not in keep:
+    # each fd once, none already closed (-1): a fork pays dearly for its first OSError (docs/benchmarks.md)
+    for fd in set(rt.runner_only_fds()):
+        if fd >= 0 and fd not in keep:
             try:
                 os.close(fd)
             except OSError:
@@ -561,12 +561,10 @@ def _become_untrusted(rt: Runtime, keep: tuple[int, ...]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # the environment is already the candidate's (Runtime.__init__ set the runner's own,
     # which every fork inherits): rebuilding it here cost each candidate ~0.5 ms of CPU
-    try:
-        import tempfile
-
-        tempfile.tempdir = None
-    except ImportError:
-        pass
+    # the directory tempfile cached, if the runner imported it (only to make its --tmp): the
+    # candidate's is TMPDIR
+    if "tempfile" in sys.modules:
+        sys.modules["tempfile"].tempdir = None  # type: ignore[attr-defined]
     try:
         os.chdir(rt.tmp)
     except OSError:

@@ -125,3 +125,20 @@ def test_module_codes_cpu_is_not_taken_from_the_calls_budget(sandbox):
     cpu_seconds, however long module code ran (its rlimits count from there)."""
     outs = run_calls(sandbox, SLOW_LOAD, 0.6, 0.0, limits=Limits(cpu_seconds=1.0, wall_seconds=20.0, load_cpu_seconds=5.0))
     assert values(outs) == [0.6, 0.0]
+
+
+# the classes compile() builds the first time an interpreter compiles a string (the AST's):
+# built in the candidate's own process they would be new objects there, visible to the
+# collector; built once by the runner they are inherited, frozen out of its sight
+AST_CLASSES_BUILT_HERE = textwrap.dedent("""
+    import gc
+    BUILT_HERE = sum(1 for o in gc.get_objects() if isinstance(o, type) and o.__module__ == "ast")
+    def f(x):
+        return BUILT_HERE
+""")
+
+
+def test_a_candidate_inherits_the_classes_compiling_builds(sandbox):
+    """Compiling the candidate's source builds nothing every candidate would build again
+    (more CPU than the rest of a trivial candidate's load: docs/benchmarks.md, speed)."""
+    assert values(run_calls(sandbox, AST_CLASSES_BUILT_HERE, 0)) == [0]
