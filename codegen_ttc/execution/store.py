@@ -53,13 +53,18 @@ def format_line(candidate_key: str, probe_key: str, limits_key: str, outcome: Ou
     """One record: UTF-8 as is, or JSON escapes when a string holds a lone surrogate (a
     candidate can return one; UTF-8 cannot hold it, and ``\\ud800`` reads back exact)."""
     rec = {"c": candidate_key, "p": probe_key, "l": limits_key, "o": outcome.to_json()}
-    text = json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
+    text = _encode_utf8(rec)
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            text = json.dumps(rec, separators=(",", ":"), ensure_ascii=True)
+            text = _encode_ascii(rec)
     return text + "\n"
+
+
+# built once: json.dumps with options builds an encoder at every call (one per stored outcome)
+_encode_utf8 = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_encode_ascii = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
 
 class ResultStore:

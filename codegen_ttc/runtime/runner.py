@@ -77,7 +77,8 @@ module code once. A batch (``calls``; ``call`` is a batch of one) is run by ONE 
 fork of that server, the *batch child*, which runs the calls in sequence in its one
 process, the way HumanEval's harness runs all asserts of a check in one process:
 calls of a batch share module state and --tmp files, each call gets its arguments
-decoded fresh. The calls of a "run" request, the load's last batch, skip that second fork:
+fresh (the runner checks the host's calls and sends them to the server pickled, each
+call's arguments unpickled only for that call). The calls of a "run" request, the load's last batch, skip that second fork:
 the server runs them itself (it was forked for this candidate alone, and the reset that
 follows kills it), watched by the runner as it watches a batch child; if a call ends it,
 the next calls go to a server loaded afresh, as after any server's death. A call that crashes, hangs or floods output costs only that call:
@@ -151,17 +152,21 @@ first call of a child also what the server used since it was last accounted for)
 past cpu_seconds + CPU_GRACE it is a "timeout" ("cpu"), caught by the watchdog while it
 runs or when its record comes in. The tree is read only once the wall clock allows it
 to be over (CPU grows at most as fast as the wall clock times the CPUs we may use), so
-a fast call costs nothing more. Helpers left running into a later call count there in
+a fast call costs nothing more; and at a call's start only once the calls since the last
+read could have used more than STALE_CPU (0.01 s), which a call may then be charged for on
+top of its own (fast calls share one read). Helpers left running into a later call count there in
 full. Module code's tree has load_cpu_seconds likewise (checked when it ends).
 """
 
 from __future__ import annotations
 
+import binascii
 import errno
 import gc
 import json
 import math
 import os
+import pickle
 import resource
 import select
 import signal
@@ -208,6 +213,9 @@ EXIT_GRACE = 1.0  # seconds a batch child gets to exit by itself after its last 
 ORPHAN_GRACE = 1.0  # seconds a killed server gets to exit, so its orphaned child is re-parented to us
 MAX_TIMEOUTS_PER_BATCH = 3  # then the rest of the batch counts as timed out (see run_batch)
 CPU_GRACE = 0.25  # CPU seconds past cpu_seconds before the runner's watchdog kills a call
+# CPU seconds a call may be charged for the tree's work just before it started: the tree is read
+# at a call's start only once the calls since the last read could have used more (see _run_child)
+STALE_CPU = 0.01
 RESULT_DELAY = 0.005  # seconds a batch's results may be held back to go out together
 MAX_SCRIPT_CALLS = 100_000
 CANDIDATE_FILE = "<candidate>"  # the file name candidate code is compiled under
@@ -281,6 +289,22 @@ def _dumps(obj) -> bytes:
     return _encode_json(obj).encode("utf-8", "surrogatepass") + b"\n"
 
 
+def result_line(index: int, out: dict) -> bytes:
+    """``{"op": "result", "index": index, "outcome": out}`` as a protocol line; the value of a
+    ``Returned`` is its text as checked, not encoded again (the same JSON value)."""
+    if type(out) is not Returned or not out.keys() <= _RETURNED_KEYS:
+        return _dumps({"op": "result", "index": index, "outcome": out})
+    tail = b""
+    if "stdout_bytes" in out:
+        tail += b',"stdout_bytes":%d' % out["stdout_bytes"]
+    if "seconds" in out:  # a float, as json writes it (its repr)
+        tail += b',"seconds":' + repr(out["seconds"]).encode()
+    return b'{"op":"result","index":%d,"outcome":%s%s%s}}\n' % (index, _RETURNED, out.text, tail)
+
+
+_RETURNED_KEYS = frozenset(("status", "value", "stdout_bytes", "seconds"))
+
+
 def _truncate(text, n: int = MAX_MESSAGE_CHARS) -> str:
     if type(text) is not str:
         return ""
@@ -298,17 +322,46 @@ def outcome(status: str, **fields) -> dict:
     return out
 
 
+class Returned(dict):
+    """A "returned" outcome that keeps its value's JSON text as the record had it (``text``):
+    checked, and sent on to the host as it came (``result_line``) rather than encoded again."""
+
+    __slots__ = ("text",)
+    text: bytes
+
+
+_RETURNED = b'{"status":"returned","value":'  # how ``_report`` writes a returned value
+_scan_json = json.JSONDecoder().raw_decode
+
+
 def validate_child_record(text: bytes | None, *, script: bool = False, coverage: bool = False) -> dict | None:
     """A result record written by untrusted code, checked; None when absent/malformed.
 
     ``script``: a judge verdict, where "returned" (passed) carries no value.
     ``coverage``: the call ran under ``limits.coverage``; its "cov" part is kept only when
     well-formed (``wire.checked_coverage``) and otherwise dropped, never the outcome with it.
+    A record that is exactly ``{"status":"returned","value":V}`` becomes a ``Returned``.
     """
     if not text:
         return None
+    max_bytes = MAX_RESULT_BYTES + 1024 + (wire.MAX_COVERAGE_BYTES if coverage else 0)
+    if text.startswith(_RETURNED) and text.endswith(b"}") and not script and len(text) <= max_bytes:
+        try:
+            line = text.decode("utf-8", "surrogatepass")  # as json.loads reads bytes
+            value, end = _scan_json(line, len(_RETURNED))
+            whole = end == len(line) - 1  # V is all there is between the prefix and the last brace
+        except (ValueError, RecursionError):
+            whole = False  # e.g. a space before the value: read the general way
+        if whole:
+            try:
+                wire.decode(value)  # structure check only
+            except (wire.WireError, RecursionError):
+                return None
+            returned = Returned(status="returned", value=value)
+            returned.text = text[len(_RETURNED) : -1]
+            return returned
     try:
-        rec = wire.loads_line(text, max_bytes=MAX_RESULT_BYTES + 1024 + (wire.MAX_COVERAGE_BYTES if coverage else 0))
+        rec = wire.loads_line(text, max_bytes=max_bytes)
     except wire.WireError:
         return None
     status = rec.get("status")
@@ -629,8 +682,11 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
         send({"op": "exited", "status": status, "cpu": cpu})
 
 
-def _batch_child(fn, calls: list, chan: int, lim: dict, meter: _ArcMeter | None = None) -> None:
+def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = None) -> None:
     """The calls of one batch, in order, in one fresh fork of the loaded server. Never returns.
+
+    ``sent``: the calls as the runner sends them, a pickle (base64) of each call's pickle
+    (``prepare_call``); a call's arguments are loaded from its own just before it runs.
 
     Lock-step with the runner over ``chan``: after each call one result record goes
     out, then the child blocks until the runner's go byte (the runner has counted the
@@ -645,8 +701,12 @@ def _batch_child(fn, calls: list, chan: int, lim: dict, meter: _ArcMeter | None 
     _exit = os._exit
     _read = os.read
     _getpid = os.getpid
-    decode = wire.decode
+    loads = pickle.loads
     encode = wire.encode
+    try:
+        calls: list[bytes] = loads(binascii.a2b_base64(sent))
+    except BaseException:  # module code broke pickle: the call in flight fails ("exit 70")
+        _exit(70)
     setitimer = signal.setitimer
     ITIMER_PROF = signal.ITIMER_PROF
     cpu = lim["cpu_seconds"]
@@ -682,9 +742,9 @@ def _batch_child(fn, calls: list, chan: int, lim: dict, meter: _ArcMeter | None 
             except BaseException:
                 _exit(0)
         try:
-            # decoded fresh for each call: no call sees objects another call got or changed
-            args = [decode(a) for a in call["args"]]
-            kwargs = {k: decode(v) for k, v in call["kwargs"]}
+            # loaded fresh for each call: no call sees objects another call got or changed
+            args, pairs = loads(call)
+            kwargs = dict(pairs)
         except BaseException as exc:
             rec = _raised(exc)
         else:
@@ -1020,48 +1080,116 @@ def _judge_main(rt: Runtime, code: str, lim: dict, sock) -> None:
 # --------------------------------------------------------------------------- trusted side
 
 
-MAX_CHECKED_BYTES = 64 << 20  # calls remembered as checked (``CheckedCalls``), in encoded bytes
+MAX_CHECKED_BYTES = 64 << 20  # calls' text remembered with its prepared calls (``CheckedCalls``)
+CALLS_MARK = b',"calls":['  # how a request whose calls come last (the host's) ends: MARK [...] }
+
+
+class CallsText:
+    """The "calls" of a request as they came, not parsed yet: the JSON text of the array."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: bytes) -> None:
+        self.text = text
 
 
 class CheckedCalls:
-    """Calls from the host, checked (structure and wire values) once each.
+    """Calls from the host, checked (structure and wire values) and prepared for the batch
+    child (``prepare_call``), once per distinct text.
 
-    The candidates of one task get the same calls, candidate after candidate: a call whose
-    encoded text was checked before is not decoded again to be checked (an evalplus input
-    can be a list of thousands of items). Keyed by the exact text, so it changes nothing
-    but the time; forgotten all at once past ``MAX_CHECKED_BYTES``.
+    The candidates of one task get the same calls, candidate after candidate, as the last
+    field of their requests: ``request`` parses only what comes before them, and ``calls``
+    parses and prepares that text the first time it comes (an evalplus task has hundreds of
+    inputs, some of them lists of thousands of items). Keyed by the exact text, so it
+    changes nothing but the time; forgotten all at once past ``MAX_CHECKED_BYTES``.
     """
 
     def __init__(self) -> None:
-        self.seen: set[bytes] = set()
+        self.prepared: dict[bytes, list[bytes]] = {}
         self.size = 0
 
-    def calls(self, req) -> list[tuple[dict, bytes]]:
-        """The "calls" of a request, checked (ValueError if malformed), each with its text."""
+    @staticmethod
+    def request(line: bytes) -> dict:
+        """A request line, parsed (WireError if malformed). When it ends in its calls
+        (``CALLS_MARK``), they are left as a ``CallsText`` for ``calls``: the rest, parsed on its
+        own as a non-empty object, shows that the mark is the top-level field (a ``"calls":[``
+        inside a string would be escaped), so the line is that object with this field added."""
+        at = line.rfind(CALLS_MARK)
+        if at > 0 and line.endswith(b"]}"):
+            try:
+                head = wire.loads_line(line[:at] + b"}", max_bytes=MAX_REQUEST_BYTES)
+            except wire.WireError:
+                head = None
+            if head:
+                head["calls"] = CallsText(line[at + len(CALLS_MARK) - 1 : -1])
+                return head
+        return wire.loads_line(line, max_bytes=MAX_REQUEST_BYTES)
+
+    def calls(self, req) -> list[bytes]:
+        """The "calls" of a request, checked and prepared (ValueError if malformed)."""
         calls = req.get("calls")
+        text = None
+        if type(calls) is CallsText:
+            text = calls.text
+            ready = self.prepared.get(text)
+            if ready is not None:
+                return ready
+            try:
+                calls = json.loads(text)
+            except (ValueError, RecursionError) as exc:
+                raise ValueError(f"malformed calls: {exc}") from None
         if type(calls) is not list or not calls:
             raise ValueError("calls needs a non-empty list")
-        return [self.call(c) for c in calls]
-
-    def call(self, req) -> tuple[dict, bytes]:
-        call = _call_shape(req)
-        text = _dumps(call)[:-1]
-        if text in self.seen:
-            return call, text
-        _check_values(call)
-        if self.size + len(text) > MAX_CHECKED_BYTES:
-            self.seen.clear()
-            self.size = 0
-        self.seen.add(text)
-        self.size += len(text)
-        return call, text
+        ready = [prepare_call(c) for c in calls]
+        if text is not None:
+            size = len(text) + sum(map(len, ready))
+            if self.size + size > MAX_CHECKED_BYTES:
+                self.prepared.clear()
+                self.size = 0
+            self.prepared[text] = ready
+            self.size += size
+        return ready
 
 
-def _checked_call(req) -> dict:
-    """A call from the host, checked (structure and wire values); ValueError if malformed."""
+class _SetInWireOrder(set):
+    """A decoded set that pickles as ``set(items)``, its items in wire order, as ``wire.decode``
+    builds it: a set pickled as it iterates can iterate in another order once rebuilt."""
+
+    __slots__ = ("items",)
+    items: list
+
+    def __reduce__(self):
+        return set, (self.items,)
+
+
+class _FrozensetInWireOrder(frozenset):
+    """``_SetInWireOrder``'s frozenset."""
+
+    __slots__ = ("items",)
+    items: list
+
+    def __reduce__(self):
+        return frozenset, (self.items,)
+
+
+def _in_wire_order(tag: str, items: list):
+    out = _SetInWireOrder(items) if tag == "S" else _FrozensetInWireOrder(items)
+    out.items = items
+    return out
+
+
+def prepare_call(req) -> bytes:
+    """A call from the host, checked (structure and wire values; ValueError if malformed), as
+    the batch child takes it: ``(args, kwargs pairs)`` pickled, each value as ``wire.decode``
+    makes it. The child loads a call's pickle afresh before it runs (no call sees objects
+    another call got), in one C call where decoding the wire text took tens of microseconds."""
     call = _call_shape(req)
-    _check_values(call)
-    return call
+    try:
+        args = [wire.decode(a, sets=_in_wire_order) for a in call["args"]]
+        kwargs = [(k, wire.decode(v, sets=_in_wire_order)) for k, v in call["kwargs"]]
+        return pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+    except RecursionError:
+        raise ValueError("argument nested too deeply") from None
 
 
 def _call_shape(req) -> dict:
@@ -1074,16 +1202,6 @@ def _call_shape(req) -> dict:
         if type(k) is not list or len(k) != 2 or type(k[0]) is not str:
             raise ValueError("malformed kwargs")
     return {"args": args, "kwargs": kwargs}
-
-
-def _check_values(call: dict) -> None:
-    try:
-        for a in call["args"]:
-            wire.decode(a)
-        for _, v in call["kwargs"]:
-            wire.decode(v)
-    except RecursionError:
-        raise ValueError("argument nested too deeply") from None
 
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -1406,7 +1524,7 @@ class Runtime:
         while True:
             line = self.stdin.pop_line()
             if line is not None:
-                return wire.loads_line(line, max_bytes=MAX_REQUEST_BYTES)
+                return self.checked.request(line)
             if self.stdin.eof:
                 return None
             select.select([self.proto_in], [], [])
@@ -1755,7 +1873,7 @@ class Runtime:
         """One call, alone in its batch (the judge relay's path): its own child, sweep and wipe."""
         if self.load_req is None:
             raise ValueError("call before load")
-        call = _checked_call(req)
+        call = prepare_call(req)
         got: list[dict] = []
         self.run_batch([call], lambda i, out: got.append(out))
         return {"op": "result", "outcome": got[0]}
@@ -1776,16 +1894,16 @@ class Runtime:
         return self.op_reset()
 
     def calls_checked(self, req_or_calls, *, final: bool) -> None:
-        checked = req_or_calls if type(req_or_calls) is list else self.checked.calls(req_or_calls)
+        prepared = req_or_calls if type(req_or_calls) is list else self.checked.calls(req_or_calls)
         held = self.held
 
         def emit(i: int, out: dict) -> None:
             if not held:
                 self.held_since = time.monotonic()
-            held.append(_dumps({"op": "result", "index": i, "outcome": out}))
+            held.append(result_line(i, out))
 
         try:
-            self.run_batch([c for c, _ in checked], emit, final=final, encoded=[t for _, t in checked])
+            self.run_batch(prepared, emit, final=final)
         finally:
             self.flush_held()
 
@@ -1796,8 +1914,8 @@ class Runtime:
             self.held.clear()
             _write_all(self.proto_out, data)
 
-    def run_batch(self, calls: list[dict], emit, *, final: bool = False, encoded: list[bytes] | None = None) -> None:
-        """Run ``calls`` in order; ``emit(index, outcome)`` for each, as soon as it is known.
+    def run_batch(self, calls: list[bytes], emit, *, final: bool = False) -> None:
+        """Run ``calls`` (``prepare_call``'s) in order; ``emit(index, outcome)`` for each, as soon as it is known.
 
         All calls go to one child forked from the loaded server; when a child dies or is
         killed, the call it was in gets that outcome and the rest go to a new child (the
@@ -1805,9 +1923,7 @@ class Runtime:
         directory wiped and output drained once, after the whole batch; ``final``: a
         reset follows at once (``op_run``), which does all that, so it is left to it.
         """
-        if encoded is None:
-            encoded = [_dumps(c)[:-1] for c in calls]
-        n = len(encoded)
+        n = len(calls)
         i = 0
         timeouts = 0
 
@@ -1835,7 +1951,7 @@ class Runtime:
                     for j in range(i, n):
                         emit(j, dict(failure))
                     break
-            i = self._run_child(encoded, i, counted, final=final)
+            i = self._run_child(calls, i, counted, final=final)
         self.flush_held()  # the host can go on while we clean up
         if final:
             return
@@ -1847,7 +1963,7 @@ class Runtime:
         if self.server is not None and self.server.status is not None:
             self.kill_server()
 
-    def _run_child(self, encoded: list[bytes], start: int, emit, *, final: bool = False) -> int:
+    def _run_child(self, calls: list[bytes], start: int, emit, *, final: bool = False) -> int:
         """Calls ``start``.. in one new child of the server; the index of the first call not done.
 
         A call's outcome is what happens to the child while it runs: if the server dies
@@ -1859,12 +1975,14 @@ class Runtime:
         record, the first call also what the server used since it was last accounted
         for. Past cpu_seconds + CPU_GRACE the call is a timeout ("cpu"), whether the
         watchdog sees it running or its record comes in. The tree is read only when the
-        wall clock says it could be over (it grows at most ``self.cpus`` times faster).
+        wall clock says it could be over (it grows at most ``self.cpus`` times faster), and
+        at a call's start only when what it may have used since the last read (``slack``,
+        then charged to the call) would pass STALE_CPU.
         """
         srv = self.server
         assert srv is not None
         lim = self.lim
-        n = len(encoded)
+        n = len(calls)
         cpu_limit, wall, out_cap = lim["cpu_seconds"], lim["wall_seconds"], lim["output_bytes"]
         srv.discard_pending()  # nothing an earlier child (now swept) wrote may count for this one
         self.drain_output()
@@ -1881,9 +1999,9 @@ class Runtime:
         # no batch child forked; it is then watched as the child (wait4, its own clock), and
         # anything it writes on its report pipe meanwhile is the candidate's
         direct = final
-        head = b'{"op":"calls","direct":true,"calls":[' if direct else b'{"op":"calls","calls":['
-        try:
-            _write_all(srv.cmd_w, head + b",".join(encoded[start:]) + b"]}\n")
+        head = b'{"op":"calls","direct":true,"calls":"' if direct else b'{"op":"calls","calls":"'
+        try:  # the prepared calls, one pickle of them all, in a JSON string (base64)
+            _write_all(srv.cmd_w, head + binascii.b2a_base64(pickle.dumps(calls[start:]), newline=False) + b'"}\n')
         except OSError:
             self.kill_server()
             self.sweep(None)
@@ -1986,21 +2104,28 @@ class Runtime:
                             break
                         # the next call starts now: its clocks, its output count
                         self.output = 0
-                        if tree is None and clock is not None and clock.read() is not None:
-                            # the child waits for its go: it and the server are the tree, unless
-                            # it left processes running, which then count in full at the next
-                            # look, as does whatever the server ran since the child started
-                            tree = server0 + clock.last
-                        elif tree is None and direct and self._last_pid() == srv.pid:
-                            tree = srv.cpu()  # no process or thread made since the server: it is the tree
-                        base = tree if tree is not None else self._tree_cpu(srv, child, clock)
-                        if direct:  # the server's own part, as of the tree read just now
-                            cpu0 = srv.clock.own if srv.clock is not None else cpu0
+                        stale = slack + self.cpus * (now - t_call)  # the most the tree used since ``base``
+                        if tree is None and stale <= STALE_CPU:
+                            # not read again (a /proc read per call was a good part of a fast
+                            # call's cost): ``base`` and ``cpu0`` stay, and what the tree used
+                            # since them, at most ``stale``, is charged to this call too
+                            slack = stale
                         else:
-                            cpu0 = clock.own if clock is not None else cpu0
-                        slack = 0.0
+                            if tree is None and clock is not None and clock.read() is not None:
+                                # the child waits for its go: it and the server are the tree, unless
+                                # it left processes running, which then count in full at the next
+                                # look, as does whatever the server ran since the child started
+                                tree = server0 + clock.last
+                            elif tree is None and direct and self._last_pid() == srv.pid:
+                                tree = srv.cpu()  # no process or thread made since the server: it is the tree
+                            base = tree if tree is not None else self._tree_cpu(srv, child, clock)
+                            if direct:  # the server's own part, as of the tree read just now
+                                cpu0 = srv.clock.own if srv.clock is not None else cpu0
+                            else:
+                                cpu0 = clock.own if clock is not None else cpu0
+                            slack = 0.0
                         t_call = now
-                        next_cpu = now + budget / self.cpus
+                        next_cpu = now + (budget - slack) / self.cpus
                         try:
                             os.write(chan.fd, b"g")
                         except OSError:

@@ -77,8 +77,8 @@ class WireError(ValueError):
     """Raised when a value cannot be encoded or a record is malformed."""
 
 
-def _key(tagged) -> str:
-    return json.dumps(tagged, separators=(",", ":"), ensure_ascii=False)
+# built once: json.dumps with these options builds an encoder at every call
+_key = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class _Budget:
@@ -265,9 +265,9 @@ def reduced(tagged):
         if tag == "obj":
             return ["obj", str(tagged[1])[:100], str(tagged[2])[:OPAQUE_REPR_CHARS]]
         tagged = encode(decode(tagged))  # canonical: short unless a really large int
-    text = dumps(tagged)
-    if len(text) <= MAX_KEPT_CHARS:
+    if len(_key(tagged)) <= MAX_KEPT_CHARS:  # as long as ``dumps``' text, which only reorders dict items
         return tagged
+    text = dumps(tagged)
     rounded_text = dumps(rounded(tagged))
     return Reduced(str(tag), len(text), _digest(text), _digest(rounded_text), text[:PREVIEW_CHARS]).record()
 
@@ -289,11 +289,13 @@ class _DecodeBudget:
         self.items = 0
 
 
-def decode(rec, *, reduced_ok: bool = False, _depth: int = 0, _budget: _DecodeBudget | None = None):
+def decode(rec, *, reduced_ok: bool = False, sets=None, _depth: int = 0, _budget: _DecodeBudget | None = None):
     """Decode tagged data back to plain Python values. Raises WireError when malformed.
 
     ``reduced_ok``: a top-level ``Reduced`` record (the host's own store) decodes to a
     ``Reduced``; anywhere else, and in anything a sandbox sends, it is malformed.
+    ``sets(tag, items)``, if given, builds each set ("S") and frozenset ("F") from its items
+    in wire order (checked as for ``set``/``frozenset``), instead of ``set(items)``.
     """
     if _depth > MAX_DEPTH + 1:
         raise WireError("record nested too deeply")
@@ -329,12 +331,14 @@ def decode(rec, *, reduced_ok: bool = False, _depth: int = 0, _budget: _DecodeBu
             return bytes.fromhex(rec[1])
         if tag in ("l", "t", "S", "F"):
             _expect(rec, 2, list)
-            items = [decode(v, _depth=d, _budget=budget) for v in rec[1]]
+            items = [decode(v, sets=sets, _depth=d, _budget=budget) for v in rec[1]]
             if tag == "l":
                 return items
             if tag == "t":
                 return tuple(items)
             _check_hashes(items)
+            if sets is not None:
+                return sets(tag, items)
             return set(items) if tag == "S" else frozenset(items)
         if tag == "d":
             _expect(rec, 2, list)
@@ -342,7 +346,8 @@ def decode(rec, *, reduced_ok: bool = False, _depth: int = 0, _budget: _DecodeBu
             for pair in rec[1]:
                 if type(pair) is not list or len(pair) != 2:
                     raise WireError("malformed dict item")
-                pairs.append((decode(pair[0], _depth=d, _budget=budget), decode(pair[1], _depth=d, _budget=budget)))
+                pairs.append((decode(pair[0], sets=sets, _depth=d, _budget=budget),
+                              decode(pair[1], sets=sets, _depth=d, _budget=budget)))
             _check_hashes([k for k, _ in pairs])
             return dict(pairs)
         if tag == "obj":

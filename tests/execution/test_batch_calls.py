@@ -137,3 +137,20 @@ def test_after_a_few_timeouts_the_rest_of_the_batch_is_not_run(sandbox):
     assert all(o.status == "timeout" for o in outs[1:])
     assert [o.error for o in outs[1 + MAX_TIMEOUTS_PER_BATCH :]] == ["budget"] * 2
     assert all(o.error in ("cpu", "wall") for o in outs[1 : 1 + MAX_TIMEOUTS_PER_BATCH])
+
+
+def test_a_call_gets_its_arguments_as_decoded_fresh_and_sets_in_their_order(sandbox):
+    """The runner hands the child pickled arguments: the same values ``wire.decode`` makes, down to a
+    set's iteration order (5 and 13 share a slot: the order they go in decides), new for each call."""
+    from codegen_ttc.problems.model import Call
+
+    from .helpers import run_probes
+
+    source = "def f(s, xs):\n    xs.append(len(xs))\n    return [list(s), list(frozenset(s)), xs]\n"
+    arg = {5, 13}
+    decoded = wire.decode(wire.encode(arg))
+    seen = [list(decoded), list(frozenset(decoded))]
+    outs = run_probes(sandbox, source, [Call((arg, [1])), Call((arg, [1, 2])), Call((arg, [1]), (("k", 1),))])
+    assert [o.status for o in outs[:2]] == ["returned", "returned"]
+    assert values(outs[:2]) == [[*seen, [1, 1]], [*seen, [1, 2, 2]]]
+    assert outs[2].status == "raised" and outs[2].error == "TypeError"  # an unexpected keyword, as decoded

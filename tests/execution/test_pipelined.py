@@ -108,7 +108,9 @@ def test_run_request_protocol(raw):  # noqa: F811
     assert raw.rpc({"op": "ping"}) == {"op": "pong"}
 
 
-def test_a_call_checked_once_is_not_decoded_again_and_malformed_ones_always_fail(monkeypatch):
+def test_calls_seen_before_are_not_parsed_again_and_malformed_ones_always_fail(monkeypatch):
+    import pickle
+
     from codegen_ttc.runtime import runner
 
     decoded = []
@@ -116,16 +118,67 @@ def test_a_call_checked_once_is_not_decoded_again_and_malformed_ones_always_fail
     monkeypatch.setattr(runner.wire, "decode", lambda rec, *a, **k: decoded.append(1) or real(rec, *a, **k))
     checked = runner.CheckedCalls()
     call = {"args": [wire.encode([1, 2, 3])], "kwargs": [["k", wire.encode("x")]]}
-    assert [c for c, _ in checked.calls({"calls": [call, call]})] == [call, call]
+    line = runner._dumps({"op": "run", "source": "def f(): pass", "calls": [call, call]})[:-1]
+    req = checked.request(line)
+    assert req["op"] == "run" and type(req["calls"]) is runner.CallsText
+    prepared = checked.calls(req)
+    assert [pickle.loads(p) for p in prepared] == [([[1, 2, 3]], [("k", "x")])] * 2
     first = len(decoded)
     assert first > 0
-    checked.call(dict(call))
-    assert len(decoded) == first  # the same text: not decoded again
-    bad = {"args": [["l", "not a list"]], "kwargs": []}
+    # the same calls in another candidate's request: neither parsed nor decoded again
+    other = checked.request(runner._dumps({"op": "run", "source": "def g(): pass", "calls": [call, call]})[:-1])
+    assert other["source"] == "def g(): pass" and checked.calls(other) is prepared
+    assert len(decoded) == first
+    bad = runner._dumps({"op": "run", "calls": [{"args": [["l", "not a list"]], "kwargs": []}]})[:-1]
     for _ in range(2):
         with pytest.raises(ValueError):
-            checked.call(bad)
+            checked.calls(checked.request(bad))
+    for text in (b'{"op":"run","calls":[{"args":[]}}', b'{"op":"run","calls":[1]}', b'{"op":"run","calls":[]}'):
+        with pytest.raises(ValueError):
+            checked.calls(checked.request(text))
     # past its bound it forgets everything, and checks again
     monkeypatch.setattr(runner, "MAX_CHECKED_BYTES", 1)
-    checked.call(call)
+    checked.calls(checked.request(line))
     assert len(decoded) > first
+
+
+@pytest.mark.parametrize("line", [
+    b'{"x":[{"y":1,"calls":[2]}]}',  # the mark nested, not the request's own field
+    b'{,"calls":[1]}',  # nothing before the mark: not JSON
+    b'{"a":"\\",\"calls\":[1]}',  # the mark's text inside a string
+    b'{"op":"calls","calls":[{"args":[]}]} ',
+])
+def test_a_request_is_read_as_json_reads_it(line):
+    from codegen_ttc.runtime import runner
+
+    try:
+        expected = json.loads(line)
+    except ValueError:
+        expected = None
+    try:
+        got = runner.CheckedCalls.request(line)
+    except runner.wire.WireError:  # the runner's own copy of the module
+        got = None
+    if type(got) is dict and type(got.get("calls")) is runner.CallsText:
+        got["calls"] = json.loads(got["calls"].text)
+    assert got == expected
+
+
+def test_a_prepared_call_rebuilds_sets_in_wire_order():
+    """The batch child gets what ``wire.decode`` makes, down to a set's iteration order."""
+    import pickle
+
+    from codegen_ttc.runtime import runner
+
+    rec = ["S", [["i", "5"], ["i", "13"]]]  # 5 and 13 share a slot: the order they go in decides
+    value = wire.decode(rec)
+    assert list(pickle.loads(pickle.dumps(value))) != list(value)  # why sets need care
+    nested = ["l", [rec, ["F", [["i", "5"], ["i", "13"]]], ["d", [[["F", [["i", "13"], ["i", "5"]]], rec]]]]]
+    args, kwargs = pickle.loads(runner.prepare_call({"args": [rec, nested], "kwargs": [["k", rec]]}))
+    expected = [value, wire.decode(nested)]
+    assert args == expected and [list(args[0])] == [list(value)]
+    assert [list(s) for s in args[1][:2]] == [list(s) for s in expected[1][:2]]
+    assert [type(s) for s in args[1][:2]] == [set, frozenset]
+    (key, inner), = args[1][2].items()
+    assert type(key) is frozenset and list(key) == list(next(iter(expected[1][2]))) and list(inner) == list(value)
+    assert kwargs == [("k", value)] and list(kwargs[0][1]) == list(value)

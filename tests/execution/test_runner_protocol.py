@@ -119,6 +119,40 @@ def test_malformed_child_records_are_rejected(text):
     assert runner.validate_child_record(text) is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"status":"returned","value":["l",[["i","3"],["s","\xc3\xa9\\u00e9"]]]}',  # as _report writes it
+        b'{"status":"returned","value": ["i","3"]}',  # spaced: read the general way
+        b'{"status":"returned","value":["i","3"] }',
+        b'{"status":"returned","value":["i","3"],"value":["i","4"]}',  # the last one counts, as in JSON
+        b'{"status":"returned","value":["i","3"],"seconds":9,"stdout_bytes":0}',  # only the runner says these
+        b'{"status":"returned","value":["i","3"]}}',
+        b'{"status":"returned","value":["l",3]}',
+        b'{"status":"returned","value":["H","s",1,"a","b","c"]}',
+        b'{"status":"returned","value":' + b"[" * 2000 + b"]" * 2000 + b"}",
+        b'{"status":"returned","value":["s","\xed\xa0\x80"]}',  # a lone surrogate, as surrogatepass writes it
+        b'{"status":"returned","value":["s","\xff"]}',
+    ],
+)
+def test_a_returned_record_is_sent_on_as_the_host_would_read_it_encoded_again(text):
+    """A returned value goes to the host as the record's own text: the same outcome as checking it
+    the general way (``json.loads``) and encoding it again, or refused as that would be."""
+    def general(text):
+        try:
+            rec = json.loads(text)
+        except (ValueError, RecursionError):
+            return None
+        return runner.validate_child_record(runner._dumps(rec)[:-1]) if type(rec) is dict else None
+
+    checked, expected = runner.validate_child_record(text), general(text)
+    assert checked == expected
+    if checked is not None:
+        assert json.loads(runner.result_line(3, checked)) == json.loads(runner.result_line(3, dict(expected)))
+        checked["stdout_bytes"], checked["seconds"] = expected["stdout_bytes"], expected["seconds"] = 7, 1.5e-05
+        assert json.loads(runner.result_line(3, checked)) == json.loads(runner.result_line(3, dict(expected)))
+
+
 def test_load_without_reset_still_starts_clean(raw):
     writer_at_import = "import os\nopen(os.path.join(os.environ['TMPDIR'], 'left'), 'w').close()\ndef f():\n    return 1\n"
     reader = "import os\ndef f():\n    return os.path.exists(os.path.join(os.environ['TMPDIR'], 'left'))\n"

@@ -172,6 +172,15 @@ def test_large_values_are_kept_as_digests_and_compare_exactly():
     assert wire.reduced(small) is small  # small values stay as they are
 
 
+@pytest.mark.parametrize("extra", [-2, -1, 0, 1, 2])
+def test_a_value_is_reduced_exactly_when_its_canonical_text_is_past_the_bound(extra):
+    """At the bound, by the canonical text's length (dict items sorted, as ``dumps`` does)."""
+    pad = wire.MAX_KEPT_CHARS - len(wire.dumps(wire.encode({"b": 1, "a": ""}))) + extra
+    tagged = wire.encode({"b": 1, "a": "é" * pad})
+    assert len(wire.dumps(tagged)) == wire.MAX_KEPT_CHARS + extra
+    assert (wire.reduced(tagged) is tagged) == (extra <= 0)
+
+
 def test_a_reduced_value_compares_floats_to_ten_digits_and_types_exactly():
     floats = [k / 7 for k in range(4_000)]
     value = wire.decode(wire.reduced(wire.encode(floats)), reduced_ok=True)
