@@ -296,13 +296,37 @@ def family_rows(pools: dict, config: ScoreConfig, samples: Path) -> dict[str, di
     return out
 
 
-def calibration_points(args, sets: list[str], pools_of,
-                       strategy: str = "default") -> list[tuple[str, str, float, float, str, int]]:
-    """(source, task id, confidence, expected pass@1, basis, samples) of ``strategy``'s picks on
-    every set: replayed at ``CALIBRATION_NS`` samples for the 100-sample sets, and each MapCoder
-    family's own samples (all of them) as a source of its own."""
+@dataclasses.dataclass(frozen=True)
+class CalibrationPoint:
+    """One pick of the calibrated strategy, with what each kind of calibration reads from it."""
+
+    source: str  # a model, a setting, a ground truth
+    run: str  # the picks calibrated together: one replay order at one budget, or one MapCoder family
+    task_id: str
+    confidence: float
+    right: float  # expected pass@1 (tie-aware)
+    basis: str
+    samples: int
+    share: float  # the pick's share of the samples
+    held_out: tuple[float, ...]  # selection.calibration.held_out_examples
+
+
+def calibration_points(args, sets: list[str], pools_of, strategy: str = "default") -> list[CalibrationPoint]:
+    """``strategy``'s picks on every set: replayed at ``CALIBRATION_NS`` samples in
+    ``CALIBRATION_SEEDS`` orders for the 100-sample sets, and each MapCoder family's own samples
+    (all of them) as a source of its own."""
+    from codegen_ttc.reports.replay import permutation
+    from codegen_ttc.selection.calibration import held_out_examples
     from codegen_ttc.selection.passk import ranked_pass_at_k
     from codegen_ttc.selection.select import select
+
+    def pick(ev, correct, source: str, run: str, task_id: str) -> CalibrationPoint:
+        sel = select(ev, strategy)
+        mult = ev.multiplicity
+        top = list(sel.top) or list(range(len(mult)))
+        return CalibrationPoint(source, run, task_id, sel.confidence, ranked_pass_at_k(sel.ranking, mult, correct, 1),
+                                sel.basis, int(mult.sum()), float(mult[top].sum() / mult.sum()),
+                                held_out_examples(ev, strategy))
 
     sources = {"strict": "codegen16b strict", "with_examples": "codegen16b with examples",
                "strict_humaneval+": "humaneval+ truth", "with_examples_humaneval+": "humaneval+ truth"}
@@ -311,28 +335,27 @@ def calibration_points(args, sets: list[str], pools_of,
         if name in sources and (args.runs / name / "summary.json").is_file():
             pools, _ = pools_of(name)
             for n in CALIBRATION_NS:
-                for task_id, conf, p1, basis in curves.confidence_points(pools, strategy, [n],
-                                                                          range(CALIBRATION_SEEDS)):
-                    samples = min(n, int(pools[task_id].evidence.n_samples))
-                    points.append((sources[name], task_id, conf, p1, basis, samples))
+                for seed in range(CALIBRATION_SEEDS):
+                    for task_id, pool in pools.items():
+                        order = pool.draws[permutation(task_id, len(pool.draws), seed)]
+                        ev, rows = pool.restrict(order[:n])
+                        points.append(pick(ev, pool.correct[rows], sources[name], f"{name} n={n} order={seed}", task_id))
     for name in ("mapcoder", "mapcoder_humaneval+"):
         if name not in sets or not (args.runs / name / "summary.json").is_file():
             continue
         pools, _ = pools_of(name)
         for family, by_task in family_rows(pools, mapcoder_settings(args)[name], args.mapcoder).items():
+            source = f"mapcoder {family}" if name == "mapcoder" else "humaneval+ truth"
             for task_id, rows in by_task.items():
-                pool = pools[task_id]
-                ev, kept = pool.restrict(rows)
-                sel = select(ev, strategy)
-                p1 = ranked_pass_at_k(sel.ranking, ev.multiplicity, pool.correct[kept], 1)
-                source = f"mapcoder {family}" if name == "mapcoder" else "humaneval+ truth"
-                points.append((source, task_id, sel.confidence, p1, sel.basis, int(ev.multiplicity.sum())))
+                ev, kept = pools[task_id].restrict(rows)
+                points.append(pick(ev, pools[task_id].correct[kept], source, f"{name} {family}", task_id))
     return points
 
 
 def write_tables(path: Path, block: dict, sets: list[str]) -> None:
     """The shipped calibration, as data: one table per basis, the support it was fit on (samples
-    per task, answers per bin: outside it the package says "uncalibrated") and how it was made."""
+    per task, answers per bin: outside it the package says "uncalibrated") and how it was made, and
+    the run-level calibration ``score`` reports (``RunCalibration``)."""
     path.write_text(json.dumps({
         "strategy": "default",
         "fit_on": sets,
@@ -341,26 +364,55 @@ def write_tables(path: Path, block: dict, sets: list[str]) -> None:
         "tables": block["tables"],
         "counts": block["counts"],
         "samples": block["samples"],
+        "run_level": block["run_level_fit"],  # selection.calibration.RunCalibration, what score reports
     }, indent=1) + "\n")
 
 
-def calibration_block(points) -> dict:
-    """Leave-one-source-out ECE of the shipped kind of table (one binning per basis), and the
-    tables fit on every source (what ``--fit-calibration`` ships)."""
+def calibration_block(points: list[CalibrationPoint]) -> dict:
+    """Leave-one-source-out ECE of the kind of table the package had (one binning per basis), the
+    tables fit on every source (what ``--fit-calibration`` writes), and of the shipped run-level
+    calibration (``RunCalibration``: each run's held-out examples set its base rate), each ECE with
+    its noise floor (the ECE a perfectly calibrated predictor gets by chance on those picks)."""
     from codegen_ttc.selection import calibration
 
-    sources, _, conf, ok, bases, samples = zip(*points)
+    sources = [p.source for p in points]
+    conf = [p.confidence for p in points]
+    ok = [p.right for p in points]
+    bases = [p.basis for p in points]
+    samples = [p.samples for p in points]
     held = calibration.leave_one_source_out(sources, conf, ok, bases)
     raw = {s: calibration.expected_calibration_error(
         [c for c, src in zip(conf, sources) if src == s], [o for o, src in zip(ok, sources) if src == s])
         for s in dict.fromkeys(sources)}
     tables = calibration.fit_tables(conf, ok, bases, source="default strategy, every development set")
+    # the run-level calibration is fit on HumanEval's truth only: a stricter truth is held out, never fit on
+    run_level = {}
+    for source in dict.fromkeys(sources):
+        use = [p for p in points if p.source == source or p.source != "humaneval+ truth"]
+        result = next(h for h in calibration.leave_one_source_out_runs(
+            [p.source for p in use], [p.run for p in use], [p.share for p in use], [p.held_out for p in use],
+            [p.right for p in use], draws=300) if h.source == source)
+        run_level[source] = {"text": result.text(), "points": result.points, "calibrated_points": result.calibrated_points,
+                             "ece": None if result.ece is None else round(result.ece, 4), "uncalibrated": result.reason}
+        if result.ece is not None and result.floor is not None:
+            run_level[source].update({
+                "equal_mass_ece": round(result.equal_mass or 0.0, 4), "noise_floor": round(result.floor.ece, 4),
+                "noise_floor_p95": round(result.floor.ece_p95, 4), "right": round(result.right, 4),
+                "said": round(result.said or 0.0, 4)})
+    fit_on = [p for p in points if p.source != "humaneval+ truth"]
+    run_fit = calibration.fit_run_calibration(
+        [p.run for p in fit_on], [p.share for p in fit_on], [p.held_out for p in fit_on], [p.right for p in fit_on],
+        [p.samples for p in fit_on],
+        source="default strategy, held-out examples' rate then the share, fit on " + ", ".join(dict.fromkeys(
+            p.source for p in fit_on)))
     return {
         "points": len(points),
+        "run_level_fit": dataclasses.asdict(run_fit),
         "held_out": {h.source: {"ece": None if h.ece is None else round(h.ece, 4),
                                 "text": h.text(), "points": h.points, "calibrated_points": h.calibrated_points,
                                 "uncalibrated_bases": list(h.uncalibrated_bases),
                                 "raw_confidence_ece": round(raw[h.source], 4)} for h in held},
+        "run_level_held_out": run_level,
         "tables": {b: list(t.accuracy) for b, t in tables.items()},
         "counts": {b: list(t.counts) for b, t in tables.items()},
         "samples": [min(samples), max(samples)],
@@ -575,6 +627,10 @@ def main() -> int:
             console.print("default's reported probability, fit on every other source (leave-one-source-out):")
             for held in out["calibration"]["held_out"].values():
                 console.print(f"  {held['text']} (raw confidence: ECE {held['raw_confidence_ece']:.3f})")
+            console.print("the shipped run-level probability (held-out examples' rate, then each pick's share), "
+                          "fit on every other source:")
+            for row in out["calibration"]["run_level_held_out"].values():
+                console.print(f"  {row['text']}")
             if args.fit_calibration:
                 write_tables(args.fit_calibration, out["calibration"], sets)
                 console.print(f"wrote {args.fit_calibration}")

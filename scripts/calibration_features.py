@@ -20,6 +20,13 @@ Features (each of the pick's group, over the samples of the pool):
   whether it passes it (tie-aware); the mean over examples. Only where a task has examples
   (the with-examples sets): elsewhere the point is left out of feature sets using it;
 - ``distinct``: the share of distinct programs among the samples.
+
+Then the shipped kind (``selection.calibration.RunCalibration``): the run's rate of held-out
+examples passed as its base rate, spread over its tasks by each pick's share, fit on every
+other source and held out in turn (a run: one replay order at one budget, or one MapCoder
+family). Every ECE comes with its noise floor (what a perfectly calibrated predictor gets by
+chance on those answers, mean and 95th percentile) and the equal-mass ECE. ``--fit`` prints
+the ``RunCalibration`` fit on every source with examples (what the package ships).
 """
 
 from __future__ import annotations
@@ -40,7 +47,14 @@ import bench_selection as bench  # noqa: E402
 from codegen_ttc.clustering.behaviour import agreement  # noqa: E402
 from codegen_ttc.reports.curves import permutation  # noqa: E402
 from codegen_ttc.reports.run import load_run  # noqa: E402
-from codegen_ttc.selection.calibration import expected_calibration_error  # noqa: E402
+from codegen_ttc.selection.calibration import (  # noqa: E402
+    equal_mass_calibration_error,
+    expected_calibration_error,
+    fit_run_calibration,
+    held_out_examples,
+    leave_one_source_out_runs,
+    noise_floor,
+)
 from codegen_ttc.selection.passk import ranked_pass_at_k  # noqa: E402
 from codegen_ttc.selection.select import select  # noqa: E402
 
@@ -49,22 +63,6 @@ FEATURE_SETS = (("share",), ("share_ok",), ("share_ok", "agreement_ok"), ("share
                 ("heldout",), ("share", "heldout"), ("distinct",), ("share", "distinct"),
                 ("share", "heldout", "distinct"), ("share_ok", "agreement_ok", "heldout", "distinct"))
 LOGIT = {"share", "share_ok", "agreement_ok", "working", "distinct"}
-
-
-def held_out_examples(ev) -> float:
-    """The mean over the user's examples of whether ``default``'s pick, chosen without that
-    example's verdicts, passes it (expected over tied picks); NaN where there are no examples."""
-    from codegen_ttc.selection.evidence import Evidence
-
-    n_examples = ev.provided.shape[1]
-    if n_examples == 0:
-        return float("nan")
-    passed = []
-    for j in range(n_examples):
-        without = Evidence(ev.multiplicity, np.delete(ev.provided, j, axis=1), ev.generated, ev.generated_weight,
-                           ev.behaviour, ev.input_weight, ev.failed, ev.test_input, ev.timed_out, ev.input_keys)
-        passed.append(ranked_pass_at_k(select(without, "default").ranking, ev.multiplicity, ev.provided[:, j], 1))
-    return float(np.mean(passed))
 
 
 def features(ev, sel) -> dict[str, float]:
@@ -81,11 +79,14 @@ def features(ev, sel) -> dict[str, float]:
                                 rows=[int(np.searchsorted(rows, top[0]))])[0])
     return {"share": float(m[top].sum() / m.sum()), "share_ok": share_ok, "agreement_ok": agree,
             "working": float(voters.sum() / m.sum()), "log_n": float(np.log(m.sum())),
-            "heldout": held_out_examples(ev), "distinct": float(len(m) / m.sum())}
+            "distinct": float(len(m) / m.sum())}
 
 
-def point(ev, sel, correct) -> dict[str, float]:
-    return {**features(ev, sel), "right": ranked_pass_at_k(sel.ranking, ev.multiplicity, correct, 1)}
+def point(ev, sel, correct, source: str, run: str, task_id: str) -> dict:
+    held = list(held_out_examples(ev))
+    return {**features(ev, sel), "heldout_list": held, "heldout": float(np.mean(held)) if held else float("nan"),
+            "right": ranked_pass_at_k(sel.ranking, ev.multiplicity, correct, 1), "source": source, "run": run,
+            "task": task_id, "samples": int(ev.multiplicity.sum())}
 
 
 def replayed_points(pools, source: str, ns, seeds) -> list[dict]:
@@ -95,17 +96,19 @@ def replayed_points(pools, source: str, ns, seeds) -> list[dict]:
             order = pool.draws[permutation(task_id, int(pool.evidence.n_samples), seed)]
             for n in ns:
                 ev, rows = pool.restrict(order[:n])
-                out.append({**point(ev, select(ev, "default"), pool.correct[rows]), "source": source})
+                out.append(point(ev, select(ev, "default"), pool.correct[rows], source, f"{source} n={n} seed={seed}",
+                                 task_id))
     return out
 
 
-def family_points(pools, args) -> list[dict]:
-    config = bench.mapcoder_settings(args)["mapcoder"]
+def family_points(pools, args, name: str = "mapcoder", truth: str = "") -> list[dict]:
+    config = bench.mapcoder_settings(args)[name]
     out = []
     for family, by_task in bench.family_rows(pools, config, args.mapcoder).items():
+        source = f"mapcoder {family}{truth}"
         for task_id, rows in by_task.items():
             ev, kept = pools[task_id].restrict(rows)
-            out.append({**point(ev, select(ev, "default"), pools[task_id].correct[kept]), "source": f"mapcoder {family}"})
+            out.append(point(ev, select(ev, "default"), pools[task_id].correct[kept], source, source, task_id))
     return out
 
 
@@ -132,16 +135,25 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
     return w
 
 
+def fits(point: dict) -> bool:
+    """A pick fits a calibration: HumanEval's truth (HumanEval+'s is held out only, to show what a
+    stricter truth does to it)."""
+    return "HumanEval+" not in point["source"]
+
+
 def leave_one_source_out(points: list[dict], names) -> dict[str, dict]:
     out = {}
     points = [p for p in points if not any(np.isnan(p[name]) for name in names)]
     for held in dict.fromkeys(p["source"] for p in points):
-        train = [p for p in points if p["source"] != held]
+        train = [p for p in points if p["source"] != held and fits(p)]
         test = [p for p in points if p["source"] == held]
         w = fit_logistic(design(train, names), np.array([p["right"] for p in train]))
         prob = 1 / (1 + np.exp(-design(test, names) @ w))
         right = np.array([p["right"] for p in test])
+        floor = noise_floor(prob, draws=300)
         out[held] = {"ece": round(expected_calibration_error(prob, right), 3),
+                     "equal_mass": round(equal_mass_calibration_error(prob, right), 3),
+                     "floor": round(floor.ece, 3), "floor_p95": round(floor.ece_p95, 3),
                      "right": round(float(right.mean()), 3), "said": round(float(prob.mean()), 3),
                      "points": len(test)}
     return out
@@ -156,32 +168,64 @@ def main() -> None:
                         help="leave out the strict set (it has no examples to hold out)")
     parser.add_argument("--points", type=Path, default=None,
                         help="a JSON file of the computed picks: read when it exists, else written")
+    parser.add_argument("--plus", action="store_true",
+                        help="also the picks judged by HumanEval+'s tests (held out only, never fit on)")
+    parser.add_argument("--fit", action="store_true", help="print the RunCalibration fit on every source with examples")
     args = parser.parse_args()
     if args.points is not None and args.points.is_file():
-        report(json.loads(args.points.read_text()))
+        report(json.loads(args.points.read_text()), args.fit)
         return
     args.mapcoder = args.data.parent / bench.MAPCODER
     args.plus_data = args.data.parent / "evalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
     args.sandbox, args.workers, args.limit, args.synthesise, args.reuse_runs = "bwrap", None, None, 40, None
     points: list[dict] = []
-    for name, source in (("strict", "codegen16b strict"), ("with_examples", "codegen16b with examples")):
+    sets = [("strict", "codegen16b strict"), ("with_examples", "codegen16b with examples")]
+    if args.plus:
+        sets.append(("with_examples_humaneval+", "codegen16b with examples, HumanEval+ truth"))
+    for name, source in sets:
         if (args.runs / name / "summary.json").is_file() and not (args.skip_strict and name == "strict"):
             pools, _ = load_run(args.runs / name)
             points += replayed_points(pools, source, (5, 10, 25, 50, 100), range(args.seeds))
-    if (args.runs / "mapcoder" / "summary.json").is_file():
-        pools, _ = load_run(args.runs / "mapcoder")
-        points += family_points(pools, args)
+    for name, truth in (("mapcoder", ""), ("mapcoder_humaneval+", ", HumanEval+ truth"))[:2 if args.plus else 1]:
+        if (args.runs / name / "summary.json").is_file():
+            pools, _ = load_run(args.runs / name)
+            points += family_points(pools, args, name, truth)
     if args.points is not None:
         args.points.write_text(json.dumps(points))
-    report(points)
+    report(points, args.fit)
 
 
-def report(points: list[dict]) -> None:
-    print(f"{len(points)} picks from {len({p['source'] for p in points})} sources; held-out ECE (right / said):")
+def run_level(points: list[dict], by_share: bool = True) -> None:
+    """The shipped kind, held out in turn: fit on every other source with HumanEval's truth
+    (``by_share`` False: the run's probability for each of its picks)."""
+    print(f"run-level (RunCalibration{'' if by_share else ', the run probability alone'}), held out in turn:")
+    train = [p for p in points if fits(p)]
+    for held in dict.fromkeys(p["source"] for p in points):
+        use = [p for p in train if p["source"] != held] + [p for p in points if p["source"] == held]
+        columns = ([p["source"] for p in use], [p["run"] for p in use], [p["share"] for p in use],
+                   [p["heldout_list"] for p in use], [p["right"] for p in use])
+        result = next(h for h in leave_one_source_out_runs(*columns, draws=300, by_share=by_share) if h.source == held)
+        print(f"  {result.text()}")
+        if len(result.by_run) > 1:
+            print("    by run (right / said): " + "; ".join(f"{r} {right:.3f} / {said:.3f}" for r, right, said in result.by_run))
+
+
+def report(points: list[dict], fit: bool = False) -> None:
+    print(f"{len(points)} picks from {len({p['source'] for p in points})} sources; held-out ECE "
+          "(noise floor mean / 95th pct; equal-mass ECE; right / said):")
     for names in FEATURE_SETS:
         row = leave_one_source_out(points, names)
         print(f"  {' + '.join(names)}: " + "; ".join(
-            f"{s} {r['ece']:.3f} ({r['right']:.2f}/{r['said']:.2f}, {r['points']})" for s, r in row.items()))
+            f"{s} {r['ece']:.3f} ({r['floor']:.3f}/{r['floor_p95']:.3f}; {r['equal_mass']:.3f}; "
+            f"{r['right']:.2f}/{r['said']:.2f}, {r['points']})" for s, r in row.items()))
+    run_level(points)
+    run_level(points, by_share=False)
+    if fit:
+        train = [p for p in points if fits(p)]
+        model = fit_run_calibration([p["run"] for p in train], [p["share"] for p in train],
+                                    [p["heldout_list"] for p in train], [p["right"] for p in train],
+                                    [p["samples"] for p in train])
+        print(f"fit on {', '.join(dict.fromkeys(p['source'] for p in train))}: {model}")
 
 
 if __name__ == "__main__":

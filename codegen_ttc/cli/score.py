@@ -62,9 +62,23 @@ def strategy_table(summary: dict) -> Table:
             for pair, gap in summary["paired"].items()
         ]
     lines.append("* the strategy's own confidence in its picks, averaged over tasks: a score in [0, 1], "
-                 "not a probability (solve reports calibrated ones)")
+                 "not a probability (the line below gives one)")
+    lines.append(calibration_line(summary.get("calibration")))
     table.caption = "\n".join(lines)
     return table
+
+
+def calibration_line(block: dict | None) -> str:
+    """The run's calibrated probability of a right pick (reports.scoring.run_calibration), in words."""
+    if not block:
+        return "probability of a right answer: uncalibrated"
+    name = block["strategy"]
+    if block.get("probability") is None:
+        return f"{name}'s picks: uncalibrated ({block['uncalibrated']})"
+    return (f"{name}'s picks: probability of a right answer {block['probability']:.2f} on average "
+            f"(from {block['held_out_examples']} of your examples held out in turn, {block['example_rate']:.2f} passed; "
+            f"fit on {block['basis']}); on this run's hidden tests right {block['right']:.2f}, "
+            f"ECE {block['ece']:.3f} (chance alone gives up to {block['ece_noise_floor_p95']:.3f})")
 
 
 def parse_ks(text: str) -> tuple[int, ...]:

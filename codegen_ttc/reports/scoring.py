@@ -10,6 +10,13 @@ import numpy as np
 from codegen_ttc.clustering.behaviour import cluster_rows
 from codegen_ttc.execution.batch import Outcomes
 from codegen_ttc.pipeline import Task
+from codegen_ttc.selection.calibration import (
+    RUN_CALIBRATION,
+    example_rate,
+    expected_calibration_error,
+    held_out_examples,
+    noise_floor,
+)
 from codegen_ttc.selection.passk import pass_at_k, ranked_pass_at_k
 from codegen_ttc.selection.select import select
 
@@ -42,6 +49,9 @@ class TaskScore:
     clusters: list[dict] = field(default_factory=list)  # size, correct samples, best first
     # the same figures on one suite of the hidden tests alone (evalplus's "base"), when they have suites
     suites: dict[str, dict] = field(default_factory=dict)
+    # per provided test, whether the calibrated strategy's pick made without it passes it
+    # (selection.calibration.held_out_examples): the run's base rate, no hidden truth needed
+    held_out_examples: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -101,6 +111,7 @@ def score_task(
         strategies=per_strategy,
         clusters=rows,
         suites=suites,
+        held_out_examples=list(held_out_examples(ev, CALIBRATED)) if CALIBRATED in strategies else [],
     )
 
 
@@ -128,6 +139,29 @@ def mean_interval(values, *, confidence: float = 0.95, resamples: int = 5000, se
 
 
 REFERENCE = "default"  # the strategy every other one is compared with, task by task
+CALIBRATED = "default"  # the strategy whose picks get a probability (selection.calibration.RUN_CALIBRATION)
+
+
+def run_calibration(scores: Sequence[TaskScore]) -> dict:
+    """The probability that each of ``CALIBRATED``'s picks is right, from the run's rate of held-out
+    examples passed (``RunCalibration``), or "uncalibrated" and why; beside it, how it fares on
+    this run's hidden truth (ECE, and the ECE a perfectly calibrated predictor gets by chance here)."""
+    if not scores or CALIBRATED not in scores[0].strategies:
+        return {"strategy": CALIBRATED, "probability": None, "uncalibrated": f"strategy {CALIBRATED} was not scored"}
+    picks = [s.strategies[CALIBRATED] for s in scores]
+    shares = [p.top_size / s.n_samples for p, s in zip(picks, scores)]
+    held = [s.held_out_examples for s in scores]
+    rate, examples = example_rate(held)
+    out: dict = {"strategy": CALIBRATED, "basis": RUN_CALIBRATION.source, "held_out_examples": examples,
+                 "example_rate": round(rate, 4)}
+    probability, reason = RUN_CALIBRATION.probabilities(shares, held, [s.n_samples for s in scores])
+    if probability is None:
+        return {**out, "probability": None, "uncalibrated": reason}
+    right = _pass1(scores, CALIBRATED)
+    floor = noise_floor(probability, draws=200)
+    return {**out, "probability": round(float(probability.mean()), 4), "right": round(float(right.mean()), 4),
+            "ece": round(expected_calibration_error(probability, right), 4), "ece_noise_floor_p95": round(floor.ece_p95, 4),
+            "tasks": {s.task_id: round(float(p), 4) for s, p in zip(scores, probability)}}
 
 
 def summarise(scores: Sequence[TaskScore], ks: Sequence[int] = DEFAULT_KS) -> dict:
@@ -157,6 +191,7 @@ def summarise(scores: Sequence[TaskScore], ks: Sequence[int] = DEFAULT_KS) -> di
         "oracle": float(np.mean([s.n_correct > 0 for s in scores])),
         "strategies": strategies,
     }
+    summary["calibration"] = run_calibration(scores)
     if all(BASE_SUITE in s.suites for s in scores):
         summary["suites"] = {BASE_SUITE: _suite_summary(scores, BASE_SUITE, ks, names)}
     if REFERENCE in names:

@@ -24,16 +24,27 @@ A table holds only where it was fit: ``calibrate`` gives no number (None and the
 "uncalibrated") for a basis without a table, an adaptive answer without an adaptive table,
 a sample count outside the fit's, a confidence bin the fit had no answer in, or an agreement
 over no input at all.
+
+Those tables do not transfer to other models (docs/benchmarks.md): at equal confidence a
+weaker model's picks are right less often. What does transfer is the model's base rate as the
+user's own examples measure it, held out in turn (``held_out_examples``): over a ``score`` run's
+tasks, how often the pick made without an example passes it predicts how often the picks pass
+the hidden tests, whatever the model. ``RunCalibration`` turns that rate into the run's
+probability and spreads it over its tasks by each pick's share of the samples.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from codegen_ttc.selection.evidence import Evidence
+from codegen_ttc.selection.passk import ranked_pass_at_k
+from codegen_ttc.selection.select import select
 
 
 def bin_index(confidence: Sequence[float] | np.ndarray, bins: int) -> np.ndarray:
@@ -332,4 +343,256 @@ def leave_one_source_out(
         missing = tuple(sorted(set(basis[test & ~covered].tolist())))
         ece = expected_calibration_error(probability, ok[covered], bins) if covered.any() else None
         out.append(HeldOutSource(held, int(test.sum()), int(covered.sum()), ece, missing))
+    return out
+
+
+def equal_mass_calibration_error(probability: Sequence[float] | np.ndarray, correct: Sequence[float] | np.ndarray,
+                                 bins: int = 10) -> float:
+    """ECE over bins of equal counts (by rank of the probability) instead of equal width: every
+    bin holds enough answers to measure, so it depends less on where the probabilities lie."""
+    p = np.asarray(probability, dtype=np.float64)
+    ok = np.asarray(correct, dtype=np.float64)
+    if len(p) != len(ok):
+        raise ValueError("one correctness value per probability")
+    if not len(p):
+        return 0.0
+    chunks = np.array_split(np.argsort(p, kind="stable"), min(bins, len(p)))
+    return float(sum(abs(float((ok[c] - p[c]).sum())) for c in chunks) / len(p))
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """The calibration error a perfectly calibrated predictor gets by chance on these answers:
+    outcomes drawn from the probabilities themselves, mean and 95th percentile over draws."""
+
+    ece: float
+    ece_p95: float
+    equal_mass: float
+    equal_mass_p95: float
+
+
+def noise_floor(probability: Sequence[float] | np.ndarray, bins: int = 10, draws: int = 1000,
+                seed: int = 0) -> NoiseFloor:
+    """``NoiseFloor`` of ``probability`` (each answer right with its own probability, independently).
+    An ECE within it is as good as the number of answers can show. Pure (seeded)."""
+    p = np.asarray(probability, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    width, mass = [], []
+    for _ in range(draws):
+        outcome = (rng.random(len(p)) < p).astype(np.float64)
+        width.append(expected_calibration_error(p, outcome, bins))
+        mass.append(equal_mass_calibration_error(p, outcome, bins))
+    return NoiseFloor(float(np.mean(width)), float(np.quantile(width, 0.95)),
+                      float(np.mean(mass)), float(np.quantile(mass, 0.95)))
+
+
+# ------------------------------------------------------------------ a run's base rate from its examples
+
+
+def held_out_examples(ev: Evidence, strategy: str = "default") -> tuple[float, ...]:
+    """For each of the user's examples (``ev.provided``'s columns): whether ``strategy``'s pick,
+    made without that example's verdicts, passes it (expected over a tied top group). No hidden
+    truth is needed, so a run can measure its model's base rate this way at scoring time. Pure."""
+    passed = []
+    for j in range(ev.provided.shape[1]):
+        without = replace(ev, provided=np.delete(ev.provided, j, axis=1))
+        passed.append(ranked_pass_at_k(select(without, strategy).ranking, ev.multiplicity, ev.provided[:, j], 1))
+    return tuple(float(p) for p in passed)
+
+
+def _logit(v: np.ndarray | float) -> np.ndarray:
+    v = np.clip(np.asarray(v, dtype=np.float64), 0.02, 0.98)  # a share of 1 or a rate of 0 is not infinite evidence
+    return np.log(v / (1 - v))
+
+
+def _sigmoid(z: np.ndarray | float) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.asarray(z, dtype=np.float64)))
+
+
+def example_rate(held_out: Sequence[Sequence[float]]) -> tuple[float, int]:
+    """The run's rate of held-out examples passed, pooled over every example of every task with
+    a uniform prior ((passed + 1) / (examples + 2)), and the number of examples."""
+    flat = [v for task in held_out for v in task]
+    return (sum(flat) + 1) / (len(flat) + 2), len(flat)
+
+
+MIN_RUN_EXAMPLES = 100  # fewer held-out examples in a run: its rate is too noisy (se > 0.03 near 0.9)
+
+
+@dataclass(frozen=True)
+class RunCalibration:
+    """The probability that each of a run's picks is right, from the run's rate of held-out
+    examples passed (``example_rate``) and each pick's share of its task's samples.
+
+    Run level: logit(probability of the run's picks) = intercept + rate_slope x logit(rate).
+    Task level: a pick's log-odds rise by share_slope x logit(its share) (fit with one intercept per
+    run, so only differences within a run count), and one offset per run makes the mean over the
+    run's tasks equal the run-level probability.
+    """
+
+    intercept: float
+    rate_slope: float
+    share_slope: float
+    source: str = ""
+    samples: tuple[int, int] | None = None  # fewest and most samples per task of the picks fit on
+
+    def run_probability(self, rate: float) -> float:
+        return float(_sigmoid(self.intercept + self.rate_slope * _logit(rate)))
+
+    def probabilities(self, shares: Sequence[float] | np.ndarray, held_out: Sequence[Sequence[float]],
+                      samples: Sequence[int] | None = None) -> tuple[np.ndarray | None, str]:
+        """Per task, the probability its pick is right, or None and why the run is uncalibrated.
+        ``held_out``: ``held_out_examples`` of each task (empty where it has no example). Pure."""
+        rate, examples = example_rate(held_out)
+        if examples < MIN_RUN_EXAMPLES:
+            return None, (f"the run holds out {examples} examples of the user's, fewer than the {MIN_RUN_EXAMPLES} "
+                          "its base rate needs (tasks without docstring examples have none)")
+        if samples is not None and self.samples is not None:
+            low, high = self.samples
+            outside = sum(1 for n in samples if not low <= n <= high)
+            if outside:
+                return None, f"{outside} tasks rest on samples per task outside the {low} to {high} it was fit on"
+        z = self.share_slope * _logit(np.asarray(shares, dtype=np.float64))
+        target = self.run_probability(rate)
+        low_offset, high_offset = -30.0, 30.0
+        for _ in range(80):  # the offset whose mean probability over the run's tasks is the run's
+            mid = (low_offset + high_offset) / 2
+            low_offset, high_offset = (mid, high_offset) if _sigmoid(z + mid).mean() < target else (low_offset, mid)
+        return _sigmoid(z + (low_offset + high_offset) / 2), ""
+
+
+# Fit by ``fit_run_calibration`` on every pick of ``default`` in (``python scripts/calibration_features.py
+# --runs /work/runs16 --fit``): CodeGen-16B samples with HumanEval's prompts and docstring examples
+# (40 synthesised inputs, CodeT's tests), replayed at 5, 10, 25, 50 and 100 samples per task in 2
+# orders (each order and budget a run of 164 tasks), and MapCoder's ChatGPT, GPT-4 and Gemini
+# programs for HumanEval (3 to 5 per task, one run each); right = passes HumanEval's hidden tests.
+# Its leave-one-source-out ECE and noise floors: docs/benchmarks.md.
+RUN_CALIBRATION = RunCalibration(
+    intercept=-0.6563, rate_slope=0.9624, share_slope=0.5622,
+    source="default strategy, HumanEval with docstring examples: CodeGen-16B (5-100 samples), "
+           "MapCoder's ChatGPT, GPT-4 and Gemini programs",
+    samples=(3, 100),
+)
+
+
+def load_run_calibration(path: Path = TABLES_FILE) -> RunCalibration | None:
+    """The ``RunCalibration`` a tables file holds (``bench_selection --fit-calibration``); None
+    when there is no file or it holds none."""
+    if not path.is_file():
+        return None
+    fit = json.loads(path.read_text()).get("run_level")
+    if not fit:
+        return None
+    return RunCalibration(float(fit["intercept"]), float(fit["rate_slope"]), float(fit["share_slope"]),
+                          str(fit.get("source", "")), tuple(fit["samples"]) if fit.get("samples") else None)
+
+
+RUN_CALIBRATION = load_run_calibration() or RUN_CALIBRATION
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, penalised: np.ndarray, l2: float = 1.0) -> np.ndarray:
+    """Weights of a logistic regression (Newton steps), ridge penalty on the ``penalised`` columns;
+    ``y`` may be fractional (expected pass@1)."""
+    w = np.zeros(x.shape[1])
+    penalty = l2 * np.diag(penalised.astype(np.float64))
+    for _ in range(60):
+        p = _sigmoid(x @ w)
+        hess = (x * (p * (1 - p) + 1e-9)[:, None]).T @ x + penalty
+        w -= np.linalg.solve(hess, x.T @ (p - y) + penalty @ w)
+    return w
+
+
+Numbers = Sequence[float] | np.ndarray
+Labels = Sequence[str] | np.ndarray
+
+
+def fit_run_calibration(runs: Labels, shares: Numbers, held_out: Sequence[Sequence[float]],
+                        correct: Numbers, samples: Sequence[int] | None = None,
+                        source: str = "") -> RunCalibration:
+    """``RunCalibration`` from picks labelled by run (a model's pool at one budget): the run-level
+    fit on each pick with its run's ``example_rate``, the share's slope with one intercept per run.
+    Runs with fewer than ``MIN_RUN_EXAMPLES`` held-out examples are left out (they get no
+    probability either). Pure."""
+    run = np.asarray(list(runs))
+    rates = {r: example_rate([held_out[int(i)] for i in np.flatnonzero(run == r)]) for r in dict.fromkeys(run.tolist())}
+    names = [r for r, (_, examples) in rates.items() if examples >= MIN_RUN_EXAMPLES]  # others are uncalibrated
+    keep = np.isin(run, names)
+    run = run[keep]
+    ok = np.asarray(correct, dtype=np.float64)[keep]
+    share = np.asarray(shares, dtype=np.float64)[keep]
+    budget = None if samples is None else np.asarray(samples)[keep]
+    rate = {r: rates[r][0] for r in names}
+    x_run = np.column_stack([np.ones(len(run)), _logit(np.array([rate[r] for r in run]))])
+    intercept, rate_slope = _fit_logistic(x_run, ok, np.array([0, 1]))
+    dummies = (run[:, None] == np.array(names)[None, :]).astype(np.float64)
+    x_task = np.column_stack([dummies, _logit(share)])
+    share_slope = _fit_logistic(x_task, ok, np.r_[np.zeros(len(names)), 1.0])[-1]
+    span = (int(budget.min()), int(budget.max())) if budget is not None and len(budget) else None
+    return RunCalibration(round(float(intercept), 4), round(float(rate_slope), 4), round(float(share_slope), 4),
+                          source, span)
+
+
+@dataclass(frozen=True)
+class HeldOutRunSource:
+    """``RunCalibration`` fit on every other source, on one source's runs: its ECE and noise floor
+    over the runs it calibrates (a run with too few held-out examples is uncalibrated)."""
+
+    source: str
+    points: int
+    calibrated_points: int
+    ece: float | None  # None: no run of the source is calibrated
+    right: float  # over the calibrated points (over all when none is)
+    said: float | None
+    equal_mass: float | None = None
+    floor: NoiseFloor | None = None
+    reason: str = ""  # why some or all of its runs are uncalibrated
+    brier: float | None = None  # mean squared error: rewards telling right picks from wrong ones, as ECE does not
+    by_run: tuple[tuple[str, float, float], ...] = ()  # (run, right, said) of each calibrated run
+
+    def text(self) -> str:
+        if self.ece is None or self.floor is None:
+            return f"{self.source}: uncalibrated ({self.reason})"
+        left = f"; {self.points - self.calibrated_points} uncalibrated ({self.reason})" if self.reason else ""
+        return (f"{self.source}: ECE {self.ece:.3f} (chance alone {self.floor.ece:.3f}, 95th pct "
+                f"{self.floor.ece_p95:.3f}), equal-mass {self.equal_mass:.3f}, right {self.right:.3f}, "
+                f"said {self.said:.3f}, Brier {self.brier:.3f}, over {self.calibrated_points} picks{left}")
+
+
+def leave_one_source_out_runs(sources: Labels, runs: Labels, shares: Numbers, held_out: Sequence[Sequence[float]],
+                              correct: Numbers, draws: int = 1000, by_share: bool = True) -> list[HeldOutRunSource]:
+    """For each source: a ``RunCalibration`` fit on every other source's picks, applied run by run
+    to this source's, and the ECE, equal-mass ECE and noise floor of the result (``by_share``
+    False: every pick of a run gets the run's probability). Pure (seeded)."""
+    src = np.asarray(list(sources))
+    run = np.asarray(list(runs))
+    ok = np.asarray(correct, dtype=np.float64)
+    share = np.asarray(shares, dtype=np.float64)
+    out = []
+    for held in dict.fromkeys(src.tolist()):
+        train = np.flatnonzero(src != held)
+        # no check of samples per task: the held-out source's budgets are its own
+        model = fit_run_calibration(run[train], share[train], [held_out[int(i)] for i in train], ok[train])
+        model = model if by_share else replace(model, share_slope=0.0)
+        test = np.flatnonzero(src == held)
+        prob = np.full(len(test), np.nan)
+        reasons = []
+        by_run = []
+        for r in dict.fromkeys(run[test].tolist()):
+            at = np.flatnonzero(run[test] == r)
+            p, why = model.probabilities(share[test][at], [held_out[int(i)] for i in test[at]])
+            if p is None:
+                reasons.append(why)
+            else:
+                prob[at] = p
+                by_run.append((str(r), float(ok[test][at].mean()), float(p.mean())))
+        covered = ~np.isnan(prob)
+        y = ok[test][covered]
+        reason = (f"{len(reasons)} runs: " if len(reasons) > 1 else "") + reasons[0] if reasons else ""
+        if not covered.any():
+            out.append(HeldOutRunSource(held, len(test), 0, None, float(ok[test].mean()), None, reason=reason))
+            continue
+        p = prob[covered]
+        out.append(HeldOutRunSource(held, len(test), int(covered.sum()), expected_calibration_error(p, y),
+                                    float(y.mean()), float(p.mean()), equal_mass_calibration_error(p, y),
+                                    noise_floor(p, draws=draws), reason, float(np.mean((p - y) ** 2)), tuple(by_run)))
     return out

@@ -43,6 +43,10 @@ def test_score_tiny_set_through_bwrap_writes_summary_and_resumes(tmp_path, capsy
     tasks = [json.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()]
     assert [t["task_id"] for t in tasks] == [f"tiny/{i}" for i in range(5)]
     assert json.loads((out / "config.json").read_text())["inputs_hash"] == summary["inputs_hash"]
+    # default's picks are calibrated by the run's held-out examples: 5 tasks hold out too few of them
+    calibration = summary["calibration"]
+    assert 0 < calibration["held_out_examples"] < 100
+    assert calibration["probability"] is None and "fewer than the 100" in calibration["uncalibrated"]
 
     # the same command again resumes from the run directory: nothing is executed twice
     code, stdout, err = run(capsys, *args, "--json")

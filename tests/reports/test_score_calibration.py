@@ -1,0 +1,36 @@
+"""``score``'s probability of ``default``'s picks: the run-level calibration in the summary and its line."""
+
+import pytest
+from rich.console import Console
+
+from codegen_ttc.cli.score import strategy_table
+from codegen_ttc.reports.scoring import StrategyScore, TaskScore, summarise
+from codegen_ttc.selection.calibration import RUN_CALIBRATION, example_rate
+
+
+def scored(i: int, held: list[float], right: float, top: int = 5) -> TaskScore:
+    return TaskScore(task_id=f"t/{i}", n_samples=10, n_unique=5, n_correct=5, n_clusters=2, n_provided=len(held),
+                     n_generated=0, n_inputs=4, pass_at_k={"pass@1": 0.5},
+                     strategies={"default": StrategyScore({"pass@1": right}, 0, right > 0.5, 0.5, top)},
+                     held_out_examples=held)
+
+
+def test_score_reports_the_run_probability_of_default_picks_and_its_ece_on_the_hidden_truth():
+    scores = [scored(i, [1.0, 1.0, float(i % 5 != 0)], float(i % 4 != 0), top=2 + i % 8) for i in range(50)]
+    block = summarise(scores, ks=(1,))["calibration"]
+    rate, examples = example_rate([s.held_out_examples for s in scores])
+    assert examples == 150 and block["example_rate"] == pytest.approx(rate, abs=1e-4)
+    assert block["probability"] == pytest.approx(RUN_CALIBRATION.run_probability(rate), abs=1e-3)
+    assert block["right"] == pytest.approx(0.74)
+    assert len(block["tasks"]) == 50 and block["tasks"]["t/7"] > block["tasks"]["t/0"]  # a larger share
+    assert 0 <= block["ece"] <= 1 and block["ece_noise_floor_p95"] > 0
+    console = Console(width=400, record=True)
+    console.print(strategy_table(summarise(scores, ks=(1,))))
+    text = console.export_text()
+    assert f"default's picks: probability of a right answer {block['probability']:.2f}" in text
+
+
+def test_score_says_uncalibrated_where_no_examples_measure_the_base_rate():
+    block = summarise([scored(i, [], 1.0) for i in range(200)], ks=(1,))["calibration"]
+    assert block["probability"] is None and "0 examples" in block["uncalibrated"]
+    assert "tasks" not in block and "ece" not in block
