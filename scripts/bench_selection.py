@@ -597,6 +597,7 @@ def main() -> int:
         config.tests = None
         config.synthesise = args.selfgen_inputs
         selfgen_dir = args.runs / f"selfgen_only_{args.selfgen_inputs}"
+        config.reuse = config.reuse + _reusable(args, selfgen_dir.name)
         started = time.perf_counter()
         run = score(config, selfgen_dir)
         seconds = time.perf_counter() - started

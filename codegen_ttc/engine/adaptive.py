@@ -9,7 +9,8 @@ Three pure pieces and a loop:
   of provided tests passed). Classes are behaviour clusters by default, or candidates
   passing the same tests (``StopRule.by_tests``). ``confidence`` is the posterior
   probability that the selected class has the highest support: once it reaches the
-  threshold, more samples are unlikely to move the pick. "unsolved": after some rounds
+  threshold, more samples are unlikely to move the pick (never while every candidate fails
+  one of the user's examples: that pick is known wrong). "unsolved": after some rounds
   no candidate has any test support (none passes all provided tests, or, with no
   provided tests, none passes any generated test): more samples rarely help.
   How the defaults were set: docs/decisions/003-adaptive-stopping.md.
@@ -165,6 +166,12 @@ def has_support(ev: Evidence) -> bool:
     return True  # no tests at all: nothing says the problem is hopeless
 
 
+def fails_an_example(ev: Evidence) -> bool:
+    """Every candidate fails one of the provided tests (the user's own examples): whatever
+    is picked is known to be wrong, so there is no answer to be confident in yet."""
+    return bool(ev.provided.shape[1]) and not bool(ev.provided.all(axis=1).any())
+
+
 def decide(ev: Evidence, rule: StopRule, strategy: str = "default", rounds: int = 1, can_give_up: bool = True) -> Decision:
     """Stop or continue after ``rounds`` rounds, given the evidence so far. Pure.
 
@@ -183,8 +190,10 @@ def decide(ev: Evidence, rule: StopRule, strategy: str = "default", rounds: int 
     if rule.no_consensus_samples is not None and n >= rule.no_consensus_samples and conf < rule.threshold:
         if sizes[leader] < rule.no_consensus_share * n:
             return Decision(True, "no_consensus", conf, sel)
-    # a class passing no test is no answer to be confident in (it waits for "unsolved")
-    if n >= rule.min_samples and conf >= rule.threshold and has_support(ev):
+    # a pick failing an example is known wrong: sampling goes on to find one that passes. Generated
+    # tests that all fail prove nothing (selection then ranks by agreement, as with no tests), so
+    # there the same posterior decides (docs/decisions/006)
+    if n >= rule.min_samples and conf >= rule.threshold and not fails_an_example(ev):
         return Decision(True, "confident", conf, sel)
     return Decision(False, "continue", conf, sel)
 

@@ -83,11 +83,28 @@ def test_without_generated_tests_the_samples_agreement_decides_not_the_single_te
     assert decide(evidence([10], [[0]], generated=np.zeros((1, 0), bool)), StopRule(threshold=0.9)).stop
 
 
-def test_a_class_passing_no_test_is_never_a_confident_answer():
-    ev = evidence([12], [[0]], generated=[[False]])
+def test_a_pick_failing_an_example_is_never_a_confident_answer():
+    # 12 samples agree, and all fail the user's example: the pick is known wrong
+    ev = evidence([12], [[0]], generated=[[True]], provided=[[False]])
     d = decide(ev, StopRule(threshold=0.5, unsolved_rounds=3), rounds=1)
     assert d.confidence > 0.5 and not d.stop
     assert decide(ev, StopRule(threshold=0.5, unsolved_rounds=3), rounds=3).reason == "unsolved"
+    # alone (no shared budget to give the samples to) it samples on
+    assert not decide(ev, StopRule(threshold=0.5, unsolved_rounds=3), rounds=3, can_give_up=False).stop
+
+
+def test_generated_tests_that_all_fail_leave_the_stop_to_the_samples_agreement():
+    # no example, and the one generated test fails everywhere: selection ranks by agreement, as
+    # with no tests, and the rule stops once the samples agree (docs/decisions/006)
+    rule = StopRule(threshold=0.5, unsolved_rounds=3)
+    agreed = decide(evidence([12], [[0]], generated=[[False]]), rule, rounds=1, can_give_up=False)
+    assert agreed.stop and agreed.reason == "confident"
+    untested = decide(evidence([12], [[0]], generated=np.zeros((1, 0), bool)), rule, rounds=1, can_give_up=False)
+    assert untested.stop and untested.confidence == agreed.confidence
+    split = evidence([4, 4, 4], [[0], [1], [2]], generated=[[False], [False], [False]])
+    assert not decide(split, rule, rounds=1, can_give_up=False).stop
+    # where problems share a budget, no support still gives up after the rounds it is given
+    assert decide(split, rule, rounds=3).reason == "unsolved"
 
 
 def test_never_confident_below_min_samples():

@@ -229,12 +229,24 @@ def test_the_report_names_the_model_counts_stages_and_spending_in_words(tmp_path
     assert any(s.startswith("executing ") and " programs on " in s for s in stages), stages
 
 
-def test_with_no_test_support_adaptive_sampling_spends_its_budget(tmp_path, capsys):
-    """One problem alone never gives up: the samples it would save buy nothing elsewhere."""
+def test_with_every_sample_failing_an_example_adaptive_sampling_spends_its_budget(tmp_path, capsys):
+    """One problem alone never gives up: the samples it would save buy nothing elsewhere; and a
+    pick failing the user's example is never one to stop on, however much the samples agree."""
+    with stub_answering(CRASH) as server:  # fails the docstring example: no candidate ever has support
+        code = run(tmp_path, server, "-n", "16", "--adaptive", "--round-size", "4", "--n-tests", "1",
+                   "--synthesise", "3")
+    err = said(capsys)
+    assert code == 4  # no answer passes the examples
+    assert "stopped: budget (the -n budget was spent)" in err and "unsolved" not in err, err
+
+
+def test_with_every_generated_test_failing_adaptive_sampling_stops_when_the_samples_agree(tmp_path, capsys):
+    """No example, and the generated test fails everywhere: the pick is by agreement, as with no
+    tests at all, and sampling stops once the samples agree (docs/decisions/006)."""
     with stub_answering(CRASH) as server:  # fails the generated test: no candidate ever has test support
         code = run(tmp_path, server, "-n", "16", "--adaptive", "--round-size", "4", "--n-tests", "1",
                    "--synthesise", "3", "--no-examples")
     err = said(capsys)
     assert code == 0
-    assert "stopped: budget (the -n budget was spent)" in err and "unsolved" not in err, err
+    assert "stopped: confident (the pick looked settled)" in err and "unsolved" not in err, err
     assert "every generated test failed" in err  # the basis says the pick has no test support
