@@ -273,13 +273,19 @@ SHIPPED.update(load_tables())
 MIN_TABLE_POINTS = 100  # fewer answers of a basis in the training sources: no table for it
 
 
-def expected_calibration_error(probability: Sequence[float] | np.ndarray, correct: Sequence[float] | np.ndarray,
-                               bins: int = 10) -> float:
-    """Sum over equal-width bins of (share of answers) x |mean correctness - mean probability|."""
+def _paired(probability: Sequence[float] | np.ndarray,
+            correct: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     p = np.asarray(probability, dtype=np.float64)
     ok = np.asarray(correct, dtype=np.float64)
     if len(p) != len(ok):
         raise ValueError("one correctness value per probability")
+    return p, ok
+
+
+def expected_calibration_error(probability: Sequence[float] | np.ndarray, correct: Sequence[float] | np.ndarray,
+                               bins: int = 10) -> float:
+    """Sum over equal-width bins of (share of answers) x |mean correctness - mean probability|."""
+    p, ok = _paired(probability, correct)
     if not len(p):
         return 0.0
     which = bin_index(p, bins)
@@ -350,10 +356,7 @@ def equal_mass_calibration_error(probability: Sequence[float] | np.ndarray, corr
                                  bins: int = 10) -> float:
     """ECE over bins of equal counts (by rank of the probability) instead of equal width: every
     bin holds enough answers to measure, so it depends less on where the probabilities lie."""
-    p = np.asarray(probability, dtype=np.float64)
-    ok = np.asarray(correct, dtype=np.float64)
-    if len(p) != len(ok):
-        raise ValueError("one correctness value per probability")
+    p, ok = _paired(probability, correct)
     if not len(p):
         return 0.0
     chunks = np.array_split(np.argsort(p, kind="stable"), min(bins, len(p)))
