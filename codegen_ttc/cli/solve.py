@@ -31,6 +31,7 @@ from codegen_ttc.reports.calibration_run import read_calibration_run
 from codegen_ttc.sampling.budget import SharedBudget
 from codegen_ttc.sampling.config import resolve_config
 from codegen_ttc.sampling.extract import REFUSED
+from codegen_ttc.selection.calibration import BASIS_PHRASES
 from codegen_ttc.selection.strategies import STRATEGIES
 
 
@@ -183,7 +184,9 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
         console.print(f"tie-break (--judge pairwise, not execution evidence): {t['summary']}{preferred}; "
                       f"{t['calibration']}", highlight=False)
     # the basis names a directory of the user's: no markup in it
-    console.print(f"strategy {result.selection.strategy}; {result.confidence.text()}", markup=False, highlight=False)
+    basis = BASIS_PHRASES.get(result.selection.basis)  # how the pick was ranked, where the strategy says
+    ranked = "" if basis is None else f" ({basis})"
+    console.print(f"strategy {result.selection.strategy}{ranked}; {result.confidence.text()}", markup=False, highlight=False)
     console.print(spending_line(result))
     console.print(timing_line(result))
 
