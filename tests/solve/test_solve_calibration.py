@@ -135,6 +135,13 @@ def test_a_directory_that_cannot_calibrate_is_refused_in_one_line(tmp_path, caps
     rows = [json.loads(line) for line in (old / "tasks.jsonl").read_text().splitlines()]
     (old / "tasks.jsonl").write_text("".join(json.dumps({k: v for k, v in r.items() if k != "held_out_examples"}) + "\n"
                                              for r in rows))
+    garbled = tmp_path / "garbled"
+    shutil.copytree(run, garbled)
+    (garbled / "tasks.jsonl").write_text(json.dumps(rows[0]) + "\n{not json\n")
+    unscored = tmp_path / "unscored"
+    shutil.copytree(run, unscored)
+    (unscored / "tasks.jsonl").write_text("".join(json.dumps({**r, "strategies": {"public": r["strategies"]["default"]}}) + "\n"
+                                                  for r in rows))
     incomplete = tmp_path / "incomplete"
     incomplete.mkdir()
     (incomplete / "summary.json").write_text(json.dumps({"complete": False}))
@@ -142,6 +149,8 @@ def test_a_directory_that_cannot_calibrate_is_refused_in_one_line(tmp_path, caps
     cases = [
         (run, "the run is uncalibrated: the run holds out"),  # its dozen examples are too few for a base rate
         (old, "records no held-out examples"),
+        (garbled, "tasks.jsonl:2: not a score run's task record"),
+        (unscored, "strategy default was not scored"),
         (incomplete, "the run is incomplete"),
         (tmp_path / "empty", "no summary.json"),
         (tmp_path / "absent", "not a directory"),
