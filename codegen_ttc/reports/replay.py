@@ -78,6 +78,7 @@ def restrict_evidence(ev: Evidence, rows: np.ndarray, counts: np.ndarray) -> Evi
         failed=failed,
         test_input=ev.test_input,
         timed_out=ev.timed_out[rows],
+        cut_short=ev.cut_short[rows],
         input_keys=ev.input_keys,
     )
 
