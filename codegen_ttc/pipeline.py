@@ -199,8 +199,8 @@ class Task:
         return [candidate_key(p, self.problem.entry_point) for p in self.candidates.programs]
 
     def evidence(self, outcomes: Outcomes, *, keep_slow_inputs: bool = False) -> Evidence:
-        """What selection sees; synthesised inputs some candidate ran out of time on are left
-        out (``selection.evidence.without_slow_inputs``) unless ``keep_slow_inputs``."""
+        """What selection sees; synthesised inputs a candidate that ran them all ran out of time
+        on are left out (``selection.evidence.without_slow_inputs``) unless ``keep_slow_inputs``."""
         keys = self.candidate_keys()
         rows = [outcomes.get(k, {}) for k in keys]
         provided = _verdicts(self.provided, rows)

@@ -31,7 +31,7 @@ class ReplayPool:
     programs: tuple[str, ...]
     evidence: Evidence  # over every unique program, multiplicity = samples in the pool
     correct: np.ndarray  # (n,) bool, passes the hidden tests
-    # the same with the synthesised inputs some candidate ran out of time on (None: none were
+    # the same with the slow synthesised inputs (``without_slow_inputs``; None: none were
     # left out): a subset of the candidates may have run them all in time (``restrict``)
     full: Evidence | None = None
 
