@@ -71,6 +71,8 @@ class Evidence:
             raise ValueError("generated_weight must have one entry per generated test")
         if self.provided.shape[0] != n or self.generated.shape[0] != n:
             raise ValueError("every verdict matrix needs one row per candidate")
+        if self.cut_short.shape != (n,):
+            raise ValueError("cut_short must have one entry per candidate")
 
     @property
     def n_candidates(self) -> int:

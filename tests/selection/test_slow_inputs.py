@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from codegen_ttc.execution.batch import Outcome
 from codegen_ttc.pipeline import Candidates, Task, WeightedTests
@@ -58,6 +59,8 @@ def test_a_candidate_cut_short_takes_no_input_out():
     kept = without_slow_inputs(ev)
     np.testing.assert_array_equal(kept.behaviour, [[0, 1], [0, 3]])
     np.testing.assert_array_equal(kept.cut_short, [False, True])
+    with pytest.raises(ValueError, match="cut_short"):
+        dataclasses.replace(ev, cut_short=[True])
 
 
 PROMPT = 'def f(n: int) -> int:\n    """The n-th Fibonacci number."""\n'
