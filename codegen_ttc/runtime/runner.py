@@ -3,14 +3,19 @@
 Standard library only, Python 3.11; it never imports ``codegen_ttc``. It lives in a
 plain directory next to ``wire.py`` and is started as::
 
-    python -I runner.py [--tmp DIR] [--uid N --gid N] [--no-nproc]
+    python -I runner.py [--tmp DIR] [--uid N --gid N] [--no-nproc] [--cpu N]
 
 ``--tmp`` is the candidate's private scratch directory (wiped between batches);
 ``--uid/--gid`` (only when the runner is root) is the unprivileged identity every
 piece of untrusted code runs as. RLIMIT_NPROC (limits.processes) is applied only
 with ``--uid`` and counts every process of that uid on the host kernel, so give each
 runner its own uid, or pass ``--no-nproc`` when the uid is shared (e.g. containers
-that all use one uid and have a pids cgroup limit instead).
+that all use one uid and have a pids cgroup limit instead). ``--cpu N`` pins the runner,
+and so every process it forks, to CPU N (if not allowed there, to the N-th, modulo, it may use):
+the runner and a candidate's process take turns (the lock-step below), and on one CPU
+each hand-over is a context switch, not a wake-up of another CPU. Placement decides no
+verdict: a candidate may move itself to any CPU, and the runner bounds its tree's CPU
+time by every CPU it was allowed at its start (``Runtime.cpus``).
 
 Protocol (JSON lines, one object per line, UTF-8, over the runner's stdin/stdout;
 nothing else is ever written to stdout). Nothing here assumes bwrap: any transport
@@ -1431,7 +1436,7 @@ class Server:
 
 
 class Runtime:
-    def __init__(self, tmp: str, uid: int | None, gid: int | None, nproc: bool = True) -> None:
+    def __init__(self, tmp: str, uid: int | None, gid: int | None, nproc: bool = True, cpu: int | None = None) -> None:
         self.tmp = tmp
         # the runner reads no environment variable once started: its environment is made the
         # candidate's here, once, and every fork inherits it ready
@@ -1453,11 +1458,18 @@ class Runtime:
         self.out_r, self.out_w = -1, -1
         self.fresh_output()
         # CPUs the candidate's processes can run on at once: CPU time of a tree grows at most
-        # this many times faster than the wall clock
+        # this many times faster than the wall clock. Taken before pinning: a candidate can
+        # widen its own mask again to every CPU its cgroup allows
         try:
-            self.cpus = max(1, len(os.sched_getaffinity(0)))
+            allowed = sorted(os.sched_getaffinity(0))
         except (AttributeError, OSError):
-            self.cpus = os.cpu_count() or 1
+            allowed = []
+        self.cpus = max(1, len(allowed)) if allowed else (os.cpu_count() or 1)
+        if cpu is not None and allowed:
+            try:
+                os.sched_setaffinity(0, {cpu if cpu in allowed else allowed[cpu % len(allowed)]})
+            except OSError:
+                pass  # a sandbox that forbids it: unpinned, as before
         self.stdin = LineReader(self.proto_in, MAX_REQUEST_BYTES)
         self.server: Server | None = None
         self.load_req: dict | None = None
@@ -2453,7 +2465,7 @@ class Runtime:
 
 
 def main(argv: list[str]) -> int:
-    tmp, uid, gid, nproc = None, None, None, True
+    tmp, uid, gid, nproc, cpu = None, None, None, True, None
     it = iter(argv)
     for arg in it:
         if arg == "--tmp":
@@ -2464,6 +2476,8 @@ def main(argv: list[str]) -> int:
             gid = int(next(it))
         elif arg == "--no-nproc":
             nproc = False
+        elif arg == "--cpu":
+            cpu = int(next(it))
         else:
             print(f"runner: unknown argument {arg!r}", file=sys.stderr)
             return 2
@@ -2473,7 +2487,7 @@ def main(argv: list[str]) -> int:
         tmp = tempfile.mkdtemp(prefix="ttc-run-")
     if uid is not None and os.geteuid() != 0:
         uid = gid = None  # cannot switch: run as ourselves
-    Runtime(tmp, uid, gid, nproc).serve()
+    Runtime(tmp, uid, gid, nproc, cpu).serve()
     return 0
 
 

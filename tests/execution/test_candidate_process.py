@@ -5,9 +5,10 @@ sandboxes, every backend; streamed as a scoring run streams them). Never asserts
 
 from __future__ import annotations
 
+import os
 import textwrap
 
-from codegen_ttc.execution.backends import Backend
+from codegen_ttc.execution.backends import Backend, open_sandbox
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.problems.model import Call
@@ -142,3 +143,36 @@ def test_a_candidate_inherits_the_classes_compiling_builds(sandbox):
     """Compiling the candidate's source builds nothing every candidate would build again
     (more CPU than the rest of a trivial candidate's load: docs/benchmarks.md, speed)."""
     assert values(run_calls(sandbox, AST_CLASSES_BUILT_HERE, 0)) == [0]
+
+
+ON_WHICH_CPUS = textwrap.dedent("""
+    import os
+    def f(widen):
+        mine = sorted(os.sched_getaffinity(0))
+        parent = sorted(os.sched_getaffinity(os.getppid()))  # the runner (or the server it forked)
+        if widen:  # moves this process alone: the runner, and the next candidate, stay put
+            os.sched_setaffinity(0, range(os.cpu_count()))
+        return [mine, parent]
+""")
+
+
+def test_a_sandbox_runs_its_candidates_on_one_cpu_of_its_own(sandbox_name):
+    """Each sandbox pins its runner, and so every candidate's process, to the one CPU it holds
+    (they take turns: docs/benchmarks.md, speed; which CPU: test_backends' CpuSlots test); a
+    candidate that widens its own mask leaves the runner's, and the next candidate's, as they were."""
+    options = {"warn": False} if sandbox_name == "process" else {}
+    with open_sandbox(sandbox_name, **options) as first, open_sandbox(sandbox_name, **options) as second:
+        [widened, parent] = values(run_calls(first, ON_WHICH_CPUS, True))[0]
+        [again, its_parent] = values(run_calls(first, ON_WHICH_CPUS + "# the next candidate\n", False))[0]
+        [other, _] = values(run_calls(second, ON_WHICH_CPUS, False))[0]
+        pinned = [first.pinned_cpu, second.pinned_cpu]
+    assert widened == parent == again == its_parent == [pinned[0]]
+    assert other == [pinned[1]]
+
+
+def test_unpinned_sandboxes_leave_candidates_every_cpu(sandbox_name):
+    """``pin_cpu=False``: the candidate may run on every CPU we may (the benchmarks' comparison)."""
+    options = {"warn": False} if sandbox_name == "process" else {}
+    with open_sandbox(sandbox_name, pin_cpu=False, **options) as sb:
+        [mine, _] = values(run_calls(sb, ON_WHICH_CPUS, False))[0]
+    assert len(mine) == len(os.sched_getaffinity(0))
