@@ -3,11 +3,13 @@
 
 The references of the first ``--tasks`` HumanEval+ tasks (``../shared/data/evalplus``), each
 program ``--copies`` times (as a task's candidates get the same calls), streamed through one
-warm sandbox as a scoring run streams them. Printed per call: wall time, and CPU seconds of
-the host (the measuring interpreter's rusage), of the runner itself and of the processes it
-has reaped (the candidates' servers and batch children), from /proc, and of every process
-involved (a cpuacct cgroup, where we are root on cgroup v1; for docker the containers' own
-besides, not dockerd's relaying).
+warm sandbox as a scoring run streams them, or with ``--workers N`` through an executor of N
+sandboxes, as a scoring run has one per CPU (then without the runner's split, and with the
+runners' start: an executor's sandboxes end with the run that started them). Printed per
+call: wall time; CPU of every process involved (a cpuacct cgroup, where we are root on
+cgroup v1; for docker the containers' own besides, not dockerd's relaying), of the host
+(the measuring interpreter's rusage), and, from /proc, of the runner itself and of the
+processes it has reaped (the candidates' servers and batch children; not for docker).
 
 Cells run interleaved for ``--rounds`` rounds, each in a fresh interpreter: this checkout,
 ``--unpinned`` this checkout with its sandboxes' CPU pinning off (``pin_cpu=False``), and
@@ -15,7 +17,7 @@ Cells run interleaved for ``--rounds`` rounds, each in a fresh interpreter: this
 figure is the median over rounds, with its range. Numbers depend on the machine and its load;
 this is a benchmark, not a test.
 
-Usage: python scripts/bench_percall.py [--tasks 10] [--copies 3] [--backend bwrap] [--rounds 3]
+Usage: python scripts/bench_percall.py [--tasks 10] [--copies 3] [--backend bwrap] [--workers 1] [--rounds 3]
        [--unpinned] [--against DIR]
 """
 
@@ -56,8 +58,8 @@ def process_cpu(pid: int) -> tuple[float, float, float]:
 
 
 def runner_pid(top: int) -> int:
-    """The runner at or below the sandbox's process ``top`` (bwrap, a shell entering a cgroup,
-    or the runner itself): the first Python process running runner.py."""
+    """The runner at or below the sandbox's process ``top`` (bwrap, or the runner itself): the
+    first Python process running runner.py."""
     todo = [top]
     while todo:
         pid = todo.pop(0)
@@ -80,10 +82,12 @@ def container_cpu(sb) -> float | None:
         return None
 
 
-def measure(backend: str, tasks: int, copies: int, pin: bool, group: Path | None) -> dict:
-    """ms per call of each figure in FIELDS, with the calls' count and load, on a warm sandbox."""
+def measure(backend: str, tasks: int, copies: int, workers: int, pin: bool, group: Path | None) -> dict:
+    """ms per call of each figure in FIELDS, with the calls' count and load, through an executor
+    of ``workers`` warm sandboxes (as a scoring run sends them)."""
     from codegen_ttc.execution.backends import open_sandbox
     from codegen_ttc.execution.batch import Batch
+    from codegen_ttc.execution.executor import Executor
     from codegen_ttc.problems.loaders import load_problems
 
     problems = load_problems(str(HUMANEVAL_PLUS), examples=False)[:tasks]
@@ -95,20 +99,32 @@ def measure(backend: str, tasks: int, copies: int, pin: bool, group: Path | None
     options: dict = {"warn": False} if backend == "process" else {}
     if not pin:
         options["pin_cpu"] = False
-    with open_sandbox(backend, **options) as sb:
-        list(sb.run_many([Batch("def f():\n    return 1\n", "f", batches[0].probes[:1])]))  # started and warm
-        runner = runner_pid(sb._cand.proc.pid)
-        load = os.getloadavg()[0]
-        inside0 = container_cpu(sb)
-        host0, runner0, cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), process_cpu(runner), group_cpu(group), time.perf_counter()
-        results = list(sb.run_many(batches))
-        host1, runner1, cpu1 = resource.getrusage(resource.RUSAGE_SELF), process_cpu(runner), group_cpu(group)
-        wall = time.perf_counter() - t0
-        inside1 = container_cpu(sb)
-    failed = sum(o.status != "returned" for r in results for o in r.outcomes.values())
-    total = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else float("nan")
-    if backend == "docker":
-        total += inside1 - inside0 if inside0 is not None and inside1 is not None else float("nan")
+    nan = float("nan")
+    runner0 = runner1 = (nan, nan, nan)  # the runner's figures: one sandbox's, not docker's
+    if workers == 1:
+        with open_sandbox(backend, **options) as sb:
+            list(sb.run_many([Batch("def f():\n    return 1\n", "f", batches[0].probes[:1])]))  # started and warm
+            runner = runner_pid(sb._cand.proc.pid) if backend != "docker" else None
+            load, inside0 = os.getloadavg()[0], container_cpu(sb) or 0.0
+            runner0 = process_cpu(runner) if runner else runner0
+            host0, cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), group_cpu(group), time.perf_counter()
+            outcomes = [o for r in sb.run_many(batches) for o in r.outcomes.values()]
+            wall = time.perf_counter() - t0
+            host1, cpu1 = resource.getrusage(resource.RUSAGE_SELF), group_cpu(group)
+            runner1 = process_cpu(runner) if runner else runner1
+            inside1 = container_cpu(sb) or 0.0
+    else:
+        # one run: an executor's sandboxes end with the threads of the run that started them
+        with Executor(backend, workers=workers, sandbox_options=options) as executor:
+            load, inside0 = os.getloadavg()[0], 0.0
+            host0, cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), group_cpu(group), time.perf_counter()
+            results = executor.run(batches)
+            wall = time.perf_counter() - t0
+            host1, cpu1 = resource.getrusage(resource.RUSAGE_SELF), group_cpu(group)
+            inside1 = sum(filter(None, (container_cpu(sb) for sb in executor._sandboxes))) if backend == "docker" else 0.0
+            outcomes = [o for row in results.values() for o in row.values()]
+    failed = sum(o.status != "returned" for o in outcomes)
+    total = cpu1 - cpu0 + inside1 - inside0 if cpu0 is not None and cpu1 is not None else nan
     host = host1.ru_utime + host1.ru_stime - host0.ru_utime - host0.ru_stime
     user, system, reaped = (b - a for a, b in zip(runner0, runner1))
     ms = 1000 / calls
@@ -118,7 +134,7 @@ def measure(backend: str, tasks: int, copies: int, pin: bool, group: Path | None
 
 def run_cell(tree: str, args, pin: bool, group: Path | None) -> dict:
     """``measure`` in a fresh interpreter importing ``tree``'s code (in our cpuacct group)."""
-    cell = json.dumps([args.backend, args.tasks, args.copies, pin, str(group or "")])
+    cell = json.dumps([args.backend, args.tasks, args.copies, args.workers, pin, str(group or "")])
     res = subprocess.run([sys.executable, __file__, "--tree", tree, "--cell", cell], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": tree})
     if res.returncode != 0:
@@ -131,6 +147,7 @@ def main() -> int:
     ap.add_argument("--tasks", type=int, default=10)
     ap.add_argument("--copies", type=int, default=3)
     ap.add_argument("--backend", default="bwrap", choices=["bwrap", "docker", "process"])
+    ap.add_argument("--workers", type=int, default=1, help="sandboxes side by side (a scoring run: the CPUs)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--unpinned", action="store_true", help="also this checkout with CPU pinning off")
     ap.add_argument("--against", metavar="DIR", help="also the code in DIR (another checkout)")
@@ -138,8 +155,8 @@ def main() -> int:
     ap.add_argument("--cell", help=argparse.SUPPRESS)  # one cell, in a child
     args = ap.parse_args()
     if args.cell:
-        backend, tasks, copies, pin, group_path = json.loads(args.cell)
-        print(json.dumps(measure(backend, tasks, copies, pin, Path(group_path) if group_path else None)))
+        backend, tasks, copies, workers, pin, group_path = json.loads(args.cell)
+        print(json.dumps(measure(backend, tasks, copies, workers, pin, Path(group_path) if group_path else None)))
         return 0
     cells = {"this": (str(REPO), True)}
     if args.unpinned:
@@ -155,7 +172,7 @@ def main() -> int:
             loads.append(os.getloadavg()[0])
     leave_cpu_group(group)
     first = got["this"][0]
-    print(f"{first['calls']} calls per cell, {args.backend}, {args.rounds} rounds interleaved; "
+    print(f"{first['calls']} calls per cell, {args.backend} x {args.workers}, {args.rounds} rounds interleaved; "
           f"1-minute load average {min(loads):.1f} to {max(loads):.1f}")
     print("ms per call, median over rounds (range); total: every process (cpuacct), candidates: the runner's reaped children")
     print(f"{'cell':<10}" + "".join(f"{f:>24}" for f in FIELDS) + f"{'not returned':>14}")
