@@ -134,7 +134,7 @@ def measure_cell(name: str, k: int, n: int, salt: str, group, *, programs: bool 
         warm(sb, make(1, 1, f"warm {time.time()}"))  # started and warm
         inside = container_cpu(sb)
         wall, cpu = timed(functools.partial(warm, sb, make(n, k, salt)), n, group)
-        if name == "docker":
+        if name.split("@")[0] == "docker":
             after = container_cpu(sb)
             cpu = cpu + 1000 * (after - inside) / n if cpu is not None and inside is not None and after is not None else None
         return wall, cpu

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import types
 
@@ -11,7 +9,6 @@ import pytest
 
 from codegen_ttc.execution import backends
 from codegen_ttc.execution.backends import SandboxUnavailable, backend_problem, open_sandbox, resolve_backend
-from codegen_ttc.execution.backends.runner_host import CpuSlots
 
 
 @pytest.fixture
@@ -118,30 +115,3 @@ def test_closing_the_process_sandbox_mid_call_leaves_nothing_running():
         time.sleep(0.1)
     assert host_processes_with(token) == []
 
-
-def test_cpu_slots_spread_sandboxes_over_the_cpus_across_processes(tmp_path):
-    """Each CPU we may use is taken once before any twice, whether the holder is a sandbox of
-    this process or of another (a Ray actor, a run beside ours); a slot freed, or held by a
-    process that ended, is taken again."""
-    allowed = sorted(os.sched_getaffinity(0))
-    slots = CpuSlots(tmp_path)
-    elsewhere = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from codegen_ttc.execution.backends.runner_host "
-         "import CpuSlots; s = CpuSlots(Path(sys.argv[1])).take(); print(s.cpu, flush=True); sys.stdin.read()",
-         str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert elsewhere.stdout is not None and elsewhere.stdin is not None
-    theirs = int(elsewhere.stdout.readline())
-    mine = [slots.take() for _ in allowed]
-    cpus = [s.cpu for s in mine if s is not None]
-    assert sorted([theirs, *cpus[:-1]]) == allowed and cpus[-1] == allowed[0]  # each CPU once, then again
-    freed = mine.pop(0)
-    assert freed is not None
-    freed.release()
-    mine.append(slots.take())
-    elsewhere.stdin.close()
-    elsewhere.wait()
-    mine.append(slots.take())
-    assert [s.cpu for s in mine[-2:] if s is not None] == [freed.cpu, theirs]
-    for slot in mine:
-        if slot is not None:
-            slot.release()

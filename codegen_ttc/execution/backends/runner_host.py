@@ -10,14 +10,12 @@ subclass this too and start the same runner in a container with attached stdio.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import json
 import os
 import select
 import signal
 import subprocess
-import tempfile
 import time
 from abc import abstractmethod
 from collections import deque
@@ -52,56 +50,6 @@ PIPELINE_BYTES = 16 << 10
 
 class RunnerDied(Exception):
     """The runner vanished, hung or broke the protocol."""
-
-
-@dataclass(frozen=True)
-class CpuSlot:
-    """A CPU a sandbox's runners are pinned to, held by a lock on ``fd`` until ``release``."""
-
-    cpu: int
-    fd: int
-
-    def release(self) -> None:
-        try:
-            os.close(self.fd)  # the lock goes with it
-        except OSError:
-            pass
-
-
-class CpuSlots:
-    """Which CPU each live sandbox's runners are pinned to (the runner's ``--cpu``): of the
-    CPUs we may run on, one held by no other live sandbox of any process on this machine
-    if there is one, else by one other, and so on, so that workers spread over the CPUs,
-    whether they are an executor's threads, Ray's actors or runs side by side. A sandbox
-    holds its CPU by an exclusive ``flock`` on a file in ``directory`` named after the CPU
-    and its rank there (``cpu1.0``, ``cpu1.1``, ...), taken in order of rank, then CPU: the
-    kernel drops it when the sandbox is closed or its process ends, however it ends."""
-
-    MAX_RANK = 1024  # sandboxes per CPU past which a new one goes unpinned
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def take(self) -> CpuSlot | None:
-        """A CPU slot, or None where none can be held (no writable directory): unpinned."""
-        try:
-            allowed = sorted(os.sched_getaffinity(0))
-            self.directory.mkdir(mode=0o700, exist_ok=True)
-            for rank in range(self.MAX_RANK):
-                for cpu in allowed:
-                    fd = os.open(self.directory / f"cpu{cpu}.{rank}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        os.close(fd)
-                        continue
-                    return CpuSlot(cpu, fd)
-        except OSError:
-            pass
-        return None
-
-
-CPU_SLOTS = CpuSlots(Path(tempfile.gettempdir()) / f"codegen-ttc-cpus-{os.getuid()}")
 
 
 class RunnerProcess:
@@ -242,28 +190,17 @@ class RunnerSandbox(Sandbox):
         self._closed = False
         self._oom_seen: dict[str, int] = {}  # role -> OOM kills of its runner's memory bound judged so far
         self.pin_cpu = pin_cpu
-        self._cpu_slot: CpuSlot | None = None
 
     @abstractmethod
     def _spawn(self, role: str) -> tuple[subprocess.Popen, object]:
         """Start a runner for ``role`` ("candidate" or "judge"); return (process, on_kill)."""
 
     def _runner_options(self) -> list[str]:
-        """The runner's ``--cpu N``: this sandbox's runners, and every process they fork, on
-        one CPU, another than the other live sandboxes' while there are CPUs enough. The
-        runner and a candidate's process take turns (the lock-step exchange of each call):
-        on one CPU a turn is a context switch, across two a wake-up of the other CPU, which
-        costs several times more (docs/benchmarks.md, speed). ``pin_cpu=False``: unpinned."""
-        if not self.pin_cpu:
-            return []
-        if self._cpu_slot is None:
-            self._cpu_slot = CPU_SLOTS.take()
-        return [] if self._cpu_slot is None else ["--cpu", str(self._cpu_slot.cpu)]
-
-    @property
-    def pinned_cpu(self) -> int | None:
-        """The CPU this sandbox's runners are pinned to (None: not pinned, or no runner started yet)."""
-        return None if self._cpu_slot is None else self._cpu_slot.cpu
+        """The runner's ``--pin`` (each candidate on one CPU, the one the runner is on as the
+        candidate starts): the runner and a candidate's process take turns (the lock-step
+        exchange of each call), and on one CPU a turn is a context switch, across two a
+        wake-up of the other CPU (docs/benchmarks.md, speed). ``pin_cpu=False``: unpinned."""
+        return ["--pin"] if self.pin_cpu else []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -341,9 +278,6 @@ class RunnerSandbox(Sandbox):
             if runner is not None:
                 runner.close(graceful=True)
         self._cand = self._judge = None
-        if self._cpu_slot is not None:
-            self._cpu_slot.release()
-            self._cpu_slot = None
 
     # ------------------------------------------------------------------ batches
 
