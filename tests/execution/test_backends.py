@@ -114,4 +114,3 @@ def test_closing_the_process_sandbox_mid_call_leaves_nothing_running():
     while host_processes_with(token) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert host_processes_with(token) == []
-
