@@ -19,7 +19,8 @@ in CPU milliseconds of every process involved (a cpuacct cgroup, where we are ro
 cgroup v1; for Docker ours plus its containers' own, not dockerd's relaying): CPU time moves far less with
 the machine's load than wall time does.
 
-``--against DIR`` adds the same backends of another checkout of the code (``git archive
+``--unpinned`` adds this checkout's backends with their CPU pinning off (``pin_cpu=False``), named
+``bwrap@unpinned`` and so on. ``--against DIR`` adds the same backends of another checkout of the code (``git archive
 BASE | tar -x -C DIR``) to the same rounds, named ``bwrap@base`` and so on: before and
 after a change, interleaved in one invocation. Each of their cells runs in a child
 interpreter importing DIR's code, and measures only the candidates (as here).
@@ -116,15 +117,24 @@ def container_cpu(sb) -> float | None:
         return None
 
 
+def sandbox_options(name: str) -> dict:
+    """``open_sandbox``'s options for cell ``name``: "BACKEND@unpinned" is BACKEND with its CPU pinning off."""
+    backend = name.split("@")[0]
+    options: dict = {"warn": False} if backend == "process" else {}
+    if name.endswith("@unpinned"):
+        options["pin_cpu"] = False
+    return options
+
+
 def measure_cell(name: str, k: int, n: int, salt: str, group, *, programs: bool = False) -> tuple[float, float | None]:
     """(wall ms, CPU ms) per candidate of ``n`` candidates of ``k`` calls on a warm ``name`` sandbox.
     Docker's containers run outside our cgroup: their own CPU is added (not dockerd's relaying)."""
     make = make_program_batches if programs else make_batches
-    with open_sandbox(name, **({"warn": False} if name == "process" else {})) as sb:
+    with open_sandbox(name.split("@")[0], **sandbox_options(name)) as sb:
         warm(sb, make(1, 1, f"warm {time.time()}"))  # started and warm
         inside = container_cpu(sb)
         wall, cpu = timed(functools.partial(warm, sb, make(n, k, salt)), n, group)
-        if name == "docker":
+        if name.split("@")[0] == "docker":
             after = container_cpu(sb)
             cpu = cpu + 1000 * (after - inside) / n if cpu is not None and inside is not None and after is not None else None
         return wall, cpu
@@ -172,7 +182,7 @@ def measure_split(name: str, k: int, n: int, salt: str, group) -> dict[str, floa
     """CPU ms and page faults per candidate, by process (``SPLIT_FIELDS``), of ``n`` candidates
     of ``k`` calls on a warm ``name`` sandbox."""
     tick = os.sysconf("SC_CLK_TCK")
-    with open_sandbox(name, **({"warn": False} if name == "process" else {})) as sb:
+    with open_sandbox(name.split("@")[0], **sandbox_options(name)) as sb:
         warm(sb, make_batches(1, 1, f"warm {time.time()}"))
         before = runner_figures(os.getpid())
         host0, cpu0 = resource.getrusage(resource.RUSAGE_SELF), group_cpu(group)
@@ -190,10 +200,15 @@ def measure_split(name: str, k: int, n: int, salt: str, group) -> dict[str, floa
     }
 
 
+def variants(backend: str, args) -> list[str]:
+    """The cells of ``backend``: this checkout's, with its CPU pinning off (``--unpinned``), DIR's (``--against``)."""
+    return [backend] + [f"{backend}@unpinned"] * args.unpinned + [f"{backend}@base"] * bool(args.against)
+
+
 def by_process(args, group) -> None:
     """``--by-process``: the split of ``measure_split``, backends (and --against's) interleaved."""
     names = [n for n in args.backends.split(",") if n in ("process", "bwrap") and backend_problem(n) is None]
-    names = [m for n in names for m in ((n, f"{n}@base") if args.against else (n,))]
+    names = [m for n in names for m in variants(n, args)]
     got: dict[str, list[dict[str, float]]] = {}
     loads = [os.getloadavg()[0]]
     for r in range(args.rounds):
@@ -209,9 +224,9 @@ def by_process(args, group) -> None:
     print(f"{args.candidates} candidates x {args.probes} calls, {args.rounds} rounds interleaved; "
           f"1-minute load average {min(loads):.1f} to {max(loads):.1f}")
     print("CPU ms and page faults per candidate by process, median over rounds (total: every process, cpuacct)")
-    print(f"{'backend':<12}" + "".join(f"{f:>18}" for f in SPLIT_FIELDS))
+    print(f"{'backend':<16}" + "".join(f"{f:>18}" for f in SPLIT_FIELDS))
     for name, figs in got.items():
-        print(f"{name:<12}" + "".join(f"{statistics.median(f[field] for f in figs):>18.2f}" for field in SPLIT_FIELDS))
+        print(f"{name:<16}" + "".join(f"{statistics.median(f[field] for f in figs):>18.2f}" for field in SPLIT_FIELDS))
 
 
 def fit(at: dict[int, float], k1: int, k2: int) -> tuple[float, float]:
@@ -228,6 +243,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--backends", default=",".join(BACKENDS))
     ap.add_argument("--no-programs", action="store_true", help="skip the whole-program rows")
+    ap.add_argument("--unpinned", action="store_true", help="also this checkout's backends with their CPU pinning off")
     ap.add_argument("--against", metavar="DIR", help="also measure the backends of the code in DIR (another checkout)")
     ap.add_argument("--by-process", action="store_true", help="split the CPU per candidate by process (see above)")
     ap.add_argument("--tree", help=argparse.SUPPRESS)  # read before the imports, above
@@ -249,9 +265,7 @@ def main() -> int:
     for name in args.backends.split(","):
         problem = backend_problem(name)
         if problem is None:
-            names.append(name)
-            if args.against:
-                names.append(f"{name}@base")
+            names += variants(name, args)
         else:
             skipped[name] = problem
     wall: dict[tuple[str, int], list[float]] = {}
@@ -289,24 +303,24 @@ def main() -> int:
         med = {key: statistics.median(v) for key, v in table.items()}
         base_call = fit({k: med[("baseline", k)] for k in ks}, *ks)[1]
         print(f"\n{label} ms, median over rounds")
-        print(f"{'backend':<10}{f'/cand@{ks[0]}':>11}{f'/cand@{ks[1]}':>11}{'per cand':>10}{'per call':>10}"
+        print(f"{'backend':<16}{f'/cand@{ks[0]}':>11}{f'/cand@{ks[1]}':>11}{'per cand':>10}{'per call':>10}"
               f"{'overhead/call':>15}")
         for name in names:
             if (name, ks[0]) not in med or (name, ks[1]) not in med:
-                print(f"{name:<10}not measured (no cpuacct cgroup of its containers here)")
+                print(f"{name:<16}not measured (no cpuacct cgroup of its containers here)")
                 continue
             at = {k: med[(name, k)] for k in ks}
             per_cand, per_call = fit(at, *ks)
-            print(f"{name:<10}{at[ks[0]]:>11.2f}{at[ks[1]]:>11.2f}{per_cand:>10.2f}{per_call:>10.3f}"
+            print(f"{name:<16}{at[ks[0]]:>11.2f}{at[ks[1]]:>11.2f}{per_cand:>10.2f}{per_call:>10.3f}"
                   f"{per_call - base_call:>15.3f}")
     if not args.no_programs:
         med = {key: statistics.median(v) for key, v in wall.items()}
         print("\nwhole programs (wall ms): per-test cost of a program against per-call cost of a function")
-        print(f"{'backend':<10}{'function/call':>15}{'program/test':>14}{'ratio':>7}")
+        print(f"{'backend':<16}{'function/call':>15}{'program/test':>14}{'ratio':>7}")
         for name in [n for n in names[1:] if "@" not in n]:
             function = fit({k: med[(name, k)] for k in ks}, *ks)[1]
             program = fit({k: med[(f"{name} program", k)] for k in ks}, *ks)[1]
-            print(f"{name:<10}{function:>15.3f}{program:>14.3f}{program / function if function > 0 else float('nan'):>7.2f}")
+            print(f"{name:<16}{function:>15.3f}{program:>14.3f}{program / function if function > 0 else float('nan'):>7.2f}")
     for name, problem in skipped.items():
         print(f"{name}: skipped ({problem})")
     leave_cpu_group(group)

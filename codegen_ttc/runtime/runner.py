@@ -3,14 +3,21 @@
 Standard library only, Python 3.11; it never imports ``codegen_ttc``. It lives in a
 plain directory next to ``wire.py`` and is started as::
 
-    python -I runner.py [--tmp DIR] [--uid N --gid N] [--no-nproc]
+    python -I runner.py [--tmp DIR] [--uid N --gid N] [--no-nproc] [--pin]
 
 ``--tmp`` is the candidate's private scratch directory (wiped between batches);
 ``--uid/--gid`` (only when the runner is root) is the unprivileged identity every
 piece of untrusted code runs as. RLIMIT_NPROC (limits.processes) is applied only
 with ``--uid`` and counts every process of that uid on the host kernel, so give each
 runner its own uid, or pass ``--no-nproc`` when the uid is shared (e.g. containers
-that all use one uid and have a pids cgroup limit instead).
+that all use one uid and have a pids cgroup limit instead). ``--pin`` puts each candidate
+on one CPU, the one the runner is on when it forks the candidate's server: the runner is
+pinned there until the candidate's reset (then unpinned, so the next candidate may go
+elsewhere), and the server and its children inherit it. The runner and a candidate's
+process take turns (the lock-step below): on one CPU each hand-over is a context switch,
+not a wake-up of another CPU. Placement decides no verdict: a candidate may move itself
+to any CPU, and the runner bounds its tree's CPU time by every CPU it may use
+(``Runtime.cpus``).
 
 Protocol (JSON lines, one object per line, UTF-8, over the runner's stdin/stdout;
 nothing else is ever written to stdout). Nothing here assumes bwrap: any transport
@@ -1431,7 +1438,7 @@ class Server:
 
 
 class Runtime:
-    def __init__(self, tmp: str, uid: int | None, gid: int | None, nproc: bool = True) -> None:
+    def __init__(self, tmp: str, uid: int | None, gid: int | None, nproc: bool = True, pin: bool = False) -> None:
         self.tmp = tmp
         # the runner reads no environment variable once started: its environment is made the
         # candidate's here, once, and every fork inherits it ready
@@ -1453,11 +1460,23 @@ class Runtime:
         self.out_r, self.out_w = -1, -1
         self.fresh_output()
         # CPUs the candidate's processes can run on at once: CPU time of a tree grows at most
-        # this many times faster than the wall clock
+        # this many times faster than the wall clock. All of ours, not the one a candidate
+        # starts pinned to (--pin): it may widen its own mask again
         try:
-            self.cpus = max(1, len(os.sched_getaffinity(0)))
+            allowed = sorted(os.sched_getaffinity(0))
         except (AttributeError, OSError):
-            self.cpus = os.cpu_count() or 1
+            allowed = []
+        self.cpus = max(1, len(allowed)) if allowed else (os.cpu_count() or 1)
+        self.allowed = allowed
+        # --pin: each candidate on the CPU the runner is on as its server is forked (read from
+        # /proc/self/stat, kept open), the runner unpinned again at the candidate's reset, so
+        # that the scheduler may put the next one elsewhere
+        self.here_fd = -1
+        if pin and allowed:
+            try:
+                self.here_fd = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                pass  # no /proc: unpinned, as before
         self.stdin = LineReader(self.proto_in, MAX_REQUEST_BYTES)
         self.server: Server | None = None
         self.load_req: dict | None = None
@@ -1492,8 +1511,23 @@ class Runtime:
         except Exception:
             pass
 
+    def pin_here(self) -> None:
+        """With ``--pin``: the runner, and so the server it forks next, on the CPU it runs on now."""
+        if self.here_fd >= 0:
+            try:
+                os.sched_setaffinity(0, {int(_stat_fields(os.pread(self.here_fd, 1024, 0))[36])})  # "processor"
+            except (OSError, ValueError, IndexError):
+                pass
+
+    def unpin(self) -> None:
+        if self.here_fd >= 0:
+            try:
+                os.sched_setaffinity(0, self.allowed)
+            except OSError:
+                pass
+
     def runner_only_fds(self) -> list[int]:
-        fds = [self.out_r, self.proto_in, self.proto_out, self.last_pid_fd]
+        fds = [self.out_r, self.proto_in, self.proto_out, self.last_pid_fd, self.here_fd]
         if self.server is not None:
             fds += self.server.fds()
         return fds
@@ -1762,6 +1796,7 @@ class Runtime:
         self.fresh_output()  # nothing the last candidate did to its output channel reaches this one
         self.output = 0
         t0 = time.monotonic()
+        self.pin_here()
         pid = os.fork()
         if pid == 0:
             try:
@@ -2396,6 +2431,7 @@ class Runtime:
 
     def op_reset(self) -> dict:
         t0 = time.monotonic()
+        self.unpin()  # before waiting on the server's end: woken, the runner may go to another CPU
         self.kill_server()
         self.load_req = None
         if self.pid1:
@@ -2453,7 +2489,7 @@ class Runtime:
 
 
 def main(argv: list[str]) -> int:
-    tmp, uid, gid, nproc = None, None, None, True
+    tmp, uid, gid, nproc, pin = None, None, None, True, False
     it = iter(argv)
     for arg in it:
         if arg == "--tmp":
@@ -2464,6 +2500,8 @@ def main(argv: list[str]) -> int:
             gid = int(next(it))
         elif arg == "--no-nproc":
             nproc = False
+        elif arg == "--pin":
+            pin = True
         else:
             print(f"runner: unknown argument {arg!r}", file=sys.stderr)
             return 2
@@ -2473,7 +2511,7 @@ def main(argv: list[str]) -> int:
         tmp = tempfile.mkdtemp(prefix="ttc-run-")
     if uid is not None and os.geteuid() != 0:
         uid = gid = None  # cannot switch: run as ourselves
-    Runtime(tmp, uid, gid, nproc).serve()
+    Runtime(tmp, uid, gid, nproc, pin).serve()
     return 0
 
 

@@ -5,9 +5,10 @@ sandboxes, every backend; streamed as a scoring run streams them). Never asserts
 
 from __future__ import annotations
 
+import os
 import textwrap
 
-from codegen_ttc.execution.backends import Backend
+from codegen_ttc.execution.backends import Backend, open_sandbox
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.problems.model import Call
@@ -142,3 +143,33 @@ def test_a_candidate_inherits_the_classes_compiling_builds(sandbox):
     """Compiling the candidate's source builds nothing every candidate would build again
     (more CPU than the rest of a trivial candidate's load: docs/benchmarks.md, speed)."""
     assert values(run_calls(sandbox, AST_CLASSES_BUILT_HERE, 0)) == [0]
+
+
+ON_WHICH_CPUS = textwrap.dedent("""
+    import os
+    def f(widen):
+        mine = sorted(os.sched_getaffinity(0))
+        parent = sorted(os.sched_getaffinity(os.getppid()))  # the runner (or the server it forked)
+        if widen:  # moves this process alone: the runner, and the next candidate, stay put
+            os.sched_setaffinity(0, range(os.cpu_count()))
+        return [mine, parent]
+""")
+
+
+def test_a_candidate_runs_on_one_cpu_with_its_runner(sandbox):
+    """Each candidate's processes start on one CPU, the one its runner is on (they take turns:
+    docs/benchmarks.md, speed); a candidate that widens its own mask leaves the runner, and so
+    the next candidate, pinned to one CPU again."""
+    batches = [Batch(ON_WHICH_CPUS + f"# {i}\n", "f", (Call((True,)), Call((False,))), FAST) for i in range(3)]
+    for res in sandbox.run_many(batches):
+        [mine, parent], [widened, _] = values(list(res.outcomes.values()))
+        assert len(mine) == 1 and parent == mine
+        assert len(widened) == len(os.sched_getaffinity(0))  # it may move itself: placement, not a limit
+
+
+def test_unpinned_sandboxes_leave_candidates_every_cpu(sandbox_name):
+    """``pin_cpu=False``: the candidate may run on every CPU we may (the benchmarks' comparison)."""
+    options = {"warn": False} if sandbox_name == "process" else {}
+    with open_sandbox(sandbox_name, pin_cpu=False, **options) as sb:
+        [mine, _] = values(run_calls(sb, ON_WHICH_CPUS, False))[0]
+    assert len(mine) == len(os.sched_getaffinity(0))

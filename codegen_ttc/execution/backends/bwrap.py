@@ -30,6 +30,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from codegen_ttc.execution.backends import site_packages
@@ -141,6 +142,7 @@ def bwrap_command(
     seccomp_fd: int | None,
     tmp_bytes: int = TMP_BYTES,
     packages: tuple[str, ...] | None = CANDIDATE_PACKAGES,
+    runner_options: Sequence[str] = (),
 ) -> list[str]:
     """The full bwrap command line for one runner. Pure apart from stat calls (and, once,
     asking ``python`` where its packages are). ``packages=None`` binds every installed
@@ -195,7 +197,7 @@ def bwrap_command(
     cmd += ["--", os.path.realpath(python), *RUNNER_FLAGS, f"{SANDBOX_RUNTIME}/runner.py", "--tmp", "/tmp"]
     if root:
         cmd += ["--uid", str(uid), "--gid", str(uid)]
-    return cmd
+    return cmd + list(runner_options)
 
 
 @functools.lru_cache(maxsize=4)
@@ -227,8 +229,9 @@ class BwrapSandbox(RunnerSandbox):
         seccomp: bool = True,
         tmp_bytes: int = TMP_BYTES,
         packages: tuple[str, ...] = CANDIDATE_PACKAGES,
+        pin_cpu: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(pin_cpu=pin_cpu)
         bwrap = find_bwrap()
         problem = bwrap_problem(bwrap)
         if problem:
@@ -283,6 +286,7 @@ class BwrapSandbox(RunnerSandbox):
                 # judge scripts are the problem's own tests (a property may import hypothesis);
                 # only the candidate's runner is kept from other installed packages
                 packages=self.packages if role == "candidate" else None,
+                runner_options=self._runner_options(),
             )
             proc = subprocess.Popen(
                 wrapped(cmd, group),

@@ -380,8 +380,9 @@ class DockerSandbox(RunnerSandbox):
         limits: ContainerLimits | None = None,
         python: str = "python3",
         cleanup_leftovers: bool = True,
+        pin_cpu: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(pin_cpu=pin_cpu)
         self.python = python  # the interpreter inside the image
         self.image = image or images.image_name()
         self.limits = limits or ContainerLimits()
@@ -418,7 +419,7 @@ class DockerSandbox(RunnerSandbox):
             # the container's pids limit bounds the processes instead
             command=[
                 self.python, *RUNNER_FLAGS, f"{RUNTIME_MOUNT}/runner.py", "--tmp", WORK_DIR,
-                "--uid", uid, "--gid", uid, "--no-nproc",
+                "--uid", uid, "--gid", uid, "--no-nproc", *self._runner_options(),
             ],
             stdin_open=True,  # the SDK then sets StdinOnce: our half-close is EOF
             labels={**self.labels, LABEL_ROLE: role},

@@ -95,8 +95,8 @@ NO_ISOLATION = "codegen-ttc: process sandbox has NO isolation (candidates run as
 class ProcessSandbox(RunnerSandbox):
     name = "process"
 
-    def __init__(self, *, python: str | None = None, warn: bool = True) -> None:
-        super().__init__()
+    def __init__(self, *, python: str | None = None, warn: bool = True, pin_cpu: bool = True) -> None:
+        super().__init__(pin_cpu=pin_cpu)
         self.python = python or sys.executable
         self.drops_privileges = drops_privileges(self.python)
         if warn:
@@ -104,7 +104,7 @@ class ProcessSandbox(RunnerSandbox):
 
     def _spawn(self, role: str):
         tmp = tempfile.mkdtemp(prefix=f"ttc-{role}-")
-        cmd = [self.python, *RUNNER_FLAGS, str(RUNNER_PATH), "--tmp", tmp]
+        cmd = [self.python, *RUNNER_FLAGS, str(RUNNER_PATH), "--tmp", tmp, *self._runner_options()]
         uid = None
         if self.drops_privileges:
             uid = private_uid()

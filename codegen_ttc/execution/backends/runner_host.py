@@ -184,15 +184,23 @@ class RunnerSandbox(Sandbox):
     name = "runner"
     host_grace: float = HOST_GRACE  # seconds past the runner's own backstops before the host kills it
 
-    def __init__(self) -> None:
+    def __init__(self, *, pin_cpu: bool = True) -> None:
         self._cand: RunnerProcess | None = None
         self._judge: RunnerProcess | None = None
         self._closed = False
         self._oom_seen: dict[str, int] = {}  # role -> OOM kills of its runner's memory bound judged so far
+        self.pin_cpu = pin_cpu
 
     @abstractmethod
     def _spawn(self, role: str) -> tuple[subprocess.Popen, object]:
         """Start a runner for ``role`` ("candidate" or "judge"); return (process, on_kill)."""
+
+    def _runner_options(self) -> list[str]:
+        """The runner's ``--pin`` (each candidate on one CPU, the one the runner is on as the
+        candidate starts): the runner and a candidate's process take turns (the lock-step
+        exchange of each call), and on one CPU a turn is a context switch, across two a
+        wake-up of the other CPU (docs/benchmarks.md, speed). ``pin_cpu=False``: unpinned."""
+        return ["--pin"] if self.pin_cpu else []
 
     # ------------------------------------------------------------------ lifecycle
 
