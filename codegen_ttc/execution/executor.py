@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from codegen_ttc.execution.backends import Backend, InfraError, Sandbox, SandboxFactory, SandboxUnavailable
@@ -110,6 +111,10 @@ class Executor:
         self.sandbox_seconds = 0.0
         self.infra_failures: list[InfraFailure] = []
         self._sandboxes: list[Sandbox | None] = [None] * self.workers
+        # Worker threads live as long as the executor, not one ``run``: a bwrap sandbox dies with
+        # the thread that started it (``--die-with-parent`` is a parent-death signal, sent when
+        # that thread exits), so threads of one ``run`` would leave the next one cold runners.
+        self._threads: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -134,6 +139,9 @@ class Executor:
         self._stop.set()
         for slot in range(self.workers):
             self._drop(slot)
+        threads, self._threads = self._threads, None
+        if threads is not None:
+            threads.shutdown(wait=False)
 
     def __enter__(self) -> Executor:
         return self
@@ -155,21 +163,16 @@ class Executor:
         for b in todo:
             work.put(b)
         errors: list[BaseException] = []
-        threads = [
-            threading.Thread(target=self._worker, args=(slot, work, results, errors), daemon=True, name=f"ttc-exec-{slot}")
-            for slot in range(min(self.workers, len(todo)))
-        ]
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="ttc-exec")
+        running = [self._threads.submit(self._worker, slot, work, results, errors) for slot in range(min(self.workers, len(todo)))]
         try:
-            for t in threads:
-                t.start()
-            for t in threads:
-                while t.is_alive():
-                    t.join(0.2)  # a timed join keeps Ctrl-C responsive
+            while wait(running, timeout=0.2).not_done:  # a timed wait keeps Ctrl-C responsive
+                pass
         except BaseException:
             self._stop.set()
             self.close()  # kills runners: workers return without writing half batches
-            for t in threads:
-                t.join(5.0)
+            wait(running, timeout=5.0)
             raise
         if errors:
             raise errors[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -272,3 +273,16 @@ def test_a_store_that_cannot_be_written_raises_in_the_callers_thread(monkeypatch
         with pytest.raises(OSError, match="No space left"):
             ex.run(batches(4, [1, 2]))
     assert died == []
+
+
+def test_runners_outlive_one_run(sandbox_name):
+    # bwrap's --die-with-parent fires when the thread that started the runner exits: workers
+    # that ended with each run left every later run (score runs five or more) cold runners
+    with Executor(sandbox_name, workers=1) as executor:
+        executor.run(batches(1, [1]))
+        sandbox = executor._sandboxes[0]
+        runner = sandbox._cand
+        time.sleep(0.5)  # a parent-death signal is delivered at once; give the runner time to die
+        assert runner.alive(), "the runner died with the run that started it"
+        executor.run(batches(2, [2]))
+        assert executor._sandboxes[0] is sandbox and sandbox._cand is runner, "the second run started a new runner"
