@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codegen_ttc.engine.adaptive import AdaptiveConfig, StopRule
+from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, StopRule
 from codegen_ttc.reports import curves
 from codegen_ttc.reports.replay import ReplayPool
 from codegen_ttc.selection.evidence import Evidence
@@ -84,6 +84,32 @@ def test_adaptive_outcomes_record_what_each_run_did(pools):
     assert len(runs) == 6
     easy = [r for r in runs if r.task_id == "easy"]
     assert all(r.reason == "confident" and r.samples < 20 for r in easy)
+
+
+def with_examples_pool() -> ReplayPool:
+    """Two provided tests: only rows 2 and 3 pass both; row 0 is the largest cluster."""
+    ev = Evidence(
+        multiplicity=np.array([12, 3, 3, 2]),
+        provided=np.array([[False, True], [True, False], [True, True], [True, True]]),
+        generated=np.array([[True], [False], [True], [False]]),
+        generated_weight=np.ones(1),
+        behaviour=np.arange(4).reshape(4, 1),
+    )
+    return ReplayPool("ex", tuple(f"ex/p{i}" for i in range(4)), ev, np.array([False, False, True, False]))
+
+
+@pytest.mark.parametrize("hold", [1, 2, 3])
+def test_adaptive_outcomes_read_off_traces_are_the_policys_own(pools, hold):
+    # one traced run per task and order gives, at every threshold and hold, what running the
+    # policy itself gives: samples, tokens, pass@1, confidences and why it stopped
+    pools = {**pools, "ex": with_examples_pool()}
+    config = AdaptiveConfig(first_round=3, round_size=3, per_problem=Budget(samples=20))
+    traces = curves.policy_traces(pools, config, range(5))
+    for threshold in (0.5, 0.8, 0.95):
+        rule = dataclasses.replace(config.rule, threshold=threshold, hold_rounds=hold)
+        ran = curves.adaptive_outcomes(pools, dataclasses.replace(config, rule=rule), range(5))
+        assert curves.outcomes_from_traces(traces, rule) == ran
+    assert {o.reason for o in curves.outcomes_from_traces(traces, config.rule)} >= {"confident", "budget"}
 
 
 def test_problem_curves_are_each_tasks_pass_at_1_averaged_over_orders(pools):
