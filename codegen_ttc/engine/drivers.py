@@ -19,15 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from codegen_ttc.engine import defaults
-from codegen_ttc.engine.adaptive import (
-    AdaptiveConfig,
-    Budget,
-    ExecutingEvaluator,
-    LLMSampler,
-    StopRule,
-    decide,
-    run_adaptive,
-)
+from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, ExecutingEvaluator, LLMSampler, StopRule, run_adaptive
 from codegen_ttc.engine.repair import RepairingSampler, RepairReport, RepairSettings, RepairState, run_repair_rounds
 from codegen_ttc.engine.stages import ExecutionOptions
 from codegen_ttc.errors import InputError, plural
@@ -194,17 +186,14 @@ class Adaptive:
             {problem.task_id: task}, env.executor, execution.limits, synthesised_limits=execution.synthesised_limits,
             script_limits=execution.script_limits,
         )
-        rule = dataclasses.replace(StopRule(), threshold=options.threshold)
         sampler: LLMSampler | RepairingSampler
         if options.repair_rounds or options.budget.limited:
-            # a pick the rule is confident in waits only to hold: its round samples, it is not repaired
             sampler = RepairingSampler({problem.task_id: problem}, llm, evaluator, env.ledger, options.repair,
-                                       cache=options.sample_cache(), seed=options.seed,
-                                       confident=lambda ev: decide(ev, rule, options.strategy, can_give_up=False).reason == "confident")
+                                       cache=options.sample_cache(), seed=options.seed)
         else:
             sampler = LLMSampler({problem.task_id: problem}, llm, options.sample_cache(), seed=options.seed)
         config = AdaptiveConfig(
-            rule=rule,
+            rule=dataclasses.replace(StopRule(), threshold=options.threshold),
             strategy=options.strategy,
             first_round=options.round_size,
             round_size=options.round_size,

@@ -331,17 +331,12 @@ class RepairingSampler:
     pick settled), the round is a repair round (at most ``min(width, n)`` requests, see
     ``choose_repairs``: the failing tests, or the inputs where the leaders differ); otherwise
     it samples. Repairs count as samples of the round (one shared ``-n``), and
-    both kinds go through the ``ledger``'s shared budget. The stopping rule is the loop's;
-    ``confident(evidence)``, when given, says its posterior is at the threshold already: the
-    loop only waits for the pick to hold (``StopRule.hold_rounds``), so the round samples
-    fresh programs to check it rather than repair the leaders.
+    both kinds go through the ``ledger``'s shared budget. The stopping rule is the loop's.
     """
 
     def __init__(self, problems: Mapping, config: LLMConfig, evaluator, ledger: Ledger, settings: RepairSettings,
-                 *, cache: SampleCache | None = None, seed: int = 0,
-                 confident: Callable[[SelectionEvidence], bool] | None = None) -> None:
+                 *, cache: SampleCache | None = None, seed: int = 0) -> None:
         self.problems = problems  # task id -> Problem
-        self.confident = confident
         self.config = config
         self.evaluator = evaluator  # engine.adaptive.ExecutingEvaluator
         self.ledger = ledger
@@ -371,8 +366,7 @@ class RepairingSampler:
             # nothing passes the examples: repair the failures; everything passes them but the
             # pick is not settled (the loop stops on a settled one before drawing): the leading
             # clusters are shown where they differ (``choose_repairs`` finds none if they agree)
-            waiting = self.confident is not None and self.confident(ev)
-            if (ev.provided.shape[1] and not passing.any()) or (passing.all() and not waiting):
+            if (ev.provided.shape[1] and not passing.any()) or passing.all():
                 repaired = self._repair(task_id, task, outcomes, ev, n, report)
                 if repaired is not None:
                     # the rest of the round is sampled: a short round would read as an exhausted model
