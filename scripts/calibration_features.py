@@ -27,11 +27,17 @@ other source and held out in turn (a run: one replay order at one budget, or one
 family). Every ECE comes with its noise floor (what a perfectly calibrated predictor gets by
 chance on those answers, mean and 95th percentile) and the equal-mass ECE. ``--fit`` prints
 the ``RunCalibration`` fit on every source with examples (what the package ships).
+
+``--borrow RUN ...`` evaluates what ``solve --calibration-run`` does with the shipped form, from
+finished ``score`` runs' ``tasks.jsonl`` alone: half a run's tasks lend their calibration to the
+other half (one more task of the same model), and each run lends to the others (another model or
+setting, which ``solve`` refuses where the run records its model).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -44,10 +50,13 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import bench_selection as bench  # noqa: E402
 
+from codegen_ttc.cli.score import calibration_line  # noqa: E402
 from codegen_ttc.clustering.behaviour import agreement  # noqa: E402
 from codegen_ttc.reports.curves import permutation  # noqa: E402
 from codegen_ttc.reports.run import load_run  # noqa: E402
+from codegen_ttc.reports.scoring import StrategyScore, TaskScore, run_calibration  # noqa: E402
 from codegen_ttc.selection.calibration import (  # noqa: E402
+    RUN_CALIBRATION,
     equal_mass_calibration_error,
     expected_calibration_error,
     fit_run_calibration,
@@ -161,7 +170,7 @@ def leave_one_source_out(points: list[dict], names) -> dict[str, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, required=True, help="a bench_selection --runs directory")
+    parser.add_argument("--runs", type=Path, default=None, help="a bench_selection --runs directory")
     parser.add_argument("--data", type=Path, default=bench.DATA)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--skip-strict", action="store_true",
@@ -171,7 +180,15 @@ def main() -> None:
     parser.add_argument("--plus", action="store_true",
                         help="also the picks judged by HumanEval+'s tests (held out only, never fit on)")
     parser.add_argument("--fit", action="store_true", help="print the RunCalibration fit on every source with examples")
+    parser.add_argument("--borrow", type=Path, nargs="+", default=None, metavar="RUN",
+                        help="score run directories: the calibration solve --calibration-run borrows, evaluated "
+                             "(half a run's tasks lending to the other half; each run lending to the others)")
     args = parser.parse_args()
+    if args.borrow:
+        borrowed(args.borrow)
+        return
+    if args.runs is None:
+        parser.error("--runs is required (or --borrow)")
     if args.points is not None and args.points.is_file():
         report(json.loads(args.points.read_text()), args.fit)
         return
@@ -226,6 +243,73 @@ def report(points: list[dict], fit: bool = False) -> None:
                                     [p["heldout_list"] for p in train], [p["right"] for p in train],
                                     [p["samples"] for p in train])
         print(f"fit on {', '.join(dict.fromkeys(p['source'] for p in train))}: {model}")
+
+
+def scored_tasks(run_dir: Path) -> list[TaskScore]:
+    """A finished ``score`` run's task records (``tasks.jsonl``), as ``score`` made them."""
+    fields = {f.name for f in dataclasses.fields(TaskScore)}
+    tasks = []
+    for line in (run_dir / "tasks.jsonl").read_text().splitlines():
+        if line.strip():
+            row = {k: v for k, v in json.loads(line).items() if k in fields}
+            row["strategies"] = {name: StrategyScore(**pick) for name, pick in row["strategies"].items()}
+            tasks.append(TaskScore(**row))
+    return tasks
+
+
+def run_picks(tasks: list[TaskScore]) -> dict:
+    """``default``'s picks of a ``score`` run: share, held-out examples, samples, and right under every
+    hidden test (and under the base suite, for evalplus)."""
+    truths = {"every hidden test": np.array([t.strategies["default"].pass_at["pass@1"] for t in tasks])}
+    if all("base" in t.suites for t in tasks):
+        truths["base suite"] = np.array([t.suites["base"]["strategies"]["default"]["pass@1"] for t in tasks])
+    return {"share": np.array([t.strategies["default"].top_size / t.n_samples for t in tasks]),
+            "held": [t.held_out_examples for t in tasks], "samples": [t.n_samples for t in tasks], "truths": truths}
+
+
+def lend(lender: dict, at: np.ndarray, borrower: dict, to: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """The probabilities ``solve --calibration-run`` gives the borrower's picks ``to`` from the lender's
+    picks ``at`` (``RunCalibration.base``, then each pick's share)."""
+    base, why = RUN_CALIBRATION.base(lender["share"][at], [lender["held"][int(i)] for i in at],
+                                     [lender["samples"][int(i)] for i in at])
+    return (None, why) if base is None else (base.task_probabilities(borrower["share"][to]), "")
+
+
+def borrowed(run_dirs: list[Path]) -> None:
+    """``solve``'s setting, where one task's pick borrows the calibration of a ``score`` run of the same
+    model on other tasks: in each run, the tasks in odd positions lend to those in even positions and
+    back; then each run lends to every other run (another model or setting, which ``solve`` refuses
+    where the run records its model). ECE with its noise floor, per truth."""
+    tasks = {d: scored_tasks(d) for d in run_dirs}
+    for d, scored in tasks.items():
+        print(f"{d}: score now says: {calibration_line(run_calibration(scored))}")
+    picks = {d: run_picks(scored) for d, scored in tasks.items()}
+
+    def show(label: str, prob: np.ndarray, truths: dict) -> None:
+        floor = noise_floor(prob, draws=300)
+        print(f"  {label}: said {prob.mean():.3f}; " + "; ".join(
+            f"{name}: right {right.mean():.3f}, ECE {expected_calibration_error(prob, right):.3f}"
+            for name, right in truths.items()) + f" (chance alone: mean {floor.ece:.3f}, 95th pct {floor.ece_p95:.3f}; "
+            f"{len(prob)} picks)")
+
+    print("borrowed calibration (solve --calibration-run), run by run:")
+    for d, run in picks.items():
+        n = len(run["share"])
+        odd, even = np.arange(1, n, 2), np.arange(0, n, 2)
+        prob = np.full(n, np.nan)
+        for lender_half, borrower_half in ((odd, even), (even, odd)):
+            p, why = lend(run, lender_half, run, borrower_half)
+            if p is None:
+                print(f"  {d}: uncalibrated ({why})")
+                break
+            prob[borrower_half] = p
+        else:
+            show(f"{d}, half its tasks lending to the other half", prob, run["truths"])
+        for other, borrower in picks.items():
+            if other != d:
+                p, why = lend(run, np.arange(n), borrower, np.arange(len(borrower["share"])))
+                if p is not None:
+                    show(f"{d} lending to {other}", p, borrower["truths"])
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ default: no inputs synthesised for selection, so that it computes what evalplus 
 the ground truth, while ``--synthesise 40`` adds ``score``'s default selection work) and evalplus's
 ``evalplus.evaluate`` (a fresh cache folder, so it also computes its expected outputs,
 as ours does; ``--parallel`` = cores, as many processes as our sandboxes). ``--rounds 2``
-interleaves them twice. Printed: base and base + plus pass@1 of each, every sample whose
+interleaves them twice. Printed, with the CPU other jobs used while each ran (in cores; the
+machine's busy CPU less this script's cpuacct group): base and base + plus pass@1 of each, every sample whose
 verdict differs, and the wall time of each with the ratio.
 
 evalplus runs from its own interpreter (``--evalplus-python``, default this one): install
@@ -38,6 +39,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+from cpu_group import group_cpu, join_cpu_group, leave_cpu_group, machine_busy_cpu  # noqa: E402
 
 from codegen_ttc.execution.executor import Executor  # noqa: E402
 from codegen_ttc.execution.store import ResultStore  # noqa: E402
@@ -197,9 +201,34 @@ def evalplus_verdicts(samples: Path) -> dict[str, list[tuple[bool, bool]]]:
 # --------------------------------------------------------------------------- comparison
 
 
+class OtherJobs:
+    """The CPU other jobs use while one tool runs, in cores: the machine's busy CPU less this
+    script's cpuacct group (it and every process it starts; a Docker sandbox's containers are
+    dockerd's, so under ``--sandbox docker`` they count as other jobs). None without a group."""
+
+    def __init__(self) -> None:
+        self.group = join_cpu_group()
+
+    def measure(self, run, *args):
+        busy0, own0, started = machine_busy_cpu(), group_cpu(self.group), time.perf_counter()
+        seconds = run(*args)
+        busy1, own1 = machine_busy_cpu(), group_cpu(self.group)
+        wall = time.perf_counter() - started
+        if None in (busy0, busy1, own0, own1):
+            return seconds, None
+        return seconds, round(max(0.0, (busy1 - busy0 - (own1 - own0)) / wall), 3)
+
+    def close(self) -> None:
+        leave_cpu_group(self.group)
+
+
 def pass1(verdicts: dict[str, list[tuple[bool, bool]]], which: int) -> float:
     per_task = [sum(v[which] for v in vs) / len(vs) for vs in verdicts.values() if vs]
     return sum(per_task) / len(per_task)
+
+
+def other_text(cores: float | None) -> str:
+    return f" (other jobs {cores:.2f} cores)" if cores is not None else ""
 
 
 def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args, workdir: Path) -> dict:
@@ -209,19 +238,25 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
             f.write(json.dumps(row) + "\n")
     times = {"ours": [], "evalplus": []}
     loads = {"ours": [], "evalplus": []}  # 1-minute load average as each one starts
+    other = {"ours": [], "evalplus": []}  # cores other jobs used while each one ran
     ours_v = theirs_v = None
     for round_no in range(args.rounds):
         out = workdir / f"{dataset}_run{round_no}"
         shutil.rmtree(out, ignore_errors=True)
         loads["ours"].append(os.getloadavg()[0])
-        times["ours"].append(run_ours(problem_file, samples, out, args.sandbox, args.synthesise))
-        print(f"{name} round {round_no + 1}: codegen-ttc score {times['ours'][-1]:.1f} s", flush=True)
+        seconds, cores = args.other_jobs.measure(run_ours, problem_file, samples, out, args.sandbox, args.synthesise)
+        times["ours"].append(seconds)
+        other["ours"].append(cores)
+        print(f"{name} round {round_no + 1}: codegen-ttc score {seconds:.1f} s{other_text(cores)}", flush=True)
         ours_v = our_verdicts(problem_file, samples, out, args.sandbox, args.synthesise)
         cache = workdir / f"evalplus_cache{round_no}"
         shutil.rmtree(cache, ignore_errors=True)
         loads["evalplus"].append(os.getloadavg()[0])
-        times["evalplus"].append(run_evalplus(args.evalplus_python, dataset, problem_file, samples, cache, args.workers))
-        print(f"{name} round {round_no + 1}: evalplus {times['evalplus'][-1]:.1f} s", flush=True)
+        seconds, cores = args.other_jobs.measure(run_evalplus, args.evalplus_python, dataset, problem_file, samples,
+                                                 cache, args.workers)
+        times["evalplus"].append(seconds)
+        other["evalplus"].append(cores)
+        print(f"{name} round {round_no + 1}: evalplus {seconds:.1f} s{other_text(cores)}", flush=True)
         theirs_v = evalplus_verdicts(samples)
     # our per-sample result line ("failed: <test>: <what it raised>") says why we judged so
     our_results = {(r["task_id"], r["sample"]): r["result"] for r in read_rows(out / "samples_results.jsonl")}
@@ -243,6 +278,7 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
         "speedup": round(ratio, 2),
         "synthesise": args.synthesise,
         "load_at_start": loads,
+        "other_jobs_cores": other,
         "differences": differences,
     }
     print(f"{name}: {report['tasks']} tasks, {report['samples']} samples")
@@ -280,6 +316,15 @@ def main() -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="compare_evalplus_"))
     workdir.mkdir(parents=True, exist_ok=True)
     out = {}
+    args.other_jobs = OtherJobs()
+    try:
+        run_all(args, workdir, out)
+    finally:
+        args.other_jobs.close()
+    return 0
+
+
+def run_all(args, workdir: Path, out: dict) -> None:
     for dataset, source in (("humaneval", HUMANEVAL_PLUS), ("mbpp", MBPP_PLUS)):
         if args.dataset not in (dataset, "both"):
             continue
@@ -292,7 +337,6 @@ def main() -> int:
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(out, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

@@ -33,6 +33,20 @@ def group_cpu(group: Path | None) -> float | None:
         return None
 
 
+def machine_busy_cpu() -> float | None:
+    """CPU seconds every process on the machine has used since boot (``/proc/stat``: all but
+    idle and iowait). Less a run's own ``group_cpu`` over the same span, this is what other
+    jobs used, which a load average cannot tell apart from the run's own processes."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle, iowait = fields[3], fields[4] if len(fields) > 4 else 0
+    guest = sum(fields[8:10])  # guest time is already counted in user and nice
+    return (sum(fields) - idle - iowait - guest) / os.sysconf("SC_CLK_TCK")
+
+
 def leave_cpu_group(group: Path | None) -> None:
     """Move this process back to the root cgroup and remove ``group`` (its other processes
     have ended)."""

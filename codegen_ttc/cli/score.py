@@ -75,10 +75,16 @@ def calibration_line(block: dict | None) -> str:
     name = block["strategy"]
     if block.get("probability") is None:
         return f"{name}'s picks: uncalibrated ({block['uncalibrated']})"
-    return (f"{name}'s picks: probability of a right answer {block['probability']:.2f} on average "
+    truth = f"on this run's {block.get('truth', 'hidden tests')}"
+    line = (f"{name}'s picks: probability of a right answer {block['probability']:.2f} on average "
             f"(from {block['held_out_examples']} of your examples held out in turn, {block['example_rate']:.2f} passed; "
-            f"fit on {block['basis']}); on this run's hidden tests right {block['right']:.2f}, "
+            f"fit on {block['basis']}); {truth} right {block['right']:.2f}, "
             f"ECE {block['ece']:.3f} (chance alone gives up to {block['ece_noise_floor_p95']:.3f})")
+    stricter = block.get("stricter_truth")
+    if stricter:
+        line += (f"; on {stricter['truth']} right {stricter['right']:.2f}, uncalibrated there "
+                 f"({stricter['uncalibrated']})")
+    return line
 
 
 def parse_ks(text: str) -> tuple[int, ...]:

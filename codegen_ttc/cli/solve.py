@@ -27,9 +27,11 @@ from codegen_ttc.problems.from_source import problem_from_source
 from codegen_ttc.problems.loaders import load_problems
 from codegen_ttc.problems.model import Problem
 from codegen_ttc.problems.rows import defined_functions
+from codegen_ttc.reports.calibration_run import read_calibration_run
 from codegen_ttc.sampling.budget import SharedBudget
 from codegen_ttc.sampling.config import resolve_config
 from codegen_ttc.sampling.extract import REFUSED
+from codegen_ttc.selection.calibration import BASIS_PHRASES
 from codegen_ttc.selection.strategies import STRATEGIES
 
 
@@ -181,7 +183,10 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
         preferred = "" if p is None else f" (execution's pick had probability {p:.2f})"
         console.print(f"tie-break (--judge pairwise, not execution evidence): {t['summary']}{preferred}; "
                       f"{t['calibration']}", highlight=False)
-    console.print(f"strategy {result.selection.strategy}; {result.confidence.text()}")
+    # the basis names a directory of the user's: no markup in it
+    basis = BASIS_PHRASES.get(result.selection.basis)  # how the pick was ranked, where the strategy says
+    ranked = "" if basis is None else f" ({basis})"
+    console.print(f"strategy {result.selection.strategy}{ranked}; {result.confidence.text()}", markup=False, highlight=False)
     console.print(spending_line(result))
     console.print(timing_line(result))
 
@@ -213,9 +218,13 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
 @click.option("--threshold", type=params.PROBABILITY, default=SolveOptions.threshold, show_default=True,
               help="With --adaptive: stop when the stopping rule's posterior that the selected answer leads reaches this.")
 @click.option("--abstain-below", type=params.PROBABILITY, default=None,
-              help="Refuse to answer (exit 3, no program printed) when the calibrated probability that the "
-                   "selected program is right is below this (or unknown; a pick your --property or "
-                   "--reference decided is kept); default: never abstain.")
+              help="Refuse to answer (exit 3, no program printed) when the probability that the selected program "
+                   "is right, calibrated by --calibration-run, is below this, or when this answer has none (a pick "
+                   "your --property or --reference decided is kept); needs --calibration-run (default: never abstain).")
+@click.option("--calibration-run", type=click.Path(path_type=Path), default=None,
+              help="A codegen-ttc score --out directory of the same model on problems with docstring examples: how "
+                   "often its picks were right calibrates this answer's probability (its settings must match this "
+                   "solve's; default: none, the answer is uncalibrated).")
 @params.sandbox_options
 @params.executor_options
 @click.option("--strategy", type=click.Choice(sorted(STRATEGIES)), default="default", show_default=True,
@@ -249,8 +258,8 @@ def print_report(result: SolveResult, console: Console, llm=None) -> None:
               help="Write the solved file here (whole or not at all) instead of printing it (default: print it).")
 @click.option("--in-place", is_flag=True, help="Write the solved function back into PROBLEM's file.")
 def solve_command(problem, n_samples, n_tests, synthesise, input_generators, coverage_inputs, input_seconds, no_examples,
-                  adaptive, round_size, threshold, abstain_below, sandbox, workers, executor, ray_address, strategy, model,
-                  base_url, api_key, mode, temperature,
+                  adaptive, round_size, threshold, abstain_below, calibration_run, sandbox, workers, executor, ray_address,
+                  strategy, model, base_url, api_key, mode, temperature,
                   max_tokens, config_file, no_cache, seed, timeout, property_file, reference_file, distinguish,
                   distinguish_pool, ask_llm_inputs, as_json, property_timeout, output_file, in_place,
                   repair_rounds, repair_width, budget_requests, budget_tokens, judge) -> int:
@@ -262,6 +271,11 @@ def solve_command(problem, n_samples, n_tests, synthesise, input_generators, cov
 
     Prints PROBLEM's file with the function's body filled in (only imports and helpers the
     body needs and the file lacks are added); -o FILE or --in-place writes it instead.
+
+    The answer's probability of being right comes from --calibration-run DIR, a score run of
+    the same model made with the same settings (how often its picks were right, measured by
+    its docstring examples held out in turn); without one the answer is "uncalibrated", and
+    --abstain-below, which acts only on a calibrated probability, is refused.
 
     Exit status: 0 with an answer; 2 on bad input or a model that gave nothing usable;
     3 when --abstain-below refused the answer; 4 when no candidate passes all of your own
@@ -285,6 +299,11 @@ def solve_command(problem, n_samples, n_tests, synthesise, input_generators, cov
     for name in ("round_size", "threshold"):  # given on the command line, not a value: the CLI's to check
         if not adaptive and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
             raise InputError(f"--{name.replace('_', '-')} sets adaptive sampling; give --adaptive too")
+    if abstain_below is not None and calibration_run is None:
+        # without a calibration run every answer is uncalibrated: the flag would refuse them all
+        raise InputError("--abstain-below compares a calibrated probability, which needs --calibration-run DIR "
+                         "(a score run of this model); without one no answer has a probability")
+    borrowed = None if calibration_run is None else read_calibration_run(calibration_run)
     import scipy.special  # noqa: F401  (the full extra: say it is missing before any token is spent)
 
     if in_place and output_file is not None:
@@ -300,8 +319,17 @@ def solve_command(problem, n_samples, n_tests, synthesise, input_generators, cov
     require_backend(sandbox)  # before any token is spent
     llm = resolve_config(config_file=config_file, model=model, base_url=base_url, api_key=api_key, mode=mode,
                          temperature=temperature, max_tokens=max_tokens, seed=seed)
+    if borrowed is not None:  # before any token is spent: the run's calibration applies to a pick made its way
+        why = borrowed.mismatch(
+            samples=n_samples, examples=not no_examples, strategy=strategy, adaptive=adaptive, model=llm.model,
+            temperature=llm.temperature, test_samples=n_tests,
+            settings={"synthesise": synthesise, "coverage_inputs": coverage_inputs, "input_seconds": input_seconds,
+                      "repair_rounds": repair_rounds})
+        if why is not None:
+            raise InputError(why)
     options = dataclasses.replace(
         options,
+        calibration=None if borrowed is None else borrowed.calibration,
         property_code=_read_python(property_file, "check", "a --property file defines check(candidate)"),
         reference=_with_harness(target, _read_python(reference_file, None if target.kind == "program" else target.function_name,
                                                       "a --reference implements the problem's function")),
@@ -337,7 +365,7 @@ def solve_command(problem, n_samples, n_tests, synthesise, input_generators, cov
     elif abstained:
         if p is None:
             err.print(f"abstained: no probability to compare with --abstain-below {abstain_below:g} "
-                      f"({confidence.text()})", highlight=False)
+                      f"({confidence.text()})", highlight=False, markup=False)
         else:
             err.print(f"abstained: probability of a right answer {p:.2f}, below {abstain_below:g}")
     elif destination is not None:

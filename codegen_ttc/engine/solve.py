@@ -6,8 +6,11 @@ ground truth. Candidates come from a driver (``engine.drivers``): sampled up fro
 in adaptive rounds until the stopping rule says the selection is settled. After the
 first selection, one round of distinguishing inputs (``testgen.distinguish``) looks for
 inputs where the chosen program and its rival differ, adds them, and selects again.
-The answer's confidence is also given as a calibrated probability of being right
-(``selection.calibration``), which ``--abstain-below`` compares against.
+The answer's probability of being right comes from a ``score`` run of the same model
+(``--calibration-run``: ``selection.calibration.ScoredRunCalibration``), which measured how often
+that model's picks are right; without one the answer is "uncalibrated", as one task holds too
+few examples to measure it and tables fit on another model do not transfer.
+``--abstain-below`` compares against that probability.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from codegen_ttc.sampling.budget import Ledger, SharedBudget
 from codegen_ttc.sampling.cache import SampleCache
 from codegen_ttc.sampling.config import LLMConfig
 from codegen_ttc.sampling.llm import request_bound, sample_distinguishing_inputs, sample_tests
-from codegen_ttc.selection.calibration import Calibrated, calibrate
+from codegen_ttc.selection.calibration import Calibrated, ScoredRunCalibration, pick_share
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.select import Selection, select
 from codegen_ttc.testgen.choice import separating_inputs
@@ -127,6 +130,9 @@ class SolveOptions:
     # compares their programs (a tie-break, never execution evidence); "off": by size
     judge: str = "off"
     judge_samples: int = 2  # comparisons in each presentation order
+    # a ``score`` run of the same model that calibrates the answer's probability (``--calibration-run``;
+    # ``reports.calibration_run`` checks that it applies); None: the answer is uncalibrated
+    calibration: ScoredRunCalibration | None = None
 
     def __post_init__(self) -> None:
         # what crosses two stages' options; each stage's own are checked as they are made, below
@@ -231,13 +237,10 @@ class UserChecks:
         return " and ".join(parts)
 
 
-# what the confidence of each basis measures (selection.strategies / selection.default)
-BASIS_WORDS = {
-    "share": "its share of the samples weighted by generated tests passed",
-    "support": "its share of the samples weighted by generated tests passed",
-    "agreement": "how closely the samples agree with it, input by input (no generated tests)",
-    "agreement-tests-failed": "how closely the samples agree with it, input by input (every generated test failed)",
-}
+# why an answer without --calibration-run has no probability
+NO_CALIBRATION_RUN = ("no calibration for this model: one task holds too few examples to measure how often its picks "
+                      "are right, and the tables fit on CodeGen-16B do not transfer to other models; --calibration-run DIR, "
+                      "a score run of this model on problems with docstring examples, gives one")
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,10 @@ class SolveResult:
     repair: RepairReport | None = None
     spending: dict | None = None  # sampling.budget.Ledger.to_json(): the budget and accounting per kind
     tie_break: dict | None = None  # a --judge pairwise comparison (never execution evidence)
+    calibration_run: ScoredRunCalibration | None = None  # --calibration-run: what gives the answer a probability
+    # the first selection's top group's share of the samples (before the distinguishing round, as a score
+    # run measures it): what the calibration run's probability is spread by
+    pick_share: float = float("nan")
 
     @property
     def user_pass_rate(self) -> float | None:
@@ -305,25 +312,25 @@ class SolveResult:
         if checks.property_check or checks.reference:
             decided = " and ".join(n for n, on in (("--property", checks.property_check), ("--reference", checks.reference)) if on)
             return Confidence(None, f"your {decided} decided the pick (it passes {checks.describe()}); "
-                                    "the shipped calibration was fit without such checks")
-        calibrated = self.calibration
-        if calibrated.probability is None:
+                                    "the calibration run's picks were made without such checks")
+        calibrated, run = self.calibration, self.calibration_run
+        if calibrated.probability is None or run is None:
             return Confidence(None, calibrated.reason)
-        p = calibrated.probability
-        words = BASIS_WORDS.get(self.selection.basis, self.selection.basis)
-        kind = "adaptive answers" if self.adaptive is not None else "answers"
-        basis = f"calibrated on HumanEval {kind}, from {words}"
+        basis = (f"from the score run {run.source}: its picks are right {run.run.probability:.2f} on average by its "
+                 f"{run.run.examples} examples held out in turn ({run.run.rate:.2f} passed), and this pick holds "
+                 f"{self.pick_share:.0%} of the samples; it holds for a problem like the run's, judged by tests as "
+                 "strict as its examples")
         if checks.examples:
             basis += f"; it passes your {checks.describe()}"
-        return Confidence(p, basis)
+        return Confidence(calibrated.probability, basis)
 
     @property
     def probability_correct(self) -> float | None:
-        """The selection's confidence through the shipped calibration (None: uncalibrated, see ``calibration``).
+        """The calibrated probability of the execution evidence's pick (None: uncalibrated, see
+        ``calibration``).
 
         0 when the selected program fails one of the user's own tests (docstring examples,
-        property, reference): the calibration was fit where there were none, and a failed
-        example is not a matter of probability.
+        property, reference): a failed example is not a matter of probability.
         """
         selected = [c for c in self.clusters if c.selected]
         if selected and not math.isnan(selected[0].provided_pass_rate) and selected[0].provided_pass_rate < 1.0:
@@ -332,10 +339,22 @@ class SolveResult:
 
     @property
     def calibration(self) -> Calibrated:
-        """The selection's confidence through the shipped tables, checked against what they were
-        fit on (the samples per task, the inputs run): outside it, no probability and why."""
-        return calibrate(self.selection.strategy, self.selection.confidence, self.selection.basis,
-                         adaptive=self.adaptive is not None, samples=self.n_samples, inputs=self.n_inputs)
+        """The pick's probability from the calibration run (``--calibration-run``), or none and why:
+        there is no run, or the pick was made otherwise than the run's were."""
+        run = self.calibration_run
+        if run is None:
+            return Calibrated(None, NO_CALIBRATION_RUN)
+        if self.adaptive is not None:
+            return Calibrated(None, "adaptive sampling stops when the pick first looks settled, and such picks are right "
+                                    "less often than the calibration run's, made from a fixed number of samples")
+        if self.n_inputs == 0:
+            return Calibrated(None, "the samples ran on no input at all, so nothing told them apart and their share "
+                                    "measured nothing")
+        if self.distinguishing.selection_changed:
+            return Calibrated(None, "the distinguishing round changed the pick, and the calibration run's picks had no "
+                                    "such round (--distinguish 0 leaves it out)")
+        # the pick's share before the distinguishing round: the share a score run measures
+        return run.calibrate(self.pick_share, self.n_samples)
 
     def tie_break_json(self) -> dict | None:
         """The tie-break, apart from the execution evidence; where it changed the pick, the
@@ -354,6 +373,8 @@ class SolveResult:
             "confidence_basis": self.selection.basis,
             "probability_correct": None if self.confidence.probability is None else round(self.confidence.probability, 4),
             "probability_basis": self.confidence.text(),
+            "calibration_run": None if self.calibration_run is None else self.calibration_run.source,
+            "pick_share": round(self.pick_share, 4),
             "user_checks": {**asdict(self.user_checks), "passed_share": self.user_pass_rate},
             "fails_user_checks": self.fails_user_checks,
             "strategy": self.selection.strategy,
@@ -550,6 +571,7 @@ def solve(
         t2 = time.perf_counter()
         ev = task.evidence(outcomes)
         selection = select(ev, options.strategy)
+        share = pick_share(selection, ev.multiplicity)
         t3 = time.perf_counter()
         task, report = distinguishing_round(task, ev, selection, options.distinguishing, pipeline.checks, llm, env, ledger)
         if report.found:
@@ -572,6 +594,8 @@ def solve(
         repair.selected_origin = origin_of(selection.chosen, repair.origins)
     return SolveResult(
         repair=repair,
+        calibration_run=options.calibration,
+        pick_share=share,
         spending=ledger.to_json(),
         tie_break=None if tie_break is None else tie_break.to_json(),
         disagreements=disagreements,

@@ -145,7 +145,12 @@ CALIBRATED = "default"  # the strategy whose picks get a probability (selection.
 def run_calibration(scores: Sequence[TaskScore]) -> dict:
     """The probability that each of ``CALIBRATED``'s picks is right, from the run's rate of held-out
     examples passed (``RunCalibration``), or "uncalibrated" and why; beside it, how it fares on
-    this run's hidden truth (ECE, and the ECE a perfectly calibrated predictor gets by chance here)."""
+    this run's hidden truth (ECE, and the ECE a perfectly calibrated predictor gets by chance here).
+
+    The probability is one of passing tests as strict as the examples that measured the base rate
+    (HumanEval's). Where the hidden tests add stricter ones to an original suite (evalplus: base +
+    plus), it is judged on the original suite, and the stricter truth is shown beside it as
+    uncalibrated: held out, the probability overstated it by 0.07 to 0.12 (docs/benchmarks.md)."""
     if not scores or CALIBRATED not in scores[0].strategies:
         return {"strategy": CALIBRATED, "probability": None, "uncalibrated": f"strategy {CALIBRATED} was not scored"}
     picks = [s.strategies[CALIBRATED] for s in scores]
@@ -158,6 +163,15 @@ def run_calibration(scores: Sequence[TaskScore]) -> dict:
     if probability is None:
         return {**out, "probability": None, "uncalibrated": reason}
     right = _pass1(scores, CALIBRATED)
+    if all(BASE_SUITE in s.suites for s in scores):
+        every_test = right
+        right = np.array([s.suites[BASE_SUITE]["strategies"][CALIBRATED]["pass@1"] for s in scores])
+        out["truth"] = f"hidden tests' {BASE_SUITE} suite (the original ones)"
+        out["stricter_truth"] = {
+            "truth": "every hidden test (stricter)", "right": round(float(every_test.mean()), 4),
+            "ece": round(expected_calibration_error(probability, every_test), 4),
+            "uncalibrated": "stricter tests than the examples that measured the base rate: the probability is one of "
+                            "passing tests as strict as those, and overstates this truth"}
     floor = noise_floor(probability, draws=200)
     return {**out, "probability": round(float(probability.mean()), 4), "right": round(float(right.mean()), 4),
             "ece": round(expected_calibration_error(probability, right), 4), "ece_noise_floor_p95": round(floor.ece_p95, 4),

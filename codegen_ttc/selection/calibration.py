@@ -26,11 +26,14 @@ a sample count outside the fit's, a confidence bin the fit had no answer in, or 
 over no input at all.
 
 Those tables do not transfer to other models (docs/benchmarks.md): at equal confidence a
-weaker model's picks are right less often. What does transfer is the model's base rate as the
-user's own examples measure it, held out in turn (``held_out_examples``): over a ``score`` run's
-tasks, how often the pick made without an example passes it predicts how often the picks pass
-the hidden tests, whatever the model. ``RunCalibration`` turns that rate into the run's
-probability and spreads it over its tasks by each pick's share of the samples.
+weaker model's picks are right less often, so no command reports them any more (the scripts
+still measure them). What does transfer is the model's base rate as the user's own examples
+measure it, held out in turn (``held_out_examples``): over a ``score`` run's tasks, how often
+the pick made without an example passes it predicts how often the picks pass the hidden tests,
+whatever the model. ``RunCalibration`` turns that rate into the run's probability and spreads it
+over its tasks by each pick's share of the samples; ``ScoredRunCalibration`` lends a run's
+calibration to one more pick of the same model (``solve --calibration-run``), which alone holds
+too few examples to measure a base rate.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import numpy as np
 
 from codegen_ttc.selection.evidence import Evidence
 from codegen_ttc.selection.passk import ranked_pass_at_k
-from codegen_ttc.selection.select import select
+from codegen_ttc.selection.select import Selection, select
 
 
 def bin_index(confidence: Sequence[float] | np.ndarray, bins: int) -> np.ndarray:
@@ -442,10 +445,11 @@ class RunCalibration:
     def run_probability(self, rate: float) -> float:
         return float(_sigmoid(self.intercept + self.rate_slope * _logit(rate)))
 
-    def probabilities(self, shares: Sequence[float] | np.ndarray, held_out: Sequence[Sequence[float]],
-                      samples: Sequence[int] | None = None) -> tuple[np.ndarray | None, str]:
-        """Per task, the probability its pick is right, or None and why the run is uncalibrated.
-        ``held_out``: ``held_out_examples`` of each task (empty where it has no example). Pure."""
+    def base(self, shares: Sequence[float] | np.ndarray, held_out: Sequence[Sequence[float]],
+             samples: Sequence[int] | None = None) -> tuple[RunBase | None, str]:
+        """The run's ``RunBase`` (its probability and the offset that spreads it over its tasks by
+        share), or None and why the run is uncalibrated. ``held_out``: ``held_out_examples`` of each
+        task (empty where it has no example). Pure."""
         rate, examples = example_rate(held_out)
         if examples < MIN_RUN_EXAMPLES:
             return None, (f"the run holds out {examples} examples of the user's, fewer than the {MIN_RUN_EXAMPLES} "
@@ -461,7 +465,34 @@ class RunCalibration:
         for _ in range(80):  # the offset whose mean probability over the run's tasks is the run's
             mid = (low_offset + high_offset) / 2
             low_offset, high_offset = (mid, high_offset) if _sigmoid(z + mid).mean() < target else (low_offset, mid)
-        return _sigmoid(z + (low_offset + high_offset) / 2), ""
+        return RunBase(target, (low_offset + high_offset) / 2, self.share_slope, rate, examples), ""
+
+    def probabilities(self, shares: Sequence[float] | np.ndarray, held_out: Sequence[Sequence[float]],
+                      samples: Sequence[int] | None = None) -> tuple[np.ndarray | None, str]:
+        """Per task, the probability its pick is right, or None and why the run is uncalibrated
+        (``base``). Pure."""
+        run, reason = self.base(shares, held_out, samples)
+        return (None, reason) if run is None else (run.task_probabilities(shares), "")
+
+
+@dataclass(frozen=True)
+class RunBase:
+    """What ``RunCalibration`` makes of one run: the probability that its picks are right on
+    average, and the offset that spreads it over its tasks by each pick's share. Another pick
+    of the same model, made the same way on a problem like the run's, gets its probability
+    from the same offset (``solve --calibration-run``)."""
+
+    probability: float  # the run's picks, on average
+    offset: float  # log-odds of a pick = share_slope x logit(its share) + offset
+    share_slope: float
+    rate: float  # the run's rate of held-out examples passed (``example_rate``)
+    examples: int  # the examples held out
+
+    def task_probabilities(self, shares: Sequence[float] | np.ndarray) -> np.ndarray:
+        return _sigmoid(self.share_slope * _logit(np.asarray(shares, dtype=np.float64)) + self.offset)
+
+    def task_probability(self, share: float) -> float:
+        return float(self.task_probabilities([share])[0])
 
 
 # Fit by ``fit_run_calibration`` on every pick of ``default`` in (``python scripts/calibration_features.py
@@ -599,3 +630,39 @@ def leave_one_source_out_runs(sources: Labels, runs: Labels, shares: Numbers, he
                                     float(y.mean()), float(p.mean()), equal_mass_calibration_error(p, y),
                                     noise_floor(p, draws=draws), reason, float(np.mean((p - y) ** 2)), tuple(by_run)))
     return out
+
+
+# ------------------------------------------------------------------ one more pick of a calibrated run's model
+
+
+def pick_share(selection: Selection, multiplicity: np.ndarray) -> float:
+    """The share of the samples in the pick's top (tie-merged) group (all of them when the strategy
+    ranks nothing): what ``RunCalibration`` spreads a run's probability over its tasks by."""
+    top = list(selection.top) or list(range(len(multiplicity)))
+    return float(multiplicity[top].sum() / multiplicity.sum())
+
+
+@dataclass(frozen=True)
+class ScoredRunCalibration:
+    """A ``score`` run's calibration, lent to one more pick (``solve --calibration-run``).
+
+    One task holds too few examples to measure its model's base rate; a ``score`` run of the same
+    model holds enough (``RunCalibration``). A pick made the same way (the same selection
+    settings, samples per task within the run's) on a problem like the run's gets the
+    probability the run gives its own picks of that share (``RunBase``). ``source`` names the run,
+    so the user can see what that assumes: the same model, problems like the run's, and a truth as
+    strict as the examples held out (HumanEval's tests, not HumanEval+'s: docs/benchmarks.md)."""
+
+    run: RunBase
+    samples: tuple[int, int]  # fewest and most samples per task in the run
+    source: str  # the run in words: its directory, problems and model
+
+    def calibrate(self, share: float, samples: int) -> Calibrated:
+        """The probability that a pick of ``share`` among ``samples`` samples is right, or None and
+        why: outside the run's samples per task, a pick's chance of being right is another. Pure."""
+        low, high = self.samples
+        if not low <= samples <= high:
+            span = f"{low}" if low == high else f"{low} to {high}"
+            return Calibrated(None, f"the calibration run ({self.source}) has {span} samples per task and this answer "
+                                    f"rests on {samples}: the picks' chance of being right changes with the samples")
+        return Calibrated(self.run.task_probability(share))

@@ -3,7 +3,7 @@
 import pytest
 from rich.console import Console
 
-from codegen_ttc.cli.score import strategy_table
+from codegen_ttc.cli.score import calibration_line, strategy_table
 from codegen_ttc.reports.scoring import StrategyScore, TaskScore, summarise
 from codegen_ttc.selection.calibration import RUN_CALIBRATION, example_rate
 
@@ -34,3 +34,29 @@ def test_score_says_uncalibrated_where_no_examples_measure_the_base_rate():
     block = summarise([scored(i, [], 1.0) for i in range(200)], ks=(1,))["calibration"]
     assert block["probability"] is None and "0 examples" in block["uncalibrated"]
     assert "tasks" not in block and "ece" not in block
+
+
+def test_under_stricter_hidden_tests_the_probability_is_judged_on_the_original_suite_and_the_rest_is_uncalibrated():
+    # evalplus: base (the original tests) + plus (stricter); the examples measure picks against tests like the base's
+    scores = []
+    for i in range(50):
+        base = float(i % 4 != 0)  # right on the original tests; on every hidden test, less often
+        task = scored(i, [1.0, 1.0, float(i % 5 != 0)], float(base and i % 3 != 0), top=2 + i % 8)
+        task.suites = {"base": {"n_correct": 1, "pass_at_k": {"pass@1": 0.5}, "strategies": {"default": {"pass@1": base}}}}
+        scores.append(task)
+    block = summarise_calibration(scores)
+    assert block["right"] == pytest.approx(0.74) and "base suite" in block["truth"]
+    stricter = block["stricter_truth"]
+    assert stricter["right"] == pytest.approx(0.5) and "uncalibrated" not in stricter["truth"]
+    assert "stricter tests than the examples" in stricter["uncalibrated"]
+    line = calibration_line(block)
+    assert "on this run's hidden tests' base suite (the original ones) right 0.74" in line
+    assert "on every hidden test (stricter) right 0.50, uncalibrated there" in line
+    # without suites: judged on every hidden test, nothing said of a stricter truth
+    plain = summarise_calibration([scored(i, [1.0, 1.0], 1.0) for i in range(60)])
+    assert "truth" not in plain and "stricter_truth" not in plain
+    assert "on this run's hidden tests right 1.00" in calibration_line(plain)
+
+
+def summarise_calibration(scores: list[TaskScore]) -> dict:
+    return summarise(scores, ks=(1,))["calibration"]

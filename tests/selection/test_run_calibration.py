@@ -8,7 +8,9 @@ import pytest
 from codegen_ttc.selection.calibration import (
     MIN_RUN_EXAMPLES,
     RUN_CALIBRATION,
+    Calibrated,
     RunCalibration,
+    ScoredRunCalibration,
     equal_mass_calibration_error,
     example_rate,
     expected_calibration_error,
@@ -17,6 +19,7 @@ from codegen_ttc.selection.calibration import (
     leave_one_source_out_runs,
     load_run_calibration,
     noise_floor,
+    pick_share,
 )
 from codegen_ttc.selection.evidence import Evidence
 
@@ -141,3 +144,36 @@ def test_a_tables_file_may_carry_the_run_level_fit(tmp_path):
     path.write_text(json.dumps({"strategy": "default", "fit_on": ["x"], "tables": {}, "run_level": {
         "intercept": -0.5, "rate_slope": 1.0, "share_slope": 0.6, "source": "fit on x", "samples": [3, 100]}}))
     assert load_run_calibration(path) == RunCalibration(-0.5, 1.0, 0.6, "fit on x", (3, 100))
+
+
+def test_a_run_base_gives_one_more_pick_what_the_run_gives_its_own_picks_of_that_share():
+    model = RunCalibration(intercept=-0.5, rate_slope=1.0, share_slope=0.6)
+    held = [(1.0, 1.0, 0.0)] * 60
+    shares = np.linspace(0.1, 0.95, 60)
+    run, reason = model.base(shares, held)
+    assert reason == "" and run is not None
+    p, _ = model.probabilities(shares, held)
+    assert run.task_probabilities(shares) == pytest.approx(p)
+    assert run.task_probability(float(shares[7])) == pytest.approx(p[7])
+    assert run.probability == pytest.approx(p.mean(), abs=1e-6)
+    assert (run.rate, run.examples) == example_rate(held)
+    assert model.base([0.5] * 10, [(1.0,)] * 10) == (None, model.probabilities([0.5] * 10, [(1.0,)] * 10)[1])
+
+
+def test_a_borrowed_calibration_holds_only_within_the_runs_samples_per_task():
+    model = RunCalibration(intercept=-0.5, rate_slope=1.0, share_slope=0.6)
+    run, _ = model.base(np.linspace(0.1, 0.95, 60), [(1.0, 1.0, 0.0)] * 60)
+    assert run is not None
+    borrowed = ScoredRunCalibration(run, (10, 20), "runs/x, 60 tasks of humaneval")
+    assert borrowed.calibrate(0.5, 16) == Calibrated(run.task_probability(0.5))
+    assert borrowed.calibrate(0.9, 16).probability > borrowed.calibrate(0.5, 16).probability  # a larger share
+    outside = borrowed.calibrate(0.5, 40)
+    assert outside.probability is None and "10 to 20 samples per task" in outside.reason and "rests on 40" in outside.reason
+
+
+def test_the_pick_share_is_the_top_groups_share_of_the_samples():
+    from codegen_ttc.selection.select import select
+
+    # programs 0 and 1 behave alike and pass the example, program 2 fails it: 4 of the 6 samples back the pick
+    ev = evidence([3, 1, 2], [[True], [True], [False]], [[0, 0], [0, 0], [1, 1]])
+    assert pick_share(select(ev, "default"), ev.multiplicity) == pytest.approx(4 / 6)

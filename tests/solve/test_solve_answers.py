@@ -191,19 +191,24 @@ def test_the_users_file_comes_back_with_the_body_filled_in(tmp_path, capsys):
     assert "--in-place writes back into PROBLEM's file" in said(capsys)
 
 
-def test_confidence_is_one_probability_with_its_basis_or_uncalibrated_with_the_reason(tmp_path, capsys):
+def test_confidence_is_one_probability_with_its_basis_or_uncalibrated_with_the_reason(tmp_path, capsys, calibration_run):
+    directory = str(calibration_run(6, 0))  # a score run with 6 samples per task and no synthesised input
     with stub_answering(RIGHT, CRASH) as server:
-        # 5 samples: the fewest the shipped tables were fit on (fewer is uncalibrated: test_solve_stub)
-        assert run(tmp_path, server, "-n", "5", "--n-tests", "1", "--synthesise", "5") == 0
+        assert run(tmp_path, server, "-n", "6", "--n-tests", "1", "--synthesise", "0", "--calibration-run", directory) == 0
         err = said(capsys)
-        assert "probability of a right answer" in err and "calibrated on HumanEval" in err
+        assert "probability of a right answer" in err and "from the score run" in err
         assert "confidence 1.00" not in err and "(probability" not in err
+
+        assert run(tmp_path, server, "-n", "6", "--n-tests", "1", "--synthesise", "0") == 0
+        err = said(capsys)
+        assert "uncalibrated: no calibration for this model" in err and "probability of a right answer" not in err
 
         reference = tmp_path / "reference.py"
         reference.write_text("def running_max(numbers):\n    return [max(numbers[: i + 1]) for i in range(len(numbers))]\n")
-        assert run(tmp_path, server, "-n", "5", "--n-tests", "1", "--synthesise", "5", "--reference", str(reference)) == 0
+        assert run(tmp_path, server, "-n", "6", "--n-tests", "1", "--synthesise", "0", "--calibration-run", directory,
+                   "--reference", str(reference)) == 0
         err = said(capsys)
-    assert "uncalibrated: your --reference decided the pick" in err and "calibrated on HumanEval" not in err
+    assert "uncalibrated: your --reference decided the pick" in err and "from the score run" not in err
 
 
 def test_the_report_names_the_model_counts_stages_and_spending_in_words(tmp_path, capsys):

@@ -164,13 +164,15 @@ def solve_tied(tmp_path, stub, capsys, *extra) -> dict:
 
 
 @pytest.mark.parametrize("judge", ["off", "pairwise"])
-def test_pairwise_judgement_breaks_a_tie_that_execution_leaves(tmp_path, capsys, monkeypatch, judge):
+def test_pairwise_judgement_breaks_a_tie_that_execution_leaves(tmp_path, capsys, monkeypatch, judge, calibration_run):
     """Both clusters pass the docstring example and differ only on synthesised inputs: by size
     the window wins; the model's comparison picks the right program, reported as a tie-break."""
     monkeypatch.setenv("CODEGEN_TTC_CACHE", str(tmp_path / "cache"))
+    # a score run made as this solve is (5 samples, 20 synthesised inputs) gives execution's pick a probability
+    calibrated = ("--calibration-run", str(calibration_run(5, 20)))
     problem = tmp_path / "running_max.py"
     with judging_stub() as stub:
-        result = solve_tied(tmp_path, stub, capsys, "--judge", judge)
+        result = solve_tied(tmp_path, stub, capsys, "--judge", judge, *calibrated)
         judged = [c for c in stub.calls if "Which one is correct?" in c.body["messages"][-1]["content"]]
     if judge == "off":
         assert "i - 2" in result["program"] and result["tie_break"] is None and not judged
@@ -190,7 +192,7 @@ def test_pairwise_judgement_breaks_a_tie_that_execution_leaves(tmp_path, capsys,
     with judging_stub() as stub:  # the cached replies again, printed for a person
         code = main(["solve", str(problem), "-n", "5", "--n-tests", "0", "--synthesise", "20", "--distinguish", "0",
                      "--sandbox", "bwrap", "--base-url", stub.base_url, "--model", "stub", "--api-key", "x",
-                     "--judge", judge])
+                     "--judge", judge, *calibrated])
         err = capsys.readouterr().err
     assert code == 0 and "probability of a right answer" not in err
     printed = " ".join(err.split())  # the console wraps long lines
