@@ -199,14 +199,14 @@ class Task:
         return [candidate_key(p, self.problem.entry_point) for p in self.candidates.programs]
 
     def evidence(self, outcomes: Outcomes, *, keep_slow_inputs: bool = False) -> Evidence:
-        """What selection sees; synthesised inputs a candidate that ran them all ran out of time
-        on are left out (``selection.evidence.without_slow_inputs``) unless ``keep_slow_inputs``."""
+        """What selection sees; synthesised inputs some candidate ran out of time on are left
+        out (``selection.evidence.without_slow_inputs``) unless ``keep_slow_inputs``."""
         keys = self.candidate_keys()
         rows = [outcomes.get(k, {}) for k in keys]
         provided = _verdicts(self.provided, rows)
         generated = _verdicts(self.generated.cases, rows)
         inputs = self.clustering_inputs
-        behaviour, failed, timed_out, cut_short = _behaviours(inputs, rows, self.test_keys)
+        behaviour, failed, timed_out = _behaviours(inputs, rows, self.test_keys)
         # an input most candidates reject (raise on) is probably outside the intended domain:
         # weight inputs by the share of samples that accept them
         mult = np.asarray(self.candidates.multiplicity, dtype=np.float64)
@@ -225,7 +225,6 @@ class Task:
             failed=failed,
             test_input=test_input,
             timed_out=timed_out,
-            cut_short=cut_short,
             input_keys=tuple(c.key for c in inputs),
         )
         return ev if keep_slow_inputs else without_slow_inputs(ev)
@@ -258,13 +257,11 @@ def _verdicts(cases: Sequence[TestCase], rows: Sequence[Mapping[str, Outcome]]) 
 
 def _behaviours(
     inputs: Sequence[Call], rows: Sequence[Mapping[str, Outcome]], tests: frozenset[str]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(behaviour ids, failed, timed out on a synthesised input) per candidate and input, and
-    per candidate whether its synthesised inputs were cut short (``Evidence.cut_short``)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(behaviour ids, failed, timed out on a synthesised input) per candidate and input."""
     behaviour = np.zeros((len(rows), len(inputs)), dtype=np.int64)
     failed = np.zeros((len(rows), len(inputs)), dtype=bool)
     timed_out = np.zeros((len(rows), len(inputs)), dtype=bool)
-    never_run = np.zeros(len(rows), dtype=bool)
     for j, call in enumerate(inputs):
         ids: dict[str, int] = {}
         synthesised = call.key not in tests
@@ -274,10 +271,7 @@ def _behaviours(
             behaviour[i, j] = ids.setdefault(text, len(ids))
             failed[i, j] = outcome is None or outcome.status != "returned"
             # a "budget" timeout never ran (the batch had used its timeouts): it shows nothing
-            budget = outcome is not None and outcome.status == "timeout" and outcome.error == "budget"
-            never_run[i] |= synthesised and budget
-            timed_out[i, j] = synthesised and outcome is not None and outcome.status == "timeout" and not budget
-    # cut short: a call never ran, or the timeouts reached the batch's budget (the synthesised
-    # inputs' limits keep the default) at its very last call, which a batch run in another order would not
-    cut_short = never_run | (timed_out.sum(axis=1) >= Limits.max_timeouts)
-    return behaviour, failed, timed_out, cut_short
+            timed_out[i, j] = (
+                synthesised and outcome is not None and outcome.status == "timeout" and outcome.error != "budget"
+            )
+    return behaviour, failed, timed_out

@@ -31,7 +31,7 @@ class ReplayPool:
     programs: tuple[str, ...]
     evidence: Evidence  # over every unique program, multiplicity = samples in the pool
     correct: np.ndarray  # (n,) bool, passes the hidden tests
-    # the same with the slow synthesised inputs (``without_slow_inputs``; None: none were
+    # the same with the synthesised inputs some candidate ran out of time on (None: none were
     # left out): a subset of the candidates may have run them all in time (``restrict``)
     full: Evidence | None = None
 
@@ -78,7 +78,6 @@ def restrict_evidence(ev: Evidence, rows: np.ndarray, counts: np.ndarray) -> Evi
         failed=failed,
         test_input=ev.test_input,
         timed_out=ev.timed_out[rows],
-        cut_short=ev.cut_short[rows],
         input_keys=ev.input_keys,
     )
 

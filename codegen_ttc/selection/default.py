@@ -3,7 +3,7 @@
 1. Provided tests come first: they are the user's own examples, so a cluster
    that fails one ranks below every cluster that passes more of them.
 2. Clusters are by behaviour on every shared input (the tests' inputs and the
-   synthesised ones, less those a candidate that ran them all ran out of time on:
+   synthesised ones, less those some candidate ran out of time on:
    ``selection.evidence.without_slow_inputs``) and by test verdicts, with every
    kind of failure counted as one behaviour (``clustering.behaviour.signatures``).
 3. Among clusters tied on provided tests, each cluster is a hypothesis, "this is the

@@ -28,8 +28,6 @@ class Evidence:
                        the test is a judge script with no single input.
     timed_out:         (n, I) bool, the candidate ran out of time on a synthesised input (never
                        set on a test's input); see ``without_slow_inputs``.
-    cut_short:         (n,) bool, the candidate's synthesised inputs were cut short: its batch used
-                       its timeouts, so the calls after the last one never ran; see ``without_slow_inputs``.
     input_keys:        (I,) probe key of each input column, when known (``Task.evidence``), so a
                        column can be named after columns were left out; else empty.
     """
@@ -43,7 +41,6 @@ class Evidence:
     failed: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: __post_init__ fills it
     test_input: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: __post_init__ fills it
     timed_out: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: __post_init__ fills it
-    cut_short: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: __post_init__ fills it
     input_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -61,7 +58,6 @@ class Evidence:
             "input_weight": (np.ones(n_inputs), np.float64),
             "failed": (np.zeros((n, n_inputs), dtype=bool), bool),
             "timed_out": (np.zeros((n, n_inputs), dtype=bool), bool),
-            "cut_short": (np.zeros(n, dtype=bool), bool),
             "test_input": (np.full(self.generated.shape[1], -1, dtype=np.int64), np.int64),
         }
         for name, (default, dtype) in defaults.items():
@@ -71,8 +67,6 @@ class Evidence:
             raise ValueError("generated_weight must have one entry per generated test")
         if self.provided.shape[0] != n or self.generated.shape[0] != n:
             raise ValueError("every verdict matrix needs one row per candidate")
-        if self.cut_short.shape != (n,):
-            raise ValueError("cut_short must have one entry per candidate")
 
     @property
     def n_candidates(self) -> int:
@@ -84,27 +78,20 @@ class Evidence:
 
 
 def without_slow_inputs(ev: Evidence) -> Evidence:
-    """``ev`` without the synthesised inputs on which a candidate that ran all of them ran out of time.
+    """``ev`` without the synthesised inputs on which some candidate ran out of time.
 
     Our inputs are drawn around the examples' values and can be bigger than the problem
     means (n = 40 for a recursive Fibonacci). Whether a program finishes such a call in
     the synthesised inputs' short budget is a matter of speed, not of meeting the spec;
     kept, such an input splits right programs by speed. A test's input is the test
-    writer's choice and stays (its verdict fails closed as ever).
-
-    Only candidates that ran every synthesised input take inputs out: once a batch has
-    used its timeouts the rest of it never runs (``cut_short``), so the inputs such a
-    candidate timed out on are the first few of its slow ones in the order its batch ran,
-    and which few depends on the order and on which calls crossed the limit first under
-    the machine's load. Taking those out made the kept inputs, and so the pick, move with
-    the load; a candidate seen on every input shows all its slow inputs in any order. A
-    cut-short candidate keeps its outcomes (the calls never run are failures, not
-    timeouts). A pure function of the candidates present, so a replay that restricts a
-    pool to its first draws drops what a run of those draws would (``ReplayPool``).
-    The measurements behind it: docs/decisions/002-slow-synthesised-inputs.md and
-    docs/decisions/008-slow-inputs-from-whole-batches.md.
+    writer's choice and stays (its verdict fails closed as ever). Calls never run
+    because the batch had used its timeouts do not count (``Task.evidence`` marks only
+    real timeouts): one slow candidate would otherwise take every later input away from
+    all the others. A pure function of the candidates present, so a replay that restricts
+    a pool to its first draws drops what a run of those draws would (``ReplayPool``).
+    The measurements behind it: docs/decisions/002-slow-synthesised-inputs.md.
     """
-    keep = ~np.asarray(ev.timed_out[~ev.cut_short].any(axis=0))
+    keep = ~np.asarray(ev.timed_out.any(axis=0))
     if keep.all():
         return ev
     new_column = np.where(keep, np.cumsum(keep) - 1, -1)
@@ -119,6 +106,5 @@ def without_slow_inputs(ev: Evidence) -> Evidence:
         failed=ev.failed[:, keep],
         test_input=test_input,
         timed_out=ev.timed_out[:, keep],
-        cut_short=ev.cut_short,
         input_keys=tuple(k for k, kept in zip(ev.input_keys, keep) if kept),
     )
