@@ -18,7 +18,8 @@ Per set, by replay of its stored outcomes (nothing executed): the curve of selec
 versus samples per task for ``default``, ``dual``, ``public`` and ``random`` (5 .. 100
 samples, or 1 .. 13 for MapCoder) with its standard error over tasks (and over replay orders) and a
 monotonicity check (``curves.monotonicity``), and the adaptive policy at several
-thresholds beside that fixed curve (``curves.against_fixed``). Then the reported
+thresholds beside that fixed curve (``curves.against_fixed``; ``--hold-rounds 1,3``: also
+with those ``StopRule.hold_rounds``, from the same traced runs). Then the reported
 probability's calibration, leave-one-source-out (``calibration.leave_one_source_out``:
 CodeGen-16B strict, with examples, HumanEval+ truth, MapCoder's ChatGPT, GPT-4 and Gemini
 programs apart); ``--fit-calibration PATH`` writes the tables fit on every set, which the
@@ -239,19 +240,33 @@ def replay_block(loaded: tuple[dict, list], seeds: int, strategies=REPLAY_STRATE
 ADAPTIVE_THRESHOLDS = (0.5, 0.6, 0.8, 0.9, 0.99)
 
 
-def adaptive_block_of(loaded: tuple[dict, list], replay: dict, seeds: int, fixed_per_task: np.ndarray) -> dict:
+def adaptive_block_of(loaded: tuple[dict, list], replay: dict, seeds: int, fixed_per_task: np.ndarray,
+                      holds: tuple[int, ...] = ()) -> dict:
     """The adaptive policy (``default`` selection, default stopping rule, per-problem budget of
     the whole pool) at several thresholds, each beside the fixed curve of ``replay`` at its mean
-    samples (``curves.against_fixed``)."""
+    samples (``curves.against_fixed``); ``holds``: the same rows with other ``hold_rounds``
+    (``by_hold``), read off the same traced runs."""
     from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget
 
     pools, _ = loaded
     n_max = max(int(p.evidence.n_samples) for p in pools.values())
     config = AdaptiveConfig(first_round=min(5, n_max), round_size=min(5, n_max), per_problem=Budget(samples=n_max))
-    points = curves.adaptive_points(pools, ADAPTIVE_THRESHOLDS, range(seeds), config, per_task=True)
+    traces = curves.policy_traces(pools, config, range(seeds))
     default = replay["curves"]["default"]
-    rows = curves.against_fixed(points, replay["ns"], default["pass@1"], default["se"], fixed_per_task=fixed_per_task)
-    return {"points": rows, "below_fixed": [r["threshold"] for r in rows if r["below"]], "seeds": seeds}
+
+    def rows_with(cfg: AdaptiveConfig) -> list[dict]:
+        points = curves.adaptive_points(pools, ADAPTIVE_THRESHOLDS, range(seeds), cfg, per_task=True, traces=traces)
+        return curves.against_fixed(points, replay["ns"], default["pass@1"], default["se"], fixed_per_task=fixed_per_task)
+
+    rows = rows_with(config)
+    block: dict = {"points": rows, "below_fixed": [r["threshold"] for r in rows if r["below"]], "seeds": seeds,
+                   "hold_rounds": config.rule.hold_rounds}
+    if holds:
+        block["by_hold"] = {}
+        for hold in holds:
+            other = rows_with(dataclasses.replace(config, rule=dataclasses.replace(config.rule, hold_rounds=hold)))
+            block["by_hold"][str(hold)] = {"points": other, "below_fixed": [r["threshold"] for r in other if r["below"]]}
+    return block
 
 
 def replay_lines(name: str, block: dict) -> list[str]:
@@ -465,6 +480,9 @@ def main() -> int:
     parser.add_argument("--skip-adaptive-detail", action="store_true",
                         help="skip only the strict set's detailed adaptive block (bench_adaptive: headroom, shared "
                              "budget, calibration of adaptive answers), keeping each set's adaptive-versus-fixed check")
+    parser.add_argument("--hold-rounds", default="",
+                        help="comma-separated hold_rounds of the stopping rule whose adaptive rows are also reported "
+                             "beside the default's (adaptive_vs_fixed.by_hold; read off the same traced runs)")
     parser.add_argument("--skip-plus", action="store_true", help="skip every setting with HumanEval+ as the hidden truth")
     parser.add_argument("--plus-data", type=Path, default=None,
                         help="the HumanEval+ release file, hidden truth of the humaneval+ settings "
@@ -473,6 +491,14 @@ def main() -> int:
     args.plus_data = args.plus_data or args.data.parent / "evalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
     args.mapcoder = args.mapcoder or args.data.parent / MAPCODER
     sets = [s for s in args.sets.split(",") if s]
+    try:
+        holds = tuple(int(h) for h in args.hold_rounds.split(",") if h)
+    except ValueError:
+        print(f"bench_selection: --hold-rounds takes whole numbers, not {args.hold_rounds!r}", file=sys.stderr)
+        return 2
+    if any(h < 1 for h in holds):
+        print("bench_selection: --hold-rounds must be 1 or more", file=sys.stderr)
+        return 2
     unknown = [s for s in sets if s not in SETS]
     if unknown:
         print(f"bench_selection: unknown set {unknown[0]!r} (known: {', '.join(SETS)})", file=sys.stderr)
@@ -576,10 +602,12 @@ def main() -> int:
             if not args.skip_adaptive:
                 started = time.perf_counter()
                 out[name]["adaptive_vs_fixed"] = block = adaptive_block_of(pools_of(name), out[name]["replay"],
-                                                                           args.replay_seeds, fixed_per_task)
+                                                                           args.replay_seeds, fixed_per_task, holds)
                 out["seconds"][f"{name}_adaptive"] = round(time.perf_counter() - started, 1)
-                for r in block["points"]:
-                    console.print(f"  adaptive, threshold {r['threshold']:g}: pass@1 {r['pass@1']:.3f} with "
+                rows = [(f"hold {block['hold_rounds']}", r) for r in block["points"]]
+                rows += [(f"hold {h}", r) for h, b in block.get("by_hold", {}).items() for r in b["points"]]
+                for hold, r in rows:
+                    console.print(f"  adaptive ({hold}), threshold {r['threshold']:g}: pass@1 {r['pass@1']:.3f} with "
                                   f"{r['mean_samples']:.1f} samples; fixed {r['fixed_pass@1']:.3f} "
                                   f"({r['gap']:+.3f}, se {r['se']:.3f}){' BELOW' if r['below'] else ''}")
                 save()

@@ -10,7 +10,8 @@ Three pure pieces and a loop:
   passing the same tests (``StopRule.by_tests``). ``confidence`` is the posterior
   probability that the selected class has the highest support: once it reaches the
   threshold, more samples are unlikely to move the pick (never while every candidate fails
-  one of the user's examples: that pick is known wrong). "unsolved": after some rounds
+  one of the user's examples: that pick is known wrong), and once the pick has stayed in
+  the selected group for ``hold_rounds`` rounds (``hold_back``). "unsolved": after some rounds
   no candidate has any test support (none passes all provided tests, or, with no
   provided tests, none passes any generated test): more samples rarely help.
   How the defaults were set: docs/decisions/003-adaptive-stopping.md.
@@ -26,7 +27,7 @@ Budgets count samples, tokens and seconds; the result says what was spent where.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol
 
@@ -99,6 +100,11 @@ class StopRule:
     # samples but costs pass@1, docs/decisions/003)
     no_consensus_samples: int | None = None
     no_consensus_share: float = 0.1
+    # a confident stop also waits until the pick has stayed in the selected group this many
+    # consecutive rounds, this one included (1 = no wait). Off: 2 lifted the strict sets at low
+    # thresholds but fell below the fixed curve on MapCoder, and 3 leaves no early stop on a pool
+    # of 13 in rounds of 5 (docs/decisions/006, "Next")
+    hold_rounds: int = 1
     draws: int = 400  # Monte Carlo draws from the posterior
     seed: int = 0  # the draws are seeded: a decision is a pure function of the evidence
 
@@ -193,9 +199,28 @@ def decide(ev: Evidence, rule: StopRule, strategy: str = "default", rounds: int 
     # a pick failing an example is known wrong: sampling goes on to find one that passes. Generated
     # tests that all fail prove nothing (selection then ranks by agreement, as with no tests), so
     # there the same posterior decides (docs/decisions/006)
-    if n >= rule.min_samples and conf >= rule.threshold and not fails_an_example(ev):
+    if confident(conf, n, fails_an_example(ev), rule):
         return Decision(True, "confident", conf, sel)
     return Decision(False, "continue", conf, sel)
+
+
+def confident(confidence: float, n_samples: int, known_wrong: bool, rule: StopRule) -> bool:
+    """``decide``'s confident stop, before ``hold_back``: enough samples, a posterior at the
+    threshold, and no failed example (``fails_an_example``). Pure."""
+    return n_samples >= rule.min_samples and confidence >= rule.threshold and not known_wrong
+
+
+def hold_back(decision: Decision, held_rounds: int, rule: StopRule) -> Decision:
+    """``decision`` with a confident stop held back while the pick has stayed in the selected
+    group for fewer than ``rule.hold_rounds`` consecutive rounds (``held_rounds``, this one
+    included: ``ProblemRun.stable_rounds``). Other stops pass unchanged. Pure."""
+    if decision.reason == "confident" and not held_long_enough(held_rounds, rule):
+        return replace(decision, stop=False, reason="continue")
+    return decision
+
+
+def held_long_enough(held_rounds: int, rule: StopRule) -> bool:
+    return held_rounds >= rule.hold_rounds
 
 
 # ------------------------------------------------------------------ the round loop
@@ -305,10 +330,11 @@ def _step(run: ProblemRun, n: int, sampler: CandidateSource, evaluate: Evaluator
     if got or run.evidence is None:
         before = run.decision
         run.evidence = evaluate(run.task_id, run.programs)
-        run.decision = decide(run.evidence, config.rule, config.strategy, run.spent.rounds,
-                              can_give_up=config.shared is not None)
+        decision = decide(run.evidence, config.rule, config.strategy, run.spent.rounds,
+                          can_give_up=config.shared is not None)
+        run.stable_rounds = run.stable_rounds + 1 if _pick_held(before, decision, run.programs) else 1
+        run.decision = hold_back(decision, run.stable_rounds, config.rule)
         run.history.append((run.spent.samples, run.decision.confidence))
-        run.stable_rounds = run.stable_rounds + 1 if _pick_held(before, run.decision, run.programs) else 1
     assert run.decision is not None
     if run.decision.stop:
         run.reason = run.decision.reason
@@ -370,6 +396,17 @@ def run_adaptive(
             if run.active:
                 run.reason = "shared_budget"
     return AdaptiveResult(runs, total)
+
+
+def rounds_alone(task_id: str, sampler: CandidateSource, evaluate: Evaluator, config: AdaptiveConfig) -> Iterator[ProblemRun]:
+    """One problem with its own budget, round by round: the run after each round, until it stops.
+    What ``run_adaptive`` does for each problem without a shared budget (``config.shared`` is
+    ignored); ``reports.curves.policy_traces`` follows it to read many rules off one run."""
+    run, total = ProblemRun(task_id), Spent()
+    alone = replace(config, shared=None)
+    while run.active:
+        _step(run, _round_size(run, alone, total), sampler, evaluate, alone, total)
+        yield run
 
 
 def final_selections(result: AdaptiveResult) -> Mapping[str, Selection | None]:

@@ -4,7 +4,8 @@
   (the first n draws of a seeded random order), with the oracle pass@n and the
   random pass@1, averaged over tasks and seeds.
 - ``adaptive_points``: the adaptive policy (``engine.adaptive``) at several
-  thresholds: (mean samples used, pass@1).
+  thresholds: (mean samples used, pass@1); with per-problem budgets read off one traced
+  run per task and order (``policy_traces``), which serves every threshold and hold.
 - ``calibration``: expected calibration error and a reliability table of the
   selected cluster's confidence; ``coverage_curve``: accuracy when answering only
   the most confident problems; ``abstain``: the same at one threshold.
@@ -16,6 +17,7 @@ computations, then writers at the end (CSV, PNG through matplotlib's Agg backend
 from __future__ import annotations
 
 import csv
+import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -23,7 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen_ttc.engine.adaptive import AdaptiveConfig, StopRule, decide, run_adaptive
+from codegen_ttc.engine.adaptive import (
+    AdaptiveConfig,
+    StopRule,
+    confident,
+    decide,
+    fails_an_example,
+    held_long_enough,
+    rounds_alone,
+    run_adaptive,
+)
 from codegen_ttc.reports.replay import ReplayEvaluator, ReplayPool, ReplaySampler, permutation
 from codegen_ttc.selection.calibration import bin_index, fit_binning
 from codegen_ttc.selection.passk import pass_at_k, ranked_pass_at_k
@@ -212,6 +223,80 @@ def adaptive_outcomes(pools: Mapping[str, ReplayPool], config: AdaptiveConfig, s
     return out
 
 
+@dataclass(frozen=True)
+class TracedRound:
+    """One round of a problem's adaptive run: what any threshold and hold decide on there."""
+
+    samples: int  # drawn so far (the evidence's samples)
+    tokens: int
+    confidence: float  # the stopping rule's posterior for the selected cluster
+    known_wrong: bool  # every candidate fails a provided test (``adaptive.fails_an_example``)
+    held: int  # rounds the pick has stayed in the selected group, this one included
+    pass_at_1: float
+    share: float
+    basis: str
+
+
+@dataclass(frozen=True)
+class PolicyTrace:
+    """A problem's rounds in one replay order, run to its budget or pool's end (``end``)."""
+
+    task_id: str
+    seed: int
+    rounds: tuple[TracedRound, ...]
+    end: str  # "budget" or "exhausted"
+
+
+def policy_traces(pools: Mapping[str, ReplayPool], config: AdaptiveConfig, seeds: Sequence[int]) -> list[PolicyTrace]:
+    """Each (seed, task)'s adaptive run with a confident stop that never comes, round by round.
+
+    Without a shared budget a problem's rounds, its posteriors and picks do not depend on the
+    threshold or the hold, only where it stops does (``stop_round``): one trace serves them all.
+    """
+    never = replace(config, rule=replace(config.rule, threshold=math.inf), shared=None)
+    out = []
+    for seed in seeds:
+        sampler, evaluator = ReplaySampler(pools, seed), ReplayEvaluator(pools)
+        for task_id, pool in pools.items():
+            rounds: list[TracedRound] = []
+            end = "exhausted"  # no round at all: the pool is empty
+            for run in rounds_alone(task_id, sampler, evaluator, never):
+                end = run.reason
+                if run.decision is None or run.evidence is None or len(run.history) == len(rounds):
+                    continue  # nothing new was drawn this round
+                ev, sel = run.evidence, run.decision.selection
+                correct = pool.correct[evaluator.last_rows[task_id]]
+                rounds.append(TracedRound(
+                    ev.n_samples, run.spent.tokens, run.decision.confidence, fails_an_example(ev), run.stable_rounds,
+                    ranked_pass_at_k(sel.ranking, ev.multiplicity, correct, 1), sel.confidence, sel.basis,
+                ))
+            out.append(PolicyTrace(task_id, seed, tuple(rounds), end))
+    return out
+
+
+def stop_round(trace: PolicyTrace, rule: StopRule) -> int | None:
+    """The round where ``rule``'s confident stop (``adaptive.decide`` then ``hold_back``) ends
+    ``trace``; None: it runs to its end. Pure."""
+    for k, r in enumerate(trace.rounds):
+        if confident(r.confidence, r.samples, r.known_wrong, rule) and held_long_enough(r.held, rule):
+            return k
+    return None
+
+
+def outcomes_from_traces(traces: Sequence[PolicyTrace], rule: StopRule) -> list[PolicyRun]:
+    """What ``adaptive_outcomes`` gives with ``rule`` and no shared budget, read off the traces."""
+    out = []
+    for trace in traces:
+        if not trace.rounds:
+            out.append(PolicyRun(trace.task_id, trace.seed, 0, 0, 0.0, 0.0, 0.0, trace.end))
+            continue
+        k = stop_round(trace, rule)
+        r = trace.rounds[-1 if k is None else k]
+        out.append(PolicyRun(trace.task_id, trace.seed, r.samples, r.tokens, r.pass_at_1, r.confidence, r.share,
+                             trace.end if k is None else "confident", r.basis))
+    return out
+
+
 def summarise_outcomes(outcomes: Sequence[PolicyRun]) -> dict:
     reasons: dict[str, int] = {}
     for o in outcomes:
@@ -237,14 +322,24 @@ def adaptive_points(
     seeds: Sequence[int] = range(20),
     config: AdaptiveConfig = AdaptiveConfig(),
     per_task: bool = False,
+    traces: Sequence[PolicyTrace] | None = None,
 ) -> list[dict]:
     """(threshold, mean samples, pass@1) of the adaptive policy at each threshold; with
-    ``per_task``, also each task's pass@1 over the seeds (``"per_task"``, in ``pools`` order)."""
+    ``per_task``, also each task's pass@1 over the seeds (``"per_task"``, in ``pools`` order).
+
+    Without a shared budget or the no-consensus stop, every threshold is read off one traced
+    run per task and order (``policy_traces`` of ``config`` and ``seeds``; ``traces``, when
+    already made, e.g. for several holds); otherwise the policy runs once per threshold.
+    """
     points = []
     index = {task_id: i for i, task_id in enumerate(pools)}
+    traceable = config.shared is None and config.rule.no_consensus_samples is None
+    if traceable and traces is None:
+        traces = policy_traces(pools, config, seeds)
     for t in thresholds:
         cfg = replace(config, rule=replace(config.rule, threshold=t))
-        outcomes = adaptive_outcomes(pools, cfg, seeds)
+        outcomes = outcomes_from_traces(traces, cfg.rule) if traceable and traces is not None \
+            else adaptive_outcomes(pools, cfg, seeds)
         point = {"threshold": t, **summarise_outcomes(outcomes)}
         if per_task:
             sums, counts = np.zeros(len(index)), np.zeros(len(index))
@@ -254,6 +349,11 @@ def adaptive_points(
             point["per_task"] = sums / np.maximum(counts, 1)
         points.append(point)
     return points
+
+
+# both sides of a gap are means summed in different orders: a policy that spends the whole pool
+# equals the fixed curve there up to float rounding (about 1e-16), which is not a shortfall
+_SUMMATION_NOISE = 1e-9
 
 
 def against_fixed(
@@ -281,7 +381,7 @@ def against_fixed(
         gap = p["pass@1"] - at
         out.append({"threshold": p["threshold"], "mean_samples": round(p["mean_samples"], 2),
                     "pass@1": round(p["pass@1"], 4), "fixed_pass@1": round(at, 4), "gap": round(gap, 4),
-                    "se": round(se, 4), "below": bool(gap < -se)})
+                    "se": round(se, 4), "below": bool(gap < -se - _SUMMATION_NOISE)})
     return out
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codegen_ttc.engine.adaptive import AdaptiveConfig, StopRule
+from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget, StopRule
 from codegen_ttc.reports import curves
 from codegen_ttc.reports.replay import ReplayPool
 from codegen_ttc.selection.evidence import Evidence
@@ -84,6 +84,34 @@ def test_adaptive_outcomes_record_what_each_run_did(pools):
     assert len(runs) == 6
     easy = [r for r in runs if r.task_id == "easy"]
     assert all(r.reason == "confident" and r.samples < 20 for r in easy)
+
+
+def with_examples_pool() -> ReplayPool:
+    """Two provided tests: only rows 2 and 3 pass both; row 0 is the largest cluster."""
+    ev = Evidence(
+        multiplicity=np.array([12, 3, 3, 2]),
+        provided=np.array([[False, True], [True, False], [True, True], [True, True]]),
+        generated=np.array([[True], [False], [True], [False]]),
+        generated_weight=np.ones(1),
+        behaviour=np.arange(4).reshape(4, 1),
+    )
+    return ReplayPool("ex", tuple(f"ex/p{i}" for i in range(4)), ev, np.array([False, False, True, False]))
+
+
+@pytest.mark.parametrize("hold", [1, 2, 3])
+def test_adaptive_outcomes_read_off_traces_are_the_policys_own(pools, hold):
+    # one traced run per task and order gives, at every threshold and hold, what running the
+    # policy itself gives: samples, tokens, pass@1, confidences and why it stopped
+    pools = {**pools, "ex": with_examples_pool()}
+    config = AdaptiveConfig(first_round=3, round_size=3, per_problem=Budget(samples=20))
+    traces = curves.policy_traces(pools, config, range(5))
+    reasons = set()
+    for threshold in (0.5, 0.8, 0.95):
+        rule = dataclasses.replace(config.rule, threshold=threshold, hold_rounds=hold)
+        ran = curves.adaptive_outcomes(pools, dataclasses.replace(config, rule=rule), range(5))
+        assert curves.outcomes_from_traces(traces, rule) == ran
+        reasons |= {o.reason for o in ran}
+    assert reasons == {"confident", "budget"}
 
 
 def test_problem_curves_are_each_tasks_pass_at_1_averaged_over_orders(pools):
@@ -465,3 +493,16 @@ def test_adaptive_against_fixed_is_paired_over_tasks_when_both_come_per_task():
     assert row["below"] and row["se"] == pytest.approx(np.std([-1.0] * 5 + [0.0] * 95, ddof=1) / 10, abs=1e-4)
     [unpaired] = curves.against_fixed([point], ns, [0.0, 0.6], [0.05, 0.05])
     assert not unpaired["below"]
+
+
+def test_a_policy_that_spends_the_whole_pool_is_not_below_the_fixed_curve_there():
+    # every task runs to the pool's end: adaptive and fixed are the same picks, their means
+    # summed in other orders (0.1 + 0.2 + 0.3 one way, the other way round): equal, not below
+    ns = [5, 13]
+    per_task = np.array([0.1, 0.2, 0.3])
+    fixed = (0.1 + 0.2) + 0.3
+    point = {"threshold": 0.9, "mean_samples": 13.0, "pass@1": 0.1 + (0.2 + 0.3), "per_task": per_task}
+    assert point["pass@1"] < fixed  # the float rounding this is about
+    [row] = curves.against_fixed([point], ns, [0.0, fixed], [0.0, 0.0],
+                                 fixed_per_task=np.column_stack([np.zeros(3), per_task]))
+    assert row["se"] == 0.0 and not row["below"]

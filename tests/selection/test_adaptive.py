@@ -16,6 +16,7 @@ from codegen_ttc.engine.adaptive import (
     StopRule,
     decide,
     has_support,
+    hold_back,
     run_adaptive,
 )
 from codegen_ttc.reports.replay import ReplayEvaluator, ReplayPool, ReplaySampler, restrict_evidence
@@ -200,6 +201,47 @@ def test_loop_stops_an_easy_problem_early_and_spends_the_budget_on_a_split_one()
     report = result.to_json()
     assert report["stopped"]["confident"] == 1
     assert report["mean_samples"] == result.spent.samples / 2
+
+
+def test_a_confident_stop_waits_until_the_pick_has_held_a_round_when_asked_to():
+    # every sample agrees from the first round on: confident at once; with hold_rounds=2 the pick
+    # must survive one more round of samples before the loop stops (docs/decisions/006, "Next")
+    config = AdaptiveConfig(rule=StopRule(threshold=0.9, hold_rounds=2), first_round=5, round_size=5,
+                            per_problem=Budget(samples=40))
+    run = run_adaptive(["easy"], ScriptedSampler({"easy": ["ok"]}), by_text, config).problems["easy"]
+    assert run.reason == "confident" and run.spent.samples == 10 and run.stable_rounds == 2
+    assert run.history[0][1] >= 0.9  # the first round was confident already
+    # without the wait (the default, hold_rounds=1) it stops after the first round
+    assert StopRule().hold_rounds == 1
+    at_once = replace(config, rule=replace(config.rule, hold_rounds=1))
+    run = run_adaptive(["easy"], ScriptedSampler({"easy": ["ok"]}), by_text, at_once).problems["easy"]
+    assert run.reason == "confident" and run.spent.samples == 5
+
+
+def test_a_confident_pick_the_next_round_overturns_is_not_an_answer():
+    # round 1: five samples of one program passing no test, a confident pick; round 2 brings five
+    # passing the test, which take the pick over: held back, the loop answers with those
+    script = ["a"] * 5 + ["ok"] * 5 + ["ok", "a"] * 20
+    config = AdaptiveConfig(rule=StopRule(threshold=0.8, hold_rounds=2), first_round=5, round_size=5,
+                            per_problem=Budget(samples=40))
+    first = run_adaptive(["t"], ScriptedSampler({"t": script}), by_text,
+                         replace(config, rule=replace(config.rule, hold_rounds=1))).problems["t"]
+    assert first.spent.samples == 5 and first.decision.selection.chosen == 0  # "a", wrong
+    held = run_adaptive(["t"], ScriptedSampler({"t": script}), by_text, config).problems["t"]
+    assert held.reason == "confident" and held.spent.samples > 10
+    assert list(dict.fromkeys(held.programs))[held.decision.selection.chosen] == "ok"
+
+
+def test_hold_back_delays_only_the_confident_stop():
+    rule = StopRule(threshold=0.5, hold_rounds=2, unsolved_rounds=1, unsolved_min_samples=1)
+    confident = decide(evidence([12], [[0]]), rule)
+    assert confident.reason == "confident"
+    waiting = hold_back(confident, 1, rule)
+    assert not waiting.stop and waiting.reason == "continue"
+    assert waiting.confidence == confident.confidence and waiting.selection is confident.selection
+    assert hold_back(confident, 2, rule) == confident
+    unsolved = decide(evidence([4, 4], [[0], [1]], generated=[[False], [False]]), rule)
+    assert unsolved.reason == "unsolved" and hold_back(unsolved, 1, rule) == unsolved
 
 
 def test_a_problem_where_nothing_passes_is_given_up_only_when_problems_share_a_budget():
