@@ -375,10 +375,13 @@ def against_fixed(
         if fixed_per_task is not None and "per_task" in p and len(p["per_task"]) > 1:
             fixed_t = np.array([np.interp(p["mean_samples"], x, row) for row in np.asarray(fixed_per_task, dtype=np.float64)])
             gaps = np.asarray(p["per_task"], dtype=np.float64) - fixed_t
+            # gap and se both from the same per-task gaps: ``fixed`` may be a rounded curve,
+            # whose rounding alone would put a policy spending the whole pool below it at se 0
+            at, gap = float(fixed_t.mean()), float(gaps.mean())
             se = float(gaps.std(ddof=1) / np.sqrt(len(gaps)))
         else:
             se = float(np.hypot(np.interp(p["mean_samples"], x, np.asarray(fixed_se, dtype=np.float64)), p.get("pass@1_se", 0.0)))
-        gap = p["pass@1"] - at
+            gap = p["pass@1"] - at
         out.append({"threshold": p["threshold"], "mean_samples": round(p["mean_samples"], 2),
                     "pass@1": round(p["pass@1"], 4), "fixed_pass@1": round(at, 4), "gap": round(gap, 4),
                     "se": round(se, 4), "below": bool(gap < -se - _SUMMATION_NOISE)})

@@ -506,3 +506,16 @@ def test_a_policy_that_spends_the_whole_pool_is_not_below_the_fixed_curve_there(
     [row] = curves.against_fixed([point], ns, [0.0, fixed], [0.0, 0.0],
                                  fixed_per_task=np.column_stack([np.zeros(3), per_task]))
     assert row["se"] == 0.0 and not row["below"]
+
+
+def test_a_rounded_fixed_curve_does_not_put_the_same_picks_below_it():
+    # bench_selection hands the fixed curve rounded to 4 places; the paired gap must come
+    # from the per-task figures, as its se does, or rounding alone reads as "below" at se 0
+    ns = [5, 13]
+    per_task = np.array([1.0, 2 / 3, 1 / 3])
+    point = {"threshold": 0.9, "mean_samples": 13.0, "pass@1": float(per_task.mean()), "per_task": per_task}
+    rounded = round(float(per_task.mean()), 4)
+    assert rounded > point["pass@1"]  # the rounding this is about
+    [row] = curves.against_fixed([point], ns, [0.0, rounded], [0.0, 0.0],
+                                 fixed_per_task=np.column_stack([np.zeros(3), per_task]))
+    assert row["gap"] == 0.0 and row["se"] == 0.0 and not row["below"], row
