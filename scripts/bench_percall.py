@@ -39,14 +39,13 @@ _TREE = next((sys.argv[i + 1] for i, arg in enumerate(sys.argv[:-1]) if arg == "
 sys.path.insert(0, _TREE or str(REPO))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 
-from cpu_group import group_cpu, join_cpu_group, leave_cpu_group  # noqa: E402
+from cpu_group import container_cpu, group_cpu, join_cpu_group, leave_cpu_group  # noqa: E402
 
 _TICK = os.sysconf("SC_CLK_TCK")
 SHARED = REPO.parent / "shared" / "data"
 if not SHARED.is_dir():  # a worktree one level further down (…/wt/<name>)
     SHARED = REPO.parent.parent / "shared" / "data"
 HUMANEVAL_PLUS = SHARED / "evalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
-DOCKER_CPUACCT = Path("/sys/fs/cgroup/cpuacct/docker")
 FIELDS = ("wall", "total", "host", "runner user", "runner system", "candidates")
 
 
@@ -72,14 +71,6 @@ def runner_pid(top: int) -> int:
                 todo += [int(c) for c in f.read().split()]
     return top
 
-
-def container_cpu(sb) -> float | None:
-    """CPU seconds of a Docker sandbox's containers so far (their cpuacct cgroups, v1), or None."""
-    ids = getattr(sb, "container_ids", lambda: [])()
-    try:
-        return sum(int((DOCKER_CPUACCT / i / "cpuacct.usage").read_text()) for i in ids) / 1e9 if ids else None
-    except (OSError, ValueError):
-        return None
 
 
 def measure(backend: str, tasks: int, copies: int, workers: int, pin: bool, group: Path | None) -> dict:

@@ -59,7 +59,7 @@ sys.path.insert(0, _TREE or str(Path(__file__).resolve().parents[1]))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 # not bench_speed's: importing it imports this checkout's codegen_ttc, whatever --tree says
-from cpu_group import group_cpu, join_cpu_group, leave_cpu_group  # noqa: E402
+from cpu_group import container_cpu, group_cpu, join_cpu_group, leave_cpu_group  # noqa: E402
 
 from codegen_ttc.execution.backends import backend_problem, open_sandbox  # noqa: E402
 from codegen_ttc.execution.batch import Batch  # noqa: E402
@@ -67,7 +67,6 @@ from codegen_ttc.problems import stdio  # noqa: E402
 from codegen_ttc.problems.model import Call  # noqa: E402
 
 BACKENDS = ("process", "bwrap", "docker")
-DOCKER_CPUACCT = Path("/sys/fs/cgroup/cpuacct/docker")
 
 
 def make_batches(n: int, k: int, salt: str) -> list[Batch]:
@@ -107,14 +106,6 @@ def timed(fn, n: int, group) -> tuple[float, float | None]:
     wall, c1 = time.perf_counter() - t0, group_cpu(group)
     return 1000 * wall / n, (1000 * (c1 - c0) / n if c0 is not None and c1 is not None else None)
 
-
-def container_cpu(sb) -> float | None:
-    """CPU seconds of a Docker sandbox's containers so far (their cpuacct cgroups, v1), or None."""
-    ids = getattr(sb, "container_ids", lambda: [])()
-    try:
-        return sum(int((DOCKER_CPUACCT / i / "cpuacct.usage").read_text()) for i in ids) / 1e9 if ids else None
-    except (OSError, ValueError):
-        return None
 
 
 def sandbox_options(name: str) -> dict:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+DOCKER_CPUACCT = CPUACCT / "docker"
 
 
 def join_cpu_group() -> Path | None:
@@ -69,3 +70,13 @@ def remove_cpu_group(path: str | None) -> None:
                 return
             except OSError:
                 time.sleep(0.1)
+
+
+def container_cpu(sb) -> float | None:
+    """CPU seconds of a Docker sandbox's containers so far (their cpuacct cgroups, v1), or None:
+    dockerd starts them, so they are outside any group this process joins."""
+    ids = getattr(sb, "container_ids", lambda: [])()
+    try:
+        return sum(int((DOCKER_CPUACCT / i / "cpuacct.usage").read_text()) for i in ids) / 1e9 if ids else None
+    except (OSError, ValueError):
+        return None
