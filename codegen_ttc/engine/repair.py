@@ -34,7 +34,7 @@ from codegen_ttc.engine.adaptive import Draw
 from codegen_ttc.execution.batch import Limits, Outcome
 from codegen_ttc.execution.executor import open_executor
 from codegen_ttc.pipeline import Candidates, Outcomes, Task
-from codegen_ttc.problems.model import Call, Equals, MatchesReference, Script, TestCase, Truthy
+from codegen_ttc.problems.model import Call, Equals, MatchesReference, Script, TestCase, Truthy, Within
 from codegen_ttc.sampling import prompts
 from codegen_ttc.sampling.budget import Ledger, prompt_token_bound
 from codegen_ttc.sampling.cache import SampleCache
@@ -69,6 +69,8 @@ def expected_text(case: TestCase) -> str | None:
         return shorten(repr(case.check.expected))
     if isinstance(case.check, Truthy):
         return "a true value" if case.check.expected else "a false value"
+    if isinstance(case.check, Within):
+        return shorten(f"{case.check.expected!r} (within {case.check.tolerance!r})")
     return None
 
 

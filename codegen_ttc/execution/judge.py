@@ -11,7 +11,7 @@ import math
 
 from codegen_ttc.execution.batch import Outcome
 from codegen_ttc.problems import stdio
-from codegen_ttc.problems.model import Check, Equals, MatchesReference, OutputMatches, ScriptPassed, Truthy
+from codegen_ttc.problems.model import Check, Equals, MatchesReference, OutputMatches, ScriptPassed, Truthy, Within
 from codegen_ttc.runtime import wire
 
 
@@ -34,7 +34,11 @@ def passes(check: Check, outcome: Outcome | None) -> bool:
     except wire.WireError:
         return False
     if isinstance(check, Equals):
+        if check.as_tuple:
+            return _as_tuple_equal(value, check.expected)
         return wire.values_equal(value, check.expected)
+    if isinstance(check, Within):
+        return _within(value, check)
     if isinstance(check, OutputMatches):
         return stdio.output_passes(value, check.expected)
     if isinstance(check, MatchesReference):
@@ -50,6 +54,24 @@ def passes(check: Check, outcome: Outcome | None) -> bool:
         except Exception:
             return False
     return False
+
+
+def _as_tuple_equal(value, expected) -> bool:
+    """``tuple(value) == expected`` on decoded plain data (an iterable one: a list, a string...)."""
+    if isinstance(value, wire.Opaque) or type(value) not in (list, tuple, str, bytes, dict, set, frozenset):
+        return False
+    return wire.values_equal(tuple(value), expected)
+
+
+def _within(value, check: Within) -> bool:
+    """``abs(value - expected) < tolerance`` (or ``<=``) as Python computes it, on a plain number."""
+    if type(value) not in (bool, int, float, complex):
+        return False
+    try:
+        distance = abs(value - check.expected)
+        return bool(distance <= check.tolerance if check.inclusive else distance < check.tolerance)
+    except (ArithmeticError, TypeError, ValueError):  # an int past any float, a complex tolerance...
+        return False
 
 
 # the oracles under which an output equal to the reference's value passes (``matches_reference``)

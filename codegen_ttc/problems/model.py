@@ -5,9 +5,9 @@ the probe's outcome into a verdict):
 
 - ``Call``: one call of the entry point with plain-data arguments. Its outcome is
   the returned value (or exception, timeout...). Checks on it run on the trusted
-  side over decoded plain data: ``Equals`` or ``Truthy``.
+  side over decoded plain data: ``Equals``, ``Truthy`` or ``Within``.
 - ``Script``: test code that cannot be reduced to calls with literal expectations
-  (loops, helpers, ``abs(f(x) - y) < 1e-6``...). It runs in a separate judge
+  (loops, helpers, values computed by the test...). It runs in a separate judge
   process where ``candidate`` is a proxy to the candidate's process; its outcome
   is "returned" (passed) or "raised" (failed). Its check is ``ScriptPassed``.
 
@@ -90,9 +90,13 @@ Probe = Call | Script
 
 @dataclass(frozen=True)
 class Equals:
-    """Passes when the call returned a value equal to ``expected`` (see ``wire.values_equal``)."""
+    """Passes when the call returned a value equal to ``expected`` (see ``wire.values_equal``).
+
+    ``as_tuple``: the returned value is passed through ``tuple()`` first, as an assert
+    ``tuple(f(x)) == tuple([...])`` does (HumanEval/33 and 37)."""
 
     expected: Any
+    as_tuple: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,16 @@ class Truthy:
     """Passes when the call returned a plain value whose truth is ``expected`` (``assert f(x)``)."""
 
     expected: bool = True
+
+
+@dataclass(frozen=True)
+class Within:
+    """Passes when the call returned a number whose distance to ``expected`` is below
+    ``tolerance`` (at most ``tolerance`` when ``inclusive``): ``assert abs(f(x) - y) < tol``."""
+
+    expected: int | float
+    tolerance: int | float
+    inclusive: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,7 +160,7 @@ class OutputMatches:
     expected: str
 
 
-Check = Equals | Truthy | ScriptPassed | MatchesReference | OutputMatches
+Check = Equals | Truthy | Within | ScriptPassed | MatchesReference | OutputMatches
 Kind = Literal["function", "program"]
 
 
@@ -169,7 +183,10 @@ class TestCase:
         """Identity of the case: its probe plus its check (two asserts on one input differ).
         Computed once: an evalplus task has hundreds of cases, each keyed several times."""
         if isinstance(self.check, Equals):
-            check_text = "eq:" + wire.canonical(self.check.expected)
+            check_text = ("eq-tuple:" if self.check.as_tuple else "eq:") + wire.canonical(self.check.expected)
+        elif isinstance(self.check, Within):
+            w = self.check
+            check_text = f"within:{w.tolerance!r}:{w.inclusive}:{w.expected!r}"
         elif isinstance(self.check, Truthy):
             check_text = f"truthy:{self.check.expected}"
         elif isinstance(self.check, MatchesReference):

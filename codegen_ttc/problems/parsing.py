@@ -18,7 +18,7 @@ import ast
 import re
 from collections.abc import Iterable
 
-from codegen_ttc.problems.model import Call, Equals, Origin, Script, ScriptPassed, TestCase, Truthy
+from codegen_ttc.problems.model import Call, Equals, Origin, Script, ScriptPassed, TestCase, Truthy, Within
 from codegen_ttc.runtime import wire
 
 # Codex/CodeT stop sequences for generated tests (CodeT's ``_truncate``).
@@ -155,6 +155,11 @@ def _fold(node: ast.AST, depth: int = 0):
                 return float(arg)
         if not node.args and node.func.id in ("set", "frozenset", "tuple", "list", "dict"):
             return {"set": set, "frozenset": frozenset, "tuple": tuple, "list": list, "dict": dict}[node.func.id]()
+        if len(node.args) == 1 and node.func.id in ("tuple", "list"):  # tuple([1, 2]): HumanEval/33's tests
+            arg = _fold(node.args[0], d)
+            if type(arg) not in (list, tuple, str):
+                raise _NotLiteral
+            return {"tuple": tuple, "list": list}[node.func.id](arg)
     raise _NotLiteral
 
 
@@ -199,9 +204,11 @@ def _literal_call(node: ast.AST, names: Iterable[str]) -> Call | None:
 def assert_to_case(stmt: ast.stmt, names: Iterable[str], origin: Origin, source: str = "") -> TestCase | None:
     """A Call-based case for a literal assert on a call of one of ``names``, else None.
 
-    Forms: ``f(..) == lit`` / ``lit == f(..)`` -> Equals(lit); ``f(..) is None/True/False``
-    -> Equals (``is True`` is read as ``== True``: a candidate returning 1 passes, which is
-    the only looseness); ``f(..)`` -> Truthy(True); ``not f(..)`` -> Truthy(False).
+    Forms: ``f(..) == lit`` / ``lit == f(..)`` -> Equals(lit); ``tuple(f(..)) == lit`` ->
+    Equals(lit, as_tuple); ``f(..) is None/True/False`` -> Equals (``is True`` is read as
+    ``== True``: a candidate returning 1 passes, which is the only looseness); ``f(..)`` ->
+    Truthy(True); ``not f(..)`` -> Truthy(False); ``abs(f(..) - lit) < tol`` (or ``<=``,
+    either order of the difference) -> Within(lit, tol).
     The assert message is ignored: it only changes the error text of a failure.
     """
     if not isinstance(stmt, ast.Assert):
@@ -222,7 +229,8 @@ def assert_to_case(stmt: ast.stmt, names: Iterable[str], origin: Origin, source:
     left, op, right = test.left, test.ops[0], test.comparators[0]
     if isinstance(op, ast.Eq):
         for call_node, lit_node in ((left, right), (right, left)):
-            call = _literal_call(call_node, names)
+            as_tuple = _tuple_of(call_node)
+            call = _literal_call(as_tuple or call_node, names)
             if call is None:
                 continue
             if _literal_call(lit_node, names) is not None or _mentions(lit_node, names):
@@ -230,13 +238,48 @@ def assert_to_case(stmt: ast.stmt, names: Iterable[str], origin: Origin, source:
             value = literal_value(lit_node)
             if value is _NO_VALUE:
                 return None
-            return TestCase(call, Equals(value), origin, src)
+            return TestCase(call, Equals(value, as_tuple=as_tuple is not None), origin, src)
         return None
+    if isinstance(op, (ast.Lt, ast.LtE)):
+        return _within_case(left, right, isinstance(op, ast.LtE), names, origin, src)
     if isinstance(op, ast.Is):
         call = _literal_call(left, names)
         if call is not None and isinstance(right, ast.Constant) and right.value in (None, True, False):
             if right.value is None or type(right.value) is bool:
                 return TestCase(call, Equals(right.value), origin, src)
+    return None
+
+
+def _tuple_of(node: ast.AST) -> ast.AST | None:
+    """X for ``tuple(X)``, else None."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "tuple"
+            and len(node.args) == 1 and not node.keywords and not isinstance(node.args[0], ast.Starred)):
+        return node.args[0]
+    return None
+
+
+def _within_case(left: ast.AST, right: ast.AST, inclusive: bool, names: tuple[str, ...], origin: Origin,
+                 src: str) -> TestCase | None:
+    """``abs(f(..) - lit) < tol`` or ``abs(lit - f(..)) < tol`` (``<=``: inclusive) as a Within case."""
+    if not (isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "abs"
+            and len(left.args) == 1 and not left.keywords):
+        return None
+    diff = left.args[0]
+    if not (isinstance(diff, ast.BinOp) and isinstance(diff.op, ast.Sub)):
+        return None
+    tolerance = literal_value(right)
+    if type(tolerance) not in (int, float) or _mentions(right, names):
+        return None
+    for call_node, lit_node in ((diff.left, diff.right), (diff.right, diff.left)):
+        call = _literal_call(call_node, names)
+        if call is None:
+            continue
+        if _mentions(lit_node, names):
+            return None
+        expected = literal_value(lit_node)
+        if type(expected) not in (int, float):
+            return None
+        return TestCase(call, Within(expected, tolerance, inclusive), origin, src)
     return None
 
 

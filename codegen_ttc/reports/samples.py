@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from codegen_ttc.execution.batch import Outcome, Outcomes, candidate_key
 from codegen_ttc.execution.judge import passes
 from codegen_ttc.pipeline import Task
-from codegen_ttc.problems.model import Equals, TestCase, Truthy
+from codegen_ttc.problems.model import Equals, TestCase, Truthy, Within
 from codegen_ttc.runtime import wire
 
 MAX_SHOWN = 200  # characters of a returned value or message shown in a result
@@ -36,7 +36,11 @@ def _how(case: TestCase, outcome: Outcome | None) -> str:
             return "returned a malformed value"
         got = repr(value)
         if isinstance(case.check, Equals):
-            return _shown(f"returned {got}, expected {case.check.expected!r}")
+            shape = " as a tuple" if case.check.as_tuple else ""
+            return _shown(f"returned {got}, expected {case.check.expected!r}{shape}")
+        if isinstance(case.check, Within):
+            bound = "at most" if case.check.inclusive else "less than"
+            return _shown(f"returned {got}, expected {bound} {case.check.tolerance!r} from {case.check.expected!r}")
         if isinstance(case.check, Truthy):
             return _shown(f"returned {got}, expected a {'true' if case.check.expected else 'false'} value")
         return "returned"

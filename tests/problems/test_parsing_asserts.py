@@ -38,7 +38,7 @@ def test_multiline_assert_when_the_whole_text_parses():
 
 
 def test_non_literal_assert_becomes_script_with_entry_point_bound():
-    (case,) = parse_assert_lines("assert abs(f(2) - 1.5) < 1e-6", "f", prelude="import math")
+    (case,) = parse_assert_lines("assert round(f(2), 6) == 1.5", "f", prelude="import math")
     assert isinstance(case.probe, Script)
     code = case.probe.code
     assert code.startswith("import math") and "f = candidate" in code

@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from codegen_ttc.problems.model import Call, Equals, Script, ScriptPassed, Truthy
+from codegen_ttc.problems.model import Call, Equals, Script, ScriptPassed, Truthy, Within
 from codegen_ttc.problems.parsing import TestParseError, parse_check_function
 
 
@@ -127,7 +127,7 @@ def test_everything_else_goes_into_one_script_with_extracted_asserts_removed():
     src = "import math\n\nMETADATA = {}\n\ndef helper(x):\n    return x + 1\n" + (
         "\n\ndef check(candidate):\n"
         "    assert candidate(1) == 2\n"
-        "    assert abs(candidate(1.5) - 2.5) < 1e-6\n"
+        "    assert round(candidate(1.5), 6) == 2.5\n"
         "    for x in range(3):\n"
         "        assert candidate(x) == helper(x)\n"
         "    assert candidate(2) == 3\n"
@@ -142,7 +142,7 @@ def test_everything_else_goes_into_one_script_with_extracted_asserts_removed():
     assert "import math" in code and "def helper" in code
     assert code.index("def inc") < code.index("inc = candidate") < code.index("def check")
     assert code.rstrip().endswith("check(candidate)")
-    assert "abs(candidate(1.5) - 2.5)" in script.source
+    assert "round(candidate(1.5), 6)" in script.source
 
     # and it behaves: passes with a right candidate, fails with a wrong one
     def run(candidate):
@@ -214,3 +214,49 @@ def test_shared_rows_are_not_walked_forever():
 def test_deep_nesting_is_an_error_not_a_crash():
     with pytest.raises(TestParseError):
         parse_check_function("def check(candidate):\n    assert candidate(" + "[" * 5000 + "]" * 5000 + ")\n", "f")
+
+
+def test_tolerance_asserts_become_within_cases():
+    cases = parse_check_function(
+        check_module(
+            "assert abs(candidate(1.33) - 0.33) < 1e-6",
+            "assert abs(2.0/3.0 - candidate([1.0, 2.0])) <= 1e-3, 'close enough'",
+            "assert abs(candidate(2) - 4) < 1",
+        ),
+        "f",
+    )
+    assert [c.probe for c in cases] == [Call((1.33,)), Call(([1.0, 2.0],)), Call((2,))]
+    assert [c.check for c in cases] == [
+        Within(0.33, 1e-6), Within(2.0 / 3.0, 1e-3, inclusive=True), Within(4, 1)]
+    assert not any(isinstance(c.probe, Script) for c in cases)
+
+
+@pytest.mark.parametrize("stmt", [
+    "assert abs(candidate(1) - candidate(2)) < 1e-6",  # two calls
+    "assert abs(candidate(1) + 0.5) < 1e-6",  # not a difference
+    "assert abs(candidate(1) - x) < 1e-6",  # not a literal
+    "assert abs(candidate(1) - 0.5) < candidate(2)",  # tolerance from the candidate
+    "assert abs(candidate(1) - 'a') < 1e-6",  # not a number
+    "assert abs(candidate(1) - 0.5) > 1e-6",  # another comparison
+    "assert candidate(1) < 3",
+])
+def test_other_tolerance_like_asserts_stay_in_the_script(stmt):
+    case = only(parse_check_function(check_module(stmt), "f"))
+    assert isinstance(case.probe, Script) and case.check == ScriptPassed()
+
+
+def test_tuple_of_the_result_compares_as_a_tuple():
+    cases = parse_check_function(
+        check_module(
+            "assert tuple(candidate([1, 2, 3])) == tuple([1, 2, 3])",
+            "assert (3, 2) == tuple(candidate([2, 3]))",
+            "assert candidate([1]) == tuple([1])",
+        ),
+        "f",
+    )
+    assert [c.check for c in cases] == [
+        Equals((1, 2, 3), as_tuple=True), Equals((3, 2), as_tuple=True), Equals((1,))]
+    # the same expected value with and without the conversion: two tests
+    assert cases[0].key != only(parse_check_function(check_module("assert candidate([1, 2, 3]) == (1, 2, 3)"), "f")).key
+    # tuple() of something that is not the candidate's call is left to the script
+    assert isinstance(only(parse_check_function(check_module("assert tuple(candidate) == (1,)"), "f")).probe, Script)

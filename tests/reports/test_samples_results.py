@@ -132,3 +132,23 @@ def test_generate_writes_a_samples_file_that_scores_the_same_again(tmp_path, cap
     assert rows_of(second / "samples_results.jsonl") == rows_of(first / "samples_results.jsonl")
     before, after = (json.loads((d / "summary.json").read_text()) for d in (first, second))
     assert after["pass_at_k"] == before["pass_at_k"] and before["pass_at_k"]["1"] == pytest.approx(0.5 / 5)
+
+
+def test_a_failed_tolerance_or_tuple_test_says_what_was_expected():
+    from codegen_ttc.execution.batch import Outcome
+    from codegen_ttc.problems.parsing import parse_check_function
+    from codegen_ttc.reports.samples import verdict
+    from codegen_ttc.runtime import wire
+
+    within, as_tuple = parse_check_function(
+        "def check(candidate):\n    assert abs(candidate(1.33) - 0.33) < 1e-6\n"
+        "    assert tuple(candidate([1])) == tuple([1])\n", "f")
+    row = {within.probe.key: Outcome("returned", wire.encode(0.3)), as_tuple.probe.key: Outcome("returned", wire.encode([1]))}
+    assert verdict([within, as_tuple], row) == (
+        False, "failed: assert abs(candidate(1.33) - 0.33) < 1e-6: returned 0.3, expected less than 1e-06 from 0.33")
+    row[within.probe.key] = Outcome("returned", wire.encode(0.33))
+    row[as_tuple.probe.key] = Outcome("returned", wire.encode([2]))
+    assert verdict([within, as_tuple], row) == (
+        False, "failed: assert tuple(candidate([1])) == tuple([1]): returned [2], expected (1,) as a tuple")
+    row[as_tuple.probe.key] = Outcome("returned", wire.encode([1]))
+    assert verdict([within, as_tuple], row) == (True, "passed")
