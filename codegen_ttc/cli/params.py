@@ -95,8 +95,8 @@ model_options = option_group(*MODEL_OPTIONS)
 # where candidates (or a repository's tests) run
 SANDBOX_OPTIONS: tuple[Decorator, ...] = (
     click.option("--sandbox", type=click.Choice(NAMES), default="auto", show_default=True,
-                 help="Sandbox backend: auto is the isolating one the command prefers (solve and score: Docker "
-                      "if usable, else bwrap; suggest: bwrap; see `codegen-ttc sandbox check`); process runs "
+                 help="Sandbox backend: auto is bwrap if usable, else Docker, in every command "
+                      "(docs/sandboxes.md; `codegen-ttc sandbox check` says which here); process runs "
                       "with NO isolation."),
     click.option("--workers", type=WORKERS, default=None, help="Sandboxes running at once (default: the cores)."),
 )

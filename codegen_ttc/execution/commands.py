@@ -12,8 +12,9 @@ killed afterwards. A wall-clock timeout kills the whole tree.
 
 Backends: ``bwrap`` (isolated), ``docker`` (a fresh hardened container per command,
 from the sandbox image) and ``process`` (a plain subprocess in the directory, NO
-isolation; warns on stderr). ``auto`` picks bwrap (Docker only when asked: its binds
-name this machine's paths, so it is no drop-in fallback).
+isolation; warns on stderr). ``auto`` is the rule candidates' sandboxes follow
+(``backends.resolve_backend``: bwrap if usable, else Docker); Docker here needs this
+machine's engine, since its binds name this machine's paths.
 
 The command runs with the project's interpreter when one is given (``python``: a
 virtual environment's ``bin/python``): its ``bin`` directory comes first on PATH and
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from codegen_ttc.execution import images
-from codegen_ttc.execution.backends import NAMES
+from codegen_ttc.execution.backends import NAMES, resolve_backend
 from codegen_ttc.execution.backends.base import SandboxUnavailable
 from codegen_ttc.execution.backends.bwrap import bwrap_command, bwrap_problem, find_bwrap, python_dirs
 from codegen_ttc.execution.backends.process import kill_uid, private_uid
@@ -435,8 +436,10 @@ def _chown_tree(root: Path, uid: int, gid: int | None = None) -> None:
 
 
 def open_command_sandbox(name: str, **options) -> CommandSandbox:
-    """A command sandbox by name: "bwrap", "docker", "process", or "auto" (bwrap; no silent fallback)."""
-    if name in ("auto", "bwrap"):
+    """A command sandbox by name: "bwrap", "docker", "process", or "auto" (as for candidates:
+    ``backends.resolve_backend``)."""
+    name = resolve_backend(name)
+    if name == "bwrap":
         return BwrapCommandSandbox(**options)
     if name == "process":
         return ProcessCommandSandbox(**options)
