@@ -41,7 +41,8 @@ Candidate side (one candidate loaded at a time):
     runner -> {"op": "result", "outcome": OUTCOME}     a batch of one (the judge relay's path)
               (an outcome is the load's failure if a needed reload failed)
     host -> {"op": "reset"}       (kill every process of the candidate, wipe --tmp)
-    runner -> {"op": "clean", "seconds": float}
+    runner -> {"op": "clean", "seconds": float}   once every one of them is gone (reaped); a
+              runner that cannot get there exits instead (see Runtime.sweep)
     host -> {"op": "run", "source", "entry_point", "limits", "calls": [...]}   load, calls
               and reset in one request (one round trip per candidate; the host may send the
               next one before this one is answered): the runner answers as to the three,
