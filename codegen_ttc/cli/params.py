@@ -57,7 +57,7 @@ _LLM = LLMConfig()
 Decorator = Callable[[Callable], Callable]
 
 
-def _apply(*decorators: Decorator) -> Decorator:
+def option_group(*decorators: Decorator) -> Decorator:
     """Decorators applied so that ``--help`` lists the options in the order given."""
     def decorate(f: Callable) -> Callable:
         for decorator in reversed(decorators):
@@ -90,17 +90,17 @@ MODEL_OPTIONS: tuple[Decorator, ...] = (
                  help=f"Neither reuse nor store samples in the disk cache (${ENV_CACHE}/llm, else "
                       "~/.cache/codegen-ttc/llm): every request is sent again."),
 )
-model_options = _apply(*MODEL_OPTIONS)
+model_options = option_group(*MODEL_OPTIONS)
 
 # where candidates (or a repository's tests) run
 SANDBOX_OPTIONS: tuple[Decorator, ...] = (
     click.option("--sandbox", type=click.Choice(NAMES), default="auto", show_default=True,
-                 help="Sandbox backend: auto is the isolating one the command prefers (solve and score: Docker "
-                      "if usable, else bwrap; suggest: bwrap; see `codegen-ttc sandbox check`); process runs "
+                 help="Sandbox backend: auto is bwrap if usable, else Docker, in every command "
+                      "(docs/sandboxes.md; `codegen-ttc sandbox check` says which here); process runs "
                       "with NO isolation."),
     click.option("--workers", type=WORKERS, default=None, help="Sandboxes running at once (default: the cores)."),
 )
-sandbox_options = _apply(*SANDBOX_OPTIONS)
+sandbox_options = option_group(*SANDBOX_OPTIONS)
 
 # where the sandboxes are: this machine's threads, or actors on a Ray cluster (execution.ray_executor)
 EXECUTOR_OPTIONS: tuple[Decorator, ...] = (
@@ -112,7 +112,7 @@ EXECUTOR_OPTIONS: tuple[Decorator, ...] = (
                  help="With --executor ray: the Ray cluster to join (default: $RAY_ADDRESS under `ray job "
                       "submit`, else a local Ray started and stopped by the command)."),
 )
-executor_options = _apply(*EXECUTOR_OPTIONS)
+executor_options = option_group(*EXECUTOR_OPTIONS)
 
 
 def check_executor_options(executor: str, ray_address: str | None) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from codegen_ttc.cli.params import _apply, count
+from codegen_ttc.cli.params import count, option_group
 
 REPAIR_WIDTH = 2  # requests per repair round, by default
 TOKENS_MAX = 10**12
 
-repair_options = _apply(
+repair_options = option_group(
     click.option("--repair-rounds", type=count(0), default=0, show_default=True,
                  help="Rounds in which failing candidates are shown what they did (the failing call, the expected "
                       "output where a provided test or reference gives one, what they returned or raised) and asked "
@@ -18,7 +18,7 @@ repair_options = _apply(
                  help="Candidates (one per behaviour cluster, best ranked first) given a repair request per round."),
 )
 
-budget_options = _apply(
+budget_options = option_group(
     click.option("--budget-requests", type=count(1), default=None,
                  help="The most model replies every request (candidates first, then tests, input generators, repair, "
                       "distinguishing inputs, the judge) may ask for together (default: no limit beyond the counts)."),

@@ -27,10 +27,10 @@ def sandbox() -> None:
 def build(offline: bool, force: bool) -> None:
     """Build the Docker sandbox image (default: docker build of sandboxes/python, which pulls python:3.11-slim)."""
     # the Docker backend module is optional (see execution.backends._docker_module)
-    from codegen_ttc.execution.backends.docker import _client
+    from codegen_ttc.execution.backends.docker import docker_client
 
     try:
-        client = _client()
+        client = docker_client()
     except SandboxUnavailable as exc:
         raise click.ClickException(f"docker: {exc}") from None
     name = images.image_name()

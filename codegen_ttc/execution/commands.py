@@ -12,8 +12,9 @@ killed afterwards. A wall-clock timeout kills the whole tree.
 
 Backends: ``bwrap`` (isolated), ``docker`` (a fresh hardened container per command,
 from the sandbox image) and ``process`` (a plain subprocess in the directory, NO
-isolation; warns on stderr). ``auto`` picks bwrap (Docker only when asked: its binds
-name this machine's paths, so it is no drop-in fallback).
+isolation; warns on stderr). ``auto`` is the rule candidates' sandboxes follow
+(``backends.resolve_backend``: bwrap if usable, else Docker); Docker here needs this
+machine's engine, since its binds name this machine's paths.
 
 The command runs with the project's interpreter when one is given (``python``: a
 virtual environment's ``bin/python``): its ``bin`` directory comes first on PATH and
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from codegen_ttc.execution import images
-from codegen_ttc.execution.backends import NAMES
+from codegen_ttc.execution.backends import NAMES, resolve_backend
 from codegen_ttc.execution.backends.base import SandboxUnavailable
 from codegen_ttc.execution.backends.bwrap import bwrap_command, bwrap_problem, find_bwrap, python_dirs
 from codegen_ttc.execution.backends.process import kill_uid, private_uid
@@ -309,14 +310,14 @@ class DockerCommandSandbox(CommandSandbox):
     def __init__(self, *, python: str | None = None, image: str | None = None, limits=None) -> None:
         super().__init__()
         # the Docker backend module is optional (see backends._docker_module): imported here
-        from codegen_ttc.execution.backends.docker import ContainerLimits, _client
+        from codegen_ttc.execution.backends.docker import ContainerLimits, docker_client
 
         host = os.environ.get("DOCKER_HOST", "")
         if host and not host.startswith("unix://"):
             # binds name this machine's paths (the work tree, the interpreter): a remote
             # engine would mount whatever lies at those paths over there
             raise SandboxUnavailable(f"test commands in docker need this machine's engine, not DOCKER_HOST={host}")
-        self.client = _client()
+        self.client = docker_client()
         self.image = image or images.image_name()
         if not images.image_present(self.client, self.image):
             self.client.close()
@@ -334,7 +335,7 @@ class DockerCommandSandbox(CommandSandbox):
         from docker.types import Ulimit
 
         # the Docker backend module is optional (see backends._docker_module)
-        from codegen_ttc.execution.backends.docker import LABEL, LABEL_OWNER, LABEL_ROLE, WORK_DIR, _owner_tag, hardened
+        from codegen_ttc.execution.backends.docker import WORK_DIR, hardened, owner_labels
 
         lim = self.limits
         python_dirs = interpreter_dirs(self.python)
@@ -356,7 +357,7 @@ class DockerCommandSandbox(CommandSandbox):
             user=f"{uid}:{uid}",
             working_dir=INSIDE_WORKDIR,
             environment=_base_env(self.python) | {"HOME": "/tmp"} | env,
-            labels={LABEL: "1", LABEL_OWNER: _owner_tag() or "", LABEL_ROLE: "command"},
+            labels=owner_labels("command"),
             tmpfs={WORK_DIR: f"rw,nosuid,nodev,size={lim.tmpfs_bytes},mode=1777"},  # the image's /tmp points here
             volumes=volumes,
             ulimits=[Ulimit(name="core", soft=0, hard=0), Ulimit(name="fsize", soft=FILE_SIZE_LIMIT, hard=FILE_SIZE_LIMIT)],
@@ -365,7 +366,7 @@ class DockerCommandSandbox(CommandSandbox):
 
     def run(self, command: str, workdir: Path, *, timeout: float, env: dict[str, str] | None = None) -> CommandResult:
         # the Docker backend module is optional (see backends._docker_module)
-        from codegen_ttc.execution.backends.docker import _force_remove
+        from codegen_ttc.execution.backends.docker import remove_container
 
         workdir = Path(workdir).resolve()
         uid = images.SANDBOX_UID if self.root else os.getuid()
@@ -391,7 +392,7 @@ class DockerCommandSandbox(CommandSandbox):
                 if container is not None:
                     with self._lock:
                         self._containers.pop(container.id, None)
-                    _force_remove(container)
+                    remove_container(container)
                 if self.root:
                     _chown_tree(workdir, os.geteuid(), os.getegid())
             return CommandResult(
@@ -435,8 +436,10 @@ def _chown_tree(root: Path, uid: int, gid: int | None = None) -> None:
 
 
 def open_command_sandbox(name: str, **options) -> CommandSandbox:
-    """A command sandbox by name: "bwrap", "docker", "process", or "auto" (bwrap; no silent fallback)."""
-    if name in ("auto", "bwrap"):
+    """A command sandbox by name: "bwrap", "docker", "process", or "auto" (as for candidates:
+    ``backends.resolve_backend``)."""
+    name = resolve_backend(name)
+    if name == "bwrap":
         return BwrapCommandSandbox(**options)
     if name == "process":
         return ProcessCommandSandbox(**options)

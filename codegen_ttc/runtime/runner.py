@@ -41,7 +41,8 @@ Candidate side (one candidate loaded at a time):
     runner -> {"op": "result", "outcome": OUTCOME}     a batch of one (the judge relay's path)
               (an outcome is the load's failure if a needed reload failed)
     host -> {"op": "reset"}       (kill every process of the candidate, wipe --tmp)
-    runner -> {"op": "clean", "seconds": float}
+    runner -> {"op": "clean", "seconds": float}   once every one of them is gone (reaped); a
+              runner that cannot get there exits instead (see Runtime.sweep)
     host -> {"op": "run", "source", "entry_point", "limits", "calls": [...]}   load, calls
               and reset in one request (one round trip per candidate; the host may send the
               next one before this one is answered): the runner answers as to the three,
@@ -185,7 +186,7 @@ import types
 
 # inherited by every fork: many programs import typing (HumanEval's prompts do), which would
 # otherwise cost each of them a fresh import (docs/benchmarks.md, speed)
-import typing  # noqa: F401
+import typing
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wire  # noqa: E402  (sibling module, by design)
@@ -230,6 +231,22 @@ CANDIDATE_FILE = "<candidate>"  # the file name candidate code is compiled under
 MEASURED_FILE = "/<candidate>.py"
 STATUSES_FROM_CHILD = ("returned", "raised", "crashed", "timeout", "output_limit")
 PR_SET_CHILD_SUBREAPER = 36
+# seconds the candidate's killed processes get to be gone before the runner gives up on its
+# sandbox (see Runtime.sweep): exiting frees the process's memory, which a slow machine does
+# at a few ms per MB; below the host's wait for "clean" (HOST_GRACE + 5 s)
+SWEEP_SECONDS = 10.0
+KEPT_SWEEP_ROUNDS = 5  # rounds of a sweep that spares the live server
+EXIT_UNCLEAN = 75  # the runner's exit status when it cannot clean its sandbox
+
+
+def _abandon(reason: str) -> typing.NoReturn:
+    """Exit the runner at once: its sandbox cannot be made clean (the host sees it die and
+    replaces the sandbox; a runner that is PID 1 takes its whole pid namespace with it)."""
+    try:
+        sys.stderr.write(f"runner: {reason}; giving up this sandbox\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(EXIT_UNCLEAN)
 
 
 class Malformed(Exception):
@@ -1665,6 +1682,16 @@ class Runtime:
     def sweep(self, keep: int | None) -> None:
         """Kill every process of the candidate except ``keep`` (the loaded server).
 
+        Without ``keep`` (a reset, or the server lost) it returns only once every one of them
+        is gone, reaped, not merely signalled: a killed process lives on until it has exited,
+        which needs a CPU (on a busy machine it waits for one) and time to free its memory,
+        and meanwhile it holds memory and pids of the sandbox the next candidate runs in.
+        Past SWEEP_SECONDS something outlives SIGKILL and no reset can be honest: the runner
+        exits, so that the host replaces the sandbox (whose end takes every process in it).
+        With ``keep`` the live server may fork as fast as we kill (a thread of module code),
+        so only KEPT_SWEEP_ROUNDS rounds: what is left is the same candidate's, which its
+        reset sweeps.
+
         Outside a pid namespace of our own, reading every /proc/PID/stat of the host
         costs milliseconds; any process the candidate made since the last sweep has a
         pid allocated since then, so only that window is read (all of /proc if the pid
@@ -1673,7 +1700,9 @@ class Runtime:
         me = os.getpid()
         lo = self.swept_to
         hi = None
-        for _ in range(5):
+        deadline = time.monotonic() + SWEEP_SECONDS
+        rounds = 0
+        while True:
             if self.pid1:
                 victims = [p for p in self._all_pids() if p not in (1, keep)]
             else:
@@ -1686,12 +1715,17 @@ class Runtime:
             if not victims:
                 self.swept_to = hi
                 break
+            if keep is not None and rounds == KEPT_SWEEP_ROUNDS:
+                break
+            if keep is None and time.monotonic() > deadline:
+                _abandon(f"{len(victims)} processes of the candidate outlived SIGKILL for {SWEEP_SECONDS:g} s")
             for pid in victims:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-            time.sleep(0.001)
+            rounds += 1
+            time.sleep(min(0.001 * rounds, 0.01))  # exits take from microseconds to seconds
             self.reap()
         self.reap()
 

@@ -161,7 +161,8 @@ def prompt_preamble(prompt: str, entry_point: str) -> str:
     return "".join(kept)
 
 
-def _parses(code: str) -> bool:
+def parses_as_python(code: str) -> bool:
+    """Whether ast accepts ``code`` as a module (its own failures, deep nesting or memory, count as no)."""
     try:
         ast.parse(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
@@ -204,11 +205,11 @@ def program_from_chat_reply(prompt: str, entry_point: str, reply: str) -> Extrac
     preamble = prompt_preamble(prompt, entry_point)
     if _defines(code, entry_point):
         dedented = textwrap.dedent(code)
-        if _parses(dedented):
+        if parses_as_python(dedented):
             kept = keep_definitions(dedented, entry_point)
             if _defines(kept, entry_point):
                 program = _join(preamble, kept) if preamble.strip() else kept
-                if _parses(program):
+                if parses_as_python(program):
                     return Extraction(program=program, status="full")
                 return Extraction(program=kept, status="full")
         return Extraction(program=_join(preamble, code), status="unparseable")
@@ -216,7 +217,7 @@ def program_from_chat_reply(prompt: str, entry_point: str, reply: str) -> Extrac
         return Extraction(program=prompt, status="no_entry_point")
     body = _as_body(code)
     program = _join(prompt, body)
-    if _parses(program):
+    if parses_as_python(program):
         return Extraction(program=program, status="body")
     return Extraction(program=program, status="unparseable")
 
@@ -228,7 +229,7 @@ def whole_program_from_reply(reply: str) -> Extraction:
     if not code.strip():
         return Extraction(program="", status="empty")
     code = code if code.endswith("\n") else code + "\n"
-    return Extraction(program=code, status="full" if _parses(code) else "unparseable")
+    return Extraction(program=code, status="full" if parses_as_python(code) else "unparseable")
 
 
 def assert_text_from_reply(reply: str) -> str:

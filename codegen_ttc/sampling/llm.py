@@ -582,13 +582,13 @@ def candidate_program(problem: Problem, text: str, mode: str) -> extract.Extract
             code = prompts.PROGRAM_START + text
             if not code.endswith("\n"):
                 code += "\n"
-            ex = extract.Extraction(program=code, status="completion" if extract._parses(code) else "unparseable")
+            ex = extract.Extraction(program=code, status="completion" if extract.parses_as_python(code) else "unparseable")
         else:
             ex = extract.whole_program_from_reply(text)
         return extract.Extraction(program=problem.program(ex.program), status=ex.status) if ex.status != "empty" else ex
     if mode == "completion":
         program = program_from_completion(problem.prompt, text)
-        status = "completion" if extract._parses(program) else "unparseable"
+        status = "completion" if extract.parses_as_python(program) else "unparseable"
         return extract.Extraction(program=problem.program(program), status=status)  # type: ignore[arg-type]
     ex = extract.program_from_chat_reply(problem.prompt, problem.function_name, text)
     return extract.Extraction(program=problem.program(ex.program), status=ex.status) if ex.status != "empty" else ex
@@ -671,7 +671,7 @@ async def asample_input_generators(problem: Problem, n: int, sampler: Sampler, *
         batch = await sampler.sample(prompts.input_generator_completion_prompt(problem), n, seed=seed,
                                      stop=prompts.PROGRAM_STOPS)
         extracted = [extract.Extraction(prompts.GENERATOR_START + text + "\n", "completion") for text in batch.texts]
-    programs = [ex.program for ex in extracted if ex.status != "empty" and extract._parses(ex.program)]
+    programs = [ex.program for ex in extracted if ex.status != "empty" and extract.parses_as_python(ex.program)]
     for _ in range(len(batch.texts) - len(programs)):
         batch.accounting.count_malformed("generator_unparseable")
     return GeneratorSamples(list(dict.fromkeys(programs)), batch.accounting, reply_costs(batch))

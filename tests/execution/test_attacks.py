@@ -484,6 +484,36 @@ def test_setsid_background_process(guarded):
     assert host_processes_with(token) == [], "a background process outlived its batch"
 
 
+def test_reset_answers_once_the_candidates_processes_are_gone(guarded):
+    """A process killed at reset exists until it has exited, and exiting takes time: a CPU to
+    run on (a busy machine makes it wait) and freeing its memory. Meanwhile it holds memory
+    and pids of the sandbox the next candidate runs in, so "clean" must wait for its end.
+    Here that end takes long: daemons in their own sessions holding memory in small pages
+    (the setsid row above failed now and then under load for this reason)."""
+    src = """
+    import mmap, os
+    def f(x):
+        r, w = os.pipe()
+        for _ in range(4):
+            if os.fork() == 0:
+                os.setsid()
+                held = mmap.mmap(-1, 96 << 20)
+                held.madvise(mmap.MADV_NOHUGEPAGE)  # 4 KiB pages: slow to free
+                for i in range(0, len(held), 4096):
+                    held[i] = 1
+                os.write(w, b"k")
+                while True:
+                    os.pause()
+        os.read(r, 4)
+        return x * 3
+    """
+    ledger = Ledger(guarded)
+    before = ledger.processes()
+    out = run_one(guarded, textwrap.dedent(src), 1, limits=Limits(cpu_seconds=10, wall_seconds=30))
+    assert own_value_or_failed(out, 3), out
+    assert ledger.processes() <= before, "reset answered clean while processes of the candidate still existed"
+
+
 PLACES = {
     "tmp": '"/tmp"',
     "gettempdir": "tempfile.gettempdir()",

@@ -8,7 +8,7 @@ import types
 import pytest
 
 from codegen_ttc.execution import backends
-from codegen_ttc.execution.backends import SandboxUnavailable, backend_problem, open_sandbox, resolve_backend
+from codegen_ttc.execution.backends import Backend, SandboxUnavailable, backend_problem, open_sandbox, resolve_backend
 
 
 @pytest.fixture
@@ -19,15 +19,38 @@ def fake_docker(monkeypatch):
     return mod
 
 
-def test_auto_prefers_docker_when_it_says_it_works(fake_docker):
+def test_auto_prefers_bwrap_when_docker_works_too(fake_docker, monkeypatch):
     fake_docker.docker_available = lambda: None
+    monkeypatch.setattr(backends, "backend_problem", lambda n: None)
+    assert resolve_backend("auto") == "bwrap"
+
+
+def test_auto_falls_back_to_docker_when_it_says_it_works(fake_docker, monkeypatch):
+    fake_docker.docker_available = lambda: None
+    monkeypatch.setattr(backends, "backend_problem", lambda n: "bwrap broken" if n == "bwrap" else None)
     assert resolve_backend("auto") == "docker"
 
 
-def test_auto_falls_back_to_bwrap(fake_docker, monkeypatch):
-    fake_docker.docker_available = lambda: "no daemon"
-    monkeypatch.setattr(backends, "backend_problem", lambda n: "no daemon" if n == "docker" else None)
-    assert resolve_backend("auto") == "bwrap"
+@pytest.mark.bwrap
+@pytest.mark.docker
+def test_auto_is_one_rule_for_candidates_and_test_commands(monkeypatch):
+    """``solve`` and ``score`` open candidates' sandboxes through ``Backend``, ``suggest`` its test
+    commands through ``open_command_sandbox``: with both backends usable, "auto" is bwrap for
+    both (the cheaper per candidate), and Docker for both when bwrap cannot run."""
+    from codegen_ttc.execution.commands import BwrapCommandSandbox, DockerCommandSandbox, open_command_sandbox
+
+    for name in ("bwrap", "docker"):
+        problem = backend_problem(name)
+        if problem is not None:
+            pytest.skip(f"{name} sandbox unavailable: {problem}")
+    assert Backend("auto").backend == "bwrap"
+    assert isinstance(open_command_sandbox("auto"), BwrapCommandSandbox)
+    real = backends.backend_problem
+    monkeypatch.setattr(backends, "backend_problem", lambda n: "bwrap broken" if n == "bwrap" else real(n))
+    assert Backend("auto").backend == "docker"
+    box = open_command_sandbox("auto")
+    assert isinstance(box, DockerCommandSandbox)
+    box.client.close()
 
 
 def test_auto_never_guesses_about_docker(fake_docker, monkeypatch):

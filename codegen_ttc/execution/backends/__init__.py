@@ -3,8 +3,9 @@
 - "bwrap": bubblewrap, warm runner per sandbox (``bwrap.py``)
 - "docker": long-lived container (``docker.py``, class ``DockerSandbox``; optional)
 - "process": plain subprocess, NO isolation; never chosen by "auto"
-- "auto": docker if its daemon and image are usable, else bwrap, else SandboxUnavailable
-  (for whole test commands, ``commands.open_command_sandbox``, "auto" is bwrap)
+- "auto": bwrap if it can create a sandbox here, else docker if its daemon and image are
+  usable, else SandboxUnavailable; one rule for candidates' calls and for whole test
+  commands (``commands.open_command_sandbox``)
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ __all__ = [
 ]
 
 BACKENDS = ("bwrap", "docker", "process")
-AUTO_ORDER = ("docker", "bwrap")  # what "auto" tries, in order: the isolating backends
+# what "auto" tries, in order: the isolating backends, the cheaper per candidate first
+# (bwrap's warm runner costs less per candidate than a container's: docs/benchmarks.md)
+AUTO_ORDER = ("bwrap", "docker")
 NAMES = ("auto", *BACKENDS)  # what ``--sandbox`` accepts
 
 

@@ -124,6 +124,13 @@ def _owner_tag(pid: int | None = None) -> str | None:
     return f"{socket.gethostname()}:{pid}:{start}"
 
 
+def owner_labels(role: str) -> dict[str, str]:
+    """Labels marking a container as ours and this process's, with what it is for (``role``):
+    ``remove_leftovers`` removes it once this process is gone."""
+    owner = _owner_tag() or f"{socket.gethostname()}:{os.getpid()}:?"
+    return {LABEL: "1", LABEL_OWNER: owner, LABEL_ROLE: role}
+
+
 def _owner_alive(tag: str) -> bool:
     host, _, rest = tag.partition(":")
     if host != socket.gethostname():
@@ -135,8 +142,9 @@ def _owner_alive(tag: str) -> bool:
         return False
 
 
-def _client():
-    """A Docker client, or SandboxUnavailable with the reason."""
+def docker_client():
+    """A client of the Docker engine (``DOCKER_HOST``, else the local socket), or
+    SandboxUnavailable with the reason."""
     try:
         import docker
         import docker.errors
@@ -156,7 +164,7 @@ def _client():
 def docker_available() -> str | None:
     """None when the docker backend can run here, else why not."""
     try:
-        client = _client()
+        client = docker_client()
     except SandboxUnavailable as exc:
         return str(exc)
     try:
@@ -275,7 +283,7 @@ class _ContainerProcess:
 
     def kill(self) -> None:
         try:
-            _force_remove(self.container)
+            remove_container(self.container)
         except Exception:
             pass  # daemon trouble: closing the socket still ends the runner (EOF)
         try:
@@ -337,7 +345,7 @@ class _SocketStdin:
                 pass
 
 
-def _force_remove(container) -> None:
+def remove_container(container) -> None:
     """Remove a container and return only once it is gone."""
     import docker.errors
 
@@ -387,12 +395,11 @@ class DockerSandbox(RunnerSandbox):
         self.image = image or images.image_name()
         self.limits = limits or ContainerLimits()
         self.run_id = uuid.uuid4().hex[:12]
-        self._owner = _owner_tag() or f"{socket.gethostname()}:{os.getpid()}:?"
         self._containers: dict[str, object] = {}  # id -> container, for close()
         self._memory: dict[str, tuple[Any, int]] = {}  # role -> (docker's Container, its memory limit)
         self._oom_readers: dict[str, Callable[[], int | None]] = {}  # container id -> its OOM-kill counter
         self._lock = threading.Lock()
-        self.client = _client()
+        self.client = docker_client()
         if not images.image_present(self.client, self.image):
             self.client.close()
             raise SandboxUnavailable(
@@ -401,10 +408,6 @@ class DockerSandbox(RunnerSandbox):
         if cleanup_leftovers:
             remove_leftovers(self.client)
         _live.add(self)
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return {LABEL: "1", LABEL_RUN: self.run_id, LABEL_OWNER: self._owner}
 
     def _container_kwargs(self, role: str) -> dict:
         from docker.types import Ulimit
@@ -422,7 +425,7 @@ class DockerSandbox(RunnerSandbox):
                 "--uid", uid, "--gid", uid, "--no-nproc", *self._runner_options(),
             ],
             stdin_open=True,  # the SDK then sets StdinOnce: our half-close is EOF
-            labels={**self.labels, LABEL_ROLE: role},
+            labels={**owner_labels(role), LABEL_RUN: self.run_id},
             # the runner starts as root *in the container* with five capabilities and
             # runs all untrusted code as uid 10001 with none: a runner sharing the
             # candidate's uid could be killed (kill -1) or ptraced by it
@@ -511,7 +514,7 @@ class DockerSandbox(RunnerSandbox):
             self._containers.pop(container.id, None)
         self._oom_readers.pop(container.id, None)
         try:
-            _force_remove(container)
+            remove_container(container)
         except Exception:
             pass  # the daemon went away: auto_remove or the next start-up cleans it
 
@@ -530,7 +533,7 @@ class DockerSandbox(RunnerSandbox):
                 self._containers.clear()
             for container in left:
                 try:
-                    _force_remove(container)
+                    remove_container(container)
                 except Exception:
                     pass
             _live.discard(self)
@@ -541,5 +544,9 @@ __all__ = [
     "ContainerLimits",
     "DockerSandbox",
     "docker_available",
+    "docker_client",
+    "hardened",
+    "owner_labels",
+    "remove_container",
     "remove_leftovers",
 ]
