@@ -95,9 +95,9 @@ model_options = option_group(*MODEL_OPTIONS)
 # where candidates (or a repository's tests) run
 SANDBOX_OPTIONS: tuple[Decorator, ...] = (
     click.option("--sandbox", type=click.Choice(NAMES), default="auto", show_default=True,
-                 help="Sandbox backend: auto is bwrap if usable, else Docker, in every command "
-                      "(docs/sandboxes.md; `codegen-ttc sandbox check` says which here); process runs "
-                      "with NO isolation."),
+                 help="Sandbox backend: auto is bwrap if usable, else Docker, as root (without root "
+                      "Docker first: bwrap bounds less there), in every command (docs/sandboxes.md; "
+                      "`codegen-ttc sandbox check` says which here); process runs with NO isolation."),
     click.option("--workers", type=WORKERS, default=None, help="Sandboxes running at once (default: the cores)."),
 )
 sandbox_options = option_group(*SANDBOX_OPTIONS)

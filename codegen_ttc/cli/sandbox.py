@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import click
 
 from codegen_ttc.cli import app
 from codegen_ttc.execution import images
-from codegen_ttc.execution.backends import AUTO_ORDER, BACKENDS, backend_problem
+from codegen_ttc.execution.backends import BACKENDS, auto_order, backend_problem
 from codegen_ttc.execution.backends.base import SandboxUnavailable
 
 
@@ -67,7 +68,7 @@ def check(required: tuple[str, ...]) -> None:
             click.echo(f"{name}: usable (NO isolation: development only)")
         else:
             click.echo(f"{name}: usable")
-    auto = next((n for n in AUTO_ORDER if problems[n] is None), None)
+    auto = next((n for n in auto_order(os.geteuid()) if problems[n] is None), None)
     click.echo(f"auto: {auto or 'nothing isolating available'}")
     missing = [n for n in required if problems[n] is not None]
     if missing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 
@@ -22,7 +23,14 @@ def fake_docker(monkeypatch):
 def test_auto_prefers_bwrap_when_docker_works_too(fake_docker, monkeypatch):
     fake_docker.docker_available = lambda: None
     monkeypatch.setattr(backends, "backend_problem", lambda n: None)
-    assert resolve_backend("auto") == "bwrap"
+    assert resolve_backend("auto") == backends.auto_order(os.geteuid())[0]
+
+
+def test_auto_puts_bwrap_first_only_where_it_bounds_processes():
+    # as root bwrap gives each runner its own uid and process limit; without root it has
+    # neither, and a container bounds what it cannot
+    assert backends.auto_order(0) == ("bwrap", "docker")
+    assert backends.auto_order(1000) == ("docker", "bwrap")
 
 
 def test_auto_falls_back_to_docker_when_it_says_it_works(fake_docker, monkeypatch):
@@ -43,8 +51,12 @@ def test_auto_is_one_rule_for_candidates_and_test_commands(monkeypatch):
         problem = backend_problem(name)
         if problem is not None:
             pytest.skip(f"{name} sandbox unavailable: {problem}")
-    assert Backend("auto").backend == "bwrap"
-    assert isinstance(open_command_sandbox("auto"), BwrapCommandSandbox)
+    first = backends.auto_order(os.geteuid())[0]
+    assert Backend("auto").backend == first
+    box = open_command_sandbox("auto")
+    assert isinstance(box, BwrapCommandSandbox if first == "bwrap" else DockerCommandSandbox)
+    if first == "docker":
+        box.client.close()
     real = backends.backend_problem
     monkeypatch.setattr(backends, "backend_problem", lambda n: "bwrap broken" if n == "bwrap" else real(n))
     assert Backend("auto").backend == "docker"

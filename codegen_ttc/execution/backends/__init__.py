@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import os
 import threading
 from typing import Protocol
 
@@ -19,14 +20,21 @@ from codegen_ttc.execution.backends import bwrap, process
 from codegen_ttc.execution.backends.base import InfraError, Sandbox, SandboxUnavailable
 
 __all__ = [
-    "Backend", "InfraError", "Sandbox", "SandboxFactory", "SandboxUnavailable", "backend_problem", "open_sandbox",
-    "require_backend", "resolve_backend",
+    "Backend", "InfraError", "Sandbox", "SandboxFactory", "SandboxUnavailable", "auto_order", "backend_problem",
+    "open_sandbox", "require_backend", "resolve_backend",
 ]
 
 BACKENDS = ("bwrap", "docker", "process")
-# what "auto" tries, in order: the isolating backends, the cheaper per candidate first
-# (bwrap's warm runner costs less per candidate than a container's: docs/benchmarks.md)
-AUTO_ORDER = ("bwrap", "docker")
+
+
+def auto_order(euid: int) -> tuple[str, ...]:
+    """What "auto" tries, in order, for a caller of effective uid ``euid``: the isolating
+    backends, bwrap first where it bounds as much as a container (as root: a uid and a
+    process limit per runner), which it does for less per candidate (docs/benchmarks.md);
+    without root bwrap has no process limit of its own, so Docker comes first there."""
+    return ("bwrap", "docker") if euid == 0 else ("docker", "bwrap")
+
+
 NAMES = ("auto", *BACKENDS)  # what ``--sandbox`` accepts
 
 
@@ -76,7 +84,7 @@ def resolve_backend(name: str) -> str:
     if name != "auto":
         return name
     reasons = []
-    for candidate in AUTO_ORDER:
+    for candidate in auto_order(os.geteuid()):
         problem = backend_problem(candidate)
         if candidate == "docker" and problem is None and not hasattr(_docker_module(), "docker_available"):
             problem = "cannot tell whether Docker works (no docker_available())"  # auto never guesses
