@@ -293,7 +293,7 @@ class LineReader:
             self.buf += data
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
         try:
@@ -2128,6 +2128,7 @@ class Runtime:
         # first call's); ``pending``, the records of its calls so far, are judged when it ends
         t_first = t_call
         replaying = replay is not None
+        replay_cpu, replay_wall = (replay[2], replay[3]) if replay is not None else (budget, wall)
         w0 = granted = i
         pending: list[dict] = []
         size = 1  # the next window's, grown while windows stay light (never for a lockstep batch)
@@ -2144,14 +2145,14 @@ class Runtime:
         try:
             while end is None:
                 now = time.monotonic()
-                timeout = t_call + (replay[3] if replaying else wall) - now
+                timeout = t_call + (replay_wall if replaying else wall) - now
                 if timeout <= 0:
                     end = "wall"
                     break
                 if now >= next_cpu:
                     used = self._tree_cpu(srv, child, clock) - base
                     # a window of several calls is stopped long before any could reach the limit
-                    cap = replay[2] if replaying else budget if granted == w0 else WINDOW_CPU
+                    cap = replay_cpu if replaying else budget if granted == w0 else WINDOW_CPU
                     if used >= cap:
                         end = "cpu"
                         break
