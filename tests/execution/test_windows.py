@@ -53,6 +53,18 @@ def test_a_hang_after_many_fast_calls_times_out_as_in_lock_step(sandbox):
     assert [s[1] for s in seen[:SLOW]] == list(range(1, SLOW + 1))  # the state every call saw
 
 
+def test_a_hang_that_ignores_the_cpu_signals_inside_a_window(sandbox):
+    ignore = """        for s in (signal.SIGPROF, signal.SIGXCPU):
+            signal.signal(s, signal.SIG_IGN)
+        while True:
+            try:
+                pass
+            except BaseException:
+                pass"""
+    seen = _as_in_lockstep(sandbox, _stateful(ignore))
+    assert seen[SLOW][0] == "timeout" and [s[1] for s in seen[:SLOW]] == list(range(1, SLOW + 1))
+
+
 def test_a_call_over_the_window_allowance_but_under_its_limit_returns(sandbox):
     # 0.2 s of CPU: more than a window may use (runner.WINDOW_CPU), less than the call's limit
     spin = "        t = time.process_time()\n        while time.process_time() - t < 0.2:\n            pass"
