@@ -2136,6 +2136,10 @@ class Runtime:
         end = None  # "done" | "exited" | "wall" | "cpu" | "output" | "malformed" | "lost"
         status, cpu_end = None, 0.0
         server_lost = False  # died or broke the protocol: no more reports from it
+        # the child ended inside a window of several calls: the records it wrote before are
+        # read (all of them, ``gone``) before its end is taken for the call in flight (an
+        # honest child ends right after writing its last window's records)
+        gone = False
         if direct:
             # the server is the child: no reports to await, its exit seen through wait4 (its
             # CPU is the server's own figure, in ``_tree_cpu`` without a child clock)
@@ -2164,7 +2168,10 @@ class Runtime:
                         self.flush_held()
                     else:
                         timeout = min(timeout, wait)
-                if server_lost:
+                drained = gone  # this round reads all the ended child wrote
+                if gone:
+                    r = [chan.fd, out_r]
+                elif server_lost:
                     if child is None:
                         # the candidate killed the server before it named its child: the
                         # child carries on, re-parented to us; find it rather than lose the call
@@ -2187,8 +2194,11 @@ class Runtime:
                             pid, reaped, cpu = srv.pid, srv.status, srv.clock.last if srv.clock is not None else 0.0
                     if pid:
                         status, cpu_end = reaped, cpu
-                        end = "exited"
-                        break
+                        if granted == w0 or replaying:
+                            end = "exited"
+                            break
+                        gone = True
+                        continue
                     timeout = min(timeout, 0.01)
                     r, _, _ = select.select([chan.fd, out_r], [], [], timeout)
                 else:
@@ -2197,6 +2207,11 @@ class Runtime:
                     self.drain_output()
                 if chan.fd in r:
                     chan.feed()
+                    while gone and not chan.eof and len(chan.buf) <= chan.max_bytes:
+                        size = len(chan.buf)
+                        chan.feed()
+                        if len(chan.buf) == size:
+                            break
                     while end is None:
                         try:
                             line = chan.pop_line()
@@ -2326,7 +2341,11 @@ class Runtime:
                             msg.get("status") is None or type(msg.get("status")) is int
                         ):
                             status, cpu_end = msg.get("status"), float(msg["cpu"])
-                            end = "exited"
+                            if granted == w0 or replaying:
+                                end = "exited"
+                            else:
+                                gone = True
+                            break
                         else:
                             server_lost = True  # it lies: stop listening, and stop it
                             break
@@ -2337,6 +2356,8 @@ class Runtime:
                             pass
                 if end is None and self.output > out_cap:
                     end = "output"
+                if end is None and drained:
+                    end = "exited"  # its records are in, and the calls still to do have none
         finally:
             if clock is not None:
                 clock.close()
