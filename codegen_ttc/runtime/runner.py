@@ -685,6 +685,7 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
         req = loads(line)
         calls = req["calls"]
         replay = req.get("replay", 0)
+        lockstep = req.get("lockstep", False)
         flush()
         if req.get("direct"):
             # the last batch of this load: its calls run here, in this process forked for
@@ -692,12 +693,12 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
             # the batch child and reloads a fresh server should a call end it
             _close(cmd_r)
             _close(rep_w)
-            _batch_child(fn, calls, chan, lim, meter, replay)
+            _batch_child(fn, calls, chan, lim, meter, replay, lockstep)
         pid = _fork()
         if pid == 0:
             _close(cmd_r)
             _close(rep_w)
-            _batch_child(fn, calls, chan, lim, meter, replay)
+            _batch_child(fn, calls, chan, lim, meter, replay, lockstep)
         send({"op": "child", "pid": pid})
         try:
             _, status, ru = _wait4(pid, 0)
@@ -707,7 +708,8 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
         send({"op": "exited", "status": status, "cpu": cpu})
 
 
-def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = None, replay: int = 0) -> None:
+def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = None, replay: int = 0,
+                 lockstep: bool = False) -> None:
     """The calls of one batch, in order, in one fresh fork of the loaded server. Never returns.
 
     ``sent``: the calls as the runner sends them, a pickle (base64) of each call's pickle
@@ -724,6 +726,7 @@ def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = 
     ``replay``: the first calls are run again only to rebuild the state they left (their
     outcomes are known already), with no record and no go byte between them; REPLAYED
     follows the last of them, then the child waits for a go byte as after any record.
+    ``lockstep``: the runner sends one go byte per record, so none is looked for ahead.
     """
     try:
         os.setpgid(0, 0)
@@ -761,7 +764,7 @@ def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = 
         pass
     held = bytearray()  # records not written yet: they go out before the child waits
     try:  # to look for a go byte without waiting (the fd stays blocking for the wait)
-        peek = socket.socket(fileno=chan).recv
+        peek = None if lockstep else socket.socket(fileno=chan).recv
     except BaseException:  # module code made ``chan`` something else: write every record at once
         peek = None
     DONTWAIT = socket.MSG_DONTWAIT
@@ -2111,7 +2114,8 @@ class Runtime:
         # anything it writes on its report pipe meanwhile is the candidate's
         direct = final
         head = b'{"op":"calls","direct":true,' if direct else b'{"op":"calls",'
-        head += b'"replay":%d,"calls":"' % replay[1] if replay is not None else b'"calls":"'
+        head += b'"replay":%d,' % replay[1] if replay is not None else b""
+        head += b'"lockstep":true,"calls":"' if self.lockstep else b'"calls":"'
         try:  # the prepared calls, one pickle of them all, in a JSON string (base64)
             _write_all(srv.cmd_w, head + binascii.b2a_base64(pickle.dumps(calls[start:]), newline=False) + b'"}\n')
         except OSError:
