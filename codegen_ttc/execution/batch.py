@@ -65,10 +65,17 @@ class Limits:
     # cgroup, a container's memory) and judged "memory limit" when it kills for it; None: only
     # the per-process ``memory_bytes`` (RLIMIT_AS, which counts reserved address space too)
     resident_bytes: int | None = None
+    # not a limit but a way of running, and not part of ``key``: the sandbox hands each call
+    # over on its own (lock-step) rather than several per hand-over, so that every outcome's
+    # ``seconds`` is that call's own wall time, not its share of a window's. For runs whose
+    # seconds decide something: the references' set the candidates' time limits
+    exact_seconds: bool = False
 
     @cached_property  # frozen: computed once (planning and every store write ask for it)
     def key(self) -> str:
-        return content_hash("limits", repr(sorted(limits_json(self).items())))
+        data = limits_json(self)
+        data.pop("exact_seconds", None)  # the same outcomes either way, but for their ``seconds``
+        return content_hash("limits", repr(sorted(data.items())))
 
     @property
     def bound_bytes(self) -> int:
@@ -77,12 +84,14 @@ class Limits:
 
 
 def limits_json(limits: Limits) -> dict:
-    """The limits as sent and hashed: ``coverage`` only when on and ``resident_bytes`` only when
-    set, so that everything measured and stored before they existed keeps its key (and the
-    runner sees the same requests; it ignores ``resident_bytes``, which the host applies)."""
+    """The limits as sent and hashed: ``coverage`` and ``exact_seconds`` only when on (the latter
+    never hashed: ``Limits.key``) and ``resident_bytes`` only when set, so that everything
+    measured and stored before they existed keeps its key (and the runner sees the same
+    requests; it ignores ``resident_bytes``, which the host applies)."""
     data = asdict(limits)
-    if not data["coverage"]:
-        del data["coverage"]
+    for flag in ("coverage", "exact_seconds"):
+        if not data[flag]:
+            del data[flag]
     if data["resident_bytes"] is None:
         del data["resident_bytes"]
     return data

@@ -32,8 +32,10 @@ REFERENCE_CPU_SECONDS = 20.0
 
 def reference_limits(limits: Limits) -> Limits:
     cpu = max(REFERENCE_CPU_SECONDS, limits.cpu_seconds)
+    # exact_seconds: each reference call's own time sets its test's time limit (evalplus.settle)
     return dataclasses.replace(limits, cpu_seconds=cpu, wall_seconds=max(limits.wall_seconds, 3 * cpu),
-                               memory_bytes=max(limits.memory_bytes, 4 << 30), max_timeouts=3)
+                               memory_bytes=max(limits.memory_bytes, 4 << 30), max_timeouts=3,
+                               exact_seconds=True)
 
 
 def settle_references(

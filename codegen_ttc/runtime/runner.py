@@ -109,12 +109,19 @@ failed load reported as "returned", and a judge script's pass comes only from th
 runner (it carries no value). The runner's own channel to the host is never open in
 a process that runs candidate code.
 
-Batch channel, lock-step: a socketpair per server; the batch child writes one
-result record (a line of JSON) per call and then blocks until the runner sends one
-"go" byte; the runner, on each record, drains and counts the call's output (so
-``stdout_bytes`` and ``output_limit`` stay per call), validates the record (size,
-JSON, schema; anything malformed makes the call "crashed" and the child is killed),
-starts the next call's clocks and sends "go". The server reports ``{"op": "child",
+Batch channel: a socketpair per server; the batch child writes one result record (a
+line of JSON) per call and needs one "go" byte from the runner before each call but the
+first. Lock-step, the runner sends one go byte per record: on each record it drains and
+counts the call's output (so ``stdout_bytes`` and ``output_limit`` stay per call),
+validates the record (size, JSON, schema; anything malformed makes the call "crashed"
+and the child is killed), starts the next call's clocks and sends "go". Windows: once
+calls prove light the runner sends the go bytes of several calls at once, and the
+child, while its next go byte is already there, keeps its records and sends them
+together when it would wait; the runner judges such a window when its last record is
+in, by arithmetic that gives each call its lock-step outcome, or, when the window ends
+any other way, runs its calls again one by one (``Runtime._run_child``). A window's
+calls each get its wall time shared out as ``seconds``; ``limits.exact_seconds`` keeps a
+batch in lock-step, for runs whose seconds decide something (the references'). The server reports ``{"op": "child",
 "pid"}`` (checked against /proc: a child of the server) and ``{"op": "exited",
 "status", "cpu"}`` when the child ends; if the server itself dies, the child goes on
 re-parented to the runner, which then reaps it itself.
@@ -127,7 +134,10 @@ at worst claims a value for a call of the SAME candidate, the call in flight or 
 after it, which the candidate could equally have returned (it can see every input of
 its batch, and calls share a process, so state across calls is legitimate); expected
 outputs never enter the sandbox, so nothing can be learnt or faked beyond its own
-answers. The server's "child" and "exited" reports are as forgeable: a pid is
+answers. Within a window the child holds the records of calls it has run, so a forged
+record may also take the place of one of those (an earlier call of the window): a
+value the candidate could as well have returned there, since it ran that call. The
+server's "child" and "exited" reports are as forgeable: a pid is
 believed only if /proc shows it a child of the server, and "exited" can only end the
 call in flight, as a failure or with the record it left on the channel. Lines
 printed to stdout/stderr are only counted, never parsed.
@@ -225,6 +235,12 @@ CPU_GRACE = 0.25  # CPU seconds past cpu_seconds before the runner's watchdog ki
 # at a call's start only once the calls since the last read could have used more (see _run_child)
 STALE_CPU = 0.01
 RESULT_DELAY = 0.005  # seconds a batch's results may be held back to go out together
+# calls per hand-over (see Runtime._run_child): a window of up to MAX_WINDOW calls runs on one
+# write of go bytes while windows stay below WINDOW_CPU / 4 of CPU (at most); a window that
+# reaches WINDOW_CPU, or is otherwise in doubt, is stopped and its calls run again one by one
+MAX_WINDOW = 64
+WINDOW_CPU = 0.1
+REPLAYED = b'{"replayed":true}\n'  # a batch child's line after the calls it replayed (_batch_child)
 MAX_SCRIPT_CALLS = 100_000
 CANDIDATE_FILE = "<candidate>"  # the file name candidate code is compiled under
 # ... except under the coverage package, which ignores every file name starting with "<"
@@ -294,7 +310,7 @@ class LineReader:
             self.buf += data
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
         try:
@@ -354,7 +370,7 @@ class Returned(dict):
     text: bytes
 
 
-_RETURNED = b'{"status":"returned","value":'  # how ``_report`` writes a returned value
+_RETURNED = b'{"status":"returned","value":'  # how ``_record_line`` writes a returned value
 _scan_json = json.JSONDecoder().raw_decode
 
 
@@ -475,9 +491,10 @@ def limits_from(data) -> dict:
     if type(data) is not dict:
         raise ValueError("limits must be an object")
     out = dict(defaults)
-    out["coverage"] = data.get("coverage", False)
-    if type(out["coverage"]) is not bool:
-        raise ValueError("bad limit coverage")
+    for flag in ("coverage", "exact_seconds"):
+        out[flag] = data.get(flag, False)
+        if type(out[flag]) is not bool:
+            raise ValueError(f"bad limit {flag}")
     for k, v in data.items():
         if k in defaults:
             if type(v) not in (int, float) or v <= 0:
@@ -684,6 +701,8 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
         # only the runner writes here, and it checked every call (structure and wire)
         req = loads(line)
         calls = req["calls"]
+        replay = req.get("replay", 0)
+        lockstep = req.get("lockstep", False)
         flush()
         if req.get("direct"):
             # the last batch of this load: its calls run here, in this process forked for
@@ -691,12 +710,12 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
             # the batch child and reloads a fresh server should a call end it
             _close(cmd_r)
             _close(rep_w)
-            _batch_child(fn, calls, chan, lim, meter)
+            _batch_child(fn, calls, chan, lim, meter, replay, lockstep)
         pid = _fork()
         if pid == 0:
             _close(cmd_r)
             _close(rep_w)
-            _batch_child(fn, calls, chan, lim, meter)
+            _batch_child(fn, calls, chan, lim, meter, replay, lockstep)
         send({"op": "child", "pid": pid})
         try:
             _, status, ru = _wait4(pid, 0)
@@ -706,16 +725,25 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
         send({"op": "exited", "status": status, "cpu": cpu})
 
 
-def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = None) -> None:
+def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = None, replay: int = 0,
+                 lockstep: bool = False) -> None:
     """The calls of one batch, in order, in one fresh fork of the loaded server. Never returns.
 
     ``sent``: the calls as the runner sends them, a pickle (base64) of each call's pickle
     (``prepare_call``); a call's arguments are loaded from its own just before it runs.
 
-    Lock-step with the runner over ``chan``: after each call one result record goes
-    out, then the child blocks until the runner's go byte (the runner has counted the
-    call's output and started its clocks by then). No go after the last call.
-    With a ``meter`` (limits.coverage) each record also carries the call's arcs ("cov").
+    Over ``chan``: one go byte from the runner before every call but the first, one result
+    record per call back. The runner may send the go bytes of several calls at once (a
+    window, see ``Runtime._run_child``): while the next go byte is already there the
+    child goes on and keeps its records, and it writes them out only when it would wait
+    for a go byte, or at the end, so that the runner wakes once per window, not per call.
+    No go after the last call. With a ``meter`` (limits.coverage) each record also carries
+    the call's arcs ("cov").
+
+    ``replay``: the first calls are run again only to rebuild the state they left (their
+    outcomes are known already), with no record and no go byte between them; REPLAYED
+    follows the last of them, then the child waits for a go byte as after any record.
+    ``lockstep``: the runner sends one go byte per record, so none is looked for ahead.
     """
     try:
         os.setpgid(0, 0)
@@ -751,14 +779,31 @@ def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = 
         resource.setrlimit(resource.RLIMIT_CPU, (min(cap, used + secs + 1), cap))
     except (ValueError, OSError):
         pass
+    held = bytearray()  # records not written yet: they go out before the child waits
+    try:  # to look for a go byte without waiting (the fd stays blocking for the wait)
+        peek = None if lockstep else socket.socket(fileno=chan).recv
+    except BaseException:  # module code made ``chan`` something else: write every record at once
+        peek = None
+    DONTWAIT = socket.MSG_DONTWAIT
     if meter is not None:
         meter.begin()
     for i, call in enumerate(calls):
         cov = None
-        if i:
+        if i >= max(1, replay):  # the replayed calls (their outcomes known) wait for no go byte
             try:
-                if not _read(chan, 1):
-                    _exit(0)
+                try:
+                    go = peek(1, DONTWAIT) if peek is not None and held else b""
+                except BlockingIOError:
+                    go = b""
+                if not go:  # none yet (or EOF): what the runner waits for goes out first
+                    if held:
+                        try:
+                            _write_all(chan, held)
+                        except BaseException:
+                            _exit(0)
+                        held.clear()
+                    if not _read(chan, 1):
+                        _exit(0)
                 ru = resource.getrusage(resource.RUSAGE_SELF)
                 resource.setrlimit(resource.RLIMIT_CPU, (min(cap, math.ceil(ru.ru_utime + ru.ru_stime) + secs + 1), cap))
             except (ValueError, OSError):
@@ -791,12 +836,20 @@ def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = 
                 cov = meter.result
         if _getpid() != me:
             _exit(0)  # a fork the candidate made came back here: only the batch child reports
-        _report(rec, chan, cov)
+        if i >= replay:
+            held += _record_line(rec, cov)
+        elif i == replay - 1:
+            held += REPLAYED
+    try:
+        _write_all(chan, held)
+    except BaseException:
+        pass
     _exit(0)
 
 
-def _report(rec: dict, fd: int, cov: dict | None = None) -> None:
-    """Write one result record (after flushing the candidate's buffered output).
+def _record_line(rec: dict, cov: dict | None = None) -> bytes:
+    """One result record as its line (after flushing the candidate's buffered output, which
+    thus reaches the runner before the record does).
 
     ``cov``: the call's arcs, already checked (bounded plain ints), added after the size
     check of the value so that they never turn a value into "too large".
@@ -819,10 +872,7 @@ def _report(rec: dict, fd: int, cov: dict | None = None) -> None:
             stream.flush()
         except BaseException:
             pass
-    try:
-        _write_all(fd, data + b"\n")
-    except BaseException:
-        os._exit(0)
+    return data + b"\n"
 
 
 class _ArcMeter:
@@ -1501,6 +1551,9 @@ class Runtime:
         self.output = 0
         self.held: list[bytes] = []  # results of the running batch not sent yet
         self.held_since = 0.0
+        self.lockstep = False  # the running batch hands its calls over one at a time (run_batch)
+        # (first call, calls replayed, their CPU and wall allowance): a replay run_batch owes
+        self.replay: tuple[int, int, float, float] | None = None
         self.confine_seconds = 0.0
         self.checked = CheckedCalls()
         self.tmp_keep: frozenset[str] = frozenset()
@@ -1995,6 +2048,10 @@ class Runtime:
         n = len(calls)
         i = 0
         timeouts = 0
+        # one call per hand-over from the start (each call's ``seconds`` its own), or once a
+        # window was in doubt: its calls then run again, one by one (``_run_child``)
+        self.lockstep = self.lim["exact_seconds"]
+        self.replay = None
 
         def counted(j: int, out: dict) -> None:
             nonlocal timeouts
@@ -2020,7 +2077,13 @@ class Runtime:
                     for j in range(i, n):
                         emit(j, dict(failure))
                     break
-            i = self._run_child(calls, i, counted, final=final)
+            # after a window in doubt, the new child first replays the calls its predecessor
+            # ran before the window (``_run_child``)
+            replay, self.replay = self.replay, None
+            if replay is None:
+                i = self._run_child(calls, i, counted, final=final)
+            else:
+                i = self._run_child(calls, replay[0], counted, final=final, replay=replay)
         self.flush_held()  # the host can go on while we clean up
         if final:
             return
@@ -2032,8 +2095,24 @@ class Runtime:
         if self.server is not None and self.server.status is not None:
             self.kill_server()
 
-    def _run_child(self, calls: list[bytes], start: int, emit, *, final: bool = False) -> int:
+    def _run_child(self, calls: list[bytes], start: int, emit, *, final: bool = False,
+                   replay: tuple[int, int, float, float] | None = None) -> int:
         """Calls ``start``.. in one new child of the server; the index of the first call not done.
+
+        Windows: after each call's record the runner may hand over the next calls at once
+        (one go byte each, ``size`` of them, doubling from 1 up to MAX_WINDOW while windows
+        stay under a quarter of WINDOW_CPU, never in a ``lockstep`` batch nor once the child
+        wrote output); the child sends the window's records together. A window is judged
+        when its last record is in: each of its calls was charged at most the tree's growth
+        over the whole window, so while that is below the limit none timed out, exactly as
+        lock-step would find; with no output none wrote any. A window of several calls that
+        ends otherwise (the watchdog past WINDOW_CPU, the wall clock, output, a death,
+        garbage) cannot say which call did it: nothing of it is judged; its calls run again
+        in a new child, one call per hand-over, after that child has replayed the calls the
+        old one ran before the window (``replay``: first call, how many, their CPU and wall
+        allowance), so that call by call they see the state lock-step would show them (for
+        a candidate whose calls are deterministic; a replay that fails is given up, and the
+        calls run without that state, as after a crash).
 
         A call's outcome is what happens to the child while it runs: if the server dies
         meanwhile (the candidate may kill it), the child carries on, re-parented to us,
@@ -2056,7 +2135,7 @@ class Runtime:
         srv.discard_pending()  # nothing an earlier child (now swept) wrote may count for this one
         self.drain_output()
         self.output = 0
-        i = start
+        i = start if replay is None else start + replay[1]  # the first call that reports
         budget = cpu_limit + CPU_GRACE
         # the tree's CPU when call i started; for the first, the server's last mark, so that
         # whatever it ran since (a thread module code left, a signal handler) is this call's
@@ -2068,7 +2147,9 @@ class Runtime:
         # no batch child forked; it is then watched as the child (wait4, its own clock), and
         # anything it writes on its report pipe meanwhile is the candidate's
         direct = final
-        head = b'{"op":"calls","direct":true,"calls":"' if direct else b'{"op":"calls","calls":"'
+        head = b'{"op":"calls","direct":true,' if direct else b'{"op":"calls",'
+        head += b'"replay":%d,' % replay[1] if replay is not None else b""
+        head += b'"lockstep":true,"calls":"' if self.lockstep else b'"calls":"'
         try:  # the prepared calls, one pickle of them all, in a JSON string (base64)
             _write_all(srv.cmd_w, head + binascii.b2a_base64(pickle.dumps(calls[start:]), newline=False) + b'"}\n')
         except OSError:
@@ -2081,9 +2162,22 @@ class Runtime:
         cpu0 = 0.0  # the child's own CPU seconds when call i started
         # no call can pass its budget before this: the tree gains at most self.cpus CPU-seconds a second
         next_cpu = t_call + max(0.0, budget - slack) / self.cpus
+        # the window: calls w0..granted were handed over at t_call (one go byte each but the
+        # first call's); ``pending``, the records of its calls so far, are judged when it ends
+        t_first = t_call
+        replaying = replay is not None
+        replay_cpu, replay_wall = (replay[2], replay[3]) if replay is not None else (budget, wall)
+        w0 = granted = i
+        pending: list[dict] = []
+        size = 1  # the next window's, grown while windows stay light (never for a lockstep batch)
+        printed = False  # output seen: no window of more than one call (it could not say whose)
         end = None  # "done" | "exited" | "wall" | "cpu" | "output" | "malformed" | "lost"
         status, cpu_end = None, 0.0
         server_lost = False  # died or broke the protocol: no more reports from it
+        # the child ended inside a window of several calls: the records it wrote before are
+        # read (all of them, ``gone``) before its end is taken for the call in flight (an
+        # honest child ends right after writing its last window's records)
+        gone = False
         if direct:
             # the server is the child: no reports to await, its exit seen through wait4 (its
             # CPU is the server's own figure, in ``_tree_cpu`` without a child clock)
@@ -2093,16 +2187,18 @@ class Runtime:
         try:
             while end is None:
                 now = time.monotonic()
-                timeout = t_call + wall - now
+                timeout = t_call + (replay_wall if replaying else wall) - now
                 if timeout <= 0:
                     end = "wall"
                     break
                 if now >= next_cpu:
                     used = self._tree_cpu(srv, child, clock) - base
-                    if used >= budget:
+                    # a window of several calls is stopped long before any could reach the limit
+                    cap = replay_cpu if replaying else budget if granted == w0 else WINDOW_CPU
+                    if used >= cap:
                         end = "cpu"
                         break
-                    next_cpu = now + max(0.02, (budget - used) / self.cpus)
+                    next_cpu = now + max(0.02, (cap - used) / self.cpus)
                 timeout = min(timeout, max(0.0, next_cpu - now))
                 if self.held:
                     wait = self.held_since + RESULT_DELAY - now
@@ -2110,7 +2206,10 @@ class Runtime:
                         self.flush_held()
                     else:
                         timeout = min(timeout, wait)
-                if server_lost:
+                drained = gone  # this round reads all the ended child wrote
+                if gone:
+                    r = [chan.fd, out_r]
+                elif server_lost:
                     if child is None:
                         # the candidate killed the server before it named its child: the
                         # child carries on, re-parented to us; find it rather than lose the call
@@ -2133,8 +2232,11 @@ class Runtime:
                             pid, reaped, cpu = srv.pid, srv.status, srv.clock.last if srv.clock is not None else 0.0
                     if pid:
                         status, cpu_end = reaped, cpu
-                        end = "exited"
-                        break
+                        if granted == w0 or replaying:
+                            end = "exited"
+                            break
+                        gone = True
+                        continue
                     timeout = min(timeout, 0.01)
                     r, _, _ = select.select([chan.fd, out_r], [], [], timeout)
                 else:
@@ -2143,6 +2245,11 @@ class Runtime:
                     self.drain_output()
                 if chan.fd in r:
                     chan.feed()
+                    while gone and not chan.eof and len(chan.buf) <= chan.max_bytes:
+                        size = len(chan.buf)
+                        chan.feed()
+                        if len(chan.buf) == size:
+                            break
                     while end is None:
                         try:
                             line = chan.pop_line()
@@ -2151,10 +2258,38 @@ class Runtime:
                             break
                         if line is None:
                             break
+                        if replaying:
+                            if line != REPLAYED[:-1]:
+                                end = "malformed"
+                                break
+                            # the state is rebuilt: the first call to judge starts now, alone
+                            replaying = False
+                            now = time.monotonic()
+                            self.drain_output()
+                            self.output = 0
+                            if clock is not None and clock.read() is not None:
+                                base = server0 + clock.last  # the child waits for its go (as below)
+                            else:
+                                base = self._tree_cpu(srv, child, clock)
+                            if direct:
+                                cpu0 = srv.clock.own if srv.clock is not None else cpu0
+                            else:
+                                cpu0 = clock.own if clock is not None else cpu0
+                            slack, t_call = 0.0, now
+                            next_cpu = now + budget / self.cpus
+                            try:
+                                os.write(chan.fd, b"g")
+                            except OSError:
+                                pass
+                            continue
                         rec = validate_child_record(line, coverage=lim["coverage"])
                         if rec is None:
                             end = "malformed"
                             break
+                        pending.append(rec)
+                        if i < granted:
+                            i += 1  # judged with the rest of its window
+                            continue
                         now = time.monotonic()
                         tree = None
                         if slack + self.cpus * (now - t_call) >= budget:  # it could be over: look
@@ -2163,21 +2298,39 @@ class Runtime:
                                 end = "cpu"  # helpers, threads or the server did the work
                                 break
                         self.drain_output()
-                        if self.output > out_cap:
-                            rec = outcome("output_limit", error="output")
-                        rec = self._stamped(rec, now - t_call)
+                        window = granted - w0 + 1
+                        if window == 1:
+                            if self.output > out_cap:
+                                pending[0] = outcome("output_limit", error="output")
+                            self._stamped(pending[0], now - t_call)
+                            printed = printed or self.output > 0
+                        elif self.output:
+                            end = "output"  # some call of the window wrote it: no telling which
+                            break
+                        else:
+                            # no call of the window used more than the tree's growth over all of
+                            # it, below the limit: each has the outcome lock-step would give it
+                            # (``seconds``: each call its share of the window's wall time)
+                            for rec in pending:
+                                self._stamped(rec, (now - t_call) / window)
                         i += 1
                         if i == n:
-                            emit(i - 1, rec)
+                            for j, rec in enumerate(pending):
+                                emit(w0 + j, rec)
                             end = "done"
                             break
-                        # the next call starts now: its clocks, its output count
+                        # the next window starts now: its clocks, its output count
                         self.output = 0
                         stale = slack + self.cpus * (now - t_call)  # the most the tree used since ``base``
+                        grown = stale if tree is None else min(stale, tree - base)
+                        if self.lockstep or printed or grown > WINDOW_CPU / 2:
+                            size = 1 if self.lockstep or printed else max(1, size // 2)
+                        elif grown < WINDOW_CPU / 4:
+                            size = min(2 * size, MAX_WINDOW)
                         if tree is None and stale <= STALE_CPU:
                             # not read again (a /proc read per call was a good part of a fast
                             # call's cost): ``base`` and ``cpu0`` stay, and what the tree used
-                            # since them, at most ``stale``, is charged to this call too
+                            # since them, at most ``stale``, is charged to this window too
                             slack = stale
                         else:
                             if tree is None and clock is not None and clock.read() is not None:
@@ -2194,12 +2347,17 @@ class Runtime:
                                 cpu0 = clock.own if clock is not None else cpu0
                             slack = 0.0
                         t_call = now
-                        next_cpu = now + (budget - slack) / self.cpus
+                        done, first = pending, w0
+                        pending = []
+                        w0, granted = i, min(n, i + size) - 1
+                        cap = budget if granted == w0 else WINDOW_CPU
+                        next_cpu = now + max(0.0, cap - slack) / self.cpus
                         try:
-                            os.write(chan.fd, b"g")
+                            os.write(chan.fd, b"g" * (granted - w0 + 1))
                         except OSError:
                             pass  # the child is gone: we hear of it next
-                        emit(i - 1, rec)
+                        for j, rec in enumerate(done):
+                            emit(first + j, rec)
                 if not server_lost and rep.fd in r and end is None:
                     rep.feed()
                     while end is None:
@@ -2221,7 +2379,11 @@ class Runtime:
                             msg.get("status") is None or type(msg.get("status")) is int
                         ):
                             status, cpu_end = msg.get("status"), float(msg["cpu"])
-                            end = "exited"
+                            if granted == w0 or replaying:
+                                end = "exited"
+                            else:
+                                gone = True
+                            break
                         else:
                             server_lost = True  # it lies: stop listening, and stop it
                             break
@@ -2232,11 +2394,34 @@ class Runtime:
                             pass
                 if end is None and self.output > out_cap:
                     end = "output"
+                if end is None and drained:
+                    end = "exited"  # its records are in, and the calls still to do have none
         finally:
             if clock is not None:
                 clock.close()
         self.flush_held()  # before anything that may wait
         keep = None if server_lost else srv.pid
+        if end != "done" and (granted > w0 or replaying):
+            # a window of several calls ended otherwise than by its last record (a limit, a
+            # death, output, garbage): which call did it is unknown, so none of the window is
+            # judged; they run again from its first, in a new child, one call per hand-over,
+            # after it has replayed the calls this one ran before them. A replay that failed
+            # is given up: the calls run without the state it was to rebuild
+            if not replaying and w0 > start:
+                ran = t_call - t_first  # the most CPU and wall the calls before the window took
+                self.replay = (start, w0 - start, budget + self.cpus * ran, wall + 2 * ran)
+            self.sweep(keep)
+            if not server_lost and self._await_exited(srv, SERVER_GRACE) is None:
+                server_lost = True
+            if server_lost:
+                self.kill_server()
+                self.sweep(None)
+            else:
+                srv.mark = srv.cpu()
+            self.drain_output()
+            self.output = 0
+            self.lockstep = True
+            return w0
         if end == "done":
             if final:
                 return n  # every call has its outcome; the reset that follows kills the rest
