@@ -2413,12 +2413,7 @@ class Runtime:
             self.sweep(keep)
             if not server_lost and self._await_exited(srv, SERVER_GRACE) is None:
                 server_lost = True
-            if server_lost:
-                self.kill_server()
-                self.sweep(None)
-            else:
-                srv.mark = srv.cpu()
-            self.drain_output()
+            self._settle_server(srv, server_lost)
             self.output = 0
             self.lockstep = True
             return w0
@@ -2480,14 +2475,19 @@ class Runtime:
                 out = outcome("output_limit", error="output")
             else:
                 out = outcome("crashed", error="protocol")  # garbage on its result channel
+        self._settle_server(srv, server_lost)
+        emit(i, self._stamped(out, seconds))
+        return i + 1
+
+    def _settle_server(self, srv: Server, server_lost: bool) -> None:
+        """After a batch child ended early: a lost server is killed with all it left, a live one
+        has its CPU so far accounted for; the output written meanwhile is drained."""
         if server_lost:
             self.kill_server()
             self.sweep(None)
         else:
             srv.mark = srv.cpu()
         self.drain_output()
-        emit(i, self._stamped(out, seconds))
-        return i + 1
 
     def _tree_cpu(self, srv: Server, child: int | None, clock: TreeClock | None, reaped: float | None = None) -> float:
         """CPU seconds of the candidate's whole tree: the server, the batch child ``child``
