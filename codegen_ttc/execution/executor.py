@@ -66,6 +66,18 @@ def plan(batches: Sequence[Batch], store: ResultStore) -> tuple[list[Batch], dic
     return todo, cached, n_cached
 
 
+def heaviest_first(batches: Sequence[Batch]) -> list[Batch]:
+    """``batches`` in the order workers should take them: the costliest first, by an upper
+    bound of their cost (probes x CPU limit); ties keep their order. Pure.
+
+    Workers pull from one queue, and a run ends when its last batch does: a heavy batch
+    taken last keeps one sandbox busy while the others idle (on MBPP+, one candidate's plus
+    tests of Mbpp/599 take ~3 s a call over 16 calls). The host knows no cost before a batch
+    runs, but a hidden test's CPU limit follows its reference's time (from 4x up to 8x it,
+    ``problems.evalplus.time_limit``), and a batch's calls run one after another."""
+    return sorted(batches, key=lambda b: -len(b.probes) * b.limits.cpu_seconds)
+
+
 def unexecuted(batches: Sequence[Batch], outcomes: dict[str, dict[str, Outcome]]) -> list[Batch]:
     """The part of ``batches`` that has no outcome in ``outcomes`` (lost to sandbox failures). Pure."""
     left = []
@@ -160,7 +172,7 @@ class Executor:
         if n_cached and self.on_progress:
             self.on_progress(n_cached)
         work: queue.Queue[Batch] = queue.Queue()
-        for b in todo:
+        for b in heaviest_first(todo):
             work.put(b)
         errors: list[BaseException] = []
         if self._threads is None:

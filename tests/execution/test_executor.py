@@ -81,6 +81,17 @@ def test_other_limits_are_other_pairs(counted):
     assert len(log) == 2
 
 
+def test_heaviest_batches_go_first(counted):
+    # a run ends with its last batch: one with a large CPU limit (a test whose reference is
+    # slow) or many probes, taken last, would keep one sandbox busy while the others idle
+    light = batches(2, [1])
+    many = batches(3, [1, 2, 3])[2]
+    heavy = Batch("def f(x):\n    return 2 * x\n", "f", (Call((7,)),), Limits(cpu_seconds=4.0, wall_seconds=12.0))
+    with Executor(counted, workers=1) as ex:
+        ex.run([*light, many, heavy])
+    assert [c for c, _ in counted.log] == [heavy.candidate_key] + [many.candidate_key] * 3 + [b.candidate_key for b in light]
+
+
 def test_infra_errors_are_retried(counted):
     counted.fail_first = 1
     progress: list[int] = []
