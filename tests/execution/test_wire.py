@@ -159,6 +159,28 @@ def test_decoding_stops_at_the_item_cap():
     assert len(wire.decode(["l", [["N"]] * (wire.MAX_ITEMS - 1)])) == wire.MAX_ITEMS - 1
 
 
+@pytest.mark.parametrize("item", [
+    ["i", ""], ["i", "-012"], ["i", "9" * (wire.MAX_DECIMAL_CHARS + 1)], ["i", 3], ["f", "x"], ["s", 5], ["b", 1],
+    ["i", "1", "2"], [1, "2"], ["s"], ["x", "1"], ["i", " 7"], ["i", "0x1f"], ["i", "-0x1f"], ["f", "nan"], ["b", False],
+])
+def test_container_items_are_checked_as_they_are_alone(item):
+    # the scalars of a list, tuple or set are decoded in place (a large value's items):
+    # the same value, or the same refusal, as the item decoded on its own
+    def outcome(rec):
+        try:
+            return "ok", repr(wire.decode(rec))
+        except wire.WireError as exc:
+            return "refused", str(exc)
+
+    alone = outcome(item)
+    for tag in ("l", "t", "S"):
+        inside = outcome([tag, [["i", "1"], item]])
+        assert inside[0] == alone[0] and (alone[0] == "ok" or inside[1] == alone[1])
+    with pytest.raises(wire.WireError, match="too large"):
+        wire.decode(["l", [["i", "1"]] * wire.MAX_ITEMS])  # scalars in place count toward the cap
+    assert wire.decode(["t", [["i", "1"]] * (wire.MAX_ITEMS - 1)]) == (1,) * (wire.MAX_ITEMS - 1)
+
+
 def test_large_values_are_kept_as_digests_and_compare_exactly():
     big = "x" * (8 << 20)
     rec = wire.reduced(wire.encode(big))
