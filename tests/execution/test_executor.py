@@ -82,11 +82,11 @@ def test_other_limits_are_other_pairs(counted):
 
 
 def test_heaviest_batches_go_first(counted):
-    # a run ends with its last batch: one with a large CPU limit (a test whose reference is
-    # slow) or many probes, taken last, would keep one sandbox busy while the others idle
+    # a run ends with its last batch: one whose tests have a larger CPU limit (their reference
+    # is slow), or with more probes, taken last would keep one sandbox busy while others idle
     light = batches(2, [1])
     many = batches(3, [1, 2, 3])[2]
-    heavy = Batch("def f(x):\n    return 2 * x\n", "f", (Call((7,)),), Limits(cpu_seconds=4.0, wall_seconds=12.0))
+    heavy = Batch("def f(x):\n    return 2 * x\n", "f", (Call((7,)),), Limits(cpu_seconds=2.0, wall_seconds=12.0))
     with Executor(counted, workers=1) as ex:
         ex.run([*light, many, heavy])
     assert [c for c, _ in counted.log] == [heavy.candidate_key] + [many.candidate_key] * 3 + [b.candidate_key for b in light]
