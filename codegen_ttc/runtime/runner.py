@@ -121,7 +121,10 @@ together when it would wait; the runner judges such a window when its last recor
 in, by arithmetic that gives each call its lock-step outcome, or, when the window ends
 any other way, runs its calls again one by one (``Runtime._run_child``). A window's
 calls each get its wall time shared out as ``seconds``; ``limits.exact_seconds`` keeps a
-batch in lock-step, for runs whose seconds decide something (the references'). The server reports ``{"op": "child",
+batch in lock-step, each call's ``seconds`` its own wall time; under ``limits.self_timed`` (a
+trusted program: the references, whose seconds set the candidates' limits) each record ends
+with the call's CPU time as its process measured it, taken as its ``seconds``, and a window is
+stopped only at one call's budget. The server reports ``{"op": "child",
 "pid"}`` (checked against /proc: a child of the server) and ``{"op": "exited",
 "status", "cpu"}`` when the child ends; if the server itself dies, the child goes on
 re-parented to the runner, which then reaps it itself.
