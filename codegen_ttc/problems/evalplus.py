@@ -228,7 +228,7 @@ def evalplus_problem(obj: dict, where: str, examples: bool) -> Problem:
                     raise InputError(f"{where}: {suite}_input[{i}] is not shaped as {task_id} needs: {exc}") from None
             call = Call(tuple(args))
             try:  # encoded once, here: the text the key and every request to a sandbox use
-                call.key
+                _ = call.key
             except wire.WireError as exc:
                 raise InputError(f"{where}: {suite}_input[{i}]: {exc}") from None
             calls.append(call)
