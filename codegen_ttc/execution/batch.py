@@ -70,11 +70,20 @@ class Limits:
     # ``seconds`` is that call's own wall time, not its share of a window's. For runs whose
     # seconds decide something: the references' set the candidates' time limits
     exact_seconds: bool = False
+    # not a limit but a way of running, and not part of ``key``: the program is TRUSTED (a
+    # reference, not a candidate), so each call's ``seconds`` is the CPU time its own process
+    # measured for it (from loading its arguments to its record written, what a candidate's
+    # call is charged for), and its calls go over in windows like anyone's, a window stopped
+    # only when its whole CPU reaches one call's limit. A candidate could forge the figure:
+    # only for programs whose seconds may decide something (the references' set the
+    # candidates' time limits, ``problems.evalplus.time_limit``)
+    self_timed: bool = False
 
     @cached_property  # frozen: computed once (planning and every store write ask for it)
     def key(self) -> str:
         data = limits_json(self)
-        data.pop("exact_seconds", None)  # the same outcomes either way, but for their ``seconds``
+        for flag in _UNKEYED_FLAGS:  # the same outcomes either way, but for their ``seconds``
+            data.pop(flag, None)
         return content_hash("limits", repr(sorted(data.items())))
 
     @property
@@ -83,13 +92,16 @@ class Limits:
         return self.resident_bytes if self.resident_bytes is not None else self.memory_bytes
 
 
+_UNKEYED_FLAGS = ("exact_seconds", "self_timed")
+
+
 def limits_json(limits: Limits) -> dict:
-    """The limits as sent and hashed: ``coverage`` and ``exact_seconds`` only when on (the latter
-    never hashed: ``Limits.key``) and ``resident_bytes`` only when set, so that everything
-    measured and stored before they existed keeps its key (and the runner sees the same
-    requests; it ignores ``resident_bytes``, which the host applies)."""
+    """The limits as sent and hashed: ``coverage``, ``exact_seconds`` and ``self_timed`` only when
+    on (the latter two never hashed: ``Limits.key``) and ``resident_bytes`` only when set, so
+    that everything measured and stored before they existed keeps its key (and the runner sees
+    the same requests; it ignores ``resident_bytes``, which the host applies)."""
     data = asdict(limits)
-    for flag in ("coverage", "exact_seconds"):
+    for flag in ("coverage", *_UNKEYED_FLAGS):
         if not data[flag]:
             del data[flag]
     if data["resident_bytes"] is None:

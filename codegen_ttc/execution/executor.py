@@ -41,18 +41,26 @@ def plan(batches: Sequence[Batch], store: ResultStore) -> tuple[list[Batch], dic
     Returns (batches still to run, cached results, number of cached pairs). Pure apart
     from store reads.
     """
-    merged: dict[tuple[str, str], tuple[Batch, dict[str, Probe]]] = {}
+    merged: dict[tuple, tuple[Batch, dict[str, Probe]]] = {}
+    planned: dict[tuple[str, str], set[str]] = {}  # probe keys taken per (candidate, limits)
     for b in batches:
-        key = (b.candidate_key, b.limits.key)
+        key: tuple = (b.candidate_key, b.limits.key)
+        taken = planned.setdefault(key, set())
+        if b.limits.self_timed:
+            # a trusted program's calls are independent: its batches stay apart (the references'
+            # pass splits a reference's calls so that its parts run in parallel); probes still once
+            key += (len(merged),)
         if key not in merged:
             merged[key] = (b, {})
         probes = merged[key][1]
         for p in b.probes:
-            probes.setdefault(p.key, p)
+            if p.key not in taken:
+                taken.add(p.key)
+                probes[p.key] = p
     todo: list[Batch] = []
     cached: dict[str, dict[str, Outcome]] = {}
     n_cached = 0
-    for (ck, lk), (b, probes) in merged.items():
+    for (ck, lk, *_), (b, probes) in merged.items():
         missing = []
         for pk, p in probes.items():
             hit = store.get(ck, pk, lk)

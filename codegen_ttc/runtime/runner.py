@@ -121,7 +121,10 @@ together when it would wait; the runner judges such a window when its last recor
 in, by arithmetic that gives each call its lock-step outcome, or, when the window ends
 any other way, runs its calls again one by one (``Runtime._run_child``). A window's
 calls each get its wall time shared out as ``seconds``; ``limits.exact_seconds`` keeps a
-batch in lock-step, for runs whose seconds decide something (the references'). The server reports ``{"op": "child",
+batch in lock-step, each call's ``seconds`` its own wall time; under ``limits.self_timed`` (a
+trusted program: the references, whose seconds set the candidates' limits) each record ends
+with the call's CPU time as its process measured it, taken as its ``seconds``, and a window is
+stopped only at one call's budget. The server reports ``{"op": "child",
 "pid"}`` (checked against /proc: a child of the server) and ``{"op": "exited",
 "status", "cpu"}`` when the child ends; if the server itself dies, the child goes on
 re-parented to the runner, which then reaps it itself.
@@ -185,6 +188,7 @@ import json
 import math
 import os
 import pickle
+import re
 import resource
 import select
 import signal
@@ -209,6 +213,7 @@ compile("", "<runner>", "exec")
 # bound before any candidate code runs: module code that replaces sys.settrace does not get
 # called by the arc meter (it can still disturb its own measurement, which decides nothing)
 _settrace = sys.settrace
+_process_time = time.process_time  # likewise, for a self-timed batch's figures (_batch_child)
 
 # the builtin exception classes, taken before any candidate code runs (module code may
 # rebind builtins.ValueError): an exception's ancestry is read against these
@@ -240,6 +245,7 @@ RESULT_DELAY = 0.005  # seconds a batch's results may be held back to go out tog
 # reaches WINDOW_CPU, or is otherwise in doubt, is stopped and its calls run again one by one
 MAX_WINDOW = 64
 WINDOW_CPU = 0.1
+HELD_BYTES = 1 << 20  # a batch child's records held back in a window are written once this long
 REPLAYED = b'{"replayed":true}\n'  # a batch child's line after the calls it replayed (_batch_child)
 MAX_SCRIPT_CALLS = 100_000
 CANDIDATE_FILE = "<candidate>"  # the file name candidate code is compiled under
@@ -374,16 +380,22 @@ _RETURNED = b'{"status":"returned","value":'  # how ``_record_line`` writes a re
 _scan_json = json.JSONDecoder().raw_decode
 
 
-def validate_child_record(text: bytes | None, *, script: bool = False, coverage: bool = False) -> dict | None:
+def validate_child_record(text: bytes | None, *, script: bool = False, coverage: bool = False,
+                          timed: bool = False) -> dict | None:
     """A result record written by untrusted code, checked; None when absent/malformed.
 
     ``script``: a judge verdict, where "returned" (passed) carries no value.
     ``coverage``: the call ran under ``limits.coverage``; its "cov" part is kept only when
     well-formed (``wire.checked_coverage``) and otherwise dropped, never the outcome with it.
+    ``timed``: the call ran under ``limits.self_timed`` (a trusted program): the record's last
+    member, ``"cpu"``, is its own CPU time, kept as the outcome's "seconds" (only then).
     A record that is exactly ``{"status":"returned","value":V}`` becomes a ``Returned``.
     """
     if not text:
         return None
+    seconds = None
+    if timed:
+        text, seconds = _timed_record(text)
     max_bytes = MAX_RESULT_BYTES + 1024 + (wire.MAX_COVERAGE_BYTES if coverage else 0)
     if text.startswith(_RETURNED) and text.endswith(b"}") and not script and len(text) <= max_bytes:
         try:
@@ -399,6 +411,8 @@ def validate_child_record(text: bytes | None, *, script: bool = False, coverage:
                 return None
             returned = Returned(status="returned", value=value)
             returned.text = text[len(_RETURNED) : -1]
+            if seconds is not None:
+                returned["seconds"] = seconds
             return returned
     try:
         rec = wire.loads_line(text, max_bytes=max_bytes)
@@ -430,7 +444,28 @@ def validate_child_record(text: bytes | None, *, script: bool = False, coverage:
         cov = wire.checked_coverage(rec["cov"])
         if cov is not None:
             out["cov"] = cov
+    if seconds is not None:
+        out["seconds"] = seconds
     return out
+
+
+_CPU_MEMBER = b',"cpu":'
+_CPU_FIGURE = re.compile(rb"[0-9][0-9.e+-]{0,31}")
+
+
+def _timed_record(text: bytes) -> tuple[bytes, float | None]:
+    """A self-timed record without its ``,"cpu":S`` member, and S (None when it has none that
+    is a finite non-negative number: the record is then read as it is)."""
+    at = text.rfind(_CPU_MEMBER, max(0, len(text) - 64))
+    if at < 0 or not text.endswith(b"}") or not _CPU_FIGURE.fullmatch(text, at + len(_CPU_MEMBER), len(text) - 1):
+        return text, None
+    try:
+        seconds = float(text[at + len(_CPU_MEMBER) : -1])
+    except ValueError:
+        return text, None
+    if not math.isfinite(seconds) or seconds < 0:
+        return text, None
+    return text[:at] + b"}", round(seconds, 6)
 
 
 def _load_failure(rec: dict) -> dict:
@@ -491,7 +526,7 @@ def limits_from(data) -> dict:
     if type(data) is not dict:
         raise ValueError("limits must be an object")
     out = dict(defaults)
-    for flag in ("coverage", "exact_seconds"):
+    for flag in ("coverage", "exact_seconds", "self_timed"):
         out[flag] = data.get(flag, False)
         if type(out[flag]) is not bool:
             raise ValueError(f"bad limit {flag}")
@@ -703,6 +738,7 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
         calls = req["calls"]
         replay = req.get("replay", 0)
         lockstep = req.get("lockstep", False)
+        timed = req.get("timed", False)
         flush()
         if req.get("direct"):
             # the last batch of this load: its calls run here, in this process forked for
@@ -710,12 +746,12 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
             # the batch child and reloads a fresh server should a call end it
             _close(cmd_r)
             _close(rep_w)
-            _batch_child(fn, calls, chan, lim, meter, replay, lockstep)
+            _batch_child(fn, calls, chan, lim, meter, replay, lockstep, timed)
         pid = _fork()
         if pid == 0:
             _close(cmd_r)
             _close(rep_w)
-            _batch_child(fn, calls, chan, lim, meter, replay, lockstep)
+            _batch_child(fn, calls, chan, lim, meter, replay, lockstep, timed)
         send({"op": "child", "pid": pid})
         try:
             _, status, ru = _wait4(pid, 0)
@@ -726,7 +762,7 @@ def _server_main(rt: Runtime, source: str, entry_point: str, lim: dict, cmd_r: i
 
 
 def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = None, replay: int = 0,
-                 lockstep: bool = False) -> None:
+                 lockstep: bool = False, timed: bool = False) -> None:
     """The calls of one batch, in order, in one fresh fork of the loaded server. Never returns.
 
     ``sent``: the calls as the runner sends them, a pickle (base64) of each call's pickle
@@ -744,6 +780,8 @@ def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = 
     outcomes are known already), with no record and no go byte between them; REPLAYED
     follows the last of them, then the child waits for a go byte as after any record.
     ``lockstep``: the runner sends one go byte per record, so none is looked for ahead.
+    ``timed`` (limits.self_timed, a trusted program): each record ends with ``,"cpu":S}``, the
+    CPU seconds this process spent on the call, from loading its arguments to its record made.
     """
     try:
         os.setpgid(0, 0)
@@ -787,6 +825,8 @@ def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = 
     DONTWAIT = socket.MSG_DONTWAIT
     if meter is not None:
         meter.begin()
+    clock = _process_time
+    t0 = 0.0
     for i, call in enumerate(calls):
         cov = None
         if i >= max(1, replay):  # the replayed calls (their outcomes known) wait for no go byte
@@ -810,6 +850,8 @@ def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = 
                 pass
             except BaseException:
                 _exit(0)
+        if timed:
+            t0 = clock()
         try:
             # loaded fresh for each call: no call sees objects another call got or changed
             args, pairs = loads(call)
@@ -837,7 +879,16 @@ def _batch_child(fn, sent: str, chan: int, lim: dict, meter: _ArcMeter | None = 
         if _getpid() != me:
             _exit(0)  # a fork the candidate made came back here: only the batch child reports
         if i >= replay:
-            held += _record_line(rec, cov)
+            line = _record_line(rec, cov)
+            if timed:  # the record's closing brace and newline: the figure goes in before them
+                line = b'%s,"cpu":%s}\n' % (line[:-2], repr(max(0.0, clock() - t0)).encode())
+            held += line
+            if len(held) >= HELD_BYTES:  # large values: out now, not a window's worth at once past
+                try:  # what the runner reads as one piece (MAX_CONTROL_BYTES)
+                    _write_all(chan, held)
+                except BaseException:
+                    _exit(0)
+                held.clear()
         elif i == replay - 1:
             held += REPLAYED
     try:
@@ -1552,6 +1603,7 @@ class Runtime:
         self.held: list[bytes] = []  # results of the running batch not sent yet
         self.held_since = 0.0
         self.lockstep = False  # the running batch hands its calls over one at a time (run_batch)
+        self.timed = False  # the running batch's calls time themselves (limits.self_timed)
         # (first call, calls replayed, their CPU and wall allowance): a replay run_batch owes
         self.replay: tuple[int, int, float, float] | None = None
         self.confine_seconds = 0.0
@@ -2051,6 +2103,7 @@ class Runtime:
         # one call per hand-over from the start (each call's ``seconds`` its own), or once a
         # window was in doubt: its calls then run again, one by one (``_run_child``)
         self.lockstep = self.lim["exact_seconds"]
+        self.timed = self.lim["self_timed"]
         self.replay = None
 
         def counted(j: int, out: dict) -> None:
@@ -2137,6 +2190,10 @@ class Runtime:
         self.output = 0
         i = start if replay is None else start + replay[1]  # the first call that reports
         budget = cpu_limit + CPU_GRACE
+        # what a window of several calls may use before it is stopped and run again call by call:
+        # a self-timed batch's calls time themselves, so its windows need not stay short for their
+        # seconds; below one call's budget none of them can have timed out
+        window_cpu = budget if self.timed else WINDOW_CPU
         # the tree's CPU when call i started; for the first, the server's last mark, so that
         # whatever it ran since (a thread module code left, a signal handler) is this call's
         base = srv.mark
@@ -2149,6 +2206,7 @@ class Runtime:
         direct = final
         head = b'{"op":"calls","direct":true,' if direct else b'{"op":"calls",'
         head += b'"replay":%d,' % replay[1] if replay is not None else b""
+        head += b'"timed":true,' if self.timed else b""
         head += b'"lockstep":true,"calls":"' if self.lockstep else b'"calls":"'
         try:  # the prepared calls, one pickle of them all, in a JSON string (base64)
             _write_all(srv.cmd_w, head + binascii.b2a_base64(pickle.dumps(calls[start:]), newline=False) + b'"}\n')
@@ -2194,7 +2252,7 @@ class Runtime:
                 if now >= next_cpu:
                     used = self._tree_cpu(srv, child, clock) - base
                     # a window of several calls is stopped long before any could reach the limit
-                    cap = replay_cpu if replaying else budget if granted == w0 else WINDOW_CPU
+                    cap = replay_cpu if replaying else budget if granted == w0 else window_cpu
                     if used >= cap:
                         end = "cpu"
                         break
@@ -2282,7 +2340,7 @@ class Runtime:
                             except OSError:
                                 pass
                             continue
-                        rec = validate_child_record(line, coverage=lim["coverage"])
+                        rec = validate_child_record(line, coverage=lim["coverage"], timed=self.timed)
                         if rec is None:
                             end = "malformed"
                             break
@@ -2350,7 +2408,7 @@ class Runtime:
                         done, first = pending, w0
                         pending = []
                         w0, granted = i, min(n, i + size) - 1
-                        cap = budget if granted == w0 else WINDOW_CPU
+                        cap = budget if granted == w0 else window_cpu
                         next_cpu = now + max(0.0, cap - slack) / self.cpus
                         try:
                             os.write(chan.fd, b"g" * (granted - w0 + 1))
@@ -2446,7 +2504,7 @@ class Runtime:
             except Malformed:
                 line = b""
             if line is not None:
-                rec = validate_child_record(line, coverage=lim["coverage"])
+                rec = validate_child_record(line, coverage=lim["coverage"], timed=self.timed)
                 if rec is not None:
                     # the call ended before its child did: that death is no call's doing
                     self.drain_output()
@@ -2559,9 +2617,11 @@ class Runtime:
             return msg.get("status"), msg.get("cpu")
 
     def _stamped(self, out: dict, seconds: float) -> dict:
+        """``out`` with the output counted and ``seconds``: the runner's, unless a self-timed call
+        gave its own (``validate_child_record``)."""
         if self.output:
             out["stdout_bytes"] = self.output
-        if seconds:
+        if seconds and not (self.timed and "seconds" in out):
             out["seconds"] = round(seconds, 6)
         return out
 

@@ -265,11 +265,19 @@ def reduced(tagged):
         if tag == "obj":
             return ["obj", str(tagged[1])[:100], str(tagged[2])[:OPAQUE_REPR_CHARS]]
         tagged = encode(decode(tagged))  # canonical: short unless a really large int
-    if len(_key(tagged)) <= MAX_KEPT_CHARS:  # as long as ``dumps``' text, which only reorders dict items
+    text = _key(tagged)
+    if len(text) <= MAX_KEPT_CHARS:  # as long as ``dumps``' text, which only reorders dict items
         return tagged
-    text = dumps(tagged)
-    rounded_text = dumps(rounded(tagged))
-    return Reduced(str(tag), len(text), _digest(text), _digest(rounded_text), text[:PREVIEW_CHARS]).record()
+    # each text encoded and digested once: equal tagged structures (strings, bools and lists
+    # only) have equal text, and a value without dicts or floats is its own canonical and
+    # rounded form (a string, an int, a list of them: most large values)
+    ordered = _sorted_dicts(tagged)
+    if ordered != tagged:
+        text = _key(ordered)
+    digest = _digest(text)
+    rounded_value = rounded(tagged)
+    rounded_digest = digest if rounded_value == ordered else _digest(dumps(rounded_value))
+    return Reduced(str(tag), len(text), digest, rounded_digest, text[:PREVIEW_CHARS]).record()
 
 
 def behaviour_text(tagged) -> str:

@@ -153,6 +153,28 @@ def test_a_returned_record_is_sent_on_as_the_host_would_read_it_encoded_again(te
         assert json.loads(runner.result_line(3, checked)) == json.loads(runner.result_line(3, dict(expected)))
 
 
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        (b'{"status":"returned","value":["s","a,\\"cpu\\":9}"],"cpu":0.0125}', 0.0125),
+        (b'{"status":"raised","error":"ValueError","cpu":2.5e-05}', 2.5e-05),
+        (b'{"status":"returned","value":["i","3"],"cpu":-1.0}', None),  # no figure: the runner's time
+        (b'{"status":"returned","value":["i","3"],"cpu":1e999}', None),
+        (b'{"status":"returned","value":["i","3"],"cpu":"1"}', None),
+        (b'{"status":"returned","value":["i","3"]}', None),
+    ],
+)
+def test_a_self_timed_record_gives_its_seconds_and_otherwise_the_same_outcome(text, seconds):
+    timed = runner.validate_child_record(text, timed=True)
+    assert timed is not None and timed.get("seconds") == seconds
+    plain = runner._timed_record(text)[0] if seconds is not None else text
+    assert {k: v for k, v in timed.items() if k != "seconds"} == runner.validate_child_record(plain)
+    if seconds is not None:  # the figure is not part of the value sent on
+        assert json.loads(runner.result_line(0, timed))["outcome"] == {**json.loads(plain), "seconds": seconds}
+    # a candidate's record (not self-timed) never sets its own seconds
+    assert "seconds" not in (runner.validate_child_record(text) or {})
+
+
 def test_load_without_reset_still_starts_clean(raw):
     writer_at_import = "import os\nopen(os.path.join(os.environ['TMPDIR'], 'left'), 'w').close()\ndef f():\n    return 1\n"
     reader = "import os\ndef f():\n    return os.path.exists(os.path.join(os.environ['TMPDIR'], 'left'))\n"

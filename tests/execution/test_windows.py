@@ -154,9 +154,37 @@ def test_exact_seconds_times_each_call_on_its_own(sandbox):
     assert outs[SLOW].seconds >= 0.2
 
 
-def test_exact_seconds_is_sent_only_when_on_and_never_keys_outcomes():
-    assert "exact_seconds" not in limits_json(Limits())
-    assert limits_json(Limits(exact_seconds=True))["exact_seconds"] is True
-    assert Limits(exact_seconds=True).key == Limits().key
+def test_exact_seconds_and_self_timed_are_sent_only_when_on_and_never_key_outcomes():
+    for flag in ("exact_seconds", "self_timed"):
+        assert flag not in limits_json(Limits())
+        assert limits_json(Limits(**{flag: True}))[flag] is True
+        assert Limits(**{flag: True}).key == Limits().key
     # the references' seconds set the candidates' time limits (problems.evalplus.settle)
-    assert reference_limits(Limits()).exact_seconds
+    assert reference_limits(Limits()).self_timed and not reference_limits(Limits()).exact_seconds
+
+
+SELF_TIMED = dataclasses.replace(LIMITS, self_timed=True)
+
+
+def test_self_timed_calls_in_windows_have_the_outcomes_of_lock_step(sandbox):
+    # a trusted program's windows stop only at a call's whole budget: a hang is still that
+    # call's timeout, and every call before it sees the state lock-step shows it
+    src = _stateful("        while True:\n            pass")
+    timed = _seen(run_calls(sandbox, src, *CALLS, limits=SELF_TIMED))
+    assert timed == _seen(run_calls(sandbox, src, *CALLS, limits=dataclasses.replace(LIMITS, exact_seconds=True)))
+    assert [s[0] for s in timed[: SLOW + 1]] == ["returned"] * SLOW + ["timeout"]
+
+
+def test_self_timed_seconds_are_each_calls_own_cpu_time(sandbox):
+    # call 100 spins 0.2 s of CPU, call 120 sleeps 0.2 s: in windows, each call's seconds are
+    # still its own, and they are CPU time (the sleep costs none), not a share of the window's
+    spin = """        t = time.process_time()
+        while time.process_time() - t < 0.2:
+            pass
+    if x == 120:
+        time.sleep(0.2)"""
+    outs = run_calls(sandbox, _stateful(spin), *CALLS, limits=SELF_TIMED)
+    assert [o.decoded() for o in outs] == list(range(1, len(CALLS) + 1))
+    assert outs[SLOW].seconds >= 0.2
+    assert outs[120].seconds < 0.1
+    assert sum(o.seconds for i, o in enumerate(outs) if i != SLOW) < 0.2

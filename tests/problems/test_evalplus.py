@@ -367,3 +367,79 @@ def test_a_finished_evalplus_run_replays_with_its_truth_by_suite(tmp_path):
     pool = pools["Plus/0"]
     assert pool.correct.tolist() == [True, False, False]
     assert pool.evidence.multiplicity.tolist() == [2, 1, 1]
+
+
+# --------------------------------------------------------------------------- the references' pass
+
+
+SPIN_ROW = {  # 40 inputs; on 37 the reference spins 0.3 s of CPU, so that input's limit is 2 s
+    "task_id": "Plus/2",
+    "prompt": "def slow_square(x: int) -> int:\n    \"\"\"x squared.\"\"\"\n",
+    "entry_point": "slow_square",
+    "canonical_solution": "    import time\n    if x == 37:\n        t = time.process_time()\n"
+                          "        while time.process_time() - t < 0.3:\n            pass\n    return x * x\n",
+    "base_input": [[i] for i in range(20)],
+    "plus_input": [[i] for i in range(20, 40)],
+    "atol": 0,
+    "contract": "",
+}
+
+
+def test_reference_batches_share_each_reference_out_in_strided_parts_first_parts_first(tmp_path):
+    from codegen_ttc.execution.batch import Limits
+    from codegen_ttc.pipeline import Candidates, Task
+    from codegen_ttc.reports.references import MIN_PART_CALLS, reference_batches, reference_limits
+
+    spin, small = load_problems(str(write_jsonl(tmp_path / "p.jsonl", [SPIN_ROW, ABS_ROW])))
+    tasks = [Task(p, Candidates((), ())) for p in (spin, small)]
+    ref_limits = reference_limits(Limits())
+    batches = reference_batches(tasks, ref_limits, Limits(), 2)
+    calls = spin.reference.calls
+    assert len(calls) // 2 >= MIN_PART_CALLS > len(small.reference.calls)
+    # each part of the 40 has every other input (heavy ones shared out); the small task stays whole
+    assert [(b.entry_point, b.probes) for b in batches] == [
+        ("slow_square", calls[0::2]), ("magnitude", small.reference.calls), ("slow_square", calls[1::2])]
+    assert all(b.limits == ref_limits for b in batches)
+    assert reference_batches(tasks, ref_limits, Limits(), 1)[0].probes == calls
+
+
+def test_a_trusted_programs_batches_stay_apart_in_the_plan_and_run_each_probe_once():
+    from codegen_ttc.execution.batch import Batch, Limits
+    from codegen_ttc.execution.executor import plan
+    from codegen_ttc.execution.store import ResultStore
+    from codegen_ttc.problems.model import Call
+
+    probes = tuple(Call((i,)) for i in range(6))
+    for self_timed, parts in ((True, [probes[:4], probes[4:]]), (False, [probes])):
+        limits = Limits(self_timed=self_timed)
+        todo, _, _ = plan([Batch("def f(x):\n    return x\n", "f", p, limits) for p in (probes[:4], probes[2:])],
+                          ResultStore(None))
+        assert [b.probes for b in todo] == parts
+
+
+@real_data
+@needs_bwrap
+@pytest.mark.bwrap
+def test_a_reference_split_and_in_windows_makes_the_hidden_tests_of_one_batch_in_lock_step(tmp_path):
+    import dataclasses
+
+    from codegen_ttc.execution.batch import Batch, Limits
+    from codegen_ttc.execution.executor import Executor
+    from codegen_ttc.execution.store import ResultStore
+    from codegen_ttc.pipeline import Candidates, Task
+    from codegen_ttc.reports.references import reference_limits, settle_references
+
+    (p,) = load_problems(str(write_jsonl(tmp_path / "p.jsonl", [SPIN_ROW])))
+    (settled,), summary = settle_references([Task(p, Candidates((), ()))], ResultStore(None), sandbox="bwrap",
+                                            workers=2, limits=Limits(), synthesised_limits=Limits())
+    assert summary["executed_pairs"] == 40 and summary["dropped_inputs"] == 0
+    lockstep = dataclasses.replace(reference_limits(Limits()), self_timed=False, exact_seconds=True)
+    with Executor("bwrap", workers=1) as executor:
+        batch = Batch(p.reference.program, p.entry_point, p.reference.calls, lockstep)
+        outcomes = executor.run([batch])[batch.candidate_key]
+    expected, _ = settle(p, outcomes, 1.0)
+    assert [(c.probe, c.check, c.suite) for c in settled.problem.hidden_tests] == [
+        (c.probe, c.check, c.suite) for c in expected.hidden_tests]
+    # the limits: the floor, and 2 s where the reference spent 0.3 s of CPU (its own time, measured
+    # in its process: a busy machine does not move it)
+    assert [c.cpu_seconds for c in settled.problem.hidden_tests] == [2.0 if x == 37 else 1.0 for x in range(40)]
