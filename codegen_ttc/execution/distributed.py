@@ -71,6 +71,7 @@ class Engine(Protocol):
     ``timeout`` seconds (possibly none); ``close`` stops the workers and their sandboxes."""
 
     backend: str
+    workers: int  # sandboxes running at once (a caller shares work out over that many)
 
     @property
     def capacity(self) -> int: ...
@@ -146,6 +147,7 @@ class DistributedExecutor:
     ) -> None:
         self.engine = engine
         self.backend = engine.backend
+        self.workers = engine.workers
         self.store = store if store is not None else ResultStore(None)
         self.retries = max(0, retries)
         self.on_progress = on_progress

@@ -131,6 +131,7 @@ class RayEngine:
             options["warn"] = False
         # .options is added by @ray.remote
         spawn = SandboxWorker.options(num_cpus=1, scheduling_strategy="SPREAD", runtime_env=runtime_env)  # type: ignore[attr-defined]
+        self.workers = n
         self.actors = [spawn.remote(self.backend, options) for _ in range(n)]
         self.nodes = ["?"] * n
         self.pids = [0] * n

@@ -61,7 +61,7 @@ def settle_references(
     ref_limits = reference_limits(limits)
     n_inputs = sum(len(t.problem.reference.calls) for t in with_ref if t.problem.reference is not None)
     with open_executor(sandbox, workers=workers, store=store, on_progress=on_progress) as executor:
-        batches = reference_batches(with_ref, ref_limits, synthesised_limits, getattr(executor, "workers", 1))
+        batches = reference_batches(with_ref, ref_limits, synthesised_limits, executor.workers)
         outcomes = executor.run(batches)
         again = unexecuted(batches, outcomes)
         if again:  # lost to sandbox failures, not the reference's doing: once more

@@ -46,6 +46,7 @@ class FakeEngine:
     def __init__(self, seed: int, slots: int = 3, poison: frozenset[str] = frozenset(), weights=None) -> None:
         self.random = random.Random(seed)
         self.slots = slots
+        self.workers = slots
         self.poison = poison
         self.weights = weights or (5, 1, 1, 1, 2, 1)
         self.queued: list[tuple[int, Batch]] = []
