@@ -178,3 +178,8 @@ def test_interrupt_closes_the_engine():
     with pytest.raises(KeyboardInterrupt):
         DistributedExecutor(engine, poll_seconds=0).run(batches(2))
     assert engine.closed
+
+
+def test_a_distributed_executor_says_how_many_workers_share_its_work():
+    # the references' pass splits each reference over ``executor.workers`` (reports.references)
+    assert DistributedExecutor(FakeEngine(0, slots=5), poll_seconds=0).workers == 5
