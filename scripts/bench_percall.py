@@ -40,11 +40,9 @@ sys.path.insert(0, _TREE or str(REPO))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 from cpu_group import container_cpu, group_cpu, join_cpu_group, leave_cpu_group  # noqa: E402
+from shared_data import SHARED  # noqa: E402
 
 _TICK = os.sysconf("SC_CLK_TCK")
-SHARED = REPO.parent / "shared" / "data"
-if not SHARED.is_dir():  # a worktree one level further down (…/wt/<name>)
-    SHARED = REPO.parent.parent / "shared" / "data"
 HUMANEVAL_PLUS = SHARED / "evalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
 FIELDS = ("wall", "total", "host", "runner user", "runner system", "candidates")
 

@@ -51,6 +51,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from rich.console import Console  # noqa: E402
+from shared_data import SHARED  # noqa: E402
 
 from codegen_ttc.cli.score import strategy_table  # noqa: E402
 from codegen_ttc.errors import IncompleteRun, InputError  # noqa: E402
@@ -64,7 +65,7 @@ from codegen_ttc.reports.run import (  # noqa: E402
     score,
 )
 
-DATA = REPO.parent / "shared" / "data" / "codet-humaneval-codegen16b"
+DATA = SHARED / "codet-humaneval-codegen16b"
 PROBLEMS = "HumanEval_for_code_generation.jsonl"
 SAMPLES = "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_code_solution.jsonl"
 TESTS = "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_test_case.jsonl"

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared_data import SHARED
+
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.execution.judge import passes
@@ -23,8 +25,7 @@ from codegen_ttc.problems.leetcode import read_leetcode
 from codegen_ttc.problems.loaders import read_jsonl
 from codegen_ttc.problems.model import Problem
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared/data/leetcode-2024/LeetCodeDataset-v0.3.1-test.jsonl.gz"
+DATA = SHARED / "leetcode-2024" / "LeetCodeDataset-v0.3.1-test.jsonl.gz"
 
 
 @dataclass(frozen=True)

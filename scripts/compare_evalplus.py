@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from cpu_group import group_cpu, join_cpu_group, leave_cpu_group, machine_busy_cpu  # noqa: E402
+from shared_data import SHARED  # noqa: E402
 
 from codegen_ttc.execution.executor import Executor  # noqa: E402
 from codegen_ttc.execution.store import ResultStore  # noqa: E402
@@ -49,9 +50,6 @@ from codegen_ttc.reports.references import run_truth, settle_references  # noqa:
 from codegen_ttc.reports.run import ScoreConfig, prepare_tasks  # noqa: E402
 from codegen_ttc.sampling.files import load_samples  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "data"
-if not SHARED.is_dir():  # a worktree one level further down (…/wt/<name>)
-    SHARED = REPO.parent.parent / "shared" / "data"
 HUMANEVAL_PLUS = SHARED / "evalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
 MBPP_PLUS = SHARED / "evalplus" / "MbppPlus-v0.2.0.jsonl.gz"
 CODET = SHARED / "codet-humaneval-codegen16b" / "HumanEval_codegen16B_temp0.8_topp0.95_num100_max300_code_solution.jsonl"
