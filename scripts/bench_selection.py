@@ -421,7 +421,7 @@ def calibration_block(points: list[CalibrationPoint]) -> dict:
         use = [p for p in points if p.source == source or p.source != STRICTER_TRUTH]
         result = next(h for h in calibration.leave_one_source_out_runs(
             [p.source for p in use], [p.run for p in use], [p.share for p in use], [p.held_out for p in use],
-            [p.right for p in use], draws=300) if h.source == source)
+            [p.right for p in use], [p.samples for p in use], draws=300) if h.source == source)
         run_level[source] = {"text": result.text(), "points": result.points, "calibrated_points": result.calibrated_points,
                              "ece": None if result.ece is None else round(result.ece, 4), "uncalibrated": result.reason}
         if result.ece is not None and result.floor is not None:

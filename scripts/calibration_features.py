@@ -220,7 +220,7 @@ def run_level(points: list[dict], by_share: bool = True) -> None:
     for held in dict.fromkeys(p["source"] for p in points):
         use = [p for p in train if p["source"] != held] + [p for p in points if p["source"] == held]
         columns = ([p["source"] for p in use], [p["run"] for p in use], [p["share"] for p in use],
-                   [p["heldout_list"] for p in use], [p["right"] for p in use])
+                   [p["heldout_list"] for p in use], [p["right"] for p in use], [p["samples"] for p in use])
         result = next(h for h in leave_one_source_out_runs(*columns, draws=300, by_share=by_share) if h.source == held)
         print(f"  {result.text()}")
         if len(result.by_run) > 1:
@@ -272,7 +272,8 @@ def lend(lender: dict, at: np.ndarray, borrower: dict, to: np.ndarray) -> tuple[
     picks ``at`` (``RunCalibration.base``, then each pick's share)."""
     base, why = RUN_CALIBRATION.base(lender["share"][at], [lender["held"][int(i)] for i in at],
                                      [lender["samples"][int(i)] for i in at])
-    return (None, why) if base is None else (base.task_probabilities(borrower["share"][to]), "")
+    return (None, why) if base is None else (
+        base.task_probabilities(borrower["share"][to], np.asarray(borrower["samples"])[to]), "")
 
 
 def borrowed(run_dirs: list[Path]) -> None:

@@ -76,8 +76,10 @@ def calibration_line(block: dict | None) -> str:
     if block.get("probability") is None:
         return f"{name}'s picks: uncalibrated ({block['uncalibrated']})"
     truth = f"on this run's {block.get('truth', 'hidden tests')}"
+    passed = (f"all of a task's passed on {block['task_rate']:.2f} of {block['tasks_with_examples']} tasks"
+              if "task_rate" in block else f"{block['example_rate']:.2f} passed")  # a summary.json before task_rate
     line = (f"{name}'s picks: probability of a right answer {block['probability']:.2f} on average "
-            f"(from {block['held_out_examples']} of your examples held out in turn, {block['example_rate']:.2f} passed; "
+            f"(from {block['held_out_examples']} of your examples held out in turn, {passed}; "
             f"fit on {block['basis']}); {truth} right {block['right']:.2f}, "
             f"ECE {block['ece']:.3f} (chance alone gives up to {block['ece_noise_floor_p95']:.3f})")
     stricter = block.get("stricter_truth")

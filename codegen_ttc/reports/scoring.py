@@ -16,6 +16,7 @@ from codegen_ttc.selection.calibration import (
     expected_calibration_error,
     held_out_examples,
     noise_floor,
+    task_rate,
 )
 from codegen_ttc.selection.passk import pass_at_k, ranked_pass_at_k
 from codegen_ttc.selection.select import select
@@ -157,8 +158,9 @@ def run_calibration(scores: Sequence[TaskScore]) -> dict:
     shares = [p.top_size / s.n_samples for p, s in zip(picks, scores)]
     held = [s.held_out_examples for s in scores]
     rate, examples = example_rate(held)
+    passed_all, tasks = task_rate(held)
     out: dict = {"strategy": CALIBRATED, "basis": RUN_CALIBRATION.source, "held_out_examples": examples,
-                 "example_rate": round(rate, 4)}
+                 "example_rate": round(rate, 4), "tasks_with_examples": tasks, "task_rate": round(passed_all, 4)}
     probability, reason = RUN_CALIBRATION.probabilities(shares, held, [s.n_samples for s in scores])
     if probability is None:
         return {**out, "probability": None, "uncalibrated": reason}

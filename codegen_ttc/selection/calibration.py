@@ -30,8 +30,9 @@ weaker model's picks are right less often, so no command reports them any more (
 still measure them). What does transfer is the model's base rate as the user's own examples
 measure it, held out in turn (``held_out_examples``): over a ``score`` run's tasks, how often
 the pick made without an example passes it predicts how often the picks pass the hidden tests,
-whatever the model. ``RunCalibration`` turns that rate into the run's probability and spreads it
-over its tasks by each pick's share of the samples; ``ScoredRunCalibration`` lends a run's
+whatever the model. ``RunCalibration`` turns the run's rate of tasks whose held-out examples all
+passed into the run's probability and spreads it over its tasks by each pick's support among the
+samples; ``ScoredRunCalibration`` lends a run's
 calibration to one more pick of the same model (``solve --calibration-run``), which alone holds
 too few examples to measure a base rate.
 """
@@ -422,18 +423,38 @@ def example_rate(held_out: Sequence[Sequence[float]]) -> tuple[float, int]:
     return (sum(flat) + 1) / (len(flat) + 2), len(flat)
 
 
+def task_rate(held_out: Sequence[Sequence[float]]) -> tuple[float, int]:
+    """The run's rate of tasks whose every held-out example passed, over the tasks with examples,
+    with a uniform prior ((passed + 1) / (tasks + 2)), and the number of those tasks. A pick is
+    right when it passes all of its task's hidden tests, a task-level event: this measures the same
+    kind of event, where ``example_rate`` weighs a task by its examples and a pick passing two of
+    three by 2/3. A tie-aware value is a chance, so a task counts the product of its values."""
+    tasks = [task for task in held_out if len(task)]
+    return (sum(float(np.prod(task)) for task in tasks) + 1) / (len(tasks) + 2), len(tasks)
+
+
+def pick_support(shares: Sequence[float] | np.ndarray, samples: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Each pick's share of its task's samples as the rule of succession estimates it,
+    (top + 1) / (samples + 2): three of three samples agreeing are weaker evidence than a hundred
+    of a hundred, which a raw share of 1 for both hides."""
+    n = np.asarray(samples, dtype=np.float64)
+    return (np.asarray(shares, dtype=np.float64) * n + 1) / (n + 2)
+
+
 MIN_RUN_EXAMPLES = 100  # fewer held-out examples in a run: its rate is too noisy (se > 0.03 near 0.9)
 
 
 @dataclass(frozen=True)
 class RunCalibration:
-    """The probability that each of a run's picks is right, from the run's rate of held-out
-    examples passed (``example_rate``) and each pick's share of its task's samples.
+    """The probability that each of a run's picks is right, from the run's rate of tasks whose
+    held-out examples all passed (``task_rate``) and each pick's support among its task's samples
+    (``pick_support``).
 
     Run level: logit(probability of the run's picks) = intercept + rate_slope x logit(rate).
-    Task level: a pick's log-odds rise by share_slope x logit(its share) (fit with one intercept per
-    run, so only differences within a run count), and one offset per run makes the mean over the
-    run's tasks equal the run-level probability.
+    Task level: a pick's log-odds rise by share_slope x logit(its support) (fit with one intercept
+    per run, so only differences within a run count), and one offset per run makes the mean over
+    the run's tasks equal the run-level probability. A run needs ``MIN_RUN_EXAMPLES`` held-out
+    examples (``example_rate``'s count).
     """
 
     intercept: float
@@ -446,20 +467,23 @@ class RunCalibration:
         return float(_sigmoid(self.intercept + self.rate_slope * _logit(rate)))
 
     def base(self, shares: Sequence[float] | np.ndarray, held_out: Sequence[Sequence[float]],
-             samples: Sequence[int] | None = None) -> tuple[RunBase | None, str]:
+             samples: Sequence[int] | np.ndarray, check_samples: bool = True) -> tuple[RunBase | None, str]:
         """The run's ``RunBase`` (its probability and the offset that spreads it over its tasks by
-        share), or None and why the run is uncalibrated. ``held_out``: ``held_out_examples`` of each
-        task (empty where it has no example). Pure."""
-        rate, examples = example_rate(held_out)
+        support), or None and why the run is uncalibrated. ``held_out``: ``held_out_examples`` of
+        each task (empty where it has no example); ``samples``: each task's samples per task;
+        ``check_samples`` False: no refusal of samples per task outside the fit's (a held-out
+        source's budgets are its own). Pure."""
+        _, examples = example_rate(held_out)
         if examples < MIN_RUN_EXAMPLES:
             return None, (f"the run holds out {examples} examples of the user's, fewer than the {MIN_RUN_EXAMPLES} "
                           "its base rate needs (tasks without docstring examples have none)")
-        if samples is not None and self.samples is not None:
+        if check_samples and self.samples is not None:
             low, high = self.samples
             outside = sum(1 for n in samples if not low <= n <= high)
             if outside:
                 return None, f"{outside} tasks rest on samples per task outside the {low} to {high} it was fit on"
-        z = self.share_slope * _logit(np.asarray(shares, dtype=np.float64))
+        rate, _ = task_rate(held_out)
+        z = self.share_slope * _logit(pick_support(shares, samples))
         target = self.run_probability(rate)
         low_offset, high_offset = -30.0, 30.0
         for _ in range(80):  # the offset whose mean probability over the run's tasks is the run's
@@ -468,11 +492,11 @@ class RunCalibration:
         return RunBase(target, (low_offset + high_offset) / 2, self.share_slope, rate, examples), ""
 
     def probabilities(self, shares: Sequence[float] | np.ndarray, held_out: Sequence[Sequence[float]],
-                      samples: Sequence[int] | None = None) -> tuple[np.ndarray | None, str]:
+                      samples: Sequence[int] | np.ndarray, check_samples: bool = True) -> tuple[np.ndarray | None, str]:
         """Per task, the probability its pick is right, or None and why the run is uncalibrated
         (``base``). Pure."""
-        run, reason = self.base(shares, held_out, samples)
-        return (None, reason) if run is None else (run.task_probabilities(shares), "")
+        run, reason = self.base(shares, held_out, samples, check_samples)
+        return (None, reason) if run is None else (run.task_probabilities(shares, samples), "")
 
 
 @dataclass(frozen=True)
@@ -483,26 +507,26 @@ class RunBase:
     from the same offset (``solve --calibration-run``)."""
 
     probability: float  # the run's picks, on average
-    offset: float  # log-odds of a pick = share_slope x logit(its share) + offset
+    offset: float  # log-odds of a pick = share_slope x logit(its support, ``pick_support``) + offset
     share_slope: float
-    rate: float  # the run's rate of held-out examples passed (``example_rate``)
+    rate: float  # the run's rate of tasks whose held-out examples all passed (``task_rate``)
     examples: int  # the examples held out
 
-    def task_probabilities(self, shares: Sequence[float] | np.ndarray) -> np.ndarray:
-        return _sigmoid(self.share_slope * _logit(np.asarray(shares, dtype=np.float64)) + self.offset)
+    def task_probabilities(self, shares: Sequence[float] | np.ndarray, samples: Sequence[int] | np.ndarray) -> np.ndarray:
+        return _sigmoid(self.share_slope * _logit(pick_support(shares, samples)) + self.offset)
 
-    def task_probability(self, share: float) -> float:
-        return float(self.task_probabilities([share])[0])
+    def task_probability(self, share: float, samples: int) -> float:
+        return float(self.task_probabilities([share], [samples])[0])
 
 
 # Fit by ``fit_run_calibration`` on every pick of ``default`` in (``python scripts/calibration_features.py
-# --runs /work/runs16 --fit``): CodeGen-16B samples with HumanEval's prompts and docstring examples
-# (40 synthesised inputs, CodeT's tests), replayed at 5, 10, 25, 50 and 100 samples per task in 2
+# --runs /work/runs32 --seeds 2 --skip-strict --fit``): CodeGen-16B samples with HumanEval's prompts and docstring
+# examples (40 synthesised inputs, CodeT's tests), replayed at 5, 10, 25, 50 and 100 samples per task in 2
 # orders (each order and budget a run of 164 tasks), and MapCoder's ChatGPT, GPT-4 and Gemini
 # programs for HumanEval (3 to 5 per task, one run each); right = passes HumanEval's hidden tests.
-# Its leave-one-source-out ECE and noise floors: docs/benchmarks.md.
+# Its leave-one-source-out ECE and noise floors: docs/benchmarks.md and docs/decisions/008.
 RUN_CALIBRATION = RunCalibration(
-    intercept=-0.6563, rate_slope=0.9624, share_slope=0.5622,
+    intercept=0.137, rate_slope=0.9739, share_slope=0.7407,
     source="default strategy, HumanEval with docstring examples: CodeGen-16B (5-100 samples), "
            "MapCoder's ChatGPT, GPT-4 and Gemini programs",
     samples=(3, 100),
@@ -541,27 +565,26 @@ Labels = Sequence[str] | np.ndarray
 
 
 def fit_run_calibration(runs: Labels, shares: Numbers, held_out: Sequence[Sequence[float]],
-                        correct: Numbers, samples: Sequence[int] | None = None,
-                        source: str = "") -> RunCalibration:
+                        correct: Numbers, samples: Numbers, source: str = "") -> RunCalibration:
     """``RunCalibration`` from picks labelled by run (a model's pool at one budget): the run-level
-    fit on each pick with its run's ``example_rate``, the share's slope with one intercept per run.
+    fit on each pick with its run's ``task_rate``, the support's slope with one intercept per run.
     Runs with fewer than ``MIN_RUN_EXAMPLES`` held-out examples are left out (they get no
     probability either). Pure."""
     run = np.asarray(list(runs))
-    rates = {r: example_rate([held_out[int(i)] for i in np.flatnonzero(run == r)]) for r in dict.fromkeys(run.tolist())}
-    names = [r for r, (_, examples) in rates.items() if examples >= MIN_RUN_EXAMPLES]  # others are uncalibrated
+    by_run = {r: [held_out[int(i)] for i in np.flatnonzero(run == r)] for r in dict.fromkeys(run.tolist())}
+    names = [r for r, held in by_run.items() if example_rate(held)[1] >= MIN_RUN_EXAMPLES]  # others are uncalibrated
     keep = np.isin(run, names)
     run = run[keep]
     ok = np.asarray(correct, dtype=np.float64)[keep]
-    share = np.asarray(shares, dtype=np.float64)[keep]
-    budget = None if samples is None else np.asarray(samples)[keep]
-    rate = {r: rates[r][0] for r in names}
+    budget = np.asarray(samples)[keep]
+    support = pick_support(np.asarray(shares, dtype=np.float64)[keep], budget)
+    rate = {r: task_rate(by_run[r])[0] for r in names}
     x_run = np.column_stack([np.ones(len(run)), _logit(np.array([rate[r] for r in run]))])
     intercept, rate_slope = _fit_logistic(x_run, ok, np.array([0, 1]))
     dummies = (run[:, None] == np.array(names)[None, :]).astype(np.float64)
-    x_task = np.column_stack([dummies, _logit(share)])
+    x_task = np.column_stack([dummies, _logit(support)])
     share_slope = _fit_logistic(x_task, ok, np.r_[np.zeros(len(names)), 1.0])[-1]
-    span = (int(budget.min()), int(budget.max())) if budget is not None and len(budget) else None
+    span = (int(budget.min()), int(budget.max())) if len(budget) else None
     return RunCalibration(round(float(intercept), 4), round(float(rate_slope), 4), round(float(share_slope), 4),
                           source, span)
 
@@ -593,7 +616,8 @@ class HeldOutRunSource:
 
 
 def leave_one_source_out_runs(sources: Labels, runs: Labels, shares: Numbers, held_out: Sequence[Sequence[float]],
-                              correct: Numbers, draws: int = 1000, by_share: bool = True) -> list[HeldOutRunSource]:
+                              correct: Numbers, samples: Numbers, draws: int = 1000,
+                              by_share: bool = True) -> list[HeldOutRunSource]:
     """For each source: a ``RunCalibration`` fit on every other source's picks, applied run by run
     to this source's, and the ECE, equal-mass ECE and noise floor of the result (``by_share``
     False: every pick of a run gets the run's probability). Pure (seeded)."""
@@ -601,11 +625,12 @@ def leave_one_source_out_runs(sources: Labels, runs: Labels, shares: Numbers, he
     run = np.asarray(list(runs))
     ok = np.asarray(correct, dtype=np.float64)
     share = np.asarray(shares, dtype=np.float64)
+    budget = np.asarray(samples)
     out = []
     for held in dict.fromkeys(src.tolist()):
         train = np.flatnonzero(src != held)
-        # no check of samples per task: the held-out source's budgets are its own
-        model = fit_run_calibration(run[train], share[train], [held_out[int(i)] for i in train], ok[train])
+        model = fit_run_calibration(run[train], share[train], [held_out[int(i)] for i in train], ok[train],
+                                    budget[train])
         model = model if by_share else replace(model, share_slope=0.0)
         test = np.flatnonzero(src == held)
         prob = np.full(len(test), np.nan)
@@ -613,7 +638,9 @@ def leave_one_source_out_runs(sources: Labels, runs: Labels, shares: Numbers, he
         by_run = []
         for r in dict.fromkeys(run[test].tolist()):
             at = np.flatnonzero(run[test] == r)
-            p, why = model.probabilities(share[test][at], [held_out[int(i)] for i in test[at]])
+            # no check of samples per task: the held-out source's budgets are its own
+            p, why = model.probabilities(share[test][at], [held_out[int(i)] for i in test[at]], budget[test][at],
+                                         check_samples=False)
             if p is None:
                 reasons.append(why)
             else:
@@ -665,4 +692,4 @@ class ScoredRunCalibration:
             span = f"{low}" if low == high else f"{low} to {high}"
             return Calibrated(None, f"the calibration run ({self.source}) has {span} samples per task and this answer "
                                     f"rests on {samples}: the picks' chance of being right changes with the samples")
-        return Calibrated(self.run.task_probability(share))
+        return Calibrated(self.run.task_probability(share, samples))

@@ -5,7 +5,7 @@ from rich.console import Console
 
 from codegen_ttc.cli.score import calibration_line, strategy_table
 from codegen_ttc.reports.scoring import StrategyScore, TaskScore, summarise
-from codegen_ttc.selection.calibration import RUN_CALIBRATION, example_rate
+from codegen_ttc.selection.calibration import RUN_CALIBRATION, example_rate, task_rate
 
 
 def scored(i: int, held: list[float], right: float, top: int = 5) -> TaskScore:
@@ -20,7 +20,10 @@ def test_score_reports_the_run_probability_of_default_picks_and_its_ece_on_the_h
     block = summarise(scores, ks=(1,))["calibration"]
     rate, examples = example_rate([s.held_out_examples for s in scores])
     assert examples == 150 and block["example_rate"] == pytest.approx(rate, abs=1e-4)
-    assert block["probability"] == pytest.approx(RUN_CALIBRATION.run_probability(rate), abs=1e-3)
+    # the base rate is the tasks' whose every held-out example passed: 40 of 50 here
+    passed_all, tasks = task_rate([s.held_out_examples for s in scores])
+    assert (tasks, passed_all) == (50, pytest.approx(41 / 52)) and block["task_rate"] == pytest.approx(passed_all, abs=1e-4)
+    assert block["probability"] == pytest.approx(RUN_CALIBRATION.run_probability(passed_all), abs=1e-3)
     assert block["right"] == pytest.approx(0.74)
     assert len(block["tasks"]) == 50 and block["tasks"]["t/7"] > block["tasks"]["t/0"]  # a larger share
     assert 0 <= block["ece"] <= 1 and block["ece_noise_floor_p95"] > 0
@@ -28,6 +31,7 @@ def test_score_reports_the_run_probability_of_default_picks_and_its_ece_on_the_h
     console.print(strategy_table(summarise(scores, ks=(1,))))
     text = console.export_text()
     assert f"default's picks: probability of a right answer {block['probability']:.2f}" in text
+    assert f"all of a task's passed on {passed_all:.2f} of 50 tasks" in text
 
 
 def test_score_says_uncalibrated_where_no_examples_measure_the_base_rate():

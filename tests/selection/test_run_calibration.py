@@ -20,6 +20,8 @@ from codegen_ttc.selection.calibration import (
     load_run_calibration,
     noise_floor,
     pick_share,
+    pick_support,
+    task_rate,
 )
 from codegen_ttc.selection.evidence import Evidence
 
@@ -48,22 +50,41 @@ def test_the_example_rate_pools_every_example_with_a_uniform_prior():
     assert example_rate([]) == (0.5, 0)
 
 
+def test_the_task_rate_counts_a_task_only_when_every_held_out_example_passed():
+    # two of three examples passed is no task passed; a task without examples is not counted
+    assert task_rate([(1.0, 1.0), (), (1.0, 1.0, 0.0)]) == (pytest.approx(2 / 4), 2)
+    # a tie-aware value is a chance: the task's chance that every one passed
+    assert task_rate([(0.5, 0.5)]) == (pytest.approx(1.25 / 3), 1)
+    assert task_rate([]) == (0.5, 0)
+    # the same examples passed, spread over tasks differently: the pooled rate cannot tell, this one can
+    assert example_rate([(1.0, 1.0), (0.0, 0.0)])[0] == example_rate([(1.0, 0.0), (1.0, 0.0)])[0]
+    assert task_rate([(1.0, 1.0), (0.0, 0.0)])[0] > task_rate([(1.0, 0.0), (1.0, 0.0)])[0]
+
+
+def test_a_pick_backed_by_more_samples_has_more_support_at_the_same_share():
+    assert pick_support([1.0, 1.0], [3, 100]) == pytest.approx([4 / 5, 101 / 102])
+    assert pick_support([0.0], [10]) == pytest.approx([1 / 12])
+    model = RunCalibration(intercept=-0.5, rate_slope=1.0, share_slope=0.6)
+    run, _ = model.base([0.5] * 60, [(1.0, 1.0, 0.0)] * 60, [10] * 60)
+    assert run is not None and run.task_probability(1.0, 3) < run.task_probability(1.0, 100)
+
+
 def test_the_run_probability_is_the_mean_over_tasks_and_rises_with_the_share():
     model = RunCalibration(intercept=-0.5, rate_slope=1.0, share_slope=0.6)
     held = [(1.0, 1.0, 0.0)] * 60
     shares = np.linspace(0.1, 0.95, 60)
-    p, reason = model.probabilities(shares, held)
+    p, reason = model.probabilities(shares, held, [10] * 60)
     assert reason == "" and p is not None
-    assert p.mean() == pytest.approx(model.run_probability(example_rate(held)[0]), abs=1e-6)
+    assert p.mean() == pytest.approx(model.run_probability(task_rate(held)[0]), abs=1e-6)
     assert (np.diff(p) > 0).all()
     # a better rate of held-out examples, the same shares: every pick more likely right
-    better, _ = model.probabilities(shares, [(1.0, 1.0, 1.0)] * 60)
+    better, _ = model.probabilities(shares, [(1.0, 1.0, 1.0)] * 60, [10] * 60)
     assert better is not None and (better > p).all()
 
 
 def test_a_run_with_too_few_examples_or_budgets_outside_the_fit_is_uncalibrated():
     few = [(1.0,)] * (MIN_RUN_EXAMPLES - 1)
-    p, reason = RUN_CALIBRATION.probabilities([0.5] * len(few), few)
+    p, reason = RUN_CALIBRATION.probabilities([0.5] * len(few), few, [10] * len(few))
     assert p is None and f"{MIN_RUN_EXAMPLES - 1} examples" in reason
     enough = [(1.0,)] * MIN_RUN_EXAMPLES
     p, reason = RUN_CALIBRATION.probabilities([0.5] * len(enough), enough, [1000] * len(enough))
@@ -99,7 +120,8 @@ def test_held_out_sources_are_calibrated_by_the_base_rate_their_examples_show():
     # source c's models are weaker than a's and b's: only the held-out examples say so
     rows = synthetic_runs(np.random.default_rng(0), {"a": (0.7, 0.8, 0.9), "b": (0.75, 0.85, 0.95), "c": (0.55, 0.65)})
     sources, runs, shares, held, right = zip(*rows)
-    results = {h.source: h for h in leave_one_source_out_runs(sources, runs, shares, held, right, draws=200)}
+    results = {h.source: h for h in leave_one_source_out_runs(sources, runs, shares, held, right, [10] * len(rows),
+                                                              draws=200)}
     c = results["c"]
     assert c.ece is not None and c.floor is not None and c.said is not None
     assert c.ece <= c.floor.ece_p95 + 0.02
@@ -113,7 +135,8 @@ def test_a_run_without_examples_is_uncalibrated_when_held_out():
     rows = synthetic_runs(np.random.default_rng(2), {"a": (0.8, 0.9), "b": (0.85, 0.95)})
     rows += [("strict", "strict", 0.5, (), 1.0)] * 150
     sources, runs, shares, held, right = zip(*rows)
-    strict = {h.source: h for h in leave_one_source_out_runs(sources, runs, shares, held, right, draws=50)}["strict"]
+    strict = {h.source: h for h in leave_one_source_out_runs(sources, runs, shares, held, right, [10] * len(rows),
+                                                             draws=50)}["strict"]
     assert strict.ece is None and "0 examples" in strict.reason
 
 
@@ -150,22 +173,25 @@ def test_a_run_base_gives_one_more_pick_what_the_run_gives_its_own_picks_of_that
     model = RunCalibration(intercept=-0.5, rate_slope=1.0, share_slope=0.6)
     held = [(1.0, 1.0, 0.0)] * 60
     shares = np.linspace(0.1, 0.95, 60)
-    run, reason = model.base(shares, held)
+    samples = [10] * 30 + [40] * 30
+    run, reason = model.base(shares, held, samples)
     assert reason == "" and run is not None
-    p, _ = model.probabilities(shares, held)
-    assert run.task_probabilities(shares) == pytest.approx(p)
-    assert run.task_probability(float(shares[7])) == pytest.approx(p[7])
+    p, _ = model.probabilities(shares, held, samples)
+    assert run.task_probabilities(shares, samples) == pytest.approx(p)
+    assert run.task_probability(float(shares[7]), 10) == pytest.approx(p[7])
+    assert run.task_probability(float(shares[37]), 40) == pytest.approx(p[37])
     assert run.probability == pytest.approx(p.mean(), abs=1e-6)
-    assert (run.rate, run.examples) == example_rate(held)
-    assert model.base([0.5] * 10, [(1.0,)] * 10) == (None, model.probabilities([0.5] * 10, [(1.0,)] * 10)[1])
+    assert (run.rate, run.examples) == (task_rate(held)[0], example_rate(held)[1])
+    few = ([0.5] * 10, [(1.0,)] * 10, [10] * 10)
+    assert model.base(*few) == (None, model.probabilities(*few)[1])
 
 
 def test_a_borrowed_calibration_holds_only_within_the_runs_samples_per_task():
     model = RunCalibration(intercept=-0.5, rate_slope=1.0, share_slope=0.6)
-    run, _ = model.base(np.linspace(0.1, 0.95, 60), [(1.0, 1.0, 0.0)] * 60)
+    run, _ = model.base(np.linspace(0.1, 0.95, 60), [(1.0, 1.0, 0.0)] * 60, [16] * 60)
     assert run is not None
     borrowed = ScoredRunCalibration(run, (10, 20), "runs/x, 60 tasks of humaneval")
-    assert borrowed.calibrate(0.5, 16) == Calibrated(run.task_probability(0.5))
+    assert borrowed.calibrate(0.5, 16) == Calibrated(run.task_probability(0.5, 16))
     assert borrowed.calibrate(0.9, 16).probability > borrowed.calibrate(0.5, 16).probability  # a larger share
     outside = borrowed.calibrate(0.5, 40)
     assert outside.probability is None and "10 to 20 samples per task" in outside.reason and "rests on 40" in outside.reason

@@ -80,14 +80,16 @@ def test_a_calibration_run_gives_the_pick_the_probability_its_own_picks_of_that_
     for line in (run / "tasks.jsonl").read_text().splitlines():
         task = json.loads(line)
         share = task["strategies"]["default"]["top_size"] / task["n_samples"]
-        assert borrowed.run.task_probability(share) == pytest.approx(summary["tasks"][task["task_id"]], abs=1e-4)
+        assert borrowed.run.task_probability(share, task["n_samples"]) == pytest.approx(
+            summary["tasks"][task["task_id"]], abs=1e-4)
     assert borrowed.samples == (6, 6) and "tiny" in borrowed.source and "not recorded" in borrowed.source
 
     code, out, err = solve(tmp_path, capsys, stub, *SETTINGS, "--calibration-run", str(run), "--json")
     assert code == 0, err
     result = json.loads(out)
     assert 0 < result["pick_share"] <= 1
-    assert result["probability_correct"] == pytest.approx(borrowed.run.task_probability(result["pick_share"]), abs=1e-4)
+    assert result["probability_correct"] == pytest.approx(
+        borrowed.run.task_probability(result["pick_share"], result["samples"]), abs=1e-4)
     assert result["calibration_run"] == borrowed.source
     assert "from the score run" in result["probability_basis"] and "held out in turn" in result["probability_basis"]
     code, out, err = solve(tmp_path, capsys, stub, *SETTINGS, "--calibration-run", str(run))
