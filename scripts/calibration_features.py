@@ -227,6 +227,33 @@ def run_level(points: list[dict], by_share: bool = True) -> None:
             print("    by run (right / said): " + "; ".join(f"{r} {right:.3f} / {said:.3f}" for r, right, said in result.by_run))
 
 
+def variants(points: list[dict]) -> None:
+    """The run-level form's two choices side by side (decision 008), held out in turn: the base rate
+    (examples pooled, ``example_rate``, or tasks whose held-out examples all passed, ``task_rate``)
+    and the spread within a run (the raw share, or ``pick_support``)."""
+    from codegen_ttc.selection import calibration
+
+    rates = {"examples pooled": calibration.example_rate, "tasks, all passed": calibration.task_rate}
+    spreads = {"share": lambda shares, samples: np.asarray(shares, dtype=np.float64),
+               "support": calibration.pick_support}
+    shipped = (calibration.task_rate, calibration.pick_support)
+    use = [p for p in points if fits(p)]
+    columns = ([p["source"] for p in use], [p["run"] for p in use], [p["share"] for p in use],
+               [p["heldout_list"] for p in use], [p["right"] for p in use], [p["samples"] for p in use])
+    print("run-level variants, held out in turn: ECE (95th pct of chance), Brier")
+    try:
+        for rate_name, rate in rates.items():
+            for spread_name, spread in spreads.items():
+                # the module's own functions, swapped for this comparison only (restored below)
+                calibration.task_rate, calibration.pick_support = rate, spread  # type: ignore[assignment]
+                held = leave_one_source_out_runs(*columns, draws=300)
+                print(f"  {rate_name}, by {spread_name}: " + "; ".join(
+                    f"{h.source} {h.ece:.3f} ({h.floor.ece_p95:.3f}), {h.brier:.3f}" if h.ece is not None and h.floor
+                    else f"{h.source} uncalibrated" for h in held))
+    finally:
+        calibration.task_rate, calibration.pick_support = shipped
+
+
 def report(points: list[dict], fit: bool = False) -> None:
     print(f"{len(points)} picks from {len({p['source'] for p in points})} sources; held-out ECE "
           "(noise floor mean / 95th pct; equal-mass ECE; right / said):")
@@ -237,6 +264,7 @@ def report(points: list[dict], fit: bool = False) -> None:
             f"{r['right']:.2f}/{r['said']:.2f}, {r['points']})" for s, r in row.items()))
     run_level(points)
     run_level(points, by_share=False)
+    variants(points)
     if fit:
         train = [p for p in points if fits(p)]
         model = fit_run_calibration([p["run"] for p in train], [p["share"] for p in train],
