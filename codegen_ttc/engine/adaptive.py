@@ -107,7 +107,8 @@ class StopRule:
     # of 13 in rounds of 5 (docs/decisions/006, "Next")
     hold_rounds: int = 1
     # the hold above applies only where no provided test backs the pick (``backed_by_examples``):
-    # a pick passing the user's examples stops as soon as it is confident (docs/decisions/007)
+    # a pick passing the user's examples stops as soon as it is confident. Off (with hold_rounds 2:
+    # the rule of docs/decisions/007, where it is measured and why it is not the default)
     hold_unbacked_only: bool = False
     draws: int = 400  # Monte Carlo draws from the posterior
     seed: int = 0  # the draws are seeded: a decision is a pure function of the evidence
