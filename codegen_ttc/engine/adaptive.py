@@ -102,14 +102,14 @@ class StopRule:
     no_consensus_samples: int | None = None
     no_consensus_share: float = 0.1
     # a confident stop also waits until the pick has stayed in the selected group this many
-    # consecutive rounds, this one included (1 = no wait). Off: 2 lifted the strict sets at low
-    # thresholds but fell below the fixed curve on MapCoder, and 3 leaves no early stop on a pool
-    # of 13 in rounds of 5 (docs/decisions/006, "Next")
-    hold_rounds: int = 1
-    # the hold above applies only where no provided test backs the pick (``backed_by_examples``):
-    # a pick passing the user's examples stops as soon as it is confident. Off (with hold_rounds 2:
-    # the rule of docs/decisions/007, where it is measured and why it is not the default)
-    hold_unbacked_only: bool = False
+    # consecutive rounds, this one included (1 = no wait): 2, the least count that asks anything
+    # (docs/decisions/006, "Next")
+    hold_rounds: int = 2
+    # ... only where no provided test backs the pick (``backed_by_examples``): a pick passing the
+    # user's examples stops as soon as it is confident. For every pick, 2 fell below the fixed curve
+    # on MapCoder; only where nothing backs the pick, it is at or within its se on every set
+    # (docs/decisions/007)
+    hold_unbacked_only: bool = True
     draws: int = 400  # Monte Carlo draws from the posterior
     seed: int = 0  # the draws are seeded: a decision is a pure function of the evidence
 

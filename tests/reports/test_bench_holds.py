@@ -31,19 +31,20 @@ def bench():
 def rows(bench, pools, seeds=4):
     replay = bench.replay_block((pools, []), seeds)
     per_task = replay.pop("_per_task")
-    return bench.adaptive_block_of((pools, []), replay, seeds, per_task, holds=(2,), unbacked_holds=(2,))
+    return bench.adaptive_block_of((pools, []), replay, seeds, per_task, holds=(1, 2), unbacked_holds=(2,))
 
 
 def test_the_hold_for_unbacked_picks_is_hold_2_without_examples_and_hold_1_where_they_back_the_pick(bench):
     # docs/decisions/007: where no example exists the rows are hold 2's, where the examples back
-    # every pick the stop comes as with no hold (the block's own rows, hold 1)
+    # every pick the stop comes as with no hold (hold 1); the block's own rows are the default's
     without = {"easy": pool("easy", [16, 2, 2], [True, False, False]),
                "split": pool("split", [5, 5, 5, 5], [False, True, False, False], passes=[True, True, False, False])}
     block = rows(bench, without)
-    assert block["hold_rounds"] == 1 and block["hold_unbacked_only"] is False
     assert block["by_unbacked_hold"]["2"] == block["by_hold"]["2"]
-    assert block["by_hold"]["2"]["points"] != block["points"]  # the hold changes something here
+    assert block["by_hold"]["2"]["points"] != block["by_hold"]["1"]["points"]  # the hold changes something here
+    assert block["points"] == block["by_unbacked_hold"]["2"]["points"]  # the default (docs/decisions/007)
+    assert block["hold_rounds"] == 2 and block["hold_unbacked_only"] is True
     backed = {"ex": with_examples_pool()}
     block = rows(bench, backed)
-    assert block["by_unbacked_hold"]["2"]["points"] == block["points"]
-    assert block["by_hold"]["2"]["points"] != block["points"]
+    assert block["by_unbacked_hold"]["2"]["points"] == block["by_hold"]["1"]["points"]
+    assert block["by_hold"]["2"]["points"] != block["by_hold"]["1"]["points"]

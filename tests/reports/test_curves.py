@@ -125,7 +125,7 @@ def test_traces_say_where_an_example_backs_the_pick_and_the_hold_skips_only_thos
     traces = curves.policy_traces(pools, config, range(5))
     assert any(r.backed for t in traces if t.task_id == "ex" for r in t.rounds)
     assert not any(r.backed for t in traces if t.task_id != "ex" for r in t.rounds)
-    rule = dataclasses.replace(config.rule, threshold=0.5, hold_rounds=2)
+    rule = dataclasses.replace(config.rule, threshold=0.5, hold_rounds=2, hold_unbacked_only=False)
     hold1, hold2 = dataclasses.replace(rule, hold_rounds=1), rule
     unbacked = dataclasses.replace(rule, hold_unbacked_only=True)
     changed = False
