@@ -19,7 +19,9 @@ versus samples per task for ``default``, ``dual``, ``public`` and ``random`` (5 
 samples, or 1 .. 13 for MapCoder) with its standard error over tasks (and over replay orders) and a
 monotonicity check (``curves.monotonicity``), and the adaptive policy at several
 thresholds beside that fixed curve (``curves.against_fixed``; ``--hold-rounds 1,3``: also
-with those ``StopRule.hold_rounds``, from the same traced runs). Then the reported
+with those ``StopRule.hold_rounds``, from the same traced runs; ``--hold-unbacked 2``: also with
+that hold applied only where no provided test backs the pick, ``StopRule.hold_unbacked_only``).
+Then the reported
 probability's calibration, leave-one-source-out (``calibration.leave_one_source_out``:
 CodeGen-16B strict, with examples, HumanEval+ truth, MapCoder's ChatGPT, GPT-4 and Gemini
 programs apart); ``--fit-calibration PATH`` writes the tables fit on every set, which the
@@ -242,11 +244,12 @@ ADAPTIVE_THRESHOLDS = (0.5, 0.6, 0.8, 0.9, 0.99)
 
 
 def adaptive_block_of(loaded: tuple[dict, list], replay: dict, seeds: int, fixed_per_task: np.ndarray,
-                      holds: tuple[int, ...] = ()) -> dict:
+                      holds: tuple[int, ...] = (), unbacked_holds: tuple[int, ...] = ()) -> dict:
     """The adaptive policy (``default`` selection, default stopping rule, per-problem budget of
     the whole pool) at several thresholds, each beside the fixed curve of ``replay`` at its mean
     samples (``curves.against_fixed``); ``holds``: the same rows with other ``hold_rounds``
-    (``by_hold``), read off the same traced runs."""
+    (``by_hold``), read off the same traced runs; ``unbacked_holds``: with those ``hold_rounds``
+    only where no provided test backs the pick (``by_unbacked_hold``, ``StopRule.hold_unbacked_only``)."""
     from codegen_ttc.engine.adaptive import AdaptiveConfig, Budget
 
     pools, _ = loaded
@@ -261,12 +264,14 @@ def adaptive_block_of(loaded: tuple[dict, list], replay: dict, seeds: int, fixed
 
     rows = rows_with(config)
     block: dict = {"points": rows, "below_fixed": [r["threshold"] for r in rows if r["below"]], "seeds": seeds,
-                   "hold_rounds": config.rule.hold_rounds}
-    if holds:
-        block["by_hold"] = {}
-        for hold in holds:
-            other = rows_with(dataclasses.replace(config, rule=dataclasses.replace(config.rule, hold_rounds=hold)))
-            block["by_hold"][str(hold)] = {"points": other, "below_fixed": [r["threshold"] for r in other if r["below"]]}
+                   "hold_rounds": config.rule.hold_rounds, "hold_unbacked_only": config.rule.hold_unbacked_only}
+    for key, counts, unbacked_only in (("by_hold", holds, False), ("by_unbacked_hold", unbacked_holds, True)):
+        if counts:
+            block[key] = {}
+        for hold in counts:
+            rule = dataclasses.replace(config.rule, hold_rounds=hold, hold_unbacked_only=unbacked_only)
+            other = rows_with(dataclasses.replace(config, rule=rule))
+            block[key][str(hold)] = {"points": other, "below_fixed": [r["threshold"] for r in other if r["below"]]}
     return block
 
 
@@ -484,6 +489,10 @@ def main() -> int:
     parser.add_argument("--hold-rounds", default="",
                         help="comma-separated hold_rounds of the stopping rule whose adaptive rows are also reported "
                              "beside the default's (adaptive_vs_fixed.by_hold; read off the same traced runs)")
+    parser.add_argument("--hold-unbacked", default="",
+                        help="comma-separated hold_rounds applied only where no provided test backs the pick "
+                             "(StopRule.hold_unbacked_only) whose adaptive rows are also reported "
+                             "(adaptive_vs_fixed.by_unbacked_hold; read off the same traced runs)")
     parser.add_argument("--skip-plus", action="store_true", help="skip every setting with HumanEval+ as the hidden truth")
     parser.add_argument("--plus-data", type=Path, default=None,
                         help="the HumanEval+ release file, hidden truth of the humaneval+ settings "
@@ -492,14 +501,17 @@ def main() -> int:
     args.plus_data = args.plus_data or args.data.parent / "evalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
     args.mapcoder = args.mapcoder or args.data.parent / MAPCODER
     sets = [s for s in args.sets.split(",") if s]
-    try:
-        holds = tuple(int(h) for h in args.hold_rounds.split(",") if h)
-    except ValueError:
-        print(f"bench_selection: --hold-rounds takes whole numbers, not {args.hold_rounds!r}", file=sys.stderr)
-        return 2
-    if any(h < 1 for h in holds):
-        print("bench_selection: --hold-rounds must be 1 or more", file=sys.stderr)
-        return 2
+    counts: dict[str, tuple[int, ...]] = {}
+    for option, given in (("--hold-rounds", args.hold_rounds), ("--hold-unbacked", args.hold_unbacked)):
+        try:
+            counts[option] = tuple(int(h) for h in given.split(",") if h)
+        except ValueError:
+            print(f"bench_selection: {option} takes whole numbers, not {given!r}", file=sys.stderr)
+            return 2
+        if any(h < 1 for h in counts[option]):
+            print(f"bench_selection: {option} must be 1 or more", file=sys.stderr)
+            return 2
+    holds, unbacked_holds = counts["--hold-rounds"], counts["--hold-unbacked"]
     unknown = [s for s in sets if s not in SETS]
     if unknown:
         print(f"bench_selection: unknown set {unknown[0]!r} (known: {', '.join(SETS)})", file=sys.stderr)
@@ -603,10 +615,14 @@ def main() -> int:
             if not args.skip_adaptive:
                 started = time.perf_counter()
                 out[name]["adaptive_vs_fixed"] = block = adaptive_block_of(pools_of(name), out[name]["replay"],
-                                                                           args.replay_seeds, fixed_per_task, holds)
+                                                                           args.replay_seeds, fixed_per_task, holds,
+                                                                           unbacked_holds)
                 out["seconds"][f"{name}_adaptive"] = round(time.perf_counter() - started, 1)
-                rows = [(f"hold {block['hold_rounds']}", r) for r in block["points"]]
+                where = " unbacked" if block["hold_unbacked_only"] else ""
+                rows = [(f"hold {block['hold_rounds']}{where}", r) for r in block["points"]]
                 rows += [(f"hold {h}", r) for h, b in block.get("by_hold", {}).items() for r in b["points"]]
+                rows += [(f"hold {h} unbacked", r) for h, b in block.get("by_unbacked_hold", {}).items()
+                         for r in b["points"]]
                 for hold, r in rows:
                     console.print(f"  adaptive ({hold}), threshold {r['threshold']:g}: pass@1 {r['pass@1']:.3f} with "
                                   f"{r['mean_samples']:.1f} samples; fixed {r['fixed_pass@1']:.3f} "

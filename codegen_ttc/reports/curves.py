@@ -28,6 +28,7 @@ import numpy as np
 from codegen_ttc.engine.adaptive import (
     AdaptiveConfig,
     StopRule,
+    backed_by_examples,
     confident,
     decide,
     fails_an_example,
@@ -232,6 +233,7 @@ class TracedRound:
     confidence: float  # the stopping rule's posterior for the selected cluster
     known_wrong: bool  # every candidate fails a provided test (``adaptive.fails_an_example``)
     held: int  # rounds the pick has stayed in the selected group, this one included
+    backed: bool  # provided tests back the pick (``adaptive.backed_by_examples``)
     pass_at_1: float
     share: float
     basis: str
@@ -268,6 +270,7 @@ def policy_traces(pools: Mapping[str, ReplayPool], config: AdaptiveConfig, seeds
                 correct = pool.correct[evaluator.last_rows[task_id]]
                 rounds.append(TracedRound(
                     ev.n_samples, run.spent.tokens, run.decision.confidence, fails_an_example(ev), run.stable_rounds,
+                    backed_by_examples(ev, sel.chosen),
                     ranked_pass_at_k(sel.ranking, ev.multiplicity, correct, 1), sel.confidence, sel.basis,
                 ))
             out.append(PolicyTrace(task_id, seed, tuple(rounds), end))
@@ -278,7 +281,7 @@ def stop_round(trace: PolicyTrace, rule: StopRule) -> int | None:
     """The round where ``rule``'s confident stop (``adaptive.decide`` then ``hold_back``) ends
     ``trace``; None: it runs to its end. Pure."""
     for k, r in enumerate(trace.rounds):
-        if confident(r.confidence, r.samples, r.known_wrong, rule) and held_long_enough(r.held, rule):
+        if confident(r.confidence, r.samples, r.known_wrong, rule) and held_long_enough(r.held, rule, r.backed):
             return k
     return None
 

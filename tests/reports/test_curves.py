@@ -98,20 +98,42 @@ def with_examples_pool() -> ReplayPool:
     return ReplayPool("ex", tuple(f"ex/p{i}" for i in range(4)), ev, np.array([False, False, True, False]))
 
 
+@pytest.mark.parametrize("unbacked_only", [False, True])
 @pytest.mark.parametrize("hold", [1, 2, 3])
-def test_adaptive_outcomes_read_off_traces_are_the_policys_own(pools, hold):
-    # one traced run per task and order gives, at every threshold and hold, what running the
-    # policy itself gives: samples, tokens, pass@1, confidences and why it stopped
+def test_adaptive_outcomes_read_off_traces_are_the_policys_own(pools, hold, unbacked_only):
+    # one traced run per task and order gives, at every threshold and hold (everywhere, or only
+    # where no example backs the pick), what running the policy itself gives: samples, tokens,
+    # pass@1, confidences and why it stopped
     pools = {**pools, "ex": with_examples_pool()}
     config = AdaptiveConfig(first_round=3, round_size=3, per_problem=Budget(samples=20))
     traces = curves.policy_traces(pools, config, range(5))
     reasons = set()
     for threshold in (0.5, 0.8, 0.95):
-        rule = dataclasses.replace(config.rule, threshold=threshold, hold_rounds=hold)
+        rule = dataclasses.replace(config.rule, threshold=threshold, hold_rounds=hold, hold_unbacked_only=unbacked_only)
         ran = curves.adaptive_outcomes(pools, dataclasses.replace(config, rule=rule), range(5))
         assert curves.outcomes_from_traces(traces, rule) == ran
         reasons |= {o.reason for o in ran}
     assert reasons == {"confident", "budget"}
+
+
+def test_traces_say_where_an_example_backs_the_pick_and_the_hold_skips_only_those(pools):
+    # the "ex" pool's pick passes both examples once a row passing them is drawn; the other pools
+    # have no example: with the hold only for unbacked picks, "ex" stops where hold 1 stops, the
+    # others where hold 2 does (docs/decisions/007)
+    pools = {**pools, "ex": with_examples_pool()}
+    config = AdaptiveConfig(first_round=3, round_size=3, per_problem=Budget(samples=20))
+    traces = curves.policy_traces(pools, config, range(5))
+    assert any(r.backed for t in traces if t.task_id == "ex" for r in t.rounds)
+    assert not any(r.backed for t in traces if t.task_id != "ex" for r in t.rounds)
+    rule = dataclasses.replace(config.rule, threshold=0.5, hold_rounds=2, hold_unbacked_only=False)
+    hold1, hold2 = dataclasses.replace(rule, hold_rounds=1), rule
+    unbacked = dataclasses.replace(rule, hold_unbacked_only=True)
+    changed = False
+    for t in traces:
+        want = curves.stop_round(t, hold1 if t.task_id == "ex" else hold2)
+        assert curves.stop_round(t, unbacked) == want
+        changed |= t.task_id == "ex" and curves.stop_round(t, hold1) != curves.stop_round(t, hold2)
+    assert changed  # the example set is one where the two holds differ
 
 
 def test_problem_curves_are_each_tasks_pass_at_1_averaged_over_orders(pools):

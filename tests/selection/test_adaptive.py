@@ -14,6 +14,7 @@ from codegen_ttc.engine.adaptive import (
     Budget,
     Draw,
     StopRule,
+    backed_by_examples,
     decide,
     has_support,
     hold_back,
@@ -211,8 +212,9 @@ def test_a_confident_stop_waits_until_the_pick_has_held_a_round_when_asked_to():
     run = run_adaptive(["easy"], ScriptedSampler({"easy": ["ok"]}), by_text, config).problems["easy"]
     assert run.reason == "confident" and run.spent.samples == 10 and run.stable_rounds == 2
     assert run.history[0][1] >= 0.9  # the first round was confident already
-    # without the wait (the default, hold_rounds=1) it stops after the first round
-    assert StopRule().hold_rounds == 1
+    # without the wait (hold_rounds=1, decision 006's rule) it stops after the first round; the
+    # default waits, here, since no example backs the pick (docs/decisions/007)
+    assert StopRule().hold_rounds == 2 and StopRule().hold_unbacked_only
     at_once = replace(config, rule=replace(config.rule, hold_rounds=1))
     run = run_adaptive(["easy"], ScriptedSampler({"easy": ["ok"]}), by_text, at_once).problems["easy"]
     assert run.reason == "confident" and run.spent.samples == 5
@@ -230,6 +232,41 @@ def test_a_confident_pick_the_next_round_overturns_is_not_an_answer():
     held = run_adaptive(["t"], ScriptedSampler({"t": script}), by_text, config).problems["t"]
     assert held.reason == "confident" and held.spent.samples > 10
     assert list(dict.fromkeys(held.programs))[held.decision.selection.chosen] == "ok"
+
+
+def with_an_example(task_id: str, programs) -> Evidence:
+    """``by_text`` plus one provided test (the user's example), which only 'ok' passes."""
+    ev = by_text(task_id, programs)
+    names = list(Counter(programs))
+    return replace(ev, provided=np.array([[p == "ok"] for p in names], bool))
+
+
+def test_a_pick_an_example_backs_stops_without_the_hold_where_the_hold_is_only_for_unbacked_picks():
+    # the same agreeing samples twice: with the user's example passed by the pick, the confident
+    # stop comes after the first round; with no example, the pick must hold one more round
+    # (docs/decisions/007)
+    rule = StopRule(threshold=0.9, hold_rounds=2, hold_unbacked_only=True)
+    config = AdaptiveConfig(rule=rule, first_round=5, round_size=5, per_problem=Budget(samples=40))
+    backed = run_adaptive(["easy"], ScriptedSampler({"easy": ["ok"]}), with_an_example, config).problems["easy"]
+    assert backed.reason == "confident" and backed.spent.samples == 5
+    unbacked = run_adaptive(["easy"], ScriptedSampler({"easy": ["ok"]}), by_text, config).problems["easy"]
+    assert unbacked.reason == "confident" and unbacked.spent.samples == 10
+    # hold_rounds alone holds both
+    everywhere = replace(config, rule=replace(rule, hold_unbacked_only=False))
+    assert run_adaptive(["easy"], ScriptedSampler({"easy": ["ok"]}), with_an_example,
+                        everywhere).problems["easy"].spent.samples == 10
+
+
+def test_backed_by_examples_needs_an_example_and_the_pick_passing_every_one():
+    ev = evidence([3, 2], [[0], [1]], provided=[[True, True], [True, False]])
+    assert backed_by_examples(ev, 0) and not backed_by_examples(ev, 1)
+    assert not backed_by_examples(evidence([3, 2], [[0], [1]]), 0)  # no example at all
+    rule = StopRule(threshold=0.5, hold_rounds=2, hold_unbacked_only=True)
+    confident = decide(ev, rule)
+    assert confident.reason == "confident" and confident.selection.chosen == 0
+    assert hold_back(confident, 1, rule, backed=True) == confident
+    assert not hold_back(confident, 1, rule, backed=False).stop
+    assert not hold_back(confident, 1, replace(rule, hold_unbacked_only=False), backed=True).stop
 
 
 def test_hold_back_delays_only_the_confident_stop():
