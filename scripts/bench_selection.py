@@ -51,6 +51,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(1, str(REPO / "scripts"))  # shared_data, also when loaded as a module
 
 from rich.console import Console  # noqa: E402
 from shared_data import SHARED  # noqa: E402

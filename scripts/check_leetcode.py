@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared_data import SHARED
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared_data, also when loaded as a module
+
+from shared_data import SHARED  # noqa: E402
 
 from codegen_ttc.execution.batch import Batch, Limits
 from codegen_ttc.execution.executor import Executor
