@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -52,8 +53,6 @@ def test_the_hold_for_unbacked_picks_is_hold_2_without_examples_and_hold_1_where
 
 def scored(task_id: str, **pass1: float):
     # the two fields input_seed_block reads of a TaskScore
-    from types import SimpleNamespace
-
     return SimpleNamespace(task_id=task_id, strategies={
         name: SimpleNamespace(pass_at={"pass@1": value}) for name, value in pass1.items()})
 
