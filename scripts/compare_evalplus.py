@@ -30,12 +30,14 @@ import ast
 import gzip
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -46,7 +48,13 @@ from shared_data import SHARED  # noqa: E402
 
 from codegen_ttc.execution.executor import Executor  # noqa: E402
 from codegen_ttc.execution.store import ResultStore  # noqa: E402
-from codegen_ttc.reports.references import run_truth, settle_references  # noqa: E402
+from codegen_ttc.problems.model import Call  # noqa: E402
+from codegen_ttc.reports.references import (  # noqa: E402
+    reference_batches,
+    reference_limits,
+    run_truth,
+    settle_references,
+)
 from codegen_ttc.reports.run import ScoreConfig, prepare_tasks  # noqa: E402
 from codegen_ttc.sampling.files import load_samples  # noqa: E402
 
@@ -153,16 +161,25 @@ def run_ours(problem_file: Path, samples: Path, out: Path, sandbox: str, synthes
 
 
 def our_verdicts(problem_file: Path, samples: Path, out: Path, sandbox: str,
-                 synthesise: int) -> dict[str, list[tuple[bool, bool]]]:
-    """(base, base + plus) per sample, in file order, from the run directory (nothing re-executes)."""
+                 synthesise: int) -> tuple[dict[str, list[tuple[bool, bool]]], list[tuple]]:
+    """(base, base + plus) per sample, in file order, from the run directory (nothing re-executes),
+    and the calls the run executed as ``native_calls.Job`` fields: the references' and the
+    candidates' hidden tests, batch by batch, each with its limits."""
     config = ScoreConfig(problems=str(problem_file), samples=str(samples), examples=False, strategies=["random"],
                          sandbox=sandbox, synthesise=synthesise)
     tasks = prepare_tasks(config)
+    jobs = [_job("references", b) for b in reference_batches(
+        [t for t in tasks if t.problem.reference is not None and not t.problem.hidden_tests],
+        reference_limits(config.limits), config.synthesised_limits, 1)]
     store = ResultStore(out / "results.jsonl")
     tasks, _ = settle_references(tasks, store, sandbox=sandbox, workers=None, limits=config.limits,
                                  synthesised_limits=config.synthesised_limits)
     with Executor(sandbox, store=store) as executor:
-        truth = run_truth(tasks, executor.run, config.limits)
+        def run(batches):
+            jobs.extend(_job("candidates", b) for b in batches)
+            return executor.run(batches)
+
+        truth = run_truth(tasks, run, config.limits)
         assert executor.executed_pairs == 0, "the run directory lacked outcomes"
     verdicts: dict[str, list[tuple[bool, bool]]] = {}
     by_program = {}
@@ -172,7 +189,24 @@ def our_verdicts(problem_file: Path, samples: Path, out: Path, sandbox: str,
     for row in read_rows(samples):
         program = row["solution"] if row["solution"].endswith("\n") else row["solution"] + "\n"
         verdicts.setdefault(row["task_id"], []).append(by_program[row["task_id"]][program])
-    return verdicts
+    return verdicts, jobs
+
+
+def _job(label: str, batch) -> tuple:
+    calls = tuple((p.args, dict(p.kwargs)) for p in batch.probes if isinstance(p, Call))
+    return (label, batch.source, batch.entry_point, calls, batch.limits.cpu_seconds, batch.limits.max_timeouts)
+
+
+def native_floor(jobs: list[tuple]) -> dict:
+    """The executed calls timed natively (``native_calls.py``, in a bwrap of its own), and the
+    wall time they need at the least on this machine's cores."""
+    from native_calls import confined_command
+
+    done = subprocess.run(confined_command(), input=pickle.dumps(jobs), capture_output=True, check=True)
+    totals = json.loads(done.stdout)
+    cores = os.cpu_count() or 1
+    cpu = sum(row["cpu_seconds"] for row in totals.values())
+    return {**totals, "cores": cores, "floor_seconds": round(cpu / cores, 2)}
 
 
 def run_evalplus(python: str, dataset: str, problem_file: Path, samples: Path, cache: Path, workers: int) -> float:
@@ -246,7 +280,7 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
         times["ours"].append(seconds)
         other["ours"].append(cores)
         print(f"{name} round {round_no + 1}: codegen-ttc score {seconds:.1f} s{other_text(cores)}", flush=True)
-        ours_v = our_verdicts(problem_file, samples, out, args.sandbox, args.synthesise)
+        ours_v, jobs = our_verdicts(problem_file, samples, out, args.sandbox, args.synthesise)
         cache = workdir / f"evalplus_cache{round_no}"
         shutil.rmtree(cache, ignore_errors=True)
         loads["evalplus"].append(os.getloadavg()[0])
@@ -279,6 +313,10 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
         "other_jobs_cores": other,
         "differences": differences,
     }
+    if args.native:
+        report["native"] = native = native_floor(jobs)
+        # the ratio an evaluator with no cost of its own would reach against evalplus's median
+        report["native"]["evalplus_over_floor"] = round(median(times["evalplus"]) / native["floor_seconds"], 2)
     print(f"{name}: {report['tasks']} tasks, {report['samples']} samples")
     for who in ("ours", "evalplus"):
         r = report[who]
@@ -286,6 +324,13 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
         print(f"  {who:9s} base pass@1 {r['base_pass@1']:.4f}  base+plus pass@1 {r['base+plus_pass@1']:.4f}  "
               f"wall seconds {secs}")
     print(f"  ours is {ratio:.2f}x faster (sandbox {args.sandbox}); {len(differences)} samples judged differently")
+    if args.native:
+        n = report["native"]
+        parts = ", ".join(f"{label} {n[label]['cpu_seconds']:.1f} CPU s ({n[label]['calls']} calls, "
+                          f"{n[label]['at_limit']} at their limit)" for label in ("references", "candidates") if label in n)
+        print(f"  the executed calls natively: {parts}; at least {n['floor_seconds']:.1f} s of wall on "
+              f"{n['cores']} cores, so no evaluator of them beats evalplus's median by more than "
+              f"{n['evalplus_over_floor']:.2f}x here")
     for d in differences:
         print(f"    {d['task_id']} sample {d['sample']}: ours {d['ours']}, evalplus {d['evalplus']}; "
               f"ours: {d['our_result']}")
@@ -305,6 +350,9 @@ def main() -> int:
     parser.add_argument("--evalplus-python", default=sys.executable, help="an interpreter with evalplus installed")
     parser.add_argument("--workdir", type=Path, default=None, help="keep samples, runs and results here")
     parser.add_argument("--json", type=Path, help="write the comparison here")
+    parser.add_argument("--native", action="store_true",
+                        help="also time the calls our run executed with no evaluator around them (native_calls.py, "
+                             "in a bwrap): the wall time no evaluator of them can beat on these cores")
     args = parser.parse_args()
     check = subprocess.run([args.evalplus_python, "-c", "import evalplus"], capture_output=True)
     if check.returncode != 0:
