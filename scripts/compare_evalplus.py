@@ -160,23 +160,24 @@ def run_ours(problem_file: Path, samples: Path, out: Path, sandbox: str, synthes
     return time.perf_counter() - started
 
 
-def our_verdicts(problem_file: Path, samples: Path, out: Path, sandbox: str,
-                 synthesise: int) -> tuple[dict[str, list[tuple[bool, bool]]], list[tuple]]:
+def our_verdicts(problem_file: Path, samples: Path, out: Path, sandbox: str, synthesise: int,
+                 native: bool = False) -> tuple[dict[str, list[tuple[bool, bool]]], list[tuple]]:
     """(base, base + plus) per sample, in file order, from the run directory (nothing re-executes),
-    and the calls the run executed as ``native_calls.Job`` fields: the references' and the
-    candidates' hidden tests, batch by batch, each with its limits."""
+    and, with ``native``, the calls the run executed as ``native_calls.Job`` fields: the references'
+    and the candidates' hidden tests, batch by batch, each with its limits."""
     config = ScoreConfig(problems=str(problem_file), samples=str(samples), examples=False, strategies=["random"],
                          sandbox=sandbox, synthesise=synthesise)
     tasks = prepare_tasks(config)
     jobs = [_job("references", b) for b in reference_batches(
         [t for t in tasks if t.problem.reference is not None and not t.problem.hidden_tests],
-        reference_limits(config.limits), config.synthesised_limits, 1)]
+        reference_limits(config.limits), config.synthesised_limits, 1)] if native else []
     store = ResultStore(out / "results.jsonl")
     tasks, _ = settle_references(tasks, store, sandbox=sandbox, workers=None, limits=config.limits,
                                  synthesised_limits=config.synthesised_limits)
     with Executor(sandbox, store=store) as executor:
         def run(batches):
-            jobs.extend(_job("candidates", b) for b in batches)
+            if native:
+                jobs.extend(_job("candidates", b) for b in batches)
             return executor.run(batches)
 
         truth = run_truth(tasks, run, config.limits)
@@ -194,7 +195,9 @@ def our_verdicts(problem_file: Path, samples: Path, out: Path, sandbox: str,
 
 def _job(label: str, batch) -> tuple:
     calls = tuple((p.args, dict(p.kwargs)) for p in batch.probes if isinstance(p, Call))
-    return (label, batch.source, batch.entry_point, calls, batch.limits.cpu_seconds, batch.limits.max_timeouts)
+    limits = batch.limits
+    return (label, batch.source, batch.entry_point, calls, limits.cpu_seconds, limits.max_timeouts,
+            limits.wall_seconds, limits.load_cpu_seconds)
 
 
 def native_floor(jobs: list[tuple]) -> dict:
@@ -280,7 +283,7 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
         times["ours"].append(seconds)
         other["ours"].append(cores)
         print(f"{name} round {round_no + 1}: codegen-ttc score {seconds:.1f} s{other_text(cores)}", flush=True)
-        ours_v, jobs = our_verdicts(problem_file, samples, out, args.sandbox, args.synthesise)
+        ours_v, jobs = our_verdicts(problem_file, samples, out, args.sandbox, args.synthesise, args.native)
         cache = workdir / f"evalplus_cache{round_no}"
         shutil.rmtree(cache, ignore_errors=True)
         loads["evalplus"].append(os.getloadavg()[0])

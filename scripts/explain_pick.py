@@ -63,26 +63,35 @@ def test_weights(ev: Evidence, row: int, right: np.ndarray) -> tuple[float, floa
     return float(ev.generated_weight[passed & right].sum()), float(ev.generated_weight[passed & ~right].sum())
 
 
-def right_tests(task, sandbox: str, limits) -> np.ndarray:
-    """Per generated test: does the task's reference pass it (run in the sandbox, judged here)."""
-    reference = task.problem.reference
-    if reference is None:
-        raise SystemExit(f"explain_pick: {task.problem.task_id} has no reference program to judge its tests by")
-    cases = task.generated.cases
-    batch = Batch(reference.program, task.problem.entry_point, tuple(c.probe for c in cases), limits)
+def right_tests(tasks, sandbox: str, limits) -> dict[str, np.ndarray]:
+    """Per task, per generated test: does the task's reference pass it (run in the sandbox, one
+    executor for every task, judged here)."""
+    batches = {}
+    for task in tasks:
+        reference = task.problem.reference
+        if reference is None:
+            raise SystemExit(f"explain_pick: {task.problem.task_id} has no reference program to judge its tests by")
+        probes = tuple(c.probe for c in task.generated.cases)
+        batches[task.problem.task_id] = Batch(reference.program, task.problem.entry_point, probes, limits)
     with Executor(sandbox) as executor:
-        row = executor.run([batch]).get(batch.candidate_key, {})
-    return np.array([passes(c.check, row.get(c.probe.key)) for c in cases], dtype=bool)
+        outcomes = executor.run(list(batches.values()))
+    out = {}
+    for task in tasks:
+        row = outcomes.get(batches[task.problem.task_id].candidate_key, {})
+        out[task.problem.task_id] = np.array([passes(c.check, row.get(c.probe.key)) for c in task.generated.cases],
+                                             dtype=bool)
+    return out
 
 
 def explain(run_dir: Path, task_ids: list[str], against: str, top: int) -> None:
     config = dataclasses.replace(config_from_run(run_dir), task_ids=task_ids)
     tasks = prepare_tasks(config)
     pools, _ = load_run(run_dir, tasks)
+    rights = right_tests(tasks, config.sandbox, config.limits)
     for task in tasks:
         pool = pools[task.problem.task_id]
         ev = pool.evidence
-        right = right_tests(task, config.sandbox, config.limits)
+        right = rights[task.problem.task_id]
         clusters, reps, _, scores = default.hypotheses(ev)
         picks = {name: picked_cluster(ev, clusters.members, name) for name in ("default", against)}
         print(f"{task.problem.task_id}: {ev.generated.shape[1]} generated tests, weight {ev.generated_weight.sum():.0f}, "

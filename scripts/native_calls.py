@@ -3,10 +3,11 @@
 
 Each batch runs in a process forked from this interpreter: its program executed once, then
 each call timed with ``time.process_time`` and counted at most at its batch's CPU limit (a call
-past it is stopped there, as a sandbox stops it; after the batch's allowed timeouts the rest
-are not run, as in the sandbox). What is summed is the calls' own CPU time: no process start,
-no wire, no judging, no store. Divided by the cores, it is the wall time below which no
-evaluator of the same calls can go on this machine (``compare_evalplus.py --native``).
+past it, or past its wall-clock limit, is stopped there, as a sandbox stops it; after the batch's
+allowed timeouts the rest are not run, as in the sandbox; module code gets the batch's load
+limit). What is summed is the calls' own CPU time: no process start, no wire, no judging, no
+store. Divided by the cores, it is the wall time below which no evaluator of the same calls can go
+on this machine (``compare_evalplus.py --native``).
 
 Candidates' code must not run unconfined, so ``compare_evalplus.py`` runs this file inside a
 bwrap of its own (``confined_command``: no network, a read-only root, a private /tmp). The
@@ -40,6 +41,8 @@ class Job:
     calls: tuple[tuple[tuple[Any, ...], dict[str, Any]], ...]  # (args, kwargs) per call
     cpu_seconds: float  # the limit of each call
     max_timeouts: int  # calls past the limit before the rest are not run
+    wall_seconds: float = 6.0  # each call's wall-clock backstop (a sleeping call uses no CPU)
+    load_cpu_seconds: float = 5.0  # the module code's CPU limit
 
 
 class _PastLimit(BaseException):
@@ -50,28 +53,39 @@ def _past_limit(*_) -> None:
     raise _PastLimit
 
 
+def _limited(cpu_seconds: float, wall_seconds: float, run, /, *args, **kwargs) -> bool:
+    """Runs ``run(*args, **kwargs)`` under both limits; True when one of them stopped it."""
+    signal.setitimer(signal.ITIMER_PROF, cpu_seconds)
+    signal.setitimer(signal.ITIMER_REAL, wall_seconds)
+    try:
+        run(*args, **kwargs)
+    except _PastLimit:
+        return True
+    except BaseException:
+        pass
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    return False
+
+
 def _run_in_child(job: Job) -> tuple[float, int, int]:
     spent = 0.0
     ran = over = 0
     signal.signal(signal.SIGPROF, _past_limit)
-    try:
-        namespace = {"__name__": "__main__"}
-        exec(compile(job.source, "<candidate>", "exec"), namespace)
-        function = namespace[job.entry_point]
-    except BaseException:
+    signal.signal(signal.SIGALRM, _past_limit)
+    namespace = {"__name__": "__main__"}
+
+    _limited(job.load_cpu_seconds, job.wall_seconds, exec, compile(job.source, "<candidate>", "exec"), namespace)
+    function = namespace.get(job.entry_point)
+    if not callable(function):
         return spent, ran, over
     for args, kwargs in job.calls:
         started = time.process_time()
-        signal.setitimer(signal.ITIMER_PROF, job.cpu_seconds)
-        try:
-            function(*args, **kwargs)
-        except BaseException:
-            pass
-        finally:
-            signal.setitimer(signal.ITIMER_PROF, 0)
+        stopped = _limited(job.cpu_seconds, job.wall_seconds, function, *args, **kwargs)
         used = time.process_time() - started
         ran += 1
-        if used >= job.cpu_seconds:
+        if stopped or used >= job.cpu_seconds:
             over += 1
         spent += min(used, job.cpu_seconds)
         if over >= job.max_timeouts:

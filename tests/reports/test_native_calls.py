@@ -47,6 +47,17 @@ def test_calls_that_raise_count_as_run_and_a_program_ending_its_process_counts_n
     assert native.time_job(exiting) == (0.0, 0, 0)
 
 
+def test_a_sleeping_call_stops_at_its_wall_limit_and_a_hanging_module_at_its_load_limit(native):
+    sleeping = native.Job("candidates", "import time\ndef f(x):\n    time.sleep(60)\n", "f", (((1,), {}),),
+                          1.0, 1, 0.2, 5.0)
+    spent, ran, over = native.time_job(sleeping)
+    assert (ran, over) == (1, 1)
+    assert spent < 1.0, "a call stopped by its wall limit is counted at the CPU it used"
+    hanging = native.Job("candidates", "while True:\n    pass\ndef f(x):\n    return x\n", "f", (((1,), {}),),
+                         1.0, 1, 6.0, 0.1)
+    assert native.time_job(hanging) == (0.0, 0, 0), "module code stopped before the entry point exists runs no call"
+
+
 def test_totals_are_summed_per_label(native):
     jobs = [
         job(native, "def f(x):\n    return x\n", [1, 2], label="references"),
