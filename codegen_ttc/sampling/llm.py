@@ -41,9 +41,7 @@ import textwrap
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-import openai
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from codegen_ttc.problems import parsing
 from codegen_ttc.problems.model import Call, Problem, TestCase
@@ -53,6 +51,9 @@ from codegen_ttc.sampling.budget import prompt_token_bound, reply_costs
 from codegen_ttc.sampling.cache import SampleCache, request_key
 from codegen_ttc.sampling.cleanup import program_from_completion
 from codegen_ttc.sampling.config import LLMConfig
+
+if TYPE_CHECKING:
+    import openai
 
 Prompt = str | list[dict[str, str]]
 MAX_RETRY_AFTER = 300.0  # seconds: the longest retry-after honoured
@@ -181,6 +182,8 @@ class Sampler:
         self.identity = identity or (config.base_url.rstrip("/"), config.model)
         self.n_cap = config.max_n_per_request
         self._rng = rng or random.Random()
+        import openai  # here, not at the top: the SDK takes over a second to import, and most commands never sample
+
         self._client = openai.AsyncOpenAI(
             base_url=config.base_url,
             api_key=config.api_key or "not-needed",
@@ -377,6 +380,8 @@ class _Job:
                 await asyncio.sleep(delay)
 
     async def _call(self, create: Callable[..., Awaitable[Any]], kwargs: dict[str, Any], k: int) -> str:
+        import openai  # imported by Sampler.__init__ already
+
         try:
             raw = await create(**kwargs)
             return raw.text
