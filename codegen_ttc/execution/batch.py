@@ -197,12 +197,13 @@ class Outcome:
             bases=_names(data.get("bases", [])),
         )
 
-    def reduced(self) -> Outcome:
+    def reduced(self, *, text_bound: int | None = None) -> Outcome:
         """This outcome as the trusted side keeps it: a large value becomes its digests
-        (``wire.reduced``), so that neither the store nor memory holds megabytes per outcome."""
+        (``wire.reduced``), so that neither the store nor memory holds megabytes per outcome.
+        ``text_bound``: the length of the JSON text the value was parsed from, if known."""
         if self.status != "returned":
             return self
-        value = wire.reduced(self.value)
+        value = wire.reduced(self.value, text_bound=text_bound)
         return self if value is self.value else replace(self, value=value)
 
     @property

@@ -119,12 +119,11 @@ def encode(value, *, _depth: int = 0, _budget: _Budget | None = None):
     if t is bytes:
         return ["y", value.hex()]
     if t is list:
-        return ["l", [encode(v, _depth=d, _budget=budget) for v in value]]
+        return ["l", _encode_items(value, d, budget)]
     if t is tuple:
-        return ["t", [encode(v, _depth=d, _budget=budget) for v in value]]
+        return ["t", _encode_items(value, d, budget)]
     if t is set or t is frozenset:
-        items = sorted((encode(v, _depth=d, _budget=budget) for v in value), key=_key)
-        return ["S" if t is set else "F", items]
+        return ["S" if t is set else "F", sorted(_encode_items(value, d, budget), key=_key)]
     if t is dict:
         # insertion order kept: it is observable by the function receiving the dict
         return [
@@ -137,6 +136,39 @@ def encode(value, *, _depth: int = 0, _budget: _Budget | None = None):
     if item is not None:
         return encode(item, _depth=d, _budget=budget)
     return ["obj", _type_name(value), _short_repr(value)]
+
+
+def _encode_items(values, depth: int, budget: _Budget) -> list:
+    """``encode`` of each item of a list, tuple or set.
+
+    The items a large value is made of (strs, ints, floats, bools, None) are encoded here,
+    as ``encode`` encodes each alone, rather than by a call each: a candidate's process
+    encodes every value a call returns, and evalplus's inputs and outputs run to thousands
+    of items. Anything else goes to ``encode``."""
+    if depth > MAX_DEPTH:
+        return [encode(v, _depth=depth, _budget=budget) for v in values]
+    out: list = []
+    append = out.append
+    for v in values:
+        t = type(v)
+        if t is str:
+            tagged: list = ["s", v]
+        elif t is int and v.bit_length() <= DECIMAL_INT_BITS:
+            tagged = ["i", str(v)]
+        elif t is float:
+            tagged = ["f", repr(v)]
+        elif t is bool:
+            tagged = ["b", v]
+        elif v is None:
+            tagged = ["N"]
+        else:
+            append(encode(v, _depth=depth, _budget=budget))
+            continue
+        budget.items += 1
+        if budget.items > MAX_ITEMS:
+            raise WireError("value too large to encode")
+        append(tagged)
+    return out
 
 
 _PLAIN_SCALARS = (bool, int, float, complex, str, bytes)
@@ -245,9 +277,14 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def reduced(tagged):
+def reduced(tagged, *, text_bound: int | None = None):
     """``tagged`` itself when its canonical text is at most MAX_KEPT_CHARS, else its ``Reduced``
     record (digests of its canonical and rounded texts, length, preview). Trusted side only.
+
+    ``text_bound``: the length of the JSON text ``tagged`` was parsed from, when known. Its
+    compact text is no longer (a parsed string re-encodes to as many characters or fewer,
+    and a well-formed record holds no JSON numbers), so at most MAX_KEPT_CHARS spares
+    measuring it: most values a sandbox returns are short.
 
     ``tagged`` has been decoded once (it is well-formed). Scalars that only a forged record
     makes long (a float written with a million digits, a huge opaque repr, a zero-padded
@@ -265,6 +302,8 @@ def reduced(tagged):
         if tag == "obj":
             return ["obj", str(tagged[1])[:100], str(tagged[2])[:OPAQUE_REPR_CHARS]]
         tagged = encode(decode(tagged))  # canonical: short unless a really large int
+    elif text_bound is not None and text_bound <= MAX_KEPT_CHARS:
+        return tagged
     text = _key(tagged)
     if len(text) <= MAX_KEPT_CHARS:  # as long as ``dumps``' text, which only reorders dict items
         return tagged

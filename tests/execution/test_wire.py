@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from codegen_ttc.runtime import wire
 
@@ -260,3 +263,49 @@ def test_opaque_reprs_leave_out_memory_addresses():
     assert "0x?" in wire.encode(first)[2]
     assert wire.encode(object()) == wire.encode(object())
     assert wire.encode(gen) != wire.encode(lambda: None)  # the rest of the repr still tells them apart
+
+
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner) | st.tuples(inner, inner) | st.frozensets(st.integers() | st.text())
+    | st.dictionaries(st.text(), inner),
+    max_leaves=30,
+))
+def test_each_item_of_a_container_encodes_as_it_does_alone(value):
+    # lists, tuples and sets encode their plain items in place (``_encode_items``)
+    for container in ([value, value], (value,), {wire.canonical(value)}):
+        tagged = wire.encode(container)
+        alone = sorted((wire.encode(v) for v in container), key=wire.dumps) if type(container) is set else [
+            wire.encode(v) for v in container]
+        assert tagged[1] == alone
+
+
+def test_encoding_stops_at_the_item_cap_with_items_in_place():
+    with pytest.raises(wire.WireError, match="too large"):
+        wire.encode([1] * wire.MAX_ITEMS)  # the list itself counts too
+    assert len(wire.encode([1] * (wire.MAX_ITEMS - 1))[1]) == wire.MAX_ITEMS - 1
+    with pytest.raises(wire.WireError, match="too deeply"):
+        wire.encode(_nested([1], wire.MAX_DEPTH + 1))  # an item past the depth limit, as before
+
+
+def _nested(value, depth: int):
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("extra", [-2, -1, 0, 1, 2])
+@pytest.mark.parametrize("char, ensure_ascii", [("a", False), ("é", False), ("é", True), ("/", False),
+                                                 ("\ud800", True), ("\n", False)])
+def test_a_bound_from_the_parsed_text_reduces_exactly_as_measuring_does(extra, char, ensure_ascii):
+    """``text_bound`` (the text a sandbox's record was parsed from) never keeps a value that
+    measuring would reduce: at the bound, from a source as short as the compact text ("a")
+    and from sources whose characters take more room."""
+    pad = wire.MAX_KEPT_CHARS - len(wire.dumps(wire.encode(["x", ""]))) + extra
+    for value in (["x", char * pad], {"k": char * pad}):
+        source = json.dumps(wire.encode(value), ensure_ascii=ensure_ascii, separators=(",", ":"))
+        if char == "/":
+            source = source.replace("/", "\\/")  # an escape JSON allows and the encoder never writes
+        parsed = json.loads(source)
+        bound = len(source.encode("utf-8", "surrogatepass"))
+        assert wire.reduced(parsed, text_bound=bound) == wire.reduced(parsed)

@@ -64,6 +64,7 @@ class RunnerProcess:
         self.fd = proc.stdout.fileno()
         os.set_blocking(self.fd, False)
         self.buf = bytearray()
+        self.last_size = 0  # bytes of the last record received: a bound on any value's text in it
         self.on_kill = on_kill
         self.info: dict = {}
 
@@ -88,6 +89,7 @@ class RunnerProcess:
             if i >= 0:
                 line = bytes(self.buf[:i])
                 del self.buf[: i + 1]
+                self.last_size = i
                 try:
                     return wire.loads_line(line, max_bytes=MAX_LINE_BYTES)
                 except wire.WireError as exc:
@@ -376,7 +378,8 @@ class RunnerSandbox(Sandbox):
                 rec = self._check(cand.recv(2 * lim.wall_seconds + self.host_grace), "result")
                 if rec.get("index") != index:
                     raise RunnerDied(f"result {rec.get('index')!r} where {index} was due")
-                results[key] = self._over_memory("candidate", lim, outcome_from_record(rec.get("outcome"))).reduced()
+                outcome = outcome_from_record(rec.get("outcome"))
+                results[key] = self._over_memory("candidate", lim, outcome).reduced(text_bound=cand.last_size)
         rec = cand.recv(self.host_grace + 5.0)
         if rec.get("op") != "clean":
             raise RunnerDied(f"unexpected {rec!r:.200}")
@@ -469,7 +472,8 @@ class RunnerSandbox(Sandbox):
                 raise RunnerDied(f"result {rec.get('index')!r} where {index} was due")
             # reduced as it arrives (a large value becomes its digests): a batch of 8 MB values
             # must not be held whole, nor stored (the judge relay, ``_call``, gets values whole)
-            results[key] = self._over_memory("candidate", lim, outcome_from_record(rec.get("outcome"))).reduced()
+            outcome = outcome_from_record(rec.get("outcome"))
+            results[key] = self._over_memory("candidate", lim, outcome).reduced(text_bound=cand.last_size)
 
     def _call(self, cand: RunnerProcess, call: dict, lim: Limits) -> Outcome:
         """One call on its own (the judge relay): its own child, like a batch of one."""
