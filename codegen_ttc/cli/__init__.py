@@ -28,7 +28,7 @@ def _register() -> None:
 
 # a run holds millions of container objects that live to its end (every input, outcome and
 # value), so the collector's full passes over them cost most of its CPU (9 of 10 CPU-s on
-# HumanEval+ x 10 samples) and find little: made rare (docs/benchmarks.md, "Host CPU")
+# HumanEval+ x 10 samples) and find little: made rare (docs/benchmarks.md, "The host's CPU")
 GC_THRESHOLDS = (100_000, 50, 100)
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TextIO
 
 from codegen_ttc.execution.batch import Batch, Outcome
-from codegen_ttc.runtime import wire
 
 Key = tuple[str, str, str]  # (candidate_key, probe_key, limits_key)
 
@@ -32,7 +31,7 @@ def parse_line(line: str) -> tuple[Key, Outcome] | None:
         if not all(type(k) is str for k in key):
             return None
         outcome = Outcome.from_json(rec["o"])
-        return key, (outcome.reduced() if len(line) > wire.MAX_KEPT_CHARS else outcome)
+        return key, outcome.reduced(text_bound=len(line))
     except (ValueError, KeyError, TypeError, RecursionError):
         return None
 
