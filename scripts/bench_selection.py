@@ -372,6 +372,14 @@ def family_rows(pools: dict, config: ScoreConfig, samples: Path) -> dict[str, di
     return out
 
 
+# appended to the source of picks judged by HumanEval+'s tests (stricter than the examples measure)
+STRICTER_TRUTH = ", humaneval+ truth"
+
+
+def stricter(source: str) -> bool:
+    return source.endswith(STRICTER_TRUTH)
+
+
 @dataclasses.dataclass(frozen=True)
 class CalibrationPoint:
     """One pick of the calibrated strategy, with what each kind of calibration reads from it."""
@@ -405,7 +413,8 @@ def calibration_points(args, sets: list[str], pools_of, strategy: str = "default
                                 held_out_examples(ev, strategy))
 
     sources = {"strict": "codegen16b strict", "with_examples": "codegen16b with examples",
-               "strict_humaneval+": "humaneval+ truth", "with_examples_humaneval+": "humaneval+ truth"}
+               "strict_humaneval+": "codegen16b strict" + STRICTER_TRUTH,
+               "with_examples_humaneval+": "codegen16b with examples" + STRICTER_TRUTH}
     points = []
     for name in sets:
         if name in sources and (args.runs / name / "summary.json").is_file():
@@ -421,7 +430,7 @@ def calibration_points(args, sets: list[str], pools_of, strategy: str = "default
             continue
         pools, _ = pools_of(name)
         for family, by_task in family_rows(pools, mapcoder_settings(args)[name], args.mapcoder).items():
-            source = f"mapcoder {family}" if name == "mapcoder" else "humaneval+ truth"
+            source = f"mapcoder {family}" + ("" if name == "mapcoder" else STRICTER_TRUTH)
             for task_id, rows in by_task.items():
                 ev, kept = pools[task_id].restrict(rows)
                 points.append(pick(ev, pools[task_id].correct[kept], source, f"{name} {family}", task_id))
@@ -441,19 +450,15 @@ def write_tables(path: Path, block: dict, sets: list[str]) -> None:
         "counts": block["counts"],
         "samples": block["samples"],
         "run_level": block["run_level_fit"],  # selection.calibration.RunCalibration, what score reports
+        "run_level_stricter": block["run_level_fit_stricter"],  # the same, judged by HumanEval+'s tests
     }, indent=1) + "\n")
 
 
-STRICTER_TRUTH = "humaneval+ truth"  # the source judged by stricter tests than the examples measure
-
-
-def calibration_verdict(source: str, ece: float | None, noise_floor_p95: float | None, wanted: float = 0.05) -> str:
+def calibration_verdict(ece: float | None, noise_floor_p95: float | None, wanted: float = 0.05) -> str:
     """What a held-out source's ECE says, beside the noise floor: an ECE within the 95th percentile
     of what a perfectly calibrated predictor gets by chance is as good as its picks can show."""
     if ece is None or noise_floor_p95 is None:
         return "uncalibrated"
-    if source == STRICTER_TRUTH:
-        return "not claimed: a stricter truth than the examples that set the base rate measure"
     chance = "within chance alone" if ece <= noise_floor_p95 else "above chance alone"
     return f"{chance} (95th pct {noise_floor_p95:.3f}); {'meets' if ece <= wanted else 'above'} {wanted:g}"
 
@@ -475,10 +480,11 @@ def calibration_block(points: list[CalibrationPoint]) -> dict:
         [c for c, src in zip(conf, sources) if src == s], [o for o, src in zip(ok, sources) if src == s])
         for s in dict.fromkeys(sources)}
     tables = calibration.fit_tables(conf, ok, bases, source="default strategy, every development set")
-    # the run-level calibration is fit on HumanEval's truth only: a stricter truth is held out, never fit on
+    # the run-level calibration is fit per truth (score reports both on an evalplus set): a source is
+    # held out from the sources judged by the same truth, and fit on them alone (docs/decisions/009)
     run_level = {}
     for source in dict.fromkeys(sources):
-        use = [p for p in points if p.source == source or p.source != STRICTER_TRUTH]
+        use = [p for p in points if stricter(p.source) == stricter(source)]
         result = next(h for h in calibration.leave_one_source_out_runs(
             [p.source for p in use], [p.run for p in use], [p.share for p in use], [p.held_out for p in use],
             [p.right for p in use], [p.samples for p in use], draws=300) if h.source == source)
@@ -489,17 +495,20 @@ def calibration_block(points: list[CalibrationPoint]) -> dict:
                 "equal_mass_ece": round(result.equal_mass or 0.0, 4), "noise_floor": round(result.floor.ece, 4),
                 "noise_floor_p95": round(result.floor.ece_p95, 4), "right": round(result.right, 4),
                 "said": round(result.said or 0.0, 4)})
-        run_level[source]["verdict"] = calibration_verdict(
-            source, result.ece, None if result.floor is None else result.floor.ece_p95)
-    fit_on = [p for p in points if p.source != STRICTER_TRUTH]
-    run_fit = calibration.fit_run_calibration(
-        [p.run for p in fit_on], [p.share for p in fit_on], [p.held_out for p in fit_on], [p.right for p in fit_on],
-        [p.samples for p in fit_on],
-        source="default strategy, held-out examples' rate then the share, fit on " + ", ".join(dict.fromkeys(
-            p.source for p in fit_on)))
+        run_level[source]["verdict"] = calibration_verdict(result.ece, None if result.floor is None else result.floor.ece_p95)
+    fits = {}
+    for truth in (False, True):
+        fit_on = [p for p in points if stricter(p.source) == truth]
+        if fit_on:
+            fits[truth] = dataclasses.asdict(calibration.fit_run_calibration(
+                [p.run for p in fit_on], [p.share for p in fit_on], [p.held_out for p in fit_on], [p.right for p in fit_on],
+                [p.samples for p in fit_on],
+                source="default strategy, held-out examples' rate then the share, fit on " + ", ".join(dict.fromkeys(
+                    p.source for p in fit_on))))
     return {
         "points": len(points),
-        "run_level_fit": dataclasses.asdict(run_fit),
+        "run_level_fit": fits.get(False),
+        "run_level_fit_stricter": fits.get(True),
         "held_out": {h.source: {"ece": None if h.ece is None else round(h.ece, 4),
                                 "text": h.text(), "points": h.points, "calibrated_points": h.calibrated_points,
                                 "uncalibrated_bases": list(h.uncalibrated_bases),

@@ -144,17 +144,21 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
     return w
 
 
-def fits(point: dict) -> bool:
-    """A pick fits a calibration: HumanEval's truth (HumanEval+'s is held out only, to show what a
-    stricter truth does to it)."""
-    return "HumanEval+" not in point["source"]
+def stricter(point: dict) -> bool:
+    """A pick judged by HumanEval+'s tests: its calibration is fit on such picks alone, as
+    ``selection.calibration.STRICTER_RUN_CALIBRATION`` is (docs/decisions/009)."""
+    return "HumanEval+" in point["source"]
+
+
+def same_truth(point: dict, held: str) -> bool:
+    return stricter(point) == ("HumanEval+" in held)
 
 
 def leave_one_source_out(points: list[dict], names) -> dict[str, dict]:
     out = {}
     points = [p for p in points if not any(np.isnan(p[name]) for name in names)]
     for held in dict.fromkeys(p["source"] for p in points):
-        train = [p for p in points if p["source"] != held and fits(p)]
+        train = [p for p in points if p["source"] != held and same_truth(p, held)]
         test = [p for p in points if p["source"] == held]
         w = fit_logistic(design(train, names), np.array([p["right"] for p in train]))
         prob = 1 / (1 + np.exp(-design(test, names) @ w))
@@ -178,8 +182,9 @@ def main() -> None:
     parser.add_argument("--points", type=Path, default=None,
                         help="a JSON file of the computed picks: read when it exists, else written")
     parser.add_argument("--plus", action="store_true",
-                        help="also the picks judged by HumanEval+'s tests (held out only, never fit on)")
-    parser.add_argument("--fit", action="store_true", help="print the RunCalibration fit on every source with examples")
+                        help="also the picks judged by HumanEval+'s tests (their calibration fit on them alone)")
+    parser.add_argument("--fit", action="store_true",
+                        help="print the RunCalibration fit on every source with examples, per truth")
     parser.add_argument("--borrow", type=Path, nargs="+", default=None, metavar="RUN",
                         help="score run directories: the calibration solve --calibration-run borrows, evaluated "
                              "(half a run's tasks lending to the other half; each run lending to the others)")
@@ -213,12 +218,11 @@ def main() -> None:
 
 
 def run_level(points: list[dict], by_share: bool = True) -> None:
-    """The shipped kind, held out in turn: fit on every other source with HumanEval's truth
+    """The shipped kind, held out in turn: fit on every other source judged by the same truth
     (``by_share`` False: the run's probability for each of its picks)."""
     print(f"run-level (RunCalibration{'' if by_share else ', the run probability alone'}), held out in turn:")
-    train = [p for p in points if fits(p)]
     for held in dict.fromkeys(p["source"] for p in points):
-        use = [p for p in train if p["source"] != held] + [p for p in points if p["source"] == held]
+        use = [p for p in points if same_truth(p, held)]
         columns = ([p["source"] for p in use], [p["run"] for p in use], [p["share"] for p in use],
                    [p["heldout_list"] for p in use], [p["right"] for p in use], [p["samples"] for p in use])
         result = next(h for h in leave_one_source_out_runs(*columns, draws=300, by_share=by_share) if h.source == held)
@@ -237,7 +241,7 @@ def variants(points: list[dict]) -> None:
     spreads = {"share": lambda shares, samples: np.asarray(shares, dtype=np.float64),
                "support": calibration.pick_support}
     shipped = (calibration.task_rate, calibration.pick_support)
-    use = [p for p in points if fits(p)]
+    use = [p for p in points if not stricter(p)]
     columns = ([p["source"] for p in use], [p["run"] for p in use], [p["share"] for p in use],
                [p["heldout_list"] for p in use], [p["right"] for p in use], [p["samples"] for p in use])
     print("run-level variants, held out in turn: ECE (95th pct of chance), Brier")
@@ -266,11 +270,13 @@ def report(points: list[dict], fit: bool = False) -> None:
     run_level(points, by_share=False)
     variants(points)
     if fit:
-        train = [p for p in points if fits(p)]
-        model = fit_run_calibration([p["run"] for p in train], [p["share"] for p in train],
-                                    [p["heldout_list"] for p in train], [p["right"] for p in train],
-                                    [p["samples"] for p in train])
-        print(f"fit on {', '.join(dict.fromkeys(p['source'] for p in train))}: {model}")
+        for truth in (False, True):
+            train = [p for p in points if stricter(p) == truth]
+            if train:
+                model = fit_run_calibration([p["run"] for p in train], [p["share"] for p in train],
+                                            [p["heldout_list"] for p in train], [p["right"] for p in train],
+                                            [p["samples"] for p in train])
+                print(f"fit on {', '.join(dict.fromkeys(p['source'] for p in train))}: {model}")
 
 
 def scored_tasks(run_dir: Path) -> list[TaskScore]:

@@ -83,9 +83,12 @@ def calibration_line(block: dict | None) -> str:
             f"fit on {block['basis']}); {truth} right {block['right']:.2f}, "
             f"ECE {block['ece']:.3f} (chance alone gives up to {block['ece_noise_floor_p95']:.3f})")
     stricter = block.get("stricter_truth")
-    if stricter:
-        line += (f"; on {stricter['truth']} right {stricter['right']:.2f}, uncalibrated there "
-                 f"({stricter['uncalibrated']})")
+    if stricter and stricter.get("probability") is not None:
+        line += (f"; of passing {stricter['truth']} {stricter['probability']:.2f} on average (fit on {stricter['basis']}), "
+                 f"right {stricter['right']:.2f}, ECE {stricter['ece']:.3f} "
+                 f"(chance alone gives up to {stricter['ece_noise_floor_p95']:.3f})")
+    elif stricter:  # uncalibrated there (a summary.json from before it had a calibration of its own says why)
+        line += f"; on {stricter['truth']} right {stricter['right']:.2f}, uncalibrated there ({stricter['uncalibrated']})"
     return line
 
 

@@ -1,11 +1,18 @@
 """``score``'s probability of ``default``'s picks: the run-level calibration in the summary and its line."""
 
+import numpy as np
 import pytest
 from rich.console import Console
 
 from codegen_ttc.cli.score import calibration_line, strategy_table
 from codegen_ttc.reports.scoring import StrategyScore, TaskScore, summarise
-from codegen_ttc.selection.calibration import RUN_CALIBRATION, example_rate, task_rate
+from codegen_ttc.selection.calibration import (
+    RUN_CALIBRATION,
+    STRICTER_RUN_CALIBRATION,
+    example_rate,
+    expected_calibration_error,
+    task_rate,
+)
 
 
 def scored(i: int, held: list[float], right: float, top: int = 5) -> TaskScore:
@@ -40,8 +47,9 @@ def test_score_says_uncalibrated_where_no_examples_measure_the_base_rate():
     assert "tasks" not in block and "ece" not in block
 
 
-def test_under_stricter_hidden_tests_the_probability_is_judged_on_the_original_suite_and_the_rest_is_uncalibrated():
-    # evalplus: base (the original tests) + plus (stricter); the examples measure picks against tests like the base's
+def test_under_stricter_hidden_tests_each_truth_gets_the_probability_fit_on_it():
+    # evalplus: base (the original tests) + plus (stricter); the examples measure picks against tests like the
+    # base's, and the stricter truth has a calibration of its own, fit on picks judged by HumanEval+'s tests
     scores = []
     for i in range(50):
         base = float(i % 4 != 0)  # right on the original tests; on every hidden test, less often
@@ -49,17 +57,34 @@ def test_under_stricter_hidden_tests_the_probability_is_judged_on_the_original_s
         task.suites = {"base": {"n_correct": 1, "pass_at_k": {"pass@1": 0.5}, "strategies": {"default": {"pass@1": base}}}}
         scores.append(task)
     block = summarise_calibration(scores)
+    passed_all, _ = task_rate([s.held_out_examples for s in scores])
     assert block["right"] == pytest.approx(0.74) and "base suite" in block["truth"]
+    assert block["probability"] == pytest.approx(RUN_CALIBRATION.run_probability(passed_all), abs=1e-3)
     stricter = block["stricter_truth"]
-    assert stricter["right"] == pytest.approx(0.5) and "uncalibrated" not in stricter["truth"]
-    assert "stricter tests than the examples" in stricter["uncalibrated"]
+    assert stricter["right"] == pytest.approx(0.5) and stricter["basis"] == STRICTER_RUN_CALIBRATION.source
+    assert stricter["probability"] == pytest.approx(STRICTER_RUN_CALIBRATION.run_probability(passed_all), abs=1e-3)
+    assert stricter["probability"] < block["probability"]  # the same examples promise less against stricter tests
+    expected_ece = expected_calibration_error(np.array(list(stricter["tasks"].values())),
+                                              np.array([float(i % 4 != 0 and i % 3 != 0) for i in range(50)]))
+    assert stricter["ece"] == pytest.approx(expected_ece, abs=1e-3) and stricter["ece_noise_floor_p95"] > 0
+    assert stricter["tasks"]["t/7"] > stricter["tasks"]["t/0"]  # spread by support, as the base truth's
     line = calibration_line(block)
     assert "on this run's hidden tests' base suite (the original ones) right 0.74" in line
-    assert "on every hidden test (stricter) right 0.50, uncalibrated there" in line
+    assert (f"of passing every hidden test (stricter) {stricter['probability']:.2f} on average "
+            f"(fit on {STRICTER_RUN_CALIBRATION.source}), right 0.50, ECE {stricter['ece']:.3f}") in line
     # without suites: judged on every hidden test, nothing said of a stricter truth
     plain = summarise_calibration([scored(i, [1.0, 1.0], 1.0) for i in range(60)])
     assert "truth" not in plain and "stricter_truth" not in plain
     assert "on this run's hidden tests right 1.00" in calibration_line(plain)
+
+
+def test_a_summary_from_before_the_stricter_calibration_still_reads():
+    block = {"strategy": "default", "probability": 0.6, "held_out_examples": 300, "task_rate": 0.7, "tasks_with_examples": 150,
+             "basis": "b", "truth": "hidden tests' base suite (the original ones)", "right": 0.65, "ece": 0.04,
+             "ece_noise_floor_p95": 0.05,
+             "stricter_truth": {"truth": "every hidden test (stricter)", "right": 0.55, "ece": 0.09,
+                                "uncalibrated": "stricter tests than the examples that measured the base rate"}}
+    assert "on every hidden test (stricter) right 0.55, uncalibrated there (stricter tests" in calibration_line(block)
 
 
 def summarise_calibration(scores: list[TaskScore]) -> dict:

@@ -159,13 +159,19 @@ def test_equal_mass_bins_hold_equal_counts():
 
 
 
-def test_a_tables_file_may_carry_the_run_level_fit(tmp_path):
+def test_a_tables_file_may_carry_the_run_level_fits_of_both_truths(tmp_path):
     path = tmp_path / "tables.json"
     assert load_run_calibration(path) is None
     path.write_text(json.dumps({"strategy": "default", "fit_on": ["x"], "tables": {}}))
     assert load_run_calibration(path) is None
     path.write_text(json.dumps({"strategy": "default", "fit_on": ["x"], "tables": {}, "run_level": {
         "intercept": -0.5, "rate_slope": 1.0, "share_slope": 0.6, "source": "fit on x", "samples": [3, 100]}}))
+    assert load_run_calibration(path) == RunCalibration(-0.5, 1.0, 0.6, "fit on x", (3, 100))
+    assert load_run_calibration(path, key="run_level_stricter") is None  # a file from before the stricter truth's fit
+    fits = json.loads(path.read_text())
+    fits["run_level_stricter"] = {"intercept": -0.9, "rate_slope": 0.8, "share_slope": 0.5, "source": "fit on x+"}
+    path.write_text(json.dumps(fits))
+    assert load_run_calibration(path, key="run_level_stricter") == RunCalibration(-0.9, 0.8, 0.5, "fit on x+", None)
     assert load_run_calibration(path) == RunCalibration(-0.5, 1.0, 0.6, "fit on x", (3, 100))
 
 
