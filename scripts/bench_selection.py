@@ -23,8 +23,9 @@ with those ``StopRule.hold_rounds``, from the same traced runs; ``--hold-unbacke
 that hold applied only where no provided test backs the pick, ``StopRule.hold_unbacked_only``).
 Then the reported
 probability's calibration, leave-one-source-out (``calibration.leave_one_source_out``:
-CodeGen-16B strict, with examples, HumanEval+ truth, MapCoder's ChatGPT, GPT-4 and Gemini
-programs apart); ``--fit-calibration PATH`` writes the tables fit on every set, which the
+CodeGen-16B strict, with examples, MapCoder's ChatGPT, GPT-4 and Gemini programs apart, each
+also under HumanEval+'s truth; the run-level calibration fit and held out within each truth,
+docs/decisions/009); ``--fit-calibration PATH`` writes the tables fit on every set, which the
 package ships as ``codegen_ttc/selection/calibration_tables.json``.
 
 ``--input-seeds 1,2``: each set scored again at those draws of the synthesised inputs (``score
