@@ -144,21 +144,17 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> np.ndarray:
     return w
 
 
-def stricter(point: dict) -> bool:
-    """A pick judged by HumanEval+'s tests: its calibration is fit on such picks alone, as
-    ``selection.calibration.STRICTER_RUN_CALIBRATION`` is (docs/decisions/009)."""
-    return "HumanEval+" in point["source"]
-
-
-def same_truth(point: dict, held: str) -> bool:
-    return stricter(point) == ("HumanEval+" in held)
+def stricter(source: str) -> bool:
+    """A source of picks judged by HumanEval+'s tests: their calibration is fit on such picks alone,
+    as ``selection.calibration.STRICTER_RUN_CALIBRATION`` is (docs/decisions/009)."""
+    return "HumanEval+" in source
 
 
 def leave_one_source_out(points: list[dict], names) -> dict[str, dict]:
     out = {}
     points = [p for p in points if not any(np.isnan(p[name]) for name in names)]
     for held in dict.fromkeys(p["source"] for p in points):
-        train = [p for p in points if p["source"] != held and same_truth(p, held)]
+        train = [p for p in points if p["source"] != held and stricter(p["source"]) == stricter(held)]
         test = [p for p in points if p["source"] == held]
         w = fit_logistic(design(train, names), np.array([p["right"] for p in train]))
         prob = 1 / (1 + np.exp(-design(test, names) @ w))
@@ -222,7 +218,7 @@ def run_level(points: list[dict], by_share: bool = True) -> None:
     (``by_share`` False: the run's probability for each of its picks)."""
     print(f"run-level (RunCalibration{'' if by_share else ', the run probability alone'}), held out in turn:")
     for held in dict.fromkeys(p["source"] for p in points):
-        use = [p for p in points if same_truth(p, held)]
+        use = [p for p in points if stricter(p["source"]) == stricter(held)]
         columns = ([p["source"] for p in use], [p["run"] for p in use], [p["share"] for p in use],
                    [p["heldout_list"] for p in use], [p["right"] for p in use], [p["samples"] for p in use])
         result = next(h for h in leave_one_source_out_runs(*columns, draws=300, by_share=by_share) if h.source == held)
@@ -241,7 +237,7 @@ def variants(points: list[dict]) -> None:
     spreads = {"share": lambda shares, samples: np.asarray(shares, dtype=np.float64),
                "support": calibration.pick_support}
     shipped = (calibration.task_rate, calibration.pick_support)
-    use = [p for p in points if not stricter(p)]
+    use = [p for p in points if not stricter(p["source"])]
     columns = ([p["source"] for p in use], [p["run"] for p in use], [p["share"] for p in use],
                [p["heldout_list"] for p in use], [p["right"] for p in use], [p["samples"] for p in use])
     print("run-level variants, held out in turn: ECE (95th pct of chance), Brier")
@@ -271,7 +267,7 @@ def report(points: list[dict], fit: bool = False) -> None:
     variants(points)
     if fit:
         for truth in (False, True):
-            train = [p for p in points if stricter(p) == truth]
+            train = [p for p in points if stricter(p["source"]) == truth]
             if train:
                 model = fit_run_calibration([p["run"] for p in train], [p["share"] for p in train],
                                             [p["heldout_list"] for p in train], [p["right"] for p in train],
