@@ -46,27 +46,28 @@ class Job:
 
 
 class _PastLimit(BaseException):
-    pass
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
 
 
-def _past_limit(*_) -> None:
-    raise _PastLimit
+def _past_limit(signum: int, _frame) -> None:
+    raise _PastLimit(signum)
 
 
-def _limited(cpu_seconds: float, wall_seconds: float, run, /, *args, **kwargs) -> bool:
-    """Runs ``run(*args, **kwargs)`` under both limits; True when one of them stopped it."""
+def _limited(cpu_seconds: float, wall_seconds: float, run, /, *args, **kwargs) -> int:
+    """Runs ``run(*args, **kwargs)`` under both limits; the signal of the one that stopped it, or 0."""
     signal.setitimer(signal.ITIMER_PROF, cpu_seconds)
     signal.setitimer(signal.ITIMER_REAL, wall_seconds)
     try:
         run(*args, **kwargs)
-    except _PastLimit:
-        return True
+    except _PastLimit as stop:
+        return stop.signum
     except BaseException:
         pass
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
-    return False
+    return 0
 
 
 def _run_in_child(job: Job) -> tuple[float, int, int]:
@@ -83,7 +84,9 @@ def _run_in_child(job: Job) -> tuple[float, int, int]:
     for args, kwargs in job.calls:
         started = time.process_time()
         stopped = _limited(job.cpu_seconds, job.wall_seconds, function, *args, **kwargs)
-        used = time.process_time() - started
+        # stopped by the CPU timer: its limit (the timer may fire a tick before process_time gets
+        # there); by the wall clock: the CPU it used
+        used = job.cpu_seconds if stopped == signal.SIGPROF else time.process_time() - started
         ran += 1
         if stopped or used >= job.cpu_seconds:
             over += 1

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pickle
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-
 HANGS = "def f(x):\n    while True:\n        pass\n"
-
-
-@pytest.fixture(scope="module")
-def native():
-    spec = importlib.util.spec_from_file_location("native_calls_under_test", SCRIPTS / "native_calls.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def job(native, source, calls, cpu_seconds=0.05, max_timeouts=2, label="candidates"):
