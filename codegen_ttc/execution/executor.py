@@ -15,10 +15,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -85,6 +85,28 @@ def heaviest_first(batches: Sequence[Batch]) -> list[Batch]:
     time_limit``): past the floor, each call took the reference more than a quarter of the
     floor, while calls at the floor mostly take milliseconds, however many there are."""
     return sorted(batches, key=lambda b: (-b.limits.cpu_seconds, -len(b.probes)))
+
+
+class WorkQueue:
+    """The batches of one ``Executor.run``, in the order workers take them (``heaviest_first``)."""
+
+    def __init__(self, batches: Sequence[Batch]) -> None:
+        self._items = deque(batches)
+        self._lock = threading.Lock()
+
+    def take(self, running: Collection[str] = ()) -> Batch | None:
+        """The next batch, or None: when there is none, and when it is a program in ``running``
+        (candidate keys of the batches the worker has in flight). A worker keeps a batch in
+        flight behind the one it runs (``Sandbox.run_many``); one of the same program (a heavy
+        reference's other part, a candidate's tests of another limit) would wait there while
+        another worker may run out of work: the worker first finishes what it has."""
+        with self._lock:
+            if not self._items or self._items[0].candidate_key in running:
+                return None
+            return self._items.popleft()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def unexecuted(batches: Sequence[Batch], outcomes: dict[str, dict[str, Outcome]]) -> list[Batch]:
@@ -180,9 +202,7 @@ class Executor:
         self.cached_pairs += n_cached
         if n_cached and self.on_progress:
             self.on_progress(n_cached)
-        work: queue.Queue[Batch] = queue.Queue()
-        for b in heaviest_first(todo):
-            work.put(b)
+        work = WorkQueue(heaviest_first(todo))
         errors: list[BaseException] = []
         if self._threads is None:
             self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="ttc-exec")
@@ -199,23 +219,24 @@ class Executor:
             raise errors[0]
         return results
 
-    def _worker(self, slot: int, work: queue.Queue, results: dict, errors: list) -> None:
+    def _worker(self, slot: int, work: WorkQueue, results: dict, errors: list) -> None:
         """Batches from ``work`` streamed through this slot's sandbox (``Sandbox.run_many``:
-        the next one goes out while the last one runs). When the sandbox fails, the batches
-        it had taken and not finished run one by one with the retries of ``_run_one``."""
+        the next one goes out while the last one runs), round after round: a round ends when
+        the queue is empty or holds next a batch of a program in flight here (``WorkQueue.take``).
+        When the sandbox fails, the batches it had taken and not finished run one by one with
+        the retries of ``_run_one``."""
         while not self._stop.is_set():
             taken: list[Batch] = []
+            done = [0]  # of ``taken``, the batches whose results are in
 
-            def pull(taken: list[Batch] = taken):  # bound now: consumed within this round
+            def pull(taken: list[Batch] = taken, done: list[int] = done):  # bound now: consumed within this round
                 while not self._stop.is_set():
-                    try:
-                        batch = work.get_nowait()
-                    except queue.Empty:
+                    batch = work.take({b.candidate_key for b in taken[done[0]:]})
+                    if batch is None:
                         return
                     taken.append(batch)
                     yield batch
 
-            done = 0
             try:
                 try:
                     sandbox = self._open(slot)
@@ -226,21 +247,23 @@ class Executor:
                         for res in _run_many(sandbox, pull()):
                             if self._stop.is_set():
                                 return
-                            self._record(taken[done], res, results)
-                            done += 1
-                        return  # nothing left to take
+                            self._record(taken[done[0]], res, results)
+                            done[0] += 1
+                        if not len(work):
+                            return  # nothing left to take
+                        continue
                     except (InfraError, SandboxUnavailable):
                         with self._lock:
                             self.infra_errors += 1
                         self._drop(slot)
                         if self._stop.is_set():
                             return
-                if not taken[done:]:
-                    try:
-                        taken.append(work.get_nowait())
-                    except queue.Empty:
+                if not taken[done[0]:]:
+                    batch = work.take()
+                    if batch is None:
                         return
-                for batch in taken[done:]:
+                    taken.append(batch)
+                for batch in taken[done[0]:]:
                     res = self._run_one(slot, batch)
                     if res is None or self._stop.is_set():
                         continue

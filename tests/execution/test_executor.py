@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
 import pytest
 
 from codegen_ttc.execution.backends import Backend, InfraError, open_sandbox
-from codegen_ttc.execution.batch import Batch, Limits
+from codegen_ttc.execution.batch import Batch, BatchResult, Limits, Outcome
 from codegen_ttc.execution.executor import Executor
 from codegen_ttc.execution.store import ResultStore
 from codegen_ttc.problems.model import Call
@@ -297,3 +298,54 @@ def test_runners_outlive_one_run(sandbox_name):
         assert runner.alive(), "the runner died with the run that started it"
         executor.run(batches(2, [2]))
         assert executor._sandboxes[0] is sandbox and sandbox._cand is runner, "the second run started a new runner"
+
+
+class Pipelined:
+    """A sandbox that, like ``RunnerSandbox.run_many``, takes the next batch before it runs the
+    current one. A batch of ``waits_for`` runs only once ``started`` has that batch's probe
+    (ran by any worker), or gives up after ``patience`` seconds."""
+
+    def __init__(self, started: dict, waits_for: dict, patience: float) -> None:
+        self.started, self.waits_for, self.patience = started, waits_for, patience
+
+    def _run(self, batch: Batch) -> BatchResult:
+        first = batch.probes[0].key
+        self.started[first] = threading.current_thread().name
+        other = self.waits_for.get(first)
+        deadline = time.monotonic() + self.patience
+        while other is not None and other not in self.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return BatchResult(batch.candidate_key, {p.key: Outcome("returned", value=1) for p in batch.probes})
+
+    def run(self, batch: Batch) -> BatchResult:
+        return self._run(batch)
+
+    def run_many(self, batches):
+        it = iter(batches)
+        current = next(it, None)
+        while current is not None:
+            after = next(it, None)  # in flight behind the current one
+            yield self._run(current)
+            current = after
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_worker_leaves_another_part_of_the_program_it_runs_to_a_free_worker():
+    # a heavy reference's two parts sit together in the queue: the worker running one must not
+    # take the other as its next batch, where it would wait while the other worker runs out
+    source, trusted = "def f(x):\n    return x\n", dataclasses.replace(FAST, self_timed=True)  # parts stay apart (plan)
+    part_one = Batch(source, "f", (Call((1,)), Call((3,))), trusted)
+    part_two = Batch(source, "f", (Call((2,)), Call((4,))), trusted)
+    light = [Batch(f"def f(x):\n    return {i}\n", "f", (Call((0,)),), FAST) for i in range(3)]
+    started: dict = {}
+    one, two = part_one.probes[0].key, part_two.probes[0].key
+    # each part waits until the other has started: only two workers running them at once end both
+    factory = lambda: Pipelined(started, {one: two, two: one}, patience=5.0)  # noqa: E731
+    factory.backend = "fake"  # type: ignore[attr-defined]
+    t0 = time.monotonic()
+    with Executor(factory, workers=2) as ex:
+        ex.run([part_one, part_two, *light])
+    assert time.monotonic() - t0 < 4.0, "one worker took both parts: the second waited behind the first"
+    assert started[one] != started[two]
