@@ -321,10 +321,7 @@ def workload(name: str, args) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_speed_") as workdir:
         args.samples, left_out = steady_samples(args, Path(workdir))
         print(f"  steady: {left_out} samples whose program hangs left out (an untimed run of ours)", flush=True)
-        try:
-            return timed_workload(name, args, left_out)
-        finally:
-            args.samples = None
+        return timed_workload(name, args, left_out)
 
 
 def timed_workload(name: str, args, left_out: int) -> dict:
