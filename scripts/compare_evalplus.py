@@ -18,6 +18,11 @@ interleaves them twice. Printed, with the CPU other jobs used while each ran (in
 machine's busy CPU less this script's cpuacct group): base and base + plus pass@1 of each, every sample whose
 verdict differs, and the wall time of each with the ratio.
 
+``--warm`` adds, to every round, the two tools as they run for a researcher's second model on the
+same release: each with the expected outputs it computed before. evalplus keeps the ground truth
+of the round's cold run in its cache folder; ours gets ``--reuse`` of a run that scored one
+placeholder sample per task (made once, untimed), so that only reference outcomes are taken.
+
 evalplus runs from its own interpreter (``--evalplus-python``, default this one): install
 it with ``pip install evalplus``; nothing is downloaded, the release files are given
 through ``HUMANEVAL_OVERRIDE_PATH`` / ``MBPP_OVERRIDE_PATH``.
@@ -150,14 +155,32 @@ def mbpp_samples(problem_file: Path) -> list[dict]:
 # --------------------------------------------------------------------------- the two evaluators
 
 
-def run_ours(problem_file: Path, samples: Path, out: Path, sandbox: str, synthesise: int) -> float:
+def run_ours(problem_file: Path, samples: Path, out: Path, sandbox: str, synthesise: int,
+             reuse: Path | None = None) -> float:
     command = [sys.executable, "-m", "codegen_ttc.cli", "score", "--problems", str(problem_file), "--samples-file",
                str(samples), "--out", str(out), "--sandbox", sandbox, "--no-examples", "--strategies", "random",
                "--synthesise", str(synthesise), "--json"]
+    if reuse is not None:
+        command += ["--reuse", str(reuse)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
+
+
+# a program no sample is: its pairs can never be taken for a real sample's by ``--reuse``
+PLACEHOLDER = "# compare_evalplus.py --warm: a placeholder, so that a run computes the expected outputs\n"
+
+
+def references_run(problem_file: Path, out: Path, sandbox: str, synthesise: int) -> Path:
+    """A run directory holding the expected outputs of ``problem_file`` (and one placeholder
+    sample's failures per task), made once for ``--warm``: what a researcher's first model leaves."""
+    samples = out.with_name(out.name + "_samples.jsonl")
+    samples.write_text("".join(json.dumps({"task_id": row["task_id"], "solution": PLACEHOLDER}) + "\n"
+                               for row in read_rows(problem_file)))
+    shutil.rmtree(out, ignore_errors=True)
+    run_ours(problem_file, samples, out, sandbox, synthesise)
+    return out
 
 
 def our_verdicts(problem_file: Path, samples: Path, out: Path, sandbox: str, synthesise: int,
@@ -275,6 +298,9 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
     loads = {"ours": [], "evalplus": []}  # 1-minute load average as each one starts
     other = {"ours": [], "evalplus": []}  # cores other jobs used while each one ran
     ours_v = theirs_v = None
+    warm = {"ours": [], "evalplus": []} if args.warm else None
+    first_model = references_run(problem_file, workdir / f"{dataset}_references", args.sandbox,
+                                 args.synthesise) if args.warm else None
     for round_no in range(args.rounds):
         out = workdir / f"{dataset}_run{round_no}"
         shutil.rmtree(out, ignore_errors=True)
@@ -293,6 +319,23 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
         other["evalplus"].append(cores)
         print(f"{name} round {round_no + 1}: evalplus {seconds:.1f} s{other_text(cores)}", flush=True)
         theirs_v = evalplus_verdicts(samples)
+        if warm is not None:
+            warm_out = workdir / f"{dataset}_warm{round_no}"
+            shutil.rmtree(warm_out, ignore_errors=True)
+            seconds, cores = args.other_jobs.measure(run_ours, problem_file, samples, warm_out, args.sandbox,
+                                                     args.synthesise, first_model)
+            warm["ours"].append(seconds)
+            print(f"{name} round {round_no + 1}: codegen-ttc score, expected outputs reused {seconds:.1f} s"
+                  f"{other_text(cores)}", flush=True)
+            if our_verdicts(problem_file, samples, warm_out, args.sandbox, args.synthesise)[0] != ours_v:
+                raise SystemExit(f"compare_evalplus: {warm_out} judged some sample otherwise than {out}")
+            seconds, cores = args.other_jobs.measure(run_evalplus, args.evalplus_python, dataset, problem_file,
+                                                     samples, cache, args.workers)
+            warm["evalplus"].append(seconds)
+            print(f"{name} round {round_no + 1}: evalplus, ground truth cached {seconds:.1f} s{other_text(cores)}",
+                  flush=True)
+            if evalplus_verdicts(samples) != theirs_v:
+                raise SystemExit("compare_evalplus: evalplus judged some sample otherwise with its cache")
     # our per-sample result line ("failed: <test>: <what it raised>") says why we judged so
     our_results = {(r["task_id"], r["sample"]): r["result"] for r in read_rows(out / "samples_results.jsonl")}
     differences = []
@@ -316,6 +359,8 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
         "other_jobs_cores": other,
         "differences": differences,
     }
+    if warm is not None:
+        report["warm"] = {**warm, "speedup": round(sum(warm["evalplus"]) / sum(warm["ours"]), 2)}
     if args.native:
         report["native"] = native = native_floor(jobs)
         # the ratio an evaluator with no cost of its own would reach against evalplus's median
@@ -327,6 +372,9 @@ def compare(name: str, dataset: str, problem_file: Path, rows: list[dict], args,
         print(f"  {who:9s} base pass@1 {r['base_pass@1']:.4f}  base+plus pass@1 {r['base+plus_pass@1']:.4f}  "
               f"wall seconds {secs}")
     print(f"  ours is {ratio:.2f}x faster (sandbox {args.sandbox}); {len(differences)} samples judged differently")
+    if warm is not None:
+        print(f"  with the expected outputs of an earlier run: ours {', '.join(f'{s:.1f}' for s in warm['ours'])} s, "
+              f"evalplus {', '.join(f'{s:.1f}' for s in warm['evalplus'])} s: {report['warm']['speedup']:.2f}x")
     if args.native:
         n = report["native"]
         parts = ", ".join(f"{label} {n[label]['cpu_seconds']:.1f} CPU s ({n[label]['calls']} calls, "
@@ -353,6 +401,9 @@ def main() -> int:
     parser.add_argument("--evalplus-python", default=sys.executable, help="an interpreter with evalplus installed")
     parser.add_argument("--workdir", type=Path, default=None, help="keep samples, runs and results here")
     parser.add_argument("--json", type=Path, help="write the comparison here")
+    parser.add_argument("--warm", action="store_true",
+                        help="also time each tool with the expected outputs an earlier run computed (evalplus's "
+                             "cache, our --reuse of a placeholder run): a researcher's second model")
     parser.add_argument("--native", action="store_true",
                         help="also time the calls our run executed with no evaluator around them (native_calls.py, "
                              "in a bwrap): the wall time no evaluator of them can beat on these cores")

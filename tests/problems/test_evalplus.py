@@ -350,6 +350,24 @@ def test_score_prints_base_beside_base_plus_and_resumes(tmp_path, capsys):
 
 @needs_bwrap
 @pytest.mark.bwrap
+def test_another_models_samples_reuse_an_earlier_runs_reference_outcomes(tmp_path):
+    """The second model a researcher scores on the same release: ``--reuse`` of the first run
+    takes every reference outcome from it (keyed by content), executes only the new samples'
+    pairs, and judges them as a run from scratch does (compare_evalplus.py --warm)."""
+    first = run(tmp_path / "first", [ABS_ROW], [{"task_id": "Plus/0", "completion": "    return 0\n"}])
+    assert first.summary["reference"]["executed_pairs"] == 5
+    samples = [{"task_id": "Plus/0", "completion": "    return abs(x)\n"},
+               {"task_id": "Plus/0", "completion": "    return x\n"}]
+    warm = run(tmp_path / "warm", [ABS_ROW], samples, reuse=(str(tmp_path / "first" / "run"),))
+    cold = run(tmp_path / "cold", [ABS_ROW], samples)
+    assert warm.summary["reference"]["executed_pairs"] == 0 and warm.summary["reference"]["cached_pairs"] == 5
+    assert cold.summary["reference"]["executed_pairs"] == 5
+    assert warm.summary["execution"]["executed_pairs"] == cold.summary["execution"]["executed_pairs"] > 0
+    assert warm.summary["pass_at_k"] == cold.summary["pass_at_k"] and warm.tasks[0].n_correct == 1
+
+
+@needs_bwrap
+@pytest.mark.bwrap
 def test_a_finished_evalplus_run_replays_with_its_truth_by_suite(tmp_path):
     """Replay (``load_run``) makes the hidden tests again from the stored reference outcomes and
     fails a candidate that never ran plus because it failed base (issue 16: HumanEval+ curves)."""
